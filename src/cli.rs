@@ -1,0 +1,153 @@
+//! Command-line definitions (clap) and nothing else: turning arguments into a plan happens in
+//! `run`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::scenario::{parse_duration, parse_rate};
+
+/// A terminal load tester: scenario files, exact percentiles, open and closed load models.
+#[derive(Debug, Parser)]
+#[command(name = "stampede", version, about, long_about = None)]
+#[command(after_help = "Shortcut: `stampede FILE` is `stampede run FILE`.\n\
+Exit codes: 0 run completed · 2 bad usage or scenario · 130 interrupted.")]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario file, or an ad-hoc load against --url.
+    Run(RunArgs),
+    /// Check scenario files without sending a request; reports every problem found.
+    Validate(ValidateArgs),
+    /// Serve the embedded demo service alone.
+    Demo(DemoArgs),
+}
+
+/// Arguments of `stampede run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario file (YAML, or JSON).
+    #[arg(required_unless_present = "url", conflicts_with = "url")]
+    pub file: Option<PathBuf>,
+
+    /// Ad-hoc mode: load this URL without a scenario file (defaults: 50 VUs for 10s).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+
+    /// HTTP method for --url.
+    #[arg(long, short = 'm', default_value = "GET", requires = "url")]
+    pub method: String,
+
+    /// Closed model: this many virtual users (replaces the file's load model).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), conflicts_with = "rate")]
+    pub vus: Option<u64>,
+
+    /// Open model: arrivals per second, e.g. 500/s (replaces the file's load model).
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub rate: Option<f64>,
+
+    /// Open model: most iterations in flight; arrivals beyond it are dropped and counted.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_in_flight: Option<u64>,
+
+    /// Stop starting work after this long, e.g. 30s or 1m30s.
+    #[arg(long, short = 'd', value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// Stop after this many flow iterations (closed) or arrivals (open), over all users.
+    #[arg(long, short = 'n', value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub iterations: Option<u64>,
+
+    /// Send the load here instead of the file's target: a base URL, or `demo`.
+    #[arg(long, value_name = "URL|demo")]
+    pub target: Option<String>,
+
+    /// Write the full result as JSON to this file.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+
+    /// No interactive display: progress lines on stderr, the summary on stdout.
+    #[arg(long)]
+    pub headless: bool,
+}
+
+/// Arguments of `stampede validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Scenario files to check.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// Arguments of `stampede demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
+}
+
+/// Inserts `run` when the first argument is not a subcommand or a global flag, so that
+/// `stampede FILE` and `stampede --url URL` work as `stampede run ...`.
+pub fn with_default_subcommand(args: Vec<String>) -> Vec<String> {
+    const KNOWN: [&str; 9] = [
+        "run",
+        "validate",
+        "demo",
+        "help",
+        "-h",
+        "--help",
+        "-V",
+        "--version",
+        "",
+    ];
+    match args.get(1) {
+        Some(first) if !KNOWN.contains(&first.as_str()) => {
+            let mut out = Vec::with_capacity(args.len() + 1);
+            out.push(args[0].clone());
+            out.push("run".to_string());
+            out.extend(args.into_iter().skip(1));
+            out
+        }
+        _ => args,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn file_shortcut_becomes_run() {
+        let args = with_default_subcommand(strings(&["stampede", "x.yaml", "--vus", "3"]));
+        assert_eq!(args, strings(&["stampede", "run", "x.yaml", "--vus", "3"]));
+        let args = with_default_subcommand(strings(&["stampede", "validate", "x.yaml"]));
+        assert_eq!(args[1], "validate");
+        let cli = Cli::try_parse_from(with_default_subcommand(strings(&[
+            "stampede",
+            "--url",
+            "http://127.0.0.1:1/",
+        ])));
+        assert!(matches!(cli.map(|c| c.command), Ok(Command::Run(_))));
+    }
+
+    #[test]
+    fn vus_and_rate_conflict() {
+        let cli = Cli::try_parse_from(strings(&[
+            "stampede", "run", "x.yaml", "--vus", "2", "--rate", "5/s",
+        ]));
+        assert!(cli.is_err());
+    }
+}

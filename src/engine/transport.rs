@@ -1,0 +1,173 @@
+//! The `Transport` trait (how one request is sent) and its reqwest implementation.
+//!
+//! The engine sees only the trait, so a faster client (hyper's connection API, a raw
+//! HTTP/1.1 writer) can replace reqwest later without touching the worker loop, and tests can
+//! use a fake. A transport never retries: every attempt is one recorded request.
+
+use std::future::Future;
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::HeaderMap;
+use reqwest::{Method, Url};
+
+use crate::metrics::ErrorClass;
+
+/// A request ready to send: everything resolved, nothing left to parse.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// HTTP method.
+    pub method: Method,
+    /// Full URL.
+    pub url: Url,
+    /// Headers to send.
+    pub headers: HeaderMap,
+    /// Body, if any (cheap to clone).
+    pub body: Option<Bytes>,
+    /// Limit for the whole exchange.
+    pub timeout: Duration,
+}
+
+/// A complete response: status and body size (the body itself is not kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// Body bytes received.
+    pub bytes: u64,
+}
+
+/// A failed exchange, already classified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The error class.
+    pub class: ErrorClass,
+    /// A human-readable message with the cause chain.
+    pub message: String,
+}
+
+/// Sends one request and reads the whole response.
+pub trait Transport: Send + Sync + 'static {
+    /// Performs the exchange. Must not retry, and must respect `req.timeout`.
+    fn send(&self, req: &Prepared) -> impl Future<Output = Result<Reply, Failure>> + Send;
+}
+
+/// Settings for the HTTP client, derived from the plan.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientOptions {
+    /// Expected concurrency: the idle pool keeps this many connections per host.
+    pub connections: usize,
+    /// Limit for establishing a connection.
+    pub connect_timeout: Duration,
+}
+
+/// The reqwest-based transport.
+#[derive(Debug, Clone)]
+pub struct ReqwestTransport {
+    client: reqwest::Client,
+}
+
+impl ReqwestTransport {
+    /// Builds a client configured for load testing: pooled keep-alive connections sized to the
+    /// load, TCP_NODELAY, no proxy lookup, no redirects and no retries (each would hide or
+    /// add requests).
+    pub fn new(opts: ClientOptions) -> Result<Self, String> {
+        // reqwest is built without a default crypto provider; install ring's once.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("stampede/", env!("CARGO_PKG_VERSION")))
+            .pool_max_idle_per_host(opts.connections.max(1))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .retry(reqwest::retry::never())
+            .connect_timeout(opts.connect_timeout)
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {}", chain(&e)))?;
+        Ok(Self { client })
+    }
+}
+
+impl Transport for ReqwestTransport {
+    async fn send(&self, req: &Prepared) -> Result<Reply, Failure> {
+        let mut builder = self
+            .client
+            .request(req.method.clone(), req.url.clone())
+            .headers(req.headers.clone())
+            .timeout(req.timeout);
+        if let Some(body) = &req.body {
+            builder = builder.body(body.clone());
+        }
+        let mut response = builder.send().await.map_err(|e| classify(&e, false))?;
+        let status = response.status().as_u16();
+        let mut bytes = 0u64;
+        // Read chunk by chunk: the size is counted, nothing is buffered.
+        while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e, true))? {
+            bytes += chunk.len() as u64;
+        }
+        Ok(Reply { status, bytes })
+    }
+}
+
+/// Maps a reqwest error to a class by looking at the flags and the io::Error in its chain.
+fn classify(e: &reqwest::Error, reading_body: bool) -> Failure {
+    let message = chain(e);
+    let io_kind = io_kind(e);
+    let class = if e.is_timeout() || io_kind == Some(std::io::ErrorKind::TimedOut) {
+        ErrorClass::Timeout
+    } else if io_kind == Some(std::io::ErrorKind::ConnectionRefused) {
+        ErrorClass::ConnectRefused
+    } else if e.is_connect() {
+        if looks_like_tls(&message) {
+            ErrorClass::Tls
+        } else {
+            ErrorClass::Connect
+        }
+    } else if matches!(
+        io_kind,
+        Some(std::io::ErrorKind::ConnectionReset)
+            | Some(std::io::ErrorKind::ConnectionAborted)
+            | Some(std::io::ErrorKind::BrokenPipe)
+            | Some(std::io::ErrorKind::UnexpectedEof)
+    ) || message.contains("connection closed")
+        || message.contains("IncompleteMessage")
+    {
+        ErrorClass::Reset
+    } else if reading_body || e.is_body() || e.is_decode() {
+        ErrorClass::Body
+    } else {
+        ErrorClass::Request
+    };
+    Failure { class, message }
+}
+
+fn looks_like_tls(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("tls") || m.contains("certificate") || m.contains("handshake")
+}
+
+fn io_kind(e: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        source = err.source();
+    }
+    None
+}
+
+/// The error and its causes, joined with ": " (without repeating the URL reqwest prints).
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(err) = source {
+        let text = err.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = err.source();
+    }
+    parts.join(": ")
+}

@@ -1,0 +1,216 @@
+//! The tick: merge every shard's interval, fold it into the run's totals, summarise both into
+//! a `Snapshot`. Owned by one task; the only code that reads shards.
+
+use std::time::{Duration, Instant};
+
+use super::outcome::ErrorClass;
+use super::recorder::{Recorder, StepInterval};
+use super::snapshot::{
+    ErrorStat, IntervalStats, Percentiles, Phase, Snapshot, StepStats, per_second,
+};
+
+/// Cumulative state of one step (or of the whole run).
+struct Totals {
+    sums: StepInterval,
+    last_seen: [Duration; ErrorClass::ALL.len()],
+}
+
+/// Turns recorded samples into snapshots, one per tick.
+pub struct Aggregator {
+    recorder: Recorder,
+    names: Vec<(String, String)>,
+    started: Instant,
+    last_tick: Instant,
+    steps: Vec<Totals>,
+    total: Totals,
+    // Reused each tick so a tick allocates no histograms.
+    tick_steps: Vec<StepInterval>,
+    tick_total: StepInterval,
+}
+
+impl Aggregator {
+    /// An aggregator for a run that starts at `started`; `names` are (flow, step) per step id.
+    pub fn new(recorder: Recorder, names: Vec<(String, String)>, started: Instant) -> Self {
+        let high = recorder.high_us();
+        let totals = || Totals {
+            sums: StepInterval::new(high),
+            last_seen: [Duration::ZERO; ErrorClass::ALL.len()],
+        };
+        let n = recorder.steps();
+        Self {
+            recorder,
+            names,
+            started,
+            last_tick: started,
+            steps: (0..n).map(|_| totals()).collect(),
+            total: totals(),
+            tick_steps: (0..n).map(|_| StepInterval::new(high)).collect(),
+            tick_total: StepInterval::new(high),
+        }
+    }
+
+    /// Merges everything recorded since the last tick and returns the run as of `now`.
+    /// `active` is the run time that counts for rates (elapsed, less any pause).
+    pub fn tick(&mut self, now: Instant, active: Duration, phase: Phase) -> Snapshot {
+        let elapsed = now.saturating_duration_since(self.started);
+        let length = now.saturating_duration_since(self.last_tick);
+        self.last_tick = now;
+        let mut started = 0;
+        for shard in self.recorder.shards() {
+            started += shard.started();
+            let mut intervals = shard.lock();
+            for (into, from) in self.tick_steps.iter_mut().zip(intervals.iter_mut()) {
+                into.drain_from(from);
+            }
+        }
+        let mut steps = Vec::with_capacity(self.steps.len());
+        for (i, tick) in self.tick_steps.iter_mut().enumerate() {
+            let interval = interval_stats(tick, length);
+            // Fold the step's tick into the run-wide tick before it is drained into totals.
+            self.tick_total.add(tick);
+            let totals = &mut self.steps[i];
+            absorb(totals, tick, elapsed);
+            let (flow, name) = self.names.get(i).cloned().unwrap_or_default();
+            steps.push(step_stats(flow, name, totals, interval, active));
+        }
+        let interval = interval_stats(&self.tick_total, length);
+        absorb(&mut self.total, &mut self.tick_total, elapsed);
+        let total = step_stats(String::new(), "total".into(), &self.total, interval, active);
+        let finished = total.requests + total.interrupted;
+        Snapshot {
+            elapsed,
+            phase,
+            in_flight: started.saturating_sub(finished),
+            dropped: self.recorder.dropped(),
+            total,
+            steps,
+        }
+    }
+}
+
+fn absorb(totals: &mut Totals, tick: &mut StepInterval, elapsed: Duration) {
+    for class in ErrorClass::ALL {
+        if tick.errors[class.index()] > 0 {
+            totals.last_seen[class.index()] = elapsed;
+        }
+    }
+    totals.sums.drain_from(tick);
+}
+
+fn interval_stats(tick: &StepInterval, length: Duration) -> IntervalStats {
+    IntervalStats {
+        length,
+        requests: tick.completed(),
+        errors: tick.errors.iter().sum(),
+        latency: Percentiles::of(&tick.latency),
+    }
+}
+
+fn step_stats(
+    flow: String,
+    name: String,
+    t: &Totals,
+    interval: IntervalStats,
+    active: Duration,
+) -> StepStats {
+    let s = &t.sums;
+    let requests = s.completed();
+    let mut statuses = s.statuses.clone();
+    statuses.sort_unstable();
+    let mut errors_by_class: Vec<ErrorStat> = ErrorClass::ALL
+        .iter()
+        .filter(|c| s.errors[c.index()] > 0)
+        .map(|&class| ErrorStat {
+            class,
+            count: s.errors[class.index()],
+            sample: s.samples[class.index()].clone().unwrap_or_default(),
+            last_seen: t.last_seen[class.index()],
+        })
+        .collect();
+    errors_by_class.sort_by(|a, b| b.count.cmp(&a.count));
+    StepStats {
+        flow,
+        name,
+        requests,
+        errors: s.errors.iter().sum(),
+        interrupted: s.interrupted,
+        rps: per_second(requests, active),
+        bytes: s.bytes,
+        latency: Percentiles::of(&s.latency),
+        service: Percentiles::of(&s.service),
+        statuses,
+        errors_by_class,
+        interval,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Outcome;
+
+    fn ok(rec: &Recorder, step: usize, ms: u64) {
+        rec.start();
+        let outcome = Outcome::Response {
+            status: 200,
+            bytes: 10,
+            unexpected: None,
+        };
+        rec.record(
+            step,
+            Duration::from_millis(ms),
+            Duration::from_millis(ms),
+            outcome,
+        );
+    }
+
+    #[test]
+    fn known_samples_give_exact_percentiles() {
+        let rec = Recorder::new(2, Duration::from_secs(60));
+        let t0 = Instant::now();
+        let names = vec![("f".into(), "a".into()), ("f".into(), "b".into())];
+        let mut agg = Aggregator::new(rec.clone(), names, t0);
+        for ms in 1..=100 {
+            ok(&rec, 0, ms);
+        }
+        ok(&rec, 1, 500);
+        rec.start();
+        rec.record(
+            1,
+            Duration::ZERO,
+            Duration::ZERO,
+            Outcome::Failed {
+                class: ErrorClass::Timeout,
+                message: "slow".into(),
+            },
+        );
+        let snap = agg.tick(
+            t0 + Duration::from_secs(2),
+            Duration::from_secs(2),
+            Phase::Running,
+        );
+        let a = &snap.steps[0];
+        assert_eq!(a.requests, 100);
+        assert_eq!(a.rps, 50.0);
+        // 3 significant figures: each value is within 0.1 % of the true one.
+        let close =
+            |got: u64, want_ms: u64| (got as f64 - want_ms as f64 * 1000.0).abs() <= want_ms as f64;
+        assert!(close(a.latency.p50, 50), "{}", a.latency.p50);
+        assert!(close(a.latency.p99, 99), "{}", a.latency.p99);
+        assert!(close(a.latency.max, 100));
+        assert!(close(a.latency.min, 1));
+        assert_eq!(snap.total.requests, 102);
+        assert_eq!(snap.total.errors, 1);
+        assert_eq!(snap.steps[1].errors_by_class[0].sample, "slow");
+        assert_eq!(snap.in_flight, 0);
+        // A second tick with nothing new keeps the totals and empties the interval.
+        let snap2 = agg.tick(
+            t0 + Duration::from_secs(3),
+            Duration::from_secs(3),
+            Phase::Finished,
+        );
+        assert_eq!(snap2.total.requests, 102);
+        assert_eq!(snap2.total.interval.requests, 0);
+        assert_eq!(snap.total.interval.requests, 102);
+    }
+}

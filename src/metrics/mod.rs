@@ -1,0 +1,16 @@
+//! Measurement: per-thread recording on the hot path, a tick that merges it, and the
+//! immutable `Snapshot` that displays and reports read.
+//!
+//! Invariants: no lock or counter is shared by workers per request (see `recorder`); memory is
+//! bounded by threads × steps; percentiles are computed once per tick. Depends on nothing else
+//! in the crate.
+
+mod aggregate;
+mod outcome;
+mod recorder;
+mod snapshot;
+
+pub use aggregate::Aggregator;
+pub use outcome::{ErrorClass, Outcome};
+pub use recorder::Recorder;
+pub use snapshot::{ErrorStat, IntervalStats, Percentiles, Phase, Snapshot, StepStats, per_second};

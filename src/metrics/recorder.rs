@@ -1,0 +1,334 @@
+//! Per-thread recording: the hot path of every request.
+//!
+//! Each runtime thread records into its own `Shard` (found through a thread-local), so no two
+//! workers ever contend on a lock or a counter. A shard holds only the current interval; the
+//! aggregator takes and resets it on each tick (one uncontended lock per shard per tick).
+//! Memory is therefore bounded by threads × steps, whatever the run's length.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use super::outcome::{ErrorClass, Outcome};
+
+const CLASSES: usize = ErrorClass::ALL.len();
+
+/// One interval of one step: what a shard accumulates between two ticks.
+#[derive(Debug, Clone)]
+pub struct StepInterval {
+    /// End-to-end latency in µs (from the planned start), responses only.
+    pub latency: Histogram<u64>,
+    /// Service time in µs (from the actual send), responses only.
+    pub service: Histogram<u64>,
+    /// Count per status code, few distinct codes so a small vector beats a map.
+    pub statuses: Vec<(u16, u64)>,
+    /// Count per error class (indexed by `ErrorClass::index`).
+    pub errors: [u64; CLASSES],
+    /// One recent message per error class.
+    pub samples: [Option<String>; CLASSES],
+    /// Body bytes received.
+    pub bytes: u64,
+    /// Requests cut off by the hard stop.
+    pub interrupted: u64,
+}
+
+impl StepInterval {
+    /// An empty interval whose histograms cover 1 µs ..= `high_us`.
+    pub fn new(high_us: u64) -> Self {
+        let hist = || {
+            Histogram::new_with_bounds(1, high_us.max(2), 3)
+                .expect("bounds 1..=high (high >= 2) with 3 figures are valid")
+        };
+        Self {
+            latency: hist(),
+            service: hist(),
+            statuses: Vec::new(),
+            errors: [0; CLASSES],
+            samples: Default::default(),
+            bytes: 0,
+            interrupted: 0,
+        }
+    }
+
+    /// Requests that completed (a response or an error), interrupted ones excluded.
+    pub fn completed(&self) -> u64 {
+        self.statuses.iter().map(|(_, n)| n).sum::<u64>() + self.errors.iter().sum::<u64>()
+            - self.errors[ErrorClass::StatusNotExpected.index()]
+    }
+
+    fn record(&mut self, latency: Duration, service: Duration, outcome: Outcome<'_>) {
+        match outcome {
+            Outcome::Response {
+                status,
+                bytes,
+                unexpected,
+            } => {
+                self.latency.saturating_record(micros(latency));
+                self.service.saturating_record(micros(service));
+                match self.statuses.iter_mut().find(|(s, _)| *s == status) {
+                    Some((_, n)) => *n += 1,
+                    None => self.statuses.push((status, 1)),
+                }
+                self.bytes += bytes;
+                if let Some(expected) = unexpected {
+                    let class = ErrorClass::StatusNotExpected;
+                    self.errors[class.index()] += 1;
+                    let slot = &mut self.samples[class.index()];
+                    if slot.is_none() {
+                        *slot = Some(format!("expected {expected}, got {status}"));
+                    }
+                }
+            }
+            Outcome::Failed { class, message } => {
+                self.errors[class.index()] += 1;
+                self.samples[class.index()] = Some(message);
+            }
+            Outcome::Interrupted => self.interrupted += 1,
+        }
+    }
+
+    /// Adds `other` into `self` and leaves `other` empty (histograms keep their allocation).
+    pub fn drain_from(&mut self, other: &mut StepInterval) {
+        self.add(other);
+        other.clear();
+    }
+
+    /// Adds `other` into `self`.
+    pub fn add(&mut self, other: &StepInterval) {
+        // Both sides share the same bounds, so `add` cannot fail.
+        let _ = self.latency.add(&other.latency);
+        let _ = self.service.add(&other.service);
+        for &(status, n) in &other.statuses {
+            match self.statuses.iter_mut().find(|(s, _)| *s == status) {
+                Some((_, m)) => *m += n,
+                None => self.statuses.push((status, n)),
+            }
+        }
+        for i in 0..CLASSES {
+            self.errors[i] += other.errors[i];
+            if let Some(s) = &other.samples[i] {
+                self.samples[i] = Some(s.clone());
+            }
+        }
+        self.bytes += other.bytes;
+        self.interrupted += other.interrupted;
+    }
+
+    /// Empties the interval, keeping the histograms' allocation.
+    pub fn clear(&mut self) {
+        self.latency.reset();
+        self.service.reset();
+        self.statuses.clear();
+        self.errors = [0; CLASSES];
+        self.samples = Default::default();
+        self.bytes = 0;
+        self.interrupted = 0;
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
+}
+
+/// One thread's recording area.
+#[derive(Debug)]
+pub struct Shard {
+    started: AtomicU64,
+    iterations: AtomicU64,
+    steps: Mutex<Vec<StepInterval>>,
+    owner: Weak<()>,
+}
+
+impl Shard {
+    /// Locks the shard's intervals (poisoning is ignored: counters stay usable).
+    pub fn lock(&self) -> MutexGuard<'_, Vec<StepInterval>> {
+        self.steps.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Requests started on this thread since the run began.
+    pub fn started(&self) -> u64 {
+        self.started.load(Ordering::Relaxed)
+    }
+}
+
+thread_local! {
+    // (recorder id, shard) for every recorder this thread has recorded into.
+    static LOCAL: RefCell<Vec<(u64, Arc<Shard>)>> = const { RefCell::new(Vec::new()) };
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The handle workers record through. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    id: u64,
+    steps: usize,
+    high_us: u64,
+    shards: Mutex<Vec<Arc<Shard>>>,
+    dropped: AtomicU64,
+    alive: Arc<()>,
+}
+
+impl Recorder {
+    /// A recorder for `steps` steps whose histograms reach `highest` (longer values saturate).
+    pub fn new(steps: usize, highest: Duration) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                steps,
+                high_us: micros(highest),
+                shards: Mutex::new(Vec::new()),
+                dropped: AtomicU64::new(0),
+                alive: Arc::new(()),
+            }),
+        }
+    }
+
+    /// Number of steps recorded.
+    pub fn steps(&self) -> usize {
+        self.inner.steps
+    }
+
+    /// Upper bound of the histograms in µs.
+    pub fn high_us(&self) -> u64 {
+        self.inner.high_us
+    }
+
+    /// Notes that a request is being sent (for the in-flight gauge).
+    pub fn start(&self) {
+        self.with_shard(|s| s.started.fetch_add(1, Ordering::Relaxed));
+    }
+
+    /// Records how a request of step `step` ended.
+    pub fn record(&self, step: usize, latency: Duration, service: Duration, outcome: Outcome<'_>) {
+        self.with_shard(|s| {
+            if let Some(interval) = s.lock().get_mut(step) {
+                interval.record(latency, service, outcome);
+            }
+        });
+    }
+
+    /// Notes that a flow iteration has ended (open model: frees a `max_in_flight` slot).
+    pub fn end_iteration(&self) {
+        self.with_shard(|s| s.iterations.fetch_add(1, Ordering::Relaxed));
+    }
+
+    /// Flow iterations ended so far, over all threads. Takes the registry lock, which only
+    /// the pacer and the tick use (workers never do after their first record).
+    pub fn iterations_done(&self) -> u64 {
+        let shards = self.inner.shards.lock().unwrap_or_else(|p| p.into_inner());
+        shards
+            .iter()
+            .map(|s| s.iterations.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Counts an arrival that could not start (open model, `max_in_flight` reached). Only the
+    /// pacer calls this, so the counter has a single writer.
+    pub fn drop_arrival(&self) {
+        self.inner.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Arrivals dropped so far.
+    pub fn dropped(&self) -> u64 {
+        self.inner.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Every shard created so far (for the aggregator).
+    pub fn shards(&self) -> Vec<Arc<Shard>> {
+        self.inner
+            .shards
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn with_shard<R>(&self, f: impl FnOnce(&Shard) -> R) -> R {
+        LOCAL.with(|cell| {
+            let mut local = cell.borrow_mut();
+            if let Some((_, shard)) = local.iter().find(|(id, _)| *id == self.inner.id) {
+                return f(shard);
+            }
+            // First record on this thread: forget shards of finished runs, register a new one.
+            local.retain(|(_, s)| s.owner.strong_count() > 0);
+            let shard = Arc::new(Shard {
+                started: AtomicU64::new(0),
+                iterations: AtomicU64::new(0),
+                steps: Mutex::new(
+                    (0..self.inner.steps)
+                        .map(|_| StepInterval::new(self.inner.high_us))
+                        .collect(),
+                ),
+                owner: Arc::downgrade(&self.inner.alive),
+            });
+            self.inner
+                .shards
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Arc::clone(&shard));
+            local.push((self.inner.id, Arc::clone(&shard)));
+            f(&shard)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_from_many_threads_into_separate_shards() {
+        let rec = Recorder::new(1, Duration::from_secs(10));
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                let rec = rec.clone();
+                s.spawn(move || {
+                    for _ in 0..1000 {
+                        rec.start();
+                        let ok = Outcome::Response {
+                            status: 200,
+                            bytes: 5,
+                            unexpected: None,
+                        };
+                        rec.record(0, Duration::from_millis(2), Duration::from_millis(1), ok);
+                    }
+                });
+            }
+        });
+        let shards = rec.shards();
+        assert_eq!(shards.len(), 4);
+        let mut total = StepInterval::new(rec.high_us());
+        for shard in &shards {
+            total.drain_from(&mut shard.lock()[0]);
+        }
+        assert_eq!(total.completed(), 4000);
+        assert_eq!(total.latency.len(), 4000);
+        assert_eq!(total.bytes, 20_000);
+        assert_eq!(shards.iter().map(|s| s.started()).sum::<u64>(), 4000);
+    }
+
+    #[test]
+    fn unexpected_status_is_a_response_and_an_error() {
+        let mut i = StepInterval::new(1_000_000);
+        let bad = Outcome::Response {
+            status: 500,
+            bytes: 0,
+            unexpected: Some("200"),
+        };
+        i.record(Duration::from_millis(1), Duration::from_millis(1), bad);
+        assert_eq!(i.completed(), 1);
+        assert_eq!(i.errors[ErrorClass::StatusNotExpected.index()], 1);
+        assert_eq!(
+            i.samples[ErrorClass::StatusNotExpected.index()].as_deref(),
+            Some("expected 200, got 500")
+        );
+    }
+}

@@ -1,0 +1,179 @@
+//! The immutable picture of a run at one tick: what displays and reports read.
+//!
+//! Everything here is already computed (percentiles included), so a reader never touches a
+//! histogram or the clock.
+
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use super::outcome::ErrorClass;
+
+/// Where the run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Load is being sent.
+    Running,
+    /// No new work starts; in-flight requests may finish (graceful stop).
+    Stopping,
+    /// Everything has ended; this is the final snapshot.
+    Finished,
+}
+
+/// A latency distribution summarised, all in µs.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Percentiles {
+    /// Number of samples.
+    pub count: u64,
+    /// Smallest sample.
+    pub min: u64,
+    /// Arithmetic mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 95th percentile.
+    pub p95: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// 99.9th percentile.
+    pub p999: u64,
+    /// Largest sample.
+    pub max: u64,
+}
+
+impl Percentiles {
+    /// Summarises a histogram (all zeros when it is empty).
+    pub fn of(h: &Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return Self::default();
+        }
+        Self {
+            count: h.len(),
+            min: h.min(),
+            mean: h.mean(),
+            p50: h.value_at_quantile(0.50),
+            p90: h.value_at_quantile(0.90),
+            p95: h.value_at_quantile(0.95),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+        }
+    }
+}
+
+/// Count and latest message of one error class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorStat {
+    /// The class.
+    pub class: ErrorClass,
+    /// How many requests ended in it.
+    pub count: u64,
+    /// The most recent message seen.
+    pub sample: String,
+    /// Run time at which it was last seen.
+    pub last_seen: Duration,
+}
+
+/// The last tick's figures of one step (or of the whole run).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IntervalStats {
+    /// How long the interval lasted.
+    pub length: Duration,
+    /// Requests completed in it.
+    pub requests: u64,
+    /// Of those, how many were errors.
+    pub errors: u64,
+    /// Latency of its responses.
+    pub latency: Percentiles,
+}
+
+impl IntervalStats {
+    /// Requests per second over the interval.
+    pub fn rps(&self) -> f64 {
+        per_second(self.requests, self.length)
+    }
+}
+
+/// Cumulative figures of one step, or of the whole run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StepStats {
+    /// The flow the step belongs to (empty for the whole-run total).
+    pub flow: String,
+    /// The step's name (`total` for the whole run).
+    pub name: String,
+    /// Requests completed: a response or an error (interrupted ones excluded).
+    pub requests: u64,
+    /// Requests that ended in an error class (unexpected statuses included).
+    pub errors: u64,
+    /// Requests cut off by the hard stop.
+    pub interrupted: u64,
+    /// Requests per second over the run's active time.
+    pub rps: f64,
+    /// Body bytes received.
+    pub bytes: u64,
+    /// Latency from the planned start to the end of the body, responses only.
+    pub latency: Percentiles,
+    /// Service time from the actual send, responses only.
+    pub service: Percentiles,
+    /// Responses per status code, ascending.
+    pub statuses: Vec<(u16, u64)>,
+    /// Errors per class, most frequent first.
+    pub errors_by_class: Vec<ErrorStat>,
+    /// The last tick alone.
+    pub interval: IntervalStats,
+}
+
+impl StepStats {
+    /// Fraction of completed requests that were errors (0 when nothing completed).
+    pub fn error_rate(&self) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            self.errors as f64 / self.requests as f64
+        }
+    }
+}
+
+/// The whole run at one tick.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// Time since the run started.
+    pub elapsed: Duration,
+    /// Running, stopping or finished.
+    pub phase: Phase,
+    /// Requests sent and not yet ended.
+    pub in_flight: u64,
+    /// Open model: arrivals that could not start because `max_in_flight` was reached.
+    pub dropped: u64,
+    /// All steps together.
+    pub total: StepStats,
+    /// One entry per step, in plan order.
+    pub steps: Vec<StepStats>,
+}
+
+impl Snapshot {
+    /// The snapshot of a run that has not started.
+    pub fn empty(names: &[(String, String)]) -> Self {
+        let stats = |flow: &str, name: &str| StepStats {
+            flow: flow.to_string(),
+            name: name.to_string(),
+            ..StepStats::default()
+        };
+        Self {
+            elapsed: Duration::ZERO,
+            phase: Phase::Running,
+            in_flight: 0,
+            dropped: 0,
+            total: stats("", "total"),
+            steps: names.iter().map(|(f, s)| stats(f, s)).collect(),
+        }
+    }
+}
+
+/// `count / length` in events per second (0 for an empty length).
+pub fn per_second(count: u64, length: Duration) -> f64 {
+    let secs = length.as_secs_f64();
+    if secs > 0.0 { count as f64 / secs } else { 0.0 }
+}

@@ -1,0 +1,172 @@
+//! The JSON report: the full result of a run, for machines (CI, dashboards, diffing runs).
+//!
+//! Latencies are milliseconds with microsecond precision; durations are seconds. The layout is
+//! versioned by `schema_version`; a test parses it back and checks every key.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+use super::RunInfo;
+use crate::metrics::{Percentiles, Snapshot, StepStats};
+use crate::scenario::Model;
+
+/// Bumped whenever a key is renamed or removed (adding keys keeps the version).
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct Document<'a> {
+    schema_version: u32,
+    scenario: ScenarioRef,
+    target: &'a str,
+    target_is_demo: bool,
+    started_at: String,
+    duration_s: f64,
+    outcome: &'static str,
+    load: LoadDoc,
+    total: StatsDoc,
+    steps: Vec<StatsDoc>,
+    dropped: u64,
+}
+
+#[derive(Serialize)]
+struct ScenarioRef {
+    name: String,
+    file: Option<String>,
+}
+
+#[derive(Serialize)]
+struct LoadDoc {
+    model: &'static str,
+    vus: Option<u64>,
+    rate_per_s: Option<f64>,
+    max_in_flight: Option<u64>,
+    duration_s: Option<f64>,
+    iterations: Option<u64>,
+    graceful_stop_s: f64,
+}
+
+#[derive(Serialize)]
+struct StatsDoc {
+    flow: Option<String>,
+    name: String,
+    requests: u64,
+    rps: f64,
+    errors: u64,
+    error_rate: f64,
+    interrupted: u64,
+    bytes_received: u64,
+    latency_ms: LatencyDoc,
+    service_time_ms: LatencyDoc,
+    status_codes: BTreeMap<String, u64>,
+    errors_by_class: Vec<ErrorDoc>,
+}
+
+#[derive(Serialize)]
+struct LatencyDoc {
+    count: u64,
+    min: f64,
+    mean: f64,
+    p50: f64,
+    p90: f64,
+    p95: f64,
+    p99: f64,
+    #[serde(rename = "p99.9")]
+    p99_9: f64,
+    max: f64,
+}
+
+#[derive(Serialize)]
+struct ErrorDoc {
+    class: &'static str,
+    count: u64,
+    sample: String,
+}
+
+/// Renders the report as pretty-printed JSON.
+pub fn to_json(info: &RunInfo, snap: &Snapshot) -> String {
+    let doc = Document {
+        schema_version: SCHEMA_VERSION,
+        scenario: ScenarioRef {
+            name: info.scenario.clone(),
+            file: info.source.as_ref().map(|p| p.display().to_string()),
+        },
+        target: &info.target,
+        target_is_demo: info.demo,
+        started_at: humantime::format_rfc3339_millis(info.started_at).to_string(),
+        duration_s: info.duration.as_secs_f64(),
+        outcome: info.ending.as_str(),
+        load: load_doc(info),
+        total: stats_doc(&snap.total, None),
+        steps: snap
+            .steps
+            .iter()
+            .map(|s| stats_doc(s, Some(s.flow.clone())))
+            .collect(),
+        dropped: snap.dropped,
+    };
+    serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+fn load_doc(info: &RunInfo) -> LoadDoc {
+    let l = &info.load;
+    let (model, vus, rate, max) = match l.model {
+        Model::Closed { vus } => ("closed", Some(vus), None, None),
+        Model::Open {
+            rate,
+            max_in_flight,
+        } => ("open", None, Some(rate), Some(max_in_flight)),
+    };
+    LoadDoc {
+        model,
+        vus,
+        rate_per_s: rate,
+        max_in_flight: max,
+        duration_s: l.duration.map(|d| d.as_secs_f64()),
+        iterations: l.iterations,
+        graceful_stop_s: l.graceful_stop.as_secs_f64(),
+    }
+}
+
+fn stats_doc(s: &StepStats, flow: Option<String>) -> StatsDoc {
+    StatsDoc {
+        flow,
+        name: s.name.clone(),
+        requests: s.requests,
+        rps: s.rps,
+        errors: s.errors,
+        error_rate: s.error_rate(),
+        interrupted: s.interrupted,
+        bytes_received: s.bytes,
+        latency_ms: latency_doc(&s.latency),
+        service_time_ms: latency_doc(&s.service),
+        status_codes: s
+            .statuses
+            .iter()
+            .map(|(c, n)| (c.to_string(), *n))
+            .collect(),
+        errors_by_class: s
+            .errors_by_class
+            .iter()
+            .map(|e| ErrorDoc {
+                class: e.class.as_str(),
+                count: e.count,
+                sample: e.sample.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn latency_doc(p: &Percentiles) -> LatencyDoc {
+    let ms = |us: u64| us as f64 / 1000.0;
+    LatencyDoc {
+        count: p.count,
+        min: ms(p.min),
+        mean: p.mean.round() / 1000.0,
+        p50: ms(p.p50),
+        p90: ms(p.p90),
+        p95: ms(p.p95),
+        p99: ms(p.p99),
+        p99_9: ms(p.p999),
+        max: ms(p.max),
+    }
+}

@@ -1,0 +1,210 @@
+//! The text summary printed at the end of every run (headless or not).
+
+use std::fmt::Write as _;
+
+use super::RunInfo;
+use crate::metrics::{Percentiles, Snapshot, StepStats};
+use crate::scenario::Model;
+
+/// Formats a latency in µs with a unit that keeps three significant figures.
+pub fn format_latency(us: u64) -> String {
+    match us {
+        0..=999 => format!("{us}µs"),
+        1_000..=999_999 => format!("{:.2}ms", us as f64 / 1e3),
+        _ => format!("{:.2}s", us as f64 / 1e6),
+    }
+}
+
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn bytes(n: u64) -> String {
+    match n {
+        0..=9_999 => format!("{n} B"),
+        10_000..=9_999_999 => format!("{:.1} kB", n as f64 / 1e3),
+        _ => format!("{:.1} MB", n as f64 / 1e6),
+    }
+}
+
+/// The end-of-run summary: run description, one row per step, latency, statuses and errors.
+pub fn summary(info: &RunInfo, snap: &Snapshot) -> String {
+    let mut out = String::new();
+    let t = &snap.total;
+    let demo = if info.demo {
+        " (embedded demo service)"
+    } else {
+        ""
+    };
+    let _ = writeln!(out, "stampede · {} → {}{demo}", info.scenario, info.target);
+    let _ = writeln!(
+        out,
+        "load      {} · ran {:.2}s · {}",
+        describe_load(info),
+        info.duration.as_secs_f64(),
+        info.ending.as_str()
+    );
+    let _ = writeln!(
+        out,
+        "requests  {} · {:.1}/s · {} errors ({:.2}%) · {} interrupted · {} dropped · {} received",
+        thousands(t.requests),
+        t.rps,
+        thousands(t.errors),
+        t.error_rate() * 100.0,
+        thousands(t.interrupted),
+        thousands(snap.dropped),
+        bytes(t.bytes),
+    );
+    out.push('\n');
+    step_table(&mut out, snap);
+    out.push('\n');
+    latency_lines(&mut out, &t.latency, &t.service, info);
+    status_line(&mut out, t);
+    error_lines(&mut out, snap);
+    out
+}
+
+fn describe_load(info: &RunInfo) -> String {
+    let l = &info.load;
+    let mut parts = vec![match l.model {
+        Model::Closed { vus } => format!("closed model, {vus} VUs"),
+        Model::Open {
+            rate,
+            max_in_flight,
+        } => format!("open model, {rate}/s (max {max_in_flight} in flight)"),
+    }];
+    if let Some(d) = l.duration {
+        parts.push(format!("for {}", humantime::format_duration(d)));
+    }
+    if let Some(i) = l.iterations {
+        parts.push(format!("{} iterations", thousands(i)));
+    }
+    parts.join(", ")
+}
+
+fn step_table(out: &mut String, snap: &Snapshot) {
+    let label = |s: &StepStats| {
+        if s.flow.is_empty() {
+            s.name.clone()
+        } else {
+            format!("{} / {}", s.flow, s.name)
+        }
+    };
+    let width = snap
+        .steps
+        .iter()
+        .map(|s| label(s).chars().count())
+        .max()
+        .unwrap_or(5)
+        .clamp(5, 48);
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
+        "step", "requests", "rps", "p50", "p90", "p99", "p99.9", "max", "errors"
+    );
+    let rows = snap.steps.iter().chain(std::iter::once(&snap.total));
+    for s in rows {
+        let mut name = label(s);
+        if name.chars().count() > width {
+            name = name.chars().take(width - 1).collect::<String>() + "…";
+        }
+        let l = &s.latency;
+        let _ = writeln!(
+            out,
+            "{name:<width$}  {:>10} {:>9.1} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7.2}%",
+            thousands(s.requests),
+            s.rps,
+            format_latency(l.p50),
+            format_latency(l.p90),
+            format_latency(l.p99),
+            format_latency(l.p999),
+            format_latency(l.max),
+            s.error_rate() * 100.0,
+        );
+    }
+}
+
+fn latency_lines(out: &mut String, latency: &Percentiles, service: &Percentiles, info: &RunInfo) {
+    let line = |p: &Percentiles| {
+        format!(
+            "min {} · mean {} · p50 {} · p90 {} · p95 {} · p99 {} · p99.9 {} · max {}",
+            format_latency(p.min),
+            format_latency(p.mean.round() as u64),
+            format_latency(p.p50),
+            format_latency(p.p90),
+            format_latency(p.p95),
+            format_latency(p.p99),
+            format_latency(p.p999),
+            format_latency(p.max),
+        )
+    };
+    if latency.count == 0 {
+        let _ = writeln!(out, "latency   no responses");
+        return;
+    }
+    let _ = writeln!(out, "latency   {}", line(latency));
+    // In the open model the two differ: latency counts from the planned arrival.
+    if matches!(info.load.model, Model::Open { .. }) {
+        let _ = writeln!(out, "service   {}", line(service));
+    }
+}
+
+fn status_line(out: &mut String, t: &StepStats) {
+    if t.statuses.is_empty() {
+        let _ = writeln!(out, "statuses  none");
+        return;
+    }
+    let codes: Vec<String> = t
+        .statuses
+        .iter()
+        .map(|(c, n)| format!("{c} × {}", thousands(*n)))
+        .collect();
+    let _ = writeln!(out, "statuses  {}", codes.join(" · "));
+}
+
+fn error_lines(out: &mut String, snap: &Snapshot) {
+    if snap.total.errors_by_class.is_empty() {
+        let _ = writeln!(out, "errors    none");
+        return;
+    }
+    let _ = writeln!(out, "errors");
+    for e in &snap.total.errors_by_class {
+        let mut sample = e.sample.clone();
+        if sample.chars().count() > 100 {
+            sample = sample.chars().take(99).collect::<String>() + "…";
+        }
+        let _ = writeln!(
+            out,
+            "  {:<20} {:>10}  {sample}",
+            e.class.as_str(),
+            thousands(e.count)
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_units() {
+        assert_eq!(format_latency(850), "850µs");
+        assert_eq!(format_latency(20_480), "20.48ms");
+        assert_eq!(format_latency(1_250_000), "1.25s");
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1234), "1,234");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+}

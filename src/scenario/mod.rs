@@ -1,0 +1,157 @@
+//! Scenario files: reading (YAML, and JSON as its subset), validation into a `Plan`, and
+//! errors that name the file, line, column, field and fix.
+//!
+//! Flow: text → `raw` (serde mirror with spans) → `build` (every check, all problems
+//! collected) → `Plan` (immutable). Depends on no other module of the crate.
+
+mod build;
+mod diag;
+mod plan;
+mod raw;
+mod step;
+mod template;
+mod units;
+
+use std::path::Path;
+
+pub use build::{Overrides, parse_target};
+pub use diag::{Problem, ScenarioError};
+pub use plan::{Flow, Load, Model, Plan, Step, StepUrl, Target};
+pub use template::EnvLookup;
+pub use units::{StatusSet, parse_duration, parse_rate};
+
+use diag::Problems;
+
+/// Virtual users of a `--url` run that names no load.
+pub const AD_HOC_VUS: u64 = 50;
+/// Length of a `--url` run that names no stop condition.
+pub const AD_HOC_DURATION: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads and validates a scenario file.
+pub fn load(path: &Path, env: EnvLookup<'_>, overrides: &Overrides) -> Result<Plan, ScenarioError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        file: file.clone(),
+        source,
+    })?;
+    let stem = path.file_stem().map_or_else(
+        || "scenario".to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    );
+    let mut plan = parse(&text, &file, &stem, env, overrides)?;
+    plan.source = Some(path.to_path_buf());
+    Ok(plan)
+}
+
+/// Validates scenario text; `file` is used in messages only.
+pub fn parse(
+    text: &str,
+    file: &str,
+    fallback_name: &str,
+    env: EnvLookup<'_>,
+    overrides: &Overrides,
+) -> Result<Plan, ScenarioError> {
+    let invalid = |problems| ScenarioError::Invalid {
+        file: file.to_string(),
+        problems,
+    };
+    let raw = read_raw(text).map_err(|p| invalid(vec![p]))?;
+    let cx = build::Context {
+        env,
+        overrides,
+        fallback_name: fallback_name.to_string(),
+    };
+    let mut problems = Problems::default();
+    match build::build(raw, &cx, &mut problems) {
+        Some(plan) if problems.is_empty() => Ok(plan),
+        _ => Err(invalid(problems.into_sorted())),
+    }
+}
+
+/// Builds the one-step plan of an ad-hoc `--url` run (no file).
+pub fn ad_hoc(url: &str, method: &str, overrides: &Overrides) -> Result<Plan, ScenarioError> {
+    let (target, path) = split_url(url).map_err(|message| ScenarioError::Invalid {
+        file: "--url".to_string(),
+        problems: vec![Problem {
+            line: 0,
+            column: 0,
+            field: String::new(),
+            message,
+        }],
+    })?;
+    let mut ov = overrides.clone();
+    ov.target.get_or_insert(target);
+    // Like oha and hey, a bare URL needs no other flag: 50 users for 10 seconds.
+    if ov.vus.is_none() && ov.rate.is_none() {
+        ov.vus = Some(AD_HOC_VUS);
+    }
+    if ov.duration.is_none() && ov.iterations.is_none() {
+        ov.duration = Some(AD_HOC_DURATION);
+    }
+    let text = format!(
+        "flows:\n  - name: url\n    steps:\n      - method: {}\n        url: {}\n",
+        serde_json::Value::String(method.to_string()),
+        serde_json::Value::String(path),
+    );
+    let no_env = |_: &str| None;
+    let mut plan = parse(&text, "--url", "ad-hoc", &no_env, &ov)?;
+    plan.name = url.to_string();
+    Ok(plan)
+}
+
+/// Splits `http://host:port/path?q` into the target and the rest.
+fn split_url(url: &str) -> Result<(Target, String), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| {
+        format!("\"{url}\" is not a URL ({e}); write e.g. http://127.0.0.1:8000/users/1")
+    })?;
+    let target = parse_target(&parsed[..url::Position::BeforePath])?;
+    Ok((target, parsed[url::Position::BeforePath..].to_string()))
+}
+
+/// Parses text into the raw mirror, turning a serde error into a located problem whose field
+/// is the path serde was at.
+fn read_raw(text: &str) -> Result<raw::RawScenario, Problem> {
+    let mut field = String::new();
+    let result = serde_saphyr::with_deserializer_from_str(text, |de| {
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            field = e.path().to_string();
+            e.into_inner()
+        })
+    });
+    result.map_err(|e| {
+        let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+        let message = e.without_snippet().to_string();
+        // serde-saphyr appends " at line L, column C"; the location is printed up front.
+        let message = message
+            .rfind(" at line ")
+            .map_or(message.as_str(), |i| &message[..i])
+            .to_string();
+        Problem {
+            line,
+            column,
+            field: clean_path(&field),
+            message: hint_for(&message),
+        }
+    })
+}
+
+/// Drops serde-saphyr's internal `.value` segments (from `Spanned`) and the root marker.
+fn clean_path(path: &str) -> String {
+    let cleaned = path.replace(".value", "");
+    if cleaned == "." {
+        String::new()
+    } else {
+        cleaned
+    }
+}
+
+/// Adds the fix to serde's terse messages.
+fn hint_for(message: &str) -> String {
+    if message.starts_with("unknown field") {
+        format!("{message}; check the spelling (the README lists every field)")
+    } else if message.starts_with("invalid u64") || message.contains("invalid type") {
+        format!("{message}; this field takes a whole number")
+    } else {
+        message.to_string()
+    }
+}

@@ -1,0 +1,101 @@
+//! The serde mirror of a scenario file: exactly what the user wrote, with source locations.
+//!
+//! Plain structs with `deny_unknown_fields` so a typo is an error with a location; values that
+//! need checking beyond their type are `Spanned` so validation (in `build`) can point at them.
+//! Nothing here interprets a value: that is `build`'s job, once.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+/// A spanned free-form value: YAML scalars, lists and maps as JSON values.
+pub type AnyValue = Spanned<serde_json::Value>;
+
+/// A whole scenario file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub name: Option<Spanned<String>>,
+    pub target: Option<Spanned<String>>,
+    pub defaults: Option<RawDefaults>,
+    pub load: Option<Spanned<RawLoad>>,
+    pub flows: Option<Spanned<Vec<Spanned<RawFlow>>>>,
+}
+
+/// Settings every step inherits.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDefaults {
+    pub headers: Option<BTreeMap<String, Spanned<String>>>,
+    pub timeout: Option<Spanned<String>>,
+}
+
+/// How much load and for how long.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLoad {
+    pub vus: Option<Spanned<u64>>,
+    pub rate: Option<AnyValue>,
+    pub max_in_flight: Option<Spanned<u64>>,
+    pub duration: Option<Spanned<String>>,
+    pub iterations: Option<Spanned<u64>>,
+    pub graceful_stop: Option<Spanned<String>>,
+}
+
+/// A named, weighted, ordered list of steps.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFlow {
+    pub name: Option<Spanned<String>>,
+    pub weight: Option<Spanned<u64>>,
+    pub steps: Option<Spanned<Vec<Spanned<RawStep>>>>,
+}
+
+/// One request. The method is given either as a shortcut key (`get: /path`) or as
+/// `method:` with `url:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    pub name: Option<Spanned<String>>,
+    pub method: Option<Spanned<String>>,
+    pub url: Option<Spanned<String>>,
+    pub get: Option<Spanned<String>>,
+    pub post: Option<Spanned<String>>,
+    pub put: Option<Spanned<String>>,
+    pub patch: Option<Spanned<String>>,
+    pub delete: Option<Spanned<String>>,
+    pub head: Option<Spanned<String>>,
+    pub options: Option<Spanned<String>>,
+    pub headers: Option<BTreeMap<String, Spanned<String>>>,
+    pub query: Option<BTreeMap<String, AnyValue>>,
+    pub json: Option<AnyValue>,
+    pub body: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub expect: Option<RawExpect>,
+}
+
+impl RawStep {
+    /// The method shortcuts that are present, as (METHOD, value).
+    pub fn shortcuts(&self) -> Vec<(&'static str, &Spanned<String>)> {
+        [
+            ("GET", &self.get),
+            ("POST", &self.post),
+            ("PUT", &self.put),
+            ("PATCH", &self.patch),
+            ("DELETE", &self.delete),
+            ("HEAD", &self.head),
+            ("OPTIONS", &self.options),
+        ]
+        .into_iter()
+        .filter_map(|(m, v)| v.as_ref().map(|v| (m, v)))
+        .collect()
+    }
+}
+
+/// What a response must look like to count as a success.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpect {
+    pub status: Option<AnyValue>,
+}

@@ -1,0 +1,71 @@
+//! `{{ ... }}` substitution in scenario strings.
+//!
+//! This version knows one expression, `{{ env.NAME }}`, resolved once when the scenario is
+//! loaded (a missing variable is a validation error naming it). Anything else inside braces is
+//! rejected with a message, so a file written for a later version fails loudly, not silently.
+
+/// Where environment variables come from (injected so tests do not touch the process env).
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// Replaces every `{{ env.NAME }}` in `text`; errors name the first bad expression.
+pub fn substitute_env(text: &str, env: EnvLookup<'_>) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find("{{") {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 2..];
+        let close = after
+            .find("}}")
+            .ok_or_else(|| format!("\"{{{{\" at \"{}\" is never closed with \"}}}}\"", rest))?;
+        let expr = after[..close].trim();
+        let name = expr.strip_prefix("env.").ok_or_else(|| {
+            format!(
+                "\"{{{{ {expr} }}}}\" is not supported; this version substitutes only \
+                 environment variables, written {{{{ env.NAME }}}}"
+            )
+        })?;
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!("\"{name}\" is not an environment variable name"));
+        }
+        let value = env(name).ok_or_else(|| {
+            format!(
+                "environment variable {name} is not set; export it or remove {{{{ env.{name} }}}}"
+            )
+        })?;
+        out.push_str(&value);
+        rest = &after[close + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "TOKEN").then(|| "abc".to_string())
+    }
+
+    #[test]
+    fn substitutes_known_variables() {
+        assert_eq!(
+            substitute_env("Bearer {{ env.TOKEN }}", &env),
+            Ok("Bearer abc".into())
+        );
+        assert_eq!(
+            substitute_env("{{env.TOKEN}}-{{ env.TOKEN }}", &env),
+            Ok("abc-abc".into())
+        );
+        assert_eq!(substitute_env("plain", &env), Ok("plain".into()));
+    }
+
+    #[test]
+    fn names_what_is_wrong() {
+        let missing = substitute_env("{{ env.NOPE }}", &env).expect_err("missing");
+        assert!(missing.contains("NOPE is not set"), "{missing}");
+        let other = substitute_env("{{ user_id }}", &env).expect_err("unsupported");
+        assert!(other.contains("user_id"), "{other}");
+        assert!(substitute_env("{{ env.TOKEN", &env).is_err());
+    }
+}
