@@ -127,7 +127,7 @@ fn step_stats(
             last_seen: t.last_seen[class.index()],
         })
         .collect();
-    errors_by_class.sort_by(|a, b| b.count.cmp(&a.count));
+    errors_by_class.sort_by_key(|e| std::cmp::Reverse(e.count));
     StepStats {
         flow,
         name,

@@ -147,7 +147,8 @@ fn build_load(
     {
         problems.on(i, "load.iterations", "must be at least 1");
     }
-    if duration.is_none() && iterations.is_none() {
+    // An invalid duration is reported on its own; "no stop condition" would only add noise.
+    if l.duration.is_none() && ov.duration.is_none() && iterations.is_none() {
         problems.at(
             loc,
             "load",

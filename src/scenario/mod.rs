@@ -149,8 +149,8 @@ fn clean_path(path: &str) -> String {
 fn hint_for(message: &str) -> String {
     if message.starts_with("unknown field") {
         format!("{message}; check the spelling (the README lists every field)")
-    } else if message.starts_with("invalid u64") || message.contains("invalid type") {
-        format!("{message}; this field takes a whole number")
+    } else if message.starts_with("invalid u64") {
+        "not a whole number; write e.g. 10".to_string()
     } else {
         message.to_string()
     }

@@ -57,17 +57,17 @@ pub fn build_step(
     }
     let body = build_body(s, &mut headers, path, cx, problems);
     let timeout = match &s.timeout {
-        Some(t) => positive_duration(t, &format!("{path}.timeout"), problems)?,
-        None => defaults.timeout,
+        Some(t) => positive_duration(t, &format!("{path}.timeout"), problems),
+        None => Some(defaults.timeout),
     };
     let expect_status = match s.expect.as_ref().and_then(|e| e.status.as_ref()) {
-        Some(st) => {
-            let items = status_items(&st.value);
-            StatusSet::parse(&items)
-                .map_err(|e| problems.on(st, &format!("{path}.expect.status"), e))
-                .ok()?
-        }
-        None => StatusSet::default_ok(),
+        Some(st) => StatusSet::parse(&status_items(&st.value))
+            .map_err(|e| problems.on(st, &format!("{path}.expect.status"), e))
+            .ok(),
+        None => Some(StatusSet::default_ok()),
+    };
+    let (Some(timeout), Some(expect_status)) = (timeout, expect_status) else {
+        return None;
     };
     if problems.len() != before {
         return None;

@@ -1,0 +1,148 @@
+//! Helpers shared by the integration tests: a demo service on 127.0.0.1 port 0 running on its
+//! own runtime thread, and the built binary run with a hard time limit.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use stampede::demo::{Counters, DemoConfig, DemoServer};
+
+/// A demo service for one test; stops when dropped.
+pub struct Demo {
+    pub url: String,
+    pub counters: Arc<Counters>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Demo {
+    pub fn start() -> Self {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let server = DemoServer::bind(([127, 0, 0, 1], 0).into(), DemoConfig::default())
+                    .await
+                    .expect("bind demo");
+                tx.send((server.url(), Arc::clone(&server.counters)))
+                    .expect("send");
+                let _ = stop_rx.await;
+                server.stop().await;
+            });
+        });
+        let (url, counters) = rx.recv().expect("demo started");
+        Self {
+            url,
+            counters,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops the service now (its port then refuses connections).
+    pub fn shutdown(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_stampede")
+}
+
+/// Runs stampede with `args`, killing it after `limit`.
+pub fn stampede(args: &[&str], limit: Duration) -> Output {
+    let child = Command::new(binary())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn stampede");
+    wait_with_limit(child, limit)
+}
+
+pub fn wait_with_limit(mut child: std::process::Child, limit: Duration) -> Output {
+    let deadline = Instant::now() + limit;
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "stampede ran longer than {limit:?}\nstdout:\n{}\nstderr:\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Writes a scenario into a fresh temporary directory; returns (dir guard, file path).
+pub fn scenario(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("scenario.yaml");
+    std::fs::write(&path, text).expect("write scenario");
+    (dir, path)
+}
+
+/// Runs a scenario against `target` and returns (exit code, parsed JSON report, stdout, stderr).
+pub fn run_json(
+    path: &Path,
+    extra: &[&str],
+    limit: Duration,
+) -> (i32, serde_json::Value, String, String) {
+    let json = path.with_extension("json");
+    let mut args = vec![
+        "run",
+        path.to_str().expect("utf-8 path"),
+        "--headless",
+        "--json",
+    ];
+    args.push(json.to_str().expect("utf-8 path"));
+    args.extend_from_slice(extra);
+    let out = stampede(&args, limit);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let text = std::fs::read_to_string(&json)
+        .unwrap_or_else(|e| panic!("no JSON report ({e})\nstdout:\n{stdout}\nstderr:\n{stderr}"));
+    let doc = serde_json::from_str(&text).expect("valid JSON report");
+    (out.status.code().unwrap_or(-1), doc, stdout, stderr)
+}
+
+/// The step named `name` in a JSON report.
+pub fn step<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    doc["steps"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["name"] == name))
+        .unwrap_or_else(|| panic!("no step {name} in {doc:#}"))
+}
+
+/// The count of an error class in a stats object (0 if absent).
+pub fn error_count(stats: &serde_json::Value, class: &str) -> u64 {
+    stats["errors_by_class"]
+        .as_array()
+        .and_then(|e| e.iter().find(|e| e["class"] == class))
+        .map_or(0, |e| e["count"].as_u64().unwrap_or(0))
+}

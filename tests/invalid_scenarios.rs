@@ -1,0 +1,150 @@
+//! One invalid scenario per failure mode: each must fail with exit code 2 and a message that
+//! names the file, line and column, and the field to fix. `run` and `validate` agree.
+
+mod common;
+
+use std::time::Duration;
+
+use common::stampede;
+
+/// (fixture, expected "line:col", expected field path, a word of the explanation)
+const CASES: &[(&str, &str, &str, &str)] = &[
+    ("unknown_field", "5:3", "load.duraton", "unknown field"),
+    ("wrong_type", "4:8", "load.vus", "whole number"),
+    ("bad_duration", "5:13", "load.duration", "not a duration"),
+    ("bad_rate", "4:9", "load.rate", "not a rate"),
+    ("bad_target", "2:9", "target", "http://"),
+    (
+        "bad_step_url",
+        "7:14",
+        "flows[0].steps[0].url",
+        "starting with /",
+    ),
+    ("empty_flow", "5:5", "flows[0].steps", "no steps"),
+    ("vus_and_rate", "4:8", "load", "both set"),
+    ("no_flows", "4:8", "flows", "no flows"),
+    (
+        "bad_status",
+        "8:19",
+        "flows[0].steps[0].expect.status",
+        "not a status",
+    ),
+    (
+        "missing_env",
+        "8:26",
+        "flows[0].steps[0].headers.authorization",
+        "STAMPEDE_TEST_NEVER_SET is not set",
+    ),
+    ("no_stop", "4:3", "load", "no stop condition"),
+    (
+        "two_requests",
+        "6:9",
+        "flows[0].steps[0]",
+        "give the request once",
+    ),
+    ("yaml_syntax", "5:12", "flows[0].steps", "unclosed bracket"),
+    (
+        "json_and_body",
+        "7:15",
+        "flows[0].steps[0]",
+        "both json and body",
+    ),
+    (
+        "bad_header",
+        "6:19",
+        "defaults.headers.bad header",
+        "not a valid header name",
+    ),
+    (
+        "unsupported_template",
+        "6:14",
+        "flows[0].steps[0].url",
+        "user_id",
+    ),
+    ("zero_vus", "4:8", "load.vus", "at least 1"),
+    (
+        "bad_method",
+        "6:17",
+        "flows[0].steps[0].method",
+        "not an HTTP method",
+    ),
+];
+
+fn fixture(name: &str) -> String {
+    format!(
+        "{}/tests/fixtures/invalid/{name}.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn each_failure_mode_names_file_line_and_field() {
+    let mut seen = 0;
+    for &(name, place, field, words) in CASES {
+        let file = fixture(name);
+        for command in ["validate", "run"] {
+            let out = stampede(&[command, &file], Duration::from_secs(20));
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{name} ({command}): {stderr}");
+            let expected = format!("{file}:{place}");
+            assert!(
+                stderr.contains(&expected),
+                "{name} ({command}): want {expected} in\n{stderr}"
+            );
+            assert!(
+                stderr.contains(&format!(": {field}:")),
+                "{name}: want field {field} in\n{stderr}"
+            );
+            assert!(
+                stderr.contains(words),
+                "{name}: want \"{words}\" in\n{stderr}"
+            );
+            assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+            assert!(out.stdout.is_empty(), "{name} ({command}) printed a report");
+        }
+        seen += 1;
+    }
+    let files = std::fs::read_dir(format!(
+        "{}/tests/fixtures/invalid",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixtures")
+    .count();
+    assert_eq!(
+        seen + 1,
+        files,
+        "every fixture but many_problems has a case"
+    );
+}
+
+#[test]
+fn validate_reports_every_problem_not_just_the_first() {
+    let file = fixture("many_problems");
+    let out = stampede(&["validate", &file], Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for want in [
+        ":5:13: load.duration",
+        ":9:14: flows[0].steps[0].url",
+        ":11:18: flows[0].steps[1].timeout",
+        ":12:27: flows[0].steps[1].expect.status",
+    ] {
+        assert!(stderr.contains(want), "want {want} in\n{stderr}");
+    }
+}
+
+#[test]
+fn bad_command_line_values_exit_2() {
+    for args in [
+        vec!["run", "--url", "http://127.0.0.1:1/", "--rate", "fast"],
+        vec!["run", "--url", "http://127.0.0.1:1/", "--duration", "5"],
+        vec!["run", "--url", "not a url"],
+        vec!["run", "--url", "http://127.0.0.1:1/", "--target", "ftp://x"],
+        vec!["run", "/nonexistent/scenario.yaml"],
+    ] {
+        let out = stampede(&args, Duration::from_secs(20));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("error"), "{args:?}: {stderr}");
+    }
+}

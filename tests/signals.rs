@@ -1,0 +1,64 @@
+//! Ctrl-C (SIGINT) and SIGTERM stop a run gracefully: the partial summary is printed, the JSON
+//! report is written, and the exit code is 130.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{Demo, binary, scenario, wait_with_limit};
+
+fn interrupt_with(signal: &str) {
+    let demo = Demo::start();
+    let (_dir, path) = scenario(&format!(
+        "name: long\ntarget: {}\nload: {{ vus: 4, duration: 60s }}\nflows:\n  \
+         - steps: [ {{ name: slow, get: /delay/5 }} ]\n",
+        demo.url
+    ));
+    let json = path.with_extension("json");
+    let child = Command::new(binary())
+        .args([
+            "run",
+            path.to_str().expect("path"),
+            "--json",
+            json.to_str().expect("path"),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let out = wait_with_limit(child, Duration::from_secs(20));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("interrupted"), "{stdout}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON written")).expect("JSON");
+    assert_eq!(doc["outcome"], "interrupted");
+    assert!(
+        doc["total"]["requests"].as_u64().is_some_and(|n| n > 10),
+        "{doc:#}"
+    );
+    assert!(doc["duration_s"].as_f64().is_some_and(|d| d < 10.0));
+}
+
+#[test]
+fn sigint_stops_gracefully_with_exit_130() {
+    interrupt_with("INT");
+}
+
+#[test]
+fn sigterm_stops_gracefully_with_exit_130() {
+    interrupt_with("TERM");
+}
