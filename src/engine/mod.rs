@@ -9,6 +9,7 @@ mod transport;
 mod worker;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
@@ -19,8 +20,13 @@ use crate::metrics::Recorder;
 use crate::scenario::{Load, Plan, StatusSet};
 
 /// How a run is told to stop. Cloning shares the same signals.
+///
+/// Workers ask `is_stopping` before every step, so it reads an atomic flag: the token's own
+/// `is_cancelled` takes a mutex, which every worker would contend on. The tokens remain for
+/// waiting (`cancelled().await`).
 #[derive(Debug, Clone, Default)]
 pub struct Control {
+    stopping: Arc<AtomicBool>,
     stop: CancellationToken,
     abort: CancellationToken,
 }
@@ -34,18 +40,19 @@ impl Control {
     /// Soft stop: start no new iteration or step; in-flight requests may finish within the
     /// plan's graceful stop time.
     pub fn stop(&self) {
+        self.stopping.store(true, Ordering::Release);
         self.stop.cancel();
     }
 
     /// Hard stop: interrupt every in-flight request now (each is counted as interrupted).
     pub fn abort(&self) {
-        self.stop.cancel();
+        self.stop();
         self.abort.cancel();
     }
 
     /// Whether a soft (or hard) stop was requested.
     pub fn is_stopping(&self) -> bool {
-        self.stop.is_cancelled()
+        self.stopping.load(Ordering::Acquire)
     }
 }
 
@@ -162,5 +169,105 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d.into()).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::metrics::{Aggregator, Phase, Snapshot};
+    use crate::scenario::{Overrides, parse};
+
+    /// Answers every request with 200 after a fixed delay.
+    struct Slow(Duration);
+
+    impl Transport for Slow {
+        async fn send(&self, _req: &Prepared) -> Result<Reply, Failure> {
+            tokio::time::sleep(self.0).await;
+            Ok(Reply {
+                status: 200,
+                bytes: 2,
+            })
+        }
+    }
+
+    async fn run_fake(load: &str, steps: &str, delay: Duration) -> (Snapshot, Duration) {
+        let text =
+            format!("target: http://127.0.0.1:9\nload: {load}\nflows:\n  - steps: {steps}\n");
+        let no_env = |_: &str| None;
+        let plan =
+            parse(&text, "test.yaml", "test", &no_env, &Overrides::default()).expect("valid plan");
+        let work = Arc::new(Workload::prepare(&plan, "http://127.0.0.1:9").expect("prepare"));
+        let recorder = Recorder::new(plan.step_count(), Duration::from_secs(60));
+        let names = plan
+            .steps()
+            .map(|(f, s)| (f.name.clone(), s.name.clone()))
+            .collect();
+        let started = Instant::now();
+        let mut agg = Aggregator::new(recorder.clone(), names, started);
+        run(
+            work,
+            Arc::new(Slow(delay)),
+            recorder,
+            Control::new(),
+            started,
+        )
+        .await;
+        let took = started.elapsed();
+        (agg.tick(Instant::now(), took, Phase::Finished), took)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn closed_model_runs_exactly_the_iterations() {
+        let steps = "[ { get: /a }, { get: /b } ]";
+        let (snap, _) = run_fake(
+            "{ vus: 7, iterations: 100 }",
+            steps,
+            Duration::from_millis(1),
+        )
+        .await;
+        assert_eq!(snap.steps[0].requests, 100);
+        assert_eq!(snap.steps[1].requests, 100);
+        assert_eq!(snap.in_flight, 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn open_model_drops_arrivals_beyond_max_in_flight() {
+        let load = "{ rate: 1000/s, iterations: 200, max_in_flight: 10 }";
+        let (snap, _) = run_fake(load, "[ { get: / } ]", Duration::from_millis(800)).await;
+        // 200 arrivals over 0.2 s; each takes 0.8 s, so only the first 10 can start.
+        assert_eq!(snap.total.requests, 10);
+        assert_eq!(snap.dropped, 190);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn open_model_latency_counts_from_the_planned_instant() {
+        let load = "{ rate: 50/s, iterations: 20 }";
+        let (snap, _) = run_fake(load, "[ { get: / } ]", Duration::from_millis(30)).await;
+        let s = &snap.total;
+        assert_eq!(s.requests, 20);
+        assert!(s.latency.min >= 30_000, "{:?}", s.latency);
+        assert!(s.latency.p50 >= s.service.p50);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hard_stop_counts_cut_off_requests_as_interrupted() {
+        let load = "{ vus: 3, duration: 100ms, graceful_stop: 200ms }";
+        let (snap, took) = run_fake(load, "[ { get: / } ]", Duration::from_secs(30)).await;
+        assert_eq!(snap.total.interrupted, 3);
+        assert_eq!(snap.total.requests, 0);
+        assert_eq!(snap.in_flight, 0);
+        assert!(took < Duration::from_secs(5), "{took:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn graceful_stop_lets_in_flight_requests_finish() {
+        let load = "{ vus: 3, duration: 100ms, graceful_stop: 5s }";
+        let (snap, took) = run_fake(load, "[ { get: / } ]", Duration::from_millis(300)).await;
+        assert_eq!(snap.total.interrupted, 0);
+        assert_eq!(snap.total.requests, 3);
+        assert!(took < Duration::from_secs(2), "{took:?}");
     }
 }

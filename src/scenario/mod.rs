@@ -130,7 +130,7 @@ fn read_raw(text: &str) -> Result<raw::RawScenario, Problem> {
             line,
             column,
             field: clean_path(&field),
-            message: hint_for(&message),
+            message: hint_for(&message, token_at(text, line, column)),
         }
     })
 }
@@ -145,13 +145,32 @@ fn clean_path(path: &str) -> String {
     }
 }
 
-/// Adds the fix to serde's terse messages.
-fn hint_for(message: &str) -> String {
+/// Adds the bad value and the fix to serde's terse messages.
+fn hint_for(message: &str, value: Option<&str>) -> String {
+    let quoted = value.map_or(String::new(), |v| format!("\"{v}\" "));
     if message.starts_with("unknown field") {
         format!("{message}; check the spelling (the README lists every field)")
-    } else if message.starts_with("invalid u64") {
-        "not a whole number; write e.g. 10".to_string()
+    } else if message.starts_with("invalid u64") || message.starts_with("invalid u32") {
+        format!("{quoted}is not a whole number; write e.g. 10")
+    } else if message.starts_with("expected string") {
+        format!("{quoted}is not a string; write a plain value or quote it")
     } else {
         message.to_string()
     }
+}
+
+/// The scalar that starts at 1-based `line`:`column`, for quoting it in messages.
+fn token_at(text: &str, line: u64, column: u64) -> Option<&str> {
+    let row = text
+        .lines()
+        .nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
+    let start = row
+        .char_indices()
+        .nth(usize::try_from(column).ok()?.checked_sub(1)?)?
+        .0;
+    let rest = &row[start..];
+    let end = rest.find([',', '}', ']', '#']).unwrap_or(rest.len());
+    let token = rest[..end].trim().trim_matches(['"', '\'']);
+    // A flow collection has no single bad value to quote.
+    (!token.is_empty() && !token.starts_with(['[', '{'])).then_some(token)
 }
