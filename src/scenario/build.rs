@@ -8,9 +8,9 @@ use std::time::Duration;
 use serde_saphyr::{Location, Spanned};
 
 use super::diag::Problems;
-use super::plan::{Flow, Load, Model, Plan, Target};
-use super::raw::{RawFlow, RawLoad, RawScenario};
-use super::step::build_step;
+use super::plan::{Flow, Load, Model, Plan, Step, Target};
+use super::raw::{RawFlow, RawLoad, RawScenario, RawStep};
+use super::step::{Defaults, build_step};
 use super::template::{EnvLookup, substitute_env};
 use super::units::{parse_duration, parse_rate};
 
@@ -56,7 +56,7 @@ pub fn build(raw: RawScenario, cx: &Context<'_>, problems: &mut Problems) -> Opt
         .unwrap_or_else(|| cx.fallback_name.clone());
     let target = build_target(raw.target.as_ref(), cx, problems);
     let load = build_load(raw.load.as_ref(), cx.overrides, problems);
-    let defaults = super::step::Defaults::build(raw.defaults.as_ref(), cx, problems);
+    let defaults = Defaults::build(raw.defaults.as_ref(), cx, problems);
     let flows = build_flows(raw.flows.as_ref(), &defaults, cx, problems);
     if !problems.is_empty() {
         return None;
@@ -223,7 +223,7 @@ fn build_model(
 
 fn build_flows(
     raw: Option<&Spanned<Vec<Spanned<RawFlow>>>>,
-    defaults: &super::step::Defaults,
+    defaults: &Defaults,
     cx: &Context<'_>,
     problems: &mut Problems,
 ) -> Vec<Flow> {
@@ -273,26 +273,7 @@ fn build_flows(
                 continue;
             }
         };
-        let mut built = Vec::new();
-        for (j, step) in steps.value.iter().enumerate() {
-            let step_path = format!("{path}.steps[{j}]");
-            if let Some(s) = build_step(step, next_id, &step_path, defaults, cx, problems) {
-                if built.iter().any(|b: &super::plan::Step| b.name == s.name)
-                    && step.value.name.is_some()
-                {
-                    problems.on(
-                        step,
-                        &format!("{step_path}.name"),
-                        format!(
-                            "\"{}\" names two steps of this flow; names must be unique",
-                            s.name
-                        ),
-                    );
-                }
-                next_id += 1;
-                built.push(s);
-            }
-        }
+        let built = build_steps(&steps.value, &path, &mut next_id, defaults, cx, problems);
         flows.push(Flow {
             name,
             weight,
@@ -300,6 +281,33 @@ fn build_flows(
         });
     }
     flows
+}
+
+fn build_steps(
+    raw: &[Spanned<RawStep>],
+    path: &str,
+    next_id: &mut usize,
+    defaults: &Defaults,
+    cx: &Context<'_>,
+    problems: &mut Problems,
+) -> Vec<Step> {
+    let mut built: Vec<Step> = Vec::new();
+    for (j, step) in raw.iter().enumerate() {
+        let step_path = format!("{path}.steps[{j}]");
+        let Some(s) = build_step(step, *next_id, &step_path, defaults, cx, problems) else {
+            continue;
+        };
+        if step.value.name.is_some() && built.iter().any(|b| b.name == s.name) {
+            let message = format!(
+                "\"{}\" names two steps of this flow; names must be unique",
+                s.name
+            );
+            problems.on(step, &format!("{step_path}.name"), message);
+        }
+        *next_id += 1;
+        built.push(s);
+    }
+    built
 }
 
 pub(super) fn positive_duration(
