@@ -59,7 +59,7 @@ pub struct RunArgs {
     pub max_in_flight: Option<u64>,
 
     /// Stop starting work after this long, e.g. 30s or 1m30s.
-    #[arg(long, short = 'd', value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, short = 'd', value_name = "DURATION", value_parser = positive_duration)]
     pub duration: Option<Duration>,
 
     /// Stop after this many flow iterations (closed) or arrivals (open), over all users.
@@ -93,6 +93,13 @@ pub struct DemoArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8000")]
     pub listen: SocketAddr,
+}
+
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        d if d.is_zero() => Err(format!("\"{text}\" must be longer than zero")),
+        d => Ok(d),
+    }
 }
 
 /// Inserts `run` when the first argument is not a subcommand or a global flag, so that

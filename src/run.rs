@@ -117,7 +117,7 @@ fn plan_of(args: &RunArgs) -> Result<Plan, String> {
     let ov = overrides(args)?;
     let plan = match (&args.file, &args.url) {
         (Some(file), _) => scenario::load(file, &env_var, &ov),
-        (None, Some(url)) => scenario::ad_hoc(url, &args.method, &ov),
+        (None, Some(url)) => scenario::ad_hoc(url, &args.method, &env_var, &ov),
         (None, None) => return Err("give a scenario file or --url".into()),
     };
     plan.map_err(|e| e.to_string())
@@ -212,14 +212,22 @@ async fn run_plan(plan: Plan, json: Option<&Path>) -> Result<u8, String> {
         ending,
     };
     print!("{}", report::summary(&info, &snapshot));
-    if let Some(path) = json {
-        std::fs::write(path, report::to_json(&info, &snapshot))
-            .map_err(|e| format!("cannot write the JSON report to {}: {e}", path.display()))?;
-    }
-    Ok(match ending {
+    let code = match ending {
         Ending::Completed => exit::OK,
         Ending::Interrupted => exit::INTERRUPTED,
-    })
+    };
+    if let Some(path) = json
+        && let Err(e) = std::fs::write(path, report::to_json(&info, &snapshot))
+    {
+        // The summary is printed; the missing file is the caller's to fix (an interrupted
+        // run still says so by its exit code).
+        eprintln!(
+            "error: cannot write the JSON report to {}: {e}",
+            path.display()
+        );
+        return Ok(if code == exit::OK { exit::USAGE } else { code });
+    }
+    Ok(code)
 }
 
 /// Publishes a snapshot every `TICK` until the engine reports its end instant, then returns

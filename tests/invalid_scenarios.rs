@@ -45,8 +45,8 @@ const CASES: &[(&str, &str, &str, &str)] = &[
     ("yaml_syntax", "5:12", "flows[0].steps", "unclosed bracket"),
     (
         "json_and_body",
-        "7:15",
-        "flows[0].steps[0]",
+        "8:15",
+        "flows[0].steps[0].body",
         "both json and body",
     ),
     (

@@ -295,8 +295,7 @@ fn short_duration(text: &str) -> Option<Duration> {
         return s
             .parse::<f64>()
             .ok()
-            .filter(|v| v.is_finite() && *v >= 0.0)
-            .map(Duration::from_secs_f64);
+            .and_then(|v| Duration::try_from_secs_f64(v).ok());
     }
     t.parse().ok().map(Duration::from_millis)
 }

@@ -79,6 +79,8 @@ impl ReqwestTransport {
             .pool_max_idle_per_host(opts.connections.max(1))
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)
+            // One request per connection at a time, as a user's browser or client would.
+            .http1_only()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .retry(reqwest::retry::never())

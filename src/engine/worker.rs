@@ -92,6 +92,11 @@ async fn virtual_user<T: Transport>(shared: Arc<Shared<T>>, vu: u64, abort: Canc
 }
 
 /// Starts arrivals at `started + n / rate`, whether or not earlier ones have finished.
+///
+/// Every planned arrival is either started or counted as dropped: when `max_in_flight`
+/// iterations are running, and when a stop signal comes while arrivals are already due.
+/// The pacer ends the schedule itself at the run's duration, so a run of `d` seconds at
+/// `r`/s plans exactly `ceil(d × r)` arrivals.
 async fn pace<T: Transport>(
     shared: &Arc<Shared<T>>,
     tracker: &TaskTracker,
@@ -102,19 +107,30 @@ async fn pace<T: Transport>(
     let lanes: Vec<CancellationToken> = (0..ABORT_LANES)
         .map(|_| shared.control.abort.child_token())
         .collect();
+    let deadline = shared.work.load.duration.map(|d| started + d);
     let mut rng = fastrand::Rng::new();
     let mut admitted = 0u64;
     for n in 0u64.. {
-        let planned = started + Duration::from_secs_f64(n as f64 / rate);
+        let Some(offset) = Duration::try_from_secs_f64(n as f64 / rate).ok() else {
+            return;
+        };
+        let planned = started + offset;
+        if deadline.is_some_and(|d| planned >= d) || !shared.claim() {
+            return;
+        }
         let wake = planned.checked_sub(TIMER_SLACK).unwrap_or(planned);
         if wake > Instant::now() {
             tokio::select! {
                 () = tokio::time::sleep_until(wake.into()) => {}
-                () = shared.control.stop.cancelled() => return,
+                () = shared.control.stop.cancelled() => {}
             }
         }
-        if shared.control.is_stopping() || !shared.claim() {
-            return;
+        if shared.control.is_stopping() {
+            if planned > Instant::now() + TIMER_SLACK {
+                return; // not due yet: the stop ended the schedule before it
+            }
+            shared.recorder.drop_arrival(); // due, but the run is stopping: counted, not lost
+            continue;
         }
         // Arrivals never wait for a free slot: a late start would hide the server's slowness.
         if admitted - shared.recorder.iterations_done() >= max_in_flight {

@@ -57,11 +57,13 @@ impl Aggregator {
         self.last_tick = now;
         let mut started = 0;
         for shard in self.recorder.shards() {
-            started += shard.started();
             let mut intervals = shard.lock();
             for (into, from) in self.tick_steps.iter_mut().zip(intervals.iter_mut()) {
                 into.drain_from(from);
             }
+            // Read after draining: whatever was drained had started, so the gauge never
+            // counts a request as finished before it counts it as started.
+            started += shard.started();
         }
         let mut steps = Vec::with_capacity(self.steps.len());
         for (i, tick) in self.tick_steps.iter_mut().enumerate() {

@@ -19,9 +19,9 @@ const CLASSES: usize = ErrorClass::ALL.len();
 /// One interval of one step: what a shard accumulates between two ticks.
 #[derive(Debug, Clone)]
 pub struct StepInterval {
-    /// End-to-end latency in µs (from the planned start), responses only.
+    /// End-to-end latency in µs (from the planned start): responses and timeouts.
     pub latency: Histogram<u64>,
-    /// Service time in µs (from the actual send), responses only.
+    /// Service time in µs (from the actual send): responses and timeouts.
     pub service: Histogram<u64>,
     /// Count per status code, few distinct codes so a small vector beats a map.
     pub statuses: Vec<(u16, u64)>,
@@ -83,6 +83,12 @@ impl StepInterval {
                 }
             }
             Outcome::Failed { class, message } => {
+                // A timeout waited at least this long: leaving it out would make a stalled
+                // target look fast. Fast failures (refused, reset) say nothing about latency.
+                if class == ErrorClass::Timeout {
+                    self.latency.saturating_record(micros(latency));
+                    self.service.saturating_record(micros(service));
+                }
                 self.errors[class.index()] += 1;
                 self.samples[class.index()] = Some(message);
             }
@@ -313,6 +319,28 @@ mod tests {
         assert_eq!(total.latency.len(), 4000);
         assert_eq!(total.bytes, 20_000);
         assert_eq!(shards.iter().map(|s| s.started()).sum::<u64>(), 4000);
+    }
+
+    #[test]
+    fn timeouts_count_in_latency_other_failures_do_not() {
+        let mut i = StepInterval::new(60_000_000);
+        let fail = |class| Outcome::Failed {
+            class,
+            message: String::new(),
+        };
+        i.record(
+            Duration::from_secs(5),
+            Duration::from_secs(5),
+            fail(ErrorClass::Timeout),
+        );
+        i.record(
+            Duration::from_micros(50),
+            Duration::from_micros(50),
+            fail(ErrorClass::ConnectRefused),
+        );
+        assert_eq!(i.latency.len(), 1);
+        assert!(i.latency.min() >= 4_990_000);
+        assert_eq!(i.completed(), 2);
     }
 
     #[test]

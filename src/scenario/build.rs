@@ -20,6 +20,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_GRACEFUL_STOP: Duration = Duration::from_secs(5);
 /// Default cap on concurrent iterations in the open model.
 pub const DEFAULT_MAX_IN_FLIGHT: u64 = 1000;
+/// Largest flow weight (weights are summed, so they must not overflow).
+const MAX_WEIGHT: u64 = 1_000_000;
 
 /// Values from the command line that replace the file's.
 #[derive(Debug, Clone, Default)]
@@ -161,7 +163,7 @@ fn build_load(
             .ok(),
         None => Some(DEFAULT_GRACEFUL_STOP),
     };
-    let model = build_model(l, loc, ov, problems);
+    let model = build_model(l, ov, problems);
     Some(Load {
         model: model?,
         duration,
@@ -170,12 +172,7 @@ fn build_load(
     })
 }
 
-fn build_model(
-    l: &RawLoad,
-    loc: Location,
-    ov: &Overrides,
-    problems: &mut Problems,
-) -> Option<Model> {
+fn build_model(l: &RawLoad, ov: &Overrides, problems: &mut Problems) -> Option<Model> {
     // A command-line choice of model replaces the file's model entirely.
     let (vus, rate) = match (ov.vus, ov.rate) {
         (Some(v), _) => (Some(v), None),
@@ -207,8 +204,8 @@ fn build_model(
         .max_in_flight
         .or(l.max_in_flight.as_ref().map(|m| m.value))
         .unwrap_or(DEFAULT_MAX_IN_FLIGHT);
-    if max_in_flight == 0 {
-        problems.at(loc, "load.max_in_flight", "must be at least 1");
+    if let Some(m) = l.max_in_flight.as_ref().filter(|m| m.value == 0) {
+        problems.on(m, "load.max_in_flight", "0 must be at least 1");
     }
     match (vus, rate) {
         (_, Some(rate)) => Some(Model::Open {
@@ -255,12 +252,17 @@ fn build_flows(
             );
         }
         let weight = flow.value.weight.as_ref().map_or(1, |w| w.value);
-        if let Some(w) = flow.value.weight.as_ref().filter(|w| w.value == 0) {
-            problems.on(
-                w,
-                &format!("{path}.weight"),
-                "must be at least 1 (remove the flow to disable it)",
+        if let Some(w) = flow
+            .value
+            .weight
+            .as_ref()
+            .filter(|w| !(1..=MAX_WEIGHT).contains(&w.value))
+        {
+            let message = format!(
+                "{} must be from 1 to {MAX_WEIGHT} (remove the flow to disable it)",
+                w.value
             );
+            problems.on(w, &format!("{path}.weight"), message);
         }
         let steps = match flow.value.steps.as_ref().filter(|s| !s.value.is_empty()) {
             Some(steps) => steps,

@@ -69,16 +69,26 @@ pub fn parse(
 }
 
 /// Builds the one-step plan of an ad-hoc `--url` run (no file).
-pub fn ad_hoc(url: &str, method: &str, overrides: &Overrides) -> Result<Plan, ScenarioError> {
-    let (target, path) = split_url(url).map_err(|message| ScenarioError::Invalid {
-        file: "--url".to_string(),
+///
+/// The plan goes through the same validation as a file (a generated one-step scenario);
+/// problems are reported against the flags, not positions in that hidden text.
+pub fn ad_hoc(
+    url: &str,
+    method: &str,
+    env: EnvLookup<'_>,
+    overrides: &Overrides,
+) -> Result<Plan, ScenarioError> {
+    let flag_error = |flag: &str, message: String| ScenarioError::Invalid {
+        file: flag.to_string(),
         problems: vec![Problem {
             line: 0,
             column: 0,
             field: String::new(),
             message,
         }],
-    })?;
+    };
+    let expanded = template::substitute_env(url, env).map_err(|m| flag_error("--url", m))?;
+    let (target, path) = split_url(&expanded).map_err(|m| flag_error("--url", m))?;
     let mut ov = overrides.clone();
     ov.target.get_or_insert(target);
     // Like oha and hey, a bare URL needs no other flag: 50 users for 10 seconds.
@@ -93,8 +103,18 @@ pub fn ad_hoc(url: &str, method: &str, overrides: &Overrides) -> Result<Plan, Sc
         serde_json::Value::String(method.to_string()),
         serde_json::Value::String(path),
     );
-    let no_env = |_: &str| None;
-    let mut plan = parse(&text, "--url", "ad-hoc", &no_env, &ov)?;
+    let mut plan = parse(&text, "--url", "ad-hoc", env, &ov).map_err(|e| match e {
+        ScenarioError::Invalid { problems, .. } => {
+            let first = problems.into_iter().next();
+            let (flag, message) = match first {
+                Some(p) if p.field.ends_with(".method") => ("--method", p.message),
+                Some(p) => ("--url", p.message),
+                None => ("--url", "invalid".to_string()),
+            };
+            flag_error(flag, message)
+        }
+        other => other,
+    })?;
     plan.name = url.to_string();
     Ok(plan)
 }

@@ -50,7 +50,8 @@ pub fn build_step(
     let before = problems.len();
     let s = &raw.value;
     let (method, url) = method_and_url(raw, path, cx, problems)?;
-    let url = append_query(url, s.query.as_ref(), path, problems);
+    let default_name = format!("{method} {}", url.as_str());
+    let url = append_query(url, s.query.as_ref(), path, cx, problems);
     let mut headers = defaults.headers.clone();
     if let Some(h) = &s.headers {
         add_headers(&mut headers, h, &format!("{path}.headers"), cx, problems);
@@ -72,10 +73,7 @@ pub fn build_step(
     if problems.len() != before {
         return None;
     }
-    let name = s
-        .name
-        .as_ref()
-        .map_or_else(|| format!("{method} {}", url.as_str()), |n| n.value.clone());
+    let name = s.name.as_ref().map_or(default_name, |n| n.value.clone());
     Some(Step {
         id,
         name,
@@ -173,6 +171,7 @@ fn append_query(
     url: StepUrl,
     query: Option<&BTreeMap<String, AnyValue>>,
     path: &str,
+    cx: &Context<'_>,
     problems: &mut Problems,
 ) -> StepUrl {
     let Some(query) = query.filter(|q| !q.is_empty()) else {
@@ -188,7 +187,12 @@ fn append_query(
             );
             continue;
         }
-        pairs.append_pair(k, &scalar_text(&v.value));
+        match substitute_env(&scalar_text(&v.value), cx.env) {
+            Ok(text) => {
+                pairs.append_pair(k, &text);
+            }
+            Err(e) => problems.on(v, &format!("{path}.query.{k}"), e),
+        }
     }
     let encoded = pairs.finish();
     let join = |u: &str| {
@@ -246,8 +250,12 @@ fn build_body(
     problems: &mut Problems,
 ) -> Option<Bytes> {
     match (&s.json, &s.body) {
-        (Some(j), Some(_)) => {
-            problems.on(j, path, "the step has both json and body; keep one");
+        (Some(_), Some(b)) => {
+            problems.on(
+                b,
+                &format!("{path}.body"),
+                "the step has both json and body; keep one",
+            );
             None
         }
         (Some(j), None) => {

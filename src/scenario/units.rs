@@ -69,6 +69,9 @@ pub fn parse_rate(text: &str) -> Result<f64, String> {
     if !rate.is_finite() || rate <= 0.0 {
         return Err(format!("\"{text}\" must be a rate above zero, e.g. 200/s"));
     }
+    if rate < 1.0 / 3600.0 {
+        return Err(format!("\"{text}\" is below the slowest rate, 1/h"));
+    }
     if rate > 10_000_000.0 {
         return Err(format!(
             "\"{text}\" is above 10,000,000 arrivals per second"
@@ -174,6 +177,7 @@ mod tests {
         assert!(parse_rate("fast").is_err());
         assert!(parse_rate("0/s").is_err());
         assert!(parse_rate("-5/s").is_err());
+        assert!(parse_rate("1e-20").is_err());
     }
 
     #[test]

@@ -1,0 +1,143 @@
+//! The command line: ad-hoc `--url` runs, the `stampede FILE` shortcut, and overrides that
+//! beat the scenario file.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Demo, scenario, stampede};
+
+fn report(json: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(json).expect("JSON written")).expect("JSON")
+}
+
+#[test]
+fn ad_hoc_url_runs_without_a_file() {
+    let demo = Demo::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("r.json");
+    let url = format!("{}/fast", demo.url);
+    // No `run`: the shortcut inserts it.
+    let out = stampede(
+        &[
+            "--url",
+            &url,
+            "--vus",
+            "3",
+            "-n",
+            "30",
+            "--json",
+            json.to_str().expect("path"),
+        ],
+        Duration::from_secs(30),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = report(&json);
+    assert_eq!(doc["load"]["model"], "closed");
+    assert_eq!(doc["load"]["vus"], 3);
+    assert_eq!(doc["total"]["requests"], 30);
+    assert_eq!(doc["target"], demo.url.as_str());
+    assert_eq!(demo.counters.served(stampede::demo::Route::Fast), 30);
+}
+
+#[test]
+fn ad_hoc_rate_uses_the_open_model() {
+    let demo = Demo::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("r.json");
+    let url = format!("{}/fast", demo.url);
+    let args = [
+        "run",
+        "--url",
+        &url,
+        "--rate",
+        "40/s",
+        "--iterations",
+        "20",
+        "--json",
+        json.to_str().expect("path"),
+    ];
+    let out = stampede(&args, Duration::from_secs(30));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = report(&json);
+    assert_eq!(doc["load"]["model"], "open");
+    assert_eq!(doc["load"]["rate_per_s"], 40.0);
+    assert_eq!(doc["total"]["requests"], 20);
+    // 20 arrivals at 40/s: the last is planned at 0.475 s.
+    assert!(
+        doc["duration_s"]
+            .as_f64()
+            .is_some_and(|d| (0.45..3.0).contains(&d)),
+        "{doc:#}"
+    );
+}
+
+#[test]
+fn command_line_values_beat_the_file() {
+    let demo = Demo::start();
+    let (_dir, path) = scenario(
+        "name: file values\ntarget: http://127.0.0.1:9\nload: { rate: 100/s, duration: 60s }\n\
+         flows:\n  - steps: [ { name: fast, get: /fast } ]\n",
+    );
+    let json = path.with_extension("json");
+    let args = [
+        path.to_str().expect("path"),
+        "--vus",
+        "2",
+        "--iterations",
+        "25",
+        "--target",
+        &demo.url,
+        "--json",
+        json.to_str().expect("path"),
+    ];
+    let out = stampede(&args, Duration::from_secs(30));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = report(&json);
+    assert_eq!(doc["load"]["model"], "closed");
+    assert_eq!(doc["load"]["vus"], 2);
+    assert_eq!(doc["total"]["requests"], 25);
+    assert_eq!(doc["target"], demo.url.as_str());
+    assert_eq!(doc["scenario"]["name"], "file values");
+}
+
+#[test]
+fn target_demo_starts_the_embedded_service() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("r.json");
+    let file = format!("{}/scenarios/smoke.json", env!("CARGO_MANIFEST_DIR"));
+    let out = stampede(
+        &[&file, "--json", json.to_str().expect("path")],
+        Duration::from_secs(30),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = report(&json);
+    assert_eq!(doc["target_is_demo"], true);
+    assert!(
+        doc["target"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("http://127.0.0.1:"))
+    );
+    assert_eq!(doc["total"]["requests"], 40);
+    assert_eq!(doc["total"]["errors"], 0);
+}
