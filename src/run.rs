@@ -172,11 +172,11 @@ async fn run_plan(plan: Plan, json: Option<&Path>) -> Result<u8, String> {
         .steps()
         .map(|(f, s)| (f.name.clone(), s.name.clone()))
         .collect();
-    let control = Control::new();
+    let started = Instant::now();
+    let control = Control::new(engine::initial_level(&plan.load.model), started);
     let interrupted = Arc::new(AtomicBool::new(false));
     let signals = tokio::spawn(watch_signals(control.clone(), Arc::clone(&interrupted)));
 
-    let started = Instant::now();
     let started_at = SystemTime::now();
     let (tx, rx) = watch::channel(Arc::new(Snapshot::empty(&names)));
     let (end_tx, end_rx) = oneshot::channel();

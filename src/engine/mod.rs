@@ -5,54 +5,24 @@
 //! Stopping is a value passed in (`Control`): a soft stop ends new work, a hard stop interrupts
 //! what is in flight. Depends on `scenario` (the plan) and `metrics` (the recorder).
 
+mod control;
 mod transport;
 mod worker;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use tokio_util::sync::CancellationToken;
-
+pub use control::Control;
 pub use transport::{ClientOptions, Failure, Prepared, Reply, ReqwestTransport, Transport};
 
-use crate::metrics::Recorder;
-use crate::scenario::{Load, Plan, StatusSet};
+use crate::metrics::{Level, Recorder};
+use crate::scenario::{Load, Model, Plan, StatusSet};
 
-/// How a run is told to stop. Cloning shares the same signals.
-///
-/// Workers ask `is_stopping` before every step, so it reads an atomic flag: the token's own
-/// `is_cancelled` takes a mutex, which every worker would contend on. The tokens remain for
-/// waiting (`cancelled().await`).
-#[derive(Debug, Clone, Default)]
-pub struct Control {
-    stopping: Arc<AtomicBool>,
-    stop: CancellationToken,
-    abort: CancellationToken,
-}
-
-impl Control {
-    /// Fresh signals, neither raised.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Soft stop: start no new iteration or step; in-flight requests may finish within the
-    /// plan's graceful stop time.
-    pub fn stop(&self) {
-        self.stopping.store(true, Ordering::Release);
-        self.stop.cancel();
-    }
-
-    /// Hard stop: interrupt every in-flight request now (each is counted as interrupted).
-    pub fn abort(&self) {
-        self.stop();
-        self.abort.cancel();
-    }
-
-    /// Whether a soft (or hard) stop was requested.
-    pub fn is_stopping(&self) -> bool {
-        self.stopping.load(Ordering::Acquire)
+/// The load level a plan starts at.
+pub fn initial_level(model: &Model) -> Level {
+    match *model {
+        Model::Closed { vus } => Level::Vus(vus),
+        Model::Open { rate, .. } => Level::Rate(rate),
     }
 }
 
@@ -194,6 +164,16 @@ mod tests {
     }
 
     async fn run_fake(load: &str, steps: &str, delay: Duration) -> (Snapshot, Duration) {
+        run_steered(load, steps, delay, |_| async {}).await
+    }
+
+    /// Runs a plan against `Slow(delay)` while `steer` acts on its `Control`.
+    async fn run_steered<F: std::future::Future<Output = ()> + Send + 'static>(
+        load: &str,
+        steps: &str,
+        delay: Duration,
+        steer: impl FnOnce(Control) -> F,
+    ) -> (Snapshot, Duration) {
         let text =
             format!("target: http://127.0.0.1:9\nload: {load}\nflows:\n  - steps: {steps}\n");
         let no_env = |_: &str| None;
@@ -207,16 +187,70 @@ mod tests {
             .collect();
         let started = Instant::now();
         let mut agg = Aggregator::new(recorder.clone(), names, started);
-        run(
-            work,
-            Arc::new(Slow(delay)),
-            recorder,
-            Control::new(),
-            started,
-        )
-        .await;
+        let control = Control::new(initial_level(&plan.load.model), started);
+        let steering = tokio::spawn(steer(control.clone()));
+        run(work, Arc::new(Slow(delay)), recorder, control, started).await;
+        steering.abort();
         let took = started.elapsed();
         (agg.tick(Instant::now(), took, Phase::Finished), took)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn raising_vus_live_adds_users() {
+        let steer = |c: Control| async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            c.set_level(
+                c.level()
+                    .stepped(true)
+                    .stepped(true)
+                    .stepped(true)
+                    .stepped(true),
+            );
+        };
+        let delay = Duration::from_millis(50);
+        let (snap, _) =
+            run_steered("{ vus: 2, duration: 1s }", "[ { get: / } ]", delay, steer).await;
+        // 2 users for 0.3 s then 6 for 0.7 s: about 96 requests; 2 users alone make 40.
+        assert!(snap.total.requests > 70, "{}", snap.total.requests);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pause_stops_sending_until_resumed() {
+        let steer = |c: Control| async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            c.toggle_pause();
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            c.toggle_pause();
+        };
+        let delay = Duration::from_millis(20);
+        let (snap, _) =
+            run_steered("{ vus: 2, duration: 1s }", "[ { get: / } ]", delay, steer).await;
+        // 0.4 s of sending at 2 × 50/s: about 40 requests; unpaused it would be about 100.
+        assert!(
+            (25..=60).contains(&snap.total.requests),
+            "{}",
+            snap.total.requests
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn raising_the_rate_live_adds_arrivals() {
+        let steer = |c: Control| async move {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            c.set_level(Level::Rate(100.0));
+        };
+        let delay = Duration::from_millis(1);
+        let (snap, _) = run_steered(
+            "{ rate: 20/s, duration: 1s }",
+            "[ { get: / } ]",
+            delay,
+            steer,
+        )
+        .await;
+        // 20/s for 0.5 s then 100/s for 0.5 s: about 60 arrivals (20 without the change, 100
+        // at the new rate throughout); wide bounds, as the change's timing is the scheduler's.
+        let n = snap.total.requests;
+        assert!((40..=80).contains(&n), "{n}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

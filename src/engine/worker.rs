@@ -9,14 +9,15 @@
 //! and open-model arrivals spread over a fixed set of child tokens.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::{Control, ReadyFlow, Transport, Workload};
-use crate::metrics::{Outcome, Recorder};
+use crate::metrics::{Level, MIN_LIVE_RATE, Outcome, Recorder};
 use crate::scenario::Model;
 
 /// Child abort tokens for open-model arrivals (spreads waker registration over many locks).
@@ -34,6 +35,8 @@ pub struct Shared<T> {
     control: Control,
     /// Iterations left to start when the plan limits them.
     budget: Option<AtomicU64>,
+    /// Signalled when the budget runs out (so the closed-model driver stops waiting).
+    spent: Notify,
 }
 
 impl<T: Transport> Shared<T> {
@@ -50,17 +53,22 @@ impl<T: Transport> Shared<T> {
             recorder,
             control,
             budget,
+            spent: Notify::new(),
         }
     }
 
     /// Takes one iteration from the budget; false when it is spent.
     fn claim(&self) -> bool {
-        match &self.budget {
-            None => true,
-            Some(left) => left
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
-                .is_ok(),
+        let Some(left) = &self.budget else {
+            return true;
+        };
+        let claimed = left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok();
+        if !claimed {
+            self.spent.notify_one();
         }
+        claimed
     }
 }
 
@@ -68,54 +76,138 @@ impl<T: Transport> Shared<T> {
 pub async fn drive<T: Transport>(shared: Arc<Shared<T>>, started: Instant) {
     let tracker = TaskTracker::new();
     match shared.work.load.model {
-        Model::Closed { vus } => {
-            for vu in 0..vus {
-                let abort = shared.control.abort.child_token();
-                tracker.spawn(virtual_user(Arc::clone(&shared), vu, abort));
-            }
-        }
-        Model::Open {
-            rate,
-            max_in_flight,
-        } => pace(&shared, &tracker, started, rate, max_in_flight).await,
+        Model::Closed { .. } => crowd(&shared, &tracker).await,
+        Model::Open { max_in_flight, .. } => pace(&shared, &tracker, started, max_in_flight).await,
     }
     tracker.close();
     tracker.wait().await;
 }
 
-async fn virtual_user<T: Transport>(shared: Arc<Shared<T>>, vu: u64, abort: CancellationToken) {
+/// The closed model: keeps as many virtual users running as the level asks for, adding or
+/// retiring users when it changes, until the run stops or its iterations are spent.
+async fn crowd<T: Transport>(shared: &Arc<Shared<T>>, tracker: &TaskTracker) {
+    let mut level = shared.control.watch_level();
+    // One retire flag per running user; the last ones retire first.
+    let mut users: Vec<Arc<AtomicBool>> = Vec::new();
+    loop {
+        let wanted = match *level.borrow_and_update() {
+            Level::Vus(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            Level::Rate(_) => users.len(),
+        };
+        while users.len() < wanted {
+            let retire = Arc::new(AtomicBool::new(false));
+            let abort = shared.control.abort.child_token();
+            let vu = users.len() as u64;
+            tracker.spawn(virtual_user(
+                Arc::clone(shared),
+                vu,
+                abort,
+                Arc::clone(&retire),
+            ));
+            users.push(retire);
+        }
+        while users.len() > wanted {
+            if let Some(retire) = users.pop() {
+                retire.store(true, Ordering::Relaxed);
+            }
+        }
+        tokio::select! {
+            () = shared.control.stop.cancelled() => return,
+            () = shared.spent.notified() => return,
+            changed = level.changed() => if changed.is_err() { return },
+        }
+    }
+}
+
+async fn virtual_user<T: Transport>(
+    shared: Arc<Shared<T>>,
+    vu: u64,
+    abort: CancellationToken,
+    retire: Arc<AtomicBool>,
+) {
     let mut rng = fastrand::Rng::with_seed(fastrand::u64(..) ^ vu);
-    while !shared.control.is_stopping() && shared.claim() {
+    loop {
+        shared.control.wait_while_paused().await;
+        if shared.control.is_stopping() || retire.load(Ordering::Relaxed) || !shared.claim() {
+            return;
+        }
         let flow = shared.work.pick(&mut rng);
         run_iteration(&shared, flow, Instant::now(), &abort).await;
     }
 }
 
-/// Starts arrivals at `started + n / rate`, whether or not earlier ones have finished.
+/// The open model's schedule: arrival `n` is planned at `base + (n - base_n) / rate`. A
+/// level change or a resume starts a new segment, so earlier arrivals keep their instants.
+struct Schedule {
+    base: Instant,
+    base_n: u64,
+    rate: f64,
+}
+
+impl Schedule {
+    fn planned(&self, n: u64) -> Option<Instant> {
+        let offset =
+            Duration::try_from_secs_f64(n.checked_sub(self.base_n)? as f64 / self.rate).ok()?;
+        Some(self.base + offset)
+    }
+}
+
+/// The schedule at a new rate, kept from the last arrival of the current segment on (or from
+/// the segment's start if it has none yet), so no arrival already made moves.
+fn replan(schedule: &Schedule, next: u64, rate: f64) -> Schedule {
+    let last = next
+        .checked_sub(1)
+        .filter(|&p| p >= schedule.base_n)
+        .and_then(|p| schedule.planned(p).map(|at| (p, at)));
+    let (base_n, base) = last.unwrap_or((schedule.base_n, schedule.base));
+    Schedule { base, base_n, rate }
+}
+
+/// Starts arrivals at their planned instants, whether or not earlier ones have finished.
 ///
 /// Every planned arrival is either started or counted as dropped: when `max_in_flight`
 /// iterations are running, and when a stop signal comes while arrivals are already due.
 /// The pacer ends the schedule itself at the run's duration, so a run of `d` seconds at
-/// `r`/s plans exactly `ceil(d × r)` arrivals.
+/// `r`/s plans exactly `ceil(d × r)` arrivals. While paused, nothing is planned.
 async fn pace<T: Transport>(
     shared: &Arc<Shared<T>>,
     tracker: &TaskTracker,
     started: Instant,
-    rate: f64,
     max_in_flight: u64,
 ) {
     let lanes: Vec<CancellationToken> = (0..ABORT_LANES)
         .map(|_| shared.control.abort.child_token())
         .collect();
     let deadline = shared.work.load.duration.map(|d| started + d);
+    let mut level = shared.control.watch_level();
+    let rate_of = |l: Level| match l {
+        Level::Rate(r) => r,
+        Level::Vus(_) => MIN_LIVE_RATE,
+    };
+    let mut schedule = Schedule {
+        base: started,
+        base_n: 0,
+        rate: rate_of(*level.borrow_and_update()),
+    };
     let mut rng = fastrand::Rng::new();
     let mut admitted = 0u64;
-    for n in 0u64.. {
-        let Some(offset) = Duration::try_from_secs_f64(n as f64 / rate).ok() else {
+    let mut n = 0u64;
+    loop {
+        if shared.control.is_paused() {
+            shared.control.wait_while_paused().await;
+            if shared.control.is_stopping() {
+                return;
+            }
+            schedule = Schedule {
+                base: Instant::now(),
+                base_n: n,
+                rate: schedule.rate,
+            };
+        }
+        let Some(planned) = schedule.planned(n) else {
             return;
         };
-        let planned = started + offset;
-        if deadline.is_some_and(|d| planned >= d) || !shared.claim() {
+        if deadline.is_some_and(|d| planned >= d) {
             return;
         }
         let wake = planned.checked_sub(TIMER_SLACK).unwrap_or(planned);
@@ -123,8 +215,21 @@ async fn pace<T: Transport>(
             tokio::select! {
                 () = tokio::time::sleep_until(wake.into()) => {}
                 () = shared.control.stop.cancelled() => {}
+                changed = level.changed() => {
+                    if changed.is_ok() {
+                        schedule = replan(&schedule, n, rate_of(*level.borrow_and_update()));
+                    }
+                    continue;
+                }
+            }
+            if shared.control.is_paused() && !shared.control.is_stopping() {
+                continue; // re-planned after the pause
             }
         }
+        if !shared.claim() {
+            return;
+        }
+        n += 1;
         if shared.control.is_stopping() {
             if planned > Instant::now() + TIMER_SLACK {
                 return; // not due yet: the stop ended the schedule before it
@@ -139,7 +244,7 @@ async fn pace<T: Transport>(
         }
         admitted += 1;
         let shared = Arc::clone(shared);
-        let abort = lanes[n as usize % ABORT_LANES].clone();
+        let abort = lanes[(n % ABORT_LANES as u64) as usize].clone();
         let seed = rng.u64(..);
         tracker.spawn(async move {
             let mut rng = fastrand::Rng::with_seed(seed);
@@ -160,8 +265,11 @@ async fn run_iteration<T: Transport>(
 ) {
     let mut first_start = Some(planned);
     for (i, step) in flow.steps.iter().enumerate() {
-        if i > 0 && shared.control.is_stopping() {
-            break;
+        if i > 0 {
+            shared.control.wait_while_paused().await;
+            if shared.control.is_stopping() {
+                break;
+            }
         }
         shared.recorder.start();
         let sent = Instant::now();

@@ -6,11 +6,13 @@
 //! in the crate.
 
 mod aggregate;
+mod live;
 mod outcome;
 mod recorder;
 mod snapshot;
 
 pub use aggregate::Aggregator;
+pub use live::{Change, Level, LoadEvent, MIN_LIVE_RATE};
 pub use outcome::{ErrorClass, Outcome};
 pub use recorder::Recorder;
 pub use snapshot::{ErrorStat, IntervalStats, Percentiles, Phase, Snapshot, StepStats, per_second};

@@ -1,0 +1,210 @@
+//! `Control`: how the outside (keys, signals, the duration timer) steers a running engine —
+//! stop, abort, pause and resume, and live load level changes, each change logged.
+//!
+//! Workers consult it before every step, so the per-step checks are atomic loads; the mutexes
+//! here are taken only on the rare changes themselves.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::{Change, Level, LoadEvent};
+
+/// Steering of one run. Cloning shares the same state.
+#[derive(Debug, Clone)]
+pub struct Control {
+    pub(super) stop: CancellationToken,
+    pub(super) abort: CancellationToken,
+    stopping: Arc<AtomicBool>,
+    live: Arc<Live>,
+}
+
+#[derive(Debug)]
+struct Live {
+    started: Instant,
+    paused: AtomicBool,
+    resumed: Notify,
+    level: watch::Sender<Level>,
+    book: Mutex<Book>,
+}
+
+/// The rarely written part: pause time and the event log.
+#[derive(Debug, Default)]
+struct Book {
+    paused_total: Duration,
+    paused_since: Option<Instant>,
+    events: Vec<LoadEvent>,
+}
+
+impl Control {
+    /// Steering for a run that started at `started` with load `level`.
+    pub fn new(level: Level, started: Instant) -> Self {
+        Self {
+            stop: CancellationToken::new(),
+            abort: CancellationToken::new(),
+            stopping: Arc::new(AtomicBool::new(false)),
+            live: Arc::new(Live {
+                started,
+                paused: AtomicBool::new(false),
+                resumed: Notify::new(),
+                level: watch::Sender::new(level),
+                book: Mutex::new(Book::default()),
+            }),
+        }
+    }
+
+    /// Soft stop: start no new iteration or step; in-flight requests may finish within the
+    /// plan's graceful stop time.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::Release);
+        self.stop.cancel();
+        // A paused run must not stay parked once it is told to stop.
+        self.live.resumed.notify_waiters();
+    }
+
+    /// Hard stop: interrupt every in-flight request now (each is counted as interrupted).
+    pub fn abort(&self) {
+        self.stop();
+        self.abort.cancel();
+    }
+
+    /// Whether a soft (or hard) stop was requested. An atomic load: the token's own
+    /// `is_cancelled` takes a mutex that every worker would contend on.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    /// Whether sending is paused.
+    pub fn is_paused(&self) -> bool {
+        self.live.paused.load(Ordering::Acquire)
+    }
+
+    /// Pauses sending if running, resumes if paused.
+    pub fn toggle_pause(&self) {
+        let now = Instant::now();
+        let mut book = self.book();
+        let change = match book.paused_since.take() {
+            Some(since) => {
+                book.paused_total += now - since;
+                self.live.paused.store(false, Ordering::Release);
+                self.live.resumed.notify_waiters();
+                Change::Resume
+            }
+            None => {
+                book.paused_since = Some(now);
+                self.live.paused.store(true, Ordering::Release);
+                Change::Pause
+            }
+        };
+        book.events.push(self.event(now, change));
+    }
+
+    /// Time spent paused up to `now` (the current pause included).
+    pub fn paused_for(&self, now: Instant) -> Duration {
+        let book = self.book();
+        book.paused_total
+            + book
+                .paused_since
+                .map_or(Duration::ZERO, |s| now.saturating_duration_since(s))
+    }
+
+    /// Waits while the run is paused (returns at once if it is not, or once it stops).
+    pub async fn wait_while_paused(&self) {
+        while self.is_paused() && !self.is_stopping() {
+            let resumed = self.live.resumed.notified();
+            tokio::pin!(resumed);
+            // Register before re-checking, so a resume in between is not missed.
+            resumed.as_mut().enable();
+            if !self.is_paused() || self.is_stopping() {
+                return;
+            }
+            resumed.await;
+        }
+    }
+
+    /// The load level asked for now.
+    pub fn level(&self) -> Level {
+        *self.live.level.borrow()
+    }
+
+    /// Changes the load level live (logged as an event).
+    pub fn set_level(&self, to: Level) {
+        let from = self.level();
+        if from == to {
+            return;
+        }
+        self.live.level.send_replace(to);
+        let now = Instant::now();
+        let event = self.event(now, Change::Level { from, to });
+        self.book().events.push(event);
+    }
+
+    /// Follows level changes (for the load model drivers).
+    pub fn watch_level(&self) -> watch::Receiver<Level> {
+        self.live.level.subscribe()
+    }
+
+    /// Every live change so far, in order.
+    pub fn events(&self) -> Vec<LoadEvent> {
+        self.book().events.clone()
+    }
+
+    fn event(&self, at: Instant, change: Change) -> LoadEvent {
+        LoadEvent {
+            at: at.saturating_duration_since(self.live.started),
+            change,
+        }
+    }
+
+    fn book(&self) -> MutexGuard<'_, Book> {
+        self.live.book.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn pause_resume_and_level_changes_are_logged() {
+        let c = Control::new(Level::Vus(10), Instant::now());
+        c.toggle_pause();
+        assert!(c.is_paused());
+        c.set_level(Level::Vus(11));
+        c.toggle_pause();
+        assert!(!c.is_paused());
+        c.wait_while_paused().await;
+        let changes: Vec<Change> = c.events().iter().map(|e| e.change).collect();
+        assert_eq!(
+            changes,
+            vec![
+                Change::Pause,
+                Change::Level {
+                    from: Level::Vus(10),
+                    to: Level::Vus(11)
+                },
+                Change::Resume
+            ]
+        );
+        assert_eq!(c.level(), Level::Vus(11));
+    }
+
+    #[tokio::test]
+    async fn stop_releases_a_paused_waiter() {
+        let c = Control::new(Level::Rate(5.0), Instant::now());
+        c.toggle_pause();
+        let waiter = tokio::spawn({
+            let c = c.clone();
+            async move { c.wait_while_paused().await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        c.stop();
+        tokio::time::timeout(Duration::from_secs(2), waiter)
+            .await
+            .expect("released")
+            .expect("joined");
+    }
+}
