@@ -74,9 +74,18 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
 
-    /// No interactive display: progress lines on stderr, the summary on stdout.
+    /// No dashboard: progress lines on stderr, the summary on stdout (also whenever stdout
+    /// is not a terminal).
     #[arg(long)]
     pub headless: bool,
+
+    /// Dashboard without colours (also when the NO_COLOR environment variable is set).
+    #[arg(long)]
+    pub no_color: bool,
+
+    /// Leave the dashboard as soon as the run ends instead of waiting for a key.
+    #[arg(long)]
+    pub exit_on_end: bool,
 }
 
 /// Arguments of `stampede validate`.

@@ -7,8 +7,11 @@
 pub mod cli;
 pub mod demo;
 pub mod engine;
+pub mod format;
 pub mod metrics;
 pub mod progress;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod session;
+pub mod tui;

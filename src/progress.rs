@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::format::format_latency;
 use crate::metrics::{Phase, Snapshot};
-use crate::report::format_latency;
 
 /// Renders one progress line from a snapshot; `planned` is the run's duration if it has one.
 pub fn line(snap: &Snapshot, planned: Option<Duration>) -> String {

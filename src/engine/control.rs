@@ -77,6 +77,11 @@ impl Control {
         self.stopping.load(Ordering::Acquire)
     }
 
+    /// When the run started.
+    pub fn started(&self) -> Instant {
+        self.live.started
+    }
+
     /// Whether sending is paused.
     pub fn is_paused(&self) -> bool {
         self.live.paused.load(Ordering::Acquire)

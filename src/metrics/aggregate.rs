@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use super::outcome::ErrorClass;
 use super::recorder::{Recorder, StepInterval};
 use super::snapshot::{
-    ErrorStat, IntervalStats, Percentiles, Phase, Snapshot, StepStats, per_second,
+    BUCKET_BOUNDS, Bucket, ErrorStat, IntervalStats, LiveState, Percentiles, Phase, Snapshot,
+    StepStats, per_second,
 };
 
 /// Cumulative state of one step (or of the whole run).
@@ -26,6 +27,7 @@ pub struct Aggregator {
     // Reused each tick so a tick allocates no histograms.
     tick_steps: Vec<StepInterval>,
     tick_total: StepInterval,
+    seq: u64,
 }
 
 impl Aggregator {
@@ -46,6 +48,7 @@ impl Aggregator {
             total: totals(),
             tick_steps: (0..n).map(|_| StepInterval::new(high)).collect(),
             tick_total: StepInterval::new(high),
+            seq: 0,
         }
     }
 
@@ -79,8 +82,13 @@ impl Aggregator {
         absorb(&mut self.total, &mut self.tick_total, elapsed);
         let total = step_stats(String::new(), "total".into(), &self.total, interval, active);
         let finished = total.requests + total.interrupted;
+        self.seq += 1;
         Snapshot {
+            seq: self.seq,
             elapsed,
+            active,
+            live: LiveState::default(),
+            distribution: distribution(&self.total.sums.latency),
             phase,
             in_flight: started.saturating_sub(finished),
             dropped: self.recorder.dropped(),
@@ -97,6 +105,22 @@ fn absorb(totals: &mut Totals, tick: &mut StepInterval, elapsed: Duration) {
         }
     }
     totals.sums.drain_from(tick);
+}
+
+/// Sorts every recorded bin into the 1-2-5 ladder (each bin counted once, by its value).
+fn distribution(h: &hdrhistogram::Histogram<u64>) -> Vec<Bucket> {
+    let mut out: Vec<Bucket> = BUCKET_BOUNDS
+        .iter()
+        .chain(std::iter::once(&u64::MAX))
+        .map(|&upper_us| Bucket { upper_us, count: 0 })
+        .collect();
+    for bin in h.iter_recorded() {
+        // The bin's lowest value: a sample exactly on a bound stays in the lower bucket.
+        let value = h.lowest_equivalent(bin.value_iterated_to());
+        let i = BUCKET_BOUNDS.partition_point(|&upper| upper < value);
+        out[i].count += bin.count_at_value();
+    }
+    out
 }
 
 fn interval_stats(tick: &StepInterval, length: Duration) -> IntervalStats {
@@ -205,6 +229,11 @@ mod tests {
         assert_eq!(snap.total.errors, 1);
         assert_eq!(snap.steps[1].errors_by_class[0].sample, "slow");
         assert_eq!(snap.in_flight, 0);
+        // The distribution holds every sample once: 1..=100 ms, one of 500 ms, and the
+        // timeout (recorded at the 0 s it waited here, so 1 µs).
+        let counts: Vec<u64> = snap.distribution.iter().map(|b| b.count).collect();
+        assert_eq!(counts, vec![2, 1, 3, 5, 10, 30, 50, 0, 1, 0, 0, 0, 0, 0]);
+        assert_eq!(snap.seq, 1);
         // A second tick with nothing new keeps the totals and empties the interval.
         let snap2 = agg.tick(
             t0 + Duration::from_secs(3),

@@ -15,4 +15,7 @@ pub use aggregate::Aggregator;
 pub use live::{Change, Level, LoadEvent, MIN_LIVE_RATE};
 pub use outcome::{ErrorClass, Outcome};
 pub use recorder::Recorder;
-pub use snapshot::{ErrorStat, IntervalStats, Percentiles, Phase, Snapshot, StepStats, per_second};
+pub use snapshot::{
+    BUCKET_BOUNDS, Bucket, ErrorStat, IntervalStats, LiveState, Percentiles, Phase, Snapshot,
+    StepStats, per_second,
+};

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use super::live::{Level, LoadEvent};
 use super::outcome::ErrorClass;
 
 /// Where the run is.
@@ -136,11 +137,50 @@ impl StepStats {
     }
 }
 
+/// What the run is asked to do right now, and what was changed live.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiveState {
+    /// The current load level (`None` before the engine reports one).
+    pub level: Option<Level>,
+    /// The run's planned length, if it has one.
+    pub planned: Option<Duration>,
+    /// Whether sending is paused.
+    pub paused: bool,
+    /// Total time paused so far (excluded from rates).
+    pub paused_for: Duration,
+    /// Live changes so far, in order.
+    pub events: Vec<LoadEvent>,
+}
+
+/// One bar of the latency distribution: responses with latency up to `upper_us`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bucket {
+    /// Upper bound of the bucket in µs (inclusive); the last bucket is open-ended.
+    pub upper_us: u64,
+    /// Responses in the bucket.
+    pub count: u64,
+}
+
+/// Upper bounds of the distribution's buckets (µs): a 1-2-5 ladder from 1 ms to 10 s.
+pub const BUCKET_BOUNDS: [u64; 13] = [
+    1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000, 2_000_000,
+    5_000_000, 10_000_000,
+];
+
 /// The whole run at one tick.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
+    /// Tick number, counting from 1 (0 for the empty snapshot before the first tick).
+    pub seq: u64,
     /// Time since the run started.
     pub elapsed: Duration,
+    /// Time that counts for rates: elapsed less time paused.
+    pub active: Duration,
+    /// Load level, pause state and live changes (filled in by whoever owns the control).
+    pub live: LiveState,
+    /// Latency distribution of all responses so far, one entry per `BUCKET_BOUNDS` and a
+    /// final open-ended one.
+    pub distribution: Vec<Bucket>,
     /// Running, stopping or finished.
     pub phase: Phase,
     /// Requests sent and not yet ended.
@@ -162,7 +202,11 @@ impl Snapshot {
             ..StepStats::default()
         };
         Self {
+            seq: 0,
             elapsed: Duration::ZERO,
+            active: Duration::ZERO,
+            live: LiveState::default(),
+            distribution: Vec::new(),
             phase: Phase::Running,
             in_flight: 0,
             dropped: 0,

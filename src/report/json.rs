@@ -7,7 +7,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 use super::RunInfo;
-use crate::metrics::{Percentiles, Snapshot, StepStats};
+use crate::metrics::{Change, LoadEvent, Percentiles, Snapshot, StepStats};
 use crate::scenario::Model;
 
 /// Bumped whenever a key is renamed or removed (adding keys keeps the version).
@@ -23,9 +23,20 @@ struct Document<'a> {
     duration_s: f64,
     outcome: &'static str,
     load: LoadDoc,
+    paused_s: f64,
     total: StatsDoc,
     steps: Vec<StatsDoc>,
     dropped: u64,
+    events: Vec<EventDoc>,
+}
+
+/// A live change: `change` is `level` (with `from` and `to`), `pause` or `resume`.
+#[derive(Serialize)]
+struct EventDoc {
+    at_s: f64,
+    change: &'static str,
+    from: Option<String>,
+    to: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -96,6 +107,7 @@ pub fn to_json(info: &RunInfo, snap: &Snapshot) -> String {
         duration_s: info.duration.as_secs_f64(),
         outcome: info.ending.as_str(),
         load: load_doc(info),
+        paused_s: snap.live.paused_for.as_secs_f64(),
         total: stats_doc(&snap.total, None),
         steps: snap
             .steps
@@ -103,8 +115,23 @@ pub fn to_json(info: &RunInfo, snap: &Snapshot) -> String {
             .map(|s| stats_doc(s, Some(s.flow.clone())))
             .collect(),
         dropped: snap.dropped,
+        events: snap.live.events.iter().map(event_doc).collect(),
     };
     serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+fn event_doc(e: &LoadEvent) -> EventDoc {
+    let (change, from, to) = match e.change {
+        Change::Level { from, to } => ("level", Some(from.to_string()), Some(to.to_string())),
+        Change::Pause => ("pause", None, None),
+        Change::Resume => ("resume", None, None),
+    };
+    EventDoc {
+        at_s: e.at.as_secs_f64(),
+        change,
+        from,
+        to,
+    }
 }
 
 fn load_doc(info: &RunInfo) -> LoadDoc {

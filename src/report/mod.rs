@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 pub use json::{SCHEMA_VERSION, to_json};
-pub use text::{format_latency, summary};
+pub use text::summary;
 
 use crate::scenario::Load;
 

@@ -3,37 +3,9 @@
 use std::fmt::Write as _;
 
 use super::RunInfo;
+use crate::format::{bytes, format_latency, thousands};
 use crate::metrics::{Percentiles, Snapshot, StepStats};
 use crate::scenario::Model;
-
-/// Formats a latency in µs with a unit that keeps three significant figures.
-pub fn format_latency(us: u64) -> String {
-    match us {
-        0..=999 => format!("{us}µs"),
-        1_000..=999_999 => format!("{:.2}ms", us as f64 / 1e3),
-        _ => format!("{:.2}s", us as f64 / 1e6),
-    }
-}
-
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn bytes(n: u64) -> String {
-    match n {
-        0..=9_999 => format!("{n} B"),
-        10_000..=9_999_999 => format!("{:.1} kB", n as f64 / 1e3),
-        _ => format!("{:.1} MB", n as f64 / 1e6),
-    }
-}
 
 /// The end-of-run summary: run description, one row per step, latency, statuses and errors.
 pub fn summary(info: &RunInfo, snap: &Snapshot) -> String {
@@ -69,7 +41,26 @@ pub fn summary(info: &RunInfo, snap: &Snapshot) -> String {
     latency_lines(&mut out, &t.latency, &t.service, info);
     status_line(&mut out, t);
     error_lines(&mut out, snap);
+    change_line(&mut out, snap);
     out
+}
+
+fn change_line(out: &mut String, snap: &Snapshot) {
+    if snap.live.events.is_empty() {
+        return;
+    }
+    let changes: Vec<String> = snap
+        .live
+        .events
+        .iter()
+        .map(|e| format!("{:.1}s {}", e.at.as_secs_f64(), e.change))
+        .collect();
+    let _ = writeln!(
+        out,
+        "changes   {} (paused {:.1}s in all)",
+        changes.join(" · "),
+        snap.live.paused_for.as_secs_f64()
+    );
 }
 
 fn describe_load(info: &RunInfo) -> String {
@@ -187,24 +178,5 @@ fn error_lines(out: &mut String, snap: &Snapshot) {
             e.class.as_str(),
             thousands(e.count)
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn latency_units() {
-        assert_eq!(format_latency(850), "850µs");
-        assert_eq!(format_latency(20_480), "20.48ms");
-        assert_eq!(format_latency(1_250_000), "1.25s");
-    }
-
-    #[test]
-    fn thousands_separators() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(1234), "1,234");
-        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 }

@@ -1,0 +1,294 @@
+//! One run from plan to report: start the target (the demo service, if asked), build the
+//! transport and recorder, run the engine with its tick task and a display (dashboard or
+//! headless progress), apply the user's live actions and signals, then print the summary and
+//! write the JSON report. Part of the composition root: it wires, it does not measure.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::demo::{DemoConfig, DemoServer};
+use crate::engine::{self, ClientOptions, Control, ReqwestTransport, Workload};
+use crate::metrics::{Aggregator, LiveState, Phase, Recorder, Snapshot};
+use crate::report::{self, Ending, RunInfo};
+use crate::run::exit;
+use crate::scenario::{Model, Plan, Target};
+use crate::tui::{self, Action};
+
+/// How often snapshots are taken.
+pub const TICK: Duration = Duration::from_millis(250);
+
+/// How the run is shown while it goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Display {
+    /// A progress line per second on stderr.
+    Headless,
+    /// The interactive dashboard.
+    Dashboard {
+        /// Colours on or off.
+        color: bool,
+        /// Leave the dashboard as soon as the run ends.
+        exit_on_end: bool,
+    },
+}
+
+/// What a run produces besides the summary on stdout.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// Where to write the JSON report.
+    pub json: Option<PathBuf>,
+    /// Dashboard or headless.
+    pub display: Display,
+}
+
+/// Runs a plan to its end, prints the summary, writes the JSON report; returns the exit code.
+pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
+    let (demo, base) = match &plan.target {
+        Target::Demo => {
+            let server = DemoServer::bind(([127, 0, 0, 1], 0).into(), DemoConfig::default())
+                .await
+                .map_err(|e| format!("cannot start the demo service: {e}"))?;
+            let url = server.url();
+            (Some(server), url)
+        }
+        Target::Url(u) => (None, u.clone()),
+    };
+    if let Some(server) = &demo {
+        eprintln!("demo service listening on {}", server.url());
+    }
+    let work = Arc::new(Workload::prepare(&plan, &base)?);
+    let transport = Arc::new(ReqwestTransport::new(client_options(&plan))?);
+    let highest =
+        (plan.longest_timeout() * 2 + plan.load.graceful_stop).max(Duration::from_secs(60));
+    let recorder = Recorder::new(plan.step_count(), highest);
+    let names: Vec<(String, String)> = plan
+        .steps()
+        .map(|(f, s)| (f.name.clone(), s.name.clone()))
+        .collect();
+
+    let started = Instant::now();
+    let started_at = SystemTime::now();
+    let control = Control::new(engine::initial_level(&plan.load.model), started);
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let leave = CancellationToken::new();
+    let signals = tokio::spawn(watch_signals(
+        control.clone(),
+        Arc::clone(&interrupted),
+        leave.clone(),
+    ));
+    let (tx, rx) = watch::channel(Arc::new(Snapshot::empty(&names)));
+    let (end_tx, end_rx) = oneshot::channel();
+    let aggregator = Aggregator::new(recorder.clone(), names, started);
+    let ticker = tokio::spawn(tick(
+        aggregator,
+        tx,
+        control.clone(),
+        plan.load.duration,
+        end_rx,
+    ));
+    let (act_tx, act_rx) = mpsc::unbounded_channel();
+    let steering = tokio::spawn(steer(act_rx, control.clone(), Arc::clone(&interrupted)));
+    let display = show(opts.display, rx, act_tx, leave, &plan, &base);
+
+    engine::run(work, transport, recorder, control, started).await;
+    let ended = Instant::now();
+    let _ = end_tx.send(ended);
+    let snapshot = ticker
+        .await
+        .map_err(|e| format!("the metrics task failed: {e}"))?;
+    // The dashboard stays on the final snapshot until the user leaves it.
+    if let Ok(Err(e)) = display.await {
+        eprintln!("warning: the dashboard failed ({e}); the run went on headless");
+    }
+    steering.abort();
+    signals.abort();
+    if let Some(server) = demo {
+        server.stop().await;
+    }
+    let ending = if interrupted.load(Ordering::Relaxed) {
+        Ending::Interrupted
+    } else {
+        Ending::Completed
+    };
+    let info = RunInfo {
+        scenario: plan.name.clone(),
+        source: plan.source.clone(),
+        target: base,
+        demo: plan.target == Target::Demo,
+        load: plan.load.clone(),
+        started_at,
+        duration: ended - started,
+        ending,
+    };
+    Ok(write_reports(&info, &snapshot, opts.json.as_deref()))
+}
+
+fn client_options(plan: &Plan) -> ClientOptions {
+    let connections = match plan.load.model {
+        Model::Closed { vus } => vus,
+        Model::Open { max_in_flight, .. } => max_in_flight,
+    };
+    ClientOptions {
+        connections: usize::try_from(connections).unwrap_or(usize::MAX),
+        connect_timeout: plan.longest_timeout(),
+    }
+}
+
+/// Starts the chosen display; it ends when the run has ended and been shown.
+fn show(
+    display: Display,
+    rx: watch::Receiver<Arc<Snapshot>>,
+    actions: mpsc::UnboundedSender<Action>,
+    leave: CancellationToken,
+    plan: &Plan,
+    base: &str,
+) -> JoinHandle<std::io::Result<()>> {
+    match display {
+        Display::Headless => {
+            let planned = plan.load.duration;
+            tokio::spawn(async move {
+                crate::progress::print_lines(rx, planned).await;
+                Ok(())
+            })
+        }
+        Display::Dashboard { color, exit_on_end } => {
+            let opts = tui::Options {
+                scenario: plan.name.clone(),
+                target: base.to_string(),
+                color,
+                exit_on_end,
+            };
+            tokio::spawn(tui::run(rx, actions, leave, opts))
+        }
+    }
+}
+
+/// Prints the summary and writes the JSON; returns the exit code.
+fn write_reports(info: &RunInfo, snapshot: &Snapshot, json: Option<&std::path::Path>) -> u8 {
+    print!("{}", report::summary(info, snapshot));
+    let code = match info.ending {
+        Ending::Completed => exit::OK,
+        Ending::Interrupted => exit::INTERRUPTED,
+    };
+    if let Some(path) = json
+        && let Err(e) = std::fs::write(path, report::to_json(info, snapshot))
+    {
+        // The summary is printed; the missing file is the caller's to fix (an interrupted
+        // run still says so by its exit code).
+        eprintln!(
+            "error: cannot write the JSON report to {}: {e}",
+            path.display()
+        );
+        return if code == exit::OK { exit::USAGE } else { code };
+    }
+    code
+}
+
+/// Applies the dashboard's actions to the engine.
+async fn steer(
+    mut actions: mpsc::UnboundedReceiver<Action>,
+    control: Control,
+    interrupted: Arc<AtomicBool>,
+) {
+    while let Some(action) = actions.recv().await {
+        match action {
+            Action::Stop => {
+                interrupted.store(true, Ordering::Relaxed);
+                control.stop();
+            }
+            Action::Abort => {
+                interrupted.store(true, Ordering::Relaxed);
+                control.abort();
+            }
+            Action::TogglePause => control.toggle_pause(),
+            Action::Raise => control.set_level(control.level().stepped(true)),
+            Action::Lower => control.set_level(control.level().stepped(false)),
+        }
+    }
+}
+
+/// Publishes a snapshot every `TICK` until the engine reports its end instant, then returns
+/// the final snapshot (taken at that instant, so rates use the true run length).
+async fn tick(
+    mut agg: Aggregator,
+    tx: watch::Sender<Arc<Snapshot>>,
+    control: Control,
+    planned: Option<Duration>,
+    mut end: oneshot::Receiver<Instant>,
+) -> Snapshot {
+    let mut every = tokio::time::interval_at((control.started() + TICK).into(), TICK);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let ended = loop {
+        tokio::select! {
+            _ = every.tick() => {
+                let phase = if control.is_stopping() { Phase::Stopping } else { Phase::Running };
+                tx.send_replace(Arc::new(snapshot(&mut agg, &control, Instant::now(), phase, planned)));
+            }
+            ended = &mut end => break ended.unwrap_or_else(|_| Instant::now()),
+        }
+    };
+    let last = snapshot(&mut agg, &control, ended, Phase::Finished, planned);
+    tx.send_replace(Arc::new(last.clone()));
+    last
+}
+
+/// One tick, with the control's live state (rates exclude time paused).
+fn snapshot(
+    agg: &mut Aggregator,
+    control: &Control,
+    now: Instant,
+    phase: Phase,
+    planned: Option<Duration>,
+) -> Snapshot {
+    let paused_for = control.paused_for(now);
+    let active = now
+        .saturating_duration_since(control.started())
+        .saturating_sub(paused_for);
+    let mut snap = agg.tick(now, active, phase);
+    snap.live = LiveState {
+        level: Some(control.level()),
+        planned,
+        paused: control.is_paused(),
+        paused_for,
+        events: control.events(),
+    };
+    snap
+}
+
+/// First Ctrl-C or SIGTERM: graceful stop (and the dashboard leaves once the run ends).
+/// Second: interrupt in-flight requests.
+async fn watch_signals(control: Control, interrupted: Arc<AtomicBool>, leave: CancellationToken) {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    for n in 0.. {
+        #[cfg(unix)]
+        let terminate = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = terminate => {}
+        }
+        interrupted.store(true, Ordering::Relaxed);
+        leave.cancel();
+        if n == 0 {
+            eprintln!("stopping: waiting for in-flight requests (signal again to interrupt them)");
+            control.stop();
+        } else {
+            control.abort();
+            return;
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The live dashboard (ratatui + crossterm): an event loop over a steady frame timer,
+//! terminal input and snapshot updates, drawing a view of the latest `Snapshot`.
+//!
+//! It only reads snapshots and emits `Action`s for the engine through a channel; it never
+//! measures. The terminal is restored on every path: normal end, quit keys, errors (the
+//! guard's `Drop`) and panics (ratatui's hook restores before the message is printed).
+//! Depends on `metrics` (and `format`).
+
+mod panels;
+mod state;
+mod theme;
+mod view;
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossterm::event::{Event, EventStream};
+use futures_util::StreamExt;
+use ratatui::DefaultTerminal;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+pub use panels::sorted_steps;
+pub use state::{Action, App, History, Outcome, Panel, Point, SortKey, Zoom};
+pub use theme::Theme;
+pub use view::{body_layout, draw};
+
+use crate::metrics::Snapshot;
+
+/// Frames per second: steady, whatever the load.
+pub const FPS: u64 = 15;
+
+/// What the dashboard needs besides snapshots.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Scenario name for the header.
+    pub scenario: String,
+    /// Target URL for the header.
+    pub target: String,
+    /// Colours on or off (`--no-color`, `NO_COLOR`).
+    pub color: bool,
+    /// Leave as soon as the run ends instead of waiting for a key.
+    pub exit_on_end: bool,
+}
+
+/// Owns the terminal while the dashboard runs; restores it when dropped.
+struct TerminalGuard {
+    terminal: DefaultTerminal,
+}
+
+impl TerminalGuard {
+    fn enter() -> io::Result<Self> {
+        // try_init enables raw mode, enters the alternate screen and installs a panic hook
+        // that restores the terminal before the panic message is printed.
+        let terminal = ratatui::try_init()?;
+        Ok(Self { terminal })
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        let _ = self.terminal.show_cursor();
+        ratatui::restore();
+    }
+}
+
+/// Runs the dashboard until the run has ended and the user has seen it (a key, or at once
+/// with `exit_on_end`, after `q`, or when `leave` is cancelled, e.g. by SIGTERM).
+pub async fn run(
+    mut snapshots: watch::Receiver<Arc<Snapshot>>,
+    actions: mpsc::UnboundedSender<Action>,
+    leave: CancellationToken,
+    opts: Options,
+) -> io::Result<()> {
+    let mut guard = TerminalGuard::enter()?;
+    let theme = Theme::new(opts.color);
+    let first = Arc::clone(&snapshots.borrow_and_update());
+    let mut app = App::new(opts.scenario, opts.target, first);
+    let mut input = EventStream::new();
+    let mut updating = true;
+    let mut frames = tokio::time::interval(Duration::from_millis(1000 / FPS));
+    frames.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        let leave_now =
+            app.finished() && (opts.exit_on_end || app.quitting || leave.is_cancelled());
+        if leave_now {
+            guard.terminal.draw(|f| draw(f, &app, theme))?;
+            return Ok(());
+        }
+        tokio::select! {
+            _ = frames.tick() => {
+                guard.terminal.draw(|f| draw(f, &app, theme))?;
+            }
+            changed = snapshots.changed(), if updating => {
+                match changed {
+                    Ok(()) => app.absorb(Arc::clone(&snapshots.borrow_and_update())),
+                    // The tick task has ended: the final snapshot is already absorbed.
+                    Err(_) => updating = false,
+                }
+            }
+            event = input.next() => match event {
+                Some(Ok(Event::Key(key))) => match app.on_key(key) {
+                    Outcome::Leave => return Ok(()),
+                    Outcome::Engine(action) => {
+                        let _ = actions.send(action);
+                    }
+                    Outcome::Redraw => {}
+                },
+                Some(Ok(Event::Resize(_, _))) => {
+                    guard.terminal.autoresize()?;
+                    guard.terminal.draw(|f| draw(f, &app, theme))?;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e),
+                None => return Ok(()),
+            },
+            () = leave.cancelled(), if !app.quitting => {
+                app.quitting = true;
+            }
+        }
+    }
+}

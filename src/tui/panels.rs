@@ -1,0 +1,453 @@
+//! The dashboard's panels: two charts over time, the latency table with its distribution,
+//! the per-step table, status codes and errors. Each draws from the `App` alone.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph, Row, Table};
+
+use super::state::{App, Panel, Point, SortKey};
+use super::theme::Theme;
+use crate::format::{format_latency, thousands};
+use crate::metrics::{Bucket, Percentiles, StepStats};
+
+/// Draws one panel into `area`.
+pub fn draw(frame: &mut Frame, area: Rect, panel: Panel, app: &App, theme: Theme) {
+    let focused = app.focus == panel;
+    let block = |title: String| {
+        Block::bordered()
+            .title(Span::styled(title, theme.strong()))
+            .border_style(theme.border(focused))
+    };
+    match panel {
+        Panel::Throughput => throughput(
+            frame,
+            area,
+            app,
+            theme,
+            block(format!(" throughput · {} ", app.zoom.label())),
+        ),
+        Panel::LatencyChart => latency_chart(
+            frame,
+            area,
+            app,
+            theme,
+            block(format!(" latency over time (log) · {} ", app.zoom.label())),
+        ),
+        Panel::LatencyNow => latency_now(frame, area, app, theme, block(" latency ".into())),
+        Panel::Steps => steps(
+            frame,
+            area,
+            app,
+            theme,
+            block(format!(" steps · by {} ", app.sort.label())),
+        ),
+        Panel::Statuses => statuses(frame, area, app, theme, block(" status codes ".into())),
+        Panel::Errors => errors(frame, area, app, theme, block(" errors ".into())),
+    }
+}
+
+fn series(points: &[Point], f: impl Fn(&Point) -> f64) -> Vec<(f64, f64)> {
+    points.iter().map(|p| (p.t, f(p))).collect()
+}
+
+fn x_bounds(points: &[Point]) -> [f64; 2] {
+    let first = points.first().map_or(0.0, |p| p.t);
+    let last = points.last().map_or(1.0, |p| p.t);
+    [first, last.max(first + 1.0)]
+}
+
+/// Vertical marks where the load was changed live, inside the window.
+fn change_marks(app: &App, x: [f64; 2], y: [f64; 2]) -> Vec<Vec<(f64, f64)>> {
+    app.snap
+        .live
+        .events
+        .iter()
+        .map(|e| e.at.as_secs_f64())
+        .filter(|t| (x[0]..=x[1]).contains(t))
+        .map(|t| vec![(t, y[0]), (t, y[1])])
+        .collect()
+}
+
+fn chart_labels(x: [f64; 2]) -> Vec<Span<'static>> {
+    vec![
+        Span::raw(format!("{:.0}s", x[0])),
+        Span::raw(format!("{:.0}s", x[1])),
+    ]
+}
+
+fn throughput(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
+    let points = app.history.window(app.zoom);
+    let rps = series(points, |p| p.rps);
+    let eps = series(points, |p| p.eps);
+    let top = points.iter().map(|p| p.rps.max(p.eps)).fold(1.0, f64::max) * 1.1;
+    let x = x_bounds(points);
+    let marks = change_marks(app, x, [0.0, top]);
+    let mut sets = vec![
+        Dataset::default()
+            .name("req/s")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(theme.series(0))
+            .data(&rps),
+        Dataset::default()
+            .name("errors/s")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(theme.bad())
+            .data(&eps),
+    ];
+    sets.extend(marks.iter().map(|m| {
+        Dataset::default()
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(theme.warn())
+            .data(m)
+    }));
+    let chart = Chart::new(sets)
+        .block(block)
+        .x_axis(
+            Axis::default()
+                .bounds(x)
+                .labels(chart_labels(x))
+                .style(theme.dim()),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds([0.0, top])
+                .labels(vec![Span::raw("0"), Span::raw(format!("{top:.0}"))])
+                .style(theme.dim()),
+        );
+    frame.render_widget(chart, area);
+}
+
+fn latency_chart(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
+    let points = app.history.window(app.zoom);
+    // log10 of milliseconds, floored at 10 µs, so a stall does not flatten the rest.
+    let log = |ms: f64| ms.max(0.01).log10();
+    let with_data: Vec<&Point> = points.iter().filter(|p| p.max > 0.0).collect();
+    let lo = with_data
+        .iter()
+        .map(|p| log(p.p50))
+        .fold(f64::INFINITY, f64::min);
+    let hi = with_data
+        .iter()
+        .map(|p| log(p.max))
+        .fold(f64::NEG_INFINITY, f64::max);
+    let (lo, hi) = if lo.is_finite() && hi.is_finite() {
+        (lo.floor(), hi.ceil().max(lo.floor() + 1.0))
+    } else {
+        (-1.0, 2.0)
+    };
+    let only = |f: fn(&Point) -> f64| -> Vec<(f64, f64)> {
+        with_data.iter().map(|p| (p.t, log(f(p)))).collect()
+    };
+    let data = [
+        only(|p| p.p50),
+        only(|p| p.p90),
+        only(|p| p.p99),
+        only(|p| p.max),
+    ];
+    let x = x_bounds(points);
+    let marks = change_marks(app, x, [lo, hi]);
+    let names = ["p50", "p90", "p99", "max"];
+    let mut sets: Vec<Dataset> = data
+        .iter()
+        .zip(names)
+        .enumerate()
+        .map(|(i, (d, n))| {
+            Dataset::default()
+                .name(n)
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(theme.series(i))
+                .data(d)
+        })
+        .collect();
+    sets.extend(marks.iter().map(|m| {
+        Dataset::default()
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(theme.warn())
+            .data(m)
+    }));
+    // One label per decade when they fit the plot's height, else the two ends only.
+    let decades: Vec<i32> = (lo as i32..=hi as i32).collect();
+    let rows = usize::from(area.height.saturating_sub(4));
+    let shown: Vec<i32> = if decades.len() <= rows.div_ceil(2).max(2) {
+        decades
+    } else {
+        vec![lo as i32, hi as i32]
+    };
+    let labels: Vec<Span> = shown
+        .iter()
+        .map(|&e| Span::raw(ms_label(10f64.powi(e))))
+        .collect();
+    let chart = Chart::new(sets)
+        .block(block)
+        .x_axis(
+            Axis::default()
+                .bounds(x)
+                .labels(chart_labels(x))
+                .style(theme.dim()),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds([lo, hi])
+                .labels(labels)
+                .style(theme.dim()),
+        );
+    frame.render_widget(chart, area);
+}
+
+fn ms_label(ms: f64) -> String {
+    match ms {
+        m if m < 1.0 => format!("{:.0}µs", m * 1000.0),
+        m if m < 1000.0 => format!("{m:.0}ms"),
+        m => format!("{:.0}s", m / 1000.0),
+    }
+}
+
+fn latency_now(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let t = &app.snap.total;
+    let (run, now) = (&t.latency, &t.interval.latency);
+    let rows: Vec<Row> = [
+        ("min", run.min, now.min),
+        ("p50", run.p50, now.p50),
+        ("p90", run.p90, now.p90),
+        ("p95", run.p95, now.p95),
+        ("p99", run.p99, now.p99),
+        ("p99.9", run.p999, now.p999),
+        ("max", run.max, now.max),
+    ]
+    .into_iter()
+    .map(|(name, a, b)| Row::new(vec![name.to_string(), cell(run, a), cell(now, b)]))
+    .collect();
+    let table_height = (rows.len() as u16 + 1).min(inner.height);
+    let [table_area, bars_area] =
+        Layout::vertical([Constraint::Length(table_height), Constraint::Min(0)]).areas(inner);
+    let header = Row::new(vec!["", "run", "last tick"]).style(theme.dim());
+    let widths = [
+        Constraint::Length(6),
+        Constraint::Fill(1),
+        Constraint::Fill(1),
+    ];
+    frame.render_widget(Table::new(rows, widths).header(header), table_area);
+    if bars_area.height > 0 {
+        distribution(frame, bars_area, &app.snap.distribution, theme);
+    }
+}
+
+fn cell(p: &Percentiles, us: u64) -> String {
+    if p.count == 0 {
+        "—".into()
+    } else {
+        format_latency(us)
+    }
+}
+
+/// Horizontal bars of the latency distribution, from the first to the last non-empty bucket.
+fn distribution(frame: &mut Frame, area: Rect, buckets: &[Bucket], theme: Theme) {
+    let first = buckets.iter().position(|b| b.count > 0);
+    let last = buckets.iter().rposition(|b| b.count > 0);
+    let (Some(first), Some(last)) = (first, last) else {
+        return;
+    };
+    let shown = &buckets[first..=last];
+    let most = shown.iter().map(|b| b.count).max().unwrap_or(1).max(1);
+    let total: u64 = shown.iter().map(|b| b.count).sum();
+    let bar_width = area.width.saturating_sub(16) as u64;
+    let lines: Vec<Line> = shown
+        .iter()
+        .map(|b| {
+            let label = if b.upper_us == u64::MAX {
+                ">10s".to_string()
+            } else {
+                format!("≤{}", ms_label(b.upper_us as f64 / 1000.0))
+            };
+            let len = (b.count * bar_width).div_ceil(most) as usize;
+            let pct = b.count as f64 * 100.0 / total.max(1) as f64;
+            Line::from(vec![
+                Span::styled(format!("{label:>6} "), theme.dim()),
+                Span::styled("█".repeat(len), theme.series(0)),
+                Span::raw(format!(" {pct:.0}%")),
+            ])
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+fn step_label(s: &StepStats) -> String {
+    if s.flow.is_empty() {
+        s.name.clone()
+    } else {
+        format!("{} / {}", s.flow, s.name)
+    }
+}
+
+/// The steps in the chosen order.
+pub fn sorted_steps(app: &App) -> Vec<&StepStats> {
+    let mut rows: Vec<&StepStats> = app.snap.steps.iter().collect();
+    match app.sort {
+        SortKey::Plan => {}
+        SortKey::Requests => rows.sort_by_key(|s| std::cmp::Reverse(s.requests)),
+        SortKey::P99 => rows.sort_by_key(|s| std::cmp::Reverse(s.latency.p99)),
+        SortKey::Errors => rows.sort_by(|a, b| b.error_rate().total_cmp(&a.error_rate())),
+    }
+    rows
+}
+
+fn steps(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
+    // Narrow panels keep the step name readable and drop the rate and median columns.
+    let wide = area.width >= 72;
+    let rows: Vec<Row> = sorted_steps(app)
+        .into_iter()
+        .map(|s| {
+            let mut cells = vec![step_label(s), thousands(s.requests)];
+            if wide {
+                cells.push(format!("{:.0}", s.interval.rps()));
+                cells.push(cell(&s.latency, s.latency.p50));
+            }
+            cells.push(cell(&s.latency, s.latency.p99));
+            cells.push(format!("{:.1}%", s.error_rate() * 100.0));
+            let style = if s.errors > 0 {
+                theme.bad()
+            } else {
+                theme.text()
+            };
+            Row::new(cells).style(style)
+        })
+        .collect();
+    let (header, widths): (Vec<&str>, Vec<Constraint>) = if wide {
+        let w = [10, 7, 9, 9, 7].map(Constraint::Length);
+        (
+            vec!["step", "requests", "rps", "p50", "p99", "errors"],
+            [&[Constraint::Min(12)][..], &w].concat(),
+        )
+    } else {
+        let w = [8, 9, 6].map(Constraint::Length);
+        (
+            vec!["step", "requests", "p99", "errors"],
+            [&[Constraint::Min(12)][..], &w].concat(),
+        )
+    };
+    let header = Row::new(header).style(theme.dim());
+    frame.render_widget(Table::new(rows, widths).header(header).block(block), area);
+}
+
+fn statuses(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
+    let t = &app.snap.total;
+    let lines: Vec<Line> = if t.statuses.is_empty() {
+        vec![Line::styled("no responses yet", theme.dim())]
+    } else {
+        t.statuses
+            .iter()
+            .map(|(code, n)| {
+                Line::from(vec![
+                    Span::styled(format!("{code} "), theme.status(*code)),
+                    Span::raw(format!("{:>12}", thousands(*n))),
+                ])
+            })
+            .collect()
+    };
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// One line of the errors panel: a (step, class) pair.
+struct ErrorRow<'a> {
+    step: String,
+    count: u64,
+    ago: f64,
+    sample: &'a str,
+}
+
+fn errors(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let snap = &app.snap;
+    if snap.total.errors_by_class.is_empty() {
+        frame.render_widget(Paragraph::new(Line::styled("none", theme.good())), inner);
+        return;
+    }
+    let width = inner.width as usize;
+    let budget = inner.height as usize;
+    // Grouped by class, most frequent first: every class gets its line before any class gets
+    // detail rows (the steps with most errors, then "… and N more").
+    let classes = &snap.total.errors_by_class;
+    let mut spare = budget.saturating_sub(classes.len());
+    let mut lines: Vec<Line> = Vec::new();
+    for class in classes {
+        let mut rows: Vec<ErrorRow> = snap
+            .steps
+            .iter()
+            .filter_map(|s| {
+                s.errors_by_class
+                    .iter()
+                    .find(|e| e.class == class.class)
+                    .map(|e| (s, e))
+            })
+            .map(|(s, e)| ErrorRow {
+                step: step_label(s),
+                count: e.count,
+                ago: snap.elapsed.saturating_sub(e.last_seen).as_secs_f64(),
+                sample: &e.sample,
+            })
+            .collect();
+        rows.sort_by_key(|r| std::cmp::Reverse(r.count));
+        let ago = snap.elapsed.saturating_sub(class.last_seen).as_secs_f64();
+        let head = format!(
+            "  {} in {} step(s) · last {ago:.0}s ago · {}",
+            thousands(class.count),
+            rows.len(),
+            class.sample
+        );
+        let name = class.class.as_str();
+        lines.push(Line::from(vec![
+            Span::styled(name.to_string(), theme.bad()),
+            Span::raw(truncate(&head, width.saturating_sub(name.len()))),
+        ]));
+        // Detail rows only when they say more than the class line, and fit.
+        let detail = if rows.len() > 1 || rows.first().is_some_and(|r| r.sample != class.sample) {
+            rows.len()
+        } else {
+            0
+        };
+        let room = if detail > spare {
+            spare.saturating_sub(1)
+        } else {
+            detail
+        };
+        for r in rows.iter().take(room) {
+            let text = format!(
+                "  {:>8}  {:>4.0}s  {}: {}",
+                thousands(r.count),
+                r.ago,
+                r.step,
+                r.sample
+            );
+            lines.push(Line::raw(truncate(&text, width)));
+        }
+        spare -= room;
+        if detail > room && spare > 0 {
+            lines.push(Line::styled(
+                format!("  … and {} more", detail - room),
+                theme.dim(),
+            ));
+            spare -= 1;
+        }
+    }
+    lines.truncate(budget);
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn truncate(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}

@@ -1,0 +1,432 @@
+//! The dashboard's state and its key handling, as pure functions of (state, key).
+//!
+//! `App` holds the latest snapshot, the history the charts draw (one point per tick, kept
+//! bounded), and the view choices (focus, sort, zoom, help). `on_key` returns what the
+//! outside must do (an engine action, or leave); it never touches the terminal or the clock.
+
+use std::sync::Arc;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use crate::metrics::{Phase, Snapshot};
+
+/// What a key asks of the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Stop gracefully (first `q`).
+    Stop,
+    /// Interrupt in-flight requests (second `q` while stopping).
+    Abort,
+    /// Pause or resume sending.
+    TogglePause,
+    /// One step more load.
+    Raise,
+    /// One step less load.
+    Lower,
+}
+
+/// What the event loop must do after a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing beyond redrawing.
+    Redraw,
+    /// Send this to the engine.
+    Engine(Action),
+    /// Leave the dashboard.
+    Leave,
+}
+
+/// The dashboard's panels, in focus order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Panel {
+    /// Requests per second over time, errors beside.
+    Throughput,
+    /// Percentiles over time.
+    LatencyChart,
+    /// The latency table and distribution.
+    LatencyNow,
+    /// One row per step.
+    Steps,
+    /// Responses per status code.
+    Statuses,
+    /// Error classes with samples.
+    Errors,
+}
+
+impl Panel {
+    /// Every panel, in focus order.
+    pub const ALL: [Panel; 6] = [
+        Panel::Throughput,
+        Panel::LatencyChart,
+        Panel::LatencyNow,
+        Panel::Steps,
+        Panel::Statuses,
+        Panel::Errors,
+    ];
+
+    fn shifted(self, by: isize) -> Panel {
+        let n = Self::ALL.len() as isize;
+        let i = Self::ALL.iter().position(|&p| p == self).unwrap_or(0) as isize;
+        Self::ALL[((i + by).rem_euclid(n)) as usize]
+    }
+}
+
+/// How the per-step table is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    /// As in the scenario.
+    Plan,
+    /// Most requests first.
+    Requests,
+    /// Slowest p99 first.
+    P99,
+    /// Highest error rate first.
+    Errors,
+}
+
+impl SortKey {
+    fn next(self) -> SortKey {
+        match self {
+            SortKey::Plan => SortKey::Requests,
+            SortKey::Requests => SortKey::P99,
+            SortKey::P99 => SortKey::Errors,
+            SortKey::Errors => SortKey::Plan,
+        }
+    }
+
+    /// The name shown in the table's title.
+    pub fn label(self) -> &'static str {
+        match self {
+            SortKey::Plan => "plan order",
+            SortKey::Requests => "requests",
+            SortKey::P99 => "p99",
+            SortKey::Errors => "errors",
+        }
+    }
+}
+
+/// The time window the charts show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Zoom {
+    /// The whole run.
+    All,
+    /// The last 60 seconds.
+    Last60,
+    /// The last 10 seconds.
+    Last10,
+}
+
+impl Zoom {
+    fn next(self) -> Zoom {
+        match self {
+            Zoom::All => Zoom::Last60,
+            Zoom::Last60 => Zoom::Last10,
+            Zoom::Last10 => Zoom::All,
+        }
+    }
+
+    /// Seconds shown, `None` for the whole run.
+    pub fn window(self) -> Option<f64> {
+        match self {
+            Zoom::All => None,
+            Zoom::Last60 => Some(60.0),
+            Zoom::Last10 => Some(10.0),
+        }
+    }
+
+    /// The name shown in chart titles.
+    pub fn label(self) -> &'static str {
+        match self {
+            Zoom::All => "all",
+            Zoom::Last60 => "last 60s",
+            Zoom::Last10 => "last 10s",
+        }
+    }
+}
+
+/// One tick of the charts.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Point {
+    /// Run time in seconds.
+    pub t: f64,
+    /// Requests per second in the tick.
+    pub rps: f64,
+    /// Errors per second in the tick.
+    pub eps: f64,
+    /// Latency percentiles of the tick in ms (0 when the tick had no response).
+    pub p50: f64,
+    /// 90th percentile, ms.
+    pub p90: f64,
+    /// 99th percentile, ms.
+    pub p99: f64,
+    /// Largest, ms.
+    pub max: f64,
+}
+
+/// Chart points for the whole run, bounded: past `HISTORY_CAP` points, neighbours are merged
+/// two by two (halving the resolution of the older part), so memory stays flat.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    points: Vec<Point>,
+}
+
+/// Most points kept.
+pub const HISTORY_CAP: usize = 8192;
+
+impl History {
+    /// Appends a tick.
+    pub fn push(&mut self, p: Point) {
+        if self.points.len() >= HISTORY_CAP {
+            self.points = self
+                .points
+                .chunks(2)
+                .map(|pair| match pair {
+                    [a, b] => merge(a, b),
+                    [a] => *a,
+                    _ => Point::default(),
+                })
+                .collect();
+        }
+        self.points.push(p);
+    }
+
+    /// The points inside a zoom window ending at the newest point.
+    pub fn window(&self, zoom: Zoom) -> &[Point] {
+        let Some(span) = zoom.window() else {
+            return &self.points;
+        };
+        let end = self.points.last().map_or(0.0, |p| p.t);
+        let first = self.points.partition_point(|p| p.t < end - span);
+        &self.points[first..]
+    }
+}
+
+fn merge(a: &Point, b: &Point) -> Point {
+    Point {
+        t: b.t,
+        rps: (a.rps + b.rps) / 2.0,
+        eps: (a.eps + b.eps) / 2.0,
+        p50: (a.p50 + b.p50) / 2.0,
+        p90: (a.p90 + b.p90) / 2.0,
+        p99: a.p99.max(b.p99),
+        max: a.max.max(b.max),
+    }
+}
+
+/// Everything the dashboard shows and remembers.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// Scenario name.
+    pub scenario: String,
+    /// Where the load goes.
+    pub target: String,
+    /// The latest snapshot.
+    pub snap: Arc<Snapshot>,
+    /// Chart history.
+    pub history: History,
+    /// The focused panel.
+    pub focus: Panel,
+    /// Whether the focused panel fills the body.
+    pub expanded: bool,
+    /// Per-step table order.
+    pub sort: SortKey,
+    /// Chart window.
+    pub zoom: Zoom,
+    /// Whether the help overlay is open.
+    pub help: bool,
+    /// Whether the user asked to stop (then the dashboard leaves when the run ends).
+    pub quitting: bool,
+}
+
+impl App {
+    /// A dashboard over `snap`, before any tick.
+    pub fn new(scenario: String, target: String, snap: Arc<Snapshot>) -> Self {
+        Self {
+            scenario,
+            target,
+            snap,
+            history: History::default(),
+            focus: Panel::Throughput,
+            expanded: false,
+            sort: SortKey::Plan,
+            zoom: Zoom::All,
+            help: false,
+            quitting: false,
+        }
+    }
+
+    /// Takes in a new snapshot; a new tick adds a chart point.
+    pub fn absorb(&mut self, snap: Arc<Snapshot>) {
+        if snap.seq > self.snap.seq && snap.seq > 0 {
+            let i = &snap.total.interval;
+            let secs = i.length.as_secs_f64();
+            let ms = |us: u64| us as f64 / 1000.0;
+            self.history.push(Point {
+                t: snap.elapsed.as_secs_f64(),
+                rps: i.rps(),
+                eps: if secs > 0.0 {
+                    i.errors as f64 / secs
+                } else {
+                    0.0
+                },
+                p50: ms(i.latency.p50),
+                p90: ms(i.latency.p90),
+                p99: ms(i.latency.p99),
+                max: ms(i.latency.max),
+            });
+        }
+        self.snap = snap;
+    }
+
+    /// Whether the run has ended (the final snapshot is shown).
+    pub fn finished(&self) -> bool {
+        self.snap.phase == Phase::Finished
+    }
+
+    /// Applies a key press.
+    pub fn on_key(&mut self, key: KeyEvent) -> Outcome {
+        if key.kind == KeyEventKind::Release {
+            return Outcome::Redraw;
+        }
+        if self.finished() {
+            return Outcome::Leave; // any key leaves the final screen
+        }
+        let ctrl_c =
+            key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
+        if self.help && !ctrl_c {
+            self.help = false;
+            return Outcome::Redraw;
+        }
+        match key.code {
+            _ if ctrl_c => self.quit(),
+            KeyCode::Char('q') | KeyCode::Esc => self.quit(),
+            KeyCode::Char('p') => Outcome::Engine(Action::TogglePause),
+            KeyCode::Char('+') | KeyCode::Char('=') => Outcome::Engine(Action::Raise),
+            KeyCode::Char('-') | KeyCode::Char('_') => Outcome::Engine(Action::Lower),
+            KeyCode::Tab | KeyCode::Right | KeyCode::Down => self.refocus(1),
+            KeyCode::BackTab | KeyCode::Left | KeyCode::Up => self.refocus(-1),
+            KeyCode::Enter => {
+                self.expanded = !self.expanded;
+                Outcome::Redraw
+            }
+            KeyCode::Char('s') => {
+                self.sort = self.sort.next();
+                Outcome::Redraw
+            }
+            KeyCode::Char('z') => {
+                self.zoom = self.zoom.next();
+                Outcome::Redraw
+            }
+            KeyCode::Char('?') => {
+                self.help = true;
+                Outcome::Redraw
+            }
+            _ => Outcome::Redraw,
+        }
+    }
+
+    fn quit(&mut self) -> Outcome {
+        if self.quitting {
+            Outcome::Engine(Action::Abort)
+        } else {
+            self.quitting = true;
+            Outcome::Engine(Action::Stop)
+        }
+    }
+
+    fn refocus(&mut self, by: isize) -> Outcome {
+        self.focus = self.focus.shifted(by);
+        Outcome::Redraw
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    fn app() -> App {
+        let snap = Arc::new(Snapshot::empty(&[("f".into(), "s".into())]));
+        App::new("demo".into(), "http://127.0.0.1:1".into(), snap)
+    }
+
+    #[test]
+    fn quit_stops_then_aborts_then_leaves_when_finished() {
+        let mut a = app();
+        assert_eq!(
+            a.on_key(key(KeyCode::Char('q'))),
+            Outcome::Engine(Action::Stop)
+        );
+        assert!(a.quitting);
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(a.on_key(ctrl_c), Outcome::Engine(Action::Abort));
+        let mut done = (*a.snap).clone();
+        done.phase = Phase::Finished;
+        a.absorb(Arc::new(done));
+        assert_eq!(a.on_key(key(KeyCode::Char('x'))), Outcome::Leave);
+    }
+
+    #[test]
+    fn load_and_pause_keys_become_engine_actions() {
+        let mut a = app();
+        assert_eq!(
+            a.on_key(key(KeyCode::Char('+'))),
+            Outcome::Engine(Action::Raise)
+        );
+        assert_eq!(
+            a.on_key(key(KeyCode::Char('-'))),
+            Outcome::Engine(Action::Lower)
+        );
+        assert_eq!(
+            a.on_key(key(KeyCode::Char('p'))),
+            Outcome::Engine(Action::TogglePause)
+        );
+    }
+
+    #[test]
+    fn view_keys_cycle_focus_sort_zoom_and_help() {
+        let mut a = app();
+        a.on_key(key(KeyCode::Tab));
+        assert_eq!(a.focus, Panel::LatencyChart);
+        a.on_key(key(KeyCode::Left));
+        a.on_key(key(KeyCode::Left));
+        assert_eq!(a.focus, Panel::Errors);
+        a.on_key(key(KeyCode::Char('s')));
+        assert_eq!(a.sort, SortKey::Requests);
+        a.on_key(key(KeyCode::Char('z')));
+        a.on_key(key(KeyCode::Char('z')));
+        assert_eq!(a.zoom, Zoom::Last10);
+        a.on_key(key(KeyCode::Char('?')));
+        assert!(a.help);
+        // Any key closes the help overlay and does nothing else.
+        assert_eq!(a.on_key(key(KeyCode::Char('p'))), Outcome::Redraw);
+        assert!(!a.help);
+        a.on_key(key(KeyCode::Enter));
+        assert!(a.expanded);
+    }
+
+    #[test]
+    fn history_adds_a_point_per_tick_and_stays_bounded() {
+        let mut a = app();
+        for seq in 1..=(HISTORY_CAP as u64 * 3) {
+            let mut s = (*a.snap).clone();
+            s.seq = seq;
+            s.elapsed = Duration::from_millis(250 * seq);
+            a.absorb(Arc::new(s.clone()));
+            a.absorb(Arc::new(s)); // the same tick twice adds one point
+        }
+        let all = a.history.window(Zoom::All);
+        assert!(
+            all.len() <= HISTORY_CAP && all.len() > HISTORY_CAP / 2,
+            "{}",
+            all.len()
+        );
+        let last10 = a.history.window(Zoom::Last10);
+        assert!((40..=41).contains(&last10.len()), "{}", last10.len());
+    }
+}

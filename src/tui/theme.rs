@@ -1,0 +1,80 @@
+//! Colours, in one place so `--no-color` and `NO_COLOR` switch every one off.
+
+use ratatui::style::{Color, Modifier, Style};
+
+/// The styles the panels use.
+#[derive(Debug, Clone, Copy)]
+pub struct Theme {
+    color: bool,
+}
+
+impl Theme {
+    /// Colours on (`true`) or off.
+    pub fn new(color: bool) -> Self {
+        Self { color }
+    }
+
+    fn fg(self, c: Color) -> Style {
+        if self.color {
+            Style::new().fg(c)
+        } else {
+            Style::new()
+        }
+    }
+
+    /// Ordinary text.
+    pub fn text(self) -> Style {
+        Style::new()
+    }
+
+    /// Labels and secondary text.
+    pub fn dim(self) -> Style {
+        self.fg(Color::DarkGray)
+    }
+
+    /// Headings and key figures.
+    pub fn strong(self) -> Style {
+        Style::new().add_modifier(Modifier::BOLD)
+    }
+
+    /// A panel's border, brighter when focused.
+    pub fn border(self, focused: bool) -> Style {
+        if focused {
+            self.fg(Color::Yellow).add_modifier(Modifier::BOLD)
+        } else {
+            self.fg(Color::DarkGray)
+        }
+    }
+
+    /// Something going wrong (errors, drops, the generator falling behind).
+    pub fn bad(self) -> Style {
+        self.fg(Color::Red).add_modifier(Modifier::BOLD)
+    }
+
+    /// Something to notice (paused, stopping).
+    pub fn warn(self) -> Style {
+        self.fg(Color::Yellow).add_modifier(Modifier::BOLD)
+    }
+
+    /// Healthy figures.
+    pub fn good(self) -> Style {
+        self.fg(Color::Green)
+    }
+
+    /// A chart series, by rank (0 = p50 / requests, then p90, p99, max).
+    pub fn series(self, rank: usize) -> Style {
+        let colors = [Color::Cyan, Color::Green, Color::Yellow, Color::Magenta];
+        self.fg(colors[rank % colors.len()])
+    }
+
+    /// A status code's colour by class.
+    pub fn status(self, code: u16) -> Style {
+        match code / 100 {
+            2 => self.fg(Color::Green),
+            3 => self.fg(Color::Cyan),
+            4 => self.fg(Color::Yellow),
+            5 => self.fg(Color::Red),
+            _ => self.fg(Color::Gray),
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! The screen: layout by terminal size, header, footer and help overlay. Panels themselves
+//! live in `panels`. Drawing reads the `App` only: no clock, no computation over samples.
+//!
+//! Small terminals: the body's rows shrink in a fixed order of importance — the latency
+//! table and steps stay longest, then the charts, then statuses and errors; below 40×10 a
+//! short notice replaces everything, so nothing ever overlaps or panics.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Gauge, Paragraph, Wrap};
+
+use super::panels;
+use super::state::{App, Panel};
+use super::theme::Theme;
+use crate::format::thousands;
+use crate::metrics::Phase;
+
+/// Smallest area the dashboard draws into.
+pub const MIN_WIDTH: u16 = 40;
+/// Smallest height the dashboard draws into.
+pub const MIN_HEIGHT: u16 = 10;
+
+/// Draws the whole dashboard.
+pub fn draw(frame: &mut Frame, app: &App, theme: Theme) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let text = format!(
+            "stampede: terminal too small ({}×{}); need {MIN_WIDTH}×{MIN_HEIGHT}",
+            area.width, area.height
+        );
+        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
+        return;
+    }
+    let [header, body, footer] = Layout::vertical([
+        Constraint::Length(4),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_header(frame, header, app, theme);
+    for (panel, rect) in body_layout(body, app) {
+        panels::draw(frame, rect, panel, app, theme);
+    }
+    draw_footer(frame, footer, app, theme);
+    if app.help {
+        draw_help(frame, area, theme);
+    }
+}
+
+/// Where each visible panel goes. With a focused panel expanded, it takes the whole body.
+pub fn body_layout(body: Rect, app: &App) -> Vec<(Panel, Rect)> {
+    if app.expanded {
+        return vec![(app.focus, body)];
+    }
+    let h = body.height;
+    // Row heights: charts, latency+steps, statuses+errors.
+    let (charts, middle) = match h {
+        36.. => (h * 2 / 5, h / 3),
+        24..36 => (h / 3, h / 3),
+        18..24 => (7, 8),
+        12..18 => (0, 7),
+        _ => (0, h),
+    };
+    let bottom = h.saturating_sub(charts + middle);
+    let [r1, r2, r3] = Layout::vertical([
+        Constraint::Length(charts),
+        Constraint::Length(middle),
+        Constraint::Length(bottom),
+    ])
+    .areas(body);
+    let mut out = Vec::new();
+    if charts > 0 {
+        let [a, b] = Layout::horizontal([Constraint::Percentage(50); 2]).areas(r1);
+        out.push((Panel::Throughput, a));
+        out.push((Panel::LatencyChart, b));
+    }
+    let table_width = if body.width >= 120 { 46 } else { 34 };
+    let [a, b] =
+        Layout::horizontal([Constraint::Length(table_width), Constraint::Min(0)]).areas(r2);
+    out.push((Panel::LatencyNow, a));
+    out.push((Panel::Steps, b));
+    if bottom >= 3 {
+        let status_width = if body.width >= 120 { 30 } else { 22 };
+        let [a, b] =
+            Layout::horizontal([Constraint::Length(status_width), Constraint::Min(0)]).areas(r3);
+        out.push((Panel::Statuses, a));
+        out.push((Panel::Errors, b));
+    }
+    out
+}
+
+fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    let s = &app.snap;
+    let t = &s.total;
+    let level = s
+        .live
+        .level
+        .map_or_else(|| "—".to_string(), |l| l.to_string());
+    let state = match (s.phase, s.live.paused) {
+        (Phase::Finished, _) => Span::styled(" FINISHED — press any key ", theme.warn()),
+        (Phase::Stopping, _) => Span::styled(" STOPPING ", theme.warn()),
+        (_, true) => Span::styled(" PAUSED ", theme.warn()),
+        _ => Span::styled(" RUNNING ", theme.good()),
+    };
+    let title = Line::from(vec![
+        Span::styled("stampede ", theme.strong()),
+        Span::styled(format!("{} → {}", app.scenario, app.target), theme.text()),
+        Span::raw("  "),
+        state,
+    ]);
+    let mut figures = vec![
+        Span::styled("load ", theme.dim()),
+        Span::styled(level, theme.strong()),
+        Span::styled("  in flight ", theme.dim()),
+        Span::raw(thousands(s.in_flight)),
+        Span::styled("  requests ", theme.dim()),
+        Span::raw(thousands(t.requests)),
+        Span::styled("  rps now ", theme.dim()),
+        Span::styled(format!("{:.0}", t.interval.rps()), theme.strong()),
+        Span::styled(" mean ", theme.dim()),
+        Span::raw(format!("{:.0}", t.rps)),
+        Span::styled("  errors ", theme.dim()),
+        Span::styled(
+            format!("{:.2}%", t.error_rate() * 100.0),
+            if t.errors > 0 {
+                theme.bad()
+            } else {
+                theme.good()
+            },
+        ),
+    ];
+    if s.dropped > 0 || t.interrupted > 0 {
+        figures.push(Span::styled(
+            format!(
+                "  dropped {} interrupted {} (generator behind)",
+                thousands(s.dropped),
+                thousands(t.interrupted)
+            ),
+            theme.bad(),
+        ));
+    }
+    let [l1, l2, l3, l4] = Layout::vertical([Constraint::Length(1); 4]).areas(area);
+    frame.render_widget(Paragraph::new(title), l1);
+    frame.render_widget(Paragraph::new(Line::from(figures)), l2);
+    frame.render_widget(progress(app, theme), l3);
+    frame.render_widget(Paragraph::new(changes(app, theme)), l4);
+}
+
+/// The latest live changes (newest last), as marked on the charts.
+fn changes(app: &App, theme: Theme) -> Line<'static> {
+    let events = &app.snap.live.events;
+    if events.is_empty() {
+        return Line::default();
+    }
+    let recent: Vec<String> = events
+        .iter()
+        .rev()
+        .take(3)
+        .rev()
+        .map(|e| format!("{:.1}s {}", e.at.as_secs_f64(), e.change))
+        .collect();
+    Line::from(vec![
+        Span::styled("changes ", theme.dim()),
+        Span::styled(recent.join(" · "), theme.warn()),
+    ])
+}
+
+fn progress(app: &App, theme: Theme) -> Gauge<'static> {
+    let s = &app.snap;
+    let elapsed = s.elapsed.as_secs_f64();
+    let paused = if s.live.paused_for.is_zero() {
+        String::new()
+    } else {
+        format!(" · paused {:.0}s", s.live.paused_for.as_secs_f64())
+    };
+    let (ratio, label) = match s.live.planned {
+        Some(p) if !p.is_zero() => {
+            let ratio = (elapsed / p.as_secs_f64()).clamp(0.0, 1.0);
+            (
+                ratio,
+                format!("{elapsed:.0}s / {:.0}s{paused}", p.as_secs_f64()),
+            )
+        }
+        _ => (0.0, format!("{elapsed:.0}s{paused}")),
+    };
+    let ratio = if s.phase == Phase::Finished {
+        1.0
+    } else {
+        ratio
+    };
+    Gauge::default()
+        .ratio(ratio)
+        .label(label)
+        .gauge_style(theme.series(0))
+}
+
+fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    let keys = if app.finished() {
+        "any key: leave and print the summary"
+    } else {
+        "q stop · p pause · +/- load · tab focus · enter expand · s sort · z zoom · ? help"
+    };
+    frame.render_widget(Paragraph::new(Span::styled(keys, theme.dim())), area);
+}
+
+const HELP: &[(&str, &str)] = &[
+    (
+        "q, Esc, Ctrl-C",
+        "stop gracefully (again: interrupt in-flight requests)",
+    ),
+    (
+        "p",
+        "pause / resume sending (paused time is excluded from rates)",
+    ),
+    (
+        "+ / -",
+        "raise / lower the load by 10 % (VUs or rate), marked on the charts",
+    ),
+    ("tab, arrows", "move the focus between panels"),
+    ("enter", "expand the focused panel / back"),
+    ("s", "change the per-step sort: plan, requests, p99, errors"),
+    ("z", "chart window: whole run, last 60 s, last 10 s"),
+    ("?", "this help (any key closes it)"),
+];
+
+fn draw_help(frame: &mut Frame, area: Rect, theme: Theme) {
+    let width = area.width.min(76);
+    let height = area.height.min(HELP.len() as u16 + 4);
+    let rect = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    let lines: Vec<Line> = HELP
+        .iter()
+        .map(|(k, what)| {
+            Line::from(vec![
+                Span::styled(format!("{k:>15}  "), theme.strong()),
+                Span::raw(*what),
+            ])
+        })
+        .collect();
+    let block = Block::bordered()
+        .title(" keys ")
+        .border_style(theme.border(true));
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        rect,
+    );
+}

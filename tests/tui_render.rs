@@ -1,0 +1,299 @@
+//! The dashboard rendered from fixture snapshots into ratatui's `TestBackend`, pinned with
+//! insta: whole screens at 80×24 and 160×48, each panel alone, 500 distinct error messages,
+//! a run with no request yet, the help overlay, a terminal too small, and no colour.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+
+use stampede::metrics::{
+    BUCKET_BOUNDS, Bucket, Change, ErrorClass, ErrorStat, IntervalStats, Level, LiveState,
+    LoadEvent, Percentiles, Phase, Snapshot, StepStats,
+};
+use stampede::tui::{App, Panel, Theme, draw};
+
+fn percentiles(base_us: u64) -> Percentiles {
+    Percentiles {
+        count: 1000,
+        min: base_us / 4,
+        mean: base_us as f64 * 1.2,
+        p50: base_us,
+        p90: base_us * 2,
+        p95: base_us * 3,
+        p99: base_us * 5,
+        p999: base_us * 9,
+        max: base_us * 12,
+    }
+}
+
+fn step(flow: &str, name: &str, requests: u64, base_us: u64, errors: Vec<ErrorStat>) -> StepStats {
+    let error_count = errors.iter().map(|e| e.count).sum();
+    StepStats {
+        flow: flow.into(),
+        name: name.into(),
+        requests,
+        errors: error_count,
+        interrupted: 0,
+        rps: requests as f64 / 20.0,
+        bytes: requests * 120,
+        latency: percentiles(base_us),
+        service: percentiles(base_us),
+        statuses: vec![(200, requests - error_count), (500, error_count)],
+        errors_by_class: errors,
+        interval: IntervalStats {
+            length: Duration::from_millis(250),
+            requests: requests / 80,
+            errors: error_count / 80,
+            latency: percentiles(base_us + 300),
+        },
+    }
+}
+
+fn error(class: ErrorClass, count: u64, sample: &str, last_seen_s: u64) -> ErrorStat {
+    ErrorStat {
+        class,
+        count,
+        sample: sample.into(),
+        last_seen: Duration::from_secs(last_seen_s),
+    }
+}
+
+/// A run 20 s in: four steps, errors of two classes, a live change and a pause.
+fn busy_snapshot(seq: u64, elapsed: Duration) -> Snapshot {
+    let steps = vec![
+        step("browse", "get user", 40_000, 900, vec![]),
+        step("browse", "list users", 39_500, 7_200, vec![]),
+        step(
+            "signup",
+            "create user",
+            9_800,
+            11_500,
+            vec![error(
+                ErrorClass::StatusNotExpected,
+                120,
+                "expected 201, got 500",
+                19,
+            )],
+        ),
+        step(
+            "checkout",
+            "pay",
+            4_100,
+            48_000,
+            vec![
+                error(ErrorClass::Timeout, 31, "operation timed out", 18),
+                error(
+                    ErrorClass::StatusNotExpected,
+                    12,
+                    "expected 2xx, got 503",
+                    12,
+                ),
+            ],
+        ),
+    ];
+    let mut total = step("", "total", 93_400, 6_500, vec![]);
+    total.errors = 163;
+    total.statuses = vec![(200, 93_237), (201, 0), (404, 0), (500, 132), (503, 31)];
+    total.errors_by_class = vec![
+        error(
+            ErrorClass::StatusNotExpected,
+            132,
+            "expected 2xx, got 503",
+            19,
+        ),
+        error(ErrorClass::Timeout, 31, "operation timed out", 18),
+    ];
+    let counts = [
+        5_000, 30_000, 20_000, 25_000, 10_000, 3_000, 400, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    let mut bounds = BUCKET_BOUNDS.to_vec();
+    bounds.push(u64::MAX);
+    Snapshot {
+        seq,
+        elapsed,
+        active: elapsed.saturating_sub(Duration::from_secs(2)),
+        live: LiveState {
+            level: Some(Level::Vus(22)),
+            planned: Some(Duration::from_secs(60)),
+            paused: false,
+            paused_for: Duration::from_secs(2),
+            events: vec![
+                LoadEvent {
+                    at: Duration::from_secs(8),
+                    change: Change::Level {
+                        from: Level::Vus(20),
+                        to: Level::Vus(22),
+                    },
+                },
+                LoadEvent {
+                    at: Duration::from_secs(12),
+                    change: Change::Pause,
+                },
+                LoadEvent {
+                    at: Duration::from_secs(14),
+                    change: Change::Resume,
+                },
+            ],
+        },
+        distribution: bounds
+            .iter()
+            .zip(counts)
+            .map(|(&upper_us, count)| Bucket { upper_us, count })
+            .collect(),
+        phase: Phase::Running,
+        in_flight: 22,
+        dropped: 0,
+        total,
+        steps,
+    }
+}
+
+/// An app that has seen 80 ticks (20 s) with a throughput ramp and a latency spike.
+fn busy_app() -> App {
+    let names = [("f".to_string(), "s".to_string())];
+    let mut app = App::new(
+        "checkout".into(),
+        "http://127.0.0.1:8000".into(),
+        Arc::new(Snapshot::empty(&names)),
+    );
+    for seq in 1..=80u64 {
+        let mut snap = busy_snapshot(seq, Duration::from_millis(250 * seq));
+        let ramp = 1_000 + seq * 12;
+        snap.total.interval.requests = ramp;
+        snap.total.interval.errors = if (40..48).contains(&seq) {
+            ramp / 10
+        } else {
+            0
+        };
+        let spike = if (48..56).contains(&seq) { 40 } else { 1 };
+        snap.total.interval.latency = percentiles(4_000 * spike + seq * 10);
+        app.absorb(Arc::new(snap));
+    }
+    app
+}
+
+fn render(app: &App, width: u16, height: u16, color: bool) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
+    terminal
+        .draw(|f| draw(f, app, Theme::new(color)))
+        .expect("draw");
+    terminal
+}
+
+#[test]
+fn full_screen_80x24() {
+    insta::assert_snapshot!(render(&busy_app(), 80, 24, true).backend());
+}
+
+#[test]
+fn full_screen_160x48() {
+    insta::assert_snapshot!(render(&busy_app(), 160, 48, true).backend());
+}
+
+#[test]
+fn each_panel_alone() {
+    for panel in Panel::ALL {
+        let mut app = busy_app();
+        app.focus = panel;
+        app.expanded = true;
+        let name = format!("panel_{panel:?}").to_lowercase();
+        insta::assert_snapshot!(name, render(&app, 100, 20, true).backend());
+    }
+}
+
+#[test]
+fn errors_panel_stays_readable_with_500_distinct_messages() {
+    let mut app = busy_app();
+    let mut snap = busy_snapshot(81, Duration::from_secs(21));
+    snap.steps = (0..500)
+        .map(|i| {
+            let sample = format!("expected 200, got 500 from shard {i} with a long diagnostic message that goes on and on");
+            let class = if i % 5 == 0 { ErrorClass::Timeout } else { ErrorClass::StatusNotExpected };
+            step("flow", &format!("step {i}"), 100, 1_000, vec![error(class, 1 + i % 7, &sample, i % 20)])
+        })
+        .collect();
+    snap.total.errors_by_class = vec![
+        error(
+            ErrorClass::StatusNotExpected,
+            1600,
+            "expected 200, got 500",
+            20,
+        ),
+        error(ErrorClass::Timeout, 400, "operation timed out", 19),
+    ];
+    app.absorb(Arc::new(snap));
+    app.focus = Panel::Errors;
+    app.expanded = true;
+    let terminal = render(&app, 80, 24, true);
+    let screen = terminal.backend().to_string();
+    assert!(screen.contains("… and"), "{screen}");
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn zero_requests_yet() {
+    let names = [
+        ("browse".to_string(), "get user".to_string()),
+        ("browse".to_string(), "list".to_string()),
+    ];
+    let app = App::new(
+        "empty".into(),
+        "http://127.0.0.1:8000".into(),
+        Arc::new(Snapshot::empty(&names)),
+    );
+    insta::assert_snapshot!(render(&app, 80, 24, true).backend());
+}
+
+#[test]
+fn help_overlay() {
+    let mut app = busy_app();
+    app.help = true;
+    insta::assert_snapshot!(render(&app, 80, 24, true).backend());
+}
+
+#[test]
+fn finished_screen_says_so() {
+    let mut app = busy_app();
+    let mut last = busy_snapshot(81, Duration::from_secs(60));
+    last.phase = Phase::Finished;
+    app.absorb(Arc::new(last));
+    let screen = render(&app, 80, 24, true).backend().to_string();
+    assert!(screen.contains("FINISHED"), "{screen}");
+    assert!(screen.contains("any key"), "{screen}");
+}
+
+#[test]
+fn tiny_terminal_gets_a_notice_not_a_panic() {
+    for (w, h) in [(30, 8), (1, 1), (80, 5), (39, 40)] {
+        let screen = render(&busy_app(), w, h, true).backend().to_string();
+        assert!(screen.contains("too small") || w < 10, "{w}x{h}: {screen}");
+    }
+    // Every size from tiny to large draws without panicking.
+    for w in (20..=170).step_by(7) {
+        for h in (6..=50).step_by(5) {
+            render(&busy_app(), w, h, true);
+        }
+    }
+}
+
+#[test]
+fn no_color_means_no_colour_at_all() {
+    let terminal = render(&busy_app(), 100, 30, false);
+    let buffer = terminal.backend().buffer();
+    for cell in buffer.content() {
+        assert_eq!(cell.fg, Color::Reset, "coloured cell {cell:?}");
+        assert_eq!(cell.bg, Color::Reset, "coloured cell {cell:?}");
+    }
+    let coloured = render(&busy_app(), 100, 30, true);
+    assert!(
+        coloured
+            .backend()
+            .buffer()
+            .content()
+            .iter()
+            .any(|c| c.fg != Color::Reset)
+    );
+}
