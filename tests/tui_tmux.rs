@@ -1,0 +1,159 @@
+//! The dashboard in a real terminal: the built binary runs inside tmux against the embedded
+//! demo service (started by the binary on 127.0.0.1, port 0); keys go in with `send-keys`,
+//! the screen comes out with `capture-pane`. Needs tmux (`.ci/run` installs it).
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(width: u16, height: u16) -> Self {
+        let version = Command::new("tmux").arg("-V").output();
+        assert!(
+            version.is_ok_and(|o| o.status.success()),
+            "tmux is needed for this test (apt-get install tmux)"
+        );
+        let t = Self {
+            socket: format!("stampede-test-{}", std::process::id()),
+        };
+        t.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "main",
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+            "bash --norc --noprofile",
+        ]);
+        t.keys(&["export PS1='READY> '", "Enter"]);
+        t.wait_for("prompt", Duration::from_secs(10), |s| s.contains("READY> "));
+        t
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs");
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "main"];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-t", "main", "-p"])
+    }
+
+    /// Polls the screen until `ok` holds; panics with the screen after `limit`.
+    fn wait_for(&self, what: &str, limit: Duration, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited {limit:?} for {what}; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+/// The number after `label` on the screen, e.g. `requests 1,234` → 1234.
+fn figure(screen: &str, label: &str) -> Option<u64> {
+    let rest = &screen[screen.find(label)? + label.len()..];
+    let digits: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == ',')
+        .collect();
+    digits.replace(',', "").parse().ok()
+}
+
+#[test]
+fn dashboard_shows_live_figures_takes_keys_and_restores_the_terminal() {
+    let tmux = Tmux::start(120, 40);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("run.json");
+    let scenario = format!("{}/scenarios/quickstart.yaml", env!("CARGO_MANIFEST_DIR"));
+    let command = format!(
+        "{} {scenario} --duration 40s --json {}",
+        env!("CARGO_BIN_EXE_stampede"),
+        json.display()
+    );
+    tmux.keys(&[&command, "Enter"]);
+
+    let limit = Duration::from_secs(20);
+    let screen = tmux.wait_for("running figures", limit, |s| {
+        s.contains("RUNNING")
+            && figure(s, "requests").is_some_and(|n| n > 100)
+            && s.contains("200 ")
+    });
+    assert!(screen.contains("load 20 VUs"), "{screen}");
+    assert!(
+        screen.contains("throughput") && screen.contains("latency") && screen.contains("steps"),
+        "{screen}"
+    );
+
+    tmux.keys(&["+"]);
+    tmux.wait_for("the load raised to 22 VUs", limit, |s| {
+        s.contains("load 22 VUs") && s.contains("20 VUs → 22 VUs")
+    });
+
+    tmux.keys(&["p"]);
+    let paused = tmux.wait_for("the pause", limit, |s| s.contains("PAUSED"));
+    assert!(paused.contains("paused"), "{paused}");
+
+    tmux.keys(&["q"]);
+    let end = tmux.wait_for("the summary and the prompt", limit, |s| {
+        s.contains("statuses") && s.lines().last().is_some_and(|l| l.starts_with("READY> "))
+            || s.trim_end().ends_with("READY>")
+    });
+    assert!(end.contains("stampede · quickstart"), "{end}");
+    assert!(end.contains("interrupted"), "{end}");
+    assert!(end.contains("20 VUs → 22 VUs"), "{end}");
+    assert!(
+        !end.contains("RUNNING"),
+        "the dashboard is gone from the screen:\n{end}"
+    );
+
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON written")).expect("JSON");
+    let changes: Vec<&str> = doc["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["change"].as_str())
+        .collect();
+    assert_eq!(changes, ["level", "pause"], "{doc:#}");
+    assert_eq!(doc["events"][0]["from"], "20 VUs");
+    assert_eq!(doc["events"][0]["to"], "22 VUs");
+    assert_eq!(doc["outcome"], "interrupted");
+    assert!(doc["total"]["requests"].as_u64().is_some_and(|n| n > 100));
+}
