@@ -76,11 +76,14 @@ pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
     let control = Control::new(engine::initial_level(&plan.load.model), started);
     let interrupted = Arc::new(AtomicBool::new(false));
     let leave = CancellationToken::new();
-    let signals = tokio::spawn(watch_signals(
+    let quiet = opts.display != Display::Headless; // no stray text over the dashboard
+    let signal_task = watch_signals(
         control.clone(),
         Arc::clone(&interrupted),
         leave.clone(),
-    ));
+        quiet,
+    );
+    let signals = tokio::spawn(signal_task);
     let (tx, rx) = watch::channel(Arc::new(Snapshot::empty(&names)));
     let (end_tx, end_rx) = oneshot::channel();
     let aggregator = Aggregator::new(recorder.clone(), names, started);
@@ -102,9 +105,7 @@ pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
         .await
         .map_err(|e| format!("the metrics task failed: {e}"))?;
     // The dashboard stays on the final snapshot until the user leaves it.
-    if let Ok(Err(e)) = display.await {
-        eprintln!("warning: the dashboard failed ({e}); the run went on headless");
-    }
+    let _ = display.await;
     steering.abort();
     signals.abort();
     if let Some(server) = demo {
@@ -163,7 +164,16 @@ fn show(
                 color,
                 exit_on_end,
             };
-            tokio::spawn(tui::run(rx, actions, leave, opts))
+            let planned = plan.load.duration;
+            tokio::spawn(async move {
+                let result = tui::run(rx.clone(), actions, leave, opts).await;
+                if let Err(e) = &result {
+                    // The terminal is restored; show the rest of the run headless.
+                    eprintln!("warning: the dashboard stopped ({e}); going on headless");
+                    crate::progress::print_lines(rx, planned).await;
+                }
+                result
+            })
         }
     }
 }
@@ -198,7 +208,10 @@ async fn steer(
     while let Some(action) = actions.recv().await {
         match action {
             Action::Stop => {
-                interrupted.store(true, Ordering::Relaxed);
+                // `q` during the run's own graceful stop does not make it an interruption.
+                if !control.is_stopping() {
+                    interrupted.store(true, Ordering::Relaxed);
+                }
                 control.stop();
             }
             Action::Abort => {
@@ -262,7 +275,12 @@ fn snapshot(
 
 /// First Ctrl-C or SIGTERM: graceful stop (and the dashboard leaves once the run ends).
 /// Second: interrupt in-flight requests.
-async fn watch_signals(control: Control, interrupted: Arc<AtomicBool>, leave: CancellationToken) {
+async fn watch_signals(
+    control: Control,
+    interrupted: Arc<AtomicBool>,
+    leave: CancellationToken,
+    quiet: bool,
+) {
     #[cfg(unix)]
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     for n in 0.. {
@@ -284,7 +302,11 @@ async fn watch_signals(control: Control, interrupted: Arc<AtomicBool>, leave: Ca
         interrupted.store(true, Ordering::Relaxed);
         leave.cancel();
         if n == 0 {
-            eprintln!("stopping: waiting for in-flight requests (signal again to interrupt them)");
+            if !quiet {
+                eprintln!(
+                    "stopping: waiting for in-flight requests (signal again to interrupt them)"
+                );
+            }
             control.stop();
         } else {
             control.abort();

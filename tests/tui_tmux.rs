@@ -102,6 +102,9 @@ fn dashboard_shows_live_figures_takes_keys_and_restores_the_terminal() {
     let dir = tempfile::tempdir().expect("tempdir");
     let json = dir.path().join("run.json");
     let scenario = format!("{}/scenarios/quickstart.yaml", env!("CARGO_MANIFEST_DIR"));
+    // The terminal's settings before, to compare once the dashboard has gone.
+    let before = dir.path().join("stty.before");
+    tmux.keys(&[&format!("stty -g > {}", before.display()), "Enter"]);
     let command = format!(
         "{} {scenario} --duration 40s --json {}",
         env!("CARGO_BIN_EXE_stampede"),
@@ -141,6 +144,24 @@ fn dashboard_shows_live_figures_takes_keys_and_restores_the_terminal() {
     assert!(
         !end.contains("RUNNING"),
         "the dashboard is gone from the screen:\n{end}"
+    );
+
+    let after = dir.path().join("stty.after");
+    tmux.keys(&[&format!("stty -g > {}", after.display()), "Enter"]);
+    let deadline = Instant::now() + limit;
+    while std::fs::read_to_string(&after).map_or(true, |s| s.is_empty())
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (before, after) = (
+        std::fs::read_to_string(before),
+        std::fs::read_to_string(after),
+    );
+    assert_eq!(
+        before.expect("stty before"),
+        after.expect("stty after"),
+        "terminal settings changed"
     );
 
     let doc: serde_json::Value =

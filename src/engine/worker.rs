@@ -152,15 +152,25 @@ impl Schedule {
     }
 }
 
-/// The schedule at a new rate, kept from the last arrival of the current segment on (or from
-/// the segment's start if it has none yet), so no arrival already made moves.
-fn replan(schedule: &Schedule, next: u64, rate: f64) -> Schedule {
+/// The schedule at a new rate from arrival `next` on: one new gap after the last arrival of
+/// the segment, but never in the past (a faster rate must not backdate arrivals, whose
+/// latency would then count time before the change). A segment with no arrival yet keeps its
+/// start.
+fn replan(schedule: &Schedule, next: u64, rate: f64, now: Instant) -> Schedule {
     let last = next
         .checked_sub(1)
         .filter(|&p| p >= schedule.base_n)
-        .and_then(|p| schedule.planned(p).map(|at| (p, at)));
-    let (base_n, base) = last.unwrap_or((schedule.base_n, schedule.base));
-    Schedule { base, base_n, rate }
+        .and_then(|p| schedule.planned(p));
+    let Some(last) = last else {
+        return Schedule { rate, ..*schedule };
+    };
+    let gap = Duration::try_from_secs_f64(1.0 / rate).unwrap_or(Duration::MAX);
+    let base = last.checked_add(gap).unwrap_or(now).max(now);
+    Schedule {
+        base,
+        base_n: next,
+        rate,
+    }
 }
 
 /// Starts arrivals at their planned instants, whether or not earlier ones have finished.
@@ -198,11 +208,21 @@ async fn pace<T: Transport>(
             if shared.control.is_stopping() {
                 return;
             }
+            let rate = rate_of(*level.borrow_and_update());
             schedule = Schedule {
                 base: Instant::now(),
                 base_n: n,
-                rate: schedule.rate,
+                rate,
             };
+        }
+        // A change seen while catching up (no sleep below) still applies at once.
+        if level.has_changed().unwrap_or(false) {
+            schedule = replan(
+                &schedule,
+                n,
+                rate_of(*level.borrow_and_update()),
+                Instant::now(),
+            );
         }
         let Some(planned) = schedule.planned(n) else {
             return;
@@ -217,7 +237,7 @@ async fn pace<T: Transport>(
                 () = shared.control.stop.cancelled() => {}
                 changed = level.changed() => {
                     if changed.is_ok() {
-                        schedule = replan(&schedule, n, rate_of(*level.borrow_and_update()));
+                        schedule = replan(&schedule, n, rate_of(*level.borrow_and_update()), Instant::now());
                     }
                     continue;
                 }
@@ -225,6 +245,9 @@ async fn pace<T: Transport>(
             if shared.control.is_paused() && !shared.control.is_stopping() {
                 continue; // re-planned after the pause
             }
+        } else if n % 64 == 63 {
+            // Catching up without sleeping: let the other tasks on this thread run.
+            tokio::task::yield_now().await;
         }
         if !shared.claim() {
             return;
@@ -301,4 +324,39 @@ async fn run_iteration<T: Transport>(
         }
     }
     shared.recorder.end_iteration();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_faster_rate_never_backdates_arrivals() {
+        let t0 = Instant::now();
+        let slow = Schedule {
+            base: t0,
+            base_n: 0,
+            rate: 0.1,
+        };
+        // Arrival 0 went at t0; the change comes 9 s later, before arrival 1 (due at 10 s).
+        let now = t0 + Duration::from_secs(9);
+        let fast = replan(&slow, 1, 1.0, now);
+        assert_eq!(fast.planned(1), Some(now));
+        assert_eq!(fast.planned(2), Some(now + Duration::from_secs(1)));
+        // A slower rate keeps one new gap after the last arrival.
+        let fast = Schedule {
+            base: t0,
+            base_n: 0,
+            rate: 10.0,
+        };
+        let slower = replan(&fast, 5, 1.0, t0 + Duration::from_millis(410));
+        assert_eq!(slower.planned(5), Some(t0 + Duration::from_millis(1400)));
+        // A segment with no arrival yet keeps its start.
+        let fresh = Schedule {
+            base: t0,
+            base_n: 7,
+            rate: 1.0,
+        };
+        assert_eq!(replan(&fresh, 7, 2.0, t0).planned(7), Some(t0));
+    }
 }

@@ -6,6 +6,7 @@
 //! guard's `Drop`) and panics (ratatui's hook restores before the message is printed).
 //! Depends on `metrics` (and `format`).
 
+mod derived;
 mod panels;
 mod state;
 mod theme;
@@ -13,6 +14,7 @@ mod view;
 
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crossterm::event::{Event, EventStream};
@@ -49,11 +51,20 @@ struct TerminalGuard {
     terminal: DefaultTerminal,
 }
 
+/// Set by the panic hook: a task somewhere panicked, so the dashboard must give the
+/// terminal back (tokio catches task panics, so nothing else would stop it drawing).
+static PANICKED: AtomicBool = AtomicBool::new(false);
+
 impl TerminalGuard {
     fn enter() -> io::Result<Self> {
         // try_init enables raw mode, enters the alternate screen and installs a panic hook
         // that restores the terminal before the panic message is printed.
-        let terminal = ratatui::try_init()?;
+        let terminal = ratatui::try_init().inspect_err(|_| ratatui::restore())?;
+        let restore_first = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICKED.store(true, Ordering::SeqCst);
+            restore_first(info);
+        }));
         Ok(Self { terminal })
     }
 }
@@ -90,6 +101,9 @@ pub async fn run(
         }
         tokio::select! {
             _ = frames.tick() => {
+                if PANICKED.load(Ordering::SeqCst) {
+                    return Err(io::Error::other("a task panicked; the terminal was restored"));
+                }
                 guard.terminal.draw(|f| draw(f, &app, theme))?;
             }
             changed = snapshots.changed(), if updating => {
@@ -113,7 +127,7 @@ pub async fn run(
                 }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(e),
-                None => return Ok(()),
+                None => return Err(io::Error::other("the terminal's input ended")),
             },
             () = leave.cancelled(), if !app.quitting => {
                 app.quitting = true;

@@ -5,9 +5,9 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph, Row, Table};
+use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph, Row, Table, Wrap};
 
-use super::state::{App, Panel, Point, SortKey};
+use super::state::{App, Panel};
 use super::theme::Theme;
 use crate::format::{format_latency, thousands};
 use crate::metrics::{Bucket, Percentiles, StepStats};
@@ -48,28 +48,6 @@ pub fn draw(frame: &mut Frame, area: Rect, panel: Panel, app: &App, theme: Theme
     }
 }
 
-fn series(points: &[Point], f: impl Fn(&Point) -> f64) -> Vec<(f64, f64)> {
-    points.iter().map(|p| (p.t, f(p))).collect()
-}
-
-fn x_bounds(points: &[Point]) -> [f64; 2] {
-    let first = points.first().map_or(0.0, |p| p.t);
-    let last = points.last().map_or(1.0, |p| p.t);
-    [first, last.max(first + 1.0)]
-}
-
-/// Vertical marks where the load was changed live, inside the window.
-fn change_marks(app: &App, x: [f64; 2], y: [f64; 2]) -> Vec<Vec<(f64, f64)>> {
-    app.snap
-        .live
-        .events
-        .iter()
-        .map(|e| e.at.as_secs_f64())
-        .filter(|t| (x[0]..=x[1]).contains(t))
-        .map(|t| vec![(t, y[0]), (t, y[1])])
-        .collect()
-}
-
 fn chart_labels(x: [f64; 2]) -> Vec<Span<'static>> {
     vec![
         Span::raw(format!("{:.0}s", x[0])),
@@ -77,101 +55,70 @@ fn chart_labels(x: [f64; 2]) -> Vec<Span<'static>> {
     ]
 }
 
+fn line<'a>(
+    name: &'static str,
+    style: ratatui::style::Style,
+    data: &'a [(f64, f64)],
+) -> Dataset<'a> {
+    Dataset::default()
+        .name(name)
+        .marker(Marker::Braille)
+        .graph_type(GraphType::Line)
+        .style(style)
+        .data(data)
+}
+
+/// Vertical marks where the load was changed live.
+fn marks(times: &[f64], y: [f64; 2]) -> Vec<[(f64, f64); 2]> {
+    times.iter().map(|&t| [(t, y[0]), (t, y[1])]).collect()
+}
+
+fn mark<'a>(theme: Theme, data: &'a [(f64, f64)]) -> Dataset<'a> {
+    Dataset::default()
+        .marker(Marker::Braille)
+        .graph_type(GraphType::Line)
+        .style(theme.warn())
+        .data(data)
+}
+
 fn throughput(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
-    let points = app.history.window(app.zoom);
-    let rps = series(points, |p| p.rps);
-    let eps = series(points, |p| p.eps);
-    let top = points.iter().map(|p| p.rps.max(p.eps)).fold(1.0, f64::max) * 1.1;
-    let x = x_bounds(points);
-    let marks = change_marks(app, x, [0.0, top]);
+    let c = &app.derived.charts;
+    let marks = marks(&c.marks, [0.0, c.top]);
     let mut sets = vec![
-        Dataset::default()
-            .name("req/s")
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(theme.series(0))
-            .data(&rps),
-        Dataset::default()
-            .name("errors/s")
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(theme.bad())
-            .data(&eps),
+        line("req/s", theme.series(0), &c.rps),
+        line("errors/s", theme.bad(), &c.eps),
     ];
-    sets.extend(marks.iter().map(|m| {
-        Dataset::default()
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(theme.warn())
-            .data(m)
-    }));
+    sets.extend(marks.iter().map(|m| mark(theme, m)));
     let chart = Chart::new(sets)
         .block(block)
         .x_axis(
             Axis::default()
-                .bounds(x)
-                .labels(chart_labels(x))
+                .bounds(c.x)
+                .labels(chart_labels(c.x))
                 .style(theme.dim()),
         )
         .y_axis(
             Axis::default()
-                .bounds([0.0, top])
-                .labels(vec![Span::raw("0"), Span::raw(format!("{top:.0}"))])
+                .bounds([0.0, c.top])
+                .labels(vec![Span::raw("0"), Span::raw(format!("{:.0}", c.top))])
                 .style(theme.dim()),
         );
     frame.render_widget(chart, area);
 }
 
 fn latency_chart(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
-    let points = app.history.window(app.zoom);
-    // log10 of milliseconds, floored at 10 µs, so a stall does not flatten the rest.
-    let log = |ms: f64| ms.max(0.01).log10();
-    let with_data: Vec<&Point> = points.iter().filter(|p| p.max > 0.0).collect();
-    let lo = with_data
-        .iter()
-        .map(|p| log(p.p50))
-        .fold(f64::INFINITY, f64::min);
-    let hi = with_data
-        .iter()
-        .map(|p| log(p.max))
-        .fold(f64::NEG_INFINITY, f64::max);
-    let (lo, hi) = if lo.is_finite() && hi.is_finite() {
-        (lo.floor(), hi.ceil().max(lo.floor() + 1.0))
-    } else {
-        (-1.0, 2.0)
-    };
-    let only = |f: fn(&Point) -> f64| -> Vec<(f64, f64)> {
-        with_data.iter().map(|p| (p.t, log(f(p)))).collect()
-    };
-    let data = [
-        only(|p| p.p50),
-        only(|p| p.p90),
-        only(|p| p.p99),
-        only(|p| p.max),
-    ];
-    let x = x_bounds(points);
-    let marks = change_marks(app, x, [lo, hi]);
+    let c = &app.derived.charts;
+    let [lo, hi] = c.decades;
+    let marks = marks(&c.marks, c.decades);
     let names = ["p50", "p90", "p99", "max"];
-    let mut sets: Vec<Dataset> = data
+    let mut sets: Vec<Dataset> = c
+        .latency
         .iter()
         .zip(names)
         .enumerate()
-        .map(|(i, (d, n))| {
-            Dataset::default()
-                .name(n)
-                .marker(Marker::Braille)
-                .graph_type(GraphType::Line)
-                .style(theme.series(i))
-                .data(d)
-        })
+        .map(|(i, (d, n))| line(n, theme.series(i), d))
         .collect();
-    sets.extend(marks.iter().map(|m| {
-        Dataset::default()
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(theme.warn())
-            .data(m)
-    }));
+    sets.extend(marks.iter().map(|m| mark(theme, m)));
     // One label per decade when they fit the plot's height, else the two ends only.
     let decades: Vec<i32> = (lo as i32..=hi as i32).collect();
     let rows = usize::from(area.height.saturating_sub(4));
@@ -188,8 +135,8 @@ fn latency_chart(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: 
         .block(block)
         .x_axis(
             Axis::default()
-                .bounds(x)
-                .labels(chart_labels(x))
+                .bounds(c.x)
+                .labels(chart_labels(c.x))
                 .style(theme.dim()),
         )
         .y_axis(
@@ -214,14 +161,15 @@ fn latency_now(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Bl
     frame.render_widget(block, area);
     let t = &app.snap.total;
     let (run, now) = (&t.latency, &t.interval.latency);
+    // The tail first: when the panel is short, `min` is the row to lose.
     let rows: Vec<Row> = [
-        ("min", run.min, now.min),
         ("p50", run.p50, now.p50),
         ("p90", run.p90, now.p90),
         ("p95", run.p95, now.p95),
         ("p99", run.p99, now.p99),
         ("p99.9", run.p999, now.p999),
         ("max", run.max, now.max),
+        ("min", run.min, now.min),
     ]
     .into_iter()
     .map(|(name, a, b)| Row::new(vec![name.to_string(), cell(run, a), cell(now, b)]))
@@ -268,7 +216,7 @@ fn distribution(frame: &mut Frame, area: Rect, buckets: &[Bucket], theme: Theme)
             } else {
                 format!("≤{}", ms_label(b.upper_us as f64 / 1000.0))
             };
-            let len = (b.count * bar_width).div_ceil(most) as usize;
+            let len = b.count.saturating_mul(bar_width).div_ceil(most) as usize;
             let pct = b.count as f64 * 100.0 / total.max(1) as f64;
             Line::from(vec![
                 Span::styled(format!("{label:>6} "), theme.dim()),
@@ -290,14 +238,11 @@ fn step_label(s: &StepStats) -> String {
 
 /// The steps in the chosen order.
 pub fn sorted_steps(app: &App) -> Vec<&StepStats> {
-    let mut rows: Vec<&StepStats> = app.snap.steps.iter().collect();
-    match app.sort {
-        SortKey::Plan => {}
-        SortKey::Requests => rows.sort_by_key(|s| std::cmp::Reverse(s.requests)),
-        SortKey::P99 => rows.sort_by_key(|s| std::cmp::Reverse(s.latency.p99)),
-        SortKey::Errors => rows.sort_by(|a, b| b.error_rate().total_cmp(&a.error_rate())),
-    }
-    rows
+    app.derived
+        .step_order
+        .iter()
+        .filter_map(|&i| app.snap.steps.get(i))
+        .collect()
 }
 
 fn steps(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
@@ -340,35 +285,33 @@ fn steps(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
 
 fn statuses(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
     let t = &app.snap.total;
-    let lines: Vec<Line> = if t.statuses.is_empty() {
-        vec![Line::styled("no responses yet", theme.dim())]
-    } else {
-        t.statuses
-            .iter()
-            .map(|(code, n)| {
-                Line::from(vec![
-                    Span::styled(format!("{code} "), theme.status(*code)),
-                    Span::raw(format!("{:>12}", thousands(*n))),
-                ])
-            })
-            .collect()
-    };
-    frame.render_widget(Paragraph::new(lines).block(block), area);
-}
-
-/// One line of the errors panel: a (step, class) pair.
-struct ErrorRow<'a> {
-    step: String,
-    count: u64,
-    ago: f64,
-    sample: &'a str,
+    if t.statuses.is_empty() {
+        let empty = Paragraph::new(Line::styled("no responses yet", theme.dim()));
+        frame.render_widget(empty.block(block), area);
+        return;
+    }
+    // Most frequent first, as many per line as fit, so a small panel still shows the 5xx.
+    let mut codes = t.statuses.clone();
+    codes.sort_by_key(|&(code, n)| (std::cmp::Reverse(n), code));
+    let spans: Vec<Span> = codes
+        .iter()
+        .flat_map(|(code, n)| {
+            [
+                Span::styled(format!("{code} "), theme.status(*code)),
+                Span::raw(format!("{}  ", thousands(*n))),
+            ]
+        })
+        .collect();
+    let text = Paragraph::new(Line::from(spans)).wrap(Wrap { trim: true });
+    frame.render_widget(text.block(block), area);
 }
 
 fn errors(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let snap = &app.snap;
-    if snap.total.errors_by_class.is_empty() {
+    let classes = &snap.total.errors_by_class;
+    if classes.is_empty() {
         frame.render_widget(Paragraph::new(Line::styled("none", theme.good())), inner);
         return;
     }
@@ -376,32 +319,17 @@ fn errors(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) 
     let budget = inner.height as usize;
     // Grouped by class, most frequent first: every class gets its line before any class gets
     // detail rows (the steps with most errors, then "… and N more").
-    let classes = &snap.total.errors_by_class;
     let mut spare = budget.saturating_sub(classes.len());
     let mut lines: Vec<Line> = Vec::new();
-    for class in classes {
-        let mut rows: Vec<ErrorRow> = snap
-            .steps
-            .iter()
-            .filter_map(|s| {
-                s.errors_by_class
-                    .iter()
-                    .find(|e| e.class == class.class)
-                    .map(|e| (s, e))
-            })
-            .map(|(s, e)| ErrorRow {
-                step: step_label(s),
-                count: e.count,
-                ago: snap.elapsed.saturating_sub(e.last_seen).as_secs_f64(),
-                sample: &e.sample,
-            })
-            .collect();
-        rows.sort_by_key(|r| std::cmp::Reverse(r.count));
+    for group in &app.derived.errors {
+        let Some(class) = classes.get(group.class) else {
+            continue;
+        };
         let ago = snap.elapsed.saturating_sub(class.last_seen).as_secs_f64();
         let head = format!(
             "  {} in {} step(s) · last {ago:.0}s ago · {}",
             thousands(class.count),
-            rows.len(),
+            group.rows.len(),
             class.sample
         );
         let name = class.class.as_str();
@@ -409,24 +337,27 @@ fn errors(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) 
             Span::styled(name.to_string(), theme.bad()),
             Span::raw(truncate(&head, width.saturating_sub(name.len()))),
         ]));
-        // Detail rows only when they say more than the class line, and fit.
-        let detail = if rows.len() > 1 || rows.first().is_some_and(|r| r.sample != class.sample) {
-            rows.len()
-        } else {
-            0
+        let sample_of = |step: usize| {
+            snap.steps
+                .get(step)
+                .and_then(|s| s.errors_by_class.iter().find(|e| e.class == class.class))
+                .map_or("", |e| e.sample.as_str())
         };
+        // Detail rows only when they say more than the class line, and fit.
+        let single_same = group.rows.len() == 1 && sample_of(group.rows[0].step) == class.sample;
+        let detail = if single_same { 0 } else { group.rows.len() };
         let room = if detail > spare {
             spare.saturating_sub(1)
         } else {
             detail
         };
-        for r in rows.iter().take(room) {
+        for r in group.rows.iter().take(room) {
+            let label = snap.steps.get(r.step).map(step_label).unwrap_or_default();
             let text = format!(
-                "  {:>8}  {:>4.0}s  {}: {}",
+                "  {:>8}  {:>4.0}s  {label}: {}",
                 thousands(r.count),
                 r.ago,
-                r.step,
-                r.sample
+                sample_of(r.step)
             );
             lines.push(Line::raw(truncate(&text, width)));
         }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
+use super::derived::Derived;
 use crate::metrics::{Phase, Snapshot};
 
 /// What a key asks of the engine.
@@ -163,8 +164,9 @@ pub struct Point {
     pub max: f64,
 }
 
-/// Chart points for the whole run, bounded: past `HISTORY_CAP` points, neighbours are merged
-/// two by two (halving the resolution of the older part), so memory stays flat.
+/// Chart points for the whole run, bounded: past `HISTORY_CAP` points, the older half is
+/// merged two by two, so memory stays flat while the newest half (17 minutes of ticks)
+/// keeps full resolution for the zoomed windows.
 #[derive(Debug, Clone, Default)]
 pub struct History {
     points: Vec<Point>,
@@ -173,11 +175,15 @@ pub struct History {
 /// Most points kept.
 pub const HISTORY_CAP: usize = 8192;
 
+/// Shortest interval that makes a chart point (half the 250 ms tick).
+const MIN_POINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(125);
+
 impl History {
     /// Appends a tick.
     pub fn push(&mut self, p: Point) {
         if self.points.len() >= HISTORY_CAP {
-            self.points = self
+            let newer = self.points.split_off(self.points.len() / 2);
+            let mut older: Vec<Point> = self
                 .points
                 .chunks(2)
                 .map(|pair| match pair {
@@ -186,6 +192,8 @@ impl History {
                     _ => Point::default(),
                 })
                 .collect();
+            older.extend(newer);
+            self.points = older;
         }
         self.points.push(p);
     }
@@ -236,6 +244,8 @@ pub struct App {
     pub help: bool,
     /// Whether the user asked to stop (then the dashboard leaves when the run ends).
     pub quitting: bool,
+    /// What the panels draw, recomputed when the snapshot, sort or zoom changes.
+    pub derived: Derived,
 }
 
 impl App {
@@ -252,12 +262,30 @@ impl App {
             zoom: Zoom::All,
             help: false,
             quitting: false,
+            derived: Derived::default(),
         }
+        .derived_again()
     }
 
-    /// Takes in a new snapshot; a new tick adds a chart point.
+    fn derived_again(mut self) -> Self {
+        self.rederive();
+        self
+    }
+
+    fn rederive(&mut self) {
+        self.derived = Derived::compute(&self.snap, &self.history, self.zoom, self.sort);
+    }
+
+    /// Takes in a new snapshot; a new tick adds a chart point (not the final snapshot's
+    /// sliver of an interval, whose rate would be noise).
     pub fn absorb(&mut self, snap: Arc<Snapshot>) {
-        if snap.seq > self.snap.seq && snap.seq > 0 {
+        let full_tick = snap.total.interval.length >= MIN_POINT_INTERVAL;
+        let later = self
+            .history
+            .points
+            .last()
+            .is_none_or(|p| snap.elapsed.as_secs_f64() > p.t);
+        if snap.seq > self.snap.seq && snap.seq > 0 && full_tick && later {
             let i = &snap.total.interval;
             let secs = i.length.as_secs_f64();
             let ms = |us: u64| us as f64 / 1000.0;
@@ -276,6 +304,7 @@ impl App {
             });
         }
         self.snap = snap;
+        self.rederive();
     }
 
     /// Whether the run has ended (the final snapshot is shown).
@@ -311,10 +340,12 @@ impl App {
             }
             KeyCode::Char('s') => {
                 self.sort = self.sort.next();
+                self.rederive();
                 Outcome::Redraw
             }
             KeyCode::Char('z') => {
                 self.zoom = self.zoom.next();
+                self.rederive();
                 Outcome::Redraw
             }
             KeyCode::Char('?') => {
@@ -417,6 +448,7 @@ mod tests {
             let mut s = (*a.snap).clone();
             s.seq = seq;
             s.elapsed = Duration::from_millis(250 * seq);
+            s.total.interval.length = Duration::from_millis(250);
             a.absorb(Arc::new(s.clone()));
             a.absorb(Arc::new(s)); // the same tick twice adds one point
         }

@@ -56,10 +56,10 @@ pub fn body_layout(body: Rect, app: &App) -> Vec<(Panel, Rect)> {
     let h = body.height;
     // Row heights: charts, latency+steps, statuses+errors.
     let (charts, middle) = match h {
-        36.. => (h * 2 / 5, h / 3),
+        36.. => (h / 5 * 2, h / 3),
         24..36 => (h / 3, h / 3),
-        18..24 => (7, 8),
-        12..18 => (0, 7),
+        18..24 => (6, 9),
+        12..18 => (0, 9),
         _ => (0, h),
     };
     let bottom = h.saturating_sub(charts + middle);
@@ -109,7 +109,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         Span::raw("  "),
         state,
     ]);
-    let mut figures = vec![
+    let figures = vec![
         Span::styled("load ", theme.dim()),
         Span::styled(level, theme.strong()),
         Span::styled("  in flight ", theme.dim()),
@@ -130,16 +130,6 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             },
         ),
     ];
-    if s.dropped > 0 || t.interrupted > 0 {
-        figures.push(Span::styled(
-            format!(
-                "  dropped {} interrupted {} (generator behind)",
-                thousands(s.dropped),
-                thousands(t.interrupted)
-            ),
-            theme.bad(),
-        ));
-    }
     let [l1, l2, l3, l4] = Layout::vertical([Constraint::Length(1); 4]).areas(area);
     frame.render_widget(Paragraph::new(title), l1);
     frame.render_widget(Paragraph::new(Line::from(figures)), l2);
@@ -147,23 +137,32 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     frame.render_widget(Paragraph::new(changes(app, theme)), l4);
 }
 
-/// The latest live changes (newest last), as marked on the charts.
+/// Open-model shortfalls first (in red: the planned load is not what the target got), then
+/// the latest live changes (newest last), as marked on the charts.
 fn changes(app: &App, theme: Theme) -> Line<'static> {
-    let events = &app.snap.live.events;
-    if events.is_empty() {
-        return Line::default();
+    let s = &app.snap;
+    let mut spans = Vec::new();
+    if s.dropped > 0 || s.total.interrupted > 0 {
+        let text = format!(
+            "dropped {} (max_in_flight reached) · interrupted {}  ",
+            thousands(s.dropped),
+            thousands(s.total.interrupted)
+        );
+        spans.push(Span::styled(text, theme.bad()));
     }
-    let recent: Vec<String> = events
-        .iter()
-        .rev()
-        .take(3)
-        .rev()
-        .map(|e| format!("{:.1}s {}", e.at.as_secs_f64(), e.change))
-        .collect();
-    Line::from(vec![
-        Span::styled("changes ", theme.dim()),
-        Span::styled(recent.join(" · "), theme.warn()),
-    ])
+    let events = &s.live.events;
+    if !events.is_empty() {
+        let recent: Vec<String> = events
+            .iter()
+            .rev()
+            .take(3)
+            .rev()
+            .map(|e| format!("{:.1}s {}", e.at.as_secs_f64(), e.change))
+            .collect();
+        spans.push(Span::styled("changes ", theme.dim()));
+        spans.push(Span::styled(recent.join(" · "), theme.warn()));
+    }
+    Line::from(spans)
 }
 
 fn progress(app: &App, theme: Theme) -> Gauge<'static> {
@@ -199,7 +198,7 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let keys = if app.finished() {
         "any key: leave and print the summary"
     } else {
-        "q stop · p pause · +/- load · tab focus · enter expand · s sort · z zoom · ? help"
+        "q stop · p pause · +/- load · tab focus · s sort · z zoom · ? help"
     };
     frame.render_widget(Paragraph::new(Span::styled(keys, theme.dim())), area);
 }

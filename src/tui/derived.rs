@@ -1,0 +1,158 @@
+//! What the panels draw, computed once per snapshot (or per sort/zoom change), never per
+//! frame: chart series and bounds, the step order, and the grouped error rows.
+
+use crate::metrics::Snapshot;
+
+use super::state::{History, Point, SortKey, Zoom};
+
+/// Lowest latency the log chart shows (ms): 10 µs.
+const LOG_FLOOR_MS: f64 = 0.01;
+
+/// A (time, value) series for a chart.
+pub type Series = Vec<(f64, f64)>;
+
+/// Chart data for the current window.
+#[derive(Debug, Clone, Default)]
+pub struct Charts {
+    /// Time bounds (s).
+    pub x: [f64; 2],
+    /// Requests per second per tick.
+    pub rps: Series,
+    /// Errors per second per tick.
+    pub eps: Series,
+    /// Top of the throughput axis.
+    pub top: f64,
+    /// log10(ms) of p50, p90, p99 and max per tick (ticks with responses only).
+    pub latency: [Series; 4],
+    /// Bounds of the latency axis in log10(ms), whole decades.
+    pub decades: [f64; 2],
+    /// Times of live changes inside the window.
+    pub marks: Vec<f64>,
+}
+
+/// One (step, count) row under an error class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorRow {
+    /// Index into `Snapshot::steps`.
+    pub step: usize,
+    /// Errors of this class in the step.
+    pub count: u64,
+    /// Seconds since the step last saw it.
+    pub ago: f64,
+}
+
+/// An error class and its steps, most errors first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorGroup {
+    /// Index into `Snapshot::total.errors_by_class`.
+    pub class: usize,
+    /// The steps that saw it.
+    pub rows: Vec<ErrorRow>,
+}
+
+/// Everything derived from one snapshot and the view settings.
+#[derive(Debug, Clone, Default)]
+pub struct Derived {
+    /// Chart data.
+    pub charts: Charts,
+    /// Step indices in display order.
+    pub step_order: Vec<usize>,
+    /// Errors grouped by class.
+    pub errors: Vec<ErrorGroup>,
+}
+
+impl Derived {
+    /// Computes the panels' data.
+    pub fn compute(snap: &Snapshot, history: &History, zoom: Zoom, sort: SortKey) -> Self {
+        Self {
+            charts: charts(snap, history.window(zoom)),
+            step_order: step_order(snap, sort),
+            errors: error_groups(snap),
+        }
+    }
+}
+
+fn charts(snap: &Snapshot, points: &[Point]) -> Charts {
+    let first = points.first().map_or(0.0, |p| p.t);
+    let last = points.last().map_or(1.0, |p| p.t);
+    let x = [first, last.max(first + 1.0)];
+    let series = |f: fn(&Point) -> f64| -> Series { points.iter().map(|p| (p.t, f(p))).collect() };
+    let top = points.iter().map(|p| p.rps.max(p.eps)).fold(1.0, f64::max) * 1.1;
+    let log = |ms: f64| ms.max(LOG_FLOOR_MS).log10();
+    let answered: Vec<&Point> = points.iter().filter(|p| p.max > 0.0).collect();
+    let lat =
+        |f: fn(&Point) -> f64| -> Series { answered.iter().map(|p| (p.t, log(f(p)))).collect() };
+    let lo = answered
+        .iter()
+        .map(|p| log(p.p50))
+        .fold(f64::INFINITY, f64::min);
+    let hi = answered
+        .iter()
+        .map(|p| log(p.max))
+        .fold(f64::NEG_INFINITY, f64::max);
+    let decades = if lo.is_finite() && hi.is_finite() {
+        [lo.floor(), hi.ceil().max(lo.floor() + 1.0)]
+    } else {
+        [-1.0, 2.0]
+    };
+    Charts {
+        x,
+        rps: series(|p| p.rps),
+        eps: series(|p| p.eps),
+        top,
+        latency: [
+            lat(|p| p.p50),
+            lat(|p| p.p90),
+            lat(|p| p.p99),
+            lat(|p| p.max),
+        ],
+        decades,
+        marks: snap
+            .live
+            .events
+            .iter()
+            .map(|e| e.at.as_secs_f64())
+            .filter(|t| (x[0]..=x[1]).contains(t))
+            .collect(),
+    }
+}
+
+fn step_order(snap: &Snapshot, sort: SortKey) -> Vec<usize> {
+    let steps = &snap.steps;
+    let mut order: Vec<usize> = (0..steps.len()).collect();
+    match sort {
+        SortKey::Plan => {}
+        SortKey::Requests => order.sort_by_key(|&i| std::cmp::Reverse(steps[i].requests)),
+        SortKey::P99 => order.sort_by_key(|&i| std::cmp::Reverse(steps[i].latency.p99)),
+        SortKey::Errors => {
+            order.sort_by(|&a, &b| steps[b].error_rate().total_cmp(&steps[a].error_rate()));
+        }
+    }
+    order
+}
+
+fn error_groups(snap: &Snapshot) -> Vec<ErrorGroup> {
+    snap.total
+        .errors_by_class
+        .iter()
+        .enumerate()
+        .map(|(class, total)| {
+            let mut rows: Vec<ErrorRow> = snap
+                .steps
+                .iter()
+                .enumerate()
+                .filter_map(|(step, s)| {
+                    let e = s.errors_by_class.iter().find(|e| e.class == total.class)?;
+                    let ago = snap.elapsed.saturating_sub(e.last_seen).as_secs_f64();
+                    Some(ErrorRow {
+                        step,
+                        count: e.count,
+                        ago,
+                    })
+                })
+                .collect();
+            rows.sort_by_key(|r| std::cmp::Reverse(r.count));
+            ErrorGroup { class, rows }
+        })
+        .collect()
+}
