@@ -31,7 +31,7 @@ pub use view::{body_layout, draw};
 use crate::metrics::Snapshot;
 
 /// Frames per second: steady, whatever the load.
-pub const FPS: u64 = 15;
+pub const FPS: u64 = 10;
 
 /// What the dashboard needs besides snapshots.
 #[derive(Debug, Clone)]
