@@ -89,21 +89,29 @@ fn throughput(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Blo
         line("errors/s", theme.bad(), &c.eps),
     ];
     sets.extend(marks.iter().map(|m| mark(theme, m)));
-    let chart = Chart::new(sets)
-        .block(block)
-        .x_axis(
-            Axis::default()
-                .bounds(c.x)
-                .labels(chart_labels(c.x))
-                .style(theme.dim()),
-        )
-        .y_axis(
-            Axis::default()
-                .bounds([0.0, c.top])
-                .labels(vec![Span::raw("0"), Span::raw(format!("{:.0}", c.top))])
-                .style(theme.dim()),
-        );
+    let y_labels = vec![Span::raw("0"), Span::raw(format!("{:.0}", c.top))];
+    let chart = timeline(sets, block, c.x, [0.0, c.top], y_labels, theme);
     frame.render_widget(chart, area);
+}
+
+/// A chart over run time with the given y axis.
+fn timeline<'a>(
+    sets: Vec<Dataset<'a>>,
+    block: Block<'a>,
+    x: [f64; 2],
+    y: [f64; 2],
+    y_labels: Vec<Span<'a>>,
+    theme: Theme,
+) -> Chart<'a> {
+    let x_axis = Axis::default()
+        .bounds(x)
+        .labels(chart_labels(x))
+        .style(theme.dim());
+    let y_axis = Axis::default()
+        .bounds(y)
+        .labels(y_labels)
+        .style(theme.dim());
+    Chart::new(sets).block(block).x_axis(x_axis).y_axis(y_axis)
 }
 
 fn latency_chart(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
@@ -131,21 +139,7 @@ fn latency_chart(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: 
         .iter()
         .map(|&e| Span::raw(ms_label(10f64.powi(e))))
         .collect();
-    let chart = Chart::new(sets)
-        .block(block)
-        .x_axis(
-            Axis::default()
-                .bounds(c.x)
-                .labels(chart_labels(c.x))
-                .style(theme.dim()),
-        )
-        .y_axis(
-            Axis::default()
-                .bounds([lo, hi])
-                .labels(labels)
-                .style(theme.dim()),
-        );
-    frame.render_widget(chart, area);
+    frame.render_widget(timeline(sets, block, c.x, [lo, hi], labels, theme), area);
 }
 
 fn ms_label(ms: f64) -> String {
