@@ -17,7 +17,7 @@ use std::path::Path;
 pub use build::{Overrides, parse_target};
 pub use diag::{Problem, ScenarioError};
 pub use plan::{Flow, Load, Model, Plan, Step, StepUrl, Target};
-pub use template::EnvLookup;
+pub use template::{EnvLookup, FUNCTIONS, Missing, Scope, Template, TemplateError};
 pub use units::{StatusSet, parse_duration, parse_rate};
 
 use diag::Problems;

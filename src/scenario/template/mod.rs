@@ -1,8 +1,16 @@
-//! `{{ ... }}` substitution in scenario strings.
+//! `{{ ... }}` in scenario strings.
 //!
-//! This version knows one expression, `{{ env.NAME }}`, resolved once when the scenario is
-//! loaded (a missing variable is a validation error naming it). Anything else inside braces is
-//! rejected with a message, so a file written for a later version fails loudly, not silently.
+//! Two layers: `substitute_env` resolves `{{ env.NAME }}` once when a scenario is loaded (what
+//! scenario files use today), and `Template` (`compile`, `render`) compiles full templates —
+//! variables, data columns and functions — once, to render cheaply per request. Templates
+//! are the foundation of the scenario language's next version and are not yet wired into
+//! steps: until they are, anything but `env.NAME` inside braces is rejected at load time.
+
+mod compile;
+mod render;
+
+pub use compile::{FUNCTIONS, Template, TemplateError};
+pub use render::{Missing, Scope};
 
 /// Where environment variables come from (injected so tests do not touch the process env).
 pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
