@@ -251,7 +251,7 @@ pub struct App {
 impl App {
     /// A dashboard over `snap`, before any tick.
     pub fn new(scenario: String, target: String, snap: Arc<Snapshot>) -> Self {
-        Self {
+        let mut app = Self {
             scenario,
             target,
             snap,
@@ -263,13 +263,9 @@ impl App {
             help: false,
             quitting: false,
             derived: Derived::default(),
-        }
-        .derived_again()
-    }
-
-    fn derived_again(mut self) -> Self {
-        self.rederive();
-        self
+        };
+        app.rederive();
+        app
     }
 
     fn rederive(&mut self) {
