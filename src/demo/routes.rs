@@ -1,6 +1,6 @@
 //! The demo service's handlers and state.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -24,7 +24,8 @@ struct User {
 
 #[derive(Debug, Default)]
 struct Store {
-    users: HashMap<u64, User>,
+    // Ordered by id, so a list reads only the first `limit` users however many exist.
+    users: BTreeMap<u64, User>,
     next_id: u64,
     cache: HashMap<u64, (Instant, User)>,
 }
@@ -166,9 +167,7 @@ struct ListQuery {
 async fn list_users(State(s): Shared, Query(q): Query<ListQuery>) -> Response {
     tokio::time::sleep(s.config.db_delay).await;
     let limit = q.limit.unwrap_or(10).min(1000);
-    let mut users: Vec<User> = s.store().users.values().cloned().collect();
-    users.sort_by_key(|u| u.id);
-    users.truncate(limit);
+    let users: Vec<User> = s.store().users.values().take(limit).cloned().collect();
     s.reply(Route::UserList, StatusCode::OK, Json(users))
 }
 
