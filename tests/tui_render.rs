@@ -114,7 +114,6 @@ fn busy_snapshot(seq: u64, elapsed: Duration) -> Snapshot {
     Snapshot {
         seq,
         elapsed,
-        active: elapsed.saturating_sub(Duration::from_secs(2)),
         live: LiveState {
             level: Some(Level::Vus(22)),
             planned: Some(Duration::from_secs(60)),

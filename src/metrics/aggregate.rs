@@ -86,7 +86,6 @@ impl Aggregator {
         Snapshot {
             seq: self.seq,
             elapsed,
-            active,
             live: LiveState::default(),
             distribution: distribution(&self.total.sums.latency),
             phase,

@@ -82,6 +82,12 @@ pub struct LoadEvent {
     pub change: Change,
 }
 
+impl std::fmt::Display for LoadEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.1}s {}", self.at.as_secs_f64(), self.change)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

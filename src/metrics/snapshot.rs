@@ -127,6 +127,15 @@ pub struct StepStats {
 }
 
 impl StepStats {
+    /// `flow / step`, or just the name for the whole-run total.
+    pub fn label(&self) -> String {
+        if self.flow.is_empty() {
+            self.name.clone()
+        } else {
+            format!("{} / {}", self.flow, self.name)
+        }
+    }
+
     /// Fraction of completed requests that were errors (0 when nothing completed).
     pub fn error_rate(&self) -> f64 {
         if self.requests == 0 {
@@ -174,8 +183,6 @@ pub struct Snapshot {
     pub seq: u64,
     /// Time since the run started.
     pub elapsed: Duration,
-    /// Time that counts for rates: elapsed less time paused.
-    pub active: Duration,
     /// Load level, pause state and live changes (filled in by whoever owns the control).
     pub live: LiveState,
     /// Latency distribution of all responses so far, one entry per `BUCKET_BOUNDS` and a
@@ -204,7 +211,6 @@ impl Snapshot {
         Self {
             seq: 0,
             elapsed: Duration::ZERO,
-            active: Duration::ZERO,
             live: LiveState::default(),
             distribution: Vec::new(),
             phase: Phase::Running,

@@ -49,12 +49,7 @@ fn change_line(out: &mut String, snap: &Snapshot) {
     if snap.live.events.is_empty() {
         return;
     }
-    let changes: Vec<String> = snap
-        .live
-        .events
-        .iter()
-        .map(|e| format!("{:.1}s {}", e.at.as_secs_f64(), e.change))
-        .collect();
+    let changes: Vec<String> = snap.live.events.iter().map(ToString::to_string).collect();
     let _ = writeln!(
         out,
         "changes   {} (paused {:.1}s in all)",
@@ -82,13 +77,7 @@ fn describe_load(info: &RunInfo) -> String {
 }
 
 fn step_table(out: &mut String, snap: &Snapshot) {
-    let label = |s: &StepStats| {
-        if s.flow.is_empty() {
-            s.name.clone()
-        } else {
-            format!("{} / {}", s.flow, s.name)
-        }
-    };
+    let label = StepStats::label;
     let width = snap
         .steps
         .iter()

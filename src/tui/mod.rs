@@ -23,7 +23,6 @@ use ratatui::DefaultTerminal;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-pub use panels::sorted_steps;
 pub use state::{Action, App, History, Outcome, Panel, Point, SortKey, Zoom};
 pub use theme::Theme;
 pub use view::{body_layout, draw};

@@ -222,16 +222,8 @@ fn distribution(frame: &mut Frame, area: Rect, buckets: &[Bucket], theme: Theme)
     frame.render_widget(Paragraph::new(lines), area);
 }
 
-fn step_label(s: &StepStats) -> String {
-    if s.flow.is_empty() {
-        s.name.clone()
-    } else {
-        format!("{} / {}", s.flow, s.name)
-    }
-}
-
 /// The steps in the chosen order.
-pub fn sorted_steps(app: &App) -> Vec<&StepStats> {
+fn sorted_steps(app: &App) -> Vec<&StepStats> {
     app.derived
         .step_order
         .iter()
@@ -245,7 +237,7 @@ fn steps(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
     let rows: Vec<Row> = sorted_steps(app)
         .into_iter()
         .map(|s| {
-            let mut cells = vec![step_label(s), thousands(s.requests)];
+            let mut cells = vec![s.label(), thousands(s.requests)];
             if wide {
                 cells.push(format!("{:.0}", s.interval.rps()));
                 cells.push(cell(&s.latency, s.latency.p50));
@@ -346,7 +338,11 @@ fn errors(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) 
             detail
         };
         for r in group.rows.iter().take(room) {
-            let label = snap.steps.get(r.step).map(step_label).unwrap_or_default();
+            let label = snap
+                .steps
+                .get(r.step)
+                .map(StepStats::label)
+                .unwrap_or_default();
             let text = format!(
                 "  {:>8}  {:>4.0}s  {label}: {}",
                 thousands(r.count),

@@ -157,7 +157,7 @@ fn changes(app: &App, theme: Theme) -> Line<'static> {
             .rev()
             .take(3)
             .rev()
-            .map(|e| format!("{:.1}s {}", e.at.as_secs_f64(), e.change))
+            .map(ToString::to_string)
             .collect();
         spans.push(Span::styled("changes ", theme.dim()));
         spans.push(Span::styled(recent.join(" · "), theme.warn()));
