@@ -70,6 +70,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "URL|demo")]
     pub target: Option<String>,
 
+    /// Set a template variable, replacing the file's `variables:` value (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
+    pub set: Vec<(String, String)>,
+
     /// Write the full result as JSON to this file.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
@@ -94,6 +98,10 @@ pub struct ValidateArgs {
     /// Scenario files to check.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+
+    /// Set a template variable, as `run --set` would (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
+    pub set: Vec<(String, String)>,
 }
 
 /// Arguments of `stampede demo`.
@@ -102,6 +110,25 @@ pub struct DemoArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8000")]
     pub listen: SocketAddr,
+}
+
+/// `NAME=VALUE` for `--set`.
+fn parse_set(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("\"{text}\" is not NAME=VALUE, e.g. --set user_id=42"))?;
+    let name = name.trim();
+    let mut chars = name.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(format!(
+            "\"{name}\" is not a variable name (letters, digits and _)"
+        ));
+    }
+    Ok((name.to_string(), value.to_string()))
 }
 
 fn positive_duration(text: &str) -> Result<Duration, String> {

@@ -46,15 +46,25 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 fn validate(args: &ValidateArgs) -> u8 {
     let mut failed = false;
     for file in &args.files {
-        match scenario::load(file, &env_var, &Overrides::default()) {
-            Ok(plan) => println!(
-                "ok    {}: \"{}\", {} flow(s), {} step(s), {}",
-                file.display(),
-                plan.name,
-                plan.flows.len(),
-                plan.step_count(),
-                plan.load.model
-            ),
+        let ov = Overrides {
+            set: args.set.clone(),
+            ..Overrides::default()
+        };
+        match scenario::load(file, &env_var, &ov) {
+            Ok(plan) => {
+                let stages = match plan.load.stages.len() {
+                    0 => String::new(),
+                    n => format!(" then {n} stage(s)"),
+                };
+                println!(
+                    "ok    {}: \"{}\", {} flow(s), {} step(s), {}{stages}",
+                    file.display(),
+                    plan.name,
+                    plan.flows.len(),
+                    plan.step_count(),
+                    plan.load.model
+                )
+            }
             Err(e) => {
                 failed = true;
                 eprintln!("error: {e}");
@@ -113,6 +123,7 @@ fn overrides(args: &RunArgs) -> Result<Overrides, String> {
         duration: args.duration,
         iterations: args.iterations,
         target,
+        set: args.set.clone(),
     })
 }
 

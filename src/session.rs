@@ -61,8 +61,13 @@ pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
     if let Some(server) = &demo {
         eprintln!("demo service listening on {}", server.url());
     }
-    let work = Arc::new(Workload::prepare(&plan, &base)?);
+    let mut work = Workload::prepare(&plan, &base)?;
     let transport = Arc::new(ReqwestTransport::new(client_options(&plan))?);
+    if let Some(setup) = &plan.setup {
+        engine::setup(&mut work, transport.as_ref()).await?;
+        eprintln!("setup \"{}\": {} step(s) ok", setup.name, setup.steps.len());
+    }
+    let work = Arc::new(work);
     let highest =
         (plan.longest_timeout() * 2 + plan.load.graceful_stop).max(Duration::from_secs(60));
     let recorder = Recorder::new(plan.step_count(), highest);
@@ -86,7 +91,11 @@ pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
     let signals = tokio::spawn(signal_task);
     let (tx, rx) = watch::channel(Arc::new(Snapshot::empty(&names)));
     let (end_tx, end_rx) = oneshot::channel();
-    let aggregator = Aggregator::new(recorder.clone(), names, started);
+    let checks = plan
+        .steps()
+        .map(|(_, s)| s.expect.checks.iter().map(|c| c.name.clone()).collect())
+        .collect();
+    let aggregator = Aggregator::new(recorder.clone(), names, started).with_checks(checks);
     let ticker = tokio::spawn(tick(
         aggregator,
         tx,
@@ -130,8 +139,15 @@ pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
 }
 
 fn client_options(plan: &Plan) -> ClientOptions {
+    let staged = plan
+        .load
+        .stages
+        .iter()
+        .map(|s| s.target as u64)
+        .max()
+        .unwrap_or(0);
     let connections = match plan.load.model {
-        Model::Closed { vus } => vus,
+        Model::Closed { vus } => vus.max(staged),
         Model::Open { max_in_flight, .. } => max_in_flight,
     };
     ClientOptions {
@@ -269,6 +285,7 @@ fn snapshot(
         paused: control.is_paused(),
         paused_for,
         events: control.events(),
+        stop_reason: control.stop_reason(),
     };
     snap
 }

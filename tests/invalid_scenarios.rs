@@ -1,5 +1,7 @@
-//! One invalid scenario per failure mode: each must fail with exit code 2 and a message that
-//! names the file, line and column, and the field to fix. `run` and `validate` agree.
+//! One invalid scenario per failure mode, the scenario language's included (bad template,
+//! unknown function, unknown data file or column, bad extraction path, stages): each must
+//! fail with exit code 2 and a message that names the file, line and column (inside the
+//! template, for templates), and the field to fix. `run` and `validate` agree.
 
 mod common;
 
@@ -31,7 +33,7 @@ const CASES: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "missing_env",
-        "8:26",
+        "8:37",
         "flows[0].steps[0].headers.authorization",
         "STAMPEDE_TEST_NEVER_SET is not set",
     ),
@@ -56,10 +58,64 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "not a valid header name",
     ),
     (
-        "unsupported_template",
-        "6:14",
+        "undefined_variable",
+        "6:25",
         "flows[0].steps[0].url",
-        "user_id",
+        "user_id is not defined",
+    ),
+    (
+        "bad_template",
+        "6:21",
+        "flows[0].steps[0].body",
+        "never closed",
+    ),
+    (
+        "unknown_function",
+        "5:24",
+        "flows[0].steps[0].url",
+        "unknown function \"random_number\"",
+    ),
+    (
+        "unknown_data_file",
+        "4:19",
+        "data.people.file",
+        "cannot read data file",
+    ),
+    (
+        "unknown_data_column",
+        "8:60",
+        "flows[0].steps[0].json.email",
+        "has no column mail",
+    ),
+    (
+        "bad_extraction_path",
+        "8:20",
+        "flows[0].steps[0].extract.user_id",
+        "not a body path",
+    ),
+    (
+        "bad_stage",
+        "5:7",
+        "load.stages[1]",
+        "all stages ramp the same model",
+    ),
+    (
+        "bad_think",
+        "6:16",
+        "flows[0].steps[0].think",
+        "shorter time to the longer",
+    ),
+    (
+        "bad_check",
+        "8:15",
+        "flows[0].steps[0].expect.body[0]",
+        "exactly one test",
+    ),
+    (
+        "bad_on_error",
+        "6:19",
+        "flows[0].steps[0].on_error",
+        "abort_iteration or continue",
     ),
     ("zero_vus", "4:8", "load.vus", "at least 1"),
     (
@@ -109,6 +165,10 @@ fn each_failure_mode_names_file_line_and_field() {
         env!("CARGO_MANIFEST_DIR")
     ))
     .expect("fixtures")
+    .filter(|e| {
+        e.as_ref()
+            .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "yaml"))
+    })
     .count();
     assert_eq!(
         seen + 1,

@@ -43,6 +43,7 @@ fn step(flow: &str, name: &str, requests: u64, base_us: u64, errors: Vec<ErrorSt
         service: percentiles(base_us),
         statuses: vec![(200, requests - error_count), (500, error_count)],
         errors_by_class: errors,
+        checks: Vec::new(),
         interval: IntervalStats {
             length: Duration::from_millis(250),
             requests: requests / 80,
@@ -119,6 +120,7 @@ fn busy_snapshot(seq: u64, elapsed: Duration) -> Snapshot {
             planned: Some(Duration::from_secs(60)),
             paused: false,
             paused_for: Duration::from_secs(2),
+            stop_reason: None,
             events: vec![
                 LoadEvent {
                     at: Duration::from_secs(8),

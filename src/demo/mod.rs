@@ -38,12 +38,16 @@ pub enum Route {
     Flaky,
     /// `GET /stall`.
     Stall,
+    /// `POST /login`.
+    Login,
+    /// `GET /me`.
+    Me,
     /// Anything else (404).
     Unknown,
 }
 
 impl Route {
-    const ALL: [Route; 9] = [
+    const ALL: [Route; 11] = [
         Route::Fast,
         Route::UserGet,
         Route::UserList,
@@ -52,6 +56,8 @@ impl Route {
         Route::Delay,
         Route::Flaky,
         Route::Stall,
+        Route::Login,
+        Route::Me,
         Route::Unknown,
     ];
 
@@ -66,6 +72,8 @@ impl Route {
             Route::Delay => "delay",
             Route::Flaky => "flaky",
             Route::Stall => "stall",
+            Route::Login => "login",
+            Route::Me => "me",
             Route::Unknown => "unknown",
         }
     }

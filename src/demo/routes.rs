@@ -28,6 +28,9 @@ struct Store {
     users: BTreeMap<u64, User>,
     next_id: u64,
     cache: HashMap<u64, (Instant, User)>,
+    /// Session token → email, from `POST /login`.
+    sessions: HashMap<String, String>,
+    next_session: u64,
 }
 
 struct AppState {
@@ -74,6 +77,8 @@ pub fn router(config: DemoConfig) -> (Router, Arc<Counters>) {
         .route("/delay/{ms}", get(delay))
         .route("/flaky", get(flaky))
         .route("/stall", get(stall))
+        .route("/login", axum::routing::post(login))
+        .route("/me", get(me))
         .route("/_demo/stats", get(stats))
         .fallback(not_found)
         .layer(middleware::from_fn(process_time))
@@ -200,6 +205,73 @@ async fn create_user(State(s): Shared, body: axum::body::Bytes) -> Response {
         user
     };
     s.reply(Route::UserCreate, StatusCode::CREATED, Json(user))
+}
+
+#[derive(Deserialize)]
+struct Login {
+    email: String,
+}
+
+/// Logs a user in: the token comes back in the body and as a `session` cookie, so a client
+/// may use either (`Authorization: Bearer TOKEN`, or the cookie).
+async fn login(State(s): Shared, body: axum::body::Bytes) -> Response {
+    let Ok(login) = serde_json::from_slice::<Login>(&body) else {
+        let detail = serde_json::json!({"detail": "body must be JSON with an email"});
+        return s.reply(Route::Login, StatusCode::UNPROCESSABLE_ENTITY, Json(detail));
+    };
+    tokio::time::sleep(s.config.db_delay).await;
+    let token = {
+        let mut store = s.store();
+        store.next_session += 1;
+        let token = format!("t{:x}{:04x}", store.next_session, fastrand::u16(..));
+        store.sessions.insert(token.clone(), login.email);
+        token
+    };
+    let cookie = format!("session={token}; Path=/; HttpOnly");
+    let mut response = s.reply(
+        Route::Login,
+        StatusCode::OK,
+        Json(serde_json::json!({ "token": token })),
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::SET_COOKIE, v);
+    }
+    response
+}
+
+/// Who is logged in: needs the session cookie or a bearer token from `POST /login`.
+async fn me(State(s): Shared, headers: axum::http::HeaderMap) -> Response {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let bearer = text(axum::http::header::AUTHORIZATION)
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .map(str::to_string);
+    let cookie = text(axum::http::header::COOKIE).and_then(|c| {
+        c.split(';')
+            .filter_map(|p| p.trim().strip_prefix("session="))
+            .next()
+            .map(str::to_string)
+    });
+    let email = bearer
+        .or(cookie)
+        .and_then(|t| s.store().sessions.get(&t).cloned());
+    match email {
+        Some(email) => s.reply(
+            Route::Me,
+            StatusCode::OK,
+            Json(serde_json::json!({ "email": email })),
+        ),
+        None => s.reply(
+            Route::Me,
+            StatusCode::UNAUTHORIZED,
+            Json(serde_json::json!({"detail": "log in first: POST /login"})),
+        ),
+    }
 }
 
 async fn delete_user(State(s): Shared, Path(id): Path<String>) -> Response {

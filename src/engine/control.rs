@@ -28,6 +28,8 @@ struct Live {
     paused: AtomicBool,
     resumed: Notify,
     level: watch::Sender<Level>,
+    /// Set once the user changes the level by hand: stages stop steering from then on.
+    manual: AtomicBool,
     book: Mutex<Book>,
 }
 
@@ -37,6 +39,7 @@ struct Book {
     paused_total: Duration,
     paused_since: Option<Instant>,
     events: Vec<LoadEvent>,
+    stop_reason: Option<String>,
 }
 
 impl Control {
@@ -51,6 +54,7 @@ impl Control {
                 paused: AtomicBool::new(false),
                 resumed: Notify::new(),
                 level: watch::Sender::new(level),
+                manual: AtomicBool::new(false),
                 book: Mutex::new(Book::default()),
             }),
         }
@@ -63,6 +67,17 @@ impl Control {
         self.stop.cancel();
         // A paused run must not stay parked once it is told to stop.
         self.live.resumed.notify_waiters();
+    }
+
+    /// Soft stop for a reason the reports should give (e.g. a data file ran out).
+    pub fn stop_because(&self, reason: String) {
+        self.book().stop_reason.get_or_insert(reason);
+        self.stop();
+    }
+
+    /// Why the run stopped early, if it was not the duration, the iterations or the user.
+    pub fn stop_reason(&self) -> Option<String> {
+        self.book().stop_reason.clone()
     }
 
     /// Hard stop: interrupt every in-flight request now (each is counted as interrupted).
@@ -135,8 +150,9 @@ impl Control {
         *self.live.level.borrow()
     }
 
-    /// Changes the load level live (logged as an event).
+    /// The user changes the load level live (logged as an event; ends any stages).
     pub fn set_level(&self, to: Level) {
+        self.live.manual.store(true, Ordering::Release);
         let from = self.level();
         if from == to {
             return;
@@ -145,6 +161,20 @@ impl Control {
         let now = Instant::now();
         let event = self.event(now, Change::Level { from, to });
         self.book().events.push(event);
+    }
+
+    /// Stages move the level (not logged: a ramp would flood the log).
+    pub fn follow(&self, to: Level) {
+        self.live.level.send_if_modified(|l| {
+            let changed = *l != to;
+            *l = to;
+            changed
+        });
+    }
+
+    /// Whether the user has changed the level by hand.
+    pub fn is_manual(&self) -> bool {
+        self.live.manual.load(Ordering::Acquire)
     }
 
     /// Follows level changes (for the load model drivers).

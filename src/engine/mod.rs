@@ -6,17 +6,22 @@
 //! what is in flight. Depends on `scenario` (the plan) and `metrics` (the recorder).
 
 mod control;
+mod ramp;
 mod transport;
 mod worker;
+mod workload;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub use control::Control;
-pub use transport::{ClientOptions, Failure, Prepared, Reply, ReqwestTransport, Transport};
+pub use ramp::Ramp;
+pub use transport::{ClientOptions, Failure, Keep, Prepared, Reply, ReqwestTransport, Transport};
+pub use workload::{User, Workload};
 
-use crate::metrics::{Level, Recorder};
-use crate::scenario::{Load, Model, Plan, StatusSet};
+use crate::metrics::Level;
+use crate::metrics::Recorder;
+use crate::scenario::Model;
 
 /// The load level a plan starts at.
 pub fn initial_level(model: &Model) -> Level {
@@ -26,80 +31,37 @@ pub fn initial_level(model: &Model) -> Level {
     }
 }
 
-/// A flow whose requests are fully prepared for one target.
-#[derive(Debug)]
-struct ReadyFlow {
-    weight: u64,
-    steps: Vec<ReadyStep>,
-}
-
-#[derive(Debug)]
-struct ReadyStep {
-    id: usize,
-    request: Prepared,
-    expect: StatusSet,
-}
-
-/// The plan bound to a concrete base URL: what the workers execute.
-#[derive(Debug)]
-pub struct Workload {
-    load: Load,
-    flows: Vec<ReadyFlow>,
-    total_weight: u64,
-}
-
-impl Workload {
-    /// Resolves every step against `base` (the target URL without trailing slash).
-    pub fn prepare(plan: &Plan, base: &str) -> Result<Self, String> {
-        let mut flows = Vec::with_capacity(plan.flows.len());
-        for flow in &plan.flows {
-            let mut steps = Vec::with_capacity(flow.steps.len());
-            for step in &flow.steps {
-                let text = step.url.resolve(base);
-                let url = reqwest::Url::parse(&text).map_err(|e| {
-                    format!(
-                        "step \"{}\": \"{text}\" is not a valid URL ({e})",
-                        step.name
-                    )
-                })?;
-                steps.push(ReadyStep {
-                    id: step.id,
-                    request: Prepared {
-                        method: step.method.clone(),
-                        url,
-                        headers: step.headers.clone(),
-                        body: step.body.clone(),
-                        timeout: step.timeout,
-                    },
-                    expect: step.expect_status.clone(),
-                });
-            }
-            flows.push(ReadyFlow {
-                weight: flow.weight,
-                steps,
-            });
+/// Runs the setup flow once, if the plan has one, and makes what it extracts visible to
+/// every user. Setup requests are not part of the run's figures. `Err` names the step that
+/// failed and why: the run must not start.
+pub async fn setup<T: Transport>(work: &mut Workload, transport: &T) -> Result<(), String> {
+    let Some(flow) = &work.setup else {
+        return Ok(());
+    };
+    let mut user = User::of(work, 0, fastrand::u64(..));
+    for step in &flow.steps {
+        let fail = |why: String| format!("setup step \"{}\" failed: {why}", step.name);
+        let req = step.request(&mut user, work).map_err(fail)?;
+        let sent = Instant::now();
+        let reply = transport
+            .send(&req)
+            .await
+            .map_err(|f| fail(format!("{}: {}", f.class, f.message)))?;
+        let judged = step.judge(&reply, sent.elapsed(), &mut user);
+        if !step.expect.status.accepts(reply.status) {
+            return Err(fail(format!(
+                "expected status {}, got {}",
+                step.expect.status.label(),
+                reply.status
+            )));
         }
-        Ok(Self {
-            load: plan.load.clone(),
-            total_weight: flows.iter().map(|f| f.weight).sum(),
-            flows,
-        })
+        if let Some((_, why)) = judged.failure {
+            return Err(fail(why));
+        }
     }
-
-    /// Picks a flow at random, in proportion to the weights.
-    fn pick(&self, rng: &mut fastrand::Rng) -> &ReadyFlow {
-        if self.flows.len() == 1 {
-            return &self.flows[0];
-        }
-        let mut ticket = rng.u64(0..self.total_weight.max(1));
-        for flow in &self.flows {
-            if ticket < flow.weight {
-                return flow;
-            }
-            ticket -= flow.weight;
-        }
-        &self.flows[self.flows.len() - 1]
-    }
+    let vars = user.into_vars();
+    work.publish(vars);
+    Ok(())
 }
 
 /// Runs the workload until its stop condition, a stop signal, or the end of its iterations;
@@ -118,6 +80,8 @@ pub async fn run<T: Transport>(
         control.clone(),
     ));
     let load = shared.work.load.clone();
+    let stages = follow_stages(&load, &control, started);
+    let ramp = stage_ramp(&load);
     let watchdog = async {
         let deadline = load.duration.map(|d| started + d);
         tokio::select! {
@@ -132,7 +96,66 @@ pub async fn run<T: Transport>(
     tokio::select! {
         () = drive => {}
         () = watchdog => {}
+        () = stages => {}
     }
+    // The run may end between two stage ticks: report the level it ended at.
+    if let Some((ramp, closed)) = ramp
+        && !control.is_manual()
+    {
+        control.follow(level_at(&ramp, closed, &control, started, Instant::now()));
+    }
+}
+
+/// The ramp of a staged load, and whether it counts VUs (closed) or a rate.
+fn stage_ramp(load: &crate::scenario::Load) -> Option<(Ramp, bool)> {
+    if load.stages.is_empty() {
+        return None;
+    }
+    let (start, closed) = match load.model {
+        Model::Closed { vus } => (vus as f64, true),
+        Model::Open { rate, .. } => (rate, false),
+    };
+    Some((Ramp::new(start, &load.stages), closed))
+}
+
+/// The stages' level at `now`; pausing holds the stages where they were (the pacer shifts
+/// its ramp the same way).
+fn level_at(ramp: &Ramp, closed: bool, control: &Control, started: Instant, now: Instant) -> Level {
+    let t = (now - started).saturating_sub(control.paused_for(now));
+    let level = ramp.level_at(t.as_secs_f64());
+    if closed {
+        Level::Vus(level.round() as u64)
+    } else {
+        Level::Rate((level * 10.0).round() / 10.0)
+    }
+}
+
+/// How often stages move the shown level (and the closed model's VUs).
+const STAGE_TICK: Duration = Duration::from_millis(100);
+
+/// Moves the level along the stages until they end, the run stops, or the user takes over
+/// with a live change. The closed model adds and retires users as it moves; the open model's
+/// pacer plans from the ramp itself, so here its level is only what the dashboard shows.
+async fn follow_stages(load: &crate::scenario::Load, control: &Control, started: Instant) {
+    if let Some((ramp, closed)) = stage_ramp(load) {
+        let end: Duration = load.stages.iter().map(|s| s.duration).sum();
+        let mut tick = tokio::time::interval(STAGE_TICK);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = control.stop.cancelled() => break,
+            }
+            if control.is_manual() {
+                break;
+            }
+            let now = Instant::now();
+            control.follow(level_at(&ramp, closed, control, started, now));
+            if (now - started).saturating_sub(control.paused_for(now)) > end {
+                break;
+            }
+        }
+    }
+    std::future::pending().await
 }
 
 async fn sleep_until_opt(deadline: Option<Instant>) {
@@ -159,6 +182,7 @@ mod tests {
             Ok(Reply {
                 status: 200,
                 bytes: 2,
+                ..Reply::default()
             })
         }
     }

@@ -26,15 +26,34 @@ pub struct Prepared {
     pub body: Option<Bytes>,
     /// Limit for the whole exchange.
     pub timeout: Duration,
+    /// What of the response the step reads (checks, extraction, cookies).
+    pub keep: Keep,
 }
 
-/// A complete response: status and body size (the body itself is not kept).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which parts of a response to keep; a step that reads neither keeps nothing, so the
+/// common case pays nothing for checks and extraction it does not use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Keep {
+    /// Keep the body (up to `MAX_KEPT_BODY`).
+    pub body: bool,
+    /// Keep the headers.
+    pub headers: bool,
+}
+
+/// The most body bytes kept for checks and extraction; the rest is counted, not stored.
+pub const MAX_KEPT_BODY: usize = 16 << 20;
+
+/// A complete response: status and body size, and the parts the request asked to keep.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Reply {
     /// Status code.
     pub status: u16,
     /// Body bytes received.
     pub bytes: u64,
+    /// The headers, if kept (otherwise empty).
+    pub headers: HeaderMap,
+    /// The body, if kept (otherwise empty).
+    pub body: Bytes,
 }
 
 /// A failed exchange, already classified.
@@ -103,12 +122,27 @@ impl Transport for ReqwestTransport {
         }
         let mut response = builder.send().await.map_err(|e| classify(&e, false))?;
         let status = response.status().as_u16();
+        let headers = if req.keep.headers {
+            std::mem::take(response.headers_mut())
+        } else {
+            HeaderMap::new()
+        };
         let mut bytes = 0u64;
-        // Read chunk by chunk: the size is counted, nothing is buffered.
+        let mut kept = bytes::BytesMut::new();
+        // Read chunk by chunk: the size is counted; only a step that reads the body keeps it.
         while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e, true))? {
             bytes += chunk.len() as u64;
+            if req.keep.body && kept.len() < MAX_KEPT_BODY {
+                let room = MAX_KEPT_BODY - kept.len();
+                kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
         }
-        Ok(Reply { status, bytes })
+        Ok(Reply {
+            status,
+            bytes,
+            headers,
+            body: kept.freeze(),
+        })
     }
 }
 

@@ -16,9 +16,11 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{Control, ReadyFlow, Transport, Workload};
-use crate::metrics::{Level, MIN_LIVE_RATE, Outcome, Recorder};
+use super::workload::{ReadyFlow, User};
+use super::{Control, Ramp, Transport, Workload};
+use crate::metrics::{ErrorClass, Level, MIN_LIVE_RATE, Outcome, Recorder};
 use crate::scenario::Model;
+use crate::scenario::OnError;
 
 /// Child abort tokens for open-model arrivals (spreads waker registration over many locks).
 const ABORT_LANES: usize = 64;
@@ -125,30 +127,47 @@ async fn virtual_user<T: Transport>(
     abort: CancellationToken,
     retire: Arc<AtomicBool>,
 ) {
-    let mut rng = fastrand::Rng::with_seed(fastrand::u64(..) ^ vu);
+    let mut user = User::of(&shared.work, vu, fastrand::u64(..) ^ vu);
     loop {
         shared.control.wait_while_paused().await;
         if shared.control.is_stopping() || retire.load(Ordering::Relaxed) || !shared.claim() {
             return;
         }
-        let flow = shared.work.pick(&mut rng);
-        run_iteration(&shared, flow, Instant::now(), &abort).await;
+        let flow = shared.work.pick(&mut user.rng);
+        if let Err(why) = shared.work.take_rows(flow, &mut user) {
+            shared.control.stop_because(why);
+            return;
+        }
+        let began = Instant::now();
+        run_iteration(&shared, flow, began, &abort, &mut user).await;
+        user.iteration += 1;
+        if let Some(pace) = flow.pace {
+            // A paced user starts its iterations at most once per `pace`.
+            tokio::select! {
+                () = tokio::time::sleep_until((began + pace).into()) => {}
+                () = shared.control.stop.cancelled() => return,
+            }
+        }
     }
 }
 
-/// The open model's schedule: arrival `n` is planned at `base + (n - base_n) / rate`. A
-/// level change or a resume starts a new segment, so earlier arrivals keep their instants.
+/// The open model's schedule: arrival `n` is planned at `base + (n - base_n) / rate`, or,
+/// with stages, where the ramp puts it (from `base`, shifted by pauses). A level change or a
+/// resume starts a new segment, so earlier arrivals keep their instants.
 struct Schedule {
     base: Instant,
     base_n: u64,
     rate: f64,
+    ramp: Option<Arc<Ramp>>,
 }
 
 impl Schedule {
     fn planned(&self, n: u64) -> Option<Instant> {
-        let offset =
-            Duration::try_from_secs_f64(n.checked_sub(self.base_n)? as f64 / self.rate).ok()?;
-        Some(self.base + offset)
+        let secs = match &self.ramp {
+            Some(ramp) => ramp.time_of(n)?,
+            None => n.checked_sub(self.base_n)? as f64 / self.rate,
+        };
+        Some(self.base + Duration::try_from_secs_f64(secs).ok()?)
     }
 }
 
@@ -162,7 +181,17 @@ fn replan(schedule: &Schedule, next: u64, rate: f64, now: Instant) -> Schedule {
         .filter(|&p| p >= schedule.base_n)
         .and_then(|p| schedule.planned(p));
     let Some(last) = last else {
-        return Schedule { rate, ..*schedule };
+        let base = if schedule.ramp.is_some() {
+            now
+        } else {
+            schedule.base
+        };
+        return Schedule {
+            base,
+            base_n: next,
+            rate,
+            ramp: None,
+        };
     };
     let gap = Duration::try_from_secs_f64(1.0 / rate).unwrap_or(Duration::MAX);
     let base = last.checked_add(gap).unwrap_or(now).max(now);
@@ -170,6 +199,7 @@ fn replan(schedule: &Schedule, next: u64, rate: f64, now: Instant) -> Schedule {
         base,
         base_n: next,
         rate,
+        ramp: None,
     }
 }
 
@@ -191,31 +221,54 @@ async fn pace<T: Transport>(
     let deadline = shared.work.load.duration.map(|d| started + d);
     let mut level = shared.control.watch_level();
     let rate_of = |l: Level| match l {
-        Level::Rate(r) => r,
+        Level::Rate(r) => r.max(MIN_LIVE_RATE),
         Level::Vus(_) => MIN_LIVE_RATE,
     };
+    let stages = &shared.work.load.stages;
     let mut schedule = Schedule {
         base: started,
         base_n: 0,
         rate: rate_of(*level.borrow_and_update()),
+        ramp: (!stages.is_empty()).then(|| {
+            let start = match shared.work.load.model {
+                Model::Open { rate, .. } => rate,
+                Model::Closed { .. } => 0.0,
+            };
+            Arc::new(Ramp::new(start, stages))
+        }),
     };
+    // Stages move the level too (for the dashboard); only a change by the user re-plans.
+    let replans = |schedule: &Schedule| schedule.ramp.is_none() || shared.control.is_manual();
     let mut rng = fastrand::Rng::new();
     let mut admitted = 0u64;
     let mut n = 0u64;
     loop {
         if shared.control.is_paused() {
+            let paused_at = Instant::now();
             shared.control.wait_while_paused().await;
             if shared.control.is_stopping() {
                 return;
             }
             let rate = rate_of(*level.borrow_and_update());
-            schedule = Schedule {
-                base: Instant::now(),
-                base_n: n,
-                rate,
+            schedule = match schedule.ramp.take() {
+                // The ramp resumes where it was: every later arrival moves by the pause.
+                Some(ramp) => Schedule {
+                    base: schedule.base + (Instant::now() - paused_at),
+                    ramp: Some(ramp),
+                    ..schedule
+                },
+                None => Schedule {
+                    base: Instant::now(),
+                    base_n: n,
+                    rate,
+                    ramp: None,
+                },
             };
         }
         // A change seen while catching up (no sleep below) still applies at once.
+        if level.has_changed().unwrap_or(false) && !replans(&schedule) {
+            level.borrow_and_update();
+        }
         if level.has_changed().unwrap_or(false) {
             schedule = replan(
                 &schedule,
@@ -237,7 +290,10 @@ async fn pace<T: Transport>(
                 () = shared.control.stop.cancelled() => {}
                 changed = level.changed() => {
                     if changed.is_ok() {
-                        schedule = replan(&schedule, n, rate_of(*level.borrow_and_update()), Instant::now());
+                        let rate = rate_of(*level.borrow_and_update());
+                        if replans(&schedule) {
+                            schedule = replan(&schedule, n, rate, Instant::now());
+                        }
                     }
                     continue;
                 }
@@ -270,21 +326,29 @@ async fn pace<T: Transport>(
         let abort = lanes[(n % ABORT_LANES as u64) as usize].clone();
         let seed = rng.u64(..);
         tracker.spawn(async move {
-            let mut rng = fastrand::Rng::with_seed(seed);
-            let flow = shared.work.pick(&mut rng);
-            run_iteration(&shared, flow, planned, &abort).await;
+            // Every arrival is a new user: vu() is its number, iteration() is 0.
+            let mut user = User::of(&shared.work, n - 1, seed);
+            let flow = shared.work.pick(&mut user.rng);
+            if let Err(why) = shared.work.take_rows(flow, &mut user) {
+                shared.recorder.end_iteration();
+                shared.control.stop_because(why);
+                return;
+            }
+            run_iteration(&shared, flow, planned, &abort, &mut user).await;
         });
     }
 }
 
-/// The worker loop: sends each step of `flow` in order and records how it ended. The first
-/// step's latency counts from `planned` (or from the send, if that came a little earlier);
-/// later steps from their own send.
+/// The worker loop: sends each step of `flow` in order as `user`, judges and records how
+/// it ended, and stops early when a step fails and its policy says so. The first step's
+/// latency counts from `planned` (or from the send, if that came a little earlier); later
+/// steps from their own send.
 async fn run_iteration<T: Transport>(
     shared: &Shared<T>,
     flow: &ReadyFlow,
     planned: Instant,
     abort: &CancellationToken,
+    user: &mut User,
 ) {
     let mut first_start = Some(planned);
     for (i, step) in flow.steps.iter().enumerate() {
@@ -297,20 +361,45 @@ async fn run_iteration<T: Transport>(
         shared.recorder.start();
         let sent = Instant::now();
         let begin = first_start.take().map_or(sent, |p| p.min(sent));
+        let request = match step.request(user, &shared.work) {
+            Ok(r) => r,
+            Err(message) => {
+                let outcome = Outcome::Failed {
+                    class: ErrorClass::Render,
+                    message,
+                };
+                shared
+                    .recorder
+                    .record(step.id, Duration::ZERO, Duration::ZERO, outcome);
+                if step.on_error == OnError::AbortIteration {
+                    break;
+                }
+                continue;
+            }
+        };
         let result = tokio::select! {
             biased;
             () = abort.cancelled() => None,
-            r = shared.transport.send(&step.request) => Some(r),
+            r = shared.transport.send(&request) => Some(r),
         };
+        drop(request);
         let end = Instant::now();
         let interrupted = result.is_none();
+        let mut failed = true;
         let outcome = match result {
             None => Outcome::Interrupted,
-            Some(Ok(reply)) => Outcome::Response {
-                status: reply.status,
-                bytes: reply.bytes,
-                unexpected: (!step.expect.accepts(reply.status)).then(|| step.expect.label()),
-            },
+            Some(Ok(reply)) => {
+                let judged = step.judge(&reply, end - begin, user);
+                failed = judged.step_failed;
+                Outcome::Response {
+                    status: reply.status,
+                    bytes: reply.bytes,
+                    unexpected: (!step.expect.status.accepts(reply.status))
+                        .then(|| step.expect.status.label()),
+                    failure: judged.failure,
+                    failed_checks: judged.failed_checks,
+                }
+            }
             Some(Err(failure)) => Outcome::Failed {
                 class: failure.class,
                 message: failure.message,
@@ -319,8 +408,20 @@ async fn run_iteration<T: Transport>(
         shared
             .recorder
             .record(step.id, end - begin, end - sent, outcome);
-        if interrupted {
+        if interrupted || (failed && step.on_error == OnError::AbortIteration) {
             break;
+        }
+        if let Some((lo, hi)) = step.think {
+            let pause = if lo == hi {
+                lo
+            } else {
+                let span = (hi - lo).as_nanos() as u64;
+                lo + Duration::from_nanos(user.rng.u64(0..=span))
+            };
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = shared.control.stop.cancelled() => break,
+            }
         }
     }
     shared.recorder.end_iteration();
@@ -337,6 +438,7 @@ mod tests {
             base: t0,
             base_n: 0,
             rate: 0.1,
+            ramp: None,
         };
         // Arrival 0 went at t0; the change comes 9 s later, before arrival 1 (due at 10 s).
         let now = t0 + Duration::from_secs(9);
@@ -348,6 +450,7 @@ mod tests {
             base: t0,
             base_n: 0,
             rate: 10.0,
+            ramp: None,
         };
         let slower = replan(&fast, 5, 1.0, t0 + Duration::from_millis(410));
         assert_eq!(slower.planned(5), Some(t0 + Duration::from_millis(1400)));
@@ -356,6 +459,7 @@ mod tests {
             base: t0,
             base_n: 7,
             rate: 1.0,
+            ramp: None,
         };
         assert_eq!(replan(&fresh, 7, 2.0, t0).planned(7), Some(t0));
     }

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use super::outcome::ErrorClass;
 use super::recorder::{Recorder, StepInterval};
 use super::snapshot::{
-    BUCKET_BOUNDS, Bucket, ErrorStat, IntervalStats, LiveState, Percentiles, Phase, Snapshot,
-    StepStats, per_second,
+    BUCKET_BOUNDS, Bucket, CheckStat, ErrorStat, IntervalStats, LiveState, Percentiles, Phase,
+    Snapshot, StepStats, per_second,
 };
 
 /// Cumulative state of one step (or of the whole run).
@@ -20,6 +20,7 @@ struct Totals {
 pub struct Aggregator {
     recorder: Recorder,
     names: Vec<(String, String)>,
+    checks: Vec<Vec<String>>,
     started: Instant,
     last_tick: Instant,
     steps: Vec<Totals>,
@@ -42,6 +43,7 @@ impl Aggregator {
         Self {
             recorder,
             names,
+            checks: Vec::new(),
             started,
             last_tick: started,
             steps: (0..n).map(|_| totals()).collect(),
@@ -50,6 +52,12 @@ impl Aggregator {
             tick_total: StepInterval::new(high),
             seq: 0,
         }
+    }
+
+    /// Names the checks of each step (by step id), so snapshots report them.
+    pub fn with_checks(mut self, checks: Vec<Vec<String>>) -> Self {
+        self.checks = checks;
+        self
     }
 
     /// Merges everything recorded since the last tick and returns the run as of `now`.
@@ -76,7 +84,20 @@ impl Aggregator {
             let totals = &mut self.steps[i];
             absorb(totals, tick, elapsed);
             let (flow, name) = self.names.get(i).cloned().unwrap_or_default();
-            steps.push(step_stats(flow, name, totals, interval, active));
+            let mut stats = step_stats(flow, name, totals, interval, active);
+            let responses: u64 = totals.sums.statuses.iter().map(|(_, n)| n).sum();
+            if let Some(names) = self.checks.get(i) {
+                stats.checks = names
+                    .iter()
+                    .enumerate()
+                    .map(|(c, name)| CheckStat {
+                        name: name.clone(),
+                        evaluated: responses,
+                        failed: totals.sums.checks.get(c).copied().unwrap_or(0),
+                    })
+                    .collect();
+            }
+            steps.push(stats);
         }
         let interval = interval_stats(&self.tick_total, length);
         absorb(&mut self.total, &mut self.tick_total, elapsed);
@@ -165,6 +186,7 @@ fn step_stats(
         service: Percentiles::of(&s.service),
         statuses,
         errors_by_class,
+        checks: Vec::new(),
         interval,
     }
 }
@@ -180,6 +202,8 @@ mod tests {
             status: 200,
             bytes: 10,
             unexpected: None,
+            failure: None,
+            failed_checks: 0,
         };
         rec.record(
             step,

@@ -16,6 +16,6 @@ pub use live::{Change, Level, LoadEvent, MIN_LIVE_RATE};
 pub use outcome::{ErrorClass, Outcome};
 pub use recorder::Recorder;
 pub use snapshot::{
-    BUCKET_BOUNDS, Bucket, ErrorStat, IntervalStats, LiveState, Percentiles, Phase, Snapshot,
-    StepStats, per_second,
+    BUCKET_BOUNDS, Bucket, CheckStat, ErrorStat, IntervalStats, LiveState, Percentiles, Phase,
+    Snapshot, StepStats, per_second,
 };

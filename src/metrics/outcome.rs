@@ -22,11 +22,18 @@ pub enum ErrorClass {
     Request,
     /// A response arrived with a status the step does not expect.
     StatusNotExpected,
+    /// A value could not be extracted from an expected response.
+    Extract,
+    /// An expected response failed one of the step's checks.
+    Check,
+    /// The request could not be built: a value it needs is missing, or it renders to an
+    /// invalid URL or header. Nothing was sent.
+    Render,
 }
 
 impl ErrorClass {
     /// Every class, in display order; `index` is the position here.
-    pub const ALL: [ErrorClass; 8] = [
+    pub const ALL: [ErrorClass; 11] = [
         ErrorClass::ConnectRefused,
         ErrorClass::Connect,
         ErrorClass::Timeout,
@@ -35,7 +42,18 @@ impl ErrorClass {
         ErrorClass::Body,
         ErrorClass::Request,
         ErrorClass::StatusNotExpected,
+        ErrorClass::Extract,
+        ErrorClass::Check,
+        ErrorClass::Render,
     ];
+
+    /// Whether the class judges a response that arrived (the request itself completed).
+    pub fn judges_response(self) -> bool {
+        matches!(
+            self,
+            ErrorClass::StatusNotExpected | ErrorClass::Extract | ErrorClass::Check
+        )
+    }
 
     /// Position in `ALL`, for fixed-size counters.
     pub fn index(self) -> usize {
@@ -53,6 +71,9 @@ impl ErrorClass {
             ErrorClass::Body => "body",
             ErrorClass::Request => "request",
             ErrorClass::StatusNotExpected => "status_not_expected",
+            ErrorClass::Extract => "extract",
+            ErrorClass::Check => "check",
+            ErrorClass::Render => "render",
         }
     }
 }
@@ -74,6 +95,10 @@ pub enum Outcome<'a> {
         bytes: u64,
         /// `Some(what was expected)` when the status is not accepted by the step.
         unexpected: Option<&'a str>,
+        /// An accepted status whose response still failed: `Extract` or `Check`, and why.
+        failure: Option<(ErrorClass, String)>,
+        /// The step's checks that failed, one bit per check (bit i: check i).
+        failed_checks: u64,
     },
     /// The request failed before a complete response.
     Failed {

@@ -33,6 +33,8 @@ pub struct StepInterval {
     pub bytes: u64,
     /// Requests cut off by the hard stop.
     pub interrupted: u64,
+    /// Failures per check of the step (index: the check's position in the step).
+    pub checks: Vec<u64>,
 }
 
 impl StepInterval {
@@ -50,13 +52,18 @@ impl StepInterval {
             samples: Default::default(),
             bytes: 0,
             interrupted: 0,
+            checks: Vec::new(),
         }
     }
 
     /// Requests that completed (a response or an error), interrupted ones excluded.
     pub fn completed(&self) -> u64 {
-        self.statuses.iter().map(|(_, n)| n).sum::<u64>() + self.errors.iter().sum::<u64>()
-            - self.errors[ErrorClass::StatusNotExpected.index()]
+        let judged: u64 = ErrorClass::ALL
+            .iter()
+            .filter(|c| c.judges_response())
+            .map(|c| self.errors[c.index()])
+            .sum();
+        self.statuses.iter().map(|(_, n)| n).sum::<u64>() + self.errors.iter().sum::<u64>() - judged
     }
 
     fn record(&mut self, latency: Duration, service: Duration, outcome: Outcome<'_>) {
@@ -65,6 +72,8 @@ impl StepInterval {
                 status,
                 bytes,
                 unexpected,
+                failure,
+                failed_checks,
             } => {
                 self.latency.saturating_record(micros(latency));
                 self.service.saturating_record(micros(service));
@@ -80,6 +89,18 @@ impl StepInterval {
                     if slot.is_none() {
                         *slot = Some(format!("expected {expected}, got {status}"));
                     }
+                } else if let Some((class, message)) = failure {
+                    self.errors[class.index()] += 1;
+                    self.samples[class.index()] = Some(message);
+                }
+                let mut bits = failed_checks;
+                while bits != 0 {
+                    let i = bits.trailing_zeros() as usize;
+                    if self.checks.len() <= i {
+                        self.checks.resize(i + 1, 0);
+                    }
+                    self.checks[i] += 1;
+                    bits &= bits - 1;
                 }
             }
             Outcome::Failed { class, message } => {
@@ -121,6 +142,12 @@ impl StepInterval {
         }
         self.bytes += other.bytes;
         self.interrupted += other.interrupted;
+        if self.checks.len() < other.checks.len() {
+            self.checks.resize(other.checks.len(), 0);
+        }
+        for (mine, theirs) in self.checks.iter_mut().zip(&other.checks) {
+            *mine += theirs;
+        }
     }
 
     /// Empties the interval, keeping the histograms' allocation.
@@ -132,6 +159,7 @@ impl StepInterval {
         self.samples = Default::default();
         self.bytes = 0;
         self.interrupted = 0;
+        self.checks.clear();
     }
 }
 
@@ -303,6 +331,8 @@ mod tests {
                             status: 200,
                             bytes: 5,
                             unexpected: None,
+                            failure: None,
+                            failed_checks: 0,
                         };
                         rec.record(0, Duration::from_millis(2), Duration::from_millis(1), ok);
                     }
@@ -350,6 +380,8 @@ mod tests {
             status: 500,
             bytes: 0,
             unexpected: Some("200"),
+            failure: None,
+            failed_checks: 0,
         };
         i.record(Duration::from_millis(1), Duration::from_millis(1), bad);
         assert_eq!(i.completed(), 1);

@@ -122,6 +122,8 @@ pub struct StepStats {
     pub statuses: Vec<(u16, u64)>,
     /// Errors per class, most frequent first.
     pub errors_by_class: Vec<ErrorStat>,
+    /// The step's checks, in the order written (empty for the total).
+    pub checks: Vec<CheckStat>,
     /// The last tick alone.
     pub interval: IntervalStats,
 }
@@ -146,6 +148,17 @@ impl StepStats {
     }
 }
 
+/// One check of a step over the run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckStat {
+    /// The check's name.
+    pub name: String,
+    /// Responses it was evaluated on (every response of the step).
+    pub evaluated: u64,
+    /// Responses that failed it.
+    pub failed: u64,
+}
+
 /// What the run is asked to do right now, and what was changed live.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LiveState {
@@ -159,6 +172,9 @@ pub struct LiveState {
     pub paused_for: Duration,
     /// Live changes so far, in order.
     pub events: Vec<LoadEvent>,
+    /// Why the run stopped early, when it was neither its length nor the user (e.g. a data
+    /// file's unique rows ran out).
+    pub stop_reason: Option<String>,
 }
 
 /// One bar of the latency distribution: responses with latency up to `upper_us`.

@@ -28,6 +28,9 @@ struct Document<'a> {
     steps: Vec<StatsDoc>,
     dropped: u64,
     events: Vec<EventDoc>,
+    /// The load level when the run ended (after stages and live changes).
+    final_level: Option<String>,
+    stop_reason: Option<String>,
 }
 
 /// A live change: `change` is `level` (with `from` and `to`), `pause` or `resume`.
@@ -54,6 +57,22 @@ struct LoadDoc {
     duration_s: Option<f64>,
     iterations: Option<u64>,
     graceful_stop_s: f64,
+    stages: Vec<StageDoc>,
+}
+
+/// One stage: the level reached (`vus` or `rate_per_s`) by the end of `duration_s`.
+#[derive(Serialize)]
+struct StageDoc {
+    duration_s: f64,
+    vus: Option<u64>,
+    rate_per_s: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct CheckDoc {
+    name: String,
+    evaluated: u64,
+    failed: u64,
 }
 
 #[derive(Serialize)]
@@ -70,6 +89,7 @@ struct StatsDoc {
     service_time_ms: LatencyDoc,
     status_codes: BTreeMap<String, u64>,
     errors_by_class: Vec<ErrorDoc>,
+    checks: Vec<CheckDoc>,
 }
 
 #[derive(Serialize)]
@@ -116,6 +136,8 @@ pub fn to_json(info: &RunInfo, snap: &Snapshot) -> String {
             .collect(),
         dropped: snap.dropped,
         events: snap.live.events.iter().map(event_doc).collect(),
+        final_level: snap.live.level.map(|l| l.to_string()),
+        stop_reason: snap.live.stop_reason.clone(),
     };
     serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
@@ -151,6 +173,18 @@ fn load_doc(info: &RunInfo) -> LoadDoc {
         duration_s: l.duration.map(|d| d.as_secs_f64()),
         iterations: l.iterations,
         graceful_stop_s: l.graceful_stop.as_secs_f64(),
+        stages: l
+            .stages
+            .iter()
+            .map(|s| {
+                let closed = model == "closed";
+                StageDoc {
+                    duration_s: s.duration.as_secs_f64(),
+                    vus: closed.then_some(s.target as u64),
+                    rate_per_s: (!closed).then_some(s.target),
+                }
+            })
+            .collect(),
     }
 }
 
@@ -178,6 +212,15 @@ fn stats_doc(s: &StepStats, flow: Option<String>) -> StatsDoc {
                 class: e.class.as_str(),
                 count: e.count,
                 sample: e.sample.clone(),
+            })
+            .collect(),
+        checks: s
+            .checks
+            .iter()
+            .map(|c| CheckDoc {
+                name: c.name.clone(),
+                evaluated: c.evaluated,
+                failed: c.failed,
             })
             .collect(),
     }

@@ -41,8 +41,35 @@ pub fn summary(info: &RunInfo, snap: &Snapshot) -> String {
     latency_lines(&mut out, &t.latency, &t.service, info);
     status_line(&mut out, t);
     error_lines(&mut out, snap);
+    check_lines(&mut out, snap);
     change_line(&mut out, snap);
+    if let Some(reason) = &snap.live.stop_reason {
+        let _ = writeln!(out, "stopped   early: {reason}");
+    }
     out
+}
+
+/// Every check of every step: how many responses failed it.
+fn check_lines(out: &mut String, snap: &Snapshot) {
+    let checks: Vec<(String, &crate::metrics::CheckStat)> = snap
+        .steps
+        .iter()
+        .flat_map(|s| s.checks.iter().map(move |c| (s.label(), c)))
+        .collect();
+    if checks.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "checks");
+    for (step, c) in checks {
+        let verdict = if c.failed == 0 { "ok" } else { "FAILED" };
+        let _ = writeln!(
+            out,
+            "  {verdict:<6} {step} · {}: {} of {} failed",
+            c.name,
+            thousands(c.failed),
+            thousands(c.evaluated)
+        );
+    }
 }
 
 fn change_line(out: &mut String, snap: &Snapshot) {
@@ -67,6 +94,24 @@ fn describe_load(info: &RunInfo) -> String {
             max_in_flight,
         } => format!("open model, {rate}/s (max {max_in_flight} in flight)"),
     }];
+    if !l.stages.is_empty() {
+        let unit = match l.model {
+            Model::Closed { .. } => " VUs",
+            Model::Open { .. } => "/s",
+        };
+        let stages: Vec<String> = l
+            .stages
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}{unit} over {}",
+                    s.target,
+                    humantime::format_duration(s.duration)
+                )
+            })
+            .collect();
+        parts[0] = format!("{}, then stages: {}", parts[0], stages.join(" → "));
+    }
     if let Some(d) = l.duration {
         parts.push(format!("for {}", humantime::format_duration(d)));
     }

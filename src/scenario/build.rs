@@ -3,14 +3,17 @@
 //! Command-line overrides are applied here, before the checks, so that `--vus 10` on a file
 //! that says `rate: 100/s` yields a valid closed-model plan rather than a conflict.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_saphyr::{Location, Spanned};
 
+use super::data::{self, DataMode, DataSet};
 use super::diag::Problems;
-use super::plan::{Flow, Load, Model, Plan, Step, Target};
-use super::raw::{RawFlow, RawLoad, RawScenario, RawStep};
-use super::step::{Defaults, build_step};
+use super::plan::{Flow, Load, Model, Plan, Stage, Step, Target};
+use super::raw::{AnyValue, RawData, RawFlow, RawLoad, RawScenario, RawStage, RawStep};
+use super::step::{Defaults, Known, build_step, is_name};
 use super::template::{EnvLookup, substitute_env};
 use super::units::{parse_duration, parse_rate};
 
@@ -38,6 +41,8 @@ pub struct Overrides {
     pub iterations: Option<u64>,
     /// `--target`.
     pub target: Option<Target>,
+    /// `--set NAME=VALUE`: variables that beat the file's `variables:`.
+    pub set: Vec<(String, String)>,
 }
 
 /// Inputs shared by every check of one file.
@@ -48,6 +53,44 @@ pub struct Context<'a> {
     pub overrides: &'a Overrides,
     /// The name to use when the file has none (its stem).
     pub fallback_name: String,
+    /// The scenario text, to point inside templates.
+    pub text: &'a str,
+    /// Where relative data file paths start (the scenario file's directory).
+    pub base_dir: PathBuf,
+}
+
+impl Context<'_> {
+    /// The 1-based line and column of character `offset` of `value`, a string written at or
+    /// after `loc`: found by searching the source from there (quotes and nesting make the
+    /// value's own start an unreliable anchor). Falls back to `loc` when it is not found
+    /// verbatim (escape sequences, folded scalars).
+    pub fn position(&self, loc: Location, value: &str, offset: usize) -> (u64, u64) {
+        let fallback = (loc.line(), loc.column());
+        let Some(first) = usize::try_from(loc.line())
+            .ok()
+            .and_then(|l| l.checked_sub(1))
+        else {
+            return fallback;
+        };
+        if value.is_empty() || value.contains('\n') {
+            return fallback;
+        }
+        for (i, row) in self.text.lines().enumerate().skip(first).take(200) {
+            let skip = if i == first {
+                usize::try_from(loc.column()).map_or(0, |c| c.saturating_sub(1))
+            } else {
+                0
+            };
+            let Some((start, _)) = row.char_indices().nth(skip) else {
+                continue;
+            };
+            if let Some(byte) = row[start..].find(value) {
+                let col = row[..start + byte].chars().count() + offset + 1;
+                return ((i + 1) as u64, col as u64);
+            }
+        }
+        fallback
+    }
 }
 
 /// Builds a plan from a parsed file, or returns every problem found.
@@ -58,8 +101,44 @@ pub fn build(raw: RawScenario, cx: &Context<'_>, problems: &mut Problems) -> Opt
         .unwrap_or_else(|| cx.fallback_name.clone());
     let target = build_target(raw.target.as_ref(), cx, problems);
     let load = build_load(raw.load.as_ref(), cx.overrides, problems);
-    let defaults = Defaults::build(raw.defaults.as_ref(), cx, problems);
-    let flows = build_flows(raw.flows.as_ref(), &defaults, cx, problems);
+    let variables = build_variables(raw.variables.as_ref(), cx, problems);
+    let data = build_data(raw.data.as_ref(), cx, problems);
+    let mut known = Known {
+        vars: variables.iter().map(|(k, _)| k.clone()).collect(),
+        data: &data,
+    };
+    let defaults = Defaults::build(raw.defaults.as_ref(), &known, cx, problems);
+    // Setup comes first: what it extracts is defined for every flow.
+    let setup = raw.setup.as_ref().and_then(|s| {
+        let name = s
+            .value
+            .name
+            .as_ref()
+            .map_or("setup".to_string(), |n| n.value.clone());
+        build_flow(
+            &s.value,
+            s.referenced,
+            "setup",
+            name,
+            &mut 0,
+            &defaults,
+            &mut known,
+            cx,
+            problems,
+        )
+    });
+    let flows = build_flows(raw.flows.as_ref(), &defaults, &known, cx, problems);
+    // The load's steps are numbered from 0 (metrics index them); setup's come after.
+    let setup = setup.map(|mut f| {
+        let count: usize = flows.iter().map(|f| f.steps.len()).sum();
+        for (i, s) in f.steps.iter_mut().enumerate() {
+            s.id = count + i;
+        }
+        f
+    });
+    if let Some(p) = raw.setup.as_ref().and_then(|s| s.value.weight.as_ref()) {
+        problems.on(p, "setup.weight", "setup runs once; it has no weight");
+    }
     if !problems.is_empty() {
         return None;
     }
@@ -69,7 +148,130 @@ pub fn build(raw: RawScenario, cx: &Context<'_>, problems: &mut Problems) -> Opt
         target: target?,
         load: load?,
         flows,
+        setup,
+        variables,
+        data,
+        cookies: raw.cookies.is_some_and(|c| c.value),
     })
+}
+
+/// `variables:` (scalars) with `--set` values on top.
+fn build_variables(
+    raw: Option<&BTreeMap<String, AnyValue>>,
+    cx: &Context<'_>,
+    problems: &mut Problems,
+) -> Vec<(String, String)> {
+    let mut vars: BTreeMap<String, String> = BTreeMap::new();
+    for (name, v) in raw.into_iter().flatten() {
+        let field = format!("variables.{name}");
+        if !is_name(name) {
+            problems.on(
+                v,
+                &field,
+                format!("\"{name}\" is not a variable name (letters, digits and _)"),
+            );
+            continue;
+        }
+        if v.value.is_object() || v.value.is_array() {
+            problems.on(v, &field, "a variable is a string, number or boolean");
+            continue;
+        }
+        match substitute_env(&scalar_text(&v.value), cx.env) {
+            Ok(text) => {
+                vars.insert(name.clone(), text);
+            }
+            Err(e) => problems.on(v, &field, e),
+        }
+    }
+    for (name, value) in &cx.overrides.set {
+        vars.insert(name.clone(), value.clone());
+    }
+    vars.into_iter().collect()
+}
+
+/// A data set's `mode` and `on_exhausted`.
+fn data_mode(d: &RawData, field: &str, problems: &mut Problems) -> Option<DataMode> {
+    let wrap = match &d.on_exhausted {
+        None => Some(false),
+        Some(e) => match e.value.trim() {
+            "stop" => Some(false),
+            "wrap" => Some(true),
+            other => {
+                let message = format!("\"{other}\" is not a choice; write stop or wrap");
+                problems.on(e, &format!("{field}.on_exhausted"), message);
+                None
+            }
+        },
+    };
+    let Some(m) = &d.mode else {
+        return wrap.map(|_| DataMode::Sequential);
+    };
+    match m.value.trim() {
+        "sequential" => wrap.map(|_| DataMode::Sequential),
+        "random" => Some(DataMode::Random),
+        "unique" => wrap.map(|wrap| DataMode::Unique { wrap }),
+        other => {
+            let message = format!("\"{other}\" is not a mode; write sequential, random or unique");
+            problems.on(m, &format!("{field}.mode"), message);
+            None
+        }
+    }
+}
+
+/// `data:` files, read now so that a missing file or column fails validation.
+fn build_data(
+    raw: Option<&BTreeMap<String, Spanned<RawData>>>,
+    cx: &Context<'_>,
+    problems: &mut Problems,
+) -> Vec<DataSet> {
+    let mut sets = Vec::new();
+    for (name, d) in raw.into_iter().flatten() {
+        let field = format!("data.{name}");
+        if !is_name(name) {
+            problems.on(
+                d,
+                &field,
+                format!("\"{name}\" is not a data set name (letters, digits and _)"),
+            );
+            continue;
+        }
+        let mode = data_mode(&d.value, &field, problems);
+        if let (Some(e), Some(m)) = (&d.value.on_exhausted, mode)
+            && !matches!(m, DataMode::Unique { .. })
+        {
+            problems.on(e, &format!("{field}.on_exhausted"), "on_exhausted applies to mode: unique only (sequential wraps, random never runs out)");
+        }
+        let Some(file) = &d.value.file else {
+            problems.on(
+                d,
+                &format!("{field}.file"),
+                "missing; write e.g. file: users.csv (relative to the scenario)",
+            );
+            continue;
+        };
+        let path = match substitute_env(&file.value, cx.env) {
+            Ok(p) => cx.base_dir.join(p),
+            Err(e) => {
+                problems.on(file, &format!("{field}.file"), e);
+                continue;
+            }
+        };
+        match data::read(&path) {
+            Ok((columns, rows)) => {
+                if let Some(mode) = mode {
+                    sets.push(DataSet {
+                        name: name.clone(),
+                        file: path,
+                        columns,
+                        rows,
+                        mode,
+                    });
+                }
+            }
+            Err(e) => problems.on(file, &format!("{field}.file"), e),
+        }
+    }
+    sets
 }
 
 fn build_target(
@@ -136,8 +338,22 @@ fn build_load(
         Some(s) => (&s.value, s.referenced),
         None => (&empty, Location::UNKNOWN),
     };
+    // A model chosen on the command line replaces the file's, stages included.
+    let stages = if ov.vus.is_some() || ov.rate.is_some() {
+        Some(Vec::new())
+    } else {
+        build_stages(l, problems)
+    };
+    let staged: Duration = stages.iter().flatten().map(|s| s.duration).sum();
+    if let (Some(d), Some(s)) = (&l.duration, &l.stages)
+        && !s.value.is_empty()
+        && ov.duration.is_none()
+    {
+        problems.on(d, "load.duration", "stages set the run's length; remove duration (or pass --duration to cut or extend the last stage)");
+    }
     let duration = match (ov.duration, &l.duration) {
         (Some(d), _) => Some(d),
+        (None, _) if !staged.is_zero() => Some(staged),
         (None, Some(d)) => positive_duration(d, "load.duration", problems),
         (None, None) => None,
     };
@@ -150,7 +366,7 @@ fn build_load(
         problems.on(i, "load.iterations", "must be at least 1");
     }
     // An invalid duration is reported on its own; "no stop condition" would only add noise.
-    if l.duration.is_none() && ov.duration.is_none() && iterations.is_none() {
+    if l.duration.is_none() && ov.duration.is_none() && iterations.is_none() && l.stages.is_none() {
         problems.at(
             loc,
             "load",
@@ -163,24 +379,151 @@ fn build_load(
             .ok(),
         None => Some(DEFAULT_GRACEFUL_STOP),
     };
-    let model = build_model(l, ov, problems);
+    let stages = stages?;
+    let model = build_model(l, ov, stages.is_empty(), problems);
     Some(Load {
         model: model?,
         duration,
         iterations,
         graceful_stop: graceful_stop?,
+        stages,
     })
 }
 
-fn build_model(l: &RawLoad, ov: &Overrides, problems: &mut Problems) -> Option<Model> {
+/// `load.stages`: every stage names a duration and one level, all in the same unit.
+fn build_stages(l: &RawLoad, problems: &mut Problems) -> Option<Vec<Stage>> {
+    let Some(raw) = &l.stages else {
+        return Some(Vec::new());
+    };
+    if raw.value.is_empty() {
+        problems.on(
+            raw,
+            "load.stages",
+            "no stages; add e.g. - { duration: 10s, vus: 20 }",
+        );
+        return None;
+    }
+    let before = problems.len();
+    let mut stages = Vec::new();
+    let mut unit: Option<(bool, &str)> = None;
+    for (i, st) in raw.value.iter().enumerate() {
+        let field = format!("load.stages[{i}]");
+        let RawStage {
+            duration,
+            vus,
+            rate,
+        } = &st.value;
+        let d = match duration {
+            Some(d) => positive_duration(d, &format!("{field}.duration"), problems),
+            None => {
+                problems.on(
+                    st,
+                    &format!("{field}.duration"),
+                    "missing; write e.g. duration: 30s",
+                );
+                None
+            }
+        };
+        let (closed, target) = match (vus, rate) {
+            (Some(v), None) => (true, Some(v.value as f64)),
+            (None, Some(r)) => {
+                let text = scalar_text(&r.value);
+                // A stage may ramp down to zero arrivals per second.
+                let rate = if text.trim().trim_end_matches("/s").trim() == "0" {
+                    Ok(0.0)
+                } else {
+                    parse_rate(&text)
+                };
+                (
+                    false,
+                    rate.map_err(|e| problems.on(r, &format!("{field}.rate"), e))
+                        .ok(),
+                )
+            }
+            _ => {
+                problems.on(
+                    st,
+                    &field,
+                    "a stage sets exactly one level: vus (closed model) or rate (open model)",
+                );
+                continue;
+            }
+        };
+        let word = if closed { "vus" } else { "rate" };
+        match unit {
+            Some((c, first)) if c != closed => {
+                problems.on(st, &field, format!("this stage sets {word} but an earlier one sets {first}; all stages ramp the same model"));
+            }
+            _ => unit = Some((closed, word)),
+        }
+        if let (Some(duration), Some(target)) = (d, target) {
+            stages.push(Stage { duration, target });
+        }
+    }
+    match unit {
+        Some((true, _)) if l.rate.is_some() => {
+            if let Some(r) = &l.rate {
+                problems.on(
+                    r,
+                    "load.rate",
+                    "the stages ramp vus; start them with vus (or remove rate to start from 0)",
+                );
+            }
+        }
+        Some((false, _)) if l.vus.is_some() => {
+            if let Some(v) = &l.vus {
+                problems.on(
+                    v,
+                    "load.vus",
+                    "the stages ramp a rate; start them with rate (or remove vus to start from 0)",
+                );
+            }
+        }
+        _ => {}
+    }
+    (problems.len() == before).then_some(stages)
+}
+
+fn build_model(
+    l: &RawLoad,
+    ov: &Overrides,
+    constant: bool,
+    problems: &mut Problems,
+) -> Option<Model> {
     // A command-line choice of model replaces the file's model entirely.
     let (vus, rate) = match (ov.vus, ov.rate) {
         (Some(v), _) => (Some(v), None),
         (None, Some(r)) => (None, Some(r)),
         (None, None) => {
             let vus = l.vus.as_ref().map(|v| v.value);
-            if let Some(v) = l.vus.as_ref().filter(|v| v.value == 0) {
+            if let Some(v) = l.vus.as_ref().filter(|v| v.value == 0 && constant) {
                 problems.on(v, "load.vus", "must be at least 1");
+            }
+            if !constant {
+                // Stages ramp from the given level, or from zero.
+                let closed = l
+                    .stages
+                    .iter()
+                    .flat_map(|s| s.value.first())
+                    .any(|s| s.value.vus.is_some());
+                return Some(if closed {
+                    Model::Closed {
+                        vus: vus.unwrap_or(0),
+                    }
+                } else {
+                    let rate = l.rate.as_ref().and_then(|r| {
+                        parse_rate(&scalar_text(&r.value))
+                            .map_err(|e| problems.on(r, "load.rate", e))
+                            .ok()
+                    });
+                    Model::Open {
+                        rate: rate.unwrap_or(0.0),
+                        max_in_flight: ov
+                            .max_in_flight
+                            .or(l.max_in_flight.as_ref().map(|m| m.value))
+                            .unwrap_or(DEFAULT_MAX_IN_FLIGHT),
+                    }
+                });
             }
             let rate = l.rate.as_ref().and_then(|r| {
                 let text = scalar_text(&r.value);
@@ -221,6 +564,7 @@ fn build_model(l: &RawLoad, ov: &Overrides, problems: &mut Problems) -> Option<M
 fn build_flows(
     raw: Option<&Spanned<Vec<Spanned<RawFlow>>>>,
     defaults: &Defaults,
+    known: &Known<'_>,
     cx: &Context<'_>,
     problems: &mut Problems,
 ) -> Vec<Flow> {
@@ -251,38 +595,71 @@ fn build_flows(
                 format!("\"{}\" names two flows; names must be unique", n.value),
             );
         }
-        let weight = flow.value.weight.as_ref().map_or(1, |w| w.value);
-        if let Some(w) = flow
-            .value
-            .weight
-            .as_ref()
-            .filter(|w| !(1..=MAX_WEIGHT).contains(&w.value))
-        {
-            let message = format!(
-                "{} must be from 1 to {MAX_WEIGHT} (remove the flow to disable it)",
-                w.value
-            );
-            problems.on(w, &format!("{path}.weight"), message);
-        }
-        let steps = match flow.value.steps.as_ref().filter(|s| !s.value.is_empty()) {
-            Some(steps) => steps,
-            None => {
-                problems.on(
-                    flow,
-                    &format!("{path}.steps"),
-                    "the flow has no steps; add e.g. steps: [{ get: / }]",
-                );
-                continue;
-            }
+        let mut known = Known {
+            vars: known.vars.clone(),
+            data: known.data,
         };
-        let built = build_steps(&steps.value, &path, &mut next_id, defaults, cx, problems);
-        flows.push(Flow {
+        if let Some(f) = build_flow(
+            &flow.value,
+            flow.referenced,
+            &path,
             name,
-            weight,
-            steps: built,
-        });
+            &mut next_id,
+            defaults,
+            &mut known,
+            cx,
+            problems,
+        ) {
+            flows.push(f);
+        }
     }
     flows
+}
+
+/// One flow (or the setup flow): weight, pace and steps.
+#[allow(clippy::too_many_arguments)]
+fn build_flow(
+    flow: &RawFlow,
+    loc: Location,
+    path: &str,
+    name: String,
+    next_id: &mut usize,
+    defaults: &Defaults,
+    known: &mut Known<'_>,
+    cx: &Context<'_>,
+    problems: &mut Problems,
+) -> Option<Flow> {
+    let weight = flow.weight.as_ref().map_or(1, |w| w.value);
+    if let Some(w) = flow
+        .weight
+        .as_ref()
+        .filter(|w| !(1..=MAX_WEIGHT).contains(&w.value))
+    {
+        let message = format!(
+            "{} must be from 1 to {MAX_WEIGHT} (remove the flow to disable it)",
+            w.value
+        );
+        problems.on(w, &format!("{path}.weight"), message);
+    }
+    let pace = flow
+        .pace
+        .as_ref()
+        .and_then(|p| positive_duration(p, &format!("{path}.pace"), problems));
+    let Some(steps) = flow.steps.as_ref().filter(|s| !s.value.is_empty()) else {
+        problems.at(
+            loc,
+            &format!("{path}.steps"),
+            "the flow has no steps; add e.g. steps: [{ get: / }]",
+        );
+        return None;
+    };
+    let steps = build_steps(&steps.value, path, next_id, defaults, known, cx, problems);
+    Some(Flow {
+        name,
+        weight,
+        pace,
+        steps,
+    })
 }
 
 fn build_steps(
@@ -290,13 +667,14 @@ fn build_steps(
     path: &str,
     next_id: &mut usize,
     defaults: &Defaults,
+    known: &mut Known<'_>,
     cx: &Context<'_>,
     problems: &mut Problems,
 ) -> Vec<Step> {
     let mut built: Vec<Step> = Vec::new();
     for (j, step) in raw.iter().enumerate() {
         let step_path = format!("{path}.steps[{j}]");
-        let Some(s) = build_step(step, *next_id, &step_path, defaults, cx, problems) else {
+        let Some(s) = build_step(step, *next_id, &step_path, defaults, known, cx, problems) else {
             continue;
         };
         if step.value.name.is_some() && built.iter().any(|b| b.name == s.name) {

@@ -75,6 +75,16 @@ impl Problems {
         });
     }
 
+    /// Records a problem at a 1-based line and column.
+    pub fn at_pos(&mut self, (line, column): (u64, u64), field: &str, message: impl Into<String>) {
+        self.list.push(Problem {
+            line,
+            column,
+            field: field.to_string(),
+            message: message.into(),
+        });
+    }
+
     /// Records a problem at a spanned value.
     pub fn on<T>(&mut self, value: &Spanned<T>, field: &str, message: impl Into<String>) {
         self.at(value.referenced, field, message);

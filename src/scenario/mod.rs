@@ -5,6 +5,8 @@
 //! collected) → `Plan` (immutable). Depends on no other module of the crate.
 
 mod build;
+mod checks;
+mod data;
 mod diag;
 mod plan;
 mod raw;
@@ -15,9 +17,11 @@ mod units;
 use std::path::Path;
 
 pub use build::{Overrides, parse_target};
+pub use checks::{Check, CheckKind, Expect, Extraction, Response, Source};
+pub use data::{DataMode, DataSet};
 pub use diag::{Problem, ScenarioError};
-pub use plan::{Flow, Load, Model, Plan, Step, StepUrl, Target};
-pub use template::{EnvLookup, FUNCTIONS, Missing, Scope, Template, TemplateError};
+pub use plan::{Body, Flow, Load, Model, OnError, Plan, Stage, Step, StepUrl, Target};
+pub use template::{EnvLookup, FUNCTIONS, JsonTemplate, Missing, Scope, Template, TemplateError};
 pub use units::{StatusSet, parse_duration, parse_rate};
 
 use diag::Problems;
@@ -38,16 +42,29 @@ pub fn load(path: &Path, env: EnvLookup<'_>, overrides: &Overrides) -> Result<Pl
         || "scenario".to_string(),
         |s| s.to_string_lossy().into_owned(),
     );
-    let mut plan = parse(&text, &file, &stem, env, overrides)?;
+    let dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
+    let mut plan = parse_in(&text, &file, &stem, &dir, env, overrides)?;
     plan.source = Some(path.to_path_buf());
     Ok(plan)
 }
 
-/// Validates scenario text; `file` is used in messages only.
+/// Validates scenario text; `file` is used in messages only, data files are found relative
+/// to the working directory.
 pub fn parse(
     text: &str,
     file: &str,
     fallback_name: &str,
+    env: EnvLookup<'_>,
+    overrides: &Overrides,
+) -> Result<Plan, ScenarioError> {
+    parse_in(text, file, fallback_name, Path::new(""), env, overrides)
+}
+
+fn parse_in(
+    text: &str,
+    file: &str,
+    fallback_name: &str,
+    base_dir: &Path,
     env: EnvLookup<'_>,
     overrides: &Overrides,
 ) -> Result<Plan, ScenarioError> {
@@ -60,6 +77,8 @@ pub fn parse(
         env,
         overrides,
         fallback_name: fallback_name.to_string(),
+        text,
+        base_dir: base_dir.to_path_buf(),
     };
     let mut problems = Problems::default();
     match build::build(raw, &cx, &mut problems) {

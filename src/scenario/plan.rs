@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::Method;
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderName};
 
-use super::units::StatusSet;
+use super::checks::{Expect, Extraction};
+use super::data::DataSet;
+use super::template::{JsonTemplate, Template};
 
 /// A validated scenario.
 #[derive(Debug, Clone)]
@@ -23,6 +25,14 @@ pub struct Plan {
     pub load: Load,
     /// The flows, each with at least one step.
     pub flows: Vec<Flow>,
+    /// A flow run once before the load; what it extracts is visible to every user.
+    pub setup: Option<Flow>,
+    /// `variables:` and `--set` values, as (name, value).
+    pub variables: Vec<(String, String)>,
+    /// The data files, loaded.
+    pub data: Vec<DataSet>,
+    /// Whether each virtual user keeps a cookie jar.
+    pub cookies: bool,
 }
 
 impl Plan {
@@ -42,6 +52,11 @@ impl Plan {
     pub fn longest_timeout(&self) -> Duration {
         self.steps()
             .map(|(_, s)| s.timeout)
+            .chain(
+                self.setup
+                    .iter()
+                    .flat_map(|f| f.steps.iter().map(|s| s.timeout)),
+            )
             .max()
             .unwrap_or(Duration::from_secs(30))
     }
@@ -68,7 +83,7 @@ impl std::fmt::Display for Target {
 /// The load model, its size, and the stop conditions.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Load {
-    /// Closed (virtual users) or open (arrival rate).
+    /// Closed (virtual users) or open (arrival rate); with stages, the starting level.
     pub model: Model,
     /// Stop starting work after this long.
     pub duration: Option<Duration>,
@@ -76,6 +91,18 @@ pub struct Load {
     pub iterations: Option<u64>,
     /// How long in-flight requests may finish after the stop before they are interrupted.
     pub graceful_stop: Duration,
+    /// Ramps from the model's starting level (VUs or arrivals/s, by model); empty for a
+    /// constant level.
+    pub stages: Vec<Stage>,
+}
+
+/// One stage: move linearly from the level at its start to `target` over `duration`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stage {
+    /// How long the ramp takes.
+    pub duration: Duration,
+    /// VUs (closed model) or arrivals per second (open model) at the stage's end.
+    pub target: f64,
 }
 
 /// How work is started.
@@ -114,6 +141,8 @@ pub struct Flow {
     pub name: String,
     /// Relative frequency among flows (at least 1).
     pub weight: u64,
+    /// Closed model: an iteration of this flow starts at most once per `pace`.
+    pub pace: Option<Duration>,
     /// The steps, at least one.
     pub steps: Vec<Step>,
 }
@@ -121,46 +150,94 @@ pub struct Flow {
 /// One request and what its response must look like.
 #[derive(Debug, Clone)]
 pub struct Step {
-    /// Index over all steps of the plan (metrics are kept per id).
+    /// Index over all steps of the plan (metrics are kept per id); setup steps count after
+    /// the load's steps.
     pub id: usize,
     /// The step's name (`METHOD url` if the file gives none).
     pub name: String,
     /// The HTTP method.
     pub method: Method,
-    /// A path joined to the target, or a full URL; query parameters already appended.
+    /// A path joined to the target, or a full URL.
     pub url: StepUrl,
-    /// Request headers (defaults merged in).
+    /// Query parameters, URL-encoded and appended when the request is built.
+    pub query: Vec<(String, Template)>,
+    /// Request headers whose values are fixed (defaults merged in).
     pub headers: HeaderMap,
+    /// Request headers whose values are templates, rendered per request.
+    pub header_templates: Vec<(HeaderName, Template)>,
     /// The request body, if any.
-    pub body: Option<Bytes>,
+    pub body: Option<Body>,
     /// Time allowed for the whole exchange, including the body.
     pub timeout: Duration,
-    /// Statuses that count as success.
-    pub expect_status: StatusSet,
+    /// What the response must look like.
+    pub expect: Expect,
+    /// Values taken from the response into the user's variables.
+    pub extract: Vec<Extraction>,
+    /// What a failed step does to the rest of the iteration.
+    pub on_error: OnError,
+    /// A pause after the step, uniform in `min..=max`.
+    pub think: Option<(Duration, Duration)>,
 }
 
-/// A step's address, before the target is known.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StepUrl {
-    /// Starts with `/`: appended to the target's base URL.
-    Path(String),
-    /// A complete `http(s)://` URL.
-    Absolute(String),
+impl Step {
+    /// Whether every part of the request is fixed text (it can be built once).
+    pub fn is_literal(&self) -> bool {
+        self.url.template.as_literal().is_some()
+            && self.query.iter().all(|(_, t)| t.as_literal().is_some())
+            && self.header_templates.is_empty()
+            && self.body.as_ref().is_none_or(Body::is_literal)
+    }
 }
 
-impl StepUrl {
-    /// The full URL for a given base (the target's URL without trailing slash).
-    pub fn resolve(&self, base: &str) -> String {
+/// What a failed step (transport error, unexpected status, failed extraction) does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    /// Abandon the rest of this flow iteration (the default).
+    AbortIteration,
+    /// Go on with the next step.
+    Continue,
+}
+
+/// A request body.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// `body:` text, sent as written (after rendering).
+    Text(Template),
+    /// `json:` a JSON document whose strings may be templates.
+    Json(JsonTemplate),
+}
+
+impl Body {
+    /// The body when it has no dynamic part.
+    pub fn literal(&self) -> Option<Bytes> {
         match self {
-            StepUrl::Path(p) => format!("{base}{p}"),
-            StepUrl::Absolute(u) => u.clone(),
+            Body::Text(t) => t.as_literal().map(|s| Bytes::from(s.to_string())),
+            Body::Json(j) => j.as_literal().map(|s| Bytes::from(s.to_string())),
         }
     }
 
+    fn is_literal(&self) -> bool {
+        match self {
+            Body::Text(t) => t.as_literal().is_some(),
+            Body::Json(j) => j.as_literal().is_some(),
+        }
+    }
+}
+
+/// A step's address, before the target is known.
+#[derive(Debug, Clone)]
+pub struct StepUrl {
+    /// As written (after `{{ env.NAME }}`), for default step names.
+    pub text: String,
+    /// The compiled template.
+    pub template: Template,
+    /// A complete `http(s)://` URL; otherwise a path appended to the target's base URL.
+    pub absolute: bool,
+}
+
+impl StepUrl {
     /// As written in the plan, for default step names.
     pub fn as_str(&self) -> &str {
-        match self {
-            StepUrl::Path(p) | StepUrl::Absolute(p) => p,
-        }
+        &self.text
     }
 }

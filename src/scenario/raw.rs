@@ -20,7 +20,29 @@ pub struct RawScenario {
     pub target: Option<Spanned<String>>,
     pub defaults: Option<RawDefaults>,
     pub load: Option<Spanned<RawLoad>>,
+    pub variables: Option<BTreeMap<String, AnyValue>>,
+    pub data: Option<BTreeMap<String, Spanned<RawData>>>,
+    pub cookies: Option<Spanned<bool>>,
+    pub setup: Option<Spanned<RawFlow>>,
     pub flows: Option<Spanned<Vec<Spanned<RawFlow>>>>,
+}
+
+/// A data file: rows that steps read as `{{ data.NAME.COLUMN }}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawData {
+    pub file: Option<Spanned<String>>,
+    pub mode: Option<Spanned<String>>,
+    pub on_exhausted: Option<Spanned<String>>,
+}
+
+/// One stage of a ramp: reach `vus` or `rate` by the end of `duration`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStage {
+    pub duration: Option<Spanned<String>>,
+    pub vus: Option<Spanned<u64>>,
+    pub rate: Option<AnyValue>,
 }
 
 /// Settings every step inherits.
@@ -41,6 +63,7 @@ pub struct RawLoad {
     pub duration: Option<Spanned<String>>,
     pub iterations: Option<Spanned<u64>>,
     pub graceful_stop: Option<Spanned<String>>,
+    pub stages: Option<Spanned<Vec<Spanned<RawStage>>>>,
 }
 
 /// A named, weighted, ordered list of steps.
@@ -49,6 +72,7 @@ pub struct RawLoad {
 pub struct RawFlow {
     pub name: Option<Spanned<String>>,
     pub weight: Option<Spanned<u64>>,
+    pub pace: Option<Spanned<String>>,
     pub steps: Option<Spanned<Vec<Spanned<RawStep>>>>,
 }
 
@@ -73,6 +97,9 @@ pub struct RawStep {
     pub body: Option<Spanned<String>>,
     pub timeout: Option<Spanned<String>>,
     pub expect: Option<RawExpect>,
+    pub extract: Option<BTreeMap<String, AnyValue>>,
+    pub on_error: Option<Spanned<String>>,
+    pub think: Option<Spanned<String>>,
 }
 
 impl RawStep {
@@ -98,4 +125,29 @@ impl RawStep {
 #[serde(deny_unknown_fields)]
 pub struct RawExpect {
     pub status: Option<AnyValue>,
+    pub latency: Option<Spanned<String>>,
+    pub body: Option<Spanned<Vec<Spanned<RawBodyCheck>>>>,
+    pub headers: Option<BTreeMap<String, Spanned<RawHeaderCheck>>>,
+}
+
+/// An assertion on the response body: a JSON path with one test, or a regex.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBodyCheck {
+    pub name: Option<Spanned<String>>,
+    pub path: Option<Spanned<String>>,
+    pub equals: Option<AnyValue>,
+    pub exists: Option<Spanned<bool>>,
+    pub contains: Option<Spanned<String>>,
+    pub regex: Option<Spanned<String>>,
+}
+
+/// An assertion on one response header.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHeaderCheck {
+    pub equals: Option<Spanned<String>>,
+    pub exists: Option<Spanned<bool>>,
+    pub contains: Option<Spanned<String>>,
+    pub regex: Option<Spanned<String>>,
 }

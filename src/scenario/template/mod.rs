@@ -1,15 +1,16 @@
 //! `{{ ... }}` in scenario strings.
 //!
-//! Two layers: `substitute_env` resolves `{{ env.NAME }}` once when a scenario is loaded (what
-//! scenario files use today), and `Template` (`compile`, `render`) compiles full templates —
-//! variables, data columns and functions — once, to render cheaply per request. Templates
-//! are the foundation of the scenario language's next version and are not yet wired into
-//! steps: until they are, anything but `env.NAME` inside braces is rejected at load time.
+//! Two layers: `substitute_env` resolves `{{ env.NAME }}` once, where a value must be fixed
+//! at load time (the target, data file names), and `Template` (`compile`, `render`) compiles
+//! full templates — variables, data columns and functions — once, to render cheaply per
+//! request. `JsonTemplate` does the same for JSON bodies, escaping what it renders.
 
 mod compile;
+mod json;
 mod render;
 
 pub use compile::{FUNCTIONS, Template, TemplateError};
+pub use json::JsonTemplate;
 pub use render::{Missing, Scope};
 
 /// Where environment variables come from (injected so tests do not touch the process env).
@@ -28,8 +29,8 @@ pub fn substitute_env(text: &str, env: EnvLookup<'_>) -> Result<String, String> 
         let expr = after[..close].trim();
         let name = expr.strip_prefix("env.").ok_or_else(|| {
             format!(
-                "\"{{{{ {expr} }}}}\" is not supported; this version substitutes only \
-                 environment variables, written {{{{ env.NAME }}}}"
+                "\"{{{{ {expr} }}}}\" cannot be used here: this value is fixed when the \
+                 scenario loads, so only environment variables ({{{{ env.NAME }}}}) work"
             )
         })?;
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {

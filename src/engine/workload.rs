@@ -1,0 +1,506 @@
+//! The plan bound to a target: flows whose steps are ready to send, the data feeds with
+//! their shared cursors, the variables every user sees — and the virtual user's own state
+//! (`User`), through which templates render and responses are judged.
+//!
+//! A step whose request has no dynamic part is prepared once (`ReadyStep::fixed`) and sent
+//! as is; only steps with templates, or users with cookies, build a request per send.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::{COOKIE, HeaderMap, HeaderValue, SET_COOKIE};
+
+use super::transport::{Keep, Prepared, Reply};
+use crate::metrics::ErrorClass;
+use crate::scenario::{
+    Body, DataMode, DataSet, Expect, Extraction, Load, OnError, Plan, Response, Scope, Step,
+};
+
+/// A flow whose requests are ready for one target.
+#[derive(Debug)]
+pub(super) struct ReadyFlow {
+    pub weight: u64,
+    pub pace: Option<Duration>,
+    pub steps: Vec<ReadyStep>,
+    /// The data feeds this flow reads (indexes into `Workload::data`).
+    pub feeds: Vec<usize>,
+}
+
+/// One step, bound to the target.
+#[derive(Debug)]
+pub(super) struct ReadyStep {
+    pub id: usize,
+    pub name: String,
+    /// The whole request, when nothing in it varies.
+    fixed: Option<Prepared>,
+    /// The step as planned, for rendering per request.
+    plan: Step,
+    /// The target's base URL (paths are appended to it).
+    base: String,
+    keep: Keep,
+    pub expect: Expect,
+    pub extract: Vec<Extraction>,
+    pub on_error: OnError,
+    pub think: Option<(Duration, Duration)>,
+}
+
+/// A data file and its shared cursor.
+#[derive(Debug)]
+pub(super) struct Feed {
+    set: DataSet,
+    cursor: AtomicU64,
+}
+
+/// The plan bound to a concrete base URL: what the workers execute.
+#[derive(Debug)]
+pub struct Workload {
+    pub(super) load: Load,
+    pub(super) flows: Vec<ReadyFlow>,
+    pub(super) setup: Option<ReadyFlow>,
+    total_weight: u64,
+    /// Variables every user starts with: `variables:`, `--set`, then setup's extractions.
+    globals: HashMap<String, String>,
+    data: Vec<Feed>,
+    cookies: bool,
+}
+
+impl Workload {
+    /// Resolves every step against `base` (the target URL without trailing slash).
+    pub fn prepare(plan: &Plan, base: &str) -> Result<Self, String> {
+        let data: Vec<Feed> = plan
+            .data
+            .iter()
+            .map(|set| Feed {
+                set: set.clone(),
+                cursor: AtomicU64::new(0),
+            })
+            .collect();
+        let ready = |flow: &crate::scenario::Flow| -> Result<ReadyFlow, String> {
+            let steps = flow
+                .steps
+                .iter()
+                .map(|s| ReadyStep::new(s, base, plan.cookies))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut feeds: Vec<usize> = Vec::new();
+            for step in &flow.steps {
+                for (set, _) in step_templates(step).flat_map(|t| t.data_columns()) {
+                    if let Some(i) = data.iter().position(|f| f.set.name == set)
+                        && !feeds.contains(&i)
+                    {
+                        feeds.push(i);
+                    }
+                }
+            }
+            Ok(ReadyFlow {
+                weight: flow.weight,
+                pace: flow.pace,
+                steps,
+                feeds,
+            })
+        };
+        let flows = plan
+            .flows
+            .iter()
+            .map(ready)
+            .collect::<Result<Vec<_>, _>>()?;
+        let setup = plan.setup.as_ref().map(ready).transpose()?;
+        Ok(Self {
+            load: plan.load.clone(),
+            total_weight: flows.iter().map(|f| f.weight).sum(),
+            flows,
+            setup,
+            globals: plan.variables.iter().cloned().collect(),
+            data,
+            cookies: plan.cookies,
+        })
+    }
+
+    /// Picks a flow at random, in proportion to the weights.
+    pub(super) fn pick(&self, rng: &mut fastrand::Rng) -> &ReadyFlow {
+        if self.flows.len() == 1 {
+            return &self.flows[0];
+        }
+        let mut ticket = rng.u64(0..self.total_weight.max(1));
+        for flow in &self.flows {
+            if ticket < flow.weight {
+                return flow;
+            }
+            ticket -= flow.weight;
+        }
+        &self.flows[self.flows.len() - 1]
+    }
+
+    /// Makes values (setup's extractions) visible to every user.
+    pub(super) fn publish(&mut self, vars: HashMap<String, String>) {
+        self.globals.extend(vars);
+    }
+
+    /// Gives the user a row of each feed `flow` reads; `Err` names the feed whose unique
+    /// rows are all used (the run must stop).
+    pub(super) fn take_rows(&self, flow: &ReadyFlow, user: &mut User) -> Result<(), String> {
+        for &i in &flow.feeds {
+            let feed = &self.data[i];
+            let len = feed.set.rows.len() as u64;
+            let row = match feed.set.mode {
+                DataMode::Random => user.rng.u64(..len),
+                DataMode::Sequential | DataMode::Unique { wrap: true } => {
+                    feed.cursor.fetch_add(1, Ordering::Relaxed) % len
+                }
+                DataMode::Unique { wrap: false } => {
+                    let n = feed.cursor.fetch_add(1, Ordering::Relaxed);
+                    if n >= len {
+                        return Err(format!(
+                            "data file {} ran out of unique rows ({len} used)",
+                            feed.set.name
+                        ));
+                    }
+                    n
+                }
+            };
+            if user.rows.len() < self.data.len() {
+                user.rows.resize(self.data.len(), 0);
+            }
+            user.rows[i] = row as usize;
+        }
+        Ok(())
+    }
+}
+
+/// Every template of a step.
+fn step_templates(step: &Step) -> impl Iterator<Item = &crate::scenario::Template> {
+    let body: Vec<&crate::scenario::Template> = match &step.body {
+        Some(Body::Text(t)) => vec![t],
+        Some(Body::Json(j)) => j.templates().collect(),
+        None => Vec::new(),
+    };
+    std::iter::once(&step.url.template)
+        .chain(step.query.iter().map(|(_, t)| t))
+        .chain(step.header_templates.iter().map(|(_, t)| t))
+        .chain(body)
+}
+
+impl ReadyStep {
+    fn new(step: &Step, base: &str, cookies: bool) -> Result<Self, String> {
+        let keep = Keep {
+            body: step.extract.iter().any(Extraction::needs_body)
+                || step.expect.checks.iter().any(|c| c.kind.needs_body()),
+            headers: cookies
+                || step.extract.iter().any(Extraction::needs_headers)
+                || step.expect.checks.iter().any(|c| c.kind.needs_headers()),
+        };
+        let mut ready = Self {
+            id: step.id,
+            name: step.name.clone(),
+            fixed: None,
+            plan: step.clone(),
+            base: base.to_string(),
+            keep,
+            expect: step.expect.clone(),
+            extract: step.extract.clone(),
+            on_error: step.on_error,
+            think: step.think,
+        };
+        if step.is_literal() {
+            // Rendering a literal step needs no user; a failure here is a bad URL.
+            let mut nobody = User::new(0, fastrand::u64(..), false);
+            let fixed = ready
+                .render(&mut nobody, &HashMap::new(), &[])
+                .map_err(|e| format!("step \"{}\": {e}", step.name))?;
+            ready.fixed = Some(fixed);
+        }
+        Ok(ready)
+    }
+
+    /// The request to send for `user`: the fixed one, or one rendered now. `Err` says why
+    /// it cannot be built (counted as error class `render`).
+    pub(super) fn request<'a>(
+        &'a self,
+        user: &mut User,
+        work: &Workload,
+    ) -> Result<std::borrow::Cow<'a, Prepared>, String> {
+        let mut req = match &self.fixed {
+            Some(fixed) if user.jar.as_ref().is_none_or(|j| j.is_empty()) => {
+                return Ok(std::borrow::Cow::Borrowed(fixed));
+            }
+            Some(fixed) => fixed.clone(),
+            None => self.render(user, &work.globals, &work.data)?,
+        };
+        if let Some(cookie) = user.cookie_header() {
+            req.headers.insert(COOKIE, cookie);
+        }
+        Ok(std::borrow::Cow::Owned(req))
+    }
+
+    fn render(
+        &self,
+        user: &mut User,
+        globals: &HashMap<String, String>,
+        data: &[Feed],
+    ) -> Result<Prepared, String> {
+        let step = &self.plan;
+        let mut scope = UserScope {
+            user,
+            globals,
+            data,
+        };
+        let mut url = if step.url.absolute {
+            String::new()
+        } else {
+            self.base.clone()
+        };
+        step.url
+            .template
+            .render_into(&mut scope, &mut url)
+            .map_err(|m| m.to_string())?;
+        if !step.query.is_empty() {
+            let mut pairs = form_urlencoded::Serializer::new(String::new());
+            let mut value = String::new();
+            for (k, t) in &step.query {
+                value.clear();
+                t.render_into(&mut scope, &mut value)
+                    .map_err(|m| m.to_string())?;
+                pairs.append_pair(k, &value);
+            }
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(&pairs.finish());
+        }
+        let url =
+            reqwest::Url::parse(&url).map_err(|e| format!("\"{url}\" is not a valid URL ({e})"))?;
+        let mut headers: HeaderMap = step.headers.clone();
+        let mut text = String::new();
+        for (name, t) in &step.header_templates {
+            text.clear();
+            t.render_into(&mut scope, &mut text)
+                .map_err(|m| m.to_string())?;
+            let value = HeaderValue::from_str(&text)
+                .map_err(|_| format!("header {name}: \"{text}\" cannot be a header value"))?;
+            headers.insert(name.clone(), value);
+        }
+        let body = match &step.body {
+            None => None,
+            Some(b) => Some(match b.literal() {
+                Some(bytes) => bytes,
+                None => {
+                    let mut out = String::new();
+                    match b {
+                        Body::Text(t) => t.render_into(&mut scope, &mut out),
+                        Body::Json(j) => j.render_into(&mut scope, &mut out),
+                    }
+                    .map_err(|m| m.to_string())?;
+                    Bytes::from(out)
+                }
+            }),
+        };
+        Ok(Prepared {
+            method: step.method.clone(),
+            url,
+            headers,
+            body,
+            timeout: step.timeout,
+            keep: self.keep,
+        })
+    }
+
+    /// Judges a response: the checks that failed (one bit each), then whether the step
+    /// failed (status or extraction) and why. Extracted values go into the user's variables.
+    pub(super) fn judge(&self, reply: &Reply, latency: Duration, user: &mut User) -> Judgement {
+        let mut response = Response::new(reply.status, &reply.headers, &reply.body, latency);
+        let mut failed_checks = 0u64;
+        let mut first_failed = None;
+        for (i, check) in self.expect.checks.iter().enumerate() {
+            if !check.passes(&mut response) {
+                failed_checks |= 1 << i;
+                first_failed.get_or_insert(i);
+            }
+        }
+        if let Some(jar) = &mut user.jar {
+            jar.take(&reply.headers);
+        }
+        let status_ok = self.expect.status.accepts(reply.status);
+        let mut failure = None;
+        if status_ok {
+            for e in &self.extract {
+                match e.apply(&mut response) {
+                    Ok(value) => {
+                        user.vars.insert(e.var.clone(), value);
+                    }
+                    Err(why) => {
+                        failure.get_or_insert((ErrorClass::Extract, why));
+                    }
+                }
+            }
+        }
+        let step_failed = !status_ok || failure.is_some();
+        if failure.is_none()
+            && let Some(i) = first_failed
+        {
+            let name = &self.expect.checks[i].name;
+            failure = Some((ErrorClass::Check, format!("check failed: {name}")));
+        }
+        Judgement {
+            failed_checks,
+            failure: failure.filter(|_| status_ok),
+            step_failed,
+        }
+    }
+}
+
+/// What `ReadyStep::judge` found.
+pub(super) struct Judgement {
+    pub failed_checks: u64,
+    /// For an accepted status: an extraction or check failure.
+    pub failure: Option<(ErrorClass, String)>,
+    /// The status was not accepted or an extraction failed (checks do not fail a step).
+    pub step_failed: bool,
+}
+
+/// One virtual user: its variables, counters, random generator, data rows and cookies.
+#[derive(Debug)]
+pub struct User {
+    vu: u64,
+    pub(super) iteration: u64,
+    pub(super) rng: fastrand::Rng,
+    vars: HashMap<String, String>,
+    rows: Vec<usize>,
+    jar: Option<Jar>,
+}
+
+impl User {
+    /// A user with id `vu`; `cookies` gives it a cookie jar.
+    pub(super) fn new(vu: u64, seed: u64, cookies: bool) -> Self {
+        Self {
+            vu,
+            iteration: 0,
+            rng: fastrand::Rng::with_seed(seed),
+            vars: HashMap::new(),
+            rows: Vec::new(),
+            jar: cookies.then(Jar::default),
+        }
+    }
+
+    /// A user of `work` (cookies as the plan says).
+    pub(super) fn of(work: &Workload, vu: u64, seed: u64) -> Self {
+        Self::new(vu, seed, work.cookies)
+    }
+
+    /// The values this user extracted.
+    pub(super) fn into_vars(self) -> HashMap<String, String> {
+        self.vars
+    }
+
+    fn cookie_header(&self) -> Option<HeaderValue> {
+        self.jar.as_ref().and_then(Jar::header)
+    }
+}
+
+/// The user seen by templates: its own variables first, then the run's.
+struct UserScope<'a> {
+    user: &'a mut User,
+    globals: &'a HashMap<String, String>,
+    data: &'a [Feed],
+}
+
+impl Scope for UserScope<'_> {
+    fn var(&self, name: &str) -> Option<&str> {
+        self.user
+            .vars
+            .get(name)
+            .or_else(|| self.globals.get(name))
+            .map(String::as_str)
+    }
+
+    fn data(&self, set: &str, column: &str) -> Option<&str> {
+        let i = self.data.iter().position(|f| f.set.name == set)?;
+        let set = &self.data[i].set;
+        let row = set.rows.get(*self.user.rows.get(i)?)?;
+        row.get(set.column(column)?)?.as_deref()
+    }
+
+    fn vu(&self) -> u64 {
+        self.user.vu
+    }
+
+    fn iteration(&self) -> u64 {
+        self.user.iteration
+    }
+
+    fn rng(&mut self) -> &mut fastrand::Rng {
+        &mut self.user.rng
+    }
+}
+
+/// A user's cookies: name → value, from `Set-Cookie`, sent back as one `Cookie` header.
+///
+/// One target per run, so domain and path attributes are not matched; `Max-Age=0` (or a
+/// negative one) deletes a cookie, and expiry dates are not tracked.
+#[derive(Debug, Default)]
+struct Jar {
+    cookies: Vec<(String, String)>,
+}
+
+impl Jar {
+    fn is_empty(&self) -> bool {
+        self.cookies.is_empty()
+    }
+
+    fn take(&mut self, headers: &HeaderMap) {
+        for value in headers.get_all(SET_COOKIE) {
+            let Ok(text) = value.to_str() else { continue };
+            let mut parts = text.split(';');
+            let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else {
+                continue;
+            };
+            let (name, value) = (name.trim(), value.trim());
+            let expired = parts.any(|a| {
+                a.split_once('=').is_some_and(|(k, v)| {
+                    k.trim().eq_ignore_ascii_case("max-age")
+                        && v.trim().parse::<i64>().is_ok_and(|s| s <= 0)
+                })
+            });
+            self.cookies.retain(|(n, _)| n != name);
+            if !expired {
+                self.cookies.push((name.to_string(), value.to_string()));
+            }
+        }
+    }
+
+    fn header(&self) -> Option<HeaderValue> {
+        if self.cookies.is_empty() {
+            return None;
+        }
+        let text: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect();
+        HeaderValue::from_str(&text.join("; ")).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_jar_keeps_replaces_and_deletes_cookies() {
+        let mut jar = Jar::default();
+        let mut h = HeaderMap::new();
+        h.append(
+            SET_COOKIE,
+            HeaderValue::from_static("session=abc; Path=/; HttpOnly"),
+        );
+        h.append(SET_COOKIE, HeaderValue::from_static("theme=dark"));
+        jar.take(&h);
+        assert_eq!(
+            jar.header(),
+            Some(HeaderValue::from_static("session=abc; theme=dark"))
+        );
+        let mut h = HeaderMap::new();
+        h.append(SET_COOKIE, HeaderValue::from_static("session=def"));
+        h.append(SET_COOKIE, HeaderValue::from_static("theme=; Max-Age=0"));
+        jar.take(&h);
+        assert_eq!(jar.header(), Some(HeaderValue::from_static("session=def")));
+    }
+}
