@@ -3,7 +3,10 @@
 //! One worker loop (`worker::run_iteration`) executes a flow's steps; the load model only
 //! decides when iterations start (virtual users back to back, or arrivals at planned instants).
 //! Stopping is a value passed in (`Control`): a soft stop ends new work, a hard stop interrupts
-//! what is in flight. Depends on `scenario` (the plan) and `metrics` (the recorder).
+//! what is in flight. `workload` binds the plan to a target and holds each virtual user's
+//! state (variables, data rows, cookies); `ramp` turns stages into levels and arrival
+//! instants; `setup` runs the setup flow before the clock starts. Depends on `scenario` (the
+//! plan) and `metrics` (the recorder).
 
 mod control;
 mod ramp;
