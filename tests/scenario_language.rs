@@ -325,3 +325,26 @@ fn vu_stages_ramp_users_up_and_down() {
     let n = doc["total"]["requests"].as_u64().expect("count");
     assert!((700..=1500).contains(&n), "{n}\n{stdout}");
 }
+
+#[test]
+fn think_time_and_pace_space_out_a_users_requests() {
+    let demo = Demo::start();
+    // One user, a 100 ms think after each fast request: about 10 requests a second.
+    let (_dir, path) = scenario(&format!(
+        "target: {}\nload: {{ vus: 1, duration: 2s }}\nflows:\n  - steps:\n      - name: thinker\n        get: /fast\n        think: 90ms..110ms\n",
+        demo.url
+    ));
+    let (code, doc, stdout, _) = run_json(&path, &[], Duration::from_secs(30));
+    assert_eq!(code, 0, "{stdout}");
+    let n = doc["total"]["requests"].as_u64().expect("count");
+    assert!((15..=21).contains(&n), "{n}");
+    // Two paced users: an iteration starts at most every 250 ms, however fast it ends.
+    let (_dir, path) = scenario(&format!(
+        "target: {}\nload: {{ vus: 2, duration: 2s }}\nflows:\n  - pace: 250ms\n    steps: [ {{ get: /fast }} ]\n",
+        demo.url
+    ));
+    let (code, doc, stdout, _) = run_json(&path, &[], Duration::from_secs(30));
+    assert_eq!(code, 0, "{stdout}");
+    let n = doc["total"]["requests"].as_u64().expect("count");
+    assert!((14..=18).contains(&n), "{n}");
+}
