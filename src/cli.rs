@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::scenario::{parse_duration, parse_rate};
+use crate::scenario::{is_name, parse_duration, parse_rate};
 
 /// A terminal load tester: scenario files, exact percentiles, open and closed load models.
 #[derive(Debug, Parser)]
@@ -118,12 +118,7 @@ fn parse_set(text: &str) -> Result<(String, String), String> {
         .split_once('=')
         .ok_or_else(|| format!("\"{text}\" is not NAME=VALUE, e.g. --set user_id=42"))?;
     let name = name.trim();
-    let mut chars = name.chars();
-    let valid = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !valid {
+    if !is_name(name) {
         return Err(format!(
             "\"{name}\" is not a variable name (letters, digits and _)"
         ));

@@ -43,7 +43,7 @@ pub async fn setup<T: Transport>(work: &mut Workload, transport: &T) -> Result<(
     };
     let mut user = User::of(work, 0, fastrand::u64(..));
     for step in &flow.steps {
-        let fail = |why: String| format!("setup step \"{}\" failed: {why}", step.name);
+        let fail = |why: String| format!("setup step \"{}\" failed: {why}", step.spec.name);
         let req = step.request(&mut user, work).map_err(fail)?;
         let sent = Instant::now();
         let reply = transport
@@ -51,10 +51,10 @@ pub async fn setup<T: Transport>(work: &mut Workload, transport: &T) -> Result<(
             .await
             .map_err(|f| fail(format!("{}: {}", f.class, f.message)))?;
         let judged = step.judge(&reply, sent.elapsed(), &mut user);
-        if !step.expect.status.accepts(reply.status) {
+        if !judged.status_ok {
             return Err(fail(format!(
                 "expected status {}, got {}",
-                step.expect.status.label(),
+                step.spec.expect.status.label(),
                 reply.status
             )));
         }

@@ -370,8 +370,8 @@ async fn run_iteration<T: Transport>(
                 };
                 shared
                     .recorder
-                    .record(step.id, Duration::ZERO, Duration::ZERO, outcome);
-                if step.on_error == OnError::AbortIteration {
+                    .record(step.spec.id, Duration::ZERO, Duration::ZERO, outcome);
+                if step.spec.on_error == OnError::AbortIteration {
                     break;
                 }
                 continue;
@@ -390,12 +390,11 @@ async fn run_iteration<T: Transport>(
             None => Outcome::Interrupted,
             Some(Ok(reply)) => {
                 let judged = step.judge(&reply, end - begin, user);
-                failed = judged.step_failed;
+                failed = judged.step_failed();
                 Outcome::Response {
                     status: reply.status,
                     bytes: reply.bytes,
-                    unexpected: (!step.expect.status.accepts(reply.status))
-                        .then(|| step.expect.status.label()),
+                    unexpected: (!judged.status_ok).then(|| step.spec.expect.status.label()),
                     failure: judged.failure,
                     failed_checks: judged.failed_checks,
                 }
@@ -407,11 +406,11 @@ async fn run_iteration<T: Transport>(
         };
         shared
             .recorder
-            .record(step.id, end - begin, end - sent, outcome);
-        if interrupted || (failed && step.on_error == OnError::AbortIteration) {
+            .record(step.spec.id, end - begin, end - sent, outcome);
+        if interrupted || (failed && step.spec.on_error == OnError::AbortIteration) {
             break;
         }
-        if let Some((lo, hi)) = step.think {
+        if let Some((lo, hi)) = step.spec.think {
             let pause = if lo == hi {
                 lo
             } else {

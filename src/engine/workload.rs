@@ -14,9 +14,7 @@ use reqwest::header::{COOKIE, HeaderMap, HeaderValue, SET_COOKIE};
 
 use super::transport::{Keep, Prepared, Reply};
 use crate::metrics::ErrorClass;
-use crate::scenario::{
-    Body, DataMode, DataSet, Expect, Extraction, Load, OnError, Plan, Response, Scope, Step,
-};
+use crate::scenario::{Body, DataMode, DataSet, Extraction, Load, Plan, Response, Scope, Step};
 
 /// A flow whose requests are ready for one target.
 #[derive(Debug)]
@@ -31,19 +29,13 @@ pub(super) struct ReadyFlow {
 /// One step, bound to the target.
 #[derive(Debug)]
 pub(super) struct ReadyStep {
-    pub id: usize,
-    pub name: String,
+    /// The step as planned: rendered per request, judged against its expectations.
+    pub spec: Step,
     /// The whole request, when nothing in it varies.
     fixed: Option<Prepared>,
-    /// The step as planned, for rendering per request.
-    plan: Step,
     /// The target's base URL (paths are appended to it).
     base: String,
     keep: Keep,
-    pub expect: Expect,
-    pub extract: Vec<Extraction>,
-    pub on_error: OnError,
-    pub think: Option<(Duration, Duration)>,
 }
 
 /// A data file and its shared cursor.
@@ -191,16 +183,10 @@ impl ReadyStep {
                 || step.expect.checks.iter().any(|c| c.kind.needs_headers()),
         };
         let mut ready = Self {
-            id: step.id,
-            name: step.name.clone(),
+            spec: step.clone(),
             fixed: None,
-            plan: step.clone(),
             base: base.to_string(),
             keep,
-            expect: step.expect.clone(),
-            extract: step.extract.clone(),
-            on_error: step.on_error,
-            think: step.think,
         };
         if step.is_literal() {
             // Rendering a literal step needs no user; a failure here is a bad URL.
@@ -239,7 +225,7 @@ impl ReadyStep {
         globals: &HashMap<String, String>,
         data: &[Feed],
     ) -> Result<Prepared, String> {
-        let step = &self.plan;
+        let step = &self.spec;
         let mut scope = UserScope {
             user,
             globals,
@@ -309,7 +295,8 @@ impl ReadyStep {
         let mut response = Response::new(reply.status, &reply.headers, &reply.body, latency);
         let mut failed_checks = 0u64;
         let mut first_failed = None;
-        for (i, check) in self.expect.checks.iter().enumerate() {
+        let expect = &self.spec.expect;
+        for (i, check) in expect.checks.iter().enumerate() {
             if !check.passes(&mut response) {
                 failed_checks |= 1 << i;
                 first_failed.get_or_insert(i);
@@ -318,10 +305,10 @@ impl ReadyStep {
         if let Some(jar) = &mut user.jar {
             jar.take(&reply.headers);
         }
-        let status_ok = self.expect.status.accepts(reply.status);
+        let status_ok = expect.status.accepts(reply.status);
         let mut failure = None;
         if status_ok {
-            for e in &self.extract {
+            for e in &self.spec.extract {
                 match e.apply(&mut response) {
                     Ok(value) => {
                         user.vars.insert(e.var.clone(), value);
@@ -332,28 +319,34 @@ impl ReadyStep {
                 }
             }
         }
-        let step_failed = !status_ok || failure.is_some();
         if failure.is_none()
             && let Some(i) = first_failed
         {
-            let name = &self.expect.checks[i].name;
+            let name = &expect.checks[i].name;
             failure = Some((ErrorClass::Check, format!("check failed: {name}")));
         }
         Judgement {
+            status_ok,
             failed_checks,
             failure: failure.filter(|_| status_ok),
-            step_failed,
         }
     }
 }
 
 /// What `ReadyStep::judge` found.
 pub(super) struct Judgement {
+    /// The step expects this status.
+    pub status_ok: bool,
     pub failed_checks: u64,
     /// For an accepted status: an extraction or check failure.
     pub failure: Option<(ErrorClass, String)>,
+}
+
+impl Judgement {
     /// The status was not accepted or an extraction failed (checks do not fail a step).
-    pub step_failed: bool,
+    pub fn step_failed(&self) -> bool {
+        !self.status_ok || matches!(self.failure, Some((ErrorClass::Extract, _)))
+    }
 }
 
 /// One virtual user: its variables, counters, random generator, data rows and cookies.

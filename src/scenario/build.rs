@@ -13,8 +13,8 @@ use super::data::{self, DataMode, DataSet};
 use super::diag::Problems;
 use super::plan::{Flow, Load, Model, Plan, Stage, Step, Target};
 use super::raw::{AnyValue, RawData, RawFlow, RawLoad, RawScenario, RawStage, RawStep};
-use super::step::{Defaults, Known, build_step, is_name};
-use super::template::{EnvLookup, substitute_env};
+use super::step::{Defaults, Known, build_step};
+use super::template::{EnvLookup, is_name, substitute_env};
 use super::units::{parse_duration, parse_rate};
 
 /// Default time allowed for one request.

@@ -21,7 +21,9 @@ pub use checks::{Check, CheckKind, Expect, Extraction, Response, Source};
 pub use data::{DataMode, DataSet};
 pub use diag::{Problem, ScenarioError};
 pub use plan::{Body, Flow, Load, Model, OnError, Plan, Stage, Step, StepUrl, Target};
-pub use template::{EnvLookup, FUNCTIONS, JsonTemplate, Missing, Scope, Template, TemplateError};
+pub use template::{
+    EnvLookup, FUNCTIONS, JsonTemplate, Missing, Scope, Template, TemplateError, is_name,
+};
 pub use units::{StatusSet, parse_duration, parse_rate};
 
 use diag::Problems;

@@ -15,7 +15,7 @@ use super::data::DataSet;
 use super::diag::Problems;
 use super::plan::{Body, OnError, Step, StepUrl};
 use super::raw::{AnyValue, RawBodyCheck, RawDefaults, RawExpect, RawHeaderCheck, RawStep};
-use super::template::{JsonTemplate, Template};
+use super::template::{JsonTemplate, Template, is_name};
 use super::units::{StatusSet, parse_duration};
 
 /// Most checks on one step (failures are recorded as one bit per check).
@@ -405,22 +405,11 @@ fn build_body(
                     return None;
                 }
             };
-            // Names read by the strings: checked through their own text, to locate them.
-            let mut ok = true;
-            for inner in t.templates() {
-                let names_ok = inner.variables().all(|v| known.vars.contains(v))
-                    && inner.data_columns().all(|(set, col)| {
-                        known
-                            .data
-                            .iter()
-                            .any(|d| d.name == set && d.column(col).is_some())
-                    });
-                if !names_ok {
-                    ok = false;
-                }
-            }
-            if !ok {
-                report_json_names(&j.value, j.referenced, &field, known, cx, problems);
+            // Names read by the strings: each string goes through `compile` again (load time
+            // only), so its names are checked and located like any other template's.
+            let before = problems.len();
+            check_json_names(&j.value, j.referenced, &field, known, cx, problems);
+            if problems.len() != before {
                 return None;
             }
             if !headers.contains_key(CONTENT_TYPE) {
@@ -436,7 +425,7 @@ fn build_body(
 }
 
 /// Reports undefined names in a JSON body, string by string (each at its own position).
-fn report_json_names(
+fn check_json_names(
     v: &serde_json::Value,
     loc: Location,
     field: &str,
@@ -450,12 +439,12 @@ fn report_json_names(
         }
         serde_json::Value::Array(items) => {
             for (i, x) in items.iter().enumerate() {
-                report_json_names(x, loc, &format!("{field}[{i}]"), known, cx, problems);
+                check_json_names(x, loc, &format!("{field}[{i}]"), known, cx, problems);
             }
         }
         serde_json::Value::Object(map) => {
             for (k, x) in map {
-                report_json_names(x, loc, &format!("{field}.{k}"), known, cx, problems);
+                check_json_names(x, loc, &format!("{field}.{k}"), known, cx, problems);
             }
         }
         _ => {}
@@ -687,15 +676,6 @@ fn parse_think(text: &str) -> Result<(Duration, Duration), String> {
         ));
     }
     Ok((lo, hi))
-}
-
-/// A variable name: a letter or `_`, then letters, digits and `_`.
-pub fn is_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn status_items(v: &serde_json::Value) -> Vec<String> {

@@ -119,7 +119,9 @@ enum Expr {
     Part(Part),
 }
 
-fn is_ident(s: &str) -> bool {
+/// A name a template can read: a letter or `_`, then letters, digits and `_` (variables,
+/// data sets and columns, `--set` names).
+pub fn is_name(s: &str) -> bool {
     let mut chars = s.chars();
     chars
         .next()
@@ -147,7 +149,7 @@ fn parse_expr(
             .map_err(fail);
     }
     let path: Vec<&str> = expr.split('.').map(str::trim).collect();
-    if !path.iter().all(|p| is_ident(p)) {
+    if !path.iter().all(|p| is_name(p)) {
         return Err(fail(format!(
             "\"{expr}\" is not a name; write {{{{ name }}}}, {{{{ data.SET.COLUMN }}}} or a function like uuid()"
         )));

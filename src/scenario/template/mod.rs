@@ -9,7 +9,7 @@ mod compile;
 mod json;
 mod render;
 
-pub use compile::{FUNCTIONS, Template, TemplateError};
+pub use compile::{FUNCTIONS, Template, TemplateError, is_name};
 pub use json::JsonTemplate;
 pub use render::{Missing, Scope};
 
