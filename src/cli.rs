@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::scenario::{is_name, parse_duration, parse_rate};
+use crate::scenario::{MAX_USERS, is_name, parse_duration, parse_rate};
 
 /// A terminal load tester: scenario files, exact percentiles, open and closed load models.
 #[derive(Debug, Parser)]
@@ -46,16 +46,18 @@ pub struct RunArgs {
     #[arg(long, short = 'm', default_value = "GET", requires = "url")]
     pub method: String,
 
-    /// Closed model: this many virtual users (replaces the file's load model).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), conflicts_with = "rate")]
+    /// Closed model: this many virtual users (replaces the file's load model), at most
+    /// 1,000,000.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_USERS), conflicts_with = "rate")]
     pub vus: Option<u64>,
 
     /// Open model: arrivals per second, e.g. 500/s (replaces the file's load model).
     #[arg(long, value_name = "RATE", value_parser = parse_rate)]
     pub rate: Option<f64>,
 
-    /// Open model: most iterations in flight; arrivals beyond it are dropped and counted.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    /// Open model: most iterations in flight (at most 1,000,000); arrivals beyond it are
+    /// dropped and counted.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_USERS))]
     pub max_in_flight: Option<u64>,
 
     /// Stop starting work after this long, e.g. 30s or 1m30s.

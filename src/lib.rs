@@ -7,11 +7,14 @@
 pub mod cli;
 pub mod demo;
 pub mod engine;
+pub mod fdlimit;
 pub mod format;
 pub mod metrics;
+pub mod out;
 pub mod progress;
 pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod session;
+pub mod signals;
 pub mod tui;

@@ -56,18 +56,22 @@ fn validate(args: &ValidateArgs) -> u8 {
                     0 => String::new(),
                     n => format!(" then {n} stage(s)"),
                 };
-                println!(
+                let line = format!(
                     "ok    {}: \"{}\", {} flow(s), {} step(s), {}{stages}",
                     file.display(),
                     plan.name,
                     plan.flows.len(),
                     plan.step_count(),
                     plan.load.model
-                )
+                );
+                if let Err(e) = crate::out::stdout(&format!("{line}\n")) {
+                    crate::note!("error: cannot write to stdout: {e}");
+                    failed = true;
+                }
             }
             Err(e) => {
                 failed = true;
-                eprintln!("error: {e}");
+                crate::note!("error: {e}");
             }
         }
     }
@@ -80,7 +84,7 @@ fn demo(args: &DemoArgs) -> u8 {
             let server = DemoServer::bind(args.listen, DemoConfig::default())
                 .await
                 .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-            eprintln!(
+            crate::note!(
                 "demo service listening on {} (Ctrl-C to stop)",
                 server.url()
             );
@@ -92,7 +96,7 @@ fn demo(args: &DemoArgs) -> u8 {
     match result {
         Ok(()) => exit::OK,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::note!("error: {e}");
             exit::USAGE
         }
     }
@@ -141,7 +145,7 @@ fn run(args: &RunArgs) -> u8 {
     let plan = match plan_of(args) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::note!("error: {e}");
             return exit::USAGE;
         }
     };
@@ -153,7 +157,7 @@ fn run(args: &RunArgs) -> u8 {
     match outcome {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::note!("error: {e}");
             exit::USAGE
         }
     }

@@ -14,10 +14,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::demo::{DemoConfig, DemoServer};
 use crate::engine::{self, ClientOptions, Control, ReqwestTransport, Workload};
+use crate::fdlimit;
 use crate::metrics::{Aggregator, LiveState, Phase, Recorder, Snapshot};
 use crate::report::{self, Ending, RunInfo};
 use crate::run::exit;
 use crate::scenario::{Model, Plan, Target};
+use crate::signals::StopSignals;
 use crate::tui::{self, Action};
 
 /// How often snapshots are taken.
@@ -48,6 +50,7 @@ pub struct SessionOptions {
 
 /// Runs a plan to its end, prints the summary, writes the JSON report; returns the exit code.
 pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
+    let mut signals = StopSignals::register();
     let (demo, base) = match &plan.target {
         Target::Demo => {
             let server = DemoServer::bind(([127, 0, 0, 1], 0).into(), DemoConfig::default())
@@ -59,13 +62,28 @@ pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
         Target::Url(u) => (None, u.clone()),
     };
     if let Some(server) = &demo {
-        eprintln!("demo service listening on {}", server.url());
+        crate::note!("demo service listening on {}", server.url());
     }
     let mut work = Workload::prepare(&plan, &base)?;
-    let transport = Arc::new(ReqwestTransport::new(client_options(&plan))?);
+    let client = client_options(&plan);
+    // In-process, the demo service holds the other end of every connection.
+    let per_connection = if demo.is_some() { 2 } else { 1 };
+    if let Some(warning) = fdlimit::make_room(client.connections as u64 * per_connection) {
+        crate::note!("warning: {warning}");
+    }
+    let transport = Arc::new(ReqwestTransport::new(client)?);
     if let Some(setup) = &plan.setup {
-        engine::setup(&mut work, transport.as_ref()).await?;
-        eprintln!("setup \"{}\": {} step(s) ok", setup.name, setup.steps.len());
+        tokio::select! {
+            done = engine::setup(&mut work, transport.as_ref()) => done?,
+            () = signals.recv() => {
+                crate::note!("interrupted during setup \"{}\": no load was sent", setup.name);
+                if let Some(server) = demo {
+                    server.stop().await;
+                }
+                return Ok(exit::INTERRUPTED);
+            }
+        }
+        crate::note!("setup \"{}\": {} step(s) ok", setup.name, setup.steps.len());
     }
     let work = Arc::new(work);
     let highest =
@@ -83,6 +101,7 @@ pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
     let leave = CancellationToken::new();
     let quiet = opts.display != Display::Headless; // no stray text over the dashboard
     let signal_task = watch_signals(
+        signals,
         control.clone(),
         Arc::clone(&interrupted),
         leave.clone(),
@@ -185,7 +204,7 @@ fn show(
                 let result = tui::run(rx.clone(), actions, leave, opts).await;
                 if let Err(e) = &result {
                     // The terminal is restored; show the rest of the run headless.
-                    eprintln!("warning: the dashboard stopped ({e}); going on headless");
+                    crate::note!("warning: the dashboard stopped ({e}); going on headless");
                     crate::progress::print_lines(rx, planned).await;
                 }
                 result
@@ -194,23 +213,31 @@ fn show(
     }
 }
 
-/// Prints the summary and writes the JSON; returns the exit code.
+/// Writes the JSON, then prints the summary; returns the exit code. Files come first: a
+/// summary that cannot be printed (a closed pipe, a full disk) must not lose the result.
 fn write_reports(info: &RunInfo, snapshot: &Snapshot, json: Option<&std::path::Path>) -> u8 {
-    print!("{}", report::summary(info, snapshot));
-    let code = match info.ending {
+    let mut code = match info.ending {
         Ending::Completed => exit::OK,
         Ending::Interrupted => exit::INTERRUPTED,
+    };
+    // A missing file or summary is the caller's to fix; an interrupted run still says so by
+    // its exit code.
+    let mut failed = |what: String| {
+        crate::note!("error: {what}");
+        if code == exit::OK {
+            code = exit::USAGE;
+        }
     };
     if let Some(path) = json
         && let Err(e) = std::fs::write(path, report::to_json(info, snapshot))
     {
-        // The summary is printed; the missing file is the caller's to fix (an interrupted
-        // run still says so by its exit code).
-        eprintln!(
-            "error: cannot write the JSON report to {}: {e}",
+        failed(format!(
+            "cannot write the JSON report to {}: {e}",
             path.display()
-        );
-        return if code == exit::OK { exit::USAGE } else { code };
+        ));
+    }
+    if let Err(e) = crate::out::stdout(&report::summary(info, snapshot)) {
+        failed(format!("cannot write the summary to stdout: {e}"));
     }
     code
 }
@@ -290,37 +317,28 @@ fn snapshot(
     snap
 }
 
-/// First Ctrl-C or SIGTERM: graceful stop (and the dashboard leaves once the run ends).
-/// Second: interrupt in-flight requests.
+/// First stop signal (Ctrl-C, SIGTERM, SIGHUP): graceful stop, and the dashboard leaves once
+/// the run ends. Second: interrupt in-flight requests. A signal that comes during the
+/// graceful stop of a run that already reached its end interrupts what is in flight, but
+/// the run stays `completed`: its load was all sent.
 async fn watch_signals(
+    mut signals: StopSignals,
     control: Control,
     interrupted: Arc<AtomicBool>,
     leave: CancellationToken,
     quiet: bool,
 ) {
-    #[cfg(unix)]
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     for n in 0.. {
-        #[cfg(unix)]
-        let terminate = async {
-            match term.as_mut() {
-                Some(t) => {
-                    t.recv().await;
-                }
-                None => std::future::pending().await,
-            }
-        };
-        #[cfg(not(unix))]
-        let terminate = std::future::pending::<()>();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            () = terminate => {}
+        signals.recv().await;
+        leave.cancel();
+        if control.is_stopping() && !interrupted.load(Ordering::Relaxed) {
+            control.abort();
+            return;
         }
         interrupted.store(true, Ordering::Relaxed);
-        leave.cancel();
         if n == 0 {
             if !quiet {
-                eprintln!(
+                crate::note!(
                     "stopping: waiting for in-flight requests (signal again to interrupt them)"
                 );
             }

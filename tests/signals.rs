@@ -1,4 +1,4 @@
-//! Ctrl-C (SIGINT) and SIGTERM stop a run gracefully: the partial summary is printed, the JSON
+//! Ctrl-C (SIGINT), SIGTERM and SIGHUP stop a run gracefully: the partial summary is printed, the JSON
 //! report is written, and the exit code is 130.
 
 mod common;
@@ -61,4 +61,9 @@ fn sigint_stops_gracefully_with_exit_130() {
 #[test]
 fn sigterm_stops_gracefully_with_exit_130() {
     interrupt_with("TERM");
+}
+
+#[test]
+fn sighup_stops_gracefully_with_exit_130() {
+    interrupt_with("HUP");
 }

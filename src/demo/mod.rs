@@ -99,6 +99,11 @@ impl Counters {
             .sum()
     }
 
+    /// Requests served on every route.
+    pub fn total(&self) -> u64 {
+        Route::ALL.iter().map(|&r| self.served(r)).sum()
+    }
+
     /// Requests served on `route` with a status in class `class` (e.g. 4 for 4xx).
     pub fn served_with(&self, route: Route, class: u16) -> u64 {
         let i = usize::from(class.clamp(1, 5) - 1);
@@ -162,7 +167,7 @@ impl DemoServer {
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(signal.cancelled_owned());
             if let Err(e) = serve.await {
-                eprintln!("demo service stopped: {e}");
+                crate::note!("demo service stopped: {e}");
             }
         });
         Ok(Self {

@@ -25,6 +25,63 @@ use crate::scenario::OnError;
 /// Child abort tokens for open-model arrivals (spreads waker registration over many locks).
 const ABORT_LANES: usize = 64;
 
+/// How many users the closed model starts before it yields and checks whether to go on.
+const SPAWN_BATCH: usize = 256;
+
+/// The first pause of a user whose iterations keep failing without reaching the server.
+const BACKOFF_FIRST: Duration = Duration::from_millis(10);
+
+/// The longest such pause: a target that comes back is found again within a second.
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// A virtual user's pause after consecutive iterations that failed fast: a refused or
+/// failed connection, a TLS failure, or a request that could not be built. Such failures
+/// take no server time, so without a pause the user would go round its loop as fast as the
+/// CPU allows (15,000 refused connects/s with 10 users), burn both cores and starve the stop
+/// timer and the signal task. Every attempt is still sent and counted; the pause doubles from
+/// `BACKOFF_FIRST` up to `BACKOFF_MAX` and resets at the first response.
+#[derive(Debug, Default)]
+struct Backoff {
+    failures: u32,
+}
+
+impl Backoff {
+    /// The pause before the next iteration, given how the last one ended.
+    fn after(&mut self, end: IterationEnd) -> Option<Duration> {
+        match end {
+            IterationEnd::FailedFast => {
+                let pause = BACKOFF_FIRST
+                    .saturating_mul(1u32 << self.failures.min(16))
+                    .min(BACKOFF_MAX);
+                self.failures = self.failures.saturating_add(1);
+                Some(pause)
+            }
+            IterationEnd::Other => {
+                self.failures = 0;
+                None
+            }
+        }
+    }
+}
+
+/// How an iteration ended, as far as pacing a user goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IterationEnd {
+    /// No step got a response, and a step failed without the server's time: a connection
+    /// that could not be made, or a request that could not be built.
+    FailedFast,
+    /// Anything else: a response arrived, a timeout, an interruption.
+    Other,
+}
+
+/// Whether a failure of this class comes back without having waited for the server.
+fn fails_fast(class: ErrorClass) -> bool {
+    matches!(
+        class,
+        ErrorClass::ConnectRefused | ErrorClass::Connect | ErrorClass::Tls | ErrorClass::Render
+    )
+}
+
 /// tokio's timer fires on 1 ms ticks, rounding every deadline up: aiming this much early
 /// centres arrivals on their planned instants instead of sending them all up to 1 ms late.
 const TIMER_SLACK: Duration = Duration::from_micros(500);
@@ -57,6 +114,13 @@ impl<T: Transport> Shared<T> {
             budget,
             spent: Notify::new(),
         }
+    }
+
+    /// Whether the iteration budget exists and is used up.
+    fn spent_all(&self) -> bool {
+        self.budget
+            .as_ref()
+            .is_some_and(|left| left.load(Ordering::Relaxed) == 0)
     }
 
     /// Takes one iteration from the budget; false when it is spent.
@@ -97,6 +161,15 @@ async fn crowd<T: Transport>(shared: &Arc<Shared<T>>, tracker: &TaskTracker) {
             Level::Rate(_) => users.len(),
         };
         while users.len() < wanted {
+            // Users start in batches, letting the first ones send while the rest are made: a
+            // run that ends early (its iterations spent, or stopped) does not wait for a
+            // million spawns.
+            if users.len() % SPAWN_BATCH == SPAWN_BATCH - 1 {
+                tokio::task::yield_now().await;
+                if shared.control.is_stopping() || shared.spent_all() {
+                    return;
+                }
+            }
             let retire = Arc::new(AtomicBool::new(false));
             let abort = shared.control.abort.child_token();
             let vu = users.len() as u64;
@@ -128,6 +201,7 @@ async fn virtual_user<T: Transport>(
     retire: Arc<AtomicBool>,
 ) {
     let mut user = User::of(&shared.work, vu, fastrand::u64(..) ^ vu);
+    let mut backoff = Backoff::default();
     loop {
         shared.control.wait_while_paused().await;
         if shared.control.is_stopping() || retire.load(Ordering::Relaxed) || !shared.claim() {
@@ -139,14 +213,20 @@ async fn virtual_user<T: Transport>(
             return;
         }
         let began = Instant::now();
-        run_iteration(&shared, flow, began, &abort, &mut user).await;
+        let end = run_iteration(&shared, flow, began, &abort, &mut user).await;
         user.iteration += 1;
-        if let Some(pace) = flow.pace {
-            // A paced user starts its iterations at most once per `pace`.
-            tokio::select! {
-                () = tokio::time::sleep_until((began + pace).into()) => {}
+        // A paced user starts its iterations at most once per `pace`.
+        let paced = flow.pace.map(|pace| began + pace);
+        let backed_off = backoff.after(end).map(|pause| Instant::now() + pause);
+        match paced.max(backed_off) {
+            Some(until) => tokio::select! {
+                () = tokio::time::sleep_until(until.into()) => {}
                 () = shared.control.stop.cancelled() => return,
-            }
+            },
+            // A loop that awaited nothing that was pending (every request failed at once)
+            // must still let the timer, the signal task and other users run.
+            None if end == IterationEnd::FailedFast => tokio::task::yield_now().await,
+            None => {}
         }
     }
 }
@@ -349,8 +429,10 @@ async fn run_iteration<T: Transport>(
     planned: Instant,
     abort: &CancellationToken,
     user: &mut User,
-) {
+) -> IterationEnd {
     let mut first_start = Some(planned);
+    let mut responded = false;
+    let mut failed_fast = false;
     for (i, step) in flow.steps.iter().enumerate() {
         if i > 0 {
             shared.control.wait_while_paused().await;
@@ -364,6 +446,7 @@ async fn run_iteration<T: Transport>(
         let request = match step.request(user, &shared.work) {
             Ok(r) => r,
             Err(message) => {
+                failed_fast = true;
                 let outcome = Outcome::Failed {
                     class: ErrorClass::Render,
                     message,
@@ -389,6 +472,7 @@ async fn run_iteration<T: Transport>(
         let outcome = match result {
             None => Outcome::Interrupted,
             Some(Ok(reply)) => {
+                responded = true;
                 let judged = step.judge(&reply, end - begin, user);
                 failed = judged.step_failed();
                 Outcome::Response {
@@ -399,10 +483,13 @@ async fn run_iteration<T: Transport>(
                     failed_checks: judged.failed_checks,
                 }
             }
-            Some(Err(failure)) => Outcome::Failed {
-                class: failure.class,
-                message: failure.message,
-            },
+            Some(Err(failure)) => {
+                failed_fast |= fails_fast(failure.class);
+                Outcome::Failed {
+                    class: failure.class,
+                    message: failure.message,
+                }
+            }
         };
         shared
             .recorder
@@ -424,11 +511,33 @@ async fn run_iteration<T: Transport>(
         }
     }
     shared.recorder.end_iteration();
+    if failed_fast && !responded {
+        IterationEnd::FailedFast
+    } else {
+        IterationEnd::Other
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoff_doubles_to_its_cap_and_resets_on_a_response() {
+        let mut b = Backoff::default();
+        let pauses: Vec<_> = (0..9)
+            .filter_map(|_| b.after(IterationEnd::FailedFast))
+            .collect();
+        let ms: Vec<u128> = pauses.iter().map(|d| d.as_millis()).collect();
+        assert_eq!(ms, [10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
+        assert_eq!(b.after(IterationEnd::Other), None);
+        assert_eq!(b.after(IterationEnd::FailedFast), Some(BACKOFF_FIRST));
+        // Thousands of failures neither overflow nor pass the cap.
+        for _ in 0..100_000 {
+            b.after(IterationEnd::FailedFast);
+        }
+        assert_eq!(b.after(IterationEnd::FailedFast), Some(BACKOFF_MAX));
+    }
 
     #[test]
     fn a_faster_rate_never_backdates_arrivals() {

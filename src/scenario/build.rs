@@ -23,6 +23,23 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_GRACEFUL_STOP: Duration = Duration::from_secs(5);
 /// Default cap on concurrent iterations in the open model.
 pub const DEFAULT_MAX_IN_FLIGHT: u64 = 1000;
+
+/// The most virtual users (or open-model iterations in flight) one process runs. Each holds
+/// a connection, so a file descriptor and some memory: a million is already more than one
+/// machine's kernel gives a process by default, and a typo such as `vus: 10000000000`
+/// should be refused, not allocated until memory runs out.
+pub const MAX_USERS: u64 = 1_000_000;
+
+/// The fix offered when a level passes `MAX_USERS`.
+const MAX_USERS_HINT: &str = "more than stampede's limit of 1,000,000 (each holds a connection \
+                              and a file descriptor); use fewer, or run on several machines";
+
+/// Reports `value` when it passes `MAX_USERS`.
+fn check_users(value: &Spanned<u64>, field: &str, problems: &mut Problems) {
+    if value.value > MAX_USERS {
+        problems.on(value, field, format!("{} is {MAX_USERS_HINT}", value.value));
+    }
+}
 /// Largest flow weight (weights are summed, so they must not overflow).
 const MAX_WEIGHT: u64 = 1_000_000;
 
@@ -425,7 +442,10 @@ fn build_stages(l: &RawLoad, problems: &mut Problems) -> Option<Vec<Stage>> {
             }
         };
         let (closed, target) = match (vus, rate) {
-            (Some(v), None) => (true, Some(v.value as f64)),
+            (Some(v), None) => {
+                check_users(v, &format!("{field}.vus"), problems);
+                (true, Some(v.value as f64))
+            }
             (None, Some(r)) => {
                 let text = scalar_text(&r.value);
                 // A stage may ramp down to zero arrivals per second.
@@ -490,6 +510,17 @@ fn build_model(
     constant: bool,
     problems: &mut Problems,
 ) -> Option<Model> {
+    if ov.max_in_flight.is_none()
+        && let Some(m) = &l.max_in_flight
+    {
+        check_users(m, "load.max_in_flight", problems);
+    }
+    if ov.vus.is_none()
+        && ov.rate.is_none()
+        && let Some(v) = &l.vus
+    {
+        check_users(v, "load.vus", problems);
+    }
     // A command-line choice of model replaces the file's model entirely.
     let (vus, rate) = match (ov.vus, ov.rate) {
         (Some(v), _) => (Some(v), None),

@@ -16,7 +16,7 @@ mod units;
 
 use std::path::Path;
 
-pub use build::{Overrides, parse_target};
+pub use build::{MAX_USERS, Overrides, parse_target};
 pub use checks::{Check, CheckKind, Expect, Extraction, Response, Source};
 pub use data::{DataMode, DataSet};
 pub use diag::{Problem, ScenarioError};
