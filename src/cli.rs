@@ -76,6 +76,11 @@ pub struct RunArgs {
     #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
     pub set: Vec<(String, String)>,
 
+    /// Skip the connection made to the target before the load (a target that cannot be
+    /// reached then shows as connection errors instead of stopping the run with exit 2).
+    #[arg(long)]
+    pub no_preflight: bool,
+
     /// Write the full result as JSON to this file.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,

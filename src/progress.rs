@@ -24,13 +24,18 @@ pub fn line(snap: &Snapshot, planned: Option<Duration>) -> String {
     } else {
         ""
     };
+    let interrupted = if t.interrupted > 0 {
+        format!(" · interrupted {}", t.interrupted)
+    } else {
+        String::new()
+    };
     let dropped = if snap.dropped > 0 {
         format!(" · dropped {}", snap.dropped)
     } else {
         String::new()
     };
     format!(
-        "{clock} · {} req · {:.0}/s now · p50 {} · p99 {} · errors {:.2}% · in flight {}{dropped}{stopping}",
+        "{clock} · {} req · {:.0}/s now · p50 {} · p99 {} · errors {:.2}% · in flight {}{interrupted}{dropped}{stopping}",
         t.requests,
         t.interval.rps(),
         format_latency(t.latency.p50),

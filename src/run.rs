@@ -152,6 +152,7 @@ fn run(args: &RunArgs) -> u8 {
     let opts = SessionOptions {
         json: args.json.clone(),
         display: display_for(args),
+        preflight: !args.no_preflight,
     };
     let outcome = runtime().and_then(|rt| rt.block_on(session::run_plan(plan, &opts)));
     match outcome {

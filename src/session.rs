@@ -46,7 +46,12 @@ pub struct SessionOptions {
     pub json: Option<PathBuf>,
     /// Dashboard or headless.
     pub display: Display,
+    /// Connect to the target before the load (unless the plan turns it off).
+    pub preflight: bool,
 }
+
+/// The longest the preflight waits for the target's name, connection and handshake.
+const PREFLIGHT_LIMIT: Duration = Duration::from_secs(10);
 
 /// Runs a plan to its end, prints the summary, writes the JSON report; returns the exit code.
 pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
@@ -63,6 +68,13 @@ pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
     };
     if let Some(server) = &demo {
         crate::note!("demo service listening on {}", server.url());
+    }
+    if demo.is_none() && opts.preflight && plan.preflight {
+        let limit = plan.longest_timeout().min(PREFLIGHT_LIMIT);
+        tokio::select! {
+            reached = engine::preflight(&base, limit) => reached?,
+            () = signals.recv() => return Ok(exit::INTERRUPTED),
+        }
     }
     let mut work = Workload::prepare(&plan, &base)?;
     let client = client_options(&plan);

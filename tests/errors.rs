@@ -18,7 +18,17 @@ fn refused_connections_are_counted_not_fatal() {
         "name: refused\ntarget: http://127.0.0.1:{port}\nload: {{ vus: 5, iterations: 50 }}\n\
          flows:\n  - steps: [ {{ name: down, get: / }} ]\n"
     ));
-    let (code, doc, stdout, _) = run_json(&path, &[], Duration::from_secs(60));
+    // By default the preflight refuses to start against a target that cannot be reached.
+    let out = common::stampede(
+        &["run", path.to_str().expect("path"), "--headless"],
+        Duration::from_secs(30),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let words = format!("target unreachable: connection refused at 127.0.0.1:{port}");
+    assert!(stderr.contains(&words), "{stderr}");
+    // Without it, every attempt is counted (the users back off between them).
+    let (code, doc, stdout, _) = run_json(&path, &["--no-preflight"], Duration::from_secs(60));
     assert_eq!(code, 0, "{stdout}");
     assert_eq!(error_count(&doc["total"], "connect_refused"), 50, "{doc:#}");
     assert_eq!(doc["total"]["errors"], 50);

@@ -260,3 +260,28 @@ fn a_signal_during_the_graceful_stop_of_a_completed_run_keeps_it_completed() {
     assert_eq!(doc["outcome"], "completed");
     assert_eq!(doc["total"]["interrupted"], 3);
 }
+
+#[test]
+fn a_target_that_never_answers_is_flagged_not_reported_clean() {
+    let demo = Demo::start();
+    let (_dir, path) = scenario(&format!(
+        "target: {}\nload: {{ vus: 5, duration: 1s, graceful_stop: 500ms }}\n\
+         flows:\n  - steps: [ {{ get: /delay/20000 }} ]\n",
+        demo.url
+    ));
+    let (code, doc, stdout, stderr) = run_json(&path, &[], Duration::from_secs(20));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(doc["total"]["interrupted"], 5);
+    assert_eq!(doc["total"]["interrupted_rate"], 1.0);
+    assert!(stdout.contains("5 interrupted (100.00%)"), "{stdout}");
+    assert!(
+        stdout.contains("WARNING   every request was interrupted"),
+        "{stdout}"
+    );
+    let warnings = doc["warnings"].as_array().expect("warnings");
+    assert!(
+        warnings[0]
+            .as_str()
+            .is_some_and(|w| w.contains("never answered"))
+    );
+}

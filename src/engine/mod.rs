@@ -9,6 +9,7 @@
 //! plan) and `metrics` (the recorder).
 
 mod control;
+mod preflight;
 mod ramp;
 mod transport;
 mod worker;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use control::Control;
+pub use preflight::preflight;
 pub use ramp::Ramp;
 pub use transport::{ClientOptions, Failure, Keep, Prepared, Reply, ReqwestTransport, Transport};
 pub use workload::{User, Workload};

@@ -63,6 +63,10 @@ pub struct Failure {
     pub class: ErrorClass,
     /// A human-readable message with the cause chain.
     pub message: String,
+    /// The status, when the failure came after it (a body cut short).
+    pub status: Option<u16>,
+    /// Body bytes received before the failure.
+    pub bytes: u64,
 }
 
 /// Sends one request and reads the whole response.
@@ -120,7 +124,7 @@ impl Transport for ReqwestTransport {
         if let Some(body) = &req.body {
             builder = builder.body(body.clone());
         }
-        let mut response = builder.send().await.map_err(|e| classify(&e, false))?;
+        let mut response = builder.send().await.map_err(|e| classify(&e, None))?;
         let status = response.status().as_u16();
         let headers = if req.keep.headers {
             std::mem::take(response.headers_mut())
@@ -130,7 +134,16 @@ impl Transport for ReqwestTransport {
         let mut bytes = 0u64;
         let mut kept = bytes::BytesMut::new();
         // Read chunk by chunk: the size is counted; only a step that reads the body keeps it.
-        while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e, true))? {
+        loop {
+            let chunk = match response.chunk().await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                Err(e) => {
+                    let mut failure = classify(&e, Some(status));
+                    failure.bytes = bytes;
+                    return Err(failure);
+                }
+            };
             bytes += chunk.len() as u64;
             if req.keep.body && kept.len() < MAX_KEPT_BODY {
                 let room = MAX_KEPT_BODY - kept.len();
@@ -146,20 +159,23 @@ impl Transport for ReqwestTransport {
     }
 }
 
-/// Maps a reqwest error to a class by looking at the flags and the io::Error in its chain.
-fn classify(e: &reqwest::Error, reading_body: bool) -> Failure {
+/// Maps a reqwest error to a class by looking at the flags and the errors in its chain.
+/// `status` is set once the response head has arrived: any failure after it, a connection
+/// closed early included, is a failure to read the body.
+fn classify(e: &reqwest::Error, status: Option<u16>) -> Failure {
     let message = chain(e);
     let io_kind = io_kind(e);
     let class = if e.is_timeout() || io_kind == Some(std::io::ErrorKind::TimedOut) {
         ErrorClass::Timeout
+    } else if status.is_some() || e.is_body() || e.is_decode() {
+        ErrorClass::Body
     } else if io_kind == Some(std::io::ErrorKind::ConnectionRefused) {
         ErrorClass::ConnectRefused
+    } else if has_tls_error(e) || (e.is_connect() && looks_like_tls(&message)) {
+        // rustls's own error: a handshake with a plain-HTTP port, a bad certificate, ...
+        ErrorClass::Tls
     } else if e.is_connect() {
-        if looks_like_tls(&message) {
-            ErrorClass::Tls
-        } else {
-            ErrorClass::Connect
-        }
+        ErrorClass::Connect
     } else if matches!(
         io_kind,
         Some(std::io::ErrorKind::ConnectionReset)
@@ -170,12 +186,35 @@ fn classify(e: &reqwest::Error, reading_body: bool) -> Failure {
         || message.contains("IncompleteMessage")
     {
         ErrorClass::Reset
-    } else if reading_body || e.is_body() || e.is_decode() {
-        ErrorClass::Body
     } else {
         ErrorClass::Request
     };
-    Failure { class, message }
+    Failure {
+        class,
+        message,
+        status,
+        bytes: 0,
+    }
+}
+
+/// Whether a rustls error is in the chain. An `io::Error` hides the error it wraps from
+/// `source()`, so each one is opened with `get_ref`.
+fn has_tls_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<rustls::Error>() {
+            return true;
+        }
+        if let Some(inner) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            && (inner.is::<rustls::Error>() || has_tls_error(inner))
+        {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 fn looks_like_tls(message: &str) -> bool {

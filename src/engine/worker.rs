@@ -450,6 +450,8 @@ async fn run_iteration<T: Transport>(
                 let outcome = Outcome::Failed {
                     class: ErrorClass::Render,
                     message,
+                    status: None,
+                    bytes: 0,
                 };
                 shared
                     .recorder
@@ -488,6 +490,8 @@ async fn run_iteration<T: Transport>(
                 Outcome::Failed {
                     class: failure.class,
                     message: failure.message,
+                    status: failure.status,
+                    bytes: failure.bytes,
                 }
             }
         };

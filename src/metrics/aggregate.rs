@@ -231,6 +231,8 @@ mod tests {
             Outcome::Failed {
                 class: ErrorClass::Timeout,
                 message: "slow".into(),
+                status: None,
+                bytes: 0,
             },
         );
         let snap = agg.tick(

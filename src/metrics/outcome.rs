@@ -106,6 +106,10 @@ pub enum Outcome<'a> {
         class: ErrorClass,
         /// The transport's message (kept as a sample for the error panel).
         message: String,
+        /// The status, when it arrived before the failure (a body cut short).
+        status: Option<u16>,
+        /// Body bytes received before the failure.
+        bytes: u64,
     },
     /// The run's hard stop cut the request off.
     Interrupted,

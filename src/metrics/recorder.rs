@@ -33,6 +33,9 @@ pub struct StepInterval {
     pub bytes: u64,
     /// Requests cut off by the hard stop.
     pub interrupted: u64,
+    /// Failures that came after the status arrived (a body cut short): each is counted under
+    /// its status and under its error class, and once as a request.
+    pub failed_after_status: u64,
     /// Failures per check of the step (index: the check's position in the step).
     pub checks: Vec<u64>,
 }
@@ -52,6 +55,7 @@ impl StepInterval {
             samples: Default::default(),
             bytes: 0,
             interrupted: 0,
+            failed_after_status: 0,
             checks: Vec::new(),
         }
     }
@@ -63,7 +67,9 @@ impl StepInterval {
             .filter(|c| c.judges_response())
             .map(|c| self.errors[c.index()])
             .sum();
-        self.statuses.iter().map(|(_, n)| n).sum::<u64>() + self.errors.iter().sum::<u64>() - judged
+        self.statuses.iter().map(|(_, n)| n).sum::<u64>() + self.errors.iter().sum::<u64>()
+            - judged
+            - self.failed_after_status
     }
 
     fn record(&mut self, latency: Duration, service: Duration, outcome: Outcome<'_>) {
@@ -77,10 +83,7 @@ impl StepInterval {
             } => {
                 self.latency.saturating_record(micros(latency));
                 self.service.saturating_record(micros(service));
-                match self.statuses.iter_mut().find(|(s, _)| *s == status) {
-                    Some((_, n)) => *n += 1,
-                    None => self.statuses.push((status, 1)),
-                }
+                self.count_status(status);
                 self.bytes += bytes;
                 if let Some(expected) = unexpected {
                     let class = ErrorClass::StatusNotExpected;
@@ -103,7 +106,18 @@ impl StepInterval {
                     bits &= bits - 1;
                 }
             }
-            Outcome::Failed { class, message } => {
+            Outcome::Failed {
+                class,
+                message,
+                status,
+                bytes,
+            } => {
+                // What arrived before the failure is counted, not lost.
+                self.bytes += bytes;
+                if let Some(status) = status {
+                    self.count_status(status);
+                    self.failed_after_status += 1;
+                }
                 // A timeout waited at least this long: leaving it out would make a stalled
                 // target look fast. Fast failures (refused, reset) say nothing about latency.
                 if class == ErrorClass::Timeout {
@@ -114,6 +128,13 @@ impl StepInterval {
                 self.samples[class.index()] = Some(message);
             }
             Outcome::Interrupted => self.interrupted += 1,
+        }
+    }
+
+    fn count_status(&mut self, status: u16) {
+        match self.statuses.iter_mut().find(|(s, _)| *s == status) {
+            Some((_, n)) => *n += 1,
+            None => self.statuses.push((status, 1)),
         }
     }
 
@@ -142,6 +163,7 @@ impl StepInterval {
         }
         self.bytes += other.bytes;
         self.interrupted += other.interrupted;
+        self.failed_after_status += other.failed_after_status;
         if self.checks.len() < other.checks.len() {
             self.checks.resize(other.checks.len(), 0);
         }
@@ -159,6 +181,7 @@ impl StepInterval {
         self.samples = Default::default();
         self.bytes = 0;
         self.interrupted = 0;
+        self.failed_after_status = 0;
         self.checks.clear();
     }
 }
@@ -357,6 +380,8 @@ mod tests {
         let fail = |class| Outcome::Failed {
             class,
             message: String::new(),
+            status: None,
+            bytes: 0,
         };
         i.record(
             Duration::from_secs(5),

@@ -146,6 +146,17 @@ impl StepStats {
             self.errors as f64 / self.requests as f64
         }
     }
+
+    /// Fraction of the requests sent that the hard stop cut off (0 when none was sent). A
+    /// target that never answers shows here, not in `error_rate`: its requests never end.
+    pub fn interrupted_rate(&self) -> f64 {
+        let sent = self.requests + self.interrupted;
+        if sent == 0 {
+            0.0
+        } else {
+            self.interrupted as f64 / sent as f64
+        }
+    }
 }
 
 /// One check of a step over the run.

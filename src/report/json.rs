@@ -31,6 +31,8 @@ struct Document<'a> {
     /// The load level when the run ended (after stages and live changes).
     final_level: Option<String>,
     stop_reason: Option<String>,
+    /// What a reader must not miss: every request interrupted or failed, many dropped.
+    warnings: Vec<String>,
 }
 
 /// A live change: `change` is `level` (with `from` and `to`), `pause` or `resume`.
@@ -84,6 +86,7 @@ struct StatsDoc {
     errors: u64,
     error_rate: f64,
     interrupted: u64,
+    interrupted_rate: f64,
     bytes_received: u64,
     latency_ms: LatencyDoc,
     service_time_ms: LatencyDoc,
@@ -138,6 +141,7 @@ pub fn to_json(info: &RunInfo, snap: &Snapshot) -> String {
         events: snap.live.events.iter().map(event_doc).collect(),
         final_level: snap.live.level.map(|l| l.to_string()),
         stop_reason: snap.live.stop_reason.clone(),
+        warnings: super::health(info, snap),
     };
     serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
@@ -197,6 +201,7 @@ fn stats_doc(s: &StepStats, flow: Option<String>) -> StatsDoc {
         errors: s.errors,
         error_rate: s.error_rate(),
         interrupted: s.interrupted,
+        interrupted_rate: s.interrupted_rate(),
         bytes_received: s.bytes,
         latency_ms: latency_doc(&s.latency),
         service_time_ms: latency_doc(&s.service),

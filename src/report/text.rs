@@ -26,15 +26,19 @@ pub fn summary(info: &RunInfo, snap: &Snapshot) -> String {
     );
     let _ = writeln!(
         out,
-        "requests  {} · {:.1}/s · {} errors ({:.2}%) · {} interrupted · {} dropped · {} received",
+        "requests  {} · {:.1}/s · {} errors ({:.2}%) · {} interrupted ({:.2}%) · {} dropped · {} received",
         thousands(t.requests),
         t.rps,
         thousands(t.errors),
         t.error_rate() * 100.0,
         thousands(t.interrupted),
+        t.interrupted_rate() * 100.0,
         thousands(snap.dropped),
         bytes(t.bytes),
     );
+    for warning in super::health(info, snap) {
+        let _ = writeln!(out, "WARNING   {warning}");
+    }
     out.push('\n');
     step_table(&mut out, snap);
     out.push('\n');

@@ -169,6 +169,7 @@ pub fn build(raw: RawScenario, cx: &Context<'_>, problems: &mut Problems) -> Opt
         variables,
         data,
         cookies: raw.cookies.is_some_and(|c| c.value),
+        preflight: raw.preflight.is_none_or(|p| p.value),
     })
 }
 

@@ -33,6 +33,9 @@ pub struct Plan {
     pub data: Vec<DataSet>,
     /// Whether each virtual user keeps a cookie jar.
     pub cookies: bool,
+    /// Whether to connect to the target once before the load, refusing to start when it
+    /// cannot be reached.
+    pub preflight: bool,
 }
 
 impl Plan {

@@ -23,6 +23,7 @@ pub struct RawScenario {
     pub variables: Option<BTreeMap<String, AnyValue>>,
     pub data: Option<BTreeMap<String, Spanned<RawData>>>,
     pub cookies: Option<Spanned<bool>>,
+    pub preflight: Option<Spanned<bool>>,
     pub setup: Option<Spanned<RawFlow>>,
     pub flows: Option<Spanned<Vec<Spanned<RawFlow>>>>,
 }
