@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod fault;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
@@ -20,6 +22,11 @@ pub struct Demo {
 
 impl Demo {
     pub fn start() -> Self {
+        Self::start_on(0)
+    }
+
+    /// A demo service on 127.0.0.1 at `port` (0: any free port).
+    pub fn start_on(port: u16) -> Self {
         let (tx, rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -29,7 +36,7 @@ impl Demo {
                 .build()
                 .expect("runtime");
             rt.block_on(async move {
-                let server = DemoServer::bind(([127, 0, 0, 1], 0).into(), DemoConfig::default())
+                let server = DemoServer::bind(([127, 0, 0, 1], port).into(), DemoConfig::default())
                     .await
                     .expect("bind demo");
                 tx.send((server.url(), Arc::clone(&server.counters)))

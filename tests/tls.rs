@@ -1,0 +1,137 @@
+//! TLS is verified by default: a certificate the system does not trust is refused (by the
+//! preflight, and as error class `tls` for every request without it), and `SSL_CERT_FILE`
+//! adds a trusted authority. The server is started here on 127.0.0.1 port 0 with a
+//! certificate authority made for the test.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use common::{error_count, run_json, scenario};
+
+/// An HTTPS server answering `200 ok` to every request, with its authority's PEM.
+struct TlsServer {
+    url: String,
+    ca_pem: String,
+    requests: Arc<AtomicU64>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn start_tls_server() -> TlsServer {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().expect("ca key");
+    let ca_cert = ca_params.self_signed(&ca_key).expect("ca cert");
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate().expect("leaf key");
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .expect("leaf params")
+        .signed_by(&leaf_key, &issuer)
+        .expect("leaf cert");
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(leaf.der().to_vec())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+        )
+        .expect("server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let requests = Arc::new(AtomicU64::new(0));
+    let counted = Arc::clone(&requests);
+    runtime.spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, counted) = (acceptor.clone(), Arc::clone(&counted));
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut buf = vec![0u8; 8192];
+                let mut head = Vec::new();
+                while let Ok(n) = tls.read(&mut buf).await {
+                    if n == 0 {
+                        return;
+                    }
+                    head.extend_from_slice(&buf[..n]);
+                    while let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                        head.drain(..end + 4);
+                        counted.fetch_add(1, Ordering::Relaxed);
+                        let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if tls.write_all(reply).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    TlsServer {
+        url: format!("https://{addr}"),
+        ca_pem: ca_cert.pem(),
+        requests,
+        _runtime: runtime,
+    }
+}
+
+fn https_scenario(url: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    scenario(&format!(
+        "target: {url}\nload: {{ vus: 2, iterations: 6 }}\nflows:\n  - steps: [ {{ get: / }} ]\n"
+    ))
+}
+
+#[test]
+fn an_untrusted_certificate_is_refused_by_default() {
+    let server = start_tls_server();
+    let (_dir, path) = https_scenario(&server.url);
+    let out = common::stampede(
+        &["run", path.to_str().expect("path"), "--headless"],
+        Duration::from_secs(30),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("TLS handshake"), "{stderr}");
+    let (code, doc, _, stderr) = run_json(&path, &["--no-preflight"], Duration::from_secs(30));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(error_count(&doc["total"], "tls"), 6, "{doc:#}");
+    assert_eq!(server.requests.load(Ordering::Relaxed), 0);
+}
+
+#[test]
+fn ssl_cert_file_adds_a_trusted_authority() {
+    let server = start_tls_server();
+    let (dir, path) = https_scenario(&server.url);
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &server.ca_pem).expect("write CA");
+    let json = path.with_extension("json");
+    let child = std::process::Command::new(common::binary())
+        .args(["run", path.to_str().expect("path"), "--headless"])
+        .args(["--json", json.to_str().expect("path")])
+        .env("SSL_CERT_FILE", &ca)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run");
+    let out = common::wait_with_limit(child, Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON")).expect("JSON");
+    assert_eq!(doc["total"]["status_codes"]["200"], 6, "{doc:#}");
+    assert_eq!(server.requests.load(Ordering::Relaxed), 6);
+}
