@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::demo::{DemoConfig, DemoServer};
 use crate::engine::{self, ClientOptions, Control, ReqwestTransport, Workload};
 use crate::fdlimit;
-use crate::metrics::{Aggregator, LiveState, Phase, Recorder, Snapshot};
+use crate::metrics::{Aggregator, CheckName, LiveState, Phase, Recorder, Snapshot};
 use crate::report::{self, Ending, RunInfo};
 use crate::run::exit;
 use crate::scenario::{Model, Plan, Target};
@@ -124,7 +124,13 @@ pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
     let (end_tx, end_rx) = oneshot::channel();
     let checks = plan
         .steps()
-        .map(|(_, s)| s.expect.checks.iter().map(|c| c.name.clone()).collect())
+        .map(|(_, s)| {
+            let check = |c: &crate::scenario::Check| CheckName {
+                name: c.name.clone(),
+                reads_body: c.kind.needs_body(),
+            };
+            s.expect.checks.iter().map(check).collect()
+        })
         .collect();
     let aggregator = Aggregator::new(recorder.clone(), names, started).with_checks(checks);
     let ticker = tokio::spawn(tick(

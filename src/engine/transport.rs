@@ -34,14 +34,14 @@ pub struct Prepared {
 /// common case pays nothing for checks and extraction it does not use.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Keep {
-    /// Keep the body (up to `MAX_KEPT_BODY`).
+    /// Keep the body, up to `max_body` bytes.
     pub body: bool,
     /// Keep the headers.
     pub headers: bool,
+    /// The most body bytes kept; the rest is counted, not stored, and the reply says it
+    /// was cut.
+    pub max_body: usize,
 }
-
-/// The most body bytes kept for checks and extraction; the rest is counted, not stored.
-pub const MAX_KEPT_BODY: usize = 16 << 20;
 
 /// A complete response: status and body size, and the parts the request asked to keep.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -54,6 +54,8 @@ pub struct Reply {
     pub headers: HeaderMap,
     /// The body, if kept (otherwise empty).
     pub body: Bytes,
+    /// The kept body is only the first `max_body` bytes of a longer one.
+    pub cut: bool,
 }
 
 /// A failed exchange, already classified.
@@ -145,8 +147,8 @@ impl Transport for ReqwestTransport {
                 }
             };
             bytes += chunk.len() as u64;
-            if req.keep.body && kept.len() < MAX_KEPT_BODY {
-                let room = MAX_KEPT_BODY - kept.len();
+            if req.keep.body && kept.len() < req.keep.max_body {
+                let room = req.keep.max_body - kept.len();
                 kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
             }
         }
@@ -154,6 +156,7 @@ impl Transport for ReqwestTransport {
             status,
             bytes,
             headers,
+            cut: req.keep.body && bytes > kept.len() as u64,
             body: kept.freeze(),
         })
     }

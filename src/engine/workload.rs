@@ -181,6 +181,7 @@ impl ReadyStep {
             headers: cookies
                 || step.extract.iter().any(Extraction::needs_headers)
                 || step.expect.checks.iter().any(|c| c.kind.needs_headers()),
+            max_body: step.max_body,
         };
         let mut ready = Self {
             spec: step.clone(),
@@ -296,7 +297,22 @@ impl ReadyStep {
         let mut failed_checks = 0u64;
         let mut first_failed = None;
         let expect = &self.spec.expect;
+        // A body that was cut is never judged by its first part: a `contains` on its tail
+        // would fail wrongly, an extraction could read a truncated value.
+        let too_large = reply.cut.then(|| {
+            (
+                ErrorClass::BodyTooLarge,
+                format!(
+                    "body of {} bytes is larger than max_body ({} bytes); raise max_body for \
+                     this step to check or extract from it",
+                    reply.bytes, self.spec.max_body
+                ),
+            )
+        });
         for (i, check) in expect.checks.iter().enumerate() {
+            if too_large.is_some() && check.kind.needs_body() {
+                continue;
+            }
             if !check.passes(&mut response) {
                 failed_checks |= 1 << i;
                 first_failed.get_or_insert(i);
@@ -309,6 +325,9 @@ impl ReadyStep {
         let mut failure = None;
         if status_ok {
             for e in &self.spec.extract {
+                if too_large.is_some() && e.needs_body() {
+                    continue;
+                }
                 match e.apply(&mut response) {
                     Ok(value) => {
                         user.vars.insert(e.var.clone(), value);
@@ -318,6 +337,10 @@ impl ReadyStep {
                     }
                 }
             }
+        }
+        let body_extracted = self.spec.extract.iter().any(Extraction::needs_body);
+        if let Some(why) = too_large {
+            failure.get_or_insert(why);
         }
         if failure.is_none()
             && let Some(i) = first_failed
@@ -329,6 +352,7 @@ impl ReadyStep {
             status_ok,
             failed_checks,
             failure: failure.filter(|_| status_ok),
+            missing_values: body_extracted && reply.cut,
         }
     }
 }
@@ -340,12 +364,16 @@ pub(super) struct Judgement {
     pub failed_checks: u64,
     /// For an accepted status: an extraction or check failure.
     pub failure: Option<(ErrorClass, String)>,
+    /// An extraction could not run (the body was cut): later steps would miss its values.
+    missing_values: bool,
 }
 
 impl Judgement {
     /// The status was not accepted or an extraction failed (checks do not fail a step).
     pub fn step_failed(&self) -> bool {
-        !self.status_ok || matches!(self.failure, Some((ErrorClass::Extract, _)))
+        !self.status_ok
+            || self.missing_values
+            || matches!(self.failure, Some((ErrorClass::Extract, _)))
     }
 }
 

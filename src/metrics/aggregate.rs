@@ -10,6 +10,15 @@ use super::snapshot::{
     Snapshot, StepStats, per_second,
 };
 
+/// A check as the aggregator reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckName {
+    /// The check's name.
+    pub name: String,
+    /// Whether it reads the body (so it skips bodies cut at `max_body`).
+    pub reads_body: bool,
+}
+
 /// Cumulative state of one step (or of the whole run).
 struct Totals {
     sums: StepInterval,
@@ -20,7 +29,7 @@ struct Totals {
 pub struct Aggregator {
     recorder: Recorder,
     names: Vec<(String, String)>,
-    checks: Vec<Vec<String>>,
+    checks: Vec<Vec<CheckName>>,
     started: Instant,
     last_tick: Instant,
     steps: Vec<Totals>,
@@ -55,7 +64,7 @@ impl Aggregator {
     }
 
     /// Names the checks of each step (by step id), so snapshots report them.
-    pub fn with_checks(mut self, checks: Vec<Vec<String>>) -> Self {
+    pub fn with_checks(mut self, checks: Vec<Vec<CheckName>>) -> Self {
         self.checks = checks;
         self
     }
@@ -85,14 +94,19 @@ impl Aggregator {
             absorb(totals, tick, elapsed);
             let (flow, name) = self.names.get(i).cloned().unwrap_or_default();
             let mut stats = step_stats(flow, name, totals, interval, active);
-            let responses: u64 = totals.sums.statuses.iter().map(|(_, n)| n).sum();
+            // Checks judge complete responses only; those on the body skip a body that was
+            // cut at max_body.
+            let sums = &totals.sums;
+            let responses: u64 =
+                sums.statuses.iter().map(|(_, n)| n).sum::<u64>() - sums.failed_after_status;
+            let cut = sums.errors[ErrorClass::BodyTooLarge.index()];
             if let Some(names) = self.checks.get(i) {
                 stats.checks = names
                     .iter()
                     .enumerate()
-                    .map(|(c, name)| CheckStat {
-                        name: name.clone(),
-                        evaluated: responses,
+                    .map(|(c, check)| CheckStat {
+                        name: check.name.clone(),
+                        evaluated: responses - if check.reads_body { cut } else { 0 },
                         failed: totals.sums.checks.get(c).copied().unwrap_or(0),
                     })
                     .collect();

@@ -11,7 +11,7 @@ mod outcome;
 mod recorder;
 mod snapshot;
 
-pub use aggregate::Aggregator;
+pub use aggregate::{Aggregator, CheckName};
 pub use live::{Change, Level, LoadEvent, MIN_LIVE_RATE};
 pub use outcome::{ErrorClass, Outcome};
 pub use recorder::Recorder;

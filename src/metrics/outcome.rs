@@ -22,6 +22,9 @@ pub enum ErrorClass {
     Request,
     /// A response arrived with a status the step does not expect.
     StatusNotExpected,
+    /// The body passed the step's `max_body`, and a check or extraction needed it whole:
+    /// the response is not judged on a part of its body.
+    BodyTooLarge,
     /// A value could not be extracted from an expected response.
     Extract,
     /// An expected response failed one of the step's checks.
@@ -33,7 +36,7 @@ pub enum ErrorClass {
 
 impl ErrorClass {
     /// Every class, in display order; `index` is the position here.
-    pub const ALL: [ErrorClass; 11] = [
+    pub const ALL: [ErrorClass; 12] = [
         ErrorClass::ConnectRefused,
         ErrorClass::Connect,
         ErrorClass::Timeout,
@@ -42,6 +45,7 @@ impl ErrorClass {
         ErrorClass::Body,
         ErrorClass::Request,
         ErrorClass::StatusNotExpected,
+        ErrorClass::BodyTooLarge,
         ErrorClass::Extract,
         ErrorClass::Check,
         ErrorClass::Render,
@@ -51,7 +55,10 @@ impl ErrorClass {
     pub fn judges_response(self) -> bool {
         matches!(
             self,
-            ErrorClass::StatusNotExpected | ErrorClass::Extract | ErrorClass::Check
+            ErrorClass::StatusNotExpected
+                | ErrorClass::BodyTooLarge
+                | ErrorClass::Extract
+                | ErrorClass::Check
         )
     }
 
@@ -71,6 +78,7 @@ impl ErrorClass {
             ErrorClass::Body => "body",
             ErrorClass::Request => "request",
             ErrorClass::StatusNotExpected => "status_not_expected",
+            ErrorClass::BodyTooLarge => "body_too_large",
             ErrorClass::Extract => "extract",
             ErrorClass::Check => "check",
             ErrorClass::Render => "render",

@@ -24,7 +24,7 @@ pub use plan::{Body, Flow, Load, Model, OnError, Plan, Stage, Step, StepUrl, Tar
 pub use template::{
     EnvLookup, FUNCTIONS, JsonTemplate, Missing, Scope, Template, TemplateError, is_name,
 };
-pub use units::{StatusSet, parse_duration, parse_rate};
+pub use units::{StatusSet, parse_duration, parse_rate, parse_size};
 
 use diag::Problems;
 

@@ -172,6 +172,9 @@ pub struct Step {
     pub body: Option<Body>,
     /// Time allowed for the whole exchange, including the body.
     pub timeout: Duration,
+    /// The most body bytes kept for the step's checks and extraction (the rest is counted,
+    /// not stored).
+    pub max_body: usize,
     /// What the response must look like.
     pub expect: Expect,
     /// Values taken from the response into the user's variables.

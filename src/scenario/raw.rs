@@ -52,6 +52,7 @@ pub struct RawStage {
 pub struct RawDefaults {
     pub headers: Option<BTreeMap<String, Spanned<String>>>,
     pub timeout: Option<Spanned<String>>,
+    pub max_body: Option<Spanned<String>>,
 }
 
 /// How much load and for how long.
@@ -97,6 +98,7 @@ pub struct RawStep {
     pub json: Option<AnyValue>,
     pub body: Option<Spanned<String>>,
     pub timeout: Option<Spanned<String>>,
+    pub max_body: Option<Spanned<String>>,
     pub expect: Option<RawExpect>,
     pub extract: Option<BTreeMap<String, AnyValue>>,
     pub on_error: Option<Spanned<String>>,

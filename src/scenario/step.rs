@@ -16,6 +16,7 @@ use super::diag::Problems;
 use super::plan::{Body, OnError, Step, StepUrl};
 use super::raw::{AnyValue, RawBodyCheck, RawDefaults, RawExpect, RawHeaderCheck, RawStep};
 use super::template::{JsonTemplate, Template, is_name};
+use super::units::parse_size;
 use super::units::{StatusSet, parse_duration};
 
 /// Most checks on one step (failures are recorded as one bit per check).
@@ -26,6 +27,7 @@ pub struct Defaults {
     headers: HeaderMap,
     header_templates: Vec<(HeaderName, Template)>,
     timeout: Duration,
+    max_body: usize,
 }
 
 /// Names a template may read at one point of a flow.
@@ -48,8 +50,12 @@ impl Defaults {
             headers: HeaderMap::new(),
             header_templates: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
+            max_body: DEFAULT_MAX_BODY,
         };
         if let Some(raw) = raw {
+            if let Some(m) = &raw.max_body {
+                d.max_body = body_limit(m, "defaults.max_body", problems).unwrap_or(d.max_body);
+            }
             if let Some(h) = &raw.headers {
                 add_headers(&mut d, h, "defaults.headers", known, cx, problems);
             }
@@ -81,6 +87,7 @@ pub fn build_step(
         headers: defaults.headers.clone(),
         header_templates: defaults.header_templates.clone(),
         timeout: defaults.timeout,
+        max_body: defaults.max_body,
     };
     if let Some(h) = &s.headers {
         add_headers(
@@ -96,6 +103,10 @@ pub fn build_step(
     let timeout = match &s.timeout {
         Some(t) => positive_duration(t, &format!("{path}.timeout"), problems),
         None => Some(defaults.timeout),
+    };
+    let max_body = match &s.max_body {
+        Some(m) => body_limit(m, &format!("{path}.max_body"), problems),
+        None => Some(defaults.max_body),
     };
     let expect = build_expect(s.expect.as_ref(), path, problems);
     let extract = build_extract(s.extract.as_ref(), path, problems);
@@ -123,7 +134,9 @@ pub fn build_step(
     for e in &extract {
         known.vars.insert(e.var.clone());
     }
-    let (Some(timeout), Some(expect), Some(on_error)) = (timeout, expect, on_error) else {
+    let (Some(timeout), Some(max_body), Some(expect), Some(on_error)) =
+        (timeout, max_body, expect, on_error)
+    else {
         return None;
     };
     if problems.len() != before {
@@ -140,11 +153,36 @@ pub fn build_step(
         header_templates: headers.header_templates,
         body,
         timeout,
+        max_body,
         expect,
         extract,
         on_error,
         think,
     })
+}
+
+/// The body bytes a step keeps when it reads the body, unless it says otherwise.
+pub const DEFAULT_MAX_BODY: usize = 1 << 20;
+
+/// The most a step may keep: each user holds up to this much at once.
+const MOST_MAX_BODY: u64 = 1 << 30;
+
+/// `max_body`: a size from 1 byte to 1 GiB.
+fn body_limit(raw: &Spanned<String>, field: &str, problems: &mut Problems) -> Option<usize> {
+    match parse_size(&raw.value) {
+        Ok(0) => problems.on(raw, field, "must be at least 1 byte; write e.g. 1MiB"),
+        Ok(n) if n > MOST_MAX_BODY => problems.on(
+            raw,
+            field,
+            format!(
+                "\"{}\" is more than 1GiB; every user may hold this much at once",
+                raw.value
+            ),
+        ),
+        Ok(n) => return usize::try_from(n).ok(),
+        Err(e) => problems.on(raw, field, e),
+    }
+    None
 }
 
 /// Compiles one template found at `loc`, and checks every name it reads. Problems point

@@ -8,6 +8,27 @@ use std::time::Duration;
 
 /// Parses a duration such as `250ms`, `10s`, `1.5s`, `2m`, `1h30m` or `1m30s`.
 ///
+/// Parses a size: a whole number of bytes, or a number and a unit: `512KiB`, `1MiB`,
+/// `20MB`, `1GiB` (KiB, MiB, GiB are powers of 1024; kB, MB, GB powers of 1000).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let s = text.trim();
+    let fail = || format!("\"{text}\" is not a size; write e.g. 64KiB, 1MiB or 20MB");
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let n: u64 = number.parse().map_err(|_| fail())?;
+    let scale: u64 = match unit.trim() {
+        "" | "B" | "b" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "kB" | "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        _ => return Err(fail()),
+    };
+    n.checked_mul(scale).ok_or_else(fail)
+}
+
 /// Bare numbers are rejected on purpose: `timeout: 5` would be ambiguous (seconds or
 /// milliseconds?) and a load tester that guesses wrong measures the wrong thing.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -149,6 +170,17 @@ fn parse_status_item(item: &str) -> Result<(u16, u16), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_in_binary_and_decimal_units() {
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_size("64 KiB"), Ok(64 << 10));
+        assert_eq!(parse_size("20MB"), Ok(20_000_000));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("1.5MiB").is_err());
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("99999999999GiB").is_err());
+    }
 
     #[test]
     fn durations_in_every_unit() {

@@ -23,7 +23,7 @@ pub enum Fault {
     Truncated,
     /// The head at once, then one body byte every 100 ms (of 100).
     SlowLoris,
-    /// A body of this many bytes (sent as zeros).
+    /// A body of this many bytes: `a`s ending in `TAIL` (for checks on its end).
     Body(u64),
 }
 
@@ -162,15 +162,15 @@ fn serve(
             }
             Fault::Body(size) => {
                 let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {size}\r\n\r\n");
-                let chunk = vec![0u8; 64 << 10];
+                let chunk = vec![b'a'; 64 << 10];
                 let mut ok = conn.write_all(head.as_bytes()).is_ok();
-                let mut left = size;
+                let mut left = size.saturating_sub(4);
                 while ok && left > 0 {
                     let n = left.min(chunk.len() as u64) as usize;
                     ok = conn.write_all(&chunk[..n]).is_ok();
                     left -= n as u64;
                 }
-                ok
+                ok && conn.write_all(&b"TAIL"[..size.min(4) as usize]).is_ok()
             }
         };
         if done {
