@@ -76,6 +76,11 @@ pub struct RunArgs {
     #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
     pub set: Vec<(String, String)>,
 
+    /// A header or variable whose values never appear in any output, as the file's
+    /// `secrets:` (repeatable).
+    #[arg(long = "secret", value_name = "NAME")]
+    pub secret: Vec<String>,
+
     /// Skip the connection made to the target before the load (a target that cannot be
     /// reached then shows as connection errors instead of stopping the run with exit 2).
     #[arg(long)]
@@ -109,6 +114,10 @@ pub struct ValidateArgs {
     /// Set a template variable, as `run --set` would (repeatable).
     #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
     pub set: Vec<(String, String)>,
+
+    /// A header or variable whose values never appear in any output (repeatable).
+    #[arg(long = "secret", value_name = "NAME")]
+    pub secret: Vec<String>,
 }
 
 /// Arguments of `stampede demo`.

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command, DemoArgs, RunArgs, ValidateArgs};
 use crate::demo::{DemoConfig, DemoServer};
+use crate::redact::Redactor;
 use crate::scenario::{self, Overrides, Plan};
 use crate::session::{self, Display, SessionOptions};
 
@@ -48,6 +49,7 @@ fn validate(args: &ValidateArgs) -> u8 {
     for file in &args.files {
         let ov = Overrides {
             set: args.set.clone(),
+            secrets: args.secret.clone(),
             ..Overrides::default()
         };
         match scenario::load(file, &env_var, &ov) {
@@ -71,7 +73,8 @@ fn validate(args: &ValidateArgs) -> u8 {
             }
             Err(e) => {
                 failed = true;
-                crate::note!("error: {e}");
+                let hide = cli_redactor(&args.secret, &args.set);
+                crate::note!("error: {}", hide.text(&e.to_string()));
             }
         }
     }
@@ -128,6 +131,7 @@ fn overrides(args: &RunArgs) -> Result<Overrides, String> {
         iterations: args.iterations,
         target,
         set: args.set.clone(),
+        secrets: args.secret.clone(),
     })
 }
 
@@ -141,14 +145,27 @@ fn plan_of(args: &RunArgs) -> Result<Plan, String> {
     plan.map_err(|e| e.to_string())
 }
 
+/// Hides secrets in messages written before there is a plan (whose own redactor also knows
+/// the file's `secrets:`): URL and header credentials, and the `--set` values of the
+/// variables named by `--secret`.
+fn cli_redactor(secrets: &[String], set: &[(String, String)]) -> Redactor {
+    let values = set
+        .iter()
+        .filter(|(name, _)| secrets.contains(name))
+        .map(|(_, value)| value.clone());
+    Redactor::new(secrets, values)
+}
+
 fn run(args: &RunArgs) -> u8 {
     let plan = match plan_of(args) {
         Ok(p) => p,
         Err(e) => {
-            crate::note!("error: {e}");
+            let hide = cli_redactor(&args.secret, &args.set);
+            crate::note!("error: {}", hide.text(&e));
             return exit::USAGE;
         }
     };
+    let hide = plan.redactor.clone();
     let opts = SessionOptions {
         json: args.json.clone(),
         display: display_for(args),
@@ -158,7 +175,7 @@ fn run(args: &RunArgs) -> u8 {
     match outcome {
         Ok(code) => code,
         Err(e) => {
-            crate::note!("error: {e}");
+            crate::note!("error: {}", hide.text(&e));
             exit::USAGE
         }
     }

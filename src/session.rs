@@ -132,7 +132,9 @@ pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
             s.expect.checks.iter().map(check).collect()
         })
         .collect();
-    let aggregator = Aggregator::new(recorder.clone(), names, started).with_checks(checks);
+    let aggregator = Aggregator::new(recorder.clone(), names, started)
+        .with_checks(checks)
+        .with_redactor(plan.redactor.clone());
     let ticker = tokio::spawn(tick(
         aggregator,
         tx,
@@ -165,7 +167,7 @@ pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
     let info = RunInfo {
         scenario: plan.name.clone(),
         source: plan.source.clone(),
-        target: base,
+        target: plan.redactor.owned(&base),
         demo: plan.target == Target::Demo,
         load: plan.load.clone(),
         started_at,
@@ -213,7 +215,7 @@ fn show(
         Display::Dashboard { color, exit_on_end } => {
             let opts = tui::Options {
                 scenario: plan.name.clone(),
-                target: base.to_string(),
+                target: plan.redactor.owned(base),
                 color,
                 exit_on_end,
             };

@@ -2,88 +2,11 @@
 //! demo service (started by the binary on 127.0.0.1, port 0); keys go in with `send-keys`,
 //! the screen comes out with `capture-pane`. Needs tmux (`.ci/run` installs it).
 
-use std::process::Command;
+mod common;
+
 use std::time::{Duration, Instant};
 
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(width: u16, height: u16) -> Self {
-        let version = Command::new("tmux").arg("-V").output();
-        assert!(
-            version.is_ok_and(|o| o.status.success()),
-            "tmux is needed for this test (apt-get install tmux)"
-        );
-        let t = Self {
-            socket: format!("stampede-test-{}", std::process::id()),
-        };
-        t.run(&[
-            "new-session",
-            "-d",
-            "-s",
-            "main",
-            "-x",
-            &width.to_string(),
-            "-y",
-            &height.to_string(),
-            "bash --norc --noprofile",
-        ]);
-        t.keys(&["export PS1='READY> '", "Enter"]);
-        t.wait_for("prompt", Duration::from_secs(10), |s| s.contains("READY> "));
-        t
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux runs");
-        assert!(
-            out.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "main"];
-        args.extend_from_slice(keys);
-        self.run(&args);
-    }
-
-    fn screen(&self) -> String {
-        self.run(&["capture-pane", "-t", "main", "-p"])
-    }
-
-    /// Polls the screen until `ok` holds; panics with the screen after `limit`.
-    fn wait_for(&self, what: &str, limit: Duration, ok: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + limit;
-        loop {
-            let screen = self.screen();
-            if ok(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "waited {limit:?} for {what}; screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .output();
-    }
-}
+use common::tmux::Tmux;
 
 /// The number after `label` on the screen, e.g. `requests 1,234` → 1234.
 fn figure(screen: &str, label: &str) -> Option<u64> {

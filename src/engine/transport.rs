@@ -126,7 +126,12 @@ impl Transport for ReqwestTransport {
         if let Some(body) = &req.body {
             builder = builder.body(body.clone());
         }
-        let mut response = builder.send().await.map_err(|e| classify(&e, None))?;
+        // Messages leave the URL out: the step names it, and a URL rendered per request may
+        // carry a value extracted at run time (a token in a path) that no redactor knows.
+        let mut response = builder
+            .send()
+            .await
+            .map_err(|e| classify(&e.without_url(), None))?;
         let status = response.status().as_u16();
         let headers = if req.keep.headers {
             std::mem::take(response.headers_mut())
@@ -141,7 +146,7 @@ impl Transport for ReqwestTransport {
                 Ok(Some(chunk)) => chunk,
                 Ok(None) => break,
                 Err(e) => {
-                    let mut failure = classify(&e, Some(status));
+                    let mut failure = classify(&e.without_url(), Some(status));
                     failure.bytes = bytes;
                     return Err(failure);
                 }

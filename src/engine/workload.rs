@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::{COOKIE, HeaderMap, HeaderValue, SET_COOKIE};
+use reqwest::header::{COOKIE, HeaderMap, HeaderName, HeaderValue, SET_COOKIE};
 
 use super::transport::{Keep, Prepared, Reply};
 use crate::metrics::ErrorClass;
@@ -261,8 +261,8 @@ impl ReadyStep {
             text.clear();
             t.render_into(&mut scope, &mut text)
                 .map_err(|m| m.to_string())?;
-            let value = HeaderValue::from_str(&text)
-                .map_err(|_| format!("header {name}: \"{text}\" cannot be a header value"))?;
+            // The value itself is not quoted: it may be a credential.
+            let value = HeaderValue::from_str(&text).map_err(|_| unsendable(name, &text))?;
             headers.insert(name.clone(), value);
         }
         let body = match &step.body {
@@ -374,6 +374,21 @@ impl Judgement {
         !self.status_ok
             || self.missing_values
             || matches!(self.failure, Some((ErrorClass::Extract, _)))
+    }
+}
+
+/// Why a rendered header value cannot be sent: the first character a header cannot carry
+/// and where it is, never the value (it may be a credential).
+fn unsendable(name: &HeaderName, text: &str) -> String {
+    let bad = text
+        .char_indices()
+        .find(|&(_, c)| (c.is_control() && c != '\t') || !c.is_ascii());
+    match bad {
+        Some((at, c)) => format!(
+            "header {name}: the value has {c:?}, which a header cannot carry, at byte {at} of {}",
+            text.len()
+        ),
+        None => format!("header {name}: the value cannot be a header value"),
     }
 }
 

@@ -9,6 +9,7 @@ use super::snapshot::{
     BUCKET_BOUNDS, Bucket, CheckStat, ErrorStat, IntervalStats, LiveState, Percentiles, Phase,
     Snapshot, StepStats, per_second,
 };
+use crate::redact::Redactor;
 
 /// A check as the aggregator reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +31,7 @@ pub struct Aggregator {
     recorder: Recorder,
     names: Vec<(String, String)>,
     checks: Vec<Vec<CheckName>>,
+    redactor: Redactor,
     started: Instant,
     last_tick: Instant,
     steps: Vec<Totals>,
@@ -53,6 +55,7 @@ impl Aggregator {
             recorder,
             names,
             checks: Vec::new(),
+            redactor: Redactor::default(),
             started,
             last_tick: started,
             steps: (0..n).map(|_| totals()).collect(),
@@ -61,6 +64,12 @@ impl Aggregator {
             tick_total: StepInterval::new(high),
             seq: 0,
         }
+    }
+
+    /// Hides secrets in the error samples of every snapshot (once per tick, not per error).
+    pub fn with_redactor(mut self, redactor: Redactor) -> Self {
+        self.redactor = redactor;
+        self
     }
 
     /// Names the checks of each step (by step id), so snapshots report them.
@@ -93,7 +102,7 @@ impl Aggregator {
             let totals = &mut self.steps[i];
             absorb(totals, tick, elapsed);
             let (flow, name) = self.names.get(i).cloned().unwrap_or_default();
-            let mut stats = step_stats(flow, name, totals, interval, active);
+            let mut stats = step_stats(flow, name, totals, interval, active, &self.redactor);
             // Checks judge complete responses only; those on the body skip a body that was
             // cut at max_body.
             let sums = &totals.sums;
@@ -115,7 +124,14 @@ impl Aggregator {
         }
         let interval = interval_stats(&self.tick_total, length);
         absorb(&mut self.total, &mut self.tick_total, elapsed);
-        let total = step_stats(String::new(), "total".into(), &self.total, interval, active);
+        let total = step_stats(
+            String::new(),
+            "total".into(),
+            &self.total,
+            interval,
+            active,
+            &self.redactor,
+        );
         let finished = total.requests + total.interrupted;
         self.seq += 1;
         Snapshot {
@@ -172,6 +188,7 @@ fn step_stats(
     t: &Totals,
     interval: IntervalStats,
     active: Duration,
+    redactor: &Redactor,
 ) -> StepStats {
     let s = &t.sums;
     let requests = s.completed();
@@ -183,7 +200,9 @@ fn step_stats(
         .map(|&class| ErrorStat {
             class,
             count: s.errors[class.index()],
-            sample: s.samples[class.index()].clone().unwrap_or_default(),
+            sample: s.samples[class.index()]
+                .as_deref()
+                .map_or_else(String::new, |m| redactor.owned(m)),
             last_seen: t.last_seen[class.index()],
         })
         .collect();

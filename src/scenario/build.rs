@@ -3,6 +3,7 @@
 //! Command-line overrides are applied here, before the checks, so that `--vus 10` on a file
 //! that says `rate: 100/s` yields a valid closed-model plan rather than a conflict.
 
+use crate::redact::Redactor;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -60,6 +61,8 @@ pub struct Overrides {
     pub target: Option<Target>,
     /// `--set NAME=VALUE`: variables that beat the file's `variables:`.
     pub set: Vec<(String, String)>,
+    /// `--secret NAME`: headers or variables whose values never appear in outputs.
+    pub secrets: Vec<String>,
 }
 
 /// Inputs shared by every check of one file.
@@ -112,6 +115,7 @@ impl Context<'_> {
 
 /// Builds a plan from a parsed file, or returns every problem found.
 pub fn build(raw: RawScenario, cx: &Context<'_>, problems: &mut Problems) -> Option<Plan> {
+    let secrets = build_secrets(raw.secrets.as_deref(), cx, problems);
     let name = raw
         .name
         .map(|n| n.value)
@@ -159,7 +163,14 @@ pub fn build(raw: RawScenario, cx: &Context<'_>, problems: &mut Problems) -> Opt
     if !problems.is_empty() {
         return None;
     }
-    Some(Plan {
+    let redactor = Redactor::new(
+        &secrets,
+        variables
+            .iter()
+            .filter(|(k, _)| secrets.contains(k))
+            .map(|(_, v)| v.clone()),
+    );
+    let plan = Plan {
         name,
         source: None,
         target: target?,
@@ -170,7 +181,37 @@ pub fn build(raw: RawScenario, cx: &Context<'_>, problems: &mut Problems) -> Opt
         data,
         cookies: raw.cookies.is_some_and(|c| c.value),
         preflight: raw.preflight.is_none_or(|p| p.value),
-    })
+        redactor: Redactor::default(),
+    };
+    Some(plan.hiding(redactor))
+}
+
+/// `secrets:` and `--secret`: header or variable names.
+fn build_secrets(
+    raw: Option<&[Spanned<String>]>,
+    cx: &Context<'_>,
+    problems: &mut Problems,
+) -> Vec<String> {
+    let mut names = cx.overrides.secrets.clone();
+    for (i, s) in raw.into_iter().flatten().enumerate() {
+        let name = s.value.trim();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
+        {
+            problems.on(
+                s,
+                &format!("secrets[{i}]"),
+                format!(
+                    "\"{name}\" is not a header or variable name; write e.g. api_token or x-api-key"
+                ),
+            );
+            continue;
+        }
+        names.push(name.to_string());
+    }
+    names
 }
 
 /// `variables:` (scalars) with `--set` values on top.

@@ -136,7 +136,7 @@ pub fn ad_hoc(
         }
         other => other,
     })?;
-    plan.name = url.to_string();
+    plan.name = plan.redactor.owned(url);
     Ok(plan)
 }
 

@@ -1,6 +1,7 @@
 //! The validated, immutable description of a run: what the engine executes and the reports
 //! describe. A `Plan` cannot hold an invalid value; nothing downstream re-checks it.
 
+use crate::redact::Redactor;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -36,9 +37,25 @@ pub struct Plan {
     /// Whether to connect to the target once before the load, refusing to start when it
     /// cannot be reached.
     pub preflight: bool,
+    /// Hides the scenario's secrets in everything stampede prints or writes.
+    pub redactor: Redactor,
 }
 
 impl Plan {
+    /// The plan with its names (scenario, flows, steps) free of secrets, and `redactor`
+    /// kept for what the run will print.
+    pub fn hiding(mut self, redactor: Redactor) -> Self {
+        self.name = redactor.owned(&self.name);
+        for flow in self.flows.iter_mut().chain(self.setup.as_mut()) {
+            flow.name = redactor.owned(&flow.name);
+            for step in &mut flow.steps {
+                step.name = redactor.owned(&step.name);
+            }
+        }
+        self.redactor = redactor;
+        self
+    }
+
     /// Every step of every flow, in order; `Step::id` indexes this sequence.
     pub fn steps(&self) -> impl Iterator<Item = (&Flow, &Step)> {
         self.flows

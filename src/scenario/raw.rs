@@ -24,6 +24,7 @@ pub struct RawScenario {
     pub data: Option<BTreeMap<String, Spanned<RawData>>>,
     pub cookies: Option<Spanned<bool>>,
     pub preflight: Option<Spanned<bool>>,
+    pub secrets: Option<Vec<Spanned<String>>>,
     pub setup: Option<Spanned<RawFlow>>,
     pub flows: Option<Spanned<Vec<Spanned<RawFlow>>>>,
 }
