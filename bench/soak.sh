@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Soak: a long run at a modest fixed rate, stampede's resident memory sampled every 10 s.
+# Memory must stay flat: histograms are fixed-size and nothing is kept per request.
+#
+#   bench/soak.sh [PATH_TO_STAMPEDE] [MINUTES] [RATE]     (defaults: release binary, 10, 500/s)
+#
+# Load goes only to ../shared/bench's target on 127.0.0.1. Prints one line per sample
+# (seconds, RSS in KiB), then the growth after the first minute and the slope over it.
+set -euo pipefail
+bin=$(readlink -f "${1:-target/release/stampede}"); minutes=${2:-10}; rate=${3:-500/s}
+here=$(cd "$(dirname "$0")/.." && pwd); shared="$here/../shared/bench"
+[ -x "$bin" ] || { echo "no stampede binary at $bin (cargo build --release)"; exit 2; }
+(cd "$shared/target" && cargo build --release -q)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$shared/target/target/release/bench-target" "127.0.0.1:$port" >/dev/null 2>&1 &
+tpid=$!; out=$(mktemp -d)
+trap 'kill $tpid ${spid:-} 2>/dev/null; true' EXIT
+sleep 0.5
+# Two steps that exercise templates, a body check and an extraction on every iteration.
+cat > "$out/soak.yaml" <<YAML
+name: soak
+target: http://127.0.0.1:$port
+load: { rate: $rate, duration: ${minutes}m }
+flows:
+  - steps:
+      - name: page
+        get: /4k
+        query: { q: "{{ random_string(8) }}", user: "{{ uuid() }}" }
+        expect: { status: 200, body: [ { contains: "x", name: has text } ] }
+        extract: { first: { regex: "^(.)" } }
+      - name: root
+        get: /?from={{ first }}
+YAML
+"$bin" run "$out/soak.yaml" --headless --json "$out/soak.json" >"$out/summary.txt" 2>"$out/progress.txt" &
+spid=$!
+echo "seconds rss_kib"
+t=0
+while kill -0 $spid 2>/dev/null; do
+  rss=$(awk '/^VmRSS/ {print $2}' /proc/$spid/status 2>/dev/null || true)
+  [ -n "$rss" ] && echo "$t $rss" | tee -a "$out/rss"
+  sleep 10; t=$((t + 10))
+done
+wait $spid || true
+python3 - "$out/rss" "$out/soak.json" <<'PY'
+import json, sys
+rows = [tuple(map(int, l.split())) for l in open(sys.argv[1]) if l.strip()]
+after = [(t, r) for t, r in rows if t >= 60]
+doc = json.load(open(sys.argv[2]))
+print(f"requests {doc['total']['requests']}, errors {doc['total']['errors']}, dropped {doc['dropped']}")
+if len(after) < 2:
+    print("run too short to judge (needs samples after the first minute)"); sys.exit(0)
+first, last = after[0][1], after[-1][1]
+n = len(after); mt = sum(t for t, _ in after) / n; mr = sum(r for _, r in after) / n
+slope = sum((t - mt) * (r - mr) for t, r in after) / sum((t - mt) ** 2 for t, _ in after)
+print(f"RSS at 60 s {first} KiB, at end {last} KiB, peak {max(r for _, r in rows)} KiB")
+print(f"growth after the first minute {100 * (last - first) / first:+.2f} %, "
+      f"slope {slope * 60:+.1f} KiB/min (goal: flat, under 2 %)")
+PY
