@@ -1,19 +1,26 @@
 //! The demo service's handlers and state.
+//!
+//! Every handler answers through `AppState::reply`, which counts the response, so a request is
+//! counted once whatever its outcome; extractors that can reject (body, query) are taken as
+//! `Result`s for that reason, since a rejection inside axum would skip the count.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query, Request, State};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::{Counters, DemoConfig, Route};
+use super::{Counters, DemoConfig, MAX_BODY_BYTES, MAX_FIELD_CHARS, MAX_LIST_LIMIT, Route};
 
 #[derive(Debug, Clone, Serialize)]
 struct User {
@@ -30,7 +37,33 @@ struct Store {
     cache: HashMap<u64, (Instant, User)>,
     /// Session token → email, from `POST /login`.
     sessions: HashMap<String, String>,
+    /// Session tokens, oldest first, so the oldest can be ended when there are too many.
+    session_order: VecDeque<String>,
     next_session: u64,
+}
+
+impl Store {
+    /// Stores a user; beyond `cap` users, drops the oldest (smallest ids), so that a load
+    /// test creating users cannot grow the service without limit.
+    fn insert_user(&mut self, user: User, cap: usize) {
+        self.users.insert(user.id, user);
+        while self.users.len() > cap.max(1) {
+            if let Some((id, _)) = self.users.pop_first() {
+                self.cache.remove(&id);
+            }
+        }
+    }
+
+    /// Starts a session; beyond `cap` sessions, ends the oldest.
+    fn insert_session(&mut self, token: String, email: String, cap: usize) {
+        self.sessions.insert(token.clone(), email);
+        self.session_order.push_back(token);
+        while self.session_order.len() > cap.max(1) {
+            if let Some(old) = self.session_order.pop_front() {
+                self.sessions.remove(&old);
+            }
+        }
+    }
 }
 
 struct AppState {
@@ -49,6 +82,41 @@ impl AppState {
         self.counters.count(route, status.as_u16());
         (status, body).into_response()
     }
+
+    /// The counted 400 of a query string that does not parse.
+    fn bad_query(&self, route: Route, rejection: &QueryRejection) -> Response {
+        self.reply(route, StatusCode::BAD_REQUEST, rejection.body_text())
+    }
+}
+
+fn detail_json(detail: &str) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "detail": detail }))
+}
+
+/// A JSON body of type `T`, or why it is refused: 413 beyond `MAX_BODY_BYTES` (400 for a body
+/// that could not be read), 422 for anything but `T`'s JSON.
+fn json_body<T: DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+    expected: &str,
+) -> Result<T, (StatusCode, String)> {
+    let body = body.map_err(|r| match r.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            r.status(),
+            format!("body larger than {MAX_BODY_BYTES} bytes"),
+        ),
+        status => (status, r.body_text()),
+    })?;
+    serde_json::from_slice(&body).map_err(|_| {
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("body must be JSON with {expected}"),
+        )
+    })
+}
+
+/// Whether every field is short enough to store.
+fn fits(fields: &[&str]) -> bool {
+    fields.iter().all(|f| f.chars().count() <= MAX_FIELD_CHARS)
 }
 
 type Shared = State<Arc<AppState>>;
@@ -61,7 +129,7 @@ pub fn router(config: DemoConfig) -> (Router, Arc<Counters>) {
         ..Store::default()
     };
     for id in 1..=config.seed_users {
-        store.users.insert(id, seed_user(id));
+        store.insert_user(seed_user(id), config.max_users);
     }
     let state = Arc::new(AppState {
         config,
@@ -81,6 +149,8 @@ pub fn router(config: DemoConfig) -> (Router, Arc<Counters>) {
         .route("/me", get(me))
         .route("/_demo/stats", get(stats))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(process_time))
         .with_state(state);
     (app, counters)
@@ -111,6 +181,14 @@ async fn fast(State(s): Shared) -> Response {
 
 async fn not_found(State(s): Shared) -> Response {
     s.reply(Route::Unknown, StatusCode::NOT_FOUND, "not found")
+}
+
+async fn method_not_allowed(State(s): Shared) -> Response {
+    s.reply(
+        Route::Unknown,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed",
+    )
 }
 
 async fn get_user(State(s): Shared, Path(id): Path<String>) -> Response {
@@ -167,12 +245,22 @@ fn with_cache_flag(user: &User, from_cache: bool) -> serde_json::Value {
 #[derive(Debug, Deserialize)]
 struct ListQuery {
     limit: Option<usize>,
+    /// Only users with a larger id: the next page starts after the last id of this one.
+    after: Option<u64>,
 }
 
-async fn list_users(State(s): Shared, Query(q): Query<ListQuery>) -> Response {
+async fn list_users(State(s): Shared, q: Result<Query<ListQuery>, QueryRejection>) -> Response {
+    let q = match q {
+        Ok(Query(q)) => q,
+        Err(r) => return s.bad_query(Route::UserList, &r),
+    };
     tokio::time::sleep(s.config.db_delay).await;
-    let limit = q.limit.unwrap_or(10).min(1000);
-    let users: Vec<User> = s.store().users.values().take(limit).cloned().collect();
+    // Larger pages are cut, not refused, as paginated APIs do.
+    let limit = q.limit.unwrap_or(10).min(MAX_LIST_LIMIT);
+    let from = q.after.map_or(0, |id| id.saturating_add(1));
+    let users: Vec<User> = (s.store().users.range(from..).take(limit))
+        .map(|(_, u)| u.clone())
+        .collect();
     s.reply(Route::UserList, StatusCode::OK, Json(users))
 }
 
@@ -182,15 +270,19 @@ struct NewUser {
     email: String,
 }
 
-async fn create_user(State(s): Shared, body: axum::body::Bytes) -> Response {
-    let Ok(new) = serde_json::from_slice::<NewUser>(&body) else {
-        let detail = serde_json::json!({"detail": "body must be JSON with name and email"});
+async fn create_user(State(s): Shared, body: Result<Bytes, BytesRejection>) -> Response {
+    let new: NewUser = match json_body(body, "name and email") {
+        Ok(new) => new,
+        Err((status, detail)) => return s.reply(Route::UserCreate, status, detail_json(&detail)),
+    };
+    if !fits(&[&new.name, &new.email]) {
+        let detail = format!("name and email are at most {MAX_FIELD_CHARS} characters");
         return s.reply(
             Route::UserCreate,
             StatusCode::UNPROCESSABLE_ENTITY,
-            Json(detail),
+            detail_json(&detail),
         );
-    };
+    }
     tokio::time::sleep(s.config.db_delay * 2).await;
     let user = {
         let mut store = s.store();
@@ -201,7 +293,7 @@ async fn create_user(State(s): Shared, body: axum::body::Bytes) -> Response {
             name: new.name,
             email: new.email,
         };
-        store.users.insert(id, user.clone());
+        store.insert_user(user.clone(), s.config.max_users);
         user
     };
     s.reply(Route::UserCreate, StatusCode::CREATED, Json(user))
@@ -214,17 +306,25 @@ struct Login {
 
 /// Logs a user in: the token comes back in the body and as a `session` cookie, so a client
 /// may use either (`Authorization: Bearer TOKEN`, or the cookie).
-async fn login(State(s): Shared, body: axum::body::Bytes) -> Response {
-    let Ok(login) = serde_json::from_slice::<Login>(&body) else {
-        let detail = serde_json::json!({"detail": "body must be JSON with an email"});
-        return s.reply(Route::Login, StatusCode::UNPROCESSABLE_ENTITY, Json(detail));
+async fn login(State(s): Shared, body: Result<Bytes, BytesRejection>) -> Response {
+    let login: Login = match json_body(body, "an email") {
+        Ok(login) => login,
+        Err((status, detail)) => return s.reply(Route::Login, status, detail_json(&detail)),
     };
+    if !fits(&[&login.email]) {
+        let detail = format!("email is at most {MAX_FIELD_CHARS} characters");
+        return s.reply(
+            Route::Login,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            detail_json(&detail),
+        );
+    }
     tokio::time::sleep(s.config.db_delay).await;
     let token = {
         let mut store = s.store();
         store.next_session += 1;
         let token = format!("t{:x}{:04x}", store.next_session, fastrand::u16(..));
-        store.sessions.insert(token.clone(), login.email);
+        store.insert_session(token.clone(), login.email, s.config.max_sessions);
         token
     };
     let cookie = format!("session={token}; Path=/; HttpOnly");
@@ -310,7 +410,11 @@ struct FlakyQuery {
     fail_pct: Option<f64>,
 }
 
-async fn flaky(State(s): Shared, Query(q): Query<FlakyQuery>) -> Response {
+async fn flaky(State(s): Shared, q: Result<Query<FlakyQuery>, QueryRejection>) -> Response {
+    let q = match q {
+        Ok(Query(q)) => q,
+        Err(r) => return s.bad_query(Route::Flaky, &r),
+    };
     let pct = q.fail_pct.unwrap_or(10.0).clamp(0.0, 100.0);
     if fastrand::f64() * 100.0 < pct {
         s.reply(
@@ -331,7 +435,11 @@ struct StallQuery {
 
 /// Every `period` (measured from the service's start) the route freezes for `pause`: a request
 /// that arrives in the last `pause` of a period is held until the period ends, like a GC pause.
-async fn stall(State(s): Shared, Query(q): Query<StallQuery>) -> Response {
+async fn stall(State(s): Shared, q: Result<Query<StallQuery>, QueryRejection>) -> Response {
+    let q = match q {
+        Ok(Query(q)) => q,
+        Err(r) => return s.bad_query(Route::Stall, &r),
+    };
     let parse = |v: &Option<String>, default: Duration| match v {
         None => Some(default),
         Some(t) => short_duration(t),
