@@ -10,6 +10,8 @@
 
 mod routes;
 mod serve;
+mod state;
+mod users;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
