@@ -123,9 +123,14 @@ pub struct ValidateArgs {
 /// Arguments of `stampede demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Address to listen on.
+    /// Address to listen on; an address other than loopback (127.0.0.1, ::1) needs --public.
     #[arg(long, default_value = "127.0.0.1:8000")]
     pub listen: SocketAddr,
+
+    /// Allow --listen on an address other machines can reach (e.g. 0.0.0.0:8000). The demo
+    /// has no authentication: anyone who can reach the port can use it.
+    #[arg(long)]
+    pub public: bool,
 }
 
 /// `NAME=VALUE` for `--set`.

@@ -11,6 +11,7 @@ use crate::demo::{DemoConfig, DemoServer};
 use crate::redact::Redactor;
 use crate::scenario::{self, Overrides, Plan};
 use crate::session::{self, Display, SessionOptions};
+use crate::signals::StopSignals;
 
 /// Exit status of a run whose report was printed (0), of bad input (2), of an interruption
 /// (130). Code 1 is reserved for failed thresholds.
@@ -82,20 +83,11 @@ fn validate(args: &ValidateArgs) -> u8 {
 }
 
 fn demo(args: &DemoArgs) -> u8 {
-    let result = runtime().and_then(|rt| {
-        rt.block_on(async {
-            let server = DemoServer::bind(args.listen, DemoConfig::default())
-                .await
-                .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-            crate::note!(
-                "demo service listening on {} (Ctrl-C to stop)",
-                server.url()
-            );
-            let _ = tokio::signal::ctrl_c().await;
-            server.stop().await;
-            Ok(())
-        })
-    });
+    if let Err(e) = check_listen(args) {
+        crate::note!("error: {e}");
+        return exit::USAGE;
+    }
+    let result = runtime().and_then(|rt| rt.block_on(serve_demo(args.listen)));
     match result {
         Ok(()) => exit::OK,
         Err(e) => {
@@ -103,6 +95,46 @@ fn demo(args: &DemoArgs) -> u8 {
             exit::USAGE
         }
     }
+}
+
+/// Refuses to expose the demo beyond this machine unless `--public` says so, and warns when
+/// it does: the service has no authentication and anyone reaching the port can load it.
+fn check_listen(args: &DemoArgs) -> Result<(), String> {
+    let addr = args.listen;
+    if addr.ip().is_loopback() {
+        return Ok(());
+    }
+    if !args.public {
+        return Err(format!(
+            "--listen {addr}: other machines could reach the demo service there, and it has no \
+             authentication; add --public to serve it there anyway, or listen on 127.0.0.1:{}",
+            addr.port()
+        ));
+    }
+    crate::note!(
+        "warning: the demo service listens on {addr}, reachable from other machines, with no \
+         authentication"
+    );
+    Ok(())
+}
+
+async fn serve_demo(listen: std::net::SocketAddr) -> Result<(), String> {
+    // Registered before binding, so a signal during start-up stops the demo gracefully too.
+    let mut signals = StopSignals::register();
+    let server = DemoServer::bind(listen, DemoConfig::default())
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    crate::note!(
+        "demo service listening on {} (Ctrl-C to stop)",
+        server.url()
+    );
+    signals.recv().await;
+    crate::note!("stopping the demo service (a second Ctrl-C stops at once)");
+    tokio::select! {
+        () = server.stop() => {}
+        () = signals.recv() => {}
+    }
+    Ok(())
 }
 
 /// The dashboard when stdout is a terminal and `--headless` is not given.

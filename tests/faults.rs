@@ -183,7 +183,7 @@ fn a_target_killed_and_restarted_mid_run_is_counted_exactly() {
         demo.shutdown();
         let before = demo.counters.total();
         std::thread::sleep(Duration::from_millis(700));
-        let again = Demo::start_on(port);
+        let again = Demo::start_on(port, stampede::demo::DemoConfig::default());
         std::thread::sleep(Duration::from_millis(2500));
         (before, again)
     });

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use common::stampede;
 
-/// (fixture, expected "line:col", expected field path, a word of the explanation)
+/// (fixture, expected "line:col", expected field path (none for the file as a whole), a word
+/// of the explanation)
 const CASES: &[(&str, &str, &str, &str)] = &[
     ("unknown_field", "5:3", "load.duraton", "unknown field"),
     ("wrong_type", "4:8", "load.vus", "whole number"),
@@ -124,6 +125,61 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "flows[0].steps[0].method",
         "not an HTTP method",
     ),
+    // Parser errors, retold: each used to print the parser's own words.
+    (
+        "duplicate_key",
+        "5:3",
+        "load.vus",
+        "\"vus\" is given twice in this map (first on line 4); keep one",
+    ),
+    (
+        "two_documents",
+        "6:1",
+        "",
+        "a second YAML document starts here, but a scenario file holds one; delete this `---`",
+    ),
+    (
+        "alias_bomb",
+        "10:18",
+        "variables.f",
+        "the aliases (*name) here expand to more than 250,000 values",
+    ),
+    (
+        "too_deep",
+        "5:68",
+        "variables.x",
+        "nested more than 64 levels deep here; a scenario needs a few levels: flatten",
+    ),
+    (
+        "data_file_extension",
+        "4:19",
+        "data.people.file",
+        "a data file ends in .csv (with a header row) or .jsonl",
+    ),
+    (
+        "over_indented_key",
+        "5:5",
+        "load.duration",
+        "indented deeper than `vus:` on line 4, so YAML reads it as part of vus's value; if \
+         `duration:` was meant as its own key, indent it like `vus:`",
+    ),
+    (
+        "unknown_field_and_more",
+        "5:3",
+        "load.duraton",
+        "unknown field \"duraton\"; did you mean duration? load takes vus, rate,",
+    ),
+];
+
+/// Words of the parser's own that no message may show.
+const PARSER_WORDS: &[&str] = &[
+    "DuplicateKeyPolicy",
+    "from_str_multiple",
+    "budget breached",
+    "Depth {",
+    "(used",
+    "mapping values are not allowed",
+    ".?:",
 ];
 
 fn fixture(name: &str) -> String {
@@ -148,9 +204,12 @@ fn each_failure_mode_names_file_line_and_field() {
                 "{name} ({command}): want {expected} in\n{stderr}"
             );
             assert!(
-                stderr.contains(&format!(": {field}:")),
+                field.is_empty() || stderr.contains(&format!(": {field}:")),
                 "{name}: want field {field} in\n{stderr}"
             );
+            for parser_word in PARSER_WORDS {
+                assert!(!stderr.contains(parser_word), "{name}: {stderr}");
+            }
             assert!(
                 stderr.contains(words),
                 "{name}: want \"{words}\" in\n{stderr}"
@@ -191,6 +250,32 @@ fn validate_reports_every_problem_not_just_the_first() {
     ] {
         assert!(stderr.contains(want), "want {want} in\n{stderr}");
     }
+}
+
+#[test]
+fn an_unknown_field_does_not_hide_the_other_problems() {
+    let file = fixture("unknown_field_and_more");
+    for command in ["validate", "run"] {
+        let out = stampede(&[command, &file], Duration::from_secs(20));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        for want in [
+            ":5:3: load.duraton: unknown field",
+            ":8:14: flows[0].steps[0].url",
+            ":10:18: flows[0].steps[1].timeout",
+        ] {
+            assert!(stderr.contains(want), "{command}: want {want} in\n{stderr}");
+        }
+        // The load has no stop condition only because of the typo: not reported.
+        assert!(!stderr.contains("no stop condition"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_data_file_error_names_the_file_once() {
+    let file = fixture("data_file_extension");
+    let out = stampede(&["validate", &file], Duration::from_secs(20));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("people.txt").count(), 1, "{stderr}");
 }
 
 #[test]

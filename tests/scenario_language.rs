@@ -24,15 +24,19 @@ fn get_json(base: &str, path: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
-/// Users created by a run (the demo seeds 100 before them).
+/// Users created by a run (the demo seeds 100 before them), read page by page.
 fn created_users(demo: &Demo) -> Vec<serde_json::Value> {
-    let all = get_json(&demo.url, "/users?limit=1000");
-    all.as_array()
-        .expect("a list")
-        .iter()
-        .filter(|u| u["id"].as_u64().is_some_and(|id| id > 100))
-        .cloned()
-        .collect()
+    let mut users = Vec::new();
+    let mut after = 100;
+    loop {
+        let page = get_json(&demo.url, &format!("/users?limit=100&after={after}"));
+        let page = page.as_array().expect("a list");
+        let Some(last) = page.last() else {
+            return users;
+        };
+        after = last["id"].as_u64().expect("an id");
+        users.extend(page.iter().cloned());
+    }
 }
 
 #[test]

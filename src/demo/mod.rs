@@ -4,9 +4,14 @@
 //!
 //! `target: demo` starts it in-process on an ephemeral loopback port; `stampede demo` serves it
 //! alone. It counts the requests it serves per route so tests can compare against what the
-//! load generator reports. Depends on nothing else in the crate.
+//! load generator reports, rejected ones included. Its memory is bounded whatever clients send
+//! (users and sessions kept, list size, body size), and a stop ends within a deadline however
+//! slow its clients are. Depends on nothing else in the crate.
 
 mod routes;
+mod serve;
+mod state;
+mod users;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -18,6 +23,13 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use routes::router;
+
+/// Most users `GET /users?limit=N` returns, whatever `N` asks.
+pub const MAX_LIST_LIMIT: usize = 100;
+/// Largest request body accepted (64 KiB); a larger one gets 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Longest `name` or `email` accepted, in characters; a longer one gets 422.
+pub const MAX_FIELD_CHARS: usize = 256;
 
 /// The routes the demo counts, one counter each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -42,7 +54,7 @@ pub enum Route {
     Login,
     /// `GET /me`.
     Me,
-    /// Anything else (404).
+    /// Anything else (404, or 405 for a known path with another method).
     Unknown,
 }
 
@@ -134,6 +146,15 @@ pub struct DemoConfig {
     pub cache_ttl: Duration,
     /// Users that exist at start (ids 1..=n).
     pub seed_users: u64,
+    /// Most users stored: creating one more drops the oldest (smallest id).
+    pub max_users: usize,
+    /// Most login sessions kept: a new login beyond it ends the oldest session.
+    pub max_sessions: usize,
+    /// A request's headers must arrive within this, or the connection is closed; it also
+    /// closes keep-alive connections idle this long.
+    pub header_read_timeout: Duration,
+    /// How long a stop waits for requests in flight before closing their connections.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for DemoConfig {
@@ -142,6 +163,10 @@ impl Default for DemoConfig {
             db_delay: Duration::from_millis(5),
             cache_ttl: Duration::from_secs(2),
             seed_users: 100,
+            max_users: 10_000,
+            max_sessions: 10_000,
+            header_read_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(5),
         }
     }
 }
@@ -164,12 +189,11 @@ impl DemoServer {
         let (app, counters) = router(config);
         let shutdown = CancellationToken::new();
         let signal = shutdown.clone();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(signal.cancelled_owned());
-            if let Err(e) = serve.await {
-                crate::note!("demo service stopped: {e}");
-            }
-        });
+        let deadlines = serve::Deadlines {
+            header_read: config.header_read_timeout,
+            shutdown_grace: config.shutdown_grace,
+        };
+        let task = tokio::spawn(serve::serve(listener, app, deadlines, signal));
         Ok(Self {
             addr,
             counters,
@@ -188,7 +212,8 @@ impl DemoServer {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting connections and waits for the server task to end.
+    /// Stops accepting connections and waits for requests in flight, at most
+    /// `shutdown_grace`; connections still open then are closed.
     pub async fn stop(self) {
         self.shutdown.cancel();
         let _ = self.task.await;

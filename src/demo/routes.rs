@@ -1,72 +1,30 @@
-//! The demo service's handlers and state.
+//! The demo's router: every route, the `X-Process-Time` middleware, and the routes whose
+//! behaviour a test controls (delay, failure percentage, periodic stall).
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::{Counters, DemoConfig, Route};
-
-#[derive(Debug, Clone, Serialize)]
-struct User {
-    id: u64,
-    name: String,
-    email: String,
-}
-
-#[derive(Debug, Default)]
-struct Store {
-    // Ordered by id, so a list reads only the first `limit` users however many exist.
-    users: BTreeMap<u64, User>,
-    next_id: u64,
-    cache: HashMap<u64, (Instant, User)>,
-    /// Session token → email, from `POST /login`.
-    sessions: HashMap<String, String>,
-    next_session: u64,
-}
-
-struct AppState {
-    config: DemoConfig,
-    counters: Arc<Counters>,
-    store: Mutex<Store>,
-    started: Instant,
-}
-
-impl AppState {
-    fn store(&self) -> MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn reply(&self, route: Route, status: StatusCode, body: impl IntoResponse) -> Response {
-        self.counters.count(route, status.as_u16());
-        (status, body).into_response()
-    }
-}
-
-type Shared = State<Arc<AppState>>;
+use super::state::{AppState, Shared, Store};
+use super::users::{create_user, delete_user, get_user, list_users, login, me};
+use super::{Counters, DemoConfig, MAX_BODY_BYTES, Route};
 
 /// Builds the demo's router and the counters it updates.
 pub fn router(config: DemoConfig) -> (Router, Arc<Counters>) {
     let counters = Arc::new(Counters::default());
-    let mut store = Store {
-        next_id: config.seed_users + 1,
-        ..Store::default()
-    };
-    for id in 1..=config.seed_users {
-        store.users.insert(id, seed_user(id));
-    }
     let state = Arc::new(AppState {
         config,
         counters: Arc::clone(&counters),
-        store: Mutex::new(store),
+        store: Mutex::new(Store::seeded(&config)),
         started: Instant::now(),
     });
     let app = Router::new()
@@ -81,17 +39,11 @@ pub fn router(config: DemoConfig) -> (Router, Arc<Counters>) {
         .route("/me", get(me))
         .route("/_demo/stats", get(stats))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(process_time))
         .with_state(state);
     (app, counters)
-}
-
-fn seed_user(id: u64) -> User {
-    User {
-        id,
-        name: format!("user{id}"),
-        email: format!("user{id}@example.com"),
-    }
 }
 
 /// Adds `X-Process-Time` (seconds, as FastAPI's middleware example does) to every response.
@@ -113,182 +65,12 @@ async fn not_found(State(s): Shared) -> Response {
     s.reply(Route::Unknown, StatusCode::NOT_FOUND, "not found")
 }
 
-async fn get_user(State(s): Shared, Path(id): Path<String>) -> Response {
-    let Ok(id) = id.parse::<u64>() else {
-        return s.reply(
-            Route::UserGet,
-            StatusCode::BAD_REQUEST,
-            "id must be a number",
-        );
-    };
-    let now = Instant::now();
-    let cached = {
-        let mut store = s.store();
-        let ttl = s.config.cache_ttl;
-        store
-            .cache
-            .retain(|_, (at, _)| now.duration_since(*at) < ttl);
-        store.cache.get(&id).map(|(_, u)| u.clone())
-    };
-    if let Some(user) = cached {
-        return s.reply(
-            Route::UserGet,
-            StatusCode::OK,
-            Json(with_cache_flag(&user, true)),
-        );
-    }
-    tokio::time::sleep(s.config.db_delay).await;
-    let found = {
-        let mut store = s.store();
-        let user = store.users.get(&id).cloned();
-        if let Some(u) = &user {
-            store.cache.insert(id, (Instant::now(), u.clone()));
-        }
-        user
-    };
-    match found {
-        Some(user) => s.reply(
-            Route::UserGet,
-            StatusCode::OK,
-            Json(with_cache_flag(&user, false)),
-        ),
-        None => s.reply(
-            Route::UserGet,
-            StatusCode::NOT_FOUND,
-            Json(serde_json::json!({"detail": "user not found"})),
-        ),
-    }
-}
-
-fn with_cache_flag(user: &User, from_cache: bool) -> serde_json::Value {
-    serde_json::json!({"id": user.id, "name": user.name, "email": user.email, "from_cache": from_cache})
-}
-
-#[derive(Debug, Deserialize)]
-struct ListQuery {
-    limit: Option<usize>,
-}
-
-async fn list_users(State(s): Shared, Query(q): Query<ListQuery>) -> Response {
-    tokio::time::sleep(s.config.db_delay).await;
-    let limit = q.limit.unwrap_or(10).min(1000);
-    let users: Vec<User> = s.store().users.values().take(limit).cloned().collect();
-    s.reply(Route::UserList, StatusCode::OK, Json(users))
-}
-
-#[derive(Debug, Deserialize)]
-struct NewUser {
-    name: String,
-    email: String,
-}
-
-async fn create_user(State(s): Shared, body: axum::body::Bytes) -> Response {
-    let Ok(new) = serde_json::from_slice::<NewUser>(&body) else {
-        let detail = serde_json::json!({"detail": "body must be JSON with name and email"});
-        return s.reply(
-            Route::UserCreate,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(detail),
-        );
-    };
-    tokio::time::sleep(s.config.db_delay * 2).await;
-    let user = {
-        let mut store = s.store();
-        let id = store.next_id;
-        store.next_id += 1;
-        let user = User {
-            id,
-            name: new.name,
-            email: new.email,
-        };
-        store.users.insert(id, user.clone());
-        user
-    };
-    s.reply(Route::UserCreate, StatusCode::CREATED, Json(user))
-}
-
-#[derive(Deserialize)]
-struct Login {
-    email: String,
-}
-
-/// Logs a user in: the token comes back in the body and as a `session` cookie, so a client
-/// may use either (`Authorization: Bearer TOKEN`, or the cookie).
-async fn login(State(s): Shared, body: axum::body::Bytes) -> Response {
-    let Ok(login) = serde_json::from_slice::<Login>(&body) else {
-        let detail = serde_json::json!({"detail": "body must be JSON with an email"});
-        return s.reply(Route::Login, StatusCode::UNPROCESSABLE_ENTITY, Json(detail));
-    };
-    tokio::time::sleep(s.config.db_delay).await;
-    let token = {
-        let mut store = s.store();
-        store.next_session += 1;
-        let token = format!("t{:x}{:04x}", store.next_session, fastrand::u16(..));
-        store.sessions.insert(token.clone(), login.email);
-        token
-    };
-    let cookie = format!("session={token}; Path=/; HttpOnly");
-    let mut response = s.reply(
-        Route::Login,
-        StatusCode::OK,
-        Json(serde_json::json!({ "token": token })),
-    );
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        response
-            .headers_mut()
-            .insert(axum::http::header::SET_COOKIE, v);
-    }
-    response
-}
-
-/// Who is logged in: needs the session cookie or a bearer token from `POST /login`.
-async fn me(State(s): Shared, headers: axum::http::HeaderMap) -> Response {
-    let text = |name| {
-        headers
-            .get(name)
-            .and_then(|v: &HeaderValue| v.to_str().ok())
-    };
-    let bearer = text(axum::http::header::AUTHORIZATION)
-        .and_then(|a| a.strip_prefix("Bearer "))
-        .map(str::to_string);
-    let cookie = text(axum::http::header::COOKIE).and_then(|c| {
-        c.split(';')
-            .filter_map(|p| p.trim().strip_prefix("session="))
-            .next()
-            .map(str::to_string)
-    });
-    let email = bearer
-        .or(cookie)
-        .and_then(|t| s.store().sessions.get(&t).cloned());
-    match email {
-        Some(email) => s.reply(
-            Route::Me,
-            StatusCode::OK,
-            Json(serde_json::json!({ "email": email })),
-        ),
-        None => s.reply(
-            Route::Me,
-            StatusCode::UNAUTHORIZED,
-            Json(serde_json::json!({"detail": "log in first: POST /login"})),
-        ),
-    }
-}
-
-async fn delete_user(State(s): Shared, Path(id): Path<String>) -> Response {
-    tokio::time::sleep(s.config.db_delay * 2).await;
-    let removed = id.parse::<u64>().ok().and_then(|id| {
-        let mut store = s.store();
-        store.cache.remove(&id);
-        store.users.remove(&id)
-    });
-    match removed {
-        Some(_) => s.reply(Route::UserDelete, StatusCode::NO_CONTENT, ()),
-        None => s.reply(
-            Route::UserDelete,
-            StatusCode::NOT_FOUND,
-            Json(serde_json::json!({"detail": "user not found"})),
-        ),
-    }
+async fn method_not_allowed(State(s): Shared) -> Response {
+    s.reply(
+        Route::Unknown,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed",
+    )
 }
 
 async fn delay(State(s): Shared, Path(ms): Path<String>) -> Response {
@@ -310,7 +92,11 @@ struct FlakyQuery {
     fail_pct: Option<f64>,
 }
 
-async fn flaky(State(s): Shared, Query(q): Query<FlakyQuery>) -> Response {
+async fn flaky(State(s): Shared, q: Result<Query<FlakyQuery>, QueryRejection>) -> Response {
+    let q = match q {
+        Ok(Query(q)) => q,
+        Err(r) => return s.bad_query(Route::Flaky, &r),
+    };
     let pct = q.fail_pct.unwrap_or(10.0).clamp(0.0, 100.0);
     if fastrand::f64() * 100.0 < pct {
         s.reply(
@@ -331,7 +117,11 @@ struct StallQuery {
 
 /// Every `period` (measured from the service's start) the route freezes for `pause`: a request
 /// that arrives in the last `pause` of a period is held until the period ends, like a GC pause.
-async fn stall(State(s): Shared, Query(q): Query<StallQuery>) -> Response {
+async fn stall(State(s): Shared, q: Result<Query<StallQuery>, QueryRejection>) -> Response {
+    let q = match q {
+        Ok(Query(q)) => q,
+        Err(r) => return s.bad_query(Route::Stall, &r),
+    };
     let parse = |v: &Option<String>, default: Duration| match v {
         None => Some(default),
         Some(t) => short_duration(t),

@@ -46,24 +46,37 @@ impl DataSet {
 pub type Table = (Vec<String>, Vec<Vec<Option<String>>>);
 
 /// Reads a data file: `.csv`, or `.jsonl`/`.ndjson` (one JSON object per line).
-/// Errors name the line of the data file.
+/// Errors name the file once, and the line of the data file where there is one.
 pub fn read(path: &Path) -> Result<Table, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read data file {}: {e}", path.display()))?;
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase());
-    let (columns, rows) = match ext.as_deref() {
-        Some("csv") => parse_csv(&text),
-        Some("jsonl" | "ndjson") => parse_jsonl(&text),
-        _ => Err(format!(
-            "{}: a data file ends in .csv (with a header row) or .jsonl (a JSON object per line)",
-            path.display()
-        )),
-    }
-    .map_err(|e| format!("{}{e}", path.display()))?;
+    let parse = match ext.as_deref() {
+        Some("csv") => parse_csv,
+        Some("jsonl" | "ndjson") => parse_jsonl,
+        _ => {
+            return Err(format!(
+                "{}: a data file ends in .csv (with a header row) or .jsonl (a JSON object per \
+                 line); rename it, or convert it to one of these",
+                path.display()
+            ));
+        }
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let why = match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                "no such file (the path is relative to the scenario file's directory)".to_string()
+            }
+            _ => e.to_string(),
+        };
+        format!("cannot read data file {}: {why}", path.display())
+    })?;
+    let (columns, rows) = parse(&text).map_err(|e| format!("{}{e}", path.display()))?;
     if rows.is_empty() {
-        return Err(format!("{}: the file has no data rows", path.display()));
+        return Err(format!(
+            "{}: the file has no data rows; add at least one",
+            path.display()
+        ));
     }
     Ok((columns, rows))
 }
@@ -76,7 +89,7 @@ fn parse_csv(text: &str) -> Result<Table, String> {
         return Err(": the file is empty; the first line names the columns".into());
     };
     if header.iter().any(|h| h.trim().is_empty()) {
-        return Err(":1: a column name in the header is empty".into());
+        return Err(":1: a column name in the header is empty; name every column".into());
     }
     let mut rows = Vec::new();
     for (line, fields) in records {
@@ -85,7 +98,8 @@ fn parse_csv(text: &str) -> Result<Table, String> {
         }
         if fields.len() != header.len() {
             return Err(format!(
-                ":{line}: the row has {} fields, the header has {}",
+                ":{line}: the row has {} fields, the header has {}; quote a value that holds a \
+                 comma, e.g. \"Lovelace, Ada\"",
                 fields.len(),
                 header.len()
             ));
@@ -147,8 +161,13 @@ fn parse_jsonl(text: &str) -> Result<Table, String> {
         if line.trim().is_empty() {
             continue;
         }
-        let value: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| format!(":{}: not JSON ({e})", i + 1))?;
+        let value: serde_json::Value = serde_json::from_str(line).map_err(|e| {
+            format!(
+                ":{}:{}: not valid JSON; write one object per line, e.g. {{\"id\": 1}}",
+                i + 1,
+                e.column()
+            )
+        })?;
         let serde_json::Value::Object(map) = value else {
             return Err(format!(":{}: each line must be a JSON object", i + 1));
         };

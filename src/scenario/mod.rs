@@ -1,15 +1,19 @@
 //! Scenario files: reading (YAML, and JSON as its subset), validation into a `Plan`, and
 //! errors that name the file, line, column, field and fix.
 //!
-//! Flow: text → `raw` (serde mirror with spans) → `build` (every check, all problems
-//! collected) → `Plan` (immutable). Depends on no other module of the crate.
+//! Flow: text → `reader` (into `raw`, the serde mirror with spans; parser errors retold by
+//! `parse_error`) → `build` (every check, all problems collected) → `Plan` (immutable).
+//! Depends on no other module of the crate.
 
 mod build;
 mod checks;
 mod data;
 mod diag;
+mod layout;
+mod parse_error;
 mod plan;
 mod raw;
+mod reader;
 mod step;
 mod template;
 mod units;
@@ -74,18 +78,30 @@ fn parse_in(
         file: file.to_string(),
         problems,
     };
-    let raw = read_raw(text).map_err(|p| invalid(vec![p]))?;
+    let mut reading = reader::read(text);
+    let Some(raw) = reading.raw.take() else {
+        return Err(invalid(reading.problems));
+    };
     let cx = build::Context {
         env,
         overrides,
         fallback_name: fallback_name.to_string(),
-        text,
+        text: &reading.text,
         base_dir: base_dir.to_path_buf(),
     };
     let mut problems = Problems::default();
-    match build::build(raw, &cx, &mut problems) {
-        Some(plan) if problems.is_empty() => Ok(plan),
-        _ => Err(invalid(problems.into_sorted())),
+    let plan = build::build(raw, &cx, &mut problems);
+    let later: Vec<Problem> = (problems.into_sorted().into_iter())
+        .filter(|p| reading.keeps(p))
+        .collect();
+    let mut all = reading.problems;
+    all.extend(later);
+    match plan {
+        Some(plan) if all.is_empty() => Ok(plan),
+        _ => {
+            all.sort_by_key(|p| (p.line, p.column));
+            Err(invalid(all))
+        }
     }
 }
 
@@ -147,71 +163,4 @@ fn split_url(url: &str) -> Result<(Target, String), String> {
     })?;
     let target = parse_target(&parsed[..url::Position::BeforePath])?;
     Ok((target, parsed[url::Position::BeforePath..].to_string()))
-}
-
-/// Parses text into the raw mirror, turning a serde error into a located problem whose field
-/// is the path serde was at.
-fn read_raw(text: &str) -> Result<raw::RawScenario, Problem> {
-    let mut field = String::new();
-    let result = serde_saphyr::with_deserializer_from_str(text, |de| {
-        serde_path_to_error::deserialize(de).map_err(|e| {
-            field = e.path().to_string();
-            e.into_inner()
-        })
-    });
-    result.map_err(|e| {
-        let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-        let message = e.without_snippet().to_string();
-        // serde-saphyr appends " at line L, column C"; the location is printed up front.
-        let message = message
-            .rfind(" at line ")
-            .map_or(message.as_str(), |i| &message[..i])
-            .to_string();
-        Problem {
-            line,
-            column,
-            field: clean_path(&field),
-            message: hint_for(&message, token_at(text, line, column)),
-        }
-    })
-}
-
-/// Drops serde-saphyr's internal `.value` segments (from `Spanned`) and the root marker.
-fn clean_path(path: &str) -> String {
-    let cleaned = path.replace(".value", "");
-    if cleaned == "." {
-        String::new()
-    } else {
-        cleaned
-    }
-}
-
-/// Adds the bad value and the fix to serde's terse messages.
-fn hint_for(message: &str, value: Option<&str>) -> String {
-    let quoted = value.map_or(String::new(), |v| format!("\"{v}\" "));
-    if message.starts_with("unknown field") {
-        format!("{message}; check the spelling (the README lists every field)")
-    } else if message.starts_with("invalid u64") || message.starts_with("invalid u32") {
-        format!("{quoted}is not a whole number; write e.g. 10")
-    } else if message.starts_with("expected string") {
-        format!("{quoted}is not a string; write a plain value or quote it")
-    } else {
-        message.to_string()
-    }
-}
-
-/// The scalar that starts at 1-based `line`:`column`, for quoting it in messages.
-fn token_at(text: &str, line: u64, column: u64) -> Option<&str> {
-    let row = text
-        .lines()
-        .nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
-    let start = row
-        .char_indices()
-        .nth(usize::try_from(column).ok()?.checked_sub(1)?)?
-        .0;
-    let rest = &row[start..];
-    let end = rest.find([',', '}', ']', '#']).unwrap_or(rest.len());
-    let token = rest[..end].trim().trim_matches(['"', '\'']);
-    // A flow collection has no single bad value to quote.
-    (!token.is_empty() && !token.starts_with(['[', '{'])).then_some(token)
 }

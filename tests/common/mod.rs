@@ -6,6 +6,7 @@
 pub mod fault;
 pub mod tmux;
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use stampede::demo::{Counters, DemoConfig, DemoServer};
 /// A demo service for one test; stops when dropped.
 pub struct Demo {
     pub url: String,
+    pub addr: SocketAddr,
     pub counters: Arc<Counters>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -23,11 +25,16 @@ pub struct Demo {
 
 impl Demo {
     pub fn start() -> Self {
-        Self::start_on(0)
+        Self::start_on(0, DemoConfig::default())
+    }
+
+    /// A demo service with non-default settings (caps, timeouts).
+    pub fn start_with(config: DemoConfig) -> Self {
+        Self::start_on(0, config)
     }
 
     /// A demo service on 127.0.0.1 at `port` (0: any free port).
-    pub fn start_on(port: u16) -> Self {
+    pub fn start_on(port: u16, config: DemoConfig) -> Self {
         let (tx, rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -37,25 +44,27 @@ impl Demo {
                 .build()
                 .expect("runtime");
             rt.block_on(async move {
-                let server = DemoServer::bind(([127, 0, 0, 1], port).into(), DemoConfig::default())
+                let server = DemoServer::bind(([127, 0, 0, 1], port).into(), config)
                     .await
                     .expect("bind demo");
-                tx.send((server.url(), Arc::clone(&server.counters)))
+                tx.send((server.addr, Arc::clone(&server.counters)))
                     .expect("send");
                 let _ = stop_rx.await;
                 server.stop().await;
             });
         });
-        let (url, counters) = rx.recv().expect("demo started");
+        let (addr, counters) = rx.recv().expect("demo started");
         Self {
-            url,
+            url: format!("http://{addr}"),
+            addr,
             counters,
             stop: Some(stop_tx),
             thread: Some(thread),
         }
     }
 
-    /// Stops the service now (its port then refuses connections).
+    /// Stops the service now (its port then refuses connections); returns when
+    /// `DemoServer::stop` has.
     pub fn shutdown(&mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
