@@ -5,7 +5,8 @@
 #   bench/soak.sh [PATH_TO_STAMPEDE] [MINUTES] [RATE]     (defaults: release binary, 10, 500/s)
 #
 # Load goes only to ../shared/bench's target on 127.0.0.1. Prints one line per sample
-# (seconds, RSS in KiB), then the growth after the first minute and the slope over it.
+# (seconds, RSS in KiB, open file descriptors: the connections stampede holds), then the
+# growth after the first minute and the slope over it.
 set -euo pipefail
 bin=$(readlink -f "${1:-target/release/stampede}"); minutes=${2:-10}; rate=${3:-500/s}
 here=$(cd "$(dirname "$0")/.." && pwd); shared="$here/../shared/bench"
@@ -33,17 +34,19 @@ flows:
 YAML
 "$bin" run "$out/soak.yaml" --headless --json "$out/soak.json" >"$out/summary.txt" 2>"$out/progress.txt" &
 spid=$!
-echo "seconds rss_kib"
+echo "seconds rss_kib fds"
 t=0
 while kill -0 $spid 2>/dev/null; do
   rss=$(awk '/^VmRSS/ {print $2}' /proc/$spid/status 2>/dev/null || true)
-  [ -n "$rss" ] && echo "$t $rss" | tee -a "$out/rss"
+  fds=$(ls /proc/$spid/fd 2>/dev/null | wc -l)
+  [ -n "$rss" ] && echo "$t $rss $fds" | tee -a "$out/rss"
   sleep 10; t=$((t + 10))
 done
 wait $spid || true
 python3 - "$out/rss" "$out/soak.json" <<'PY'
 import json, sys
-rows = [tuple(map(int, l.split())) for l in open(sys.argv[1]) if l.strip()]
+rows = [tuple(map(int, l.split()))[:2] for l in open(sys.argv[1]) if l.strip()]
+fds = [int(l.split()[2]) for l in open(sys.argv[1]) if l.strip()]
 after = [(t, r) for t, r in rows if t >= 60]
 doc = json.load(open(sys.argv[2]))
 print(f"requests {doc['total']['requests']}, errors {doc['total']['errors']}, dropped {doc['dropped']}")
@@ -52,6 +55,7 @@ if len(after) < 2:
 first, last = after[0][1], after[-1][1]
 n = len(after); mt = sum(t for t, _ in after) / n; mr = sum(r for _, r in after) / n
 slope = sum((t - mt) * (r - mr) for t, r in after) / sum((t - mt) ** 2 for t, _ in after)
+print(f"open files: {min(fds)} to {max(fds)}")
 print(f"RSS at 60 s {first} KiB, at end {last} KiB, peak {max(r for _, r in rows)} KiB")
 print(f"growth after the first minute {100 * (last - first) / first:+.2f} %, "
       f"slope {slope * 60:+.1f} KiB/min (goal: flat, under 2 %)")

@@ -87,8 +87,7 @@ fn running_out_of_file_descriptors_does_not_hang_the_run() {
             stderr.contains("open files"),
             "a warning names the limit: {stderr}"
         );
-        let doc: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON")).expect("JSON");
+        let doc = common::read_json(&json);
         assert!(error_count(&doc["total"], "connect") > 0, "{doc:#}");
         assert!(doc["total"]["requests"].as_u64().is_some_and(|n| n > 0));
     });
@@ -125,8 +124,7 @@ fn a_closed_stdout_pipe_is_quiet_and_the_json_is_written() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON")).expect("JSON");
+    let doc = common::read_json(&json);
     assert!(doc["total"]["requests"].as_u64().is_some_and(|n| n > 0));
 }
 
@@ -255,8 +253,7 @@ fn a_signal_during_the_graceful_stop_of_a_completed_run_keeps_it_completed() {
     let out = wait_with_limit(child, Duration::from_secs(5));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON")).expect("JSON");
+    let doc = common::read_json(&json);
     assert_eq!(doc["outcome"], "completed");
     assert_eq!(doc["total"]["interrupted"], 3);
 }

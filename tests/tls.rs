@@ -130,8 +130,7 @@ fn ssl_cert_file_adds_a_trusted_authority() {
     let out = common::wait_with_limit(child, Duration::from_secs(30));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON")).expect("JSON");
+    let doc = common::read_json(&json);
     assert_eq!(doc["total"]["status_codes"]["200"], 6, "{doc:#}");
     assert_eq!(server.requests.load(Ordering::Relaxed), 6);
 }

@@ -37,6 +37,8 @@ pub(super) async fn serve(
             () = stop.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
+                    // Small answers go out at once, not held back for a delayed ACK.
+                    let _ = stream.set_nodelay(true);
                     let (app, stop) = (app.clone(), stop.clone());
                     connections.spawn(connection(stream, app, deadlines.header_read, stop));
                 }

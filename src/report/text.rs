@@ -65,10 +65,14 @@ fn check_lines(out: &mut String, snap: &Snapshot) {
     }
     let _ = writeln!(out, "checks");
     for (step, c) in checks {
-        let verdict = if c.failed == 0 { "ok" } else { "FAILED" };
+        let verdict = match (c.failed, c.evaluated) {
+            (0, 0) => "NOT RUN",
+            (0, _) => "ok",
+            _ => "FAILED",
+        };
         let _ = writeln!(
             out,
-            "  {verdict:<6} {step} · {}: {} of {} failed",
+            "  {verdict:<7} {step} · {}: {} of {} failed",
             c.name,
             thousands(c.failed),
             thousands(c.evaluated)

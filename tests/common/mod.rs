@@ -148,6 +148,13 @@ pub fn run_json(
     (out.status.code().unwrap_or(-1), doc, stdout, stderr)
 }
 
+/// The JSON report at `path`, parsed.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("no JSON report at {} ({e})", path.display()));
+    serde_json::from_str(&text).expect("valid JSON report")
+}
+
 /// The step named `name` in a JSON report.
 pub fn step<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     doc["steps"]
