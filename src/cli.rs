@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::scenario::{MAX_USERS, is_name, parse_duration, parse_rate};
 
@@ -81,6 +81,11 @@ pub struct RunArgs {
     #[arg(long = "secret", value_name = "NAME")]
     pub secret: Vec<String>,
 
+    /// The HTTP client: `fast` (one kept-alive HTTP/1.1 connection per user) or `reqwest`
+    /// (a pooled client).
+    #[arg(long, value_name = "NAME", value_enum, default_value_t = TransportChoice::Fast)]
+    pub transport: TransportChoice,
+
     /// Skip the connection made to the target before the load (a target that cannot be
     /// reached then shows as connection errors instead of stopping the run with exit 2).
     #[arg(long)]
@@ -102,6 +107,15 @@ pub struct RunArgs {
     /// Leave the dashboard as soon as the run ends instead of waiting for a key.
     #[arg(long)]
     pub exit_on_end: bool,
+}
+
+/// The HTTP clients a run can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TransportChoice {
+    /// stampede's own connection-level HTTP/1.1 client: each user owns one connection.
+    Fast,
+    /// reqwest's pooled client.
+    Reqwest,
 }
 
 /// Arguments of `stampede validate`.

@@ -202,6 +202,7 @@ fn run(args: &RunArgs) -> u8 {
         json: args.json.clone(),
         display: display_for(args),
         preflight: !args.no_preflight,
+        transport: args.transport,
     };
     let outcome = runtime().and_then(|rt| rt.block_on(session::run_plan(plan, &opts)));
     match outcome {

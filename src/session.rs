@@ -12,8 +12,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::cli::TransportChoice;
 use crate::demo::{DemoConfig, DemoServer};
-use crate::engine::{self, ClientOptions, Control, ReqwestTransport, Workload};
+use crate::engine::{
+    self, ClientOptions, Control, FastTransport, ReqwestTransport, Transport, Workload,
+};
 use crate::fdlimit;
 use crate::metrics::{Aggregator, CheckName, LiveState, Phase, Recorder, Snapshot};
 use crate::report::{self, Ending, RunInfo};
@@ -48,6 +51,8 @@ pub struct SessionOptions {
     pub display: Display,
     /// Connect to the target before the load (unless the plan turns it off).
     pub preflight: bool,
+    /// Which HTTP client sends the requests.
+    pub transport: TransportChoice,
 }
 
 /// The longest the preflight waits for the target's name, connection and handshake.
@@ -73,17 +78,57 @@ pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
         let limit = plan.longest_timeout().min(PREFLIGHT_LIMIT);
         tokio::select! {
             reached = engine::preflight(&base, limit) => reached?,
-            () = signals.recv() => return Ok(exit::INTERRUPTED),
+            () = signals.recv() => {
+                crate::note!("interrupted while connecting to the target: no load was sent");
+                return Ok(exit::INTERRUPTED);
+            }
         }
     }
-    let mut work = Workload::prepare(&plan, &base)?;
+    let work = Workload::prepare(&plan, &base)?;
     let client = client_options(&plan);
     // In-process, the demo service holds the other end of every connection.
     let per_connection = if demo.is_some() { 2 } else { 1 };
     if let Some(warning) = fdlimit::make_room(client.connections as u64 * per_connection) {
         crate::note!("warning: {warning}");
     }
-    let transport = Arc::new(ReqwestTransport::new(client)?);
+    let ends = Ends {
+        signals,
+        demo,
+        base,
+    };
+    match opts.transport {
+        TransportChoice::Fast => {
+            let transport = FastTransport::new(client.connect_timeout)?;
+            run_with(Arc::new(transport), work, &plan, opts, ends).await
+        }
+        TransportChoice::Reqwest => {
+            let transport = ReqwestTransport::new(client)?;
+            run_with(Arc::new(transport), work, &plan, opts, ends).await
+        }
+    }
+}
+
+/// What a run holds besides its plan and workload: the signals, the demo service it
+/// started (if any), the target's base URL.
+struct Ends {
+    signals: StopSignals,
+    demo: Option<DemoServer>,
+    base: String,
+}
+
+/// The run proper, on the chosen transport: setup, the load, the reports.
+async fn run_with<T: Transport>(
+    transport: Arc<T>,
+    mut work: Workload,
+    plan: &Plan,
+    opts: &SessionOptions,
+    ends: Ends,
+) -> Result<u8, String> {
+    let Ends {
+        mut signals,
+        demo,
+        base,
+    } = ends;
     if let Some(setup) = &plan.setup {
         tokio::select! {
             done = engine::setup(&mut work, transport.as_ref()) => done?,
@@ -144,7 +189,7 @@ pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
     ));
     let (act_tx, act_rx) = mpsc::unbounded_channel();
     let steering = tokio::spawn(steer(act_rx, control.clone(), Arc::clone(&interrupted)));
-    let display = show(opts.display, rx, act_tx, leave, &plan, &base);
+    let display = show(opts.display, rx, act_tx, leave, plan, &base);
 
     engine::run(work, transport, recorder, control, started).await;
     let ended = Instant::now();

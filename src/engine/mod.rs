@@ -8,7 +8,9 @@
 //! instants; `setup` runs the setup flow before the clock starts. Depends on `scenario` (the
 //! plan) and `metrics` (the recorder).
 
+mod backoff;
 mod control;
+mod fast;
 mod preflight;
 mod ramp;
 mod transport;
@@ -19,6 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use control::Control;
+pub use fast::FastTransport;
 pub use preflight::preflight;
 pub use ramp::Ramp;
 pub use transport::{ClientOptions, Failure, Keep, Prepared, Reply, ReqwestTransport, Transport};
@@ -44,12 +47,13 @@ pub async fn setup<T: Transport>(work: &mut Workload, transport: &T) -> Result<(
         return Ok(());
     };
     let mut user = User::of(work, 0, fastrand::u64(..));
+    let mut session = T::Session::default();
     for step in &flow.steps {
         let fail = |why: String| format!("setup step \"{}\" failed: {why}", step.spec.name);
         let req = step.request(&mut user, work).map_err(fail)?;
         let sent = Instant::now();
         let reply = transport
-            .send(&req)
+            .send(&mut session, &req)
             .await
             .map_err(|f| fail(format!("{}: {}", f.class, f.message)))?;
         let judged = step.judge(&reply, sent.elapsed(), &mut user);
@@ -182,7 +186,9 @@ mod tests {
     struct Slow(Duration);
 
     impl Transport for Slow {
-        async fn send(&self, _req: &Prepared) -> Result<Reply, Failure> {
+        type Session = ();
+
+        async fn send(&self, _: &mut (), _req: &Prepared) -> Result<Reply, Failure> {
             tokio::time::sleep(self.0).await;
             Ok(Reply {
                 status: 200,

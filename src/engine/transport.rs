@@ -1,8 +1,9 @@
-//! The `Transport` trait (how one request is sent) and its reqwest implementation.
+//! The `Transport` trait (how one request is sent) and its reqwest implementation, kept for
+//! what the connection-level transport (`fast`) does not do.
 //!
-//! The engine sees only the trait, so a faster client (hyper's connection API, a raw
-//! HTTP/1.1 writer) can replace reqwest later without touching the worker loop, and tests can
-//! use a fake. A transport never retries: every attempt is one recorded request.
+//! The engine sees only the trait, so transports can be swapped without touching the worker
+//! loop, and tests can use a fake. A transport never retries: every attempt is one recorded
+//! request.
 
 use std::future::Future;
 use std::time::Duration;
@@ -72,9 +73,20 @@ pub struct Failure {
 }
 
 /// Sends one request and reads the whole response.
+///
+/// Each virtual user (or open-model slot) owns a `Session`: the connection it keeps alive
+/// across its requests, with its buffers. The transport itself is shared and holds only
+/// settings, so the hot path takes no shared lock.
 pub trait Transport: Send + Sync + 'static {
-    /// Performs the exchange. Must not retry, and must respect `req.timeout`.
-    fn send(&self, req: &Prepared) -> impl Future<Output = Result<Reply, Failure>> + Send;
+    /// A user's own state: its connection and buffers (nothing, for a pooled client).
+    type Session: Default + Send + 'static;
+
+    /// Performs the exchange on `session`. Must not retry, and must respect `req.timeout`.
+    fn send(
+        &self,
+        session: &mut Self::Session,
+        req: &Prepared,
+    ) -> impl Future<Output = Result<Reply, Failure>> + Send;
 }
 
 /// Settings for the HTTP client, derived from the plan.
@@ -117,7 +129,10 @@ impl ReqwestTransport {
 }
 
 impl Transport for ReqwestTransport {
-    async fn send(&self, req: &Prepared) -> Result<Reply, Failure> {
+    /// reqwest keeps its own pool, shared by every user.
+    type Session = ();
+
+    async fn send(&self, _session: &mut (), req: &Prepared) -> Result<Reply, Failure> {
         let mut builder = self
             .client
             .request(req.method.clone(), req.url.clone())
@@ -139,7 +154,16 @@ impl Transport for ReqwestTransport {
             HeaderMap::new()
         };
         let mut bytes = 0u64;
-        let mut kept = bytes::BytesMut::new();
+        // Room for the whole kept body at once: growing by doubling would hold up to twice
+        // max_body per user while it copies.
+        let room = match (req.keep.body, response.content_length()) {
+            (false, _) => 0,
+            (true, Some(n)) => usize::try_from(n)
+                .unwrap_or(usize::MAX)
+                .min(req.keep.max_body),
+            (true, None) => 0,
+        };
+        let mut kept = bytes::BytesMut::with_capacity(room);
         // Read chunk by chunk: the size is counted; only a step that reads the body keeps it.
         loop {
             let chunk = match response.chunk().await {

@@ -16,6 +16,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::backoff::{Backoff, IterationEnd, fails_fast};
 use super::workload::{ReadyFlow, User};
 use super::{Control, Ramp, Transport, Workload};
 use crate::metrics::{ErrorClass, Level, MIN_LIVE_RATE, Outcome, Recorder};
@@ -28,66 +29,12 @@ const ABORT_LANES: usize = 64;
 /// How many users the closed model starts before it yields and checks whether to go on.
 const SPAWN_BATCH: usize = 256;
 
-/// The first pause of a user whose iterations keep failing without reaching the server.
-const BACKOFF_FIRST: Duration = Duration::from_millis(10);
-
-/// The longest such pause: a target that comes back is found again within a second.
-const BACKOFF_MAX: Duration = Duration::from_secs(1);
-
-/// A virtual user's pause after consecutive iterations that failed fast: a refused or
-/// failed connection, a TLS failure, or a request that could not be built. Such failures
-/// take no server time, so without a pause the user would go round its loop as fast as the
-/// CPU allows (15,000 refused connects/s with 10 users), burn both cores and starve the stop
-/// timer and the signal task. Every attempt is still sent and counted; the pause doubles from
-/// `BACKOFF_FIRST` up to `BACKOFF_MAX` and resets at the first response.
-#[derive(Debug, Default)]
-struct Backoff {
-    failures: u32,
-}
-
-impl Backoff {
-    /// The pause before the next iteration, given how the last one ended.
-    fn after(&mut self, end: IterationEnd) -> Option<Duration> {
-        match end {
-            IterationEnd::FailedFast => {
-                let pause = BACKOFF_FIRST
-                    .saturating_mul(1u32 << self.failures.min(16))
-                    .min(BACKOFF_MAX);
-                self.failures = self.failures.saturating_add(1);
-                Some(pause)
-            }
-            IterationEnd::Other => {
-                self.failures = 0;
-                None
-            }
-        }
-    }
-}
-
-/// How an iteration ended, as far as pacing a user goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum IterationEnd {
-    /// No step got a response, and a step failed without the server's time: a connection
-    /// that could not be made, or a request that could not be built.
-    FailedFast,
-    /// Anything else: a response arrived, a timeout, an interruption.
-    Other,
-}
-
-/// Whether a failure of this class comes back without having waited for the server.
-fn fails_fast(class: ErrorClass) -> bool {
-    matches!(
-        class,
-        ErrorClass::ConnectRefused | ErrorClass::Connect | ErrorClass::Tls | ErrorClass::Render
-    )
-}
-
 /// tokio's timer fires on 1 ms ticks, rounding every deadline up: aiming this much early
 /// centres arrivals on their planned instants instead of sending them all up to 1 ms late.
 const TIMER_SLACK: Duration = Duration::from_micros(500);
 
 /// What every worker shares (read-only, apart from the iteration budget).
-pub struct Shared<T> {
+pub struct Shared<T: Transport> {
     pub work: Arc<Workload>,
     transport: Arc<T>,
     recorder: Recorder,
@@ -96,6 +43,10 @@ pub struct Shared<T> {
     budget: Option<AtomicU64>,
     /// Signalled when the budget runs out (so the closed-model driver stops waiting).
     spent: Notify,
+    /// Open model: the sessions (connections) of finished arrivals, for the next ones. An
+    /// arrival takes one and gives it back: one uncontended lock per iteration, so that
+    /// arrivals reuse as many connections as are in flight instead of one each.
+    idle: std::sync::Mutex<Vec<T::Session>>,
 }
 
 impl<T: Transport> Shared<T> {
@@ -113,7 +64,20 @@ impl<T: Transport> Shared<T> {
             control,
             budget,
             spent: Notify::new(),
+            idle: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    /// A session for an open-model arrival: an idle one, or a new one.
+    fn take_session(&self) -> T::Session {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        idle.pop().unwrap_or_default()
+    }
+
+    /// Gives an arrival's session back for the next arrival.
+    fn give_back(&self, session: T::Session) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        idle.push(session);
     }
 
     /// Whether the iteration budget exists and is used up.
@@ -202,6 +166,7 @@ async fn virtual_user<T: Transport>(
 ) {
     let mut user = User::of(&shared.work, vu, fastrand::u64(..) ^ vu);
     let mut backoff = Backoff::default();
+    let mut session = T::Session::default();
     loop {
         shared.control.wait_while_paused().await;
         if shared.control.is_stopping() || retire.load(Ordering::Relaxed) || !shared.claim() {
@@ -213,7 +178,7 @@ async fn virtual_user<T: Transport>(
             return;
         }
         let began = Instant::now();
-        let end = run_iteration(&shared, flow, began, &abort, &mut user).await;
+        let end = run_iteration(&shared, flow, began, &abort, &mut user, &mut session).await;
         user.iteration += 1;
         // A paced user starts its iterations at most once per `pace`.
         let paced = flow.pace.map(|pace| began + pace);
@@ -414,7 +379,9 @@ async fn pace<T: Transport>(
                 shared.control.stop_because(why);
                 return;
             }
-            run_iteration(&shared, flow, planned, &abort, &mut user).await;
+            let mut session = shared.take_session();
+            run_iteration(&shared, flow, planned, &abort, &mut user, &mut session).await;
+            shared.give_back(session);
         });
     }
 }
@@ -429,6 +396,7 @@ async fn run_iteration<T: Transport>(
     planned: Instant,
     abort: &CancellationToken,
     user: &mut User,
+    session: &mut T::Session,
 ) -> IterationEnd {
     let mut first_start = Some(planned);
     let mut responded = false;
@@ -465,7 +433,7 @@ async fn run_iteration<T: Transport>(
         let result = tokio::select! {
             biased;
             () = abort.cancelled() => None,
-            r = shared.transport.send(&request) => Some(r),
+            r = shared.transport.send(session, &request) => Some(r),
         };
         drop(request);
         let end = Instant::now();
@@ -525,23 +493,6 @@ async fn run_iteration<T: Transport>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_to_its_cap_and_resets_on_a_response() {
-        let mut b = Backoff::default();
-        let pauses: Vec<_> = (0..9)
-            .filter_map(|_| b.after(IterationEnd::FailedFast))
-            .collect();
-        let ms: Vec<u128> = pauses.iter().map(|d| d.as_millis()).collect();
-        assert_eq!(ms, [10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
-        assert_eq!(b.after(IterationEnd::Other), None);
-        assert_eq!(b.after(IterationEnd::FailedFast), Some(BACKOFF_FIRST));
-        // Thousands of failures neither overflow nor pass the cap.
-        for _ in 0..100_000 {
-            b.after(IterationEnd::FailedFast);
-        }
-        assert_eq!(b.after(IterationEnd::FailedFast), Some(BACKOFF_MAX));
-    }
 
     #[test]
     fn a_faster_rate_never_backdates_arrivals() {

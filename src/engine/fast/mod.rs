@@ -1,0 +1,369 @@
+//! The connection-level HTTP/1.1 transport: each virtual user (or open-model slot) owns one
+//! connection, kept alive across its requests; there is no shared pool, no lock and no task
+//! or channel per connection. Requests are encoded into the user's reused buffer, responses
+//! parsed in place with httparse (`codec`), TLS is rustls.
+//!
+//! A connection is made on the first request, made again after the server closes it (or
+//! answers `connection: close`), and replaced when a step sends to another host. Every
+//! request is one attempt: nothing is retried. Depends on `metrics` (error classes) and the
+//! `Transport` types.
+
+mod codec;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{BufMut, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::transport::{Failure, Prepared, Reply, Transport};
+use crate::metrics::ErrorClass;
+use codec::{Chunked, Framing, Head, Malformed, encode_request, parse_head};
+
+/// Read buffer growth step; a response head and small bodies fit in one read.
+const READ_CHUNK: usize = 16 << 10;
+
+/// The transport: settings shared by every user's connection.
+#[derive(Debug, Clone)]
+pub struct FastTransport {
+    tls: Arc<rustls::ClientConfig>,
+    user_agent: String,
+    connect_timeout: Duration,
+}
+
+/// Where a connection goes: TLS or not, host and port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Endpoint {
+    tls: bool,
+    host: String,
+    port: u16,
+}
+
+/// One open connection.
+enum Io {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl Io {
+    async fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        match self {
+            Io::Plain(s) => s.write_all(buf).await,
+            Io::Tls(s) => {
+                s.write_all(buf).await?;
+                s.flush().await
+            }
+        }
+    }
+
+    async fn read_buf(&mut self, buf: &mut BytesMut) -> std::io::Result<usize> {
+        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+            buf.reserve(READ_CHUNK);
+        }
+        match self {
+            Io::Plain(s) => s.read_buf(buf).await,
+            Io::Tls(s) => s.read_buf(buf).await,
+        }
+    }
+}
+
+/// A user's connection and buffers, kept across its requests.
+#[derive(Default)]
+pub struct Session {
+    conn: Option<(Endpoint, Io)>,
+    read: BytesMut,
+    write: Vec<u8>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("connected", &self.conn.is_some())
+            .finish()
+    }
+}
+
+/// What a response had delivered when it failed: its status and body bytes count.
+#[derive(Debug, Default, Clone, Copy)]
+struct Progress {
+    status: Option<u16>,
+    bytes: u64,
+}
+
+impl FastTransport {
+    /// A transport verifying TLS against the platform's roots (as reqwest does), with
+    /// `connect_timeout` for each new connection.
+    pub fn new(connect_timeout: Duration) -> Result<Self, String> {
+        use rustls_platform_verifier::ConfigVerifierExt;
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut tls = rustls::ClientConfig::with_platform_verifier()
+            .map_err(|e| format!("cannot set up TLS: {e}"))?;
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Self {
+            tls: Arc::new(tls),
+            user_agent: concat!("stampede/", env!("CARGO_PKG_VERSION")).to_string(),
+            connect_timeout,
+        })
+    }
+
+    async fn connect(&self, at: &Endpoint) -> Result<Io, Failure> {
+        let connecting = TcpStream::connect((at.host.trim_matches(['[', ']']), at.port));
+        let tcp = match tokio::time::timeout(self.connect_timeout, connecting).await {
+            Ok(Ok(tcp)) => tcp,
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                return Err(fail(ErrorClass::ConnectRefused, format!("connect: {e}")));
+            }
+            Ok(Err(e)) => return Err(fail(ErrorClass::Connect, format!("connect: {e}"))),
+            Err(_) => {
+                return Err(fail(
+                    ErrorClass::Timeout,
+                    format!("connect: no answer within {:?}", self.connect_timeout),
+                ));
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        if !at.tls {
+            return Ok(Io::Plain(tcp));
+        }
+        let name = rustls::pki_types::ServerName::try_from(at.host.trim_matches(['[', ']']))
+            .map_err(|e| fail(ErrorClass::Tls, format!("{}: {e}", at.host)))?
+            .to_owned();
+        let connector = tokio_rustls::TlsConnector::from(Arc::clone(&self.tls));
+        match connector.connect(name, tcp).await {
+            Ok(tls) => Ok(Io::Tls(Box::new(tls))),
+            Err(e) => Err(fail(ErrorClass::Tls, format!("TLS handshake: {e}"))),
+        }
+    }
+
+    /// One exchange on the session's connection (made first if needed).
+    async fn exchange(
+        &self,
+        session: &mut Session,
+        req: &Prepared,
+        progress: &mut Progress,
+    ) -> Result<Reply, Failure> {
+        let url = &req.url;
+        let at = Endpoint {
+            tls: url.scheme() == "https",
+            host: url.host_str().unwrap_or_default().to_string(),
+            port: url.port_or_known_default().unwrap_or(80),
+        };
+        session.write.clear();
+        let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
+        let host = &url[url::Position::BeforeHost..url::Position::AfterPort];
+        encode_request(
+            &mut session.write,
+            req.method.as_str(),
+            target,
+            host,
+            &req.headers,
+            &self.user_agent,
+            req.body.as_deref(),
+        );
+        let (endpoint, mut io) = match session.conn.take() {
+            Some((endpoint, io)) if endpoint == at => (endpoint, io),
+            _ => {
+                session.read.clear();
+                (at.clone(), self.connect(&at).await?)
+            }
+        };
+        io.write_all(&session.write)
+            .await
+            .map_err(|e| fail(ErrorClass::Reset, format!("sending the request: {e}")))?;
+        let head_request = req.method == reqwest::Method::HEAD;
+        let head = read_head(&mut io, &mut session.read, head_request, req.keep.headers).await?;
+        progress.status = Some(head.status);
+        let mut kept = BytesMut::new();
+        if req.keep.body
+            && let Framing::Length(n) = head.framing
+        {
+            kept.reserve(
+                usize::try_from(n)
+                    .unwrap_or(usize::MAX)
+                    .min(req.keep.max_body),
+            );
+        }
+        let mut cut = false;
+        let mut take = |data: &[u8], progress: &mut Progress| {
+            progress.bytes += data.len() as u64;
+            if req.keep.body {
+                let room = req.keep.max_body.saturating_sub(kept.len());
+                kept.put_slice(&data[..data.len().min(room)]);
+                cut |= data.len() > room;
+            }
+        };
+        let body_failed = |why: String, progress: &Progress| Failure {
+            class: ErrorClass::Body,
+            message: why,
+            status: progress.status,
+            bytes: progress.bytes,
+        };
+        let reusable = match head.framing {
+            Framing::None => head.keep_alive,
+            Framing::Length(n) => {
+                let mut left = n;
+                loop {
+                    let have = session
+                        .read
+                        .len()
+                        .min(usize::try_from(left).unwrap_or(usize::MAX));
+                    if have > 0 {
+                        let piece = session.read.split_to(have);
+                        take(&piece, progress);
+                        left -= have as u64;
+                    }
+                    if left == 0 {
+                        break;
+                    }
+                    match io.read_buf(&mut session.read).await {
+                        Ok(0) => {
+                            let why =
+                                format!("connection closed with {left} of {n} body bytes unread");
+                            return Err(body_failed(why, progress));
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            return Err(body_failed(format!("reading the body: {e}"), progress));
+                        }
+                    }
+                }
+                head.keep_alive
+            }
+            Framing::Chunked => {
+                let mut decoder = Chunked::default();
+                loop {
+                    let fed = decoder.feed(&session.read, &mut |d| take(d, progress));
+                    let used = fed.map_err(|Malformed(why)| body_failed(why, progress))?;
+                    let _ = session.read.split_to(used);
+                    if decoder.is_done() {
+                        break;
+                    }
+                    match io.read_buf(&mut session.read).await {
+                        Ok(0) => {
+                            return Err(body_failed(
+                                "connection closed inside a chunked body".into(),
+                                progress,
+                            ));
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            return Err(body_failed(format!("reading the body: {e}"), progress));
+                        }
+                    }
+                }
+                head.keep_alive
+            }
+            Framing::UntilClose => {
+                loop {
+                    if !session.read.is_empty() {
+                        let piece = session.read.split();
+                        take(&piece, progress);
+                    }
+                    match io.read_buf(&mut session.read).await {
+                        Ok(0) => break,
+                        Ok(_) => {}
+                        Err(e) => {
+                            return Err(body_failed(format!("reading the body: {e}"), progress));
+                        }
+                    }
+                }
+                false
+            }
+        };
+        if reusable {
+            session.conn = Some((endpoint, io));
+        }
+        Ok(Reply {
+            status: head.status,
+            bytes: progress.bytes,
+            headers: head.headers,
+            body: kept.freeze(),
+            cut,
+        })
+    }
+}
+
+/// Reads until a final (non-1xx) response head is complete; 1xx heads are skipped.
+async fn read_head(
+    io: &mut Io,
+    buf: &mut BytesMut,
+    head_request: bool,
+    keep: bool,
+) -> Result<Head, Failure> {
+    loop {
+        if !buf.is_empty() {
+            match parse_head(buf, head_request, keep) {
+                Ok(Some(head)) if (100..200).contains(&head.status) && head.status != 101 => {
+                    let _ = buf.split_to(head.len);
+                    continue;
+                }
+                Ok(Some(head)) => {
+                    let _ = buf.split_to(head.len);
+                    return Ok(head);
+                }
+                Ok(None) => {}
+                Err(Malformed(why)) => return Err(fail(ErrorClass::Request, why)),
+            }
+        }
+        let had = buf.len();
+        match io.read_buf(buf).await {
+            Ok(0) if had == 0 => {
+                return Err(fail(
+                    ErrorClass::Reset,
+                    "connection closed before the response".into(),
+                ));
+            }
+            Ok(0) => {
+                return Err(fail(
+                    ErrorClass::Request,
+                    "connection closed inside the response head".into(),
+                ));
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let class = match e.kind() {
+                    std::io::ErrorKind::InvalidData => ErrorClass::Tls,
+                    _ => ErrorClass::Reset,
+                };
+                return Err(fail(class, format!("reading the response: {e}")));
+            }
+        }
+    }
+}
+
+fn fail(class: ErrorClass, message: String) -> Failure {
+    Failure {
+        class,
+        message,
+        status: None,
+        bytes: 0,
+    }
+}
+
+impl Transport for FastTransport {
+    type Session = Session;
+
+    async fn send(&self, session: &mut Session, req: &Prepared) -> Result<Reply, Failure> {
+        let mut progress = Progress::default();
+        let exchange = self.exchange(session, req, &mut progress);
+        let outcome = tokio::time::timeout(req.timeout, exchange).await;
+        match outcome {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(failure)) => {
+                // A failed exchange leaves the connection in an unknown state.
+                session.conn = None;
+                Err(failure)
+            }
+            Err(_) => {
+                session.conn = None;
+                Err(Failure {
+                    class: ErrorClass::Timeout,
+                    message: format!("no complete response within {:?}", req.timeout),
+                    status: progress.status,
+                    bytes: progress.bytes,
+                })
+            }
+        }
+    }
+}
