@@ -118,3 +118,24 @@ fn latency_matches_a_controlled_delay() {
     assert!(min >= 20.0, "min {min} ms below the server's 20 ms delay");
     assert!(lat["count"].as_u64().is_some_and(|c| c > 500), "{lat:#}");
 }
+
+#[test]
+fn the_open_model_reports_its_send_lag() {
+    let demo = Demo::start();
+    let (_dir, path) = scenario(&format!(
+        "target: {}\nload: {{ rate: 200/s, iterations: 100 }}\nflows:\n  - steps: [ {{ get: /fast }}, {{ get: /fast }} ]\n",
+        demo.url
+    ));
+    let (code, doc, stdout, stderr) = run_json(&path, &[], Duration::from_secs(30));
+    assert_eq!(code, 0, "{stderr}");
+    // One figure per iteration (its first request), none for the later steps.
+    assert_eq!(doc["total"]["send_lag_ms"]["count"], 100, "{doc:#}");
+    assert_eq!(doc["steps"][1]["send_lag_ms"]["count"], 0);
+    let lag = &doc["total"]["send_lag_ms"];
+    assert!(lag["p50"].as_f64() <= lag["max"].as_f64());
+    assert!(stdout.contains("send lag  p50"), "{stdout}");
+    // The closed model has no planned instants: no send lag.
+    let (_, closed, stdout, _) = run_json(&path, &["--vus", "2"], Duration::from_secs(30));
+    assert_eq!(closed["total"]["send_lag_ms"]["count"], 0);
+    assert!(!stdout.contains("send lag"), "{stdout}");
+}

@@ -41,6 +41,7 @@ fn step(flow: &str, name: &str, requests: u64, base_us: u64, errors: Vec<ErrorSt
         bytes: requests * 120,
         latency: percentiles(base_us),
         service: percentiles(base_us),
+        send_lag: Percentiles::default(),
         statuses: vec![(200, requests - error_count), (500, error_count)],
         errors_by_class: errors,
         checks: Vec::new(),

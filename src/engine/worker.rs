@@ -399,6 +399,7 @@ async fn run_iteration<T: Transport>(
     session: &mut T::Session,
 ) -> IterationEnd {
     let mut first_start = Some(planned);
+    let open = matches!(shared.work.load.model, Model::Open { .. });
     let mut responded = false;
     let mut failed_fast = false;
     for (i, step) in flow.steps.iter().enumerate() {
@@ -410,7 +411,17 @@ async fn run_iteration<T: Transport>(
         }
         shared.recorder.start();
         let sent = Instant::now();
-        let begin = first_start.take().map_or(sent, |p| p.min(sent));
+        let begin = match first_start.take() {
+            Some(planned) => {
+                if open {
+                    shared
+                        .recorder
+                        .record_lag(step.spec.id, sent.saturating_duration_since(planned));
+                }
+                planned.min(sent)
+            }
+            None => sent,
+        };
         let request = match step.request(user, &shared.work) {
             Ok(r) => r,
             Err(message) => {

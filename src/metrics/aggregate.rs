@@ -217,6 +217,7 @@ fn step_stats(
         bytes: s.bytes,
         latency: Percentiles::of(&s.latency),
         service: Percentiles::of(&s.service),
+        send_lag: Percentiles::of(&s.send_lag),
         statuses,
         errors_by_class,
         checks: Vec::new(),

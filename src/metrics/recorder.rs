@@ -38,6 +38,10 @@ pub struct StepInterval {
     pub failed_after_status: u64,
     /// Failures per check of the step (index: the check's position in the step).
     pub checks: Vec<u64>,
+    /// Open model, first step of an iteration: its actual send minus its planned start, in
+    /// µs. The generator's own honesty figure: a late send is counted in the latency, and
+    /// this says how late the generator itself was.
+    pub send_lag: Histogram<u64>,
 }
 
 impl StepInterval {
@@ -57,6 +61,7 @@ impl StepInterval {
             interrupted: 0,
             failed_after_status: 0,
             checks: Vec::new(),
+            send_lag: hist(),
         }
     }
 
@@ -149,6 +154,7 @@ impl StepInterval {
         // Both sides share the same bounds, so `add` cannot fail.
         let _ = self.latency.add(&other.latency);
         let _ = self.service.add(&other.service);
+        let _ = self.send_lag.add(&other.send_lag);
         for &(status, n) in &other.statuses {
             match self.statuses.iter_mut().find(|(s, _)| *s == status) {
                 Some((_, m)) => *m += n,
@@ -176,6 +182,7 @@ impl StepInterval {
     pub fn clear(&mut self) {
         self.latency.reset();
         self.service.reset();
+        self.send_lag.reset();
         self.statuses.clear();
         self.errors = [0; CLASSES];
         self.samples = Default::default();
@@ -269,6 +276,15 @@ impl Recorder {
         self.with_shard(|s| {
             if let Some(interval) = s.lock().get_mut(step) {
                 interval.record(latency, service, outcome);
+            }
+        });
+    }
+
+    /// Records how late the first request of an open-model iteration of step `step` was sent.
+    pub fn record_lag(&self, step: usize, lag: Duration) {
+        self.with_shard(|s| {
+            if let Some(interval) = s.lock().get_mut(step) {
+                interval.send_lag.saturating_record(micros(lag));
             }
         });
     }

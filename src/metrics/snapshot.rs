@@ -118,6 +118,8 @@ pub struct StepStats {
     pub latency: Percentiles,
     /// Service time from the actual send, responses only.
     pub service: Percentiles,
+    /// Open model: actual send − planned start of each iteration's first request.
+    pub send_lag: Percentiles,
     /// Responses per status code, ascending.
     pub statuses: Vec<(u16, u64)>,
     /// Errors per class, most frequent first.

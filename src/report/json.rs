@@ -90,6 +90,7 @@ struct StatsDoc {
     bytes_received: u64,
     latency_ms: LatencyDoc,
     service_time_ms: LatencyDoc,
+    send_lag_ms: LatencyDoc,
     status_codes: BTreeMap<String, u64>,
     errors_by_class: Vec<ErrorDoc>,
     checks: Vec<CheckDoc>,
@@ -205,6 +206,7 @@ fn stats_doc(s: &StepStats, flow: Option<String>) -> StatsDoc {
         bytes_received: s.bytes,
         latency_ms: latency_doc(&s.latency),
         service_time_ms: latency_doc(&s.service),
+        send_lag_ms: latency_doc(&s.send_lag),
         status_codes: s
             .statuses
             .iter()

@@ -43,6 +43,7 @@ pub fn summary(info: &RunInfo, snap: &Snapshot) -> String {
     step_table(&mut out, snap);
     out.push('\n');
     latency_lines(&mut out, &t.latency, &t.service, info);
+    send_lag_line(&mut out, &t.send_lag, info);
     status_line(&mut out, t);
     error_lines(&mut out, snap);
     check_lines(&mut out, snap);
@@ -188,6 +189,20 @@ fn latency_lines(out: &mut String, latency: &Percentiles, service: &Percentiles,
     if matches!(info.load.model, Model::Open { .. }) {
         let _ = writeln!(out, "service   {}", line(service));
     }
+}
+
+/// Open model: how late the generator sent each iteration's first request.
+fn send_lag_line(out: &mut String, lag: &Percentiles, info: &RunInfo) {
+    if !matches!(info.load.model, Model::Open { .. }) || lag.count == 0 {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "send lag  p50 {} · p99 {} · max {} (actual send − planned start; counted in latency)",
+        format_latency(lag.p50),
+        format_latency(lag.p99),
+        format_latency(lag.max),
+    );
 }
 
 fn status_line(out: &mut String, t: &StepStats) {

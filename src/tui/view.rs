@@ -13,7 +13,7 @@ use ratatui::widgets::{Block, Clear, Gauge, Paragraph, Wrap};
 use super::panels;
 use super::state::{App, Panel};
 use super::theme::Theme;
-use crate::format::thousands;
+use crate::format::{format_latency, thousands};
 use crate::metrics::Phase;
 
 /// Smallest area the dashboard draws into.
@@ -147,6 +147,14 @@ fn changes(app: &App, theme: Theme) -> Line<'static> {
             "dropped {} (max_in_flight reached) · interrupted {}  ",
             thousands(s.dropped),
             thousands(s.total.interrupted)
+        );
+        spans.push(Span::styled(text, theme.bad()));
+    }
+    // The generator's own lateness: past 1 ms it colours what the latency figures mean.
+    if s.total.send_lag.p99 > 1_000 {
+        let text = format!(
+            "send lag p99 {} (the generator is late)  ",
+            format_latency(s.total.send_lag.p99)
         );
         spans.push(Span::styled(text, theme.bad()));
     }

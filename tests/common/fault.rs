@@ -25,6 +25,15 @@ pub enum Fault {
     SlowLoris,
     /// A body of this many bytes: `a`s ending in `TAIL` (for checks on its end).
     Body(u64),
+    /// `hello world` in three chunks, kept alive.
+    Chunked,
+    /// `100 Continue`, then `200 ok`, kept alive.
+    Informational,
+    /// `200` with `content-length: 1000` and no body (the answer to HEAD), kept alive.
+    HeadOnly,
+    /// `200 ok` kept alive, but the n-th response of each connection says
+    /// `connection: close` and the connection ends.
+    CloseAfter(u64),
 }
 
 /// A running fault server; stops accepting when dropped.
@@ -34,6 +43,8 @@ pub struct FaultServer {
     pub requests: Arc<AtomicU64>,
     /// Responses written in full.
     pub answered: Arc<AtomicU64>,
+    /// Connections accepted.
+    pub connections: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     addr: SocketAddr,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -46,13 +57,16 @@ impl FaultServer {
         let requests = Arc::new(AtomicU64::new(0));
         let answered = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
+        let connections = Arc::new(AtomicU64::new(0));
         let (r, a, s) = (requests.clone(), answered.clone(), stop.clone());
+        let c = connections.clone();
         let thread = std::thread::spawn(move || {
             for conn in listener.incoming() {
                 if s.load(Ordering::Relaxed) {
                     return;
                 }
                 let Ok(conn) = conn else { continue };
+                c.fetch_add(1, Ordering::Relaxed);
                 let (r, a, s) = (r.clone(), a.clone(), s.clone());
                 std::thread::spawn(move || serve(conn, fault, &r, &a, &s));
             }
@@ -61,6 +75,7 @@ impl FaultServer {
             url: format!("http://{addr}"),
             requests,
             answered,
+            connections,
             stop,
             addr,
             thread: Some(thread),
@@ -73,6 +88,10 @@ impl FaultServer {
 
     pub fn answered(&self) -> u64 {
         self.answered.load(Ordering::Relaxed)
+    }
+
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
     }
 }
 
@@ -114,9 +133,35 @@ fn serve(
     stop: &AtomicBool,
 ) {
     let _ = conn.set_read_timeout(Some(Duration::from_millis(100)));
+    let mut served = 0u64;
     while read_head(&mut conn, stop) {
         requests.fetch_add(1, Ordering::Relaxed);
+        served += 1;
         let done = match fault {
+            Fault::Chunked => conn
+                .write_all(
+                    b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\
+                      5\r\nhello\r\n1;ext=x\r\n \r\n5\r\nworld\r\n0\r\n\r\n",
+                )
+                .is_ok(),
+            Fault::Informational => conn
+                .write_all(
+                    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+                )
+                .is_ok(),
+            Fault::HeadOnly => conn
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n")
+                .is_ok(),
+            Fault::CloseAfter(n) if served >= n => {
+                let last = b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok";
+                if conn.write_all(last).is_ok() {
+                    answered.fetch_add(1, Ordering::Relaxed);
+                }
+                return;
+            }
+            Fault::CloseAfter(_) => conn
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                .is_ok(),
             Fault::CloseAfterOne => {
                 let ok = conn
                     .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")

@@ -19,7 +19,8 @@ use tokio::net::TcpStream;
 
 use super::transport::{Failure, Prepared, Reply, Transport};
 use crate::metrics::ErrorClass;
-use codec::{Chunked, Framing, Head, Malformed, encode_request, parse_head};
+use codec::{Chunked, Framing, Head, Malformed, basic_auth, encode_request, parse_head};
+use reqwest::header::{AUTHORIZATION, HeaderValue};
 
 /// Read buffer growth step; a response head and small bodies fit in one read.
 const READ_CHUNK: usize = 16 << 10;
@@ -152,12 +153,27 @@ impl FastTransport {
         session.write.clear();
         let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
         let host = &url[url::Position::BeforeHost..url::Position::AfterPort];
+        // Credentials in the URL (`user:password@`) become Basic authorization, as reqwest
+        // does, unless the step sets its own.
+        let with_auth;
+        let headers = if url.username().is_empty() || req.headers.contains_key(AUTHORIZATION) {
+            &req.headers
+        } else {
+            let user = percent_decode(url.username());
+            let password = url.password().map(percent_decode);
+            let value = HeaderValue::from_str(&basic_auth(&user, password.as_deref()))
+                .map_err(|e| fail(ErrorClass::Render, format!("URL credentials: {e}")))?;
+            let mut h = req.headers.clone();
+            h.insert(AUTHORIZATION, value);
+            with_auth = h;
+            &with_auth
+        };
         encode_request(
             &mut session.write,
             req.method.as_str(),
             target,
             host,
-            &req.headers,
+            headers,
             &self.user_agent,
             req.body.as_deref(),
         );
@@ -332,6 +348,30 @@ async fn read_head(
     }
 }
 
+/// A URL's user or password, percent-decoded (`%40` is `@`; a bad escape stays as written).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn fail(class: ErrorClass, message: String) -> Failure {
     Failure {
         class,
@@ -365,5 +405,16 @@ impl Transport for FastTransport {
                 })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_credentials_are_percent_decoded() {
+        assert_eq!(percent_decode("ann%40example.com"), "ann@example.com");
+        assert_eq!(percent_decode("p%3Ass+w%zz"), "p:ss+w%zz");
     }
 }
