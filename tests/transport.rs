@@ -12,6 +12,14 @@ use common::{error_count, run_json, scenario};
 
 const TRANSPORTS: [&str; 2] = ["fast", "reqwest"];
 
+/// Whether `server`'s connections show keep-alive for 2 users and 20 requests: exactly one
+/// connection per user on `fast`; reqwest's pool may open a spare one when a connection is
+/// not back in the pool yet as the next request starts.
+fn kept_alive(server: &FaultServer, transport: &str) -> bool {
+    let most = if transport == "fast" { 2 } else { 5 };
+    server.connections() <= most
+}
+
 /// Runs `step` (YAML flow style) 20 times from 2 users on `transport`; returns the JSON.
 fn run(server: &FaultServer, step: &str, transport: &str) -> serde_json::Value {
     let (_dir, path) = scenario(&format!(
@@ -36,8 +44,8 @@ fn chunked_bodies_are_read_whole_and_checked() {
         assert_eq!(doc["total"]["errors"], 0, "{t}: {doc:#}");
         assert_eq!(doc["total"]["bytes_received"], 20 * 11, "{t}");
         assert!(
-            server.connections() <= 2,
-            "{t}: kept alive ({})",
+            kept_alive(&server, t),
+            "{t}: {} connections",
             server.connections()
         );
     }
@@ -63,8 +71,8 @@ fn a_head_answer_has_a_length_and_no_body() {
         assert_eq!(doc["total"]["errors"], 0, "{t}");
         assert_eq!(doc["total"]["bytes_received"], 0, "{t}");
         assert!(
-            server.connections() <= 2,
-            "{t}: kept alive ({})",
+            kept_alive(&server, t),
+            "{t}: {} connections",
             server.connections()
         );
     }

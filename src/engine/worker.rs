@@ -29,9 +29,10 @@ const ABORT_LANES: usize = 64;
 /// How many users the closed model starts before it yields and checks whether to go on.
 const SPAWN_BATCH: usize = 256;
 
-/// tokio's timer fires on 1 ms ticks, rounding every deadline up: aiming this much early
-/// centres arrivals on their planned instants instead of sending them all up to 1 ms late.
-const TIMER_SLACK: Duration = Duration::from_micros(500);
+/// tokio's timer fires on 1 ms ticks, rounding every deadline up: the pacer's timer wakes it
+/// this long before an arrival, and a precise sleep of its thread (nothing else runs on it)
+/// takes it to the instant itself.
+const TIMER_SLACK: Duration = Duration::from_micros(2_000);
 
 /// What every worker shares (read-only, apart from the iteration budget).
 pub struct Shared<T: Transport> {
@@ -107,10 +108,48 @@ pub async fn drive<T: Transport>(shared: Arc<Shared<T>>, started: Instant) {
     let tracker = TaskTracker::new();
     match shared.work.load.model {
         Model::Closed { .. } => crowd(&shared, &tracker).await,
-        Model::Open { max_in_flight, .. } => pace(&shared, &tracker, started, max_in_flight).await,
+        Model::Open { max_in_flight, .. } => {
+            pace_apart(Arc::clone(&shared), tracker.clone(), started, max_in_flight).await;
+        }
     }
     tracker.close();
     tracker.wait().await;
+}
+
+/// Runs the pacer on a thread of its own, with a runtime of its own, starting arrivals on
+/// this runtime. Sharing the workers' runtime, an arrival waited behind every response that
+/// was ready at its instant (up to milliseconds on one core); alone, the pacer's thread is
+/// woken by the kernel at the instant itself.
+async fn pace_apart<T: Transport>(
+    shared: Arc<Shared<T>>,
+    tracker: TaskTracker,
+    started: Instant,
+    max_in_flight: u64,
+) {
+    let workers = tokio::runtime::Handle::current();
+    let (done, finished) = tokio::sync::oneshot::channel::<()>();
+    let control = shared.control.clone();
+    let spawned = std::thread::Builder::new()
+        .name("stampede-pacer".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build();
+            match runtime {
+                Ok(rt) => rt.block_on(pace(&shared, &tracker, &workers, started, max_in_flight)),
+                Err(e) => crate::note!("error: cannot start the pacer: {e}"),
+            }
+            let _ = done.send(());
+        });
+    match spawned {
+        Ok(_) => {
+            let _ = finished.await;
+        }
+        Err(e) => {
+            crate::note!("error: cannot start the pacer thread: {e}");
+            control.stop();
+        }
+    }
 }
 
 /// The closed model: keeps as many virtual users running as the level asks for, adding or
@@ -257,6 +296,7 @@ fn replan(schedule: &Schedule, next: u64, rate: f64, now: Instant) -> Schedule {
 async fn pace<T: Transport>(
     shared: &Arc<Shared<T>>,
     tracker: &TaskTracker,
+    workers: &tokio::runtime::Handle,
     started: Instant,
     max_in_flight: u64,
 ) {
@@ -346,6 +386,12 @@ async fn pace<T: Transport>(
             if shared.control.is_paused() && !shared.control.is_stopping() {
                 continue; // re-planned after the pause
             }
+        }
+        // The last stretch: the kernel's sleep, to within tens of microseconds. It blocks only
+        // the pacer's own thread, for at most TIMER_SLACK.
+        let left = planned.saturating_duration_since(Instant::now());
+        if !left.is_zero() && !shared.control.is_stopping() {
+            std::thread::sleep(left);
         } else if n % 64 == 63 {
             // Catching up without sleeping: let the other tasks on this thread run.
             tokio::task::yield_now().await;
@@ -370,19 +416,22 @@ async fn pace<T: Transport>(
         let shared = Arc::clone(shared);
         let abort = lanes[(n % ABORT_LANES as u64) as usize].clone();
         let seed = rng.u64(..);
-        tracker.spawn(async move {
-            // Every arrival is a new user: vu() is its number, iteration() is 0.
-            let mut user = User::of(&shared.work, n - 1, seed);
-            let flow = shared.work.pick(&mut user.rng);
-            if let Err(why) = shared.work.take_rows(flow, &mut user) {
-                shared.recorder.end_iteration();
-                shared.control.stop_because(why);
-                return;
-            }
-            let mut session = shared.take_session();
-            run_iteration(&shared, flow, planned, &abort, &mut user, &mut session).await;
-            shared.give_back(session);
-        });
+        tracker.spawn_on(
+            async move {
+                // Every arrival is a new user: vu() is its number, iteration() is 0.
+                let mut user = User::of(&shared.work, n - 1, seed);
+                let flow = shared.work.pick(&mut user.rng);
+                if let Err(why) = shared.work.take_rows(flow, &mut user) {
+                    shared.recorder.end_iteration();
+                    shared.control.stop_because(why);
+                    return;
+                }
+                let mut session = shared.take_session();
+                run_iteration(&shared, flow, planned, &abort, &mut user, &mut session).await;
+                shared.give_back(session);
+            },
+            workers,
+        );
     }
 }
 

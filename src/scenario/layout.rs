@@ -61,7 +61,7 @@ pub fn first_key_before(text: &str, line: u64, column: u64, key: &str) -> Option
 pub fn over_indented(text: &str, line: u64) -> Option<OverIndented> {
     let rows: Vec<&str> = text.lines().collect();
     let at = index(line)?;
-    let previous = (0..at).rev().find(|&i| !is_blank(rows[i]));
+    let previous = (0..at.min(rows.len())).rev().find(|&i| !is_blank(rows[i]));
     let next = (at + 1..rows.len()).find(|&i| !is_blank(rows[i]));
     let pairs = [previous.map(|p| (p, at)), next.map(|n| (at, n))];
     pairs.into_iter().flatten().find_map(|(a, b)| {
@@ -191,6 +191,13 @@ fn index(position: u64) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_line_past_the_text_is_no_panic() {
+        // Found by tests/fuzz.rs: a parser error may point one line past the last.
+        assert_eq!(over_indented("a: 1\nb: 2", 7), None);
+        assert_eq!(first_key_before("a: 1", 9, 1, "a"), Some(1));
+    }
 
     #[test]
     fn a_block_entry_and_its_nested_lines_are_blanked_in_place() {
