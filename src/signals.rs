@@ -15,19 +15,39 @@ pub struct StopSignals {
     streams: Vec<Signal>,
 }
 
+/// The signals this process was started with set to "ignore", as a mask (bit n − 1 for
+/// signal n), read from `/proc/self/status` (Linux; elsewhere none is known to be ignored).
+#[cfg(unix)]
+fn ignored_signals() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("SigIgn:"))?;
+            u64::from_str_radix(line.trim_start_matches("SigIgn:").trim(), 16).ok()
+        })
+        .unwrap_or(0)
+}
+
 impl StopSignals {
     /// Registers SIGINT, SIGTERM and SIGHUP (Ctrl-C elsewhere). Must be called inside the
     /// runtime. A signal that cannot be registered keeps its default action.
     pub fn register() -> Self {
         #[cfg(unix)]
         {
+            // A signal the caller set to be ignored stays ignored: `nohup stampede …` must
+            // survive the terminal closing, and `stampede … &` in a script Ctrl-C.
+            let ignored = ignored_signals();
             let kinds = [
-                SignalKind::interrupt(),
-                SignalKind::terminate(),
-                SignalKind::hangup(),
+                (SignalKind::interrupt(), 2),
+                (SignalKind::terminate(), 15),
+                (SignalKind::hangup(), 1),
             ];
             Self {
-                streams: kinds.into_iter().filter_map(|k| signal(k).ok()).collect(),
+                streams: kinds
+                    .into_iter()
+                    .filter(|&(_, number)| ignored & (1u64 << (number - 1)) == 0)
+                    .filter_map(|(kind, _)| signal(kind).ok())
+                    .collect(),
             }
         }
         #[cfg(not(unix))]

@@ -67,3 +67,42 @@ fn sigterm_stops_gracefully_with_exit_130() {
 fn sighup_stops_gracefully_with_exit_130() {
     interrupt_with("HUP");
 }
+
+#[test]
+fn an_ignored_sighup_stays_ignored_as_under_nohup() {
+    let demo = Demo::start();
+    let (_dir, path) = scenario(&format!(
+        "target: {}\nload: {{ vus: 2, duration: 2s }}\nflows:\n  - steps: [ {{ get: /fast }} ]\n",
+        demo.url
+    ));
+    let json = path.with_extension("json");
+    let script = format!(
+        "trap '' HUP; exec '{}' run '{}' --headless --json '{}'",
+        binary(),
+        path.display(),
+        json.display()
+    );
+    let child = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(700));
+    let status = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let out = wait_with_limit(child, Duration::from_secs(20));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON written")).expect("JSON");
+    assert_eq!(doc["outcome"], "completed");
+}

@@ -91,3 +91,21 @@ fn connection_close_means_a_clean_reconnect_and_no_lost_request() {
         assert!(server.connections() >= 7, "{t}: {}", server.connections());
     }
 }
+
+#[test]
+fn a_connection_closed_while_idle_is_replaced_before_the_next_request() {
+    for t in TRANSPORTS {
+        let server = FaultServer::start(Fault::CloseIdle);
+        let (_dir, path) = scenario(&format!(
+            "target: {}\nload: {{ vus: 2, iterations: 8 }}\n\
+             flows:\n  - steps: [ {{ get: /, think: 400ms }} ]\n",
+            server.url
+        ));
+        let args = ["--transport", t, "--no-preflight"];
+        let (code, doc, _, stderr) = run_json(&path, &args, Duration::from_secs(30));
+        assert_eq!(code, 0, "{t}: {stderr}");
+        assert_eq!(doc["total"]["errors"], 0, "{t}: {doc:#}");
+        assert_eq!(doc["total"]["status_codes"]["200"], 8, "{t}");
+        assert_eq!(server.requests(), 8, "{t}");
+    }
+}

@@ -137,18 +137,20 @@ async fn pace_apart<T: Transport>(
                 .build();
             match runtime {
                 Ok(rt) => rt.block_on(pace(&shared, &tracker, &workers, started, max_in_flight)),
-                Err(e) => crate::note!("error: cannot start the pacer: {e}"),
+                Err(e) => shared
+                    .control
+                    .stop_because(format!("the pacer could not start: {e}")),
             }
             let _ = done.send(());
         });
     match spawned {
         Ok(_) => {
-            let _ = finished.await;
+            // A pacer that panicked drops `done` unsent: the run must not read as complete.
+            if finished.await.is_err() {
+                control.stop_because("the pacer stopped unexpectedly".into());
+            }
         }
-        Err(e) => {
-            crate::note!("error: cannot start the pacer thread: {e}");
-            control.stop();
-        }
+        Err(e) => control.stop_because(format!("the pacer thread could not start: {e}")),
     }
 }
 

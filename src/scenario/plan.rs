@@ -50,6 +50,10 @@ impl Plan {
             flow.name = redactor.owned(&flow.name);
             for step in &mut flow.steps {
                 step.name = redactor.owned(&step.name);
+                // Generated check names quote the expected value (`header x-api-key == "…"`).
+                for check in &mut step.expect.checks {
+                    check.name = redactor.owned(&check.name);
+                }
             }
         }
         self.redactor = redactor;

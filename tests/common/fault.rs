@@ -31,6 +31,9 @@ pub enum Fault {
     Informational,
     /// `200` with `content-length: 1000` and no body (the answer to HEAD), kept alive.
     HeadOnly,
+    /// `200 ok` kept alive, but a connection idle for 200 ms is closed (as Node and many
+    /// proxies do), without a word.
+    CloseIdle,
     /// `200 ok` kept alive, but the n-th response of each connection says
     /// `connection: close` and the connection ends.
     CloseAfter(u64),
@@ -158,6 +161,20 @@ fn serve(
                     answered.fetch_add(1, Ordering::Relaxed);
                 }
                 return;
+            }
+            Fault::CloseIdle => {
+                let ok = conn
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                    .is_ok();
+                if ok {
+                    answered.fetch_add(1, Ordering::Relaxed);
+                }
+                let _ = conn.set_read_timeout(Some(Duration::from_millis(200)));
+                if !ok || conn.peek(&mut [0u8; 1]).is_err() {
+                    return; // idle too long (or gone): close
+                }
+                let _ = conn.set_read_timeout(Some(Duration::from_millis(100)));
+                continue;
             }
             Fault::CloseAfter(_) => conn
                 .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")

@@ -183,6 +183,11 @@ pub fn parse_head(buf: &[u8], head_request: bool, keep: bool) -> Result<Option<H
             headers.append(name, value);
         }
     }
+    // A length beside chunked framing is a smuggling risk (RFC 9112 §6.3): read the body by
+    // its chunks, then close. A switched protocol is no longer HTTP/1.1.
+    if (chunked && length.is_some()) || status == 101 {
+        keep_alive = false;
+    }
     let framing = if head_request || (100..200).contains(&status) || status == 204 || status == 304
     {
         Framing::None

@@ -156,7 +156,8 @@ impl FastTransport {
         // Credentials in the URL (`user:password@`) become Basic authorization, as reqwest
         // does, unless the step sets its own.
         let with_auth;
-        let headers = if url.username().is_empty() || req.headers.contains_key(AUTHORIZATION) {
+        let no_credentials = url.username().is_empty() && url.password().is_none();
+        let headers = if no_credentials || req.headers.contains_key(AUTHORIZATION) {
             &req.headers
         } else {
             let user = percent_decode(url.username());
@@ -177,9 +178,15 @@ impl FastTransport {
             &self.user_agent,
             req.body.as_deref(),
         );
-        let (endpoint, mut io) = match session.conn.take() {
-            Some((endpoint, io)) if endpoint == at => (endpoint, io),
-            _ => {
+        let mut kept = session.conn.take().filter(|(endpoint, _)| *endpoint == at);
+        if let Some((_, io)) = &mut kept
+            && !still_open(io, &mut session.read)
+        {
+            kept = None;
+        }
+        let (endpoint, mut io) = match kept {
+            Some(conn) => conn,
+            None => {
                 session.read.clear();
                 (at.clone(), self.connect(&at).await?)
             }
@@ -279,6 +286,14 @@ impl FastTransport {
                     match io.read_buf(&mut session.read).await {
                         Ok(0) => break,
                         Ok(_) => {}
+                        // Many TLS servers close without close_notify; for a body that ends
+                        // at the close, that close is its end (as curl and browsers take it).
+                        Err(e)
+                            if matches!(io, Io::Tls(_))
+                                && e.kind() == std::io::ErrorKind::UnexpectedEof =>
+                        {
+                            break;
+                        }
                         Err(e) => {
                             return Err(body_failed(format!("reading the body: {e}"), progress));
                         }
@@ -287,7 +302,13 @@ impl FastTransport {
                 false
             }
         };
-        if reusable {
+        // Bytes past the response mean the server misframed it: the connection is not
+        // trusted for another request (we never pipeline).
+        let asked_close = req
+            .headers
+            .get(reqwest::header::CONNECTION)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
+        if reusable && !asked_close && session.read.is_empty() {
             session.conn = Some((endpoint, io));
         }
         Ok(Reply {
@@ -298,6 +319,16 @@ impl FastTransport {
             cut,
         })
     }
+}
+
+/// Whether a kept-alive connection can carry the next request: the server may have closed
+/// it while it sat idle (or sent something unasked, such as a 408). Polled once, without
+/// waiting: still pending means open and quiet. Nothing has been sent yet, so replacing a
+/// closed connection is not a retry.
+fn still_open(io: &mut Io, buf: &mut BytesMut) -> bool {
+    use futures_util::FutureExt;
+    buf.clear();
+    io.read_buf(buf).now_or_never().is_none()
 }
 
 /// Reads until a final (non-1xx) response head is complete; 1xx heads are skipped.
