@@ -8,7 +8,29 @@ use std::time::Duration;
 
 use common::{Demo, binary, scenario, wait_with_limit};
 
+/// Whether signal `number` was set to "ignore" by whoever started the tests (`nohup`, a
+/// background job of a script): stampede keeps such a signal ignored, as it should, so it
+/// cannot stop the run (`an_ignored_sighup_stays_ignored_as_under_nohup` tests that case).
+fn inherited_ignore(number: u32) -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("SigIgn:"))?;
+            u64::from_str_radix(line.trim_start_matches("SigIgn:").trim(), 16).ok()
+        })
+        .is_some_and(|mask| mask & (1 << (number - 1)) != 0)
+}
+
 fn interrupt_with(signal: &str) {
+    let number = match signal {
+        "INT" => 2,
+        "HUP" => 1,
+        _ => 15,
+    };
+    if inherited_ignore(number) {
+        eprintln!("SIG{signal} is ignored by the test's parent; stampede rightly keeps it so");
+        return;
+    }
     let demo = Demo::start();
     let (_dir, path) = scenario(&format!(
         "name: long\ntarget: {}\nload: {{ vus: 4, duration: 60s }}\nflows:\n  \
