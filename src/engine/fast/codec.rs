@@ -398,4 +398,60 @@ mod tests {
         let mut decoder = Chunked::default();
         assert!(decoder.feed(b"zz\r\n", &mut |_| {}).is_err());
     }
+
+    /// Fuzzing of the response parser (the transport's untrusted input): arbitrary bytes,
+    /// and real heads cut and mutated, never panic, and what is consumed stays in bounds.
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn cases() -> u32 {
+            std::env::var("PROPTEST_CASES")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(2_000)
+        }
+
+        const HEADS: [&[u8]; 4] = [
+            b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello",
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+            b"HTTP/1.0 301 Moved\r\nlocation: /x\r\nconnection: keep-alive\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\nWiki\r\n0\r\n\r\n",
+        ];
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+            #[test]
+            fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+                if let Ok(Some(head)) = parse_head(&bytes, false, true) {
+                    prop_assert!(head.len <= bytes.len());
+                }
+                let mut decoder = Chunked::default();
+                let mut seen = 0usize;
+                if let Ok(used) = decoder.feed(&bytes, &mut |d| seen += d.len()) {
+                    prop_assert!(used <= bytes.len() && seen <= used);
+                }
+            }
+
+            #[test]
+            fn mutated_heads_never_panic(
+                which in 0..HEADS.len(),
+                cut in 0usize..200,
+                flips in prop::collection::vec((0usize..200, any::<u8>()), 0..6),
+            ) {
+                let mut bytes = HEADS[which].to_vec();
+                for (at, b) in flips {
+                    let i = at % bytes.len();
+                    bytes[i] = b;
+                }
+                bytes.truncate(cut.min(bytes.len()));
+                if let Ok(Some(head)) = parse_head(&bytes, which == 2, false) {
+                    prop_assert!(head.len <= bytes.len());
+                    let mut decoder = Chunked::default();
+                    let _ = decoder.feed(&bytes[head.len..], &mut |_| {});
+                }
+            }
+        }
+    }
 }
