@@ -73,13 +73,7 @@ fn running_out_of_file_descriptors_does_not_hang_the_run() {
         json.display()
     );
     must_end_within(Duration::from_secs(6), || {
-        let child = Command::new("sh")
-            .args(["-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
+        let child = common::spawn_sh(&script);
         let out = wait_with_limit(child, Duration::from_secs(30));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{stderr}");
@@ -207,14 +201,6 @@ fn a_million_users_for_one_iteration_ends_at_once() {
     );
 }
 
-fn kill(child: &std::process::Child, signal: &str) {
-    let status = Command::new("kill")
-        .args([&format!("-{signal}"), &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-}
-
 #[test]
 #[cfg(unix)]
 fn sigterm_during_setup_says_so_and_exits_130() {
@@ -227,7 +213,7 @@ fn sigterm_during_setup_says_so_and_exits_130() {
     let json = path.with_extension("json");
     let child = spawn_run(&path, &json, Stdio::piped());
     std::thread::sleep(Duration::from_millis(700));
-    kill(&child, "TERM");
+    common::signal(&child, "TERM");
     let out = wait_with_limit(child, Duration::from_secs(10));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
@@ -249,7 +235,7 @@ fn a_signal_during_the_graceful_stop_of_a_completed_run_keeps_it_completed() {
     let json = path.with_extension("json");
     let child = spawn_run(&path, &json, Stdio::piped());
     std::thread::sleep(Duration::from_millis(2500));
-    kill(&child, "TERM");
+    common::signal(&child, "TERM");
     let out = wait_with_limit(child, Duration::from_secs(5));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");

@@ -51,11 +51,7 @@ fn interrupt_with(signal: &str) {
         .spawn()
         .expect("spawn");
     std::thread::sleep(Duration::from_millis(1500));
-    let status = Command::new("kill")
-        .args([&format!("-{signal}"), &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
+    common::signal(&child, signal);
     let out = wait_with_limit(child, Duration::from_secs(20));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
@@ -104,19 +100,9 @@ fn an_ignored_sighup_stays_ignored_as_under_nohup() {
         path.display(),
         json.display()
     );
-    let child = Command::new("sh")
-        .args(["-c", &script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let child = common::spawn_sh(&script);
     std::thread::sleep(Duration::from_millis(700));
-    let status = Command::new("kill")
-        .args(["-HUP", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
+    common::signal(&child, "HUP");
     let out = wait_with_limit(child, Duration::from_secs(20));
     assert_eq!(
         out.status.code(),

@@ -97,6 +97,27 @@ pub fn stampede(args: &[&str], limit: Duration) -> Output {
     wait_with_limit(child, limit)
 }
 
+/// Starts `sh -c script` (a stampede run behind `ulimit`, `trap`, ...) with its output
+/// captured; wait for it with `wait_with_limit`.
+pub fn spawn_sh(script: &str) -> std::process::Child {
+    Command::new("sh")
+        .args(["-c", script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sh")
+}
+
+/// Sends `signal` (e.g. "TERM") to `child` with kill(1).
+pub fn signal(child: &std::process::Child, signal: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill -{signal}");
+}
+
 pub fn wait_with_limit(mut child: std::process::Child, limit: Duration) -> Output {
     let deadline = Instant::now() + limit;
     loop {
