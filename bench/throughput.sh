@@ -8,7 +8,9 @@
 # connections on `/`, and 50 on `/4k`, every tool runs 3 times, interleaved; the tables give
 # the median rps, the ratio to wrk, CPU per request (user + sys µs) and peak RSS. Then the
 # open model at 20,000/s (stampede alone: count, latency p50 − service p50, send lag p99), and
-# /delay/10 at 50 connections against the target's own record of its handler time (/_stats).
+# /delay/10 at 50 connections against the target's own record of its handler time (/_stats),
+# and 10,000 connections (stampede, then wrk) for the error-free count. `stampede-shared` is
+# stampede on one work-stealing runtime (`--runtime shared`) beside the default per-core one.
 # Load goes only to 127.0.0.1. Peers: apt-get install wrk; cargo install oha --locked.
 set -euo pipefail
 bin=$(readlink -f "${1:-target/release/stampede}"); secs=${2:-10}
@@ -21,7 +23,9 @@ taskset -c 0 "$shared/target/target/release/bench-target" "127.0.0.1:$port" >/de
 tpid=$!; out=$(mktemp -d); trap 'kill $tpid 2>/dev/null; true' EXIT
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
 base="http://127.0.0.1:$port"
-tools="stampede"; command -v wrk >/dev/null && tools="wrk $tools"; command -v oha >/dev/null && tools="$tools oha"
+# 10,000 connections need 10,000 descriptors on each side (the target inherits this limit).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+tools="stampede stampede-shared"; command -v wrk >/dev/null && tools="wrk $tools"; command -v oha >/dev/null && tools="$tools oha"
 
 # One run of one tool: prints "rps cpu_us_per_request rss_kib".
 run_tool() {  # tool conns route tag
@@ -31,7 +35,8 @@ run_tool() {  # tool conns route tag
          rps=$(awk '/Requests\/sec/ {print $2}' "$log"); n=$(awk '/requests in/ {print $1}' "$log") ;;
     oha) /usr/bin/time -f "TIME %U %S %M" taskset -c 1 oha --no-tui -c "$c" -z "${secs}s" --output-format json "$url" >"$log" 2>&1 || true
          read -r rps n < <(python3 -c "import json; t=open('$log').read(); d=json.loads(t[t.index('{'):t.rindex('}')+1]); s=d['summary']; print(s['requestsPerSec'], round(s['requestsPerSec']*s['total']))") ;;
-    stampede) /usr/bin/time -f "TIME %U %S %M" taskset -c 1 "$bin" run --url "$url" --vus "$c" --duration "${secs}s" --headless --json "$out/s.$4.json" >"$log" 2>&1 || true
+    stampede*) local shape=per-core; [ "$t" = stampede-shared ] && shape=shared
+         /usr/bin/time -f "TIME %U %S %M" taskset -c 1 "$bin" run --url "$url" --vus "$c" --duration "${secs}s" --runtime "$shape" --headless --json "$out/s.$4.json" >"$log" 2>&1 || true
          read -r rps n < <(python3 -c "import json; d=json.load(open('$out/s.$4.json'))['total']; print(d['rps'], d['requests'])") ;;
   esac
   read -r _ u s m < <(grep '^TIME' "$log" | tail -1)
@@ -50,11 +55,11 @@ for line in open(sys.argv[1]):
     rows.setdefault(t, []).append((float(rps), float(cpu), int(rss)))
 med = {t: statistics.median(r for r, _, _ in v) for t, v in rows.items()}
 base = med.get("wrk")
-print(f"{'tool':10} {'median rps':>11} {'vs wrk':>7} {'cpu µs/req':>11} {'peak RSS MB':>12}   runs")
+print(f"{'tool':16} {'median rps':>11} {'vs wrk':>7} {'cpu µs/req':>11} {'peak RSS MB':>12}   runs")
 for t, v in rows.items():
     ratio = f"{med[t] / base:.2f}" if base else "n/a"
     cpu = statistics.median(c for _, c, _ in v)
-    print(f"{t:10} {med[t]:11,.0f} {ratio:>7} {cpu:11.2f} {max(m for _, _, m in v) / 1024:12.1f}   "
+    print(f"{t:16} {med[t]:11,.0f} {ratio:>7} {cpu:11.2f} {max(m for _, _, m in v) / 1024:12.1f}   "
           + ", ".join(f"{r:,.0f}" for r, _, _ in v))
 PY
 }
@@ -80,7 +85,7 @@ print(f"send lag p50 {t['send_lag_ms']['p50'] * 1000:.0f} µs · p99 {t['send_la
 PY
 
 echo; echo "== /delay/10 at 50 connections: p50 against the server's own (its /_stats)"
-for t in $tools; do
+for t in ${tools/ stampede-shared/}; do
   curl -s "$base/_reset" >/dev/null
   case $t in
     wrk) taskset -c 1 wrk -t1 -c50 -d"${secs}s" --latency "$base/delay/10" >"$out/d.$t" 2>&1 || true
@@ -93,3 +98,16 @@ for t in $tools; do
   server=$(curl -s "$base/_stats" | tr ' ' '\n' | awk -F= '$1 == "p50_us" {printf "%.3fms", $2 / 1000}')
   echo "$t: client p50 $p50 · server p50 $server"
 done
+
+echo; echo "== 10,000 connections for ${secs}s"
+taskset -c 1 "$bin" run --url "$base/" --vus 10000 --duration "${secs}s" --headless --json "$out/10k.json" >"$out/10k.log" 2>&1 || true
+python3 - "$out/10k.json" <<'PY'
+import json, sys
+try: t = json.load(open(sys.argv[1]))["total"]
+except (OSError, ValueError): print("stampede: no result (see its log)"); sys.exit(0)
+errors = sum(t.get("errors", {}).values()) if isinstance(t.get("errors"), dict) else t.get("errors")
+print(f"stampede: {t['rps']:,.0f} rps · {t['requests']:,} requests · errors {errors} · p99 {t['latency_ms']['p99']:.1f} ms")
+PY
+if command -v wrk >/dev/null; then
+  taskset -c 1 wrk -t1 -c10000 -d"${secs}s" "$base/" 2>&1 | awk '/Requests\/sec|Socket errors|requests in/ {print "wrk: " $0}'
+fi

@@ -86,6 +86,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME", value_enum, default_value_t = TransportChoice::Fast)]
     pub transport: TransportChoice,
 
+    /// How the load runs: `per-core` (one single-threaded runtime per worker thread, each
+    /// driving its share of the users) or `shared` (one work-stealing runtime).
+    #[arg(long, value_name = "SHAPE", value_enum, default_value_t = RuntimeShape::PerCore)]
+    pub runtime: RuntimeShape,
+
+    /// Worker threads for the load (default: the cores this process may use, from its CPU
+    /// affinity).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+
     /// Skip the connection made to the target before the load (a target that cannot be
     /// reached then shows as connection errors instead of stopping the run with exit 2).
     #[arg(long)]
@@ -116,6 +126,15 @@ pub enum TransportChoice {
     Fast,
     /// reqwest's pooled client.
     Reqwest,
+}
+
+/// How the load's runtime is laid out (see `engine::threads`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RuntimeShape {
+    /// One single-threaded runtime per worker thread, like wrk's threads.
+    PerCore,
+    /// One multi-thread (work-stealing) runtime for the load and the dashboard.
+    Shared,
 }
 
 /// Arguments of `stampede validate`.

@@ -6,8 +6,9 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, DemoArgs, RunArgs, ValidateArgs};
+use crate::cli::{Cli, Command, DemoArgs, RunArgs, RuntimeShape, ValidateArgs};
 use crate::demo::{DemoConfig, DemoServer};
+use crate::engine;
 use crate::redact::Redactor;
 use crate::scenario::{self, Overrides, Plan};
 use crate::session::{self, Display, SessionOptions};
@@ -39,7 +40,16 @@ fn env_var(name: &str) -> Option<String> {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
+    runtime_with(None)
+}
+
+/// A multi-thread runtime with `threads` workers (default: one per usable core).
+fn runtime_with(threads: Option<usize>) -> Result<tokio::runtime::Runtime, String> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = threads {
+        builder.worker_threads(n.max(1));
+    }
+    builder
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))
@@ -203,8 +213,16 @@ fn run(args: &RunArgs) -> u8 {
         display: display_for(args),
         preflight: !args.no_preflight,
         transport: args.transport,
+        shape: args.runtime,
+        threads: args
+            .threads
+            .map_or_else(engine::default_threads, usize::from),
     };
-    let outcome = runtime().and_then(|rt| rt.block_on(session::run_plan(plan, &opts)));
+    // The shared shape runs the load on this runtime, so it gets the worker threads asked
+    // for; per core, it only runs the dashboard, the metrics tick and the signal watcher.
+    let main_threads = (opts.shape == RuntimeShape::Shared).then_some(opts.threads);
+    let outcome =
+        runtime_with(main_threads).and_then(|rt| rt.block_on(session::run_plan(plan, &opts)));
     match outcome {
         Ok(code) => code,
         Err(e) => {

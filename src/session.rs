@@ -12,10 +12,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::TransportChoice;
+use crate::cli::{RuntimeShape, TransportChoice};
 use crate::demo::{DemoConfig, DemoServer};
 use crate::engine::{
-    self, ClientOptions, Control, FastTransport, ReqwestTransport, Transport, Workload,
+    self, ClientOptions, Control, FastTransport, ReqwestTransport, Transport, Workers, Workload,
 };
 use crate::fdlimit;
 use crate::metrics::{Aggregator, CheckName, LiveState, Phase, Recorder, Snapshot};
@@ -53,6 +53,10 @@ pub struct SessionOptions {
     pub preflight: bool,
     /// Which HTTP client sends the requests.
     pub transport: TransportChoice,
+    /// Per-core runtimes or the shared one.
+    pub shape: RuntimeShape,
+    /// Worker threads for the load.
+    pub threads: usize,
 }
 
 /// The longest the preflight waits for the target's name, connection and handshake.
@@ -151,6 +155,10 @@ async fn run_with<T: Transport>(
         .map(|(f, s)| (f.name.clone(), s.name.clone()))
         .collect();
 
+    let workers = match opts.shape {
+        RuntimeShape::PerCore => Workers::per_core(opts.threads).await?,
+        RuntimeShape::Shared => Workers::shared(),
+    };
     let started = Instant::now();
     let started_at = SystemTime::now();
     let control = Control::new(engine::initial_level(&plan.load.model), started);
@@ -191,7 +199,16 @@ async fn run_with<T: Transport>(
     let steering = tokio::spawn(steer(act_rx, control.clone(), Arc::clone(&interrupted)));
     let display = show(opts.display, rx, act_tx, leave, plan, &base);
 
-    engine::run(work, transport, recorder, control, started).await;
+    engine::run(
+        work,
+        transport,
+        recorder,
+        control,
+        started,
+        workers.handles(),
+    )
+    .await;
+    drop(workers);
     let ended = Instant::now();
     let _ = end_tx.send(ended);
     let snapshot = ticker

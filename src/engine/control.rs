@@ -104,7 +104,7 @@ impl Control {
 
     /// Pauses sending if running, resumes if paused.
     pub fn toggle_pause(&self) {
-        let now = Instant::now();
+        let now = super::clock::now();
         let mut book = self.book();
         let change = match book.paused_since.take() {
             Some(since) => {
@@ -158,7 +158,7 @@ impl Control {
             return;
         }
         self.live.level.send_replace(to);
-        let now = Instant::now();
+        let now = super::clock::now();
         let event = self.event(now, Change::Level { from, to });
         self.book().events.push(event);
     }

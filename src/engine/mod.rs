@@ -9,10 +9,13 @@
 //! plan) and `metrics` (the recorder).
 
 mod backoff;
+mod clock;
 mod control;
 mod fast;
+mod pacer;
 mod preflight;
 mod ramp;
+mod threads;
 mod transport;
 mod worker;
 mod workload;
@@ -24,6 +27,7 @@ pub use control::Control;
 pub use fast::FastTransport;
 pub use preflight::preflight;
 pub use ramp::Ramp;
+pub use threads::{Workers, default_threads};
 pub use transport::{ClientOptions, Failure, Keep, Prepared, Reply, ReqwestTransport, Transport};
 pub use workload::{User, Workload};
 
@@ -51,7 +55,7 @@ pub async fn setup<T: Transport>(work: &mut Workload, transport: &T) -> Result<(
     for step in &flow.steps {
         let fail = |why: String| format!("setup step \"{}\" failed: {why}", step.spec.name);
         let req = step.request(&mut user, work).map_err(fail)?;
-        let sent = Instant::now();
+        let sent = clock::now();
         let reply = transport
             .send(&mut session, &req)
             .await
@@ -81,12 +85,14 @@ pub async fn run<T: Transport>(
     recorder: Recorder,
     control: Control,
     started: Instant,
+    runtimes: &[tokio::runtime::Handle],
 ) {
     let shared = Arc::new(worker::Shared::new(
         work,
         transport,
         recorder,
         control.clone(),
+        runtimes.len(),
     ));
     let load = shared.work.load.clone();
     let stages = follow_stages(&load, &control, started);
@@ -101,7 +107,7 @@ pub async fn run<T: Transport>(
         control.abort();
         std::future::pending::<()>().await;
     };
-    let drive = worker::drive(shared, started);
+    let drive = worker::drive(shared, started, runtimes);
     tokio::select! {
         () = drive => {}
         () = watchdog => {}
@@ -111,7 +117,7 @@ pub async fn run<T: Transport>(
     if let Some((ramp, closed)) = ramp
         && !control.is_manual()
     {
-        control.follow(level_at(&ramp, closed, &control, started, Instant::now()));
+        control.follow(level_at(&ramp, closed, &control, started, clock::now()));
     }
 }
 
@@ -157,7 +163,7 @@ async fn follow_stages(load: &crate::scenario::Load, control: &Control, started:
             if control.is_manual() {
                 break;
             }
-            let now = Instant::now();
+            let now = clock::now();
             control.follow(level_at(&ramp, closed, control, started, now));
             if (now - started).saturating_sub(control.paused_for(now)) > end {
                 break;
@@ -220,17 +226,29 @@ mod tests {
             .steps()
             .map(|(f, s)| (f.name.clone(), s.name.clone()))
             .collect();
-        let started = Instant::now();
+        let started = clock::now();
         let mut agg = Aggregator::new(recorder.clone(), names, started);
         let control = Control::new(initial_level(&plan.load.model), started);
         let steering = tokio::spawn(steer(control.clone()));
-        run(work, Arc::new(Slow(delay)), recorder, control, started).await;
+        let here = [tokio::runtime::Handle::current()];
+        run(
+            work,
+            Arc::new(Slow(delay)),
+            recorder,
+            control,
+            started,
+            &here,
+        )
+        .await;
         steering.abort();
-        let took = started.elapsed();
-        (agg.tick(Instant::now(), took, Phase::Finished), took)
+        let took = clock::now() - started;
+        (agg.tick(clock::now(), took, Phase::Finished), took)
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    // The closed model's tests run on a paused clock: virtual time moves only when every
+    // task waits on a timer, so the counts are exact, and a 30 s request takes no real time.
+
+    #[tokio::test(start_paused = true)]
     async fn raising_vus_live_adds_users() {
         let steer = |c: Control| async move {
             tokio::time::sleep(Duration::from_millis(300)).await;
@@ -243,13 +261,14 @@ mod tests {
             );
         };
         let delay = Duration::from_millis(50);
-        let (snap, _) =
+        let (snap, took) =
             run_steered("{ vus: 2, duration: 1s }", "[ { get: / } ]", delay, steer).await;
-        // 2 users for 0.3 s then 6 for 0.7 s: about 96 requests; 2 users alone make 40.
-        assert!(snap.total.requests > 70, "{}", snap.total.requests);
+        // 2 users × 20 requests over 1 s, and 4 more users from 0.3 s: 4 × 14 more.
+        assert_eq!(snap.total.requests, 2 * 20 + 4 * 14);
+        assert_eq!(took, Duration::from_secs(1));
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test(start_paused = true)]
     async fn pause_stops_sending_until_resumed() {
         let steer = |c: Control| async move {
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -260,16 +279,14 @@ mod tests {
         let delay = Duration::from_millis(20);
         let (snap, _) =
             run_steered("{ vus: 2, duration: 1s }", "[ { get: / } ]", delay, steer).await;
-        // 0.4 s of sending at 2 × 50/s: about 40 requests; unpaused it would be about 100.
-        assert!(
-            (25..=60).contains(&snap.total.requests),
-            "{}",
-            snap.total.requests
-        );
+        // 0.2 s before the pause and 0.2 s after it, at 2 × 50/s: 40 requests (100 unpaused).
+        assert_eq!(snap.total.requests, 40);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn raising_the_rate_live_adds_arrivals() {
+        // The open model's pacer runs on a thread of its own with its own clock: this test
+        // runs in real time (the pacer's arithmetic is tested exactly in `pacer`).
         let steer = |c: Control| async move {
             tokio::time::sleep(Duration::from_millis(500)).await;
             c.set_level(Level::Rate(100.0));
@@ -288,10 +305,10 @@ mod tests {
         assert!((40..=80).contains(&n), "{n}");
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test(start_paused = true)]
     async fn closed_model_runs_exactly_the_iterations() {
         let steps = "[ { get: /a }, { get: /b } ]";
-        let (snap, _) = run_fake(
+        let (snap, took) = run_fake(
             "{ vus: 7, iterations: 100 }",
             steps,
             Duration::from_millis(1),
@@ -300,6 +317,22 @@ mod tests {
         assert_eq!(snap.steps[0].requests, 100);
         assert_eq!(snap.steps[1].requests, 100);
         assert_eq!(snap.in_flight, 0);
+        // 100 iterations over 7 users: 15 rounds of two 1 ms steps.
+        assert_eq!(took, Duration::from_millis(30));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stages_add_and_retire_users_on_time() {
+        // 0 → 10 users over 1 s, then down to 0 over 1 s; each request takes 100 ms.
+        let load = "{ vus: 0, stages: [ { duration: 1s, vus: 10 }, { duration: 1s, vus: 0 } ] }";
+        let (snap, took) = run_fake(load, "[ { get: / } ]", Duration::from_millis(100)).await;
+        // Up to 10 users, 5 on average, for 2 s at 10 requests/s each: 100, give or take
+        // the 100 ms stage ticks' rounding and which of two simultaneous events `select!`
+        // sees first (it picks at random) as users retire.
+        let n = snap.total.requests;
+        assert!((98..=110).contains(&n), "{n}");
+        assert_eq!(snap.total.interrupted, 0);
+        assert_eq!(took, Duration::from_secs(2));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -321,22 +354,34 @@ mod tests {
         assert!(s.latency.p50 >= s.service.p50);
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test(start_paused = true)]
     async fn hard_stop_counts_cut_off_requests_as_interrupted() {
         let load = "{ vus: 3, duration: 100ms, graceful_stop: 200ms }";
         let (snap, took) = run_fake(load, "[ { get: / } ]", Duration::from_secs(30)).await;
         assert_eq!(snap.total.interrupted, 3);
         assert_eq!(snap.total.requests, 0);
         assert_eq!(snap.in_flight, 0);
-        assert!(took < Duration::from_secs(5), "{took:?}");
+        // Stopped at 100 ms, interrupted 200 ms later: not 30 s.
+        assert_eq!(took, Duration::from_millis(300));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hard_stop_interrupts_open_model_arrivals() {
+        let load = "{ rate: 100/s, duration: 200ms, graceful_stop: 100ms }";
+        let (snap, took) = run_fake(load, "[ { get: / } ]", Duration::from_secs(30)).await;
+        let s = &snap.total;
+        assert_eq!(s.requests, 0);
+        assert_eq!(s.interrupted + snap.dropped, 20, "{s:?} {}", snap.dropped);
+        assert_eq!(snap.in_flight, 0);
+        assert!(took < Duration::from_secs(5), "{took:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn graceful_stop_lets_in_flight_requests_finish() {
         let load = "{ vus: 3, duration: 100ms, graceful_stop: 5s }";
         let (snap, took) = run_fake(load, "[ { get: / } ]", Duration::from_millis(300)).await;
         assert_eq!(snap.total.interrupted, 0);
         assert_eq!(snap.total.requests, 3);
-        assert!(took < Duration::from_secs(2), "{took:?}");
+        assert_eq!(took, Duration::from_millis(300));
     }
 }

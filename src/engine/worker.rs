@@ -5,26 +5,29 @@
 //! model's pacer starts it at each planned arrival instant, and the first step's latency is
 //! measured from that instant (coordinated-omission safe), with the service time beside it.
 //!
-//! Hard-stop signalling avoids a shared lock per request: each virtual user owns a child token,
-//! and open-model arrivals spread over a fixed set of child tokens.
+//! A hard stop interrupts in-flight work through the tasks' abort handles, not through a
+//! cancellation token raced against every request: the request path takes no lock for it.
+//! An iteration dropped mid-request counts that request as interrupted as it is dropped
+//! (`Pending`). Users and arrivals are spread in turn over the load's runtimes (one per core,
+//! or the shared one; see `threads`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use tokio::runtime::Handle;
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
+use tokio::task::AbortHandle;
 use tokio_util::task::TaskTracker;
 
 use super::backoff::{Backoff, IterationEnd, fails_fast};
+use super::clock::now;
+use super::pacer::Pacer;
 use super::workload::{ReadyFlow, User};
 use super::{Control, Ramp, Transport, Workload};
 use crate::metrics::{ErrorClass, Level, MIN_LIVE_RATE, Outcome, Recorder};
 use crate::scenario::Model;
 use crate::scenario::OnError;
-
-/// Child abort tokens for open-model arrivals (spreads waker registration over many locks).
-const ABORT_LANES: usize = 64;
 
 /// How many users the closed model starts before it yields and checks whether to go on.
 const SPAWN_BATCH: usize = 256;
@@ -44,10 +47,11 @@ pub struct Shared<T: Transport> {
     budget: Option<AtomicU64>,
     /// Signalled when the budget runs out (so the closed-model driver stops waiting).
     spent: Notify,
-    /// Open model: the sessions (connections) of finished arrivals, for the next ones. An
-    /// arrival takes one and gives it back: one uncontended lock per iteration, so that
-    /// arrivals reuse as many connections as are in flight instead of one each.
-    idle: std::sync::Mutex<Vec<T::Session>>,
+    /// Open model: the sessions (connections) of finished arrivals, for the next ones, one
+    /// list per runtime (a connection stays with the runtime whose driver it is registered
+    /// with). An arrival takes one and gives it back: one uncontended lock per iteration,
+    /// so that arrivals reuse as many connections as are in flight instead of one each.
+    idle: Vec<std::sync::Mutex<Vec<T::Session>>>,
 }
 
 impl<T: Transport> Shared<T> {
@@ -56,6 +60,7 @@ impl<T: Transport> Shared<T> {
         transport: Arc<T>,
         recorder: Recorder,
         control: Control,
+        runtimes: usize,
     ) -> Self {
         let budget = work.load.iterations.map(AtomicU64::new);
         Self {
@@ -65,19 +70,21 @@ impl<T: Transport> Shared<T> {
             control,
             budget,
             spent: Notify::new(),
-            idle: std::sync::Mutex::new(Vec::new()),
+            idle: (0..runtimes.max(1))
+                .map(|_| std::sync::Mutex::new(Vec::new()))
+                .collect(),
         }
     }
 
-    /// A session for an open-model arrival: an idle one, or a new one.
-    fn take_session(&self) -> T::Session {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+    /// A session for an open-model arrival on runtime `lane`: an idle one, or a new one.
+    fn take_session(&self, lane: usize) -> T::Session {
+        let mut idle = self.idle[lane].lock().unwrap_or_else(|p| p.into_inner());
         idle.pop().unwrap_or_default()
     }
 
-    /// Gives an arrival's session back for the next arrival.
-    fn give_back(&self, session: T::Session) {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+    /// Gives an arrival's session back for the next arrival on runtime `lane`.
+    fn give_back(&self, lane: usize, session: T::Session) {
+        let mut idle = self.idle[lane].lock().unwrap_or_else(|p| p.into_inner());
         idle.push(session);
     }
 
@@ -103,31 +110,71 @@ impl<T: Transport> Shared<T> {
     }
 }
 
-/// Runs the load model until it ends, then waits for every started iteration.
-pub async fn drive<T: Transport>(shared: Arc<Shared<T>>, started: Instant) {
-    let tracker = TaskTracker::new();
-    match shared.work.load.model {
-        Model::Closed { .. } => crowd(&shared, &tracker).await,
-        Model::Open { max_in_flight, .. } => {
-            pace_apart(Arc::clone(&shared), tracker.clone(), started, max_in_flight).await;
+/// The tasks a hard stop must interrupt. Finished ones are pruned as the list grows, so a
+/// long open-model run holds about as many handles as it has iterations in flight.
+#[derive(Default)]
+pub struct Running {
+    tasks: Vec<AbortHandle>,
+    prune_at: usize,
+}
+
+impl Running {
+    fn push(&mut self, task: AbortHandle) {
+        if self.tasks.len() >= self.prune_at {
+            self.tasks.retain(|t| !t.is_finished());
+            self.prune_at = (self.tasks.len() * 2).max(1024);
+        }
+        self.tasks.push(task);
+    }
+
+    fn abort_all(&self) {
+        for task in &self.tasks {
+            task.abort();
         }
     }
+}
+
+/// Runs the load model until it ends, then waits for every started iteration; a hard stop
+/// interrupts those still running.
+pub async fn drive<T: Transport>(shared: Arc<Shared<T>>, started: Instant, runtimes: &[Handle]) {
+    let tracker = TaskTracker::new();
+    let running = match shared.work.load.model {
+        Model::Closed { .. } => crowd(&shared, &tracker, runtimes).await,
+        Model::Open { max_in_flight, .. } => {
+            let runtimes = runtimes.to_vec();
+            let tracker = tracker.clone();
+            pace_apart(
+                Arc::clone(&shared),
+                tracker,
+                runtimes,
+                started,
+                max_in_flight,
+            )
+            .await
+        }
+    };
     tracker.close();
-    tracker.wait().await;
+    tokio::select! {
+        () = tracker.wait() => {}
+        () = shared.control.abort.cancelled() => {
+            running.abort_all();
+            tracker.wait().await;
+        }
+    }
 }
 
 /// Runs the pacer on a thread of its own, with a runtime of its own, starting arrivals on
-/// this runtime. Sharing the workers' runtime, an arrival waited behind every response that
-/// was ready at its instant (up to milliseconds on one core); alone, the pacer's thread is
-/// woken by the kernel at the instant itself.
+/// the load's runtimes. Sharing a worker runtime, an arrival waited behind every response
+/// that was ready at its instant (up to milliseconds on one core); alone, the pacer's thread
+/// is woken by the kernel at the instant itself.
 async fn pace_apart<T: Transport>(
     shared: Arc<Shared<T>>,
     tracker: TaskTracker,
+    runtimes: Vec<Handle>,
     started: Instant,
     max_in_flight: u64,
-) {
-    let workers = tokio::runtime::Handle::current();
-    let (done, finished) = tokio::sync::oneshot::channel::<()>();
+) -> Running {
+    let (done, finished) = tokio::sync::oneshot::channel::<Running>();
     let control = shared.control.clone();
     let spawned = std::thread::Builder::new()
         .name("stampede-pacer".into())
@@ -135,31 +182,41 @@ async fn pace_apart<T: Transport>(
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_time()
                 .build();
-            match runtime {
-                Ok(rt) => rt.block_on(pace(&shared, &tracker, &workers, started, max_in_flight)),
-                Err(e) => shared
-                    .control
-                    .stop_because(format!("the pacer could not start: {e}")),
-            }
-            let _ = done.send(());
+            let running = match runtime {
+                Ok(rt) => rt.block_on(pace(&shared, &tracker, &runtimes, started, max_in_flight)),
+                Err(e) => {
+                    let why = format!("the pacer could not start: {e}");
+                    shared.control.stop_because(why);
+                    Running::default()
+                }
+            };
+            let _ = done.send(running);
         });
     match spawned {
-        Ok(_) => {
-            // A pacer that panicked drops `done` unsent: the run must not read as complete.
-            if finished.await.is_err() {
-                control.stop_because("the pacer stopped unexpectedly".into());
-            }
+        // A pacer that panicked drops `done` unsent: the run must not read as complete.
+        Ok(_) => finished.await.unwrap_or_else(|_| {
+            control.stop_because("the pacer stopped unexpectedly".into());
+            Running::default()
+        }),
+        Err(e) => {
+            control.stop_because(format!("the pacer thread could not start: {e}"));
+            Running::default()
         }
-        Err(e) => control.stop_because(format!("the pacer thread could not start: {e}")),
     }
 }
 
 /// The closed model: keeps as many virtual users running as the level asks for, adding or
 /// retiring users when it changes, until the run stops or its iterations are spent.
-async fn crowd<T: Transport>(shared: &Arc<Shared<T>>, tracker: &TaskTracker) {
+async fn crowd<T: Transport>(
+    shared: &Arc<Shared<T>>,
+    tracker: &TaskTracker,
+    runtimes: &[Handle],
+) -> Running {
     let mut level = shared.control.watch_level();
+    let mut running = Running::default();
     // One retire flag per running user; the last ones retire first.
     let mut users: Vec<Arc<AtomicBool>> = Vec::new();
+    let mut spawned = 0usize;
     loop {
         let wanted = match *level.borrow_and_update() {
             Level::Vus(n) => usize::try_from(n).unwrap_or(usize::MAX),
@@ -172,18 +229,15 @@ async fn crowd<T: Transport>(shared: &Arc<Shared<T>>, tracker: &TaskTracker) {
             if users.len() % SPAWN_BATCH == SPAWN_BATCH - 1 {
                 tokio::task::yield_now().await;
                 if shared.control.is_stopping() || shared.spent_all() {
-                    return;
+                    return running;
                 }
             }
             let retire = Arc::new(AtomicBool::new(false));
-            let abort = shared.control.abort.child_token();
             let vu = users.len() as u64;
-            tracker.spawn(virtual_user(
-                Arc::clone(shared),
-                vu,
-                abort,
-                Arc::clone(&retire),
-            ));
+            let user = virtual_user(Arc::clone(shared), vu, Arc::clone(&retire));
+            let task = tracker.spawn_on(user, &runtimes[spawned % runtimes.len()]);
+            spawned += 1;
+            running.push(task.abort_handle());
             users.push(retire);
         }
         while users.len() > wanted {
@@ -192,19 +246,14 @@ async fn crowd<T: Transport>(shared: &Arc<Shared<T>>, tracker: &TaskTracker) {
             }
         }
         tokio::select! {
-            () = shared.control.stop.cancelled() => return,
-            () = shared.spent.notified() => return,
-            changed = level.changed() => if changed.is_err() { return },
+            () = shared.control.stop.cancelled() => return running,
+            () = shared.spent.notified() => return running,
+            changed = level.changed() => if changed.is_err() { return running },
         }
     }
 }
 
-async fn virtual_user<T: Transport>(
-    shared: Arc<Shared<T>>,
-    vu: u64,
-    abort: CancellationToken,
-    retire: Arc<AtomicBool>,
-) {
+async fn virtual_user<T: Transport>(shared: Arc<Shared<T>>, vu: u64, retire: Arc<AtomicBool>) {
     let mut user = User::of(&shared.work, vu, fastrand::u64(..) ^ vu);
     let mut backoff = Backoff::default();
     let mut session = T::Session::default();
@@ -218,12 +267,12 @@ async fn virtual_user<T: Transport>(
             shared.control.stop_because(why);
             return;
         }
-        let began = Instant::now();
-        let end = run_iteration(&shared, flow, began, &abort, &mut user, &mut session).await;
+        let began = now();
+        let end = run_iteration(&shared, flow, began, &mut user, &mut session).await;
         user.iteration += 1;
         // A paced user starts its iterations at most once per `pace`.
         let paced = flow.pace.map(|pace| began + pace);
-        let backed_off = backoff.after(end).map(|pause| Instant::now() + pause);
+        let backed_off = backoff.after(end).map(|pause| now() + pause);
         match paced.max(backed_off) {
             Some(until) => tokio::select! {
                 () = tokio::time::sleep_until(until.into()) => {}
@@ -237,59 +286,9 @@ async fn virtual_user<T: Transport>(
     }
 }
 
-/// The open model's schedule: arrival `n` is planned at `base + (n - base_n) / rate`, or,
-/// with stages, where the ramp puts it (from `base`, shifted by pauses). A level change or a
-/// resume starts a new segment, so earlier arrivals keep their instants.
-struct Schedule {
-    base: Instant,
-    base_n: u64,
-    rate: f64,
-    ramp: Option<Arc<Ramp>>,
-}
-
-impl Schedule {
-    fn planned(&self, n: u64) -> Option<Instant> {
-        let secs = match &self.ramp {
-            Some(ramp) => ramp.time_of(n)?,
-            None => n.checked_sub(self.base_n)? as f64 / self.rate,
-        };
-        Some(self.base + Duration::try_from_secs_f64(secs).ok()?)
-    }
-}
-
-/// The schedule at a new rate from arrival `next` on: one new gap after the last arrival of
-/// the segment, but never in the past (a faster rate must not backdate arrivals, whose
-/// latency would then count time before the change). A segment with no arrival yet keeps its
-/// start.
-fn replan(schedule: &Schedule, next: u64, rate: f64, now: Instant) -> Schedule {
-    let last = next
-        .checked_sub(1)
-        .filter(|&p| p >= schedule.base_n)
-        .and_then(|p| schedule.planned(p));
-    let Some(last) = last else {
-        let base = if schedule.ramp.is_some() {
-            now
-        } else {
-            schedule.base
-        };
-        return Schedule {
-            base,
-            base_n: next,
-            rate,
-            ramp: None,
-        };
-    };
-    let gap = Duration::try_from_secs_f64(1.0 / rate).unwrap_or(Duration::MAX);
-    let base = last.checked_add(gap).unwrap_or(now).max(now);
-    Schedule {
-        base,
-        base_n: next,
-        rate,
-        ramp: None,
-    }
-}
-
 /// Starts arrivals at their planned instants, whether or not earlier ones have finished.
+/// When they start is the `Pacer`'s arithmetic; this loop sleeps until then, follows the
+/// level and pauses, and admits or drops each arrival.
 ///
 /// Every planned arrival is either started or counted as dropped: when `max_in_flight`
 /// iterations are running, and when a stop signal comes while arrivals are already due.
@@ -298,113 +297,76 @@ fn replan(schedule: &Schedule, next: u64, rate: f64, now: Instant) -> Schedule {
 async fn pace<T: Transport>(
     shared: &Arc<Shared<T>>,
     tracker: &TaskTracker,
-    workers: &tokio::runtime::Handle,
+    runtimes: &[Handle],
     started: Instant,
     max_in_flight: u64,
-) {
-    let lanes: Vec<CancellationToken> = (0..ABORT_LANES)
-        .map(|_| shared.control.abort.child_token())
-        .collect();
-    let deadline = shared.work.load.duration.map(|d| started + d);
-    let mut level = shared.control.watch_level();
-    let rate_of = |l: Level| match l {
-        Level::Rate(r) => r.max(MIN_LIVE_RATE),
-        Level::Vus(_) => MIN_LIVE_RATE,
-    };
+) -> Running {
+    let control = &shared.control;
+    let mut running = Running::default();
+    let mut level = control.watch_level();
     let stages = &shared.work.load.stages;
-    let mut schedule = Schedule {
-        base: started,
-        base_n: 0,
-        rate: rate_of(*level.borrow_and_update()),
-        ramp: (!stages.is_empty()).then(|| {
-            let start = match shared.work.load.model {
-                Model::Open { rate, .. } => rate,
-                Model::Closed { .. } => 0.0,
-            };
-            Arc::new(Ramp::new(start, stages))
-        }),
-    };
-    // Stages move the level too (for the dashboard); only a change by the user re-plans.
-    let replans = |schedule: &Schedule| schedule.ramp.is_none() || shared.control.is_manual();
+    let ramp = (!stages.is_empty()).then(|| {
+        let start = match shared.work.load.model {
+            Model::Open { rate, .. } => rate,
+            Model::Closed { .. } => 0.0,
+        };
+        Arc::new(Ramp::new(start, stages))
+    });
+    let deadline = shared.work.load.duration.map(|d| started + d);
+    let first = rate_of(*level.borrow_and_update());
+    let mut pacer = Pacer::new(started, first, ramp, deadline);
     let mut rng = fastrand::Rng::new();
     let mut admitted = 0u64;
-    let mut n = 0u64;
     loop {
-        if shared.control.is_paused() {
-            let paused_at = Instant::now();
-            shared.control.wait_while_paused().await;
-            if shared.control.is_stopping() {
-                return;
+        if control.is_paused() {
+            let paused_at = now();
+            control.wait_while_paused().await;
+            if control.is_stopping() {
+                return running;
             }
             let rate = rate_of(*level.borrow_and_update());
-            schedule = match schedule.ramp.take() {
-                // The ramp resumes where it was: every later arrival moves by the pause.
-                Some(ramp) => Schedule {
-                    base: schedule.base + (Instant::now() - paused_at),
-                    ramp: Some(ramp),
-                    ..schedule
-                },
-                None => Schedule {
-                    base: Instant::now(),
-                    base_n: n,
-                    rate,
-                    ramp: None,
-                },
-            };
+            pacer.resume(paused_at, now(), rate);
         }
         // A change seen while catching up (no sleep below) still applies at once.
-        if level.has_changed().unwrap_or(false) && !replans(&schedule) {
-            level.borrow_and_update();
-        }
         if level.has_changed().unwrap_or(false) {
-            schedule = replan(
-                &schedule,
-                n,
-                rate_of(*level.borrow_and_update()),
-                Instant::now(),
-            );
+            let rate = rate_of(*level.borrow_and_update());
+            pacer.change_rate(rate, control.is_manual(), now());
         }
-        let Some(planned) = schedule.planned(n) else {
-            return;
+        let Some(planned) = pacer.next() else {
+            return running;
         };
-        if deadline.is_some_and(|d| planned >= d) {
-            return;
-        }
         let wake = planned.checked_sub(TIMER_SLACK).unwrap_or(planned);
-        if wake > Instant::now() {
+        if wake > now() {
             tokio::select! {
                 () = tokio::time::sleep_until(wake.into()) => {}
-                () = shared.control.stop.cancelled() => {}
-                changed = level.changed() => {
-                    if changed.is_ok() {
-                        let rate = rate_of(*level.borrow_and_update());
-                        if replans(&schedule) {
-                            schedule = replan(&schedule, n, rate, Instant::now());
-                        }
-                    }
+                () = control.stop.cancelled() => {}
+                _ = level.changed() => {
+                    let rate = rate_of(*level.borrow_and_update());
+                    pacer.change_rate(rate, control.is_manual(), now());
                     continue;
                 }
             }
-            if shared.control.is_paused() && !shared.control.is_stopping() {
+            if control.is_paused() && !control.is_stopping() {
                 continue; // re-planned after the pause
             }
         }
         // The last stretch: the kernel's sleep, to within tens of microseconds. It blocks only
         // the pacer's own thread, for at most TIMER_SLACK.
-        let left = planned.saturating_duration_since(Instant::now());
-        if !left.is_zero() && !shared.control.is_stopping() {
+        let left = planned.saturating_duration_since(now());
+        let n = pacer.planned();
+        if !left.is_zero() && !control.is_stopping() {
             std::thread::sleep(left);
         } else if n % 64 == 63 {
             // Catching up without sleeping: let the other tasks on this thread run.
             tokio::task::yield_now().await;
         }
         if !shared.claim() {
-            return;
+            return running;
         }
-        n += 1;
-        if shared.control.is_stopping() {
-            if planned > Instant::now() + TIMER_SLACK {
-                return; // not due yet: the stop ended the schedule before it
+        pacer.advance();
+        if control.is_stopping() {
+            if planned > now() + TIMER_SLACK {
+                return running; // not due yet: the stop ended the schedule before it
             }
             shared.recorder.drop_arrival(); // due, but the run is stopping: counted, not lost
             continue;
@@ -415,25 +377,74 @@ async fn pace<T: Transport>(
             continue;
         }
         admitted += 1;
-        let shared = Arc::clone(shared);
-        let abort = lanes[(n % ABORT_LANES as u64) as usize].clone();
+        let lane = (n % runtimes.len() as u64) as usize;
+        let arrival = Arrival {
+            shared: Arc::clone(shared),
+            started: false,
+        };
         let seed = rng.u64(..);
-        tracker.spawn_on(
-            async move {
-                // Every arrival is a new user: vu() is its number, iteration() is 0.
-                let mut user = User::of(&shared.work, n - 1, seed);
-                let flow = shared.work.pick(&mut user.rng);
-                if let Err(why) = shared.work.take_rows(flow, &mut user) {
-                    shared.recorder.end_iteration();
-                    shared.control.stop_because(why);
-                    return;
-                }
-                let mut session = shared.take_session();
-                run_iteration(&shared, flow, planned, &abort, &mut user, &mut session).await;
-                shared.give_back(session);
-            },
-            workers,
-        );
+        let task = tracker.spawn_on(arrival.run(n, seed, lane, planned), &runtimes[lane]);
+        running.push(task.abort_handle());
+    }
+}
+
+/// The level's arrival rate (a VU level, which an open model never has, counts as idle).
+fn rate_of(level: Level) -> f64 {
+    match level {
+        Level::Rate(r) => r.max(MIN_LIVE_RATE),
+        Level::Vus(_) => MIN_LIVE_RATE,
+    }
+}
+
+/// One admitted open-model arrival. Dropped before it began (a hard stop while it waited
+/// for its runtime), it is counted as dropped, so no planned arrival goes uncounted.
+struct Arrival<T: Transport> {
+    shared: Arc<Shared<T>>,
+    started: bool,
+}
+
+impl<T: Transport> Arrival<T> {
+    async fn run(mut self, n: u64, seed: u64, lane: usize, planned: Instant) {
+        self.started = true;
+        let shared = &self.shared;
+        // Every arrival is a new user: vu() is its number, iteration() is 0.
+        let mut user = User::of(&shared.work, n, seed);
+        let flow = shared.work.pick(&mut user.rng);
+        if let Err(why) = shared.work.take_rows(flow, &mut user) {
+            shared.recorder.end_iteration();
+            shared.control.stop_because(why);
+            return;
+        }
+        let mut session = shared.take_session(lane);
+        run_iteration(shared, flow, planned, &mut user, &mut session).await;
+        shared.give_back(lane, session);
+    }
+}
+
+impl<T: Transport> Drop for Arrival<T> {
+    fn drop(&mut self) {
+        if !self.started {
+            self.shared.recorder.drop_arrival();
+        }
+    }
+}
+
+/// An iteration's bookkeeping, kept right however it ends: at its end, or dropped by a
+/// hard stop, when the request then in flight is counted as interrupted.
+struct Pending<'a> {
+    recorder: &'a Recorder,
+    /// The step in flight: its id, when its latency counts from, when it was sent.
+    step: Option<(usize, Instant, Instant)>,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if let Some((id, begin, sent)) = self.step.take() {
+            let end = now();
+            let outcome = Outcome::Interrupted;
+            self.recorder.record(id, end - begin, end - sent, outcome);
+        }
+        self.recorder.end_iteration();
     }
 }
 
@@ -445,7 +456,6 @@ async fn run_iteration<T: Transport>(
     shared: &Shared<T>,
     flow: &ReadyFlow,
     planned: Instant,
-    abort: &CancellationToken,
     user: &mut User,
     session: &mut T::Session,
 ) -> IterationEnd {
@@ -453,6 +463,10 @@ async fn run_iteration<T: Transport>(
     let open = matches!(shared.work.load.model, Model::Open { .. });
     let mut responded = false;
     let mut failed_fast = false;
+    let mut pending = Pending {
+        recorder: &shared.recorder,
+        step: None,
+    };
     for (i, step) in flow.steps.iter().enumerate() {
         if i > 0 {
             shared.control.wait_while_paused().await;
@@ -461,7 +475,7 @@ async fn run_iteration<T: Transport>(
             }
         }
         shared.recorder.start();
-        let sent = Instant::now();
+        let sent = now();
         let begin = match first_start.take() {
             Some(planned) => {
                 if open {
@@ -492,18 +506,14 @@ async fn run_iteration<T: Transport>(
                 continue;
             }
         };
-        let result = tokio::select! {
-            biased;
-            () = abort.cancelled() => None,
-            r = shared.transport.send(session, &request) => Some(r),
-        };
+        pending.step = Some((step.spec.id, begin, sent));
+        let result = shared.transport.send(session, &request).await;
+        pending.step = None;
         drop(request);
-        let end = Instant::now();
-        let interrupted = result.is_none();
+        let end = now();
         let mut failed = true;
         let outcome = match result {
-            None => Outcome::Interrupted,
-            Some(Ok(reply)) => {
+            Ok(reply) => {
                 responded = true;
                 let judged = step.judge(&reply, end - begin, user);
                 failed = judged.step_failed();
@@ -515,7 +525,7 @@ async fn run_iteration<T: Transport>(
                     failed_checks: judged.failed_checks,
                 }
             }
-            Some(Err(failure)) => {
+            Err(failure) => {
                 failed_fast |= fails_fast(failure.class);
                 Outcome::Failed {
                     class: failure.class,
@@ -528,7 +538,7 @@ async fn run_iteration<T: Transport>(
         shared
             .recorder
             .record(step.spec.id, end - begin, end - sent, outcome);
-        if interrupted || (failed && step.spec.on_error == OnError::AbortIteration) {
+        if failed && step.spec.on_error == OnError::AbortIteration {
             break;
         }
         if let Some((lo, hi)) = step.spec.think {
@@ -544,48 +554,10 @@ async fn run_iteration<T: Transport>(
             }
         }
     }
-    shared.recorder.end_iteration();
+    drop(pending); // ends the iteration
     if failed_fast && !responded {
         IterationEnd::FailedFast
     } else {
         IterationEnd::Other
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_faster_rate_never_backdates_arrivals() {
-        let t0 = Instant::now();
-        let slow = Schedule {
-            base: t0,
-            base_n: 0,
-            rate: 0.1,
-            ramp: None,
-        };
-        // Arrival 0 went at t0; the change comes 9 s later, before arrival 1 (due at 10 s).
-        let now = t0 + Duration::from_secs(9);
-        let fast = replan(&slow, 1, 1.0, now);
-        assert_eq!(fast.planned(1), Some(now));
-        assert_eq!(fast.planned(2), Some(now + Duration::from_secs(1)));
-        // A slower rate keeps one new gap after the last arrival.
-        let fast = Schedule {
-            base: t0,
-            base_n: 0,
-            rate: 10.0,
-            ramp: None,
-        };
-        let slower = replan(&fast, 5, 1.0, t0 + Duration::from_millis(410));
-        assert_eq!(slower.planned(5), Some(t0 + Duration::from_millis(1400)));
-        // A segment with no arrival yet keeps its start.
-        let fresh = Schedule {
-            base: t0,
-            base_n: 7,
-            rate: 1.0,
-            ramp: None,
-        };
-        assert_eq!(replan(&fresh, 7, 2.0, t0).planned(7), Some(t0));
     }
 }

@@ -10,7 +10,10 @@
 
 mod codec;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
@@ -75,6 +78,9 @@ pub struct Session {
     conn: Option<(Endpoint, Io)>,
     read: BytesMut,
     write: Vec<u8>,
+    /// The request timeout: one timer per session, re-armed for each request instead of a
+    /// new one allocated and registered per request.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -145,11 +151,9 @@ impl FastTransport {
         progress: &mut Progress,
     ) -> Result<Reply, Failure> {
         let url = &req.url;
-        let at = Endpoint {
-            tls: url.scheme() == "https",
-            host: url.host_str().unwrap_or_default().to_string(),
-            port: url.port_or_known_default().unwrap_or(80),
-        };
+        let tls = url.scheme() == "https";
+        let host_name = url.host_str().unwrap_or_default();
+        let port = url.port_or_known_default().unwrap_or(80);
         session.write.clear();
         let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
         let host = &url[url::Position::BeforeHost..url::Position::AfterPort];
@@ -178,7 +182,11 @@ impl FastTransport {
             &self.user_agent,
             req.body.as_deref(),
         );
-        let mut kept = session.conn.take().filter(|(endpoint, _)| *endpoint == at);
+        // Compared in place: the endpoint is copied only for a new connection.
+        let mut kept = session
+            .conn
+            .take()
+            .filter(|(e, _)| e.tls == tls && e.port == port && e.host == host_name);
         if let Some((_, io)) = &mut kept
             && !still_open(io, &mut session.read)
         {
@@ -188,7 +196,13 @@ impl FastTransport {
             Some(conn) => conn,
             None => {
                 session.read.clear();
-                (at.clone(), self.connect(&at).await?)
+                let at = Endpoint {
+                    tls,
+                    host: host_name.to_string(),
+                    port,
+                };
+                let io = self.connect(&at).await?;
+                (at, io)
             }
         };
         io.write_all(&session.write)
@@ -417,8 +431,26 @@ impl Transport for FastTransport {
 
     async fn send(&self, session: &mut Session, req: &Prepared) -> Result<Reply, Failure> {
         let mut progress = Progress::default();
-        let exchange = self.exchange(session, req, &mut progress);
-        let outcome = tokio::time::timeout(req.timeout, exchange).await;
+        let deadline = tokio::time::Instant::now() + req.timeout;
+        let mut timer = match session.timer.take() {
+            Some(mut timer) => {
+                timer.as_mut().reset(deadline);
+                timer
+            }
+            None => Box::pin(tokio::time::sleep_until(deadline)),
+        };
+        let outcome = {
+            let exchange = self.exchange(session, req, &mut progress);
+            let mut exchange = std::pin::pin!(exchange);
+            std::future::poll_fn(|cx| {
+                if let Poll::Ready(done) = exchange.as_mut().poll(cx) {
+                    return Poll::Ready(Ok(done));
+                }
+                timer.as_mut().poll(cx).map(Err)
+            })
+            .await
+        };
+        session.timer = Some(timer);
         match outcome {
             Ok(Ok(reply)) => Ok(reply),
             Ok(Err(failure)) => {
