@@ -6,7 +6,7 @@
 #
 # The target is pinned to CPU 0 and each generator to CPU 1 (one core each). For 50 and 1000
 # connections on `/`, and 50 on `/4k`, every tool runs 3 times, interleaved; the tables give
-# the median rps, the ratio to wrk, CPU per request (user + sys µs) and peak RSS. Then the
+# the median rps, the ratio to wrk, CPU per request (user and sys µs) and peak RSS. Then the
 # open model at 20,000/s (stampede alone: count, latency p50 − service p50, send lag p99), and
 # /delay/10 at 50 connections against the target's own record of its handler time (/_stats),
 # and 10,000 connections (stampede, then wrk) for the error-free count. `stampede-shared` is
@@ -27,7 +27,7 @@ base="http://127.0.0.1:$port"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 tools="stampede stampede-shared"; command -v wrk >/dev/null && tools="wrk $tools"; command -v oha >/dev/null && tools="$tools oha"
 
-# One run of one tool: prints "rps cpu_us_per_request rss_kib".
+# One run of one tool: prints "rps user_us_per_request sys_us_per_request rss_kib".
 run_tool() {  # tool conns route tag
   local t=$1 c=$2 url="$base$3" log="$out/$1.$4.log" rps n
   case $t in
@@ -39,8 +39,9 @@ run_tool() {  # tool conns route tag
          /usr/bin/time -f "TIME %U %S %M" taskset -c 1 "$bin" run --url "$url" --vus "$c" --duration "${secs}s" --runtime "$shape" --headless --json "$out/s.$4.json" >"$log" 2>&1 || true
          read -r rps n < <(python3 -c "import json; d=json.load(open('$out/s.$4.json'))['total']; print(d['rps'], d['requests'])") ;;
   esac
-  read -r _ u s m < <(grep '^TIME' "$log" | tail -1)
-  python3 -c "print($rps, round(($u + $s) * 1e6 / max($n, 1), 2), $m)"
+  # (oha's JSON ends without a newline, so time's line may follow it on the same line)
+  read -r _ u s m < <(grep -o 'TIME .*' "$log" | tail -1)
+  python3 -c "print($rps, round($u * 1e6 / max($n, 1), 2), round($s * 1e6 / max($n, 1), 2), $m)"
 }
 
 table() {  # title conns route
@@ -51,16 +52,18 @@ table() {  # title conns route
 import statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
-    t, rps, cpu, rss = line.split()
-    rows.setdefault(t, []).append((float(rps), float(cpu), int(rss)))
-med = {t: statistics.median(r for r, _, _ in v) for t, v in rows.items()}
+    t, rps, user, sys_, rss = line.split()
+    rows.setdefault(t, []).append((float(rps), float(user), float(sys_), int(rss)))
+med = {t: statistics.median(r[0] for r in v) for t, v in rows.items()}
 base = med.get("wrk")
-print(f"{'tool':16} {'median rps':>11} {'vs wrk':>7} {'cpu µs/req':>11} {'peak RSS MB':>12}   runs")
+print(f"{'tool':16} {'median rps':>11} {'vs wrk':>7} {'user µs/req':>12} {'sys µs/req':>11}"
+      f" {'peak RSS MB':>12}   runs")
 for t, v in rows.items():
     ratio = f"{med[t] / base:.2f}" if base else "n/a"
-    cpu = statistics.median(c for _, c, _ in v)
-    print(f"{t:16} {med[t]:11,.0f} {ratio:>7} {cpu:11.2f} {max(m for _, _, m in v) / 1024:12.1f}   "
-          + ", ".join(f"{r:,.0f}" for r, _, _ in v))
+    user = statistics.median(r[1] for r in v)
+    sys_ = statistics.median(r[2] for r in v)
+    print(f"{t:16} {med[t]:11,.0f} {ratio:>7} {user:12.2f} {sys_:11.2f}"
+          f" {max(r[3] for r in v) / 1024:12.1f}   " + ", ".join(f"{r[0]:,.0f}" for r in v))
 PY
 }
 

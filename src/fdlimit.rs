@@ -2,25 +2,28 @@
 //! connection is a file descriptor. Most systems give a process 1,024 by default, far fewer
 //! than a run of a few thousand users needs; the hard limit is usually much higher, and a
 //! process may raise its own soft limit up to it, as wrk and oha users otherwise do by hand.
+//! A run that would still not fit is refused before it starts: connections failing one by
+//! one mid-run would read as the target's errors.
 //!
 //! Depends on nothing else in the crate.
 
 /// Descriptors kept aside for the runtime, stdio, the scenario's files and the listener.
-const SPARE: u64 = 64;
+pub const SPARE: u64 = 64;
 
-/// Raises the soft open-file limit so that `connections` fit (up to the hard limit), and
-/// returns a warning when they still do not: the run goes on, and the connections past the
-/// limit fail as error class `connect` ("Too many open files"), counted like any other.
-pub fn make_room(connections: u64) -> Option<String> {
+/// Raises the soft open-file limit so that `connections` fit (up to the hard limit).
+/// `Err` says, when they still do not fit, what the limit is and how to raise it.
+pub fn make_room(connections: u64) -> Result<(), String> {
     let needed = connections.saturating_add(SPARE);
     match rlimit::increase_nofile_limit(needed) {
-        Ok(limit) if limit >= needed => None,
-        Ok(limit) => Some(format!(
+        Ok(limit) if limit >= needed => Ok(()),
+        Ok(limit) => Err(format!(
             "{connections} connections need about {needed} open files, but this process may \
-             open {limit} (ulimit -n); connections past it fail as error class `connect`. \
-             Raise the limit (ulimit -n {needed}) or lower the load"
+             open at most {limit} (its hard limit, `ulimit -Hn`). Raise the limit before the \
+             run (`ulimit -n {needed}`; as root, or through LimitNOFILE= or \
+             /etc/security/limits.conf), or plan fewer connections (vus, or the open model's \
+             max_in_flight)"
         )),
-        // Where the limit cannot be read (not a Unix), there is nothing to raise or report.
-        Err(_) => None,
+        // Where the limit cannot be read (not a Unix), there is nothing to raise or check.
+        Err(_) => Ok(()),
     }
 }

@@ -64,6 +64,10 @@ const PREFLIGHT_LIMIT: Duration = Duration::from_secs(10);
 
 /// Runs a plan to its end, prints the summary, writes the JSON report; returns the exit code.
 pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
+    let client = client_options(&plan);
+    // In-process, the demo service holds the other end of every connection.
+    let per_connection = if plan.target == Target::Demo { 2 } else { 1 };
+    fdlimit::make_room((client.connections as u64).saturating_mul(per_connection))?;
     let mut signals = StopSignals::register();
     let (demo, base) = match &plan.target {
         Target::Demo => {
@@ -89,12 +93,6 @@ pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
         }
     }
     let work = Workload::prepare(&plan, &base)?;
-    let client = client_options(&plan);
-    // In-process, the demo service holds the other end of every connection.
-    let per_connection = if demo.is_some() { 2 } else { 1 };
-    if let Some(warning) = fdlimit::make_room(client.connections as u64 * per_connection) {
-        crate::note!("warning: {warning}");
-    }
     let ends = Ends {
         signals,
         demo,
@@ -244,13 +242,29 @@ fn client_options(plan: &Plan) -> ClientOptions {
         .load
         .stages
         .iter()
-        .map(|s| s.target as u64)
+        .map(|s| s.target.ceil() as u64)
         .max()
         .unwrap_or(0);
     let connections = match plan.load.model {
         Model::Closed { vus } => vus.max(staged),
-        Model::Open { max_in_flight, .. } => max_in_flight,
+        // At most max_in_flight, and at most what the peak rate can keep in flight before
+        // the longest timeout ends a request (Little's law: rate × time in the system).
+        Model::Open {
+            max_in_flight,
+            rate,
+        } => {
+            let peak = plan
+                .load
+                .stages
+                .iter()
+                .map(|s| s.target)
+                .fold(rate, f64::max);
+            let most = (peak * plan.longest_timeout().as_secs_f64()).ceil() as u64;
+            max_in_flight.min(most.max(1))
+        }
     };
+    // A user or arrival opens a connection only when it runs an iteration.
+    let connections = plan.load.iterations.map_or(connections, |n| connections.min(n));
     ClientOptions {
         connections: usize::try_from(connections).unwrap_or(usize::MAX),
         connect_timeout: plan.longest_timeout(),

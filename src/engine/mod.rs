@@ -28,7 +28,9 @@ pub use fast::FastTransport;
 pub use preflight::preflight;
 pub use ramp::Ramp;
 pub use threads::{Workers, default_threads};
-pub use transport::{ClientOptions, Failure, Keep, Prepared, Reply, ReqwestTransport, Transport};
+pub use transport::{
+    ClientOptions, Failure, Keep, Prepared, Reply, ReqwestTransport, Transport, Wire,
+};
 pub use workload::{User, Workload};
 
 use crate::metrics::Level;

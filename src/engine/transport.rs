@@ -29,6 +29,54 @@ pub struct Prepared {
     pub timeout: Duration,
     /// What of the response the step reads (checks, extraction, cookies).
     pub keep: Keep,
+    /// The request as bytes on the wire, for a request sent many times (a literal step).
+    pub wire: Wire,
+}
+
+/// A transport's encoding of a request, made at its first send and reused by every later
+/// one: a literal step's head is encoded once, not per request. Only a request made
+/// `Wire::reusable` keeps it. A clone starts with none (a clone is made to be changed, e.g.
+/// given a cookie), so a stale encoding can never be sent.
+#[derive(Default)]
+pub struct Wire {
+    reusable: bool,
+    bytes: std::sync::OnceLock<Bytes>,
+}
+
+impl Wire {
+    /// An encoding kept for later sends.
+    pub fn reusable() -> Self {
+        Self {
+            reusable: true,
+            bytes: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The encoding, if one was kept.
+    pub fn get(&self) -> Option<&Bytes> {
+        self.bytes.get()
+    }
+
+    /// Keeps `encoded` for later sends, if this request is sent again.
+    pub fn keep(&self, encoded: &[u8]) {
+        if self.reusable {
+            let _ = self.bytes.set(Bytes::copy_from_slice(encoded));
+        }
+    }
+}
+
+impl Clone for Wire {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl std::fmt::Debug for Wire {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wire")
+            .field("kept", &self.bytes.get().map(Bytes::len))
+            .finish()
+    }
 }
 
 /// Which parts of a response to keep; a step that reads neither keeps nothing, so the
@@ -277,4 +325,28 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
         source = err.source();
     }
     parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_reusable_request_keeps_its_encoding_and_a_clone_never_carries_it() {
+        let once = Wire::default();
+        once.keep(b"GET / HTTP/1.1\r\n\r\n");
+        assert!(once.get().is_none(), "a one-off request keeps nothing");
+        let literal = Wire::reusable();
+        literal.keep(b"GET /a HTTP/1.1\r\n\r\n");
+        literal.keep(b"GET /b HTTP/1.1\r\n\r\n");
+        assert_eq!(
+            literal.get().map(|b| &b[..]),
+            Some(&b"GET /a HTTP/1.1\r\n\r\n"[..])
+        );
+        // A clone is made to be changed (a cookie added): it must encode itself anew.
+        let changed = literal.clone();
+        assert!(changed.get().is_none());
+        changed.keep(b"GET /c HTTP/1.1\r\n\r\n");
+        assert!(changed.get().is_none());
+    }
 }

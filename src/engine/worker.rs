@@ -179,6 +179,7 @@ async fn pace_apart<T: Transport>(
     let spawned = std::thread::Builder::new()
         .name("stampede-pacer".into())
         .spawn(move || {
+            tighten_timer_slack();
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_time()
                 .build();
@@ -202,6 +203,22 @@ async fn pace_apart<T: Transport>(
             control.stop_because(format!("the pacer thread could not start: {e}"));
             Running::default()
         }
+    }
+}
+
+/// Asks Linux to wake this thread from its sleeps on time: by default a thread's timers may
+/// fire up to 50 µs late (its "timer slack", which lets the kernel batch wake-ups), and
+/// that was most of the pacer's send lag. A thread may set its own slack through
+/// `/proc/<its id>/timerslack_ns`; elsewhere, or if that fails, sleeps keep the default.
+fn tighten_timer_slack() {
+    let Ok(me) = std::fs::read_link("/proc/thread-self") else {
+        return;
+    };
+    if let Some(tid) = me.file_name() {
+        let path = std::path::Path::new("/proc")
+            .join(tid)
+            .join("timerslack_ns");
+        let _ = std::fs::write(path, "1");
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use reqwest::header::{COOKIE, HeaderMap, HeaderName, HeaderValue, SET_COOKIE};
 
-use super::transport::{Keep, Prepared, Reply};
+use super::transport::{Keep, Prepared, Reply, Wire};
 use crate::metrics::ErrorClass;
 use crate::scenario::{Body, DataMode, DataSet, Extraction, Load, Plan, Response, Scope, Step};
 
@@ -192,9 +192,10 @@ impl ReadyStep {
         if step.is_literal() {
             // Rendering a literal step needs no user; a failure here is a bad URL.
             let mut nobody = User::new(0, fastrand::u64(..), false);
-            let fixed = ready
+            let mut fixed = ready
                 .render(&mut nobody, &HashMap::new(), &[])
                 .map_err(|e| format!("step \"{}\": {e}", step.name))?;
+            fixed.wire = Wire::reusable();
             ready.fixed = Some(fixed);
         }
         Ok(ready)
@@ -287,6 +288,7 @@ impl ReadyStep {
             body,
             timeout: step.timeout,
             keep: self.keep,
+            wire: Wire::default(),
         })
     }
 

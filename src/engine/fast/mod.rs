@@ -143,18 +143,10 @@ impl FastTransport {
         }
     }
 
-    /// One exchange on the session's connection (made first if needed).
-    async fn exchange(
-        &self,
-        session: &mut Session,
-        req: &Prepared,
-        progress: &mut Progress,
-    ) -> Result<Reply, Failure> {
+    /// Encodes `req` (head and body) into `out`.
+    fn encode(&self, req: &Prepared, out: &mut Vec<u8>) -> Result<(), Failure> {
         let url = &req.url;
-        let tls = url.scheme() == "https";
-        let host_name = url.host_str().unwrap_or_default();
-        let port = url.port_or_known_default().unwrap_or(80);
-        session.write.clear();
+        out.clear();
         let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
         let host = &url[url::Position::BeforeHost..url::Position::AfterPort];
         // Credentials in the URL (`user:password@`) become Basic authorization, as reqwest
@@ -174,7 +166,7 @@ impl FastTransport {
             &with_auth
         };
         encode_request(
-            &mut session.write,
+            out,
             req.method.as_str(),
             target,
             host,
@@ -182,6 +174,24 @@ impl FastTransport {
             &self.user_agent,
             req.body.as_deref(),
         );
+        Ok(())
+    }
+
+    /// One exchange on the session's connection (made first if needed).
+    async fn exchange(
+        &self,
+        session: &mut Session,
+        req: &Prepared,
+        progress: &mut Progress,
+    ) -> Result<Reply, Failure> {
+        let url = &req.url;
+        let tls = url.scheme() == "https";
+        let host_name = url.host_str().unwrap_or_default();
+        let port = url.port_or_known_default().unwrap_or(80);
+        if req.wire.get().is_none() {
+            self.encode(req, &mut session.write)?;
+            req.wire.keep(&session.write);
+        }
         // Compared in place: the endpoint is copied only for a new connection.
         let mut kept = session
             .conn
@@ -205,7 +215,8 @@ impl FastTransport {
                 (at, io)
             }
         };
-        io.write_all(&session.write)
+        let wire = req.wire.get().map_or(&session.write[..], |kept| &kept[..]);
+        io.write_all(wire)
             .await
             .map_err(|e| fail(ErrorClass::Reset, format!("sending the request: {e}")))?;
         let head_request = req.method == reqwest::Method::HEAD;
