@@ -264,7 +264,10 @@ fn client_options(plan: &Plan) -> ClientOptions {
         }
     };
     // A user or arrival opens a connection only when it runs an iteration.
-    let connections = plan.load.iterations.map_or(connections, |n| connections.min(n));
+    let connections = plan
+        .load
+        .iterations
+        .map_or(connections, |n| connections.min(n));
     ClientOptions {
         connections: usize::try_from(connections).unwrap_or(usize::MAX),
         connect_timeout: plan.longest_timeout(),

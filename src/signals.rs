@@ -18,7 +18,7 @@ pub struct StopSignals {
 /// The signals this process was started with set to "ignore", as a mask (bit n − 1 for
 /// signal n), read from `/proc/self/status` (Linux; elsewhere none is known to be ignored).
 #[cfg(unix)]
-fn ignored_signals() -> u64 {
+pub fn ignored_signals() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
@@ -26,6 +26,13 @@ fn ignored_signals() -> u64 {
             u64::from_str_radix(line.trim_start_matches("SigIgn:").trim(), 16).ok()
         })
         .unwrap_or(0)
+}
+
+/// Whether signal `number` (1 to 64) is set to "ignore" in this process (see
+/// `ignored_signals`).
+#[cfg(unix)]
+pub fn is_ignored(number: u32) -> bool {
+    (1..=64).contains(&number) && ignored_signals() & (1 << (number - 1)) != 0
 }
 
 impl StopSignals {

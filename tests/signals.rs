@@ -12,13 +12,7 @@ use common::{Demo, binary, scenario, wait_with_limit};
 /// background job of a script): stampede keeps such a signal ignored, as it should, so it
 /// cannot stop the run (`an_ignored_sighup_stays_ignored_as_under_nohup` tests that case).
 fn inherited_ignore(number: u32) -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            let line = status.lines().find(|l| l.starts_with("SigIgn:"))?;
-            u64::from_str_radix(line.trim_start_matches("SigIgn:").trim(), 16).ok()
-        })
-        .is_some_and(|mask| mask & (1 << (number - 1)) != 0)
+    stampede::signals::is_ignored(number)
 }
 
 fn interrupt_with(signal: &str) {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use bytes::{BufMut, BytesMut};
+use bytes::{Buf, BufMut, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -257,8 +257,10 @@ impl FastTransport {
                         .len()
                         .min(usize::try_from(left).unwrap_or(usize::MAX));
                     if have > 0 {
-                        let piece = session.read.split_to(have);
-                        take(&piece, progress);
+                        // Read and step past in place: `split_to` would turn the buffer
+                        // into a shared one, an allocation per response.
+                        take(&session.read[..have], progress);
+                        session.read.advance(have);
                         left -= have as u64;
                     }
                     if left == 0 {
@@ -283,7 +285,7 @@ impl FastTransport {
                 loop {
                     let fed = decoder.feed(&session.read, &mut |d| take(d, progress));
                     let used = fed.map_err(|Malformed(why)| body_failed(why, progress))?;
-                    let _ = session.read.split_to(used);
+                    session.read.advance(used);
                     if decoder.is_done() {
                         break;
                     }
@@ -367,11 +369,11 @@ async fn read_head(
         if !buf.is_empty() {
             match parse_head(buf, head_request, keep) {
                 Ok(Some(head)) if (100..200).contains(&head.status) && head.status != 101 => {
-                    let _ = buf.split_to(head.len);
+                    buf.advance(head.len);
                     continue;
                 }
                 Ok(Some(head)) => {
-                    let _ = buf.split_to(head.len);
+                    buf.advance(head.len);
                     return Ok(head);
                 }
                 Ok(None) => {}
