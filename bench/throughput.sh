@@ -9,8 +9,8 @@
 # the median rps, the ratio to wrk, CPU per request (user and sys µs) and peak RSS. Then the
 # open model at 20,000/s (stampede alone: count, latency p50 − service p50, send lag p99), and
 # /delay/10 at 50 connections against the target's own record of its handler time (/_stats),
-# and 10,000 connections (stampede, then wrk) for the error-free count. `stampede-shared` is
-# stampede on one work-stealing runtime (`--runtime shared`) beside the default per-core one.
+# and 10,000 connections (stampede, then wrk) for the error-free count. `stampede-per-core`
+# is stampede with `--runtime per-core` beside the default (one work-stealing runtime).
 # Load goes only to 127.0.0.1. Peers: apt-get install wrk; cargo install oha --locked.
 set -euo pipefail
 bin=$(readlink -f "${1:-target/release/stampede}"); secs=${2:-10}
@@ -25,7 +25,7 @@ for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; 
 base="http://127.0.0.1:$port"
 # 10,000 connections need 10,000 descriptors on each side (the target inherits this limit).
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-tools="stampede stampede-shared"; command -v wrk >/dev/null && tools="wrk $tools"; command -v oha >/dev/null && tools="$tools oha"
+tools="stampede stampede-per-core"; command -v wrk >/dev/null && tools="wrk $tools"; command -v oha >/dev/null && tools="$tools oha"
 
 # One run of one tool: prints "rps user_us_per_request sys_us_per_request rss_kib".
 run_tool() {  # tool conns route tag
@@ -35,7 +35,7 @@ run_tool() {  # tool conns route tag
          rps=$(awk '/Requests\/sec/ {print $2}' "$log"); n=$(awk '/requests in/ {print $1}' "$log") ;;
     oha) /usr/bin/time -f "TIME %U %S %M" taskset -c 1 oha --no-tui -c "$c" -z "${secs}s" --output-format json "$url" >"$log" 2>&1 || true
          read -r rps n < <(python3 -c "import json; t=open('$log').read(); d=json.loads(t[t.index('{'):t.rindex('}')+1]); s=d['summary']; print(s['requestsPerSec'], round(s['requestsPerSec']*s['total']))") ;;
-    stampede*) local shape=per-core; [ "$t" = stampede-shared ] && shape=shared
+    stampede*) local shape=shared; [ "$t" = stampede-per-core ] && shape=per-core
          /usr/bin/time -f "TIME %U %S %M" taskset -c 1 "$bin" run --url "$url" --vus "$c" --duration "${secs}s" --runtime "$shape" --headless --json "$out/s.$4.json" >"$log" 2>&1 || true
          read -r rps n < <(python3 -c "import json; d=json.load(open('$out/s.$4.json'))['total']; print(d['rps'], d['requests'])") ;;
   esac
@@ -88,7 +88,7 @@ print(f"send lag p50 {t['send_lag_ms']['p50'] * 1000:.0f} µs · p99 {t['send_la
 PY
 
 echo; echo "== /delay/10 at 50 connections: p50 against the server's own (its /_stats)"
-for t in ${tools/ stampede-shared/}; do
+for t in ${tools/ stampede-per-core/}; do
   curl -s "$base/_reset" >/dev/null
   case $t in
     wrk) taskset -c 1 wrk -t1 -c50 -d"${secs}s" --latency "$base/delay/10" >"$out/d.$t" 2>&1 || true

@@ -86,9 +86,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME", value_enum, default_value_t = TransportChoice::Fast)]
     pub transport: TransportChoice,
 
-    /// How the load runs: `per-core` (one single-threaded runtime per worker thread, each
-    /// driving its share of the users) or `shared` (one work-stealing runtime).
-    #[arg(long, value_name = "SHAPE", value_enum, default_value_t = RuntimeShape::PerCore)]
+    /// How the load runs: `shared` (one work-stealing runtime, the measured faster) or
+    /// `per-core` (one single-threaded runtime per load thread, each driving its share of
+    /// the users, like wrk's threads).
+    #[arg(long, value_name = "SHAPE", value_enum, default_value_t = RuntimeShape::Shared)]
     pub runtime: RuntimeShape,
 
     /// Worker threads for the load (default: the cores this process may use, from its CPU

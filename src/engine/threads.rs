@@ -1,15 +1,16 @@
 //! Where the load runs. Two shapes:
 //!
-//! - **per core** (the default, like wrk's `-t`): N threads, each with a single-threaded
-//!   tokio runtime of its own that drives its share of the users and their connections. A
-//!   user's task, timers and sockets stay on one thread: no work stealing, no cross-thread
-//!   wake-ups, no futex traffic between workers.
-//! - **shared**: every user on the process's multi-thread runtime (work-stealing), where the
-//!   dashboard, the metrics tick and the signal watcher also run.
+//! - **shared** (the default): every user on the process's multi-thread (work-stealing)
+//!   runtime, where the dashboard, the metrics tick and the signal watcher also run.
+//! - **per core** (like wrk's `-t`): N threads, each with a single-threaded tokio runtime of
+//!   its own that drives its share of the users and their connections. A user's task,
+//!   timers and sockets stay on one thread: no work stealing, no cross-thread wake-ups.
 //!
 //! The engine sees only a list of runtime handles and spreads users over them in turn.
-//! Measured on one pinned core (see README, Performance), per core is the faster shape, so
-//! it is the default. Depends on nothing else in the crate.
+//! Measured side by side (`bench/runtime_shapes.sh`; README, Performance), the two are equal
+//! at 50 connections on one core and the shared runtime is about 5 % faster at 1,000, so it
+//! is the default; per core stays for machines where that measures otherwise. Depends on
+//! nothing else in the crate.
 
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
