@@ -86,7 +86,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME", value_enum, default_value_t = TransportChoice::Fast)]
     pub transport: TransportChoice,
 
-    /// How the load runs: `shared` (one work-stealing runtime, the measured faster) or
+    /// How the load runs: `shared` (one work-stealing runtime) or
     /// `per-core` (one single-threaded runtime per load thread, each driving its share of
     /// the users, like wrk's threads).
     #[arg(long, value_name = "SHAPE", value_enum, default_value_t = RuntimeShape::Shared)]

@@ -8,9 +8,9 @@
 //!
 //! The engine sees only a list of runtime handles and spreads users over them in turn.
 //! Measured side by side (`bench/runtime_shapes.sh`; README, Performance), the two are equal
-//! at 50 connections on one core and the shared runtime is about 5 % faster at 1,000, so it
-//! is the default; per core stays for machines where that measures otherwise. Depends on
-//! nothing else in the crate.
+//! within the noise of a 2-core machine (per core at 0.89 to 1.12 × shared, median 0.98),
+//! so the simpler shared runtime is the default; per core stays for machines where it
+//! measures faster. Depends on nothing else in the crate.
 
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
