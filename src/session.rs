@@ -65,9 +65,23 @@ const PREFLIGHT_LIMIT: Duration = Duration::from_secs(10);
 /// Runs a plan to its end, prints the summary, writes the JSON report; returns the exit code.
 pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
     let client = client_options(&plan);
-    // In-process, the demo service holds the other end of every connection.
+    // In-process, the demo service holds the other end of every connection; each per-core
+    // runtime holds a few descriptors of its own (its epoll, its wake-up event).
     let per_connection = if plan.target == Target::Demo { 2 } else { 1 };
-    fdlimit::make_room((client.connections as u64).saturating_mul(per_connection))?;
+    let connections = client.connections as u64;
+    let runtimes = match opts.shape {
+        RuntimeShape::PerCore => opts.threads as u64,
+        RuntimeShape::Shared => 0,
+    };
+    let files = connections.saturating_mul(per_connection) + 3 * runtimes;
+    if let Err(why) = fdlimit::make_room(files, connections) {
+        match plan.load.model {
+            Model::Closed { .. } => return Err(why),
+            Model::Open { .. } => crate::note!(
+                "warning: {why}; arrivals past the limit fail as error class `connect`"
+            ),
+        }
+    }
     let mut signals = StopSignals::register();
     let (demo, base) = match &plan.target {
         Target::Demo => {
@@ -247,21 +261,7 @@ fn client_options(plan: &Plan) -> ClientOptions {
         .unwrap_or(0);
     let connections = match plan.load.model {
         Model::Closed { vus } => vus.max(staged),
-        // At most max_in_flight, and at most what the peak rate can keep in flight before
-        // the longest timeout ends a request (Little's law: rate × time in the system).
-        Model::Open {
-            max_in_flight,
-            rate,
-        } => {
-            let peak = plan
-                .load
-                .stages
-                .iter()
-                .map(|s| s.target)
-                .fold(rate, f64::max);
-            let most = (peak * plan.longest_timeout().as_secs_f64()).ceil() as u64;
-            max_in_flight.min(most.max(1))
-        }
+        Model::Open { max_in_flight, .. } => max_in_flight,
     };
     // A user or arrival opens a connection only when it runs an iteration.
     let connections = plan

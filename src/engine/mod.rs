@@ -217,6 +217,18 @@ mod tests {
         delay: Duration,
         steer: impl FnOnce(Control) -> F,
     ) -> (Snapshot, Duration) {
+        let here = [tokio::runtime::Handle::current()];
+        run_on(load, steps, delay, steer, &here).await
+    }
+
+    /// `run_steered`, with the load on `runtimes`.
+    async fn run_on<F: std::future::Future<Output = ()> + Send + 'static>(
+        load: &str,
+        steps: &str,
+        delay: Duration,
+        steer: impl FnOnce(Control) -> F,
+        runtimes: &[tokio::runtime::Handle],
+    ) -> (Snapshot, Duration) {
         let text =
             format!("target: http://127.0.0.1:9\nload: {load}\nflows:\n  - steps: {steps}\n");
         let no_env = |_: &str| None;
@@ -232,14 +244,13 @@ mod tests {
         let mut agg = Aggregator::new(recorder.clone(), names, started);
         let control = Control::new(initial_level(&plan.load.model), started);
         let steering = tokio::spawn(steer(control.clone()));
-        let here = [tokio::runtime::Handle::current()];
         run(
             work,
             Arc::new(Slow(delay)),
             recorder,
             control,
             started,
-            &here,
+            runtimes,
         )
         .await;
         steering.abort();
@@ -376,6 +387,22 @@ mod tests {
         assert_eq!(s.interrupted + snap.dropped, 20, "{s:?} {}", snap.dropped);
         assert_eq!(snap.in_flight, 0);
         assert!(took < Duration::from_secs(5), "{took:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn arrivals_a_hard_stop_ends_before_they_start_are_counted_as_dropped() {
+        // The load's only runtime is blocked until well after the hard stop (at 300 ms): the
+        // 20 arrivals queued on it never start, and each must still be counted.
+        let workers = Workers::per_core(1).await.expect("a load thread");
+        workers.handles()[0].spawn(async { std::thread::sleep(Duration::from_millis(800)) });
+        let load = "{ rate: 100/s, duration: 200ms, graceful_stop: 100ms }";
+        let slow = Duration::from_secs(30);
+        let idle = |_| async {};
+        let (snap, _) = run_on(load, "[ { get: / } ]", slow, idle, workers.handles()).await;
+        assert_eq!(snap.total.requests, 0);
+        assert_eq!(snap.total.interrupted, 0);
+        assert_eq!(snap.dropped, 20);
+        assert_eq!(snap.in_flight, 0);
     }
 
     #[tokio::test(start_paused = true)]

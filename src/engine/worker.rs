@@ -11,8 +11,8 @@
 //! (`Pending`). Users and arrivals are spread in turn over the load's runtimes (one per core,
 //! or the shared one; see `threads`).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
@@ -111,7 +111,9 @@ impl<T: Transport> Shared<T> {
 }
 
 /// The tasks a hard stop must interrupt. Finished ones are pruned as the list grows, so a
-/// long open-model run holds about as many handles as it has iterations in flight.
+/// long open-model run holds about as many handles as it has iterations in flight. Shared
+/// by the driver and whoever starts tasks (behind an uncontended lock, taken once per task
+/// started), so that a hard stop reaches them even if the pacer's thread died.
 #[derive(Default)]
 pub struct Running {
     tasks: Vec<AbortHandle>,
@@ -138,29 +140,38 @@ impl Running {
 /// interrupts those still running.
 pub async fn drive<T: Transport>(shared: Arc<Shared<T>>, started: Instant, runtimes: &[Handle]) {
     let tracker = TaskTracker::new();
-    let running = match shared.work.load.model {
-        Model::Closed { .. } => crowd(&shared, &tracker, runtimes).await,
+    let running = Arc::new(Mutex::new(Running::default()));
+    match shared.work.load.model {
+        Model::Closed { .. } => crowd(&shared, &tracker, runtimes, &running).await,
         Model::Open { max_in_flight, .. } => {
-            let runtimes = runtimes.to_vec();
-            let tracker = tracker.clone();
-            pace_apart(
-                Arc::clone(&shared),
-                tracker,
-                runtimes,
-                started,
-                max_in_flight,
-            )
-            .await
+            let start = Start {
+                tracker: tracker.clone(),
+                runtimes: runtimes.to_vec(),
+                running: Arc::clone(&running),
+            };
+            pace_apart(Arc::clone(&shared), start, started, max_in_flight).await;
         }
-    };
+    }
     tracker.close();
     tokio::select! {
         () = tracker.wait() => {}
         () = shared.control.abort.cancelled() => {
-            running.abort_all();
+            lock(&running).abort_all();
             tracker.wait().await;
         }
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Where the pacer starts arrivals: the task tracker, the load's runtimes, the list of
+/// tasks a hard stop interrupts.
+struct Start {
+    tracker: TaskTracker,
+    runtimes: Vec<Handle>,
+    running: Arc<Mutex<Running>>,
 }
 
 /// Runs the pacer on a thread of its own, with a runtime of its own, starting arrivals on
@@ -169,12 +180,11 @@ pub async fn drive<T: Transport>(shared: Arc<Shared<T>>, started: Instant, runti
 /// is woken by the kernel at the instant itself.
 async fn pace_apart<T: Transport>(
     shared: Arc<Shared<T>>,
-    tracker: TaskTracker,
-    runtimes: Vec<Handle>,
+    start: Start,
     started: Instant,
     max_in_flight: u64,
-) -> Running {
-    let (done, finished) = tokio::sync::oneshot::channel::<Running>();
+) {
+    let (done, finished) = tokio::sync::oneshot::channel::<()>();
     let control = shared.control.clone();
     let spawned = std::thread::Builder::new()
         .name("stampede-pacer".into())
@@ -183,26 +193,23 @@ async fn pace_apart<T: Transport>(
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_time()
                 .build();
-            let running = match runtime {
-                Ok(rt) => rt.block_on(pace(&shared, &tracker, &runtimes, started, max_in_flight)),
+            match runtime {
+                Ok(rt) => rt.block_on(pace(&shared, &start, started, max_in_flight)),
                 Err(e) => {
                     let why = format!("the pacer could not start: {e}");
                     shared.control.stop_because(why);
-                    Running::default()
                 }
-            };
-            let _ = done.send(running);
+            }
+            let _ = done.send(());
         });
     match spawned {
-        // A pacer that panicked drops `done` unsent: the run must not read as complete.
-        Ok(_) => finished.await.unwrap_or_else(|_| {
-            control.stop_because("the pacer stopped unexpectedly".into());
-            Running::default()
-        }),
-        Err(e) => {
-            control.stop_because(format!("the pacer thread could not start: {e}"));
-            Running::default()
+        Ok(_) => {
+            // A pacer that panicked drops `done` unsent: the run must not read as complete.
+            if finished.await.is_err() {
+                control.stop_because("the pacer stopped unexpectedly".into());
+            }
         }
+        Err(e) => control.stop_because(format!("the pacer thread could not start: {e}")),
     }
 }
 
@@ -228,9 +235,9 @@ async fn crowd<T: Transport>(
     shared: &Arc<Shared<T>>,
     tracker: &TaskTracker,
     runtimes: &[Handle],
-) -> Running {
+    running: &Mutex<Running>,
+) {
     let mut level = shared.control.watch_level();
-    let mut running = Running::default();
     // One retire flag per running user; the last ones retire first.
     let mut users: Vec<Arc<AtomicBool>> = Vec::new();
     let mut spawned = 0usize;
@@ -246,7 +253,7 @@ async fn crowd<T: Transport>(
             if users.len() % SPAWN_BATCH == SPAWN_BATCH - 1 {
                 tokio::task::yield_now().await;
                 if shared.control.is_stopping() || shared.spent_all() {
-                    return running;
+                    return;
                 }
             }
             let retire = Arc::new(AtomicBool::new(false));
@@ -254,7 +261,7 @@ async fn crowd<T: Transport>(
             let user = virtual_user(Arc::clone(shared), vu, Arc::clone(&retire));
             let task = tracker.spawn_on(user, &runtimes[spawned % runtimes.len()]);
             spawned += 1;
-            running.push(task.abort_handle());
+            lock(running).push(task.abort_handle());
             users.push(retire);
         }
         while users.len() > wanted {
@@ -263,9 +270,9 @@ async fn crowd<T: Transport>(
             }
         }
         tokio::select! {
-            () = shared.control.stop.cancelled() => return running,
-            () = shared.spent.notified() => return running,
-            changed = level.changed() => if changed.is_err() { return running },
+            () = shared.control.stop.cancelled() => return,
+            () = shared.spent.notified() => return,
+            changed = level.changed() => if changed.is_err() { return },
         }
     }
 }
@@ -313,13 +320,12 @@ async fn virtual_user<T: Transport>(shared: Arc<Shared<T>>, vu: u64, retire: Arc
 /// `r`/s plans exactly `ceil(d × r)` arrivals. While paused, nothing is planned.
 async fn pace<T: Transport>(
     shared: &Arc<Shared<T>>,
-    tracker: &TaskTracker,
-    runtimes: &[Handle],
+    start: &Start,
     started: Instant,
     max_in_flight: u64,
-) -> Running {
+) {
     let control = &shared.control;
-    let mut running = Running::default();
+    let runtimes = &start.runtimes;
     let mut level = control.watch_level();
     let stages = &shared.work.load.stages;
     let ramp = (!stages.is_empty()).then(|| {
@@ -339,7 +345,7 @@ async fn pace<T: Transport>(
             let paused_at = now();
             control.wait_while_paused().await;
             if control.is_stopping() {
-                return running;
+                return;
             }
             let rate = rate_of(*level.borrow_and_update());
             pacer.resume(paused_at, now(), rate);
@@ -350,7 +356,7 @@ async fn pace<T: Transport>(
             pacer.change_rate(rate, control.is_manual(), now());
         }
         let Some(planned) = pacer.next() else {
-            return running;
+            return;
         };
         let wake = planned.checked_sub(TIMER_SLACK).unwrap_or(planned);
         if wake > now() {
@@ -378,12 +384,12 @@ async fn pace<T: Transport>(
             tokio::task::yield_now().await;
         }
         if !shared.claim() {
-            return running;
+            return;
         }
         pacer.advance();
         if control.is_stopping() {
             if planned > now() + TIMER_SLACK {
-                return running; // not due yet: the stop ended the schedule before it
+                return; // not due yet: the stop ended the schedule before it
             }
             shared.recorder.drop_arrival(); // due, but the run is stopping: counted, not lost
             continue;
@@ -400,8 +406,10 @@ async fn pace<T: Transport>(
             started: false,
         };
         let seed = rng.u64(..);
-        let task = tracker.spawn_on(arrival.run(n, seed, lane, planned), &runtimes[lane]);
-        running.push(task.abort_handle());
+        let task = start
+            .tracker
+            .spawn_on(arrival.run(n, seed, lane, planned), &runtimes[lane]);
+        lock(&start.running).push(task.abort_handle());
     }
 }
 

@@ -304,8 +304,9 @@ impl Recorder {
             .sum()
     }
 
-    /// Counts an arrival that could not start (open model, `max_in_flight` reached). Only the
-    /// pacer calls this, so the counter has a single writer.
+    /// Counts an open-model arrival that did not start: `max_in_flight` was reached, the run
+    /// was stopping when it came due, or a hard stop ended it before its task first ran.
+    /// Called by the pacer and, for the last case, by the load threads (an atomic add).
     pub fn drop_arrival(&self) {
         self.inner.dropped.fetch_add(1, Ordering::Relaxed);
     }

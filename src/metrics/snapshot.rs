@@ -221,7 +221,8 @@ pub struct Snapshot {
     pub phase: Phase,
     /// Requests sent and not yet ended.
     pub in_flight: u64,
-    /// Open model: arrivals that could not start because `max_in_flight` was reached.
+    /// Open model: planned arrivals that did not start (`max_in_flight` reached, or due as
+    /// the run stopped).
     pub dropped: u64,
     /// All steps together.
     pub total: StepStats,
