@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a scenario file, or an ad-hoc load against --url.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Check scenario files without sending a request; reports every problem found.
     Validate(ValidateArgs),
     /// Serve the embedded demo service alone.
@@ -75,6 +75,11 @@ pub struct RunArgs {
     /// Set a template variable, replacing the file's `variables:` value (repeatable).
     #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
     pub set: Vec<(String, String)>,
+
+    /// A pass/fail criterion beside the file's `thresholds:`, e.g. `p99<200ms` or
+    /// `checkout/pay:error_rate<1%` (repeatable); exit code 1 when one fails.
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub threshold: Vec<String>,
 
     /// A header or variable whose values never appear in any output, as the file's
     /// `secrets:` (repeatable).

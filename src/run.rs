@@ -21,6 +21,8 @@ pub mod exit {
     pub const OK: u8 = 0;
     /// Bad usage, bad scenario, or an error before the run.
     pub const USAGE: u8 = 2;
+    /// The run completed and a threshold failed.
+    pub const THRESHOLDS: u8 = 1;
     /// Stopped by Ctrl-C or SIGTERM.
     pub const INTERRUPTED: u8 = 130;
 }
@@ -184,7 +186,15 @@ fn plan_of(args: &RunArgs) -> Result<Plan, String> {
         (None, Some(url)) => scenario::ad_hoc(url, &args.method, &env_var, &ov),
         (None, None) => return Err("give a scenario file or --url".into()),
     };
-    plan.map_err(|e| e.to_string())
+    let mut plan = plan.map_err(|e| e.to_string())?;
+    // `--threshold`s come after the file's, named as its steps are.
+    let steps = plan.step_names();
+    for text in &args.threshold {
+        let threshold = scenario::Threshold::parse(text, &steps)
+            .map_err(|why| format!("--threshold \"{text}\": {why}"))?;
+        plan.thresholds.push(threshold);
+    }
+    Ok(plan)
 }
 
 /// Hides secrets in messages written before there is a plan (whose own redactor also knows

@@ -209,6 +209,11 @@ async fn run_with<T: Transport>(
     ));
     let (act_tx, act_rx) = mpsc::unbounded_channel();
     let steering = tokio::spawn(steer(act_rx, control.clone(), Arc::clone(&interrupted)));
+    let guard = tokio::spawn(abort_on_fail(
+        rx.clone(),
+        plan.thresholds.clone(),
+        control.clone(),
+    ));
     let display = show(opts.display, rx, act_tx, leave, plan, &base);
 
     engine::run(
@@ -230,6 +235,7 @@ async fn run_with<T: Transport>(
     let _ = display.await;
     steering.abort();
     signals.abort();
+    guard.abort();
     if let Some(server) = demo {
         server.stop().await;
     }
@@ -247,6 +253,7 @@ async fn run_with<T: Transport>(
         started_at,
         duration: ended - started,
         ending,
+        verdicts: report::verdicts(&plan.thresholds, &snapshot),
     };
     Ok(write_reports(&info, &snapshot, opts.json.as_deref()))
 }
@@ -316,8 +323,9 @@ fn show(
 /// summary that cannot be printed (a closed pipe, a full disk) must not lose the result.
 fn write_reports(info: &RunInfo, snapshot: &Snapshot, json: Option<&std::path::Path>) -> u8 {
     let mut code = match info.ending {
-        Ending::Completed => exit::OK,
         Ending::Interrupted => exit::INTERRUPTED,
+        Ending::Completed if info.verdicts.iter().any(|v| !v.passed) => exit::THRESHOLDS,
+        Ending::Completed => exit::OK,
     };
     // A missing file or summary is the caller's to fix; an interrupted run still says so by
     // its exit code.
@@ -390,6 +398,40 @@ async fn tick(
     let last = snapshot(&mut agg, &control, ended, Phase::Finished, planned);
     tx.send_replace(Arc::new(last.clone()));
     last
+}
+
+/// Watches the run's figures, tick by tick, and stops the run (gracefully, with the reason)
+/// at the first `abort_on_fail` threshold that fails once its delay has passed.
+async fn abort_on_fail(
+    mut rx: watch::Receiver<Arc<Snapshot>>,
+    thresholds: Vec<crate::scenario::Threshold>,
+    control: Control,
+) {
+    let watched: Vec<_> = thresholds.into_iter().filter(|t| t.abort_on_fail).collect();
+    if watched.is_empty() {
+        return;
+    }
+    while rx.changed().await.is_ok() {
+        let snap = Arc::clone(&rx.borrow_and_update());
+        if control.is_stopping() {
+            return;
+        }
+        for t in &watched {
+            if snap.elapsed < t.delay {
+                continue;
+            }
+            let value = t.observe(&snap);
+            // No data yet is not a failure to stop for: it may come.
+            if value.is_some() && !t.passes(value) {
+                control.stop_because(format!(
+                    "threshold {} failed (observed {}) and has abort_on_fail",
+                    t.text,
+                    t.show(value)
+                ));
+                return;
+            }
+        }
+    }
 }
 
 /// One tick, with the control's live state (rates exclude time paused).

@@ -33,6 +33,19 @@ struct Document<'a> {
     stop_reason: Option<String>,
     /// What a reader must not miss: every request interrupted or failed, many dropped.
     warnings: Vec<String>,
+    /// Each threshold, the figure it read and whether it held.
+    thresholds: Vec<ThresholdDoc>,
+    /// Whether every threshold held (true when there are none).
+    thresholds_passed: bool,
+}
+
+#[derive(Serialize)]
+struct ThresholdDoc {
+    threshold: String,
+    /// In the metric's unit: milliseconds for latencies, a fraction for rates, per second
+    /// for rps; null when the run had no data for it.
+    observed: Option<f64>,
+    passed: bool,
 }
 
 /// A live change: `change` is `level` (with `from` and `to`), `pause` or `resume`.
@@ -143,6 +156,16 @@ pub fn to_json(info: &RunInfo, snap: &Snapshot) -> String {
         final_level: snap.live.level.map(|l| l.to_string()),
         stop_reason: snap.live.stop_reason.clone(),
         warnings: super::health(info, snap),
+        thresholds: info
+            .verdicts
+            .iter()
+            .map(|v| ThresholdDoc {
+                threshold: v.threshold.clone(),
+                observed: v.value,
+                passed: v.passed,
+            })
+            .collect(),
+        thresholds_passed: info.verdicts.iter().all(|v| v.passed),
     };
     serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }

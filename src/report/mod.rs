@@ -53,11 +53,43 @@ pub struct RunInfo {
     pub duration: Duration,
     /// How it ended.
     pub ending: Ending,
+    /// Each threshold and how the run did against it, in the order written.
+    pub verdicts: Vec<Verdict>,
+}
+
+/// One threshold judged on the final figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// The threshold as written (tidied): `checkout / pay: p99 < 200ms`.
+    pub threshold: String,
+    /// The figure it read as reports give it (ms, a fraction, per second); `None`: no data.
+    pub value: Option<f64>,
+    /// The figure as the summary shows it (`212.4ms`, `0.52%`, `no data`).
+    pub observed: String,
+    /// Whether it held (a threshold without data fails).
+    pub passed: bool,
+}
+
+/// Judges every threshold of `thresholds` on `snap`.
+pub fn verdicts(thresholds: &[crate::scenario::Threshold], snap: &Snapshot) -> Vec<Verdict> {
+    thresholds
+        .iter()
+        .map(|t| {
+            let value = t.observe(snap);
+            Verdict {
+                threshold: t.text.clone(),
+                value: value.map(|v| t.reported(v)),
+                observed: t.show(value),
+                passed: t.passes(value),
+            }
+        })
+        .collect()
 }
 
 /// Warnings about the run's health that its figures alone would hide: a target that never
 /// answered (its requests are interrupted, not errors, so the error rate reads 0 %), one
-/// that failed every request, an open model that dropped much of its schedule.
+/// that failed every request, a run that sent nothing, an open model that dropped more
+/// than 1 % of its schedule or started its arrivals late (send lag p99 over 1 ms).
 pub fn health(info: &RunInfo, snap: &Snapshot) -> Vec<String> {
     let t = &snap.total;
     let mut warnings = Vec::new();
@@ -76,12 +108,26 @@ pub fn health(info: &RunInfo, snap: &Snapshot) -> Vec<String> {
     if t.requests > 0 && t.errors == t.requests {
         warnings.push("every request failed; see the errors below".to_string());
     }
+    if t.requests == 0 && t.interrupted == 0 {
+        warnings.push(
+            "no request was sent: nothing was measured (check the load's duration, \
+             iterations and the setup flow)"
+                .to_string(),
+        );
+    }
     let planned = t.requests + t.interrupted + snap.dropped;
-    if snap.dropped > 0 && planned > 0 && snap.dropped * 10 >= planned {
+    if snap.dropped > 0 && planned > 0 && snap.dropped * 100 > planned {
         warnings.push(format!(
             "{:.1}% of the planned arrivals were dropped (max_in_flight reached): the target \
              could not keep up with the rate, and the figures describe only what was sent",
             snap.dropped as f64 * 100.0 / planned as f64
+        ));
+    }
+    if t.send_lag.count > 0 && t.send_lag.p99 > 1_000 {
+        warnings.push(format!(
+            "the generator started 1% of its arrivals {} or more late (send lag p99): this \
+             machine is too busy to keep the schedule, and latencies include the wait",
+            crate::format::format_latency(t.send_lag.p99)
         ));
     }
     warnings

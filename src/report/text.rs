@@ -36,9 +36,6 @@ pub fn summary(info: &RunInfo, snap: &Snapshot) -> String {
         thousands(snap.dropped),
         bytes(t.bytes),
     );
-    for warning in super::health(info, snap) {
-        let _ = writeln!(out, "WARNING   {warning}");
-    }
     out.push('\n');
     step_table(&mut out, snap);
     out.push('\n');
@@ -51,7 +48,33 @@ pub fn summary(info: &RunInfo, snap: &Snapshot) -> String {
     if let Some(reason) = &snap.live.stop_reason {
         let _ = writeln!(out, "stopped   early: {reason}");
     }
+    threshold_lines(&mut out, info);
+    // Last, where a reader (and a CI log's tail) sees them.
+    for warning in super::health(info, snap) {
+        let _ = writeln!(out, "WARNING   {warning}");
+    }
     out
+}
+
+/// Every threshold with the figure it read, ✓ or ✗, and the verdict.
+fn threshold_lines(out: &mut String, info: &RunInfo) {
+    if info.verdicts.is_empty() {
+        return;
+    }
+    let failed = info.verdicts.iter().filter(|v| !v.passed).count();
+    let _ = writeln!(
+        out,
+        "thresholds {}",
+        if failed == 0 {
+            "all passed".to_string()
+        } else {
+            format!("{failed} of {} FAILED", info.verdicts.len())
+        }
+    );
+    for v in &info.verdicts {
+        let mark = if v.passed { "✓" } else { "✗" };
+        let _ = writeln!(out, "  {mark} {}   observed {}", v.threshold, v.observed);
+    }
 }
 
 /// Every check of every step: how many responses failed it.
@@ -151,16 +174,24 @@ fn step_table(out: &mut String, snap: &Snapshot) {
             name = name.chars().take(width - 1).collect::<String>() + "…";
         }
         let l = &s.latency;
+        // A step without a response has no latency: `—`, never a `0µs` that reads as fast.
+        let lat = |us: u64| {
+            if l.count == 0 {
+                "—".to_string()
+            } else {
+                format_latency(us)
+            }
+        };
         let _ = writeln!(
             out,
             "{name:<width$}  {:>10} {:>9.1} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7.2}%",
             thousands(s.requests),
             s.rps,
-            format_latency(l.p50),
-            format_latency(l.p90),
-            format_latency(l.p99),
-            format_latency(l.p999),
-            format_latency(l.max),
+            lat(l.p50),
+            lat(l.p90),
+            lat(l.p99),
+            lat(l.p999),
+            lat(l.max),
             s.error_rate() * 100.0,
         );
     }

@@ -16,6 +16,7 @@ use super::plan::{Flow, Load, Model, Plan, Stage, Step, Target};
 use super::raw::{AnyValue, RawData, RawFlow, RawLoad, RawScenario, RawStage, RawStep};
 use super::step::{Defaults, Known, build_step};
 use super::template::{EnvLookup, is_name, substitute_env};
+use super::threshold::Threshold;
 use super::units::{parse_duration, parse_rate};
 
 /// Default time allowed for one request.
@@ -160,6 +161,11 @@ pub fn build(raw: RawScenario, cx: &Context<'_>, problems: &mut Problems) -> Opt
     if let Some(p) = raw.setup.as_ref().and_then(|s| s.value.weight.as_ref()) {
         problems.on(p, "setup.weight", "setup runs once; it has no weight");
     }
+    let step_names: Vec<(String, String)> = flows
+        .iter()
+        .flat_map(|f| f.steps.iter().map(|s| (f.name.clone(), s.name.clone())))
+        .collect();
+    let thresholds = build_thresholds(raw.thresholds.as_deref(), &step_names, problems);
     if !problems.is_empty() {
         return None;
     }
@@ -182,8 +188,100 @@ pub fn build(raw: RawScenario, cx: &Context<'_>, problems: &mut Problems) -> Opt
         cookies: raw.cookies.is_some_and(|c| c.value),
         preflight: raw.preflight.is_none_or(|p| p.value),
         redactor: Redactor::default(),
+        thresholds,
     };
     Some(plan.hiding(redactor))
+}
+
+/// `thresholds:` and `--threshold`. An entry is a string (`"p99 < 200ms"`, `"checkout/pay:
+/// error_rate < 1%"`), a step's own list (`checkout/pay: [ "p99 < 1s" ]`, which is how YAML
+/// reads `checkout/pay: p99 < 1s`), or `{ threshold: ..., abort_on_fail: true, delay: 10s }`.
+fn build_thresholds(
+    raw: Option<&[AnyValue]>,
+    steps: &[(String, String)],
+    problems: &mut Problems,
+) -> Vec<Threshold> {
+    use serde_json::Value;
+    let mut out = Vec::new();
+    for (i, entry) in raw.into_iter().flatten().enumerate() {
+        let field = format!("thresholds[{i}]");
+        // (text, abort_on_fail, delay) of each threshold the entry writes.
+        let mut found: Vec<(String, bool, Duration)> = Vec::new();
+        let mut one = |text: &str, abort: bool, delay: Duration| {
+            found.push((text.to_string(), abort, delay));
+        };
+        match &entry.value {
+            Value::String(text) => one(text, false, Duration::ZERO),
+            Value::Object(map) if map.contains_key("threshold") => {
+                let text = map.get("threshold").and_then(Value::as_str);
+                let abort = map.get("abort_on_fail").map(Value::as_bool);
+                let delay = map.get("delay").map(|d| d.as_str().map(parse_duration));
+                let unknown = map
+                    .keys()
+                    .find(|k| !["threshold", "abort_on_fail", "delay"].contains(&k.as_str()));
+                match (text, abort, delay, unknown) {
+                    (_, _, _, Some(k)) => problems.on(
+                        entry,
+                        &field,
+                        format!("unknown field \"{k}\"; a threshold takes threshold, abort_on_fail, delay"),
+                    ),
+                    (None, _, _, _) => problems.on(
+                        entry,
+                        &field,
+                        "threshold must be a string, e.g. threshold: \"p99 < 200ms\"",
+                    ),
+                    (_, Some(None), _, _) => {
+                        problems.on(entry, &field, "abort_on_fail must be true or false")
+                    }
+                    (_, _, Some(None | Some(Err(_))), _) => problems.on(
+                        entry,
+                        &field,
+                        "delay must be a duration, e.g. delay: 10s",
+                    ),
+                    (Some(text), abort, delay, None) => one(
+                        text,
+                        abort.flatten().unwrap_or(false),
+                        delay.flatten().and_then(Result::ok).unwrap_or_default(),
+                    ),
+                }
+            }
+            Value::Object(map) if map.len() == 1 => {
+                for (scope, exprs) in map {
+                    let list = match exprs {
+                        Value::String(s) => vec![s.as_str()],
+                        Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
+                        _ => Vec::new(),
+                    };
+                    if list.is_empty() {
+                        problems.on(
+                            entry,
+                            &field,
+                            format!("write the thresholds of \"{scope}\" as text, e.g. {scope}: p99 < 200ms"),
+                        );
+                    }
+                    for expr in list {
+                        one(&format!("{scope}: {expr}"), false, Duration::ZERO);
+                    }
+                }
+            }
+            _ => problems.on(
+                entry,
+                &field,
+                "a threshold is text such as \"p99 < 200ms\" or \"checkout/pay: error_rate < 1%\"",
+            ),
+        }
+        for (text, abort, delay) in found {
+            match Threshold::parse(&text, steps) {
+                Ok(mut t) => {
+                    t.abort_on_fail = abort;
+                    t.delay = delay;
+                    out.push(t);
+                }
+                Err(why) => problems.on(entry, &field, why),
+            }
+        }
+    }
+    out
 }
 
 /// `secrets:` and `--secret`: header or variable names.

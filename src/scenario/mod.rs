@@ -16,6 +16,7 @@ mod raw;
 mod reader;
 mod step;
 mod template;
+mod threshold;
 mod units;
 
 use std::path::Path;
@@ -28,6 +29,7 @@ pub use plan::{Body, Flow, Load, Model, OnError, Plan, Stage, Step, StepUrl, Tar
 pub use template::{
     EnvLookup, FUNCTIONS, JsonTemplate, Missing, Scope, Template, TemplateError, is_name,
 };
+pub use threshold::{Metric, Op, Stat, Threshold};
 pub use units::{StatusSet, parse_duration, parse_rate, parse_size};
 
 use diag::Problems;

@@ -39,6 +39,8 @@ pub struct Plan {
     pub preflight: bool,
     /// Hides the scenario's secrets in everything stampede prints or writes.
     pub redactor: Redactor,
+    /// Pass/fail criteria on the run's figures (`thresholds:` and `--threshold`).
+    pub thresholds: Vec<super::Threshold>,
 }
 
 impl Plan {
@@ -58,6 +60,13 @@ impl Plan {
         }
         self.redactor = redactor;
         self
+    }
+
+    /// `(flow, step)` names of every step, in `steps` order.
+    pub fn step_names(&self) -> Vec<(String, String)> {
+        self.steps()
+            .map(|(f, s)| (f.name.clone(), s.name.clone()))
+            .collect()
     }
 
     /// Every step of every flow, in order; `Step::id` indexes this sequence.

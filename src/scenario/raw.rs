@@ -25,6 +25,7 @@ pub struct RawScenario {
     pub cookies: Option<Spanned<bool>>,
     pub preflight: Option<Spanned<bool>>,
     pub secrets: Option<Vec<Spanned<String>>>,
+    pub thresholds: Option<Vec<AnyValue>>,
     pub setup: Option<Spanned<RawFlow>>,
     pub flows: Option<Spanned<Vec<Spanned<RawFlow>>>>,
 }
