@@ -107,9 +107,18 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_preflight: bool,
 
-    /// Write the full result as JSON to this file.
+    /// Write the full result as JSON to this file (`-`: to stdout, the summary then goes
+    /// to stderr).
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
+
+    /// Write a JUnit XML report (one test case per threshold and per check) to this file.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+
+    /// Print no summary at the end (the files asked for are still written).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 
     /// No dashboard: progress lines on stderr, the summary on stdout (also whenever stdout
     /// is not a terminal).

@@ -152,7 +152,9 @@ async fn serve_demo(listen: std::net::SocketAddr) -> Result<(), String> {
 /// The dashboard when stdout is a terminal and `--headless` is not given.
 fn display_for(args: &RunArgs) -> Display {
     let no_color = args.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    if args.headless || !std::io::stdout().is_terminal() {
+    // JSON on stdout leaves no room for a dashboard there.
+    let json_on_stdout = args.json.as_deref() == Some(std::path::Path::new("-"));
+    if args.headless || json_on_stdout || !std::io::stdout().is_terminal() {
         Display::Headless
     } else {
         Display::Dashboard {
@@ -220,6 +222,8 @@ fn run(args: &RunArgs) -> u8 {
     let hide = plan.redactor.clone();
     let opts = SessionOptions {
         json: args.json.clone(),
+        junit: args.junit.clone(),
+        quiet: args.quiet,
         display: display_for(args),
         preflight: !args.no_preflight,
         transport: args.transport,

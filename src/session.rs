@@ -19,6 +19,7 @@ use crate::engine::{
 };
 use crate::fdlimit;
 use crate::metrics::{Aggregator, CheckName, LiveState, Phase, Recorder, Snapshot};
+use crate::report::export::{self, Exporter, Sink};
 use crate::report::{self, Ending, RunInfo};
 use crate::run::exit;
 use crate::scenario::{Model, Plan, Target};
@@ -45,8 +46,12 @@ pub enum Display {
 /// What a run produces besides the summary on stdout.
 #[derive(Debug, Clone)]
 pub struct SessionOptions {
-    /// Where to write the JSON report.
+    /// Where to write the JSON report (`-`: stdout).
     pub json: Option<PathBuf>,
+    /// Where to write the JUnit report.
+    pub junit: Option<PathBuf>,
+    /// No summary at the end.
+    pub quiet: bool,
     /// Dashboard or headless.
     pub display: Display,
     /// Connect to the target before the load (unless the plan turns it off).
@@ -64,6 +69,24 @@ const PREFLIGHT_LIMIT: Duration = Duration::from_secs(10);
 
 /// Runs a plan to its end, prints the summary, writes the JSON report; returns the exit code.
 pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
+    // Every output file is opened first: one that cannot be written stops the run here.
+    let mut exporters: Vec<Box<dyn Exporter>> = Vec::new();
+    let mut summary_to_stderr = false;
+    if let Some(path) = &opts.json {
+        let sink = Sink::open(path, "the JSON report")?;
+        summary_to_stderr |= sink.is_stdout();
+        exporters.push(Box::new(export::Json(sink)));
+    }
+    if let Some(path) = &opts.junit {
+        let sink = Sink::open(path, "the JUnit report")?;
+        summary_to_stderr |= sink.is_stdout();
+        exporters.push(Box::new(export::Junit(sink)));
+    }
+    let summary = match (opts.quiet, summary_to_stderr) {
+        (true, _) => SummaryTo::Nowhere,
+        (false, true) => SummaryTo::Stderr,
+        (false, false) => SummaryTo::Stdout,
+    };
     let client = client_options(&plan);
     // In-process, the demo service holds the other end of every connection; each per-core
     // runtime holds a few descriptors of its own (its epoll, its wake-up event).
@@ -111,6 +134,8 @@ pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
         signals,
         demo,
         base,
+        exporters,
+        summary,
     };
     match opts.transport {
         TransportChoice::Fast => {
@@ -130,6 +155,18 @@ struct Ends {
     signals: StopSignals,
     demo: Option<DemoServer>,
     base: String,
+    exporters: Vec<Box<dyn Exporter>>,
+    summary: SummaryTo,
+}
+
+/// Where the text summary goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SummaryTo {
+    Stdout,
+    /// Standard output carries a report (`--json -`).
+    Stderr,
+    /// `--quiet`.
+    Nowhere,
 }
 
 /// The run proper, on the chosen transport: setup, the load, the reports.
@@ -144,6 +181,8 @@ async fn run_with<T: Transport>(
         mut signals,
         demo,
         base,
+        mut exporters,
+        summary,
     } = ends;
     if let Some(setup) = &plan.setup {
         tokio::select! {
@@ -255,7 +294,7 @@ async fn run_with<T: Transport>(
         ending,
         verdicts: report::verdicts(&plan.thresholds, &snapshot),
     };
-    Ok(write_reports(&info, &snapshot, opts.json.as_deref()))
+    Ok(write_reports(&info, &snapshot, &mut exporters, summary))
 }
 
 fn client_options(plan: &Plan) -> ClientOptions {
@@ -319,9 +358,14 @@ fn show(
     }
 }
 
-/// Writes the JSON, then prints the summary; returns the exit code. Files come first: a
+/// Writes the files, then prints the summary; returns the exit code. Files come first: a
 /// summary that cannot be printed (a closed pipe, a full disk) must not lose the result.
-fn write_reports(info: &RunInfo, snapshot: &Snapshot, json: Option<&std::path::Path>) -> u8 {
+fn write_reports(
+    info: &RunInfo,
+    snapshot: &Snapshot,
+    exporters: &mut [Box<dyn Exporter>],
+    summary: SummaryTo,
+) -> u8 {
     let mut code = match info.ending {
         Ending::Interrupted => exit::INTERRUPTED,
         Ending::Completed if info.verdicts.iter().any(|v| !v.passed) => exit::THRESHOLDS,
@@ -335,16 +379,20 @@ fn write_reports(info: &RunInfo, snapshot: &Snapshot, json: Option<&std::path::P
             code = exit::USAGE;
         }
     };
-    if let Some(path) = json
-        && let Err(e) = std::fs::write(path, report::to_json(info, snapshot))
-    {
-        failed(format!(
-            "cannot write the JSON report to {}: {e}",
-            path.display()
-        ));
+    for exporter in exporters.iter_mut() {
+        if let Err(e) = exporter.finish(info, snapshot) {
+            failed(format!("cannot write {}: {e}", exporter.describe()));
+        }
     }
-    if let Err(e) = crate::out::stdout(&report::summary(info, snapshot)) {
-        failed(format!("cannot write the summary to stdout: {e}"));
+    let text = report::summary(info, snapshot);
+    match summary {
+        SummaryTo::Stdout => {
+            if let Err(e) = crate::out::stdout(&text) {
+                failed(format!("cannot write the summary to stdout: {e}"));
+            }
+        }
+        SummaryTo::Stderr => crate::note!("{}", text.trim_end()),
+        SummaryTo::Nowhere => {}
     }
     code
 }

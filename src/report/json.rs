@@ -16,6 +16,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Serialize)]
 struct Document<'a> {
     schema_version: u32,
+    /// The stampede that made it.
+    stampede_version: &'static str,
     scenario: ScenarioRef,
     target: &'a str,
     target_is_demo: bool,
@@ -134,6 +136,7 @@ struct ErrorDoc {
 pub fn to_json(info: &RunInfo, snap: &Snapshot) -> String {
     let doc = Document {
         schema_version: SCHEMA_VERSION,
+        stampede_version: env!("CARGO_PKG_VERSION"),
         scenario: ScenarioRef {
             name: info.scenario.clone(),
             file: info.source.as_ref().map(|p| p.display().to_string()),

@@ -1,15 +1,19 @@
-//! Reports of a finished (or interrupted) run: the text summary and the JSON document.
+//! Reports of a finished (or interrupted) run: the text summary, the JSON document, the
+//! JUnit file, and the exporters that write them (`export`).
 //!
 //! Both read a final `Snapshot` plus the `RunInfo` that describes the run; neither computes a
 //! statistic of its own. Depends on `metrics` and `scenario`.
 
+pub mod export;
 mod json;
+mod junit;
 mod text;
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 pub use json::{SCHEMA_VERSION, to_json};
+pub use junit::to_junit;
 pub use text::summary;
 
 use crate::metrics::Snapshot;

@@ -1,0 +1,100 @@
+//! The JUnit XML report (`--junit`): the run as a test suite for CI systems, one test case
+//! per threshold and per check. A threshold fails with the figure it read; a check fails
+//! when any response failed it. Scenario, step and check names are the user's and may hold
+//! anything: every attribute and text goes through `escape`.
+
+use std::fmt::Write as _;
+
+use super::RunInfo;
+use crate::metrics::Snapshot;
+
+/// The report as a JUnit XML document.
+pub fn to_junit(info: &RunInfo, snap: &Snapshot) -> String {
+    // (class, name, failure message if it failed)
+    let mut cases: Vec<(String, String, Option<String>)> = Vec::new();
+    for v in &info.verdicts {
+        let failure = (!v.passed).then(|| format!("observed {}", v.observed));
+        cases.push(("thresholds".into(), v.threshold.clone(), failure));
+    }
+    for step in &snap.steps {
+        for c in &step.checks {
+            let failure = match (c.failed, c.evaluated) {
+                (0, 0) => Some("never evaluated: no response reached it".to_string()),
+                (0, _) => None,
+                (failed, of) => Some(format!("{failed} of {of} responses failed it")),
+            };
+            cases.push((format!("checks.{}", step.label()), c.name.clone(), failure));
+        }
+    }
+    let failures = cases.iter().filter(|c| c.2.is_some()).count();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"stampede\" tests=\"{}\" failures=\"{failures}\" time=\"{:.3}\">",
+        cases.len(),
+        info.duration.as_secs_f64()
+    );
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{:.3}\" timestamp=\"{}\">",
+        escape(&info.scenario),
+        cases.len(),
+        info.duration.as_secs_f64(),
+        humantime::format_rfc3339_seconds(info.started_at)
+    );
+    for (class, name, failure) in &cases {
+        let (class, name) = (escape(class), escape(name));
+        match failure {
+            None => {
+                let _ = writeln!(out, "    <testcase classname=\"{class}\" name=\"{name}\"/>");
+            }
+            Some(why) => {
+                let why = escape(why);
+                let _ = writeln!(out, "    <testcase classname=\"{class}\" name=\"{name}\">");
+                let _ = writeln!(out, "      <failure message=\"{why}\">{why}</failure>");
+                let _ = writeln!(out, "    </testcase>");
+            }
+        }
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+/// Text made safe for XML attributes and content: the five markup characters as entities,
+/// other control characters (not allowed in XML 1.0 at all) as U+FFFD.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => {
+                let _ = write!(out, "&#{};", c as u32);
+            }
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_names_cannot_break_out_of_the_markup() {
+        let name = "a\"b'c<d>e&f\u{1}g\nh]]>";
+        let escaped = escape(name);
+        assert_eq!(
+            escaped,
+            "a&quot;b&apos;c&lt;d&gt;e&amp;f\u{FFFD}g&#10;h]]&gt;"
+        );
+        for bad in ['"', '<', '>', '\u{1}'] {
+            assert!(!escaped.contains(bad), "{bad:?} in {escaped}");
+        }
+    }
+}
