@@ -125,3 +125,29 @@ fn an_output_that_cannot_be_written_is_refused_before_any_request() {
     );
     assert_eq!(demo.counters.total(), 0, "no load was sent");
 }
+
+#[test]
+fn a_refused_run_leaves_an_earlier_report_as_it_was() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json = dir.path().join("r.json");
+    std::fs::write(&json, "{\"earlier\": true}").expect("write");
+    let fresh = dir.path().join("new.json");
+    // Nothing listens on port 9 of 127.0.0.1: the preflight refuses the run (exit 2).
+    let out = stampede(
+        &[
+            "run",
+            "--url",
+            "http://127.0.0.1:9/",
+            "--headless",
+            "--json",
+            json.to_str().expect("path"),
+            "--junit",
+            fresh.to_str().expect("path"),
+        ],
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let kept = std::fs::read_to_string(&json).expect("still there");
+    assert_eq!(kept, "{\"earlier\": true}");
+    assert!(!fresh.exists(), "a file the refused run created is removed");
+}

@@ -7,7 +7,7 @@
 //! Depends on the report's own formats (`json`, `junit`) and `out`.
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::RunInfo;
@@ -21,13 +21,15 @@ pub trait Exporter: Send {
     fn finish(&mut self, info: &RunInfo, snap: &Snapshot) -> std::io::Result<()>;
 }
 
-/// Where an exporter writes: a file opened at start, or standard output. A file opened
-/// for a run that never came to write it (refused, or interrupted in its setup) is removed
-/// again, so that no empty report is left to be mistaken for a result.
+/// Where an exporter writes: a file opened at start, or standard output. The file is
+/// opened without truncating it, and emptied only when the result is written: a run that
+/// never comes to write it (refused, or interrupted in its setup) leaves an earlier file as
+/// it was, and removes a file it created, so no empty report is mistaken for a result.
 pub enum Sink {
     File {
         path: PathBuf,
         file: File,
+        created: bool,
         written: bool,
     },
     Stdout,
@@ -37,6 +39,7 @@ impl Drop for Sink {
     fn drop(&mut self) {
         if let Sink::File {
             path,
+            created: true,
             written: false,
             ..
         } = self
@@ -52,10 +55,16 @@ impl Sink {
         if path == Path::new("-") {
             return Ok(Sink::Stdout);
         }
-        File::create(path)
+        let created = !path.exists();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
             .map(|file| Sink::File {
                 path: path.to_path_buf(),
                 file,
+                created,
                 written: false,
             })
             .map_err(|e| format!("cannot write {what} to {}: {e}", path.display()))
@@ -65,6 +74,8 @@ impl Sink {
         match self {
             Sink::File { file, written, .. } => {
                 *written = true;
+                file.set_len(0)?;
+                file.seek(SeekFrom::Start(0))?;
                 file.write_all(text.as_bytes())?;
                 file.flush()
             }
