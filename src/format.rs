@@ -9,6 +9,16 @@ pub fn format_latency(us: u64) -> String {
     }
 }
 
+/// A latency from a histogram of `count` samples: `—` when it has none, never a `0µs` that
+/// reads as fast.
+pub fn latency_or_dash(count: u64, us: u64) -> String {
+    if count == 0 {
+        "—".to_string()
+    } else {
+        format_latency(us)
+    }
+}
+
 /// `1234567` as `1,234,567`.
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::format::format_latency;
+use crate::format::latency_or_dash;
 use crate::metrics::{Phase, Snapshot};
 
 /// Renders one progress line from a snapshot; `planned` is the run's duration if it has
@@ -42,13 +42,7 @@ pub fn line(snap: &Snapshot, planned: Option<Duration>, rate: Option<f64>) -> St
         .map(|l| format!(" · {l}"))
         .unwrap_or_default();
     let rate = rate.unwrap_or(t.rps);
-    let latency = |us: u64| {
-        if t.latency.count == 0 {
-            "—".to_string()
-        } else {
-            format_latency(us)
-        }
-    };
+    let latency = |us: u64| latency_or_dash(t.latency.count, us);
     format!(
         "{clock}{level} · {} req · {rate:.0}/s · p50 {} · p99 {} · errors {:.2}% · in flight {}{interrupted}{dropped}{stopping}",
         t.requests,

@@ -74,12 +74,7 @@ fn more_users_than_open_files_are_refused_before_any_load() {
     // The soft and hard limits both at 128: 300 users cannot all hold a connection, and
     // the process may not raise its own limit. Connections failing one by one mid-run
     // would look like the target's errors: the run is refused before it starts.
-    let script = format!(
-        "ulimit -n 128 && exec '{}' run '{}' --headless --json '{}'",
-        binary(),
-        path.display(),
-        json.display()
-    );
+    let script = common::run_behind("ulimit -n 128 &&", &path, &json);
     must_end_within(Duration::from_secs(6), || {
         let out = sh_within(&script, Duration::from_secs(30));
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -106,12 +101,7 @@ fn a_low_soft_open_file_limit_is_raised_to_fit_the_users() {
     let json = path.with_extension("json");
     // Only the soft limit is low (as on most systems, 1,024 soft and far more hard): the
     // run raises it itself, as wrk and oha users would by hand.
-    let script = format!(
-        "ulimit -S -n 128 && exec '{}' run '{}' --headless --json '{}'",
-        binary(),
-        path.display(),
-        json.display()
-    );
+    let script = common::run_behind("ulimit -S -n 128 &&", &path, &json);
     let out = sh_within(&script, Duration::from_secs(30));
     let stderr = String::from_utf8_lossy(&out.stderr);
     if stderr.contains("open files") {

@@ -88,12 +88,7 @@ fn an_ignored_sighup_stays_ignored_as_under_nohup() {
         demo.url
     ));
     let json = path.with_extension("json");
-    let script = format!(
-        "trap '' HUP; exec '{}' run '{}' --headless --json '{}'",
-        binary(),
-        path.display(),
-        json.display()
-    );
+    let script = common::run_behind("trap '' HUP;", &path, &json);
     let child = common::spawn_sh(&script);
     std::thread::sleep(Duration::from_millis(700));
     common::signal(&child, "HUP");

@@ -51,7 +51,7 @@ pub struct Shared<T: Transport> {
     /// list per runtime (a connection stays with the runtime whose driver it is registered
     /// with). An arrival takes one and gives it back: one uncontended lock per iteration,
     /// so that arrivals reuse as many connections as are in flight instead of one each.
-    idle: Vec<std::sync::Mutex<Vec<T::Session>>>,
+    idle: Vec<Mutex<Vec<T::Session>>>,
 }
 
 impl<T: Transport> Shared<T> {
@@ -71,21 +71,19 @@ impl<T: Transport> Shared<T> {
             budget,
             spent: Notify::new(),
             idle: (0..runtimes.max(1))
-                .map(|_| std::sync::Mutex::new(Vec::new()))
+                .map(|_| Mutex::new(Vec::new()))
                 .collect(),
         }
     }
 
     /// A session for an open-model arrival on runtime `lane`: an idle one, or a new one.
     fn take_session(&self, lane: usize) -> T::Session {
-        let mut idle = self.idle[lane].lock().unwrap_or_else(|p| p.into_inner());
-        idle.pop().unwrap_or_default()
+        lock(&self.idle[lane]).pop().unwrap_or_default()
     }
 
     /// Gives an arrival's session back for the next arrival on runtime `lane`.
     fn give_back(&self, lane: usize, session: T::Session) {
-        let mut idle = self.idle[lane].lock().unwrap_or_else(|p| p.into_inner());
-        idle.push(session);
+        lock(&self.idle[lane]).push(session);
     }
 
     /// Whether the iteration budget exists and is used up.
@@ -162,6 +160,8 @@ pub async fn drive<T: Transport>(shared: Arc<Shared<T>>, started: Instant, runti
     }
 }
 
+/// A lock that a panic elsewhere did not make unusable (the data stays consistent: every
+/// holder only pushes or pops).
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::RunInfo;
-use crate::format::{bytes, format_latency, thousands};
+use crate::format::{bytes, format_latency, latency_or_dash, thousands};
 use crate::metrics::{Percentiles, Snapshot, StepStats};
 use crate::scenario::Model;
 
@@ -174,14 +174,7 @@ fn step_table(out: &mut String, snap: &Snapshot) {
             name = name.chars().take(width - 1).collect::<String>() + "…";
         }
         let l = &s.latency;
-        // A step without a response has no latency: `—`, never a `0µs` that reads as fast.
-        let lat = |us: u64| {
-            if l.count == 0 {
-                "—".to_string()
-            } else {
-                format_latency(us)
-            }
-        };
+        let lat = |us: u64| latency_or_dash(l.count, us);
         let _ = writeln!(
             out,
             "{name:<width$}  {:>10} {:>9.1} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7.2}%",

@@ -97,6 +97,17 @@ pub fn stampede(args: &[&str], limit: Duration) -> Output {
     wait_with_limit(child, limit)
 }
 
+/// A shell line that runs the scenario at `path` headless, writing its JSON to `json`,
+/// after `setup` (e.g. `ulimit -n 128 &&`, `trap '' HUP;`): for `spawn_sh`.
+pub fn run_behind(setup: &str, path: &Path, json: &Path) -> String {
+    format!(
+        "{setup} exec '{}' run '{}' --headless --json '{}'",
+        binary(),
+        path.display(),
+        json.display()
+    )
+}
+
 /// Starts `sh -c script` (a stampede run behind `ulimit`, `trap`, ...) with its output
 /// captured; wait for it with `wait_with_limit`.
 pub fn spawn_sh(script: &str) -> std::process::Child {
