@@ -116,8 +116,18 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
 
+    /// Write the time series as CSV to this file, a row per step and tick (plus the whole
+    /// run's), as the run goes.
+    #[arg(long, value_name = "PATH")]
+    pub csv: Option<PathBuf>,
+
+    /// Write an HdrHistogram interval log (latency in µs, an interval per tick, tagged
+    /// flow/step) to this file, as the run goes.
+    #[arg(long, value_name = "PATH")]
+    pub hdr_log: Option<PathBuf>,
+
     /// Print no summary at the end (the files asked for are still written).
-    #[arg(long, short = 'q')]
+    #[arg(long)]
     pub quiet: bool,
 
     /// No dashboard: progress lines on stderr, the summary on stdout (also whenever stdout

@@ -223,6 +223,8 @@ fn run(args: &RunArgs) -> u8 {
     let opts = SessionOptions {
         json: args.json.clone(),
         junit: args.junit.clone(),
+        csv: args.csv.clone(),
+        hdr_log: args.hdr_log.clone(),
         quiet: args.quiet,
         display: display_for(args),
         preflight: !args.no_preflight,

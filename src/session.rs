@@ -18,7 +18,9 @@ use crate::engine::{
     self, ClientOptions, Control, FastTransport, ReqwestTransport, Transport, Workers, Workload,
 };
 use crate::fdlimit;
-use crate::metrics::{Aggregator, CheckName, LiveState, Phase, Recorder, Snapshot};
+use crate::metrics::{
+    Aggregator, CheckName, Level, LiveState, Phase, Recorder, Snapshot, TickState,
+};
 use crate::report::export::{self, Exporter, Sink};
 use crate::report::{self, Ending, RunInfo};
 use crate::run::exit;
@@ -50,6 +52,10 @@ pub struct SessionOptions {
     pub json: Option<PathBuf>,
     /// Where to write the JUnit report.
     pub junit: Option<PathBuf>,
+    /// Where to stream the time series as CSV.
+    pub csv: Option<PathBuf>,
+    /// Where to stream the HDR interval log.
+    pub hdr_log: Option<PathBuf>,
     /// No summary at the end.
     pub quiet: bool,
     /// Dashboard or headless.
@@ -70,17 +76,33 @@ const PREFLIGHT_LIMIT: Duration = Duration::from_secs(10);
 /// Runs a plan to its end, prints the summary, writes the JSON report; returns the exit code.
 pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
     // Every output file is opened first: one that cannot be written stops the run here.
-    let mut exporters: Vec<Box<dyn Exporter>> = Vec::new();
+    let mut exporters: Vec<Feed> = Vec::new();
+    let mut add = |exporter: Box<dyn Exporter>| {
+        exporters.push(Feed {
+            exporter,
+            failed: None,
+        })
+    };
     let mut summary_to_stderr = false;
     if let Some(path) = &opts.json {
         let sink = Sink::open(path, "the JSON report")?;
         summary_to_stderr |= sink.is_stdout();
-        exporters.push(Box::new(export::Json(sink)));
+        add(Box::new(export::Json(sink)));
     }
     if let Some(path) = &opts.junit {
         let sink = Sink::open(path, "the JUnit report")?;
         summary_to_stderr |= sink.is_stdout();
-        exporters.push(Box::new(export::Junit(sink)));
+        add(Box::new(export::Junit(sink)));
+    }
+    if let Some(path) = &opts.csv {
+        let sink = Sink::open(path, "the CSV time series")?;
+        summary_to_stderr |= sink.is_stdout();
+        add(Box::new(report::csv::Csv::new(sink)));
+    }
+    if let Some(path) = &opts.hdr_log {
+        let sink = Sink::open(path, "the HDR interval log")?;
+        summary_to_stderr |= sink.is_stdout();
+        add(Box::new(report::hdrlog::HdrLog::new(sink)));
     }
     let summary = match (opts.quiet, summary_to_stderr) {
         (true, _) => SummaryTo::Nowhere,
@@ -155,7 +177,7 @@ struct Ends {
     signals: StopSignals,
     demo: Option<DemoServer>,
     base: String,
-    exporters: Vec<Box<dyn Exporter>>,
+    exporters: Vec<Feed>,
     summary: SummaryTo,
 }
 
@@ -181,7 +203,7 @@ async fn run_with<T: Transport>(
         mut signals,
         demo,
         base,
-        mut exporters,
+        exporters,
         summary,
     } = ends;
     if let Some(setup) = &plan.setup {
@@ -200,7 +222,7 @@ async fn run_with<T: Transport>(
     let work = Arc::new(work);
     let highest =
         (plan.longest_timeout() * 2 + plan.load.graceful_stop).max(Duration::from_secs(60));
-    let recorder = Recorder::new(plan.step_count(), highest);
+    let recorder = Recorder::new(plan.step_count(), highest).with_flows(plan.flows.len());
     let names: Vec<(String, String)> = plan
         .steps()
         .map(|(f, s)| (f.name.clone(), s.name.clone()))
@@ -238,6 +260,7 @@ async fn run_with<T: Transport>(
         .collect();
     let aggregator = Aggregator::new(recorder.clone(), names, started)
         .with_checks(checks)
+        .with_flows(plan.flows.iter().map(|f| f.name.clone()).collect())
         .with_redactor(plan.redactor.clone());
     let ticker = tokio::spawn(tick(
         aggregator,
@@ -245,6 +268,7 @@ async fn run_with<T: Transport>(
         control.clone(),
         plan.load.duration,
         end_rx,
+        exporters,
     ));
     let (act_tx, act_rx) = mpsc::unbounded_channel();
     let steering = tokio::spawn(steer(act_rx, control.clone(), Arc::clone(&interrupted)));
@@ -267,7 +291,7 @@ async fn run_with<T: Transport>(
     drop(workers);
     let ended = Instant::now();
     let _ = end_tx.send(ended);
-    let snapshot = ticker
+    let (snapshot, mut exporters) = ticker
         .await
         .map_err(|e| format!("the metrics task failed: {e}"))?;
     // The dashboard stays on the final snapshot until the user leaves it.
@@ -363,7 +387,7 @@ fn show(
 fn write_reports(
     info: &RunInfo,
     snapshot: &Snapshot,
-    exporters: &mut [Box<dyn Exporter>],
+    exporters: &mut [Feed],
     summary: SummaryTo,
 ) -> u8 {
     let mut code = match info.ending {
@@ -379,9 +403,13 @@ fn write_reports(
             code = exit::USAGE;
         }
     };
-    for exporter in exporters.iter_mut() {
-        if let Err(e) = exporter.finish(info, snapshot) {
-            failed(format!("cannot write {}: {e}", exporter.describe()));
+    for feed in exporters.iter_mut() {
+        let result = match feed.failed.take() {
+            Some(e) => Err(e),
+            None => feed.exporter.finish(info, snapshot),
+        };
+        if let Err(e) = result {
+            failed(format!("cannot write {}: {e}", feed.exporter.describe()));
         }
     }
     let text = report::summary(info, snapshot);
@@ -424,28 +452,51 @@ async fn steer(
 }
 
 /// Publishes a snapshot every `TICK` until the engine reports its end instant, then returns
-/// the final snapshot (taken at that instant, so rates use the true run length).
+/// the final snapshot (taken at that instant, so rates use the true run length, and carrying
+/// the run's history). Each tick also extends the time series and feeds the exporters that
+/// stream (a CSV row, an HDR log interval per tick); they come back with the snapshot.
 async fn tick(
     mut agg: Aggregator,
     tx: watch::Sender<Arc<Snapshot>>,
     control: Control,
     planned: Option<Duration>,
     mut end: oneshot::Receiver<Instant>,
-) -> Snapshot {
+    mut exporters: Vec<Feed>,
+) -> (Snapshot, Vec<Feed>) {
     let mut every = tokio::time::interval_at((control.started() + TICK).into(), TICK);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let ended = loop {
         tokio::select! {
             _ = every.tick() => {
                 let phase = if control.is_stopping() { Phase::Stopping } else { Phase::Running };
-                tx.send_replace(Arc::new(snapshot(&mut agg, &control, Instant::now(), phase, planned)));
+                let snap = snapshot(&mut agg, &control, Instant::now(), phase, planned);
+                stream(&mut exporters, &agg, &snap);
+                tx.send_replace(Arc::new(snap));
             }
             ended = &mut end => break ended.unwrap_or_else(|_| Instant::now()),
         }
     };
-    let last = snapshot(&mut agg, &control, ended, Phase::Finished, planned);
+    let mut last = snapshot(&mut agg, &control, ended, Phase::Finished, planned);
+    stream(&mut exporters, &agg, &last);
+    last.history = Some(Arc::new(agg.history()));
     tx.send_replace(Arc::new(last.clone()));
-    last
+    (last, exporters)
+}
+
+/// An exporter and the first error it met while streaming (it is then fed no more ticks).
+pub struct Feed {
+    exporter: Box<dyn Exporter>,
+    failed: Option<std::io::Error>,
+}
+
+fn stream(exporters: &mut [Feed], agg: &Aggregator, snap: &Snapshot) {
+    let (steps, total) = agg.last_intervals();
+    let tick = export::Tick { snap, steps, total };
+    for feed in exporters.iter_mut().filter(|f| f.failed.is_none()) {
+        if let Err(e) = feed.exporter.tick(&tick) {
+            feed.failed = Some(e);
+        }
+    }
 }
 
 /// Watches the run's figures, tick by tick, and stops the run (gracefully, with the reason)
@@ -495,8 +546,22 @@ fn snapshot(
         .saturating_duration_since(control.started())
         .saturating_sub(paused_for);
     let mut snap = agg.tick(now, active, phase);
+    let level = control.level();
+    agg.extend_series(
+        TickState {
+            at: snap.elapsed,
+            length: snap.total.interval.length,
+            in_flight: snap.in_flight,
+            level: Some(match level {
+                Level::Vus(v) => v as f64,
+                Level::Rate(r) => r,
+            }),
+            dropped: snap.dropped,
+        },
+        phase == Phase::Finished,
+    );
     snap.live = LiveState {
-        level: Some(control.level()),
+        level: Some(level),
         planned,
         paused: control.is_paused(),
         paused_for,

@@ -150,6 +150,8 @@ fn busy_snapshot(seq: u64, elapsed: Duration) -> Snapshot {
         dropped: 0,
         total,
         steps,
+        flows: Vec::new(),
+        history: None,
     }
 }
 

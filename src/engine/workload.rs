@@ -19,6 +19,9 @@ use crate::scenario::{Body, DataMode, DataSet, Extraction, Load, Plan, Response,
 /// A flow whose requests are ready for one target.
 #[derive(Debug)]
 pub(super) struct ReadyFlow {
+    /// Its position among the load's flows (the recorder times its iterations under it);
+    /// `usize::MAX` for the setup flow, which is not timed.
+    pub index: usize,
     pub weight: u64,
     pub pace: Option<Duration>,
     pub steps: Vec<ReadyStep>,
@@ -86,17 +89,21 @@ impl Workload {
                 }
             }
             Ok(ReadyFlow {
+                index: usize::MAX,
                 weight: flow.weight,
                 pace: flow.pace,
                 steps,
                 feeds,
             })
         };
-        let flows = plan
+        let mut flows = plan
             .flows
             .iter()
             .map(ready)
             .collect::<Result<Vec<_>, _>>()?;
+        for (i, flow) in flows.iter_mut().enumerate() {
+            flow.index = i;
+        }
         let setup = plan.setup.as_ref().map(ready).transpose()?;
         Ok(Self {
             load: plan.load.clone(),

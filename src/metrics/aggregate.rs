@@ -3,11 +3,14 @@
 
 use std::time::{Duration, Instant};
 
+use hdrhistogram::Histogram;
+
+use super::history::{self, EncodedHistograms, History, SeriesBuilder, TickState};
 use super::outcome::ErrorClass;
-use super::recorder::{Recorder, StepInterval};
+use super::recorder::{Recorder, StepInterval, iteration_histogram};
 use super::snapshot::{
-    BUCKET_BOUNDS, Bucket, CheckStat, ErrorStat, IntervalStats, LiveState, Percentiles, Phase,
-    Snapshot, StepStats, per_second,
+    BUCKET_BOUNDS, Bucket, CheckStat, ErrorStat, FlowStats, IntervalStats, LiveState, Percentiles,
+    Phase, Snapshot, StepStats, per_second,
 };
 use crate::redact::Redactor;
 
@@ -36,10 +39,15 @@ pub struct Aggregator {
     last_tick: Instant,
     steps: Vec<Totals>,
     total: Totals,
-    // Reused each tick so a tick allocates no histograms.
+    // The last tick's intervals, kept until the next tick (the series and the HDR log read
+    // them) and reused, so a tick allocates no histograms.
     tick_steps: Vec<StepInterval>,
     tick_total: StepInterval,
     seq: u64,
+    /// Flow names, and each flow's iteration durations over the run.
+    flow_names: Vec<String>,
+    flows: Vec<Histogram<u64>>,
+    series: SeriesBuilder,
 }
 
 impl Aggregator {
@@ -63,6 +71,42 @@ impl Aggregator {
             tick_steps: (0..n).map(|_| StepInterval::new(high)).collect(),
             tick_total: StepInterval::new(high),
             seq: 0,
+            flow_names: Vec::new(),
+            flows: Vec::new(),
+            series: SeriesBuilder::new(n, high),
+        }
+    }
+
+    /// Names the flows whose iterations the recorder times (`Recorder::with_flows`).
+    pub fn with_flows(mut self, names: Vec<String>) -> Self {
+        let high = self.recorder.high_us();
+        self.flows = names.iter().map(|_| iteration_histogram(high)).collect();
+        self.flow_names = names;
+        self
+    }
+
+    /// The last tick's intervals: each step's (in plan order), then the whole run's.
+    pub fn last_intervals(&self) -> (&[StepInterval], &StepInterval) {
+        (&self.tick_steps, &self.tick_total)
+    }
+
+    /// Adds the last tick to the time series, with the run's state at its end (which the
+    /// snapshot's owner completes: the level lives in the control). `last`: the run ended.
+    pub fn extend_series(&mut self, state: TickState, last: bool) {
+        self.series.add(&self.tick_steps, state, last);
+    }
+
+    /// The time series and every step's whole-run histograms (then the total's).
+    pub fn history(&self) -> History {
+        let encoded = |t: &Totals| EncodedHistograms {
+            latency: history::encode(&t.sums.latency),
+            service: history::encode(&t.sums.service),
+        };
+        History {
+            series: self.series.series().clone(),
+            histograms: self.steps.iter().map(encoded).collect(),
+            total_histograms: encoded(&self.total),
+            high_us: self.recorder.high_us(),
         }
     }
 
@@ -85,17 +129,27 @@ impl Aggregator {
         let length = now.saturating_duration_since(self.last_tick);
         self.last_tick = now;
         let mut started = 0;
+        for tick in &mut self.tick_steps {
+            tick.clear();
+        }
+        self.tick_total.clear();
         for shard in self.recorder.shards() {
             let mut intervals = shard.lock();
             for (into, from) in self.tick_steps.iter_mut().zip(intervals.iter_mut()) {
                 into.drain_from(from);
+            }
+            drop(intervals);
+            for (into, from) in self.flows.iter_mut().zip(shard.lock_flows().iter_mut()) {
+                // Auto-resizing on both sides: adding cannot fail.
+                let _ = into.add(&*from);
+                from.reset();
             }
             // Read after draining: whatever was drained had started, so the gauge never
             // counts a request as finished before it counts it as started.
             started += shard.started();
         }
         let mut steps = Vec::with_capacity(self.steps.len());
-        for (i, tick) in self.tick_steps.iter_mut().enumerate() {
+        for (i, tick) in self.tick_steps.iter().enumerate() {
             let interval = interval_stats(tick, length);
             // Fold the step's tick into the run-wide tick before it is drained into totals.
             self.tick_total.add(tick);
@@ -123,7 +177,7 @@ impl Aggregator {
             steps.push(stats);
         }
         let interval = interval_stats(&self.tick_total, length);
-        absorb(&mut self.total, &mut self.tick_total, elapsed);
+        absorb(&mut self.total, &self.tick_total, elapsed);
         let total = step_stats(
             String::new(),
             "total".into(),
@@ -144,17 +198,28 @@ impl Aggregator {
             dropped: self.recorder.dropped(),
             total,
             steps,
+            flows: self
+                .flow_names
+                .iter()
+                .zip(&self.flows)
+                .map(|(name, h)| FlowStats {
+                    name: name.clone(),
+                    iterations: h.len(),
+                    duration: Percentiles::of(h),
+                })
+                .collect(),
+            history: None,
         }
     }
 }
 
-fn absorb(totals: &mut Totals, tick: &mut StepInterval, elapsed: Duration) {
+fn absorb(totals: &mut Totals, tick: &StepInterval, elapsed: Duration) {
     for class in ErrorClass::ALL {
         if tick.errors[class.index()] > 0 {
             totals.last_seen[class.index()] = elapsed;
         }
     }
-    totals.sums.drain_from(tick);
+    totals.sums.add(tick);
 }
 
 /// Sorts every recorded bin into the 1-2-5 ladder (each bin counted once, by its value).

@@ -6,16 +6,18 @@
 //! in the crate.
 
 mod aggregate;
+pub mod history;
 mod live;
 mod outcome;
 mod recorder;
 mod snapshot;
 
 pub use aggregate::{Aggregator, CheckName};
+pub use history::{History, TickState};
 pub use live::{Change, Level, LoadEvent, MIN_LIVE_RATE};
 pub use outcome::{ErrorClass, Outcome};
-pub use recorder::Recorder;
+pub use recorder::{Recorder, StepInterval};
 pub use snapshot::{
-    BUCKET_BOUNDS, Bucket, CheckStat, ErrorStat, IntervalStats, LiveState, Percentiles, Phase,
-    Snapshot, StepStats, per_second,
+    BUCKET_BOUNDS, Bucket, CheckStat, ErrorStat, FlowStats, IntervalStats, LiveState, Percentiles,
+    Phase, Snapshot, StepStats, per_second,
 };

@@ -77,7 +77,7 @@ impl StepInterval {
             - self.failed_after_status
     }
 
-    fn record(&mut self, latency: Duration, service: Duration, outcome: Outcome<'_>) {
+    pub(super) fn record(&mut self, latency: Duration, service: Duration, outcome: Outcome<'_>) {
         match outcome {
             Outcome::Response {
                 status,
@@ -193,6 +193,15 @@ impl StepInterval {
     }
 }
 
+/// An empty histogram of iteration durations: it starts at the requests' range and grows
+/// as needed (an iteration with think times may outlast any one request).
+pub fn iteration_histogram(high_us: u64) -> Histogram<u64> {
+    let mut h = Histogram::new_with_bounds(1, high_us.max(2), 3)
+        .expect("bounds 1..=high (high >= 2) with 3 figures are valid");
+    h.auto(true);
+    h
+}
+
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
 }
@@ -203,6 +212,9 @@ pub struct Shard {
     started: AtomicU64,
     iterations: AtomicU64,
     steps: Mutex<Vec<StepInterval>>,
+    /// Completed iterations' durations per flow (µs), since the last tick. Its own lock,
+    /// taken once per iteration and never by another worker.
+    flows: Mutex<Vec<Histogram<u64>>>,
     owner: Weak<()>,
 }
 
@@ -210,6 +222,11 @@ impl Shard {
     /// Locks the shard's intervals (poisoning is ignored: counters stay usable).
     pub fn lock(&self) -> MutexGuard<'_, Vec<StepInterval>> {
         self.steps.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Locks the shard's iteration durations, one histogram per flow.
+    pub fn lock_flows(&self) -> MutexGuard<'_, Vec<Histogram<u64>>> {
+        self.flows.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Requests started on this thread since the run began.
@@ -235,6 +252,7 @@ pub struct Recorder {
 struct Inner {
     id: u64,
     steps: usize,
+    flows: usize,
     high_us: u64,
     shards: Mutex<Vec<Arc<Shard>>>,
     dropped: AtomicU64,
@@ -248,6 +266,7 @@ impl Recorder {
             inner: Arc::new(Inner {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 steps,
+                flows: 0,
                 high_us: micros(highest),
                 shards: Mutex::new(Vec::new()),
                 dropped: AtomicU64::new(0),
@@ -256,9 +275,23 @@ impl Recorder {
         }
     }
 
+    /// Also records the duration of each completed iteration of `flows` flows. Call before
+    /// the recorder is cloned.
+    pub fn with_flows(mut self, flows: usize) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.flows = flows;
+        }
+        self
+    }
+
     /// Number of steps recorded.
     pub fn steps(&self) -> usize {
         self.inner.steps
+    }
+
+    /// Number of flows whose iterations are timed.
+    pub fn flows(&self) -> usize {
+        self.inner.flows
     }
 
     /// Upper bound of the histograms in µs.
@@ -304,6 +337,17 @@ impl Recorder {
             .sum()
     }
 
+    /// Records a completed iteration of flow `flow` and how long it took, from its planned
+    /// start to the end of its last step (think times included).
+    pub fn record_iteration(&self, flow: usize, took: Duration) {
+        self.with_shard(|s| {
+            if let Some(h) = s.lock_flows().get_mut(flow) {
+                // Auto-resizing: fails only past u64 indexes, which no duration reaches.
+                let _ = h.record(micros(took));
+            }
+        });
+    }
+
     /// Counts an open-model arrival that did not start: `max_in_flight` was reached, the run
     /// was stopping when it came due, or a hard stop ended it before its task first ran.
     /// Called by the pacer and, for the last case, by the load threads (an atomic add).
@@ -339,6 +383,11 @@ impl Recorder {
                 steps: Mutex::new(
                     (0..self.inner.steps)
                         .map(|_| StepInterval::new(self.inner.high_us))
+                        .collect(),
+                ),
+                flows: Mutex::new(
+                    (0..self.inner.flows)
+                        .map(|_| iteration_histogram(self.inner.high_us))
                         .collect(),
                 ),
                 owner: Arc::downgrade(&self.inner.alive),

@@ -3,10 +3,12 @@
 //! Everything here is already computed (percentiles included), so a reader never touches a
 //! histogram or the clock.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use super::history::History;
 use super::live::{Level, LoadEvent};
 use super::outcome::ErrorClass;
 
@@ -228,6 +230,23 @@ pub struct Snapshot {
     pub total: StepStats,
     /// One entry per step, in plan order.
     pub steps: Vec<StepStats>,
+    /// Each flow's completed iterations, in plan order.
+    pub flows: Vec<FlowStats>,
+    /// The final snapshot only: the time series and the encoded histograms.
+    pub history: Option<Arc<History>>,
+}
+
+/// One flow's iterations over the run: those that ran every step (a stop or an
+/// `abort_iteration` cuts an iteration short, and it is not counted here).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FlowStats {
+    /// The flow's name.
+    pub name: String,
+    /// Completed iterations.
+    pub iterations: u64,
+    /// From each iteration's planned start to the end of its last step (think times
+    /// included), µs.
+    pub duration: Percentiles,
 }
 
 impl Snapshot {
@@ -248,6 +267,8 @@ impl Snapshot {
             dropped: 0,
             total: stats("", "total"),
             steps: names.iter().map(|(f, s)| stats(f, s)).collect(),
+            flows: Vec::new(),
+            history: None,
         }
     }
 }

@@ -11,12 +11,25 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::RunInfo;
-use crate::metrics::Snapshot;
+use crate::metrics::{Snapshot, StepInterval};
+
+/// One tick as streaming exporters see it: the snapshot, and the tick's own intervals
+/// (each step's in plan order, then the whole run's) with their histograms.
+pub struct Tick<'a> {
+    pub snap: &'a Snapshot,
+    pub steps: &'a [StepInterval],
+    pub total: &'a StepInterval,
+}
 
 /// A format the run's result is written in.
 pub trait Exporter: Send {
     /// What it writes and where, for messages: `the JSON report to out.json`.
     fn describe(&self) -> String;
+    /// Takes one tick, for formats that stream (the last one comes with the final
+    /// snapshot, before `finish`). Most formats only need the end.
+    fn tick(&mut self, _tick: &Tick<'_>) -> std::io::Result<()> {
+        Ok(())
+    }
     /// Writes the final result.
     fn finish(&mut self, info: &RunInfo, snap: &Snapshot) -> std::io::Result<()>;
 }
@@ -70,7 +83,25 @@ impl Sink {
             .map_err(|e| format!("cannot write {what} to {}: {e}", path.display()))
     }
 
-    fn write(&mut self, text: &str) -> std::io::Result<()> {
+    /// Adds `bytes` after what this run wrote before (the first call empties the file).
+    /// For formats that stream a tick at a time.
+    pub fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Sink::File { file, written, .. } => {
+                if !*written {
+                    *written = true;
+                    file.set_len(0)?;
+                    file.seek(SeekFrom::Start(0))?;
+                }
+                file.write_all(bytes)?;
+                file.flush()
+            }
+            Sink::Stdout => crate::out::stdout(&String::from_utf8_lossy(bytes)),
+        }
+    }
+
+    /// Replaces the file's content with `text`.
+    pub fn write(&mut self, text: &str) -> std::io::Result<()> {
         match self {
             Sink::File { file, written, .. } => {
                 *written = true;
@@ -83,7 +114,8 @@ impl Sink {
         }
     }
 
-    fn place(&self) -> String {
+    /// Where it writes, for messages.
+    pub fn place(&self) -> String {
         match self {
             Sink::File { path, .. } => path.display().to_string(),
             Sink::Stdout => "stdout".to_string(),

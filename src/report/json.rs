@@ -7,6 +7,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 use super::RunInfo;
+use crate::metrics::history::{Columns, EncodedHistograms, History};
 use crate::metrics::{Change, LoadEvent, Percentiles, Snapshot, StepStats};
 use crate::scenario::Model;
 
@@ -28,6 +29,12 @@ struct Document<'a> {
     paused_s: f64,
     total: StatsDoc,
     steps: Vec<StatsDoc>,
+    /// Per flow: iterations that ran every step, and how long they took.
+    iterations: Vec<FlowDoc>,
+    /// The whole run's latency distribution on a 1-2-5 ladder of upper bounds.
+    distribution: Vec<BucketDoc>,
+    /// The run over time, a column per figure.
+    series: Option<SeriesDoc>,
     dropped: u64,
     events: Vec<EventDoc>,
     /// The load level when the run ended (after stages and live changes).
@@ -39,6 +46,62 @@ struct Document<'a> {
     thresholds: Vec<ThresholdDoc>,
     /// Whether every threshold held (true when there are none).
     thresholds_passed: bool,
+}
+
+#[derive(Serialize)]
+struct FlowDoc {
+    flow: String,
+    count: u64,
+    duration_ms: LatencyDoc,
+}
+
+#[derive(Serialize)]
+struct BucketDoc {
+    /// Upper bound in ms; null for the last, open-ended bucket.
+    le_ms: Option<f64>,
+    count: u64,
+}
+
+/// Points of the series: `t_s` is each point's end from the run's start, `length_s` its
+/// length (one tick, or more on long runs: see `metrics::history`).
+#[derive(Serialize)]
+struct SeriesDoc {
+    t_s: Vec<f64>,
+    length_s: Vec<f64>,
+    in_flight: Vec<u64>,
+    /// VUs (closed model) or arrivals per second (open).
+    level: Vec<Option<f64>>,
+    dropped: Vec<u64>,
+    total: ColumnsDoc,
+    steps: Vec<StepColumnsDoc>,
+}
+
+#[derive(Serialize)]
+struct StepColumnsDoc {
+    flow: String,
+    name: String,
+    #[serde(flatten)]
+    columns: ColumnsDoc,
+}
+
+/// One figure per point; latencies in ms, null where the point had no response.
+#[derive(Serialize)]
+struct ColumnsDoc {
+    requests: Vec<u64>,
+    errors: Vec<u64>,
+    rps: Vec<f64>,
+    p50_ms: Vec<Option<f64>>,
+    p90_ms: Vec<Option<f64>>,
+    p99_ms: Vec<Option<f64>>,
+    max_ms: Vec<Option<f64>>,
+}
+
+/// The whole-run histograms, values in µs, each base64 of HdrHistogram's V2 encoding,
+/// deflated ("compressed"), as HdrHistogram's tools decode it.
+#[derive(Serialize)]
+struct HdrDoc {
+    latency: String,
+    service_time: String,
 }
 
 #[derive(Serialize)]
@@ -109,6 +172,8 @@ struct StatsDoc {
     status_codes: BTreeMap<String, u64>,
     errors_by_class: Vec<ErrorDoc>,
     checks: Vec<CheckDoc>,
+    /// Only in a final result.
+    hdr: Option<HdrDoc>,
 }
 
 #[derive(Serialize)]
@@ -134,6 +199,7 @@ struct ErrorDoc {
 
 /// Renders the report as pretty-printed JSON.
 pub fn to_json(info: &RunInfo, snap: &Snapshot) -> String {
+    let history = snap.history.as_deref();
     let doc = Document {
         schema_version: SCHEMA_VERSION,
         stampede_version: env!("CARGO_PKG_VERSION"),
@@ -148,12 +214,34 @@ pub fn to_json(info: &RunInfo, snap: &Snapshot) -> String {
         outcome: info.ending.as_str(),
         load: load_doc(info),
         paused_s: snap.live.paused_for.as_secs_f64(),
-        total: stats_doc(&snap.total, None),
+        total: stats_doc(&snap.total, None, history.map(|h| &h.total_histograms)),
         steps: snap
             .steps
             .iter()
-            .map(|s| stats_doc(s, Some(s.flow.clone())))
+            .enumerate()
+            .map(|(i, s)| {
+                let hdr = history.and_then(|h| h.histograms.get(i));
+                stats_doc(s, Some(s.flow.clone()), hdr)
+            })
             .collect(),
+        iterations: snap
+            .flows
+            .iter()
+            .map(|f| FlowDoc {
+                flow: f.name.clone(),
+                count: f.iterations,
+                duration_ms: latency_doc(&f.duration),
+            })
+            .collect(),
+        distribution: snap
+            .distribution
+            .iter()
+            .map(|b| BucketDoc {
+                le_ms: (b.upper_us != u64::MAX).then(|| b.upper_us as f64 / 1000.0),
+                count: b.count,
+            })
+            .collect(),
+        series: history.map(|h| series_doc(h, snap)),
         dropped: snap.dropped,
         events: snap.live.events.iter().map(event_doc).collect(),
         final_level: snap.live.level.map(|l| l.to_string()),
@@ -219,7 +307,47 @@ fn load_doc(info: &RunInfo) -> LoadDoc {
     }
 }
 
-fn stats_doc(s: &StepStats, flow: Option<String>) -> StatsDoc {
+fn series_doc(h: &History, snap: &Snapshot) -> SeriesDoc {
+    let s = &h.series;
+    let secs = |d: &std::time::Duration| d.as_secs_f64();
+    let columns = |c: &Columns| {
+        let ms = |v: &Vec<Option<u64>>| v.iter().map(|x| x.map(|us| us as f64 / 1000.0)).collect();
+        ColumnsDoc {
+            requests: c.requests.clone(),
+            errors: c.errors.clone(),
+            rps: c
+                .requests
+                .iter()
+                .zip(&s.length)
+                .map(|(&n, len)| crate::metrics::per_second(n, *len))
+                .collect(),
+            p50_ms: ms(&c.p50),
+            p90_ms: ms(&c.p90),
+            p99_ms: ms(&c.p99),
+            max_ms: ms(&c.max),
+        }
+    };
+    SeriesDoc {
+        t_s: s.at.iter().map(secs).collect(),
+        length_s: s.length.iter().map(secs).collect(),
+        in_flight: s.in_flight.clone(),
+        level: s.level.clone(),
+        dropped: s.dropped.clone(),
+        total: columns(&s.total),
+        steps: s
+            .steps
+            .iter()
+            .zip(&snap.steps)
+            .map(|(c, step)| StepColumnsDoc {
+                flow: step.flow.clone(),
+                name: step.name.clone(),
+                columns: columns(c),
+            })
+            .collect(),
+    }
+}
+
+fn stats_doc(s: &StepStats, flow: Option<String>, hdr: Option<&EncodedHistograms>) -> StatsDoc {
     StatsDoc {
         flow,
         name: s.name.clone(),
@@ -256,6 +384,10 @@ fn stats_doc(s: &StepStats, flow: Option<String>) -> StatsDoc {
                 failed: c.failed,
             })
             .collect(),
+        hdr: hdr.map(|h| HdrDoc {
+            latency: h.latency.clone(),
+            service_time: h.service.clone(),
+        }),
     }
 }
 

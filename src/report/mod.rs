@@ -4,7 +4,9 @@
 //! Both read a final `Snapshot` plus the `RunInfo` that describes the run; neither computes a
 //! statistic of its own. Depends on `metrics` and `scenario`.
 
+pub mod csv;
 pub mod export;
+pub mod hdrlog;
 mod json;
 mod junit;
 mod text;

@@ -1,0 +1,329 @@
+//! What a run leaves besides its final figures: the time series (a point per tick, each
+//! with exact percentiles of its own interval) and each step's whole-run histograms encoded
+//! as HdrHistogram's tools read them. Built by the aggregator, read by reports.
+//!
+//! Memory stays bounded on runs of any length: a point covers one tick until
+//! `POINTS_PER_WIDTH` points have been kept at that width; later points then cover twice as
+//! many ticks. Points are never merged after the fact (percentiles of two intervals cannot
+//! be combined from their summaries), so every point's figures are exact for its interval,
+//! and the series grows with the logarithm of the run's length.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
+
+use super::recorder::StepInterval;
+
+/// Points kept at one width before the width doubles (at a 250 ms tick: the first hour at
+/// tick resolution, the next two hours at 500 ms, …).
+pub const POINTS_PER_WIDTH: usize = 14_400;
+
+/// One step's (or the whole run's) figures, one entry per point. Latencies in µs; `None`
+/// where the point had no response.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Columns {
+    /// Requests completed in the point.
+    pub requests: Vec<u64>,
+    /// Of those, errors.
+    pub errors: Vec<u64>,
+    /// Median latency.
+    pub p50: Vec<Option<u64>>,
+    /// 90th percentile.
+    pub p90: Vec<Option<u64>>,
+    /// 99th percentile.
+    pub p99: Vec<Option<u64>>,
+    /// Largest latency.
+    pub max: Vec<Option<u64>>,
+}
+
+impl Columns {
+    fn push(&mut self, open: &OpenPoint) {
+        self.requests.push(open.requests);
+        self.errors.push(open.errors);
+        let at = |q: f64| (!open.latency.is_empty()).then(|| open.latency.value_at_quantile(q));
+        self.p50.push(at(0.50));
+        self.p90.push(at(0.90));
+        self.p99.push(at(0.99));
+        self.max
+            .push((!open.latency.is_empty()).then(|| open.latency.max()));
+    }
+}
+
+/// The run over time: column per figure, an entry per point.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Series {
+    /// When each point ended, from the run's start.
+    pub at: Vec<Duration>,
+    /// How long each point lasted.
+    pub length: Vec<Duration>,
+    /// Requests in flight at the end of each point.
+    pub in_flight: Vec<u64>,
+    /// The load level at the end of each point: VUs, or arrivals per second.
+    pub level: Vec<Option<f64>>,
+    /// Open model: arrivals dropped in each point.
+    pub dropped: Vec<u64>,
+    /// All steps together.
+    pub total: Columns,
+    /// One per step, in plan order.
+    pub steps: Vec<Columns>,
+}
+
+impl Series {
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        self.at.len()
+    }
+
+    /// Whether no point was kept.
+    pub fn is_empty(&self) -> bool {
+        self.at.is_empty()
+    }
+}
+
+/// A point being filled, tick by tick.
+#[derive(Debug, Clone)]
+struct OpenPoint {
+    requests: u64,
+    errors: u64,
+    latency: Histogram<u64>,
+}
+
+impl OpenPoint {
+    fn new(high_us: u64) -> Self {
+        Self {
+            requests: 0,
+            errors: 0,
+            latency: Histogram::new_with_bounds(1, high_us.max(2), 3)
+                .expect("bounds 1..=high (high >= 2) with 3 figures are valid"),
+        }
+    }
+
+    fn add(&mut self, tick: &StepInterval) {
+        self.requests += tick.completed();
+        self.errors += tick.errors.iter().sum::<u64>();
+        // Same bounds on both sides: `add` cannot fail.
+        let _ = self.latency.add(&tick.latency);
+    }
+
+    fn clear(&mut self) {
+        self.requests = 0;
+        self.errors = 0;
+        self.latency.reset();
+    }
+}
+
+/// Builds the series from the aggregator's ticks.
+#[derive(Debug, Clone)]
+pub struct SeriesBuilder {
+    series: Series,
+    total: OpenPoint,
+    steps: Vec<OpenPoint>,
+    /// Ticks per point now, ticks in the open point, points kept at this width.
+    width: u32,
+    ticks: u32,
+    at_width: usize,
+    length: Duration,
+    dropped_before: u64,
+}
+
+/// What the tick knows besides the intervals: the end of the tick and the run's state.
+#[derive(Debug, Clone, Copy)]
+pub struct TickState {
+    /// From the run's start to the end of the tick.
+    pub at: Duration,
+    /// The tick's length.
+    pub length: Duration,
+    /// In flight at its end.
+    pub in_flight: u64,
+    /// The level (VUs or rate) at its end.
+    pub level: Option<f64>,
+    /// Arrivals dropped so far.
+    pub dropped: u64,
+}
+
+impl SeriesBuilder {
+    /// A builder for `steps` steps whose histograms reach `high_us`.
+    pub fn new(steps: usize, high_us: u64) -> Self {
+        Self {
+            series: Series {
+                steps: vec![Columns::default(); steps],
+                ..Series::default()
+            },
+            total: OpenPoint::new(high_us),
+            steps: (0..steps).map(|_| OpenPoint::new(high_us)).collect(),
+            width: 1,
+            ticks: 0,
+            at_width: 0,
+            length: Duration::ZERO,
+            dropped_before: 0,
+        }
+    }
+
+    /// Adds one tick: each step's interval (in plan order) and the run's state at its end.
+    /// `last`: the run has ended, so the point closes however few ticks it has.
+    pub fn add<'a>(
+        &mut self,
+        steps: impl IntoIterator<Item = &'a StepInterval>,
+        state: TickState,
+        last: bool,
+    ) {
+        for (open, tick) in self.steps.iter_mut().zip(steps) {
+            open.add(tick);
+            self.total.add(tick);
+        }
+        self.ticks += 1;
+        self.length += state.length;
+        if self.ticks < self.width && !last {
+            return;
+        }
+        let s = &mut self.series;
+        s.at.push(state.at);
+        s.length.push(self.length);
+        s.in_flight.push(state.in_flight);
+        s.level.push(state.level);
+        s.dropped
+            .push(state.dropped.saturating_sub(self.dropped_before));
+        self.dropped_before = state.dropped;
+        s.total.push(&self.total);
+        self.total.clear();
+        for (columns, open) in s.steps.iter_mut().zip(&mut self.steps) {
+            columns.push(open);
+            open.clear();
+        }
+        self.ticks = 0;
+        self.length = Duration::ZERO;
+        self.at_width += 1;
+        if self.at_width >= POINTS_PER_WIDTH {
+            self.width = self.width.saturating_mul(2);
+            self.at_width = 0;
+        }
+    }
+
+    /// The series so far (points still open are left out).
+    pub fn series(&self) -> &Series {
+        &self.series
+    }
+}
+
+/// The record of a finished run that the final snapshot carries for reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct History {
+    /// The run over time.
+    pub series: Series,
+    /// Each step's whole-run histograms, in plan order.
+    pub histograms: Vec<EncodedHistograms>,
+    /// The whole run's.
+    pub total_histograms: EncodedHistograms,
+    /// The histograms' highest trackable value (µs): longer values were recorded as this.
+    pub high_us: u64,
+}
+
+/// One step's whole-run histograms (or the run's), encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedHistograms {
+    /// Latency from the planned start, µs.
+    pub latency: String,
+    /// Service time from the actual send, µs.
+    pub service: String,
+}
+
+/// A histogram as HdrHistogram's own tools exchange it: the V2 encoding, deflated, in
+/// base64 (what `HistogramLogProcessor` and the Python `hdrhistogram` package decode).
+pub fn encode(h: &Histogram<u64>) -> String {
+    let mut bytes = Vec::new();
+    match V2DeflateSerializer::new().serialize(h, &mut bytes) {
+        Ok(_) => base64::engine::general_purpose::STANDARD.encode(&bytes),
+        // Writing to a Vec fails only on an impossible histogram; say so rather than panic.
+        Err(_) => String::new(),
+    }
+}
+
+/// Reads back what `encode` wrote.
+pub fn decode(text: &str) -> Option<Histogram<u64>> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .ok()?;
+    hdrhistogram::serialization::Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Outcome;
+
+    fn tick_with(ms: &[u64]) -> StepInterval {
+        let mut i = StepInterval::new(60_000_000);
+        for &m in ms {
+            let d = Duration::from_millis(m);
+            let ok = Outcome::Response {
+                status: 200,
+                bytes: 0,
+                unexpected: None,
+                failure: None,
+                failed_checks: 0,
+            };
+            i.record(d, d, ok);
+        }
+        i
+    }
+
+    fn state(tick: u64) -> TickState {
+        TickState {
+            at: Duration::from_millis(250 * tick),
+            length: Duration::from_millis(250),
+            in_flight: 3,
+            level: Some(10.0),
+            dropped: tick,
+        }
+    }
+
+    #[test]
+    fn each_point_has_the_exact_figures_of_its_interval() {
+        let mut b = SeriesBuilder::new(2, 60_000_000);
+        let a = tick_with(&(1..=100).collect::<Vec<_>>());
+        let empty = tick_with(&[]);
+        b.add([&a, &empty], state(1), false);
+        b.add([&empty, &tick_with(&[7])], state(2), true);
+        let s = b.series();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.total.requests, vec![100, 1]);
+        assert_eq!(s.steps[0].requests, vec![100, 0]);
+        assert_eq!(s.steps[0].p50[1], None, "no response: no percentile");
+        let p50 = s.steps[0].p50[0].expect("responses");
+        assert!((49_950..=50_050).contains(&p50), "{p50}");
+        assert_eq!(s.steps[1].max[1].map(|v| v / 1000), Some(7));
+        assert_eq!(s.dropped, vec![1, 1]);
+        assert_eq!(s.at[1], Duration::from_millis(500));
+    }
+
+    #[test]
+    fn width_doubles_after_a_full_set_of_points_and_stays_exact() {
+        let mut b = SeriesBuilder::new(1, 60_000_000);
+        let one = tick_with(&[5]);
+        for t in 0..POINTS_PER_WIDTH as u64 + 4 {
+            b.add([&one], state(t + 1), false);
+        }
+        let s = b.series();
+        // 14,400 one-tick points, then two points of two ticks each.
+        assert_eq!(s.len(), POINTS_PER_WIDTH + 2);
+        assert_eq!(s.total.requests[POINTS_PER_WIDTH], 2);
+        assert_eq!(s.length[POINTS_PER_WIDTH], Duration::from_millis(500));
+    }
+
+    #[test]
+    fn encoded_histograms_decode_to_the_same_counts() {
+        let i = tick_with(&[1, 2, 3, 250, 1000]);
+        let text = encode(&i.latency);
+        let back = decode(&text).expect("decodes");
+        assert_eq!(back.len(), 5);
+        assert_eq!(back.max(), i.latency.max());
+        assert_eq!(
+            back.value_at_quantile(0.5),
+            i.latency.value_at_quantile(0.5)
+        );
+    }
+}
