@@ -29,6 +29,19 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Serve the embedded demo service alone.
     Demo(DemoArgs),
+    /// Make a report from a saved result (`run --json`).
+    Report(ReportArgs),
+}
+
+/// Arguments of `stampede report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A result written by `stampede run --json PATH`.
+    pub result: PathBuf,
+
+    /// Write the HTML report (self-contained, works offline) to this file.
+    #[arg(long, value_name = "PATH", required = true)]
+    pub html: PathBuf,
 }
 
 /// Arguments of `stampede run`.
@@ -126,6 +139,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub hdr_log: Option<PathBuf>,
 
+    /// Write a self-contained HTML report (charts over time, the distribution, the steps,
+    /// statuses and errors) to this file at the end of the run.
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
+
     /// Print no summary at the end (the files asked for are still written).
     #[arg(long)]
     pub quiet: bool,
@@ -215,10 +233,11 @@ fn positive_duration(text: &str) -> Result<Duration, String> {
 /// Inserts `run` when the first argument is not a subcommand or a global flag, so that
 /// `stampede FILE` and `stampede --url URL` work as `stampede run ...`.
 pub fn with_default_subcommand(args: Vec<String>) -> Vec<String> {
-    const KNOWN: [&str; 9] = [
+    const KNOWN: [&str; 10] = [
         "run",
         "validate",
         "demo",
+        "report",
         "help",
         "-h",
         "--help",

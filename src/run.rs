@@ -6,7 +6,7 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, DemoArgs, RunArgs, RuntimeShape, ValidateArgs};
+use crate::cli::{Cli, Command, DemoArgs, ReportArgs, RunArgs, RuntimeShape, ValidateArgs};
 use crate::demo::{DemoConfig, DemoServer};
 use crate::engine;
 use crate::redact::Redactor;
@@ -33,6 +33,7 @@ pub fn execute(cli: Cli) -> ExitCode {
         Command::Validate(args) => validate(&args),
         Command::Run(args) => run(&args),
         Command::Demo(args) => demo(&args),
+        Command::Report(args) => report(&args),
     };
     ExitCode::from(code)
 }
@@ -92,6 +93,27 @@ fn validate(args: &ValidateArgs) -> u8 {
         }
     }
     if failed { exit::USAGE } else { exit::OK }
+}
+
+/// `stampede report RESULT --html PATH`: the HTML report of a saved result, the same page
+/// `run --html` writes.
+fn report(args: &ReportArgs) -> u8 {
+    let made = std::fs::read_to_string(&args.result)
+        .map_err(|e| format!("cannot read {}: {e}", args.result.display()))
+        .and_then(|text| {
+            crate::report::html::check_result(&text)
+                .map_err(|why| format!("{}: {why}", args.result.display()))?;
+            let mut sink = crate::report::export::Sink::open(&args.html, "the HTML report")?;
+            sink.write(&crate::report::html::render(&text))
+                .map_err(|e| format!("cannot write the HTML report to {}: {e}", sink.place()))
+        });
+    match made {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            crate::note!("error: {e}");
+            exit::USAGE
+        }
+    }
 }
 
 fn demo(args: &DemoArgs) -> u8 {
@@ -225,6 +247,7 @@ fn run(args: &RunArgs) -> u8 {
         junit: args.junit.clone(),
         csv: args.csv.clone(),
         hdr_log: args.hdr_log.clone(),
+        html: args.html.clone(),
         quiet: args.quiet,
         display: display_for(args),
         preflight: !args.no_preflight,

@@ -56,6 +56,8 @@ pub struct SessionOptions {
     pub csv: Option<PathBuf>,
     /// Where to stream the HDR interval log.
     pub hdr_log: Option<PathBuf>,
+    /// Where to write the HTML report.
+    pub html: Option<PathBuf>,
     /// No summary at the end.
     pub quiet: bool,
     /// Dashboard or headless.
@@ -103,6 +105,11 @@ pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
         let sink = Sink::open(path, "the HDR interval log")?;
         summary_to_stderr |= sink.is_stdout();
         add(Box::new(report::hdrlog::HdrLog::new(sink)));
+    }
+    if let Some(path) = &opts.html {
+        let sink = Sink::open(path, "the HTML report")?;
+        summary_to_stderr |= sink.is_stdout();
+        add(Box::new(report::html::Html(sink)));
     }
     let summary = match (opts.quiet, summary_to_stderr) {
         (true, _) => SummaryTo::Nowhere,

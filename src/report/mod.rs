@@ -7,6 +7,7 @@
 pub mod csv;
 pub mod export;
 pub mod hdrlog;
+pub mod html;
 mod json;
 mod junit;
 mod text;
