@@ -144,6 +144,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub html: Option<PathBuf>,
 
+    /// Serve live metrics in the Prometheus text format at http://ADDR/metrics during the
+    /// run: a port (on 127.0.0.1) or ADDRESS:PORT.
+    #[arg(long, value_name = "ADDR", value_parser = crate::prom::parse_listen)]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Print no summary at the end (the files asked for are still written).
     #[arg(long)]
     pub quiet: bool,

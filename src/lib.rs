@@ -12,6 +12,7 @@ pub mod format;
 pub mod metrics;
 pub mod out;
 pub mod progress;
+pub mod prom;
 pub mod redact;
 pub mod report;
 pub mod run;

@@ -248,6 +248,7 @@ fn run(args: &RunArgs) -> u8 {
         csv: args.csv.clone(),
         hdr_log: args.hdr_log.clone(),
         html: args.html.clone(),
+        metrics_listen: args.metrics_listen,
         quiet: args.quiet,
         display: display_for(args),
         preflight: !args.no_preflight,

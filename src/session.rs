@@ -58,6 +58,8 @@ pub struct SessionOptions {
     pub hdr_log: Option<PathBuf>,
     /// Where to write the HTML report.
     pub html: Option<PathBuf>,
+    /// Where to serve live Prometheus metrics.
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// No summary at the end.
     pub quiet: bool,
     /// Dashboard or headless.
@@ -111,6 +113,20 @@ pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
         summary_to_stderr |= sink.is_stdout();
         add(Box::new(report::html::Html(sink)));
     }
+    let metrics = match opts.metrics_listen {
+        Some(addr) => {
+            let bound = crate::prom::Bound::bind(addr).await?;
+            if !bound.addr.ip().is_loopback() {
+                crate::note!(
+                    "warning: live metrics on {} are reachable from other machines",
+                    bound.addr
+                );
+            }
+            crate::note!("live metrics at http://{}/metrics", bound.addr);
+            Some(bound)
+        }
+        None => None,
+    };
     let summary = match (opts.quiet, summary_to_stderr) {
         (true, _) => SummaryTo::Nowhere,
         (false, true) => SummaryTo::Stderr,
@@ -165,6 +181,7 @@ pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
         base,
         exporters,
         summary,
+        metrics,
     };
     match opts.transport {
         TransportChoice::Fast => {
@@ -186,6 +203,8 @@ struct Ends {
     base: String,
     exporters: Vec<Feed>,
     summary: SummaryTo,
+    /// The live metrics endpoint, bound; it serves from the first snapshot.
+    metrics: Option<crate::prom::Bound>,
 }
 
 /// Where the text summary goes.
@@ -212,6 +231,7 @@ async fn run_with<T: Transport>(
         base,
         exporters,
         summary,
+        metrics,
     } = ends;
     if let Some(setup) = &plan.setup {
         tokio::select! {
@@ -255,6 +275,7 @@ async fn run_with<T: Transport>(
     let signals = tokio::spawn(signal_task);
     let (tx, rx) = watch::channel(Arc::new(Snapshot::empty(&names)));
     let (end_tx, end_rx) = oneshot::channel();
+    let metrics = metrics.map(|bound| bound.serve(rx.clone()));
     let checks = plan
         .steps()
         .map(|(_, s)| {
@@ -325,7 +346,11 @@ async fn run_with<T: Transport>(
         ending,
         verdicts: report::verdicts(&plan.thresholds, &snapshot),
     };
-    Ok(write_reports(&info, &snapshot, &mut exporters, summary))
+    let code = write_reports(&info, &snapshot, &mut exporters, summary);
+    if let Some(server) = metrics {
+        server.stop().await;
+    }
+    Ok(code)
 }
 
 fn client_options(plan: &Plan) -> ClientOptions {

@@ -45,6 +45,7 @@ fn step(flow: &str, name: &str, requests: u64, base_us: u64, errors: Vec<ErrorSt
         statuses: vec![(200, requests - error_count), (500, error_count)],
         errors_by_class: errors,
         checks: Vec::new(),
+        distribution: Vec::new(),
         interval: IntervalStats {
             length: Duration::from_millis(250),
             requests: requests / 80,

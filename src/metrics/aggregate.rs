@@ -192,7 +192,7 @@ impl Aggregator {
             seq: self.seq,
             elapsed,
             live: LiveState::default(),
-            distribution: distribution(&self.total.sums.latency),
+            distribution: total.distribution.clone(),
             phase,
             in_flight: started.saturating_sub(finished),
             dropped: self.recorder.dropped(),
@@ -286,6 +286,7 @@ fn step_stats(
         statuses,
         errors_by_class,
         checks: Vec::new(),
+        distribution: distribution(&s.latency),
         interval,
     }
 }

@@ -128,6 +128,8 @@ pub struct StepStats {
     pub errors_by_class: Vec<ErrorStat>,
     /// The step's checks, in the order written (empty for the total).
     pub checks: Vec<CheckStat>,
+    /// Its latencies on the `BUCKET_BOUNDS` ladder (as `Snapshot::distribution`).
+    pub distribution: Vec<Bucket>,
     /// The last tick alone.
     pub interval: IntervalStats,
 }
