@@ -13,7 +13,7 @@ use crate::scenario::{MAX_USERS, is_name, parse_duration, parse_rate};
 #[derive(Debug, Parser)]
 #[command(name = "stampede", version, about, long_about = None)]
 #[command(after_help = "Shortcut: `stampede FILE` is `stampede run FILE`.\n\
-Exit codes: 0 run completed · 2 bad usage or scenario · 130 interrupted.")]
+Exit codes: 0 run completed · 1 a threshold failed (compare: a regression) · 2 bad usage or scenario · 130 interrupted.")]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -31,6 +31,31 @@ pub enum Command {
     Demo(DemoArgs),
     /// Make a report from a saved result (`run --json`).
     Report(ReportArgs),
+    /// Compare two results (`run --json`) step by step: exit 1 when one regressed.
+    Compare(CompareArgs),
+}
+
+/// Arguments of `stampede compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The result to compare against.
+    pub base: PathBuf,
+
+    /// The result to judge.
+    pub new: PathBuf,
+
+    /// A change smaller than this (relative) is within noise, e.g. 10% (default 5%).
+    #[arg(long, value_name = "PERCENT", value_parser = parse_percent, default_value = "5%")]
+    pub tolerance: f64,
+}
+
+/// `5%` or `5` (percent) as a fraction.
+fn parse_percent(text: &str) -> Result<f64, String> {
+    let number = text.trim().trim_end_matches('%').trim();
+    match number.parse::<f64>() {
+        Ok(v) if (0.0..=1000.0).contains(&v) => Ok(v / 100.0),
+        _ => Err(format!("\"{text}\" is not a percentage: write e.g. 5%")),
+    }
 }
 
 /// Arguments of `stampede report`.
@@ -149,6 +174,15 @@ pub struct RunArgs {
     #[arg(long, value_name = "ADDR", value_parser = crate::prom::parse_listen)]
     pub metrics_listen: Option<SocketAddr>,
 
+    /// Compare this run with a saved result (`--json`): a delta column and the changes in
+    /// the summary, the saved p50 and p99 on the dashboard's latency chart.
+    #[arg(long, value_name = "RESULT.json")]
+    pub baseline: Option<PathBuf>,
+
+    /// With --baseline: a change smaller than this (relative) is within noise.
+    #[arg(long, value_name = "PERCENT", value_parser = parse_percent, default_value = "5%", requires = "baseline")]
+    pub tolerance: f64,
+
     /// Print no summary at the end (the files asked for are still written).
     #[arg(long)]
     pub quiet: bool,
@@ -238,11 +272,12 @@ fn positive_duration(text: &str) -> Result<Duration, String> {
 /// Inserts `run` when the first argument is not a subcommand or a global flag, so that
 /// `stampede FILE` and `stampede --url URL` work as `stampede run ...`.
 pub fn with_default_subcommand(args: Vec<String>) -> Vec<String> {
-    const KNOWN: [&str; 10] = [
+    const KNOWN: [&str; 11] = [
         "run",
         "validate",
         "demo",
         "report",
+        "compare",
         "help",
         "-h",
         "--help",

@@ -6,7 +6,9 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, DemoArgs, ReportArgs, RunArgs, RuntimeShape, ValidateArgs};
+use crate::cli::{
+    Cli, Command, CompareArgs, DemoArgs, ReportArgs, RunArgs, RuntimeShape, ValidateArgs,
+};
 use crate::demo::{DemoConfig, DemoServer};
 use crate::engine;
 use crate::redact::Redactor;
@@ -23,6 +25,8 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// The run completed and a threshold failed.
     pub const THRESHOLDS: u8 = 1;
+    /// `compare`: a figure regressed.
+    pub const REGRESSED: u8 = 1;
     /// Stopped by Ctrl-C or SIGTERM.
     pub const INTERRUPTED: u8 = 130;
 }
@@ -34,6 +38,7 @@ pub fn execute(cli: Cli) -> ExitCode {
         Command::Run(args) => run(&args),
         Command::Demo(args) => demo(&args),
         Command::Report(args) => report(&args),
+        Command::Compare(args) => compare(&args),
     };
     ExitCode::from(code)
 }
@@ -101,8 +106,7 @@ fn report(args: &ReportArgs) -> u8 {
     let made = std::fs::read_to_string(&args.result)
         .map_err(|e| format!("cannot read {}: {e}", args.result.display()))
         .and_then(|text| {
-            crate::report::html::check_result(&text)
-                .map_err(|why| format!("{}: {why}", args.result.display()))?;
+            crate::report::html::check_result(&text, &args.result.display().to_string())?;
             let mut sink = crate::report::export::Sink::open(&args.html, "the HTML report")?;
             sink.write(&crate::report::html::render(&text))
                 .map_err(|e| format!("cannot write the HTML report to {}: {e}", sink.place()))
@@ -113,6 +117,43 @@ fn report(args: &ReportArgs) -> u8 {
             crate::note!("error: {e}");
             exit::USAGE
         }
+    }
+}
+
+/// Reads a saved result, named in every error.
+pub fn read_result(path: &std::path::Path) -> Result<serde_json::Value, String> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {name}: {e}"))?;
+    let doc: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{name}: not JSON: {e}"))?;
+    crate::report::compare::check(&doc, &name)?;
+    Ok(doc)
+}
+
+/// `stampede compare BASE NEW`: the table on stdout; exit 1 when a figure regressed.
+fn compare(args: &CompareArgs) -> u8 {
+    let docs = read_result(&args.base).and_then(|b| Ok((b, read_result(&args.new)?)));
+    let (base, new) = match docs {
+        Ok(d) => d,
+        Err(e) => {
+            crate::note!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    let c = crate::report::compare::compare(&base, &new, args.tolerance);
+    let text = crate::report::compare::table(
+        &c,
+        &args.base.display().to_string(),
+        &args.new.display().to_string(),
+    );
+    if let Err(e) = crate::out::stdout(&text) {
+        crate::note!("error: cannot write to stdout: {e}");
+        return exit::USAGE;
+    }
+    if c.regressed() {
+        exit::REGRESSED
+    } else {
+        exit::OK
     }
 }
 
@@ -249,6 +290,8 @@ fn run(args: &RunArgs) -> u8 {
         hdr_log: args.hdr_log.clone(),
         html: args.html.clone(),
         metrics_listen: args.metrics_listen,
+        baseline: args.baseline.clone(),
+        tolerance: args.tolerance,
         quiet: args.quiet,
         display: display_for(args),
         preflight: !args.no_preflight,

@@ -60,6 +60,10 @@ pub struct SessionOptions {
     pub html: Option<PathBuf>,
     /// Where to serve live Prometheus metrics.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// A saved result to compare the run with.
+    pub baseline: Option<PathBuf>,
+    /// The relative change that counts against the baseline.
+    pub tolerance: f64,
     /// No summary at the end.
     pub quiet: bool,
     /// Dashboard or headless.
@@ -113,6 +117,11 @@ pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
         summary_to_stderr |= sink.is_stdout();
         add(Box::new(report::html::Html(sink)));
     }
+    // Read now: a baseline that cannot be read is exit 2 before the load, not after it.
+    let baseline = match &opts.baseline {
+        Some(path) => Some((path.display().to_string(), crate::run::read_result(path)?)),
+        None => None,
+    };
     let metrics = match opts.metrics_listen {
         Some(addr) => {
             let bound = crate::prom::Bound::bind(addr).await?;
@@ -182,6 +191,7 @@ pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
         exporters,
         summary,
         metrics,
+        baseline,
     };
     match opts.transport {
         TransportChoice::Fast => {
@@ -205,6 +215,8 @@ struct Ends {
     summary: SummaryTo,
     /// The live metrics endpoint, bound; it serves from the first snapshot.
     metrics: Option<crate::prom::Bound>,
+    /// `--baseline`: its name and the saved result.
+    baseline: Option<(String, serde_json::Value)>,
 }
 
 /// Where the text summary goes.
@@ -232,6 +244,7 @@ async fn run_with<T: Transport>(
         exporters,
         summary,
         metrics,
+        baseline,
     } = ends;
     if let Some(setup) = &plan.setup {
         tokio::select! {
@@ -305,7 +318,11 @@ async fn run_with<T: Transport>(
         plan.thresholds.clone(),
         control.clone(),
     ));
-    let display = show(opts.display, rx, act_tx, leave, plan, &base);
+    let base_lines = baseline.as_ref().and_then(|(_, doc)| {
+        let l = &doc["total"]["latency_ms"];
+        Some([l["p50"].as_f64()?, l["p99"].as_f64()?])
+    });
+    let display = show(opts.display, rx, act_tx, leave, plan, &base, base_lines);
 
     engine::run(
         work,
@@ -335,7 +352,7 @@ async fn run_with<T: Transport>(
     } else {
         Ending::Completed
     };
-    let info = RunInfo {
+    let mut info = RunInfo {
         scenario: plan.name.clone(),
         source: plan.source.clone(),
         target: plan.redactor.owned(&base),
@@ -345,7 +362,15 @@ async fn run_with<T: Transport>(
         duration: ended - started,
         ending,
         verdicts: report::verdicts(&plan.thresholds, &snapshot),
+        baseline: None,
     };
+    if let Some((name, saved)) = baseline {
+        // Compared as results, so a run and a saved file go through the same code.
+        let this: serde_json::Value = serde_json::from_str(&report::to_json(&info, &snapshot))
+            .map_err(|e| format!("cannot read this run's result back: {e}"))?;
+        let comparison = report::compare::compare(&saved, &this, opts.tolerance);
+        info.baseline = Some(report::Baseline { name, comparison });
+    }
     let code = write_reports(&info, &snapshot, &mut exporters, summary);
     if let Some(server) = metrics {
         server.stop().await;
@@ -384,6 +409,7 @@ fn show(
     leave: CancellationToken,
     plan: &Plan,
     base: &str,
+    baseline: Option<[f64; 2]>,
 ) -> JoinHandle<std::io::Result<()>> {
     match display {
         Display::Headless => {
@@ -399,6 +425,7 @@ fn show(
                 target: plan.redactor.owned(base),
                 color,
                 exit_on_end,
+                baseline,
             };
             let planned = plan.load.duration;
             tokio::spawn(async move {

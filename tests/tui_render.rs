@@ -302,3 +302,21 @@ fn no_color_means_no_colour_at_all() {
             .any(|c| c.fg != Color::Reset)
     );
 }
+
+/// `--baseline`: the saved run's p50 and p99 are level lines on the latency chart, named in
+/// its legend, and the axis widens to show a baseline far below the run.
+#[test]
+fn baseline_levels_on_the_latency_chart() {
+    let mut app = busy_app();
+    app.baseline = Some([0.02, 0.05]);
+    let mut expanded = app;
+    expanded.focus = Panel::LatencyChart;
+    expanded.expanded = true;
+    let screen = render(&expanded, 200, 60, true).backend().to_string();
+    assert!(screen.contains("base p99"), "{screen}");
+    assert!(
+        screen.contains("10µs"),
+        "the axis reaches the baseline's decade: {screen}"
+    );
+    insta::assert_snapshot!(screen);
+}

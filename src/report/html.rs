@@ -45,18 +45,12 @@ pub fn render(result_json: &str) -> String {
     out
 }
 
-/// Checks that `text` is a result this version can draw; the error says what it is instead.
-pub fn check_result(text: &str) -> Result<(), String> {
+/// Checks that `text` is a result this version can draw; the error names it (`name`) and
+/// says what it is instead.
+pub fn check_result(text: &str, name: &str) -> Result<(), String> {
     let doc: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
-    match doc.get("schema_version").and_then(serde_json::Value::as_u64) {
-        Some(v) if v == u64::from(super::SCHEMA_VERSION) => Ok(()),
-        Some(v) => Err(format!(
-            "a result of schema version {v}; this stampede reads version {}",
-            super::SCHEMA_VERSION
-        )),
-        None => Err("not a stampede result (no schema_version); make one with `stampede run FILE --json PATH`".into()),
-    }
+        serde_json::from_str(text).map_err(|e| format!("{name}: not JSON: {e}"))?;
+    super::compare::check(&doc, name)
 }
 
 /// `--html`: the report page, written at the end of the run.
@@ -113,6 +107,7 @@ mod tests {
 
     #[test]
     fn only_results_of_this_schema_are_drawn() {
+        let check_result = |text| check_result(text, "r.json");
         assert!(check_result(r#"{"schema_version": 1}"#).is_ok());
         assert!(
             check_result(r#"{"schema_version": 9}"#)
@@ -122,7 +117,7 @@ mod tests {
         assert!(
             check_result("[1")
                 .expect_err("refused")
-                .starts_with("not JSON")
+                .starts_with("r.json: not JSON")
         );
         assert!(
             check_result("{}")

@@ -4,6 +4,7 @@
 //! Both read a final `Snapshot` plus the `RunInfo` that describes the run; neither computes a
 //! statistic of its own. Depends on `metrics` and `scenario`.
 
+pub mod compare;
 pub mod csv;
 pub mod export;
 pub mod hdrlog;
@@ -62,6 +63,17 @@ pub struct RunInfo {
     pub ending: Ending,
     /// Each threshold and how the run did against it, in the order written.
     pub verdicts: Vec<Verdict>,
+    /// `--baseline`: this run compared with a saved one.
+    pub baseline: Option<Baseline>,
+}
+
+/// The comparison with a saved run, for the summary.
+#[derive(Debug, Clone)]
+pub struct Baseline {
+    /// The saved result's path, as given.
+    pub name: String,
+    /// Step by step.
+    pub comparison: compare::Comparison,
 }
 
 /// One threshold judged on the final figures.

@@ -37,7 +37,7 @@ pub fn summary(info: &RunInfo, snap: &Snapshot) -> String {
         bytes(t.bytes),
     );
     out.push('\n');
-    step_table(&mut out, snap);
+    step_table(&mut out, snap, info.baseline.as_ref());
     out.push('\n');
     latency_lines(&mut out, &t.latency, &t.service, info);
     send_lag_line(&mut out, &t.send_lag, info);
@@ -49,6 +49,7 @@ pub fn summary(info: &RunInfo, snap: &Snapshot) -> String {
         let _ = writeln!(out, "stopped   early: {reason}");
     }
     threshold_lines(&mut out, info);
+    baseline_lines(&mut out, info);
     // Last, where a reader (and a CI log's tail) sees them.
     for warning in super::health(info, snap) {
         let _ = writeln!(out, "WARNING   {warning}");
@@ -153,7 +154,71 @@ fn describe_load(info: &RunInfo) -> String {
     parts.join(", ")
 }
 
-fn step_table(out: &mut String, snap: &Snapshot) {
+/// `--baseline`: what changed beyond noise, or that nothing did.
+fn baseline_lines(out: &mut String, info: &RunInfo) {
+    use super::compare::Verdict;
+    let Some(b) = &info.baseline else {
+        return;
+    };
+    let c = &b.comparison;
+    let changed: Vec<_> = c
+        .rows
+        .iter()
+        .filter(|r| r.verdict != Verdict::WithinNoise)
+        .collect();
+    let regressed = changed
+        .iter()
+        .filter(|r| r.verdict == Verdict::Regressed)
+        .count();
+    let _ = writeln!(
+        out,
+        "baseline  {} · tolerance {:.0}% · {} regressed · {} improved · {} within noise",
+        b.name,
+        c.tolerance * 100.0,
+        regressed,
+        changed.len() - regressed,
+        c.rows.len() - changed.len()
+    );
+    for r in changed {
+        let mark = if r.verdict == Verdict::Regressed {
+            "✗"
+        } else {
+            "✓"
+        };
+        let (base, new) = (r.base.unwrap_or(0.0), r.new.unwrap_or(0.0));
+        let _ = writeln!(
+            out,
+            "  {mark} {} {}: {} → {} ({}, {})",
+            r.step,
+            r.metric.name(),
+            r.metric.show(base),
+            r.metric.show(new),
+            r.change_text(),
+            r.verdict.as_str()
+        );
+    }
+    for step in &c.only_in_base {
+        let _ = writeln!(out, "  only in the baseline: {step}");
+    }
+}
+
+/// The change of a step's p99 against the baseline: `+12.0% ✗`, `-8.1% ✓`, `+1.2%`.
+fn p99_delta(baseline: &super::Baseline, step: &str) -> String {
+    use super::compare::{Metric, Verdict};
+    match baseline.comparison.row(step, Metric::P99) {
+        Some(r) => {
+            let mark = match r.verdict {
+                Verdict::Regressed => " ✗",
+                Verdict::Improved => " ✓",
+                Verdict::WithinNoise => "",
+            };
+            format!("{}{mark}", r.change_text())
+        }
+        None => "new".to_string(),
+    }
+}
+
+fn step_table(out: &mut String, snap: &Snapshot, baseline: Option<&super::Baseline>) {
     let label = StepStats::label;
     let width = snap
         .steps
@@ -162,11 +227,15 @@ fn step_table(out: &mut String, snap: &Snapshot) {
         .max()
         .unwrap_or(5)
         .clamp(5, 48);
-    let _ = writeln!(
+    let _ = write!(
         out,
         "{:<width$}  {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
         "step", "requests", "rps", "p50", "p90", "p99", "p99.9", "max", "errors"
     );
+    if baseline.is_some() {
+        let _ = write!(out, "  {:>10}", "p99 vs base");
+    }
+    out.push('\n');
     let rows = snap.steps.iter().chain(std::iter::once(&snap.total));
     for s in rows {
         let mut name = label(s);
@@ -175,7 +244,7 @@ fn step_table(out: &mut String, snap: &Snapshot) {
         }
         let l = &s.latency;
         let lat = |us: u64| latency_or_dash(l.count, us);
-        let _ = writeln!(
+        let _ = write!(
             out,
             "{name:<width$}  {:>10} {:>9.1} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7.2}%",
             thousands(s.requests),
@@ -187,6 +256,10 @@ fn step_table(out: &mut String, snap: &Snapshot) {
             lat(l.max),
             s.error_rate() * 100.0,
         );
+        if let Some(b) = baseline {
+            let _ = write!(out, "  {:>11}", p99_delta(b, &label(s)));
+        }
+        out.push('\n');
     }
 }
 

@@ -43,6 +43,8 @@ pub struct Options {
     pub color: bool,
     /// Leave as soon as the run ends instead of waiting for a key.
     pub exit_on_end: bool,
+    /// `--baseline`: the saved run's p50 and p99 (ms) for the latency chart.
+    pub baseline: Option<[f64; 2]>,
 }
 
 /// Owns the terminal while the dashboard runs; restores it when dropped.
@@ -87,6 +89,7 @@ pub async fn run(
     let theme = Theme::new(opts.color);
     let first = Arc::clone(&snapshots.borrow_and_update());
     let mut app = App::new(opts.scenario, opts.target, first);
+    app.baseline = opts.baseline;
     let mut input = EventStream::new();
     let mut updating = true;
     let mut frames = tokio::time::interval(Duration::from_millis(1000 / FPS));

@@ -116,8 +116,22 @@ fn timeline<'a>(
 
 fn latency_chart(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
     let c = &app.derived.charts;
-    let [lo, hi] = c.decades;
-    let marks = marks(&c.marks, c.decades);
+    let [mut lo, mut hi] = c.decades;
+    // `--baseline`: the saved run's p50 and p99 as faint level lines across the chart; the
+    // axis widens to keep them in view.
+    let base: Vec<[(f64, f64); 2]> = app
+        .baseline
+        .iter()
+        .flatten()
+        .filter(|ms| **ms > 0.0)
+        .map(|ms| {
+            let y = ms.log10();
+            lo = lo.min(y.floor());
+            hi = hi.max(y.ceil());
+            [(c.x[0], y), (c.x[1], y)]
+        })
+        .collect();
+    let marks = marks(&c.marks, [lo, hi]);
     let names = ["p50", "p90", "p99", "max"];
     let mut sets: Vec<Dataset> = c
         .latency
@@ -127,6 +141,9 @@ fn latency_chart(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: 
         .map(|(i, (d, n))| line(n, theme.series(i), d))
         .collect();
     sets.extend(marks.iter().map(|m| mark(theme, m)));
+    for (points, name) in base.iter().zip(["base p50", "base p99"]) {
+        sets.push(line(name, theme.dim(), points));
+    }
     // One label per decade when they fit the plot's height, else the two ends only.
     let decades: Vec<i32> = (lo as i32..=hi as i32).collect();
     let rows = usize::from(area.height.saturating_sub(4));

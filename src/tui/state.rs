@@ -246,6 +246,9 @@ pub struct App {
     pub quitting: bool,
     /// What the panels draw, recomputed when the snapshot, sort or zoom changes.
     pub derived: Derived,
+    /// `--baseline`: the saved run's whole-run p50 and p99 (ms), drawn faintly on the
+    /// latency chart.
+    pub baseline: Option<[f64; 2]>,
 }
 
 impl App {
@@ -263,6 +266,7 @@ impl App {
             help: false,
             quitting: false,
             derived: Derived::default(),
+            baseline: None,
         };
         app.rederive();
         app
