@@ -420,7 +420,7 @@ pub fn table(c: &Comparison, base_name: &str, new_name: &str) -> String {
         let note = if r.note.is_empty() {
             String::new()
         } else {
-            format!(" ({})", r.note)
+            format!(" · {}", r.note)
         };
         let _ = writeln!(
             out,

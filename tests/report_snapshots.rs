@@ -1,0 +1,209 @@
+//! Every report format pinned by an insta snapshot, from one deterministic run: samples
+//! recorded through the real recorder and aggregator at fixed instants (two steps, a
+//! check, errors, a stage, a threshold that holds and one that fails), so a change to any
+//! format shows as a reviewable diff. Covers the text summary, the JSON (its one wall-clock
+//! field normalised), the CSV, the progress line, the JUnit file and the compare table.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use stampede::metrics::{
+    Aggregator, CheckName, ErrorClass, Level, LiveState, Outcome, Phase, Recorder, Snapshot,
+    TickState,
+};
+use stampede::report::{self, Ending, RunInfo};
+use stampede::scenario::{Load, Model, Stage, Threshold};
+
+const TICK: Duration = Duration::from_millis(250);
+
+fn ok(status: u16, failed_checks: u64) -> Outcome<'static> {
+    Outcome::Response {
+        status,
+        bytes: 512,
+        unexpected: (status >= 500).then_some("2xx"),
+        failure: None,
+        failed_checks,
+    }
+}
+
+/// Four ticks of a two-step flow at fixed latencies; returns the per-tick snapshots (for
+/// the streaming formats) and the final one with its history.
+fn run() -> (Vec<Snapshot>, Snapshot) {
+    let rec = Recorder::new(2, Duration::from_secs(60)).with_flows(1);
+    let t0 = Instant::now();
+    let names = vec![
+        ("checkout".to_string(), "browse".to_string()),
+        ("checkout".to_string(), "pay, then \"confirm\"".to_string()),
+    ];
+    let checks = vec![
+        vec![],
+        vec![CheckName {
+            name: "latency <= 50ms".into(),
+            reads_body: false,
+        }],
+    ];
+    let mut agg = Aggregator::new(rec.clone(), names, t0)
+        .with_checks(checks)
+        .with_flows(vec!["checkout".into()]);
+    let mut ticks = Vec::new();
+    for tick in 1..=4u64 {
+        for i in 0..(20 * tick) {
+            let ms = |base: u64| Duration::from_micros(base * 1000 + i * 97);
+            rec.start();
+            rec.record(0, ms(4), ms(4), ok(200, 0));
+            rec.start();
+            let (status, failed) = if i % 10 == 9 {
+                (503, 0)
+            } else {
+                (201, u64::from(i % 7 == 0))
+            };
+            rec.record(1, ms(30 + tick * 5), ms(30 + tick * 5), ok(status, failed));
+            rec.record_iteration(0, ms(40));
+        }
+        rec.start();
+        rec.record(
+            1,
+            Duration::from_secs(2),
+            Duration::from_secs(2),
+            Outcome::Failed {
+                class: ErrorClass::Timeout,
+                message: "no response within 2s".into(),
+                status: None,
+                bytes: 0,
+            },
+        );
+        let at = TICK * tick as u32;
+        let last = tick == 4;
+        let phase = if last {
+            Phase::Finished
+        } else {
+            Phase::Running
+        };
+        let mut snap = agg.tick(t0 + at, at, phase);
+        let level = 2 + tick;
+        agg.extend_series(
+            TickState {
+                at,
+                length: TICK,
+                in_flight: snap.in_flight,
+                level: Some(level as f64),
+                dropped: 0,
+            },
+            last,
+        );
+        snap.live = LiveState {
+            level: Some(Level::Vus(level)),
+            planned: Some(Duration::from_secs(1)),
+            ..LiveState::default()
+        };
+        if last {
+            snap.history = Some(Arc::new(agg.history()));
+        }
+        ticks.push(snap);
+    }
+    let last = ticks.last().cloned().expect("ticks");
+    (ticks, last)
+}
+
+fn info(snap: &Snapshot) -> RunInfo {
+    let steps = vec![
+        ("checkout".to_string(), "browse".to_string()),
+        ("checkout".to_string(), "pay, then \"confirm\"".to_string()),
+    ];
+    let thresholds: Vec<Threshold> = ["p99 < 100ms", "checkout / browse: p50 < 1ms"]
+        .iter()
+        .map(|t| Threshold::parse(t, &steps).expect("a threshold"))
+        .collect();
+    RunInfo {
+        scenario: "checkout".into(),
+        source: Some("scenarios/checkout.yaml".into()),
+        target: "http://127.0.0.1:8000".into(),
+        demo: false,
+        load: Load {
+            model: Model::Closed { vus: 2 },
+            duration: Some(Duration::from_secs(1)),
+            iterations: None,
+            graceful_stop: Duration::from_secs(5),
+            stages: vec![Stage {
+                duration: Duration::from_secs(1),
+                target: 6.0,
+            }],
+        },
+        started_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000),
+        duration: Duration::from_secs(1),
+        ending: Ending::Completed,
+        verdicts: report::verdicts(&thresholds, snap),
+        baseline: None,
+    }
+}
+
+#[test]
+fn text_summary() {
+    let (_, snap) = run();
+    insta::assert_snapshot!(report::summary(&info(&snap), &snap));
+}
+
+#[test]
+fn json_result() {
+    let (_, snap) = run();
+    let json = report::to_json(&info(&snap), &snap);
+    // The version moves with every release; everything else is fixed by the inputs.
+    let json = json.replace(env!("CARGO_PKG_VERSION"), "[version]");
+    insta::assert_snapshot!(json);
+}
+
+#[test]
+fn csv_series() {
+    let (ticks, _) = run();
+    let mut text = String::new();
+    for (i, snap) in ticks.iter().enumerate() {
+        let rows = report::csv::rows(snap, i == 0).expect("rows");
+        text.push_str(&String::from_utf8(rows).expect("utf-8"));
+    }
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn progress_line() {
+    let (ticks, _) = run();
+    let lines: Vec<String> = ticks
+        .iter()
+        .map(|s| stampede::progress::line(s, Some(Duration::from_secs(1)), Some(240.0)))
+        .collect();
+    insta::assert_snapshot!(lines.join("\n"));
+}
+
+#[test]
+fn junit_file() {
+    let (_, snap) = run();
+    insta::assert_snapshot!(report::to_junit(&info(&snap), &snap));
+}
+
+#[test]
+fn compare_table() {
+    let (_, snap) = run();
+    let info = info(&snap);
+    let base: serde_json::Value =
+        serde_json::from_str(&report::to_json(&info, &snap)).expect("JSON");
+    // The same run with its pay step twice as slow and its rate halved.
+    let mut new = base.clone();
+    let slower = |stats: &mut serde_json::Value| {
+        for key in ["p50", "p99"] {
+            let v = stats["latency_ms"][key].as_f64().expect("latency");
+            stats["latency_ms"][key] = (v * 2.0).into();
+        }
+        stats["hdr"] = serde_json::Value::Null;
+        stats["rps"] = (stats["rps"].as_f64().expect("rps") / 2.0).into();
+    };
+    slower(&mut new["total"]);
+    slower(&mut new["steps"][1]);
+    let halve = |column: &mut serde_json::Value| {
+        for v in column.as_array_mut().expect("rps points") {
+            *v = (v.as_f64().expect("rps") / 2.0).into();
+        }
+    };
+    halve(&mut new["series"]["total"]["rps"]);
+    halve(&mut new["series"]["steps"][1]["rps"]);
+    let c = report::compare::compare(&base, &new, 0.05);
+    insta::assert_snapshot!(report::compare::table(&c, "base.json", "new.json"));
+}
