@@ -84,39 +84,44 @@ const PREFLIGHT_LIMIT: Duration = Duration::from_secs(10);
 /// Runs a plan to its end, prints the summary, writes the JSON report; returns the exit code.
 pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
     // Every output file is opened first: one that cannot be written stops the run here.
+    type Make = fn(Sink) -> Box<dyn Exporter>;
+    let outputs: [(&Option<PathBuf>, &str, &str, Make); 5] = [
+        (&opts.json, "the JSON report", "--json", |s| {
+            Box::new(export::Json(s))
+        }),
+        (&opts.junit, "the JUnit report", "--junit", |s| {
+            Box::new(export::Junit(s))
+        }),
+        (&opts.csv, "the CSV time series", "--csv", |s| {
+            Box::new(report::csv::Csv::new(s))
+        }),
+        (&opts.hdr_log, "the HDR interval log", "--hdr-log", |s| {
+            Box::new(report::hdrlog::HdrLog::new(s))
+        }),
+        (&opts.html, "the HTML report", "--html", |s| {
+            Box::new(report::html::Html(s))
+        }),
+    ];
     let mut exporters: Vec<Feed> = Vec::new();
-    let mut add = |exporter: Box<dyn Exporter>| {
+    let mut on_stdout = Vec::new();
+    for (path, what, flag, make) in outputs {
+        let Some(path) = path else { continue };
+        let sink = Sink::open(path, what)?;
+        if sink.is_stdout() {
+            on_stdout.push(flag);
+        }
         exporters.push(Feed {
-            exporter,
+            exporter: make(sink),
             failed: None,
-        })
-    };
-    let mut summary_to_stderr = false;
-    if let Some(path) = &opts.json {
-        let sink = Sink::open(path, "the JSON report")?;
-        summary_to_stderr |= sink.is_stdout();
-        add(Box::new(export::Json(sink)));
+        });
     }
-    if let Some(path) = &opts.junit {
-        let sink = Sink::open(path, "the JUnit report")?;
-        summary_to_stderr |= sink.is_stdout();
-        add(Box::new(export::Junit(sink)));
+    if on_stdout.len() > 1 {
+        return Err(format!(
+            "{} cannot share stdout (-), where they would mix: give all but one of them a file",
+            on_stdout.join(" and ")
+        ));
     }
-    if let Some(path) = &opts.csv {
-        let sink = Sink::open(path, "the CSV time series")?;
-        summary_to_stderr |= sink.is_stdout();
-        add(Box::new(report::csv::Csv::new(sink)));
-    }
-    if let Some(path) = &opts.hdr_log {
-        let sink = Sink::open(path, "the HDR interval log")?;
-        summary_to_stderr |= sink.is_stdout();
-        add(Box::new(report::hdrlog::HdrLog::new(sink)));
-    }
-    if let Some(path) = &opts.html {
-        let sink = Sink::open(path, "the HTML report")?;
-        summary_to_stderr |= sink.is_stdout();
-        add(Box::new(report::html::Html(sink)));
-    }
+    let summary_to_stderr = !on_stdout.is_empty();
     // Read now: a baseline that cannot be read is exit 2 before the load, not after it.
     let baseline = match &opts.baseline {
         Some(path) => Some((path.display().to_string(), crate::run::read_result(path)?)),

@@ -151,3 +151,27 @@ fn a_refused_run_leaves_an_earlier_report_as_it_was() {
     assert_eq!(kept, "{\"earlier\": true}");
     assert!(!fresh.exists(), "a file the refused run created is removed");
 }
+
+#[test]
+fn two_outputs_cannot_share_stdout() {
+    let demo = Demo::start();
+    let (_dir, path) = small(&demo);
+    let out = stampede(
+        &[
+            "run",
+            path.to_str().expect("path"),
+            "--json",
+            "-",
+            "--csv",
+            "-",
+        ],
+        Duration::from_secs(30),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--json and --csv cannot share stdout"),
+        "{err}"
+    );
+    assert_eq!(demo.counters.total(), 0, "refused before any request");
+}

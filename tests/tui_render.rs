@@ -320,3 +320,23 @@ fn baseline_levels_on_the_latency_chart() {
     );
     insta::assert_snapshot!(screen);
 }
+
+/// The summary's health warnings show in the header, in a few words, while the run goes.
+#[test]
+fn health_warnings_show_in_the_header() {
+    let mut snap = busy_snapshot(80, Duration::from_secs(20));
+    snap.total.errors = snap.total.requests;
+    snap.dropped = snap.total.requests / 10;
+    let app = App::new(
+        "checkout".into(),
+        "http://127.0.0.1:8000".into(),
+        Arc::new(snap),
+    );
+    let screen = render(&app, 160, 48, false).backend().to_string();
+    let header: Vec<&str> = screen.lines().take(4).collect();
+    let line = header.join("\n");
+    assert!(
+        line.contains("⚠ every request failed · 9.1% of arrivals dropped"),
+        "{line}"
+    );
+}

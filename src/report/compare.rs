@@ -257,23 +257,40 @@ fn beyond(base: f64, new: f64, tolerance: f64) -> bool {
     }
 }
 
-fn rate_row(b: &Figures<'_>, n: &Figures<'_>, tolerance: f64) -> Row {
-    let (base, new) = (b.stats["rps"].as_f64(), n.stats["rps"].as_f64());
+/// A row with both values and a change beyond the tolerance, still to be judged; or the
+/// finished row when there is nothing more to judge (no data on a side, or a change within
+/// the tolerance).
+fn to_judge(
+    step: &str,
+    metric: Metric,
+    base: Option<f64>,
+    new: Option<f64>,
+    tolerance: f64,
+) -> Result<(Row, f64, f64), Row> {
     let mut row = Row {
-        step: b.label.clone(),
-        metric: Metric::Rps,
+        step: step.to_string(),
+        metric,
         base,
         new,
         verdict: Verdict::WithinNoise,
         note: "",
     };
-    let (Some(bv), Some(nv)) = (base, new) else {
-        row.note = "no data";
-        return row;
-    };
-    if !beyond(bv, nv, tolerance) {
-        return row;
+    match (base, new) {
+        (Some(b), Some(n)) if beyond(b, n, tolerance) => Ok((row, b, n)),
+        (Some(_), Some(_)) => Err(row),
+        _ => {
+            row.note = "no data";
+            Err(row)
+        }
     }
+}
+
+fn rate_row(b: &Figures<'_>, n: &Figures<'_>, tolerance: f64) -> Row {
+    let (base, new) = (b.stats["rps"].as_f64(), n.stats["rps"].as_f64());
+    let (mut row, bv, nv) = match to_judge(&b.label, Metric::Rps, base, new, tolerance) {
+        Ok(judge) => judge,
+        Err(done) => return done,
+    };
     match welch_t(&b.rps_points, &n.rps_points) {
         Some(t) if t.abs() < SIGNIFICANT => row.note = "within the series' spread",
         Some(_) => row.verdict = direction(bv, nv, false),
@@ -294,22 +311,10 @@ fn latency_row(b: &Figures<'_>, n: &Figures<'_>, metric: Metric, tolerance: f64)
             .then(|| f.stats["latency_ms"][key].as_f64())
             .flatten()
     };
-    let (base, new) = (value(b), value(n));
-    let mut row = Row {
-        step: b.label.clone(),
-        metric,
-        base,
-        new,
-        verdict: Verdict::WithinNoise,
-        note: "",
+    let (mut row, bv, nv) = match to_judge(&b.label, metric, value(b), value(n), tolerance) {
+        Ok(judge) => judge,
+        Err(done) => return done,
     };
-    let (Some(bv), Some(nv)) = (base, new) else {
-        row.note = "no data";
-        return row;
-    };
-    if !beyond(bv, nv, tolerance) {
-        return row;
-    }
     match (interval(b, q), interval(n, q)) {
         (Some((blo, bhi)), Some((nlo, nhi))) if nlo <= bhi && blo <= nhi => {
             row.note = "confidence intervals overlap";

@@ -105,49 +105,84 @@ pub fn verdicts(thresholds: &[crate::scenario::Threshold], snap: &Snapshot) -> V
         .collect()
 }
 
+/// A health warning: a few words for the dashboard's header, a sentence for the summary
+/// and the JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub short: String,
+    pub long: String,
+}
+
 /// Warnings about the run's health that its figures alone would hide: a target that never
 /// answered (its requests are interrupted, not errors, so the error rate reads 0 %), one
 /// that failed every request, a run that sent nothing, an open model that dropped more
 /// than 1 % of its schedule or started its arrivals late (send lag p99 over 1 ms).
 pub fn health(info: &RunInfo, snap: &Snapshot) -> Vec<String> {
+    warnings(snap, info.load.graceful_stop)
+        .into_iter()
+        .map(|w| w.long)
+        .collect()
+}
+
+/// The health warnings of `snap`, as of its tick (the dashboard reads them live; those that
+/// can only be told at the end, like "nothing was sent", wait for the final snapshot).
+pub fn warnings(snap: &Snapshot, graceful_stop: std::time::Duration) -> Vec<Warning> {
     let t = &snap.total;
-    let mut warnings = Vec::new();
-    if t.requests == 0 && t.interrupted > 0 {
-        warnings.push(format!(
-            "every request was interrupted: the target never answered within the run and its \
-             graceful stop ({}); check the target, or give it longer (graceful_stop, timeout)",
-            humantime::format_duration(info.load.graceful_stop)
-        ));
+    let finished = snap.phase == crate::metrics::Phase::Finished;
+    let mut out = Vec::new();
+    let mut warn = |short: String, long: String| out.push(Warning { short, long });
+    if finished && t.requests == 0 && t.interrupted > 0 {
+        warn(
+            "no response: the target never answered".into(),
+            format!(
+                "every request was interrupted: the target never answered within the run and \
+                 its graceful stop ({}); check the target, or give it longer (graceful_stop, \
+                 timeout)",
+                humantime::format_duration(graceful_stop)
+            ),
+        );
     } else if t.interrupted > 0 && t.interrupted_rate() >= 0.1 {
-        warnings.push(format!(
-            "{:.1}% of the requests sent were interrupted before the target answered",
-            t.interrupted_rate() * 100.0
-        ));
+        let pct = t.interrupted_rate() * 100.0;
+        warn(
+            format!("{pct:.0}% interrupted"),
+            format!("{pct:.1}% of the requests sent were interrupted before the target answered"),
+        );
     }
     if t.requests > 0 && t.errors == t.requests {
-        warnings.push("every request failed; see the errors below".to_string());
+        warn(
+            "every request failed".into(),
+            "every request failed; see the errors below".into(),
+        );
     }
-    if t.requests == 0 && t.interrupted == 0 {
-        warnings.push(
+    if finished && t.requests == 0 && t.interrupted == 0 {
+        warn(
+            "nothing was sent".into(),
             "no request was sent: nothing was measured (check the load's duration, \
              iterations and the setup flow)"
-                .to_string(),
+                .into(),
         );
     }
     let planned = t.requests + t.interrupted + snap.dropped;
     if snap.dropped > 0 && planned > 0 && snap.dropped * 100 > planned {
-        warnings.push(format!(
-            "{:.1}% of the planned arrivals were dropped (max_in_flight reached): the target \
-             could not keep up with the rate, and the figures describe only what was sent",
-            snap.dropped as f64 * 100.0 / planned as f64
-        ));
+        let pct = snap.dropped as f64 * 100.0 / planned as f64;
+        warn(
+            format!("{pct:.1}% of arrivals dropped"),
+            format!(
+                "{pct:.1}% of the planned arrivals were dropped (max_in_flight reached): the \
+                 target could not keep up with the rate, and the figures describe only what \
+                 was sent"
+            ),
+        );
     }
     if t.send_lag.count > 0 && t.send_lag.p99 > 1_000 {
-        warnings.push(format!(
-            "the generator started 1% of its arrivals {} or more late (send lag p99): this \
-             machine is too busy to keep the schedule, and latencies include the wait",
-            crate::format::format_latency(t.send_lag.p99)
-        ));
+        let lag = crate::format::format_latency(t.send_lag.p99);
+        warn(
+            format!("send lag p99 {lag}: the generator is late"),
+            format!(
+                "the generator started 1% of its arrivals {lag} or more late (send lag p99): \
+                 this machine is too busy to keep the schedule, and latencies include the wait"
+            ),
+        );
     }
-    warnings
+    out
 }

@@ -4,7 +4,8 @@
 //! It only reads snapshots and emits `Action`s for the engine through a channel; it never
 //! measures. The terminal is restored on every path: normal end, quit keys, errors (the
 //! guard's `Drop`) and panics (ratatui's hook restores before the message is printed).
-//! Depends on `metrics` (and `format`).
+//! Depends on `metrics` (and `format`), and on `report::warnings` for the health warnings it
+//! shares with the summary.
 
 mod derived;
 mod panels;

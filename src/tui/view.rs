@@ -13,7 +13,7 @@ use ratatui::widgets::{Block, Clear, Gauge, Paragraph, Wrap};
 use super::panels;
 use super::state::{App, Panel};
 use super::theme::Theme;
-use crate::format::{format_latency, thousands};
+use crate::format::thousands;
 use crate::metrics::Phase;
 
 /// Smallest area the dashboard draws into.
@@ -137,24 +137,25 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     frame.render_widget(Paragraph::new(changes(app, theme)), l4);
 }
 
-/// Open-model shortfalls first (in red: the planned load is not what the target got), then
-/// the latest live changes (newest last), as marked on the charts.
+/// The run's health warnings first (the summary's, in a few words), then open-model
+/// shortfalls (in red: the planned load is not what the target got), then the latest live
+/// changes (newest last), as marked on the charts.
 fn changes(app: &App, theme: Theme) -> Line<'static> {
     let s = &app.snap;
     let mut spans = Vec::new();
+    let warnings = crate::report::warnings(s, std::time::Duration::ZERO);
+    if !warnings.is_empty() {
+        let text: Vec<String> = warnings.into_iter().map(|w| w.short).collect();
+        spans.push(Span::styled(
+            format!("⚠ {}  ", text.join(" · ")),
+            theme.bad(),
+        ));
+    }
     if s.dropped > 0 || s.total.interrupted > 0 {
         let text = format!(
             "dropped {} (max_in_flight reached) · interrupted {}  ",
             thousands(s.dropped),
             thousands(s.total.interrupted)
-        );
-        spans.push(Span::styled(text, theme.bad()));
-    }
-    // The generator's own lateness: past 1 ms it colours what the latency figures mean.
-    if s.total.send_lag.p99 > 1_000 {
-        let text = format!(
-            "send lag p99 {} (the generator is late)  ",
-            format_latency(s.total.send_lag.p99)
         );
         spans.push(Span::styled(text, theme.bad()));
     }
