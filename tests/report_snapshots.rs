@@ -58,7 +58,7 @@ fn run() -> (Vec<Snapshot>, Snapshot) {
                 (201, u64::from(i % 7 == 0))
             };
             rec.record(1, ms(30 + tick * 5), ms(30 + tick * 5), ok(status, failed));
-            rec.record_iteration(0, ms(40));
+            rec.end_iteration(Some((0, ms(40))));
         }
         rec.start();
         rec.record(
@@ -157,7 +157,8 @@ fn csv_series() {
     let (ticks, _) = run();
     let mut text = String::new();
     for (i, snap) in ticks.iter().enumerate() {
-        let rows = report::csv::rows(snap, i == 0).expect("rows");
+        let before = if i == 0 { 0 } else { ticks[i - 1].dropped };
+        let rows = report::csv::rows(snap, i == 0, before).expect("rows");
         text.push_str(&String::from_utf8(rows).expect("utf-8"));
     }
     insta::assert_snapshot!(text);

@@ -251,3 +251,30 @@ fn the_schema_rejects_unknown_and_missing_keys() {
     assert!(!validator.is_valid(&missing));
     assert!(validator.is_valid(&doc));
 }
+
+/// An iteration counts when it ran every step, failed or not: a one-step flow whose step
+/// fails is whole; a two-step flow aborted at its first step is not.
+#[test]
+fn iterations_count_whole_flows_failed_or_not() {
+    let demo = Demo::start();
+    let (_dir, path) = scenario(&format!(
+        "name: whole\ntarget: {}\nload: {{ vus: 1, iterations: 60 }}\nflows:\n\
+         \x20 - name: one\n    steps:\n      - name: fails\n        get: /flaky?fail_pct=100\n\
+         \x20 - name: two\n    steps:\n      - name: first fails\n        get: /flaky?fail_pct=100\n      - name: never\n        get: /\n",
+        demo.url
+    ));
+    let (_, doc, _, err) = run_json(&path, &[], Duration::from_secs(30));
+    let count = |flow: &str| {
+        doc["iterations"]
+            .as_array()
+            .and_then(|a| a.iter().find(|f| f["flow"] == flow))
+            .and_then(|f| f["count"].as_u64())
+            .unwrap_or_else(|| panic!("no flow {flow}: {err}"))
+    };
+    let one = common::step(&doc, "fails")["requests"].as_u64().expect("n");
+    assert_eq!(count("one"), one);
+    assert_eq!(count("two"), 0);
+    assert_eq!(common::step(&doc, "never")["requests"], 0);
+    // 60 random picks between two flows: both ran (the chance of one alone is 2^-59).
+    assert!(one > 0 && one < 60, "both flows ran: {one}");
+}

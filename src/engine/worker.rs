@@ -436,7 +436,7 @@ impl<T: Transport> Arrival<T> {
         let mut user = User::of(&shared.work, n, seed);
         let flow = shared.work.pick(&mut user.rng);
         if let Err(why) = shared.work.take_rows(flow, &mut user) {
-            shared.recorder.end_iteration();
+            shared.recorder.end_iteration(None);
             shared.control.stop_because(why);
             return;
         }
@@ -463,21 +463,22 @@ struct Pending<'a> {
     /// The flow and when the iteration began (planned), for its duration.
     flow: usize,
     began: Instant,
-    /// Whether it ran to its end (a stop or `abort_iteration` is not a whole iteration).
-    whole: bool,
+    /// When its last step ended, once it has: it ran every step, failed or not (a stop or
+    /// an `abort_iteration` before the last step leaves it `None`).
+    finished: Option<Instant>,
 }
 
 impl Drop for Pending<'_> {
     fn drop(&mut self) {
-        let end = now();
         if let Some((id, begin, sent)) = self.step.take() {
+            let end = now();
             let outcome = Outcome::Interrupted;
             self.recorder.record(id, end - begin, end - sent, outcome);
-        } else if self.whole {
-            self.recorder
-                .record_iteration(self.flow, end.saturating_duration_since(self.began));
         }
-        self.recorder.end_iteration();
+        let whole = self
+            .finished
+            .map(|end| (self.flow, end.saturating_duration_since(self.began)));
+        self.recorder.end_iteration(whole);
     }
 }
 
@@ -501,97 +502,103 @@ async fn run_iteration<T: Transport>(
         step: None,
         flow: flow.index,
         began: planned,
-        whole: false,
+        finished: None,
     };
-    'steps: {
-        for (i, step) in flow.steps.iter().enumerate() {
-            if i > 0 {
-                shared.control.wait_while_paused().await;
-                if shared.control.is_stopping() {
-                    break 'steps;
-                }
-            }
-            shared.recorder.start();
-            let sent = now();
-            let begin = match first_start.take() {
-                Some(planned) => {
-                    if open {
-                        shared
-                            .recorder
-                            .record_lag(step.spec.id, sent.saturating_duration_since(planned));
-                    }
-                    planned.min(sent)
-                }
-                None => sent,
-            };
-            let request = match step.request(user, &shared.work) {
-                Ok(r) => r,
-                Err(message) => {
-                    failed_fast = true;
-                    let outcome = Outcome::Failed {
-                        class: ErrorClass::Render,
-                        message,
-                        status: None,
-                        bytes: 0,
-                    };
-                    shared
-                        .recorder
-                        .record(step.spec.id, Duration::ZERO, Duration::ZERO, outcome);
-                    if step.spec.on_error == OnError::AbortIteration {
-                        break 'steps;
-                    }
-                    continue;
-                }
-            };
-            pending.step = Some((step.spec.id, begin, sent));
-            let result = shared.transport.send(session, &request).await;
-            pending.step = None;
-            drop(request);
-            let end = now();
-            let mut failed = true;
-            let outcome = match result {
-                Ok(reply) => {
-                    responded = true;
-                    let judged = step.judge(&reply, end - begin, user);
-                    failed = judged.step_failed();
-                    Outcome::Response {
-                        status: reply.status,
-                        bytes: reply.bytes,
-                        unexpected: (!judged.status_ok).then(|| step.spec.expect.status.label()),
-                        failure: judged.failure,
-                        failed_checks: judged.failed_checks,
-                    }
-                }
-                Err(failure) => {
-                    failed_fast |= fails_fast(failure.class);
-                    Outcome::Failed {
-                        class: failure.class,
-                        message: failure.message,
-                        status: failure.status,
-                        bytes: failure.bytes,
-                    }
-                }
-            };
-            shared
-                .recorder
-                .record(step.spec.id, end - begin, end - sent, outcome);
-            if failed && step.spec.on_error == OnError::AbortIteration {
-                break 'steps;
-            }
-            if let Some((lo, hi)) = step.spec.think {
-                let pause = if lo == hi {
-                    lo
-                } else {
-                    let span = (hi - lo).as_nanos() as u64;
-                    lo + Duration::from_nanos(user.rng.u64(0..=span))
-                };
-                tokio::select! {
-                    () = tokio::time::sleep(pause) => {}
-                    () = shared.control.stop.cancelled() => break 'steps,
-                }
+    for (i, step) in flow.steps.iter().enumerate() {
+        let last = i + 1 == flow.steps.len();
+        if i > 0 {
+            shared.control.wait_while_paused().await;
+            if shared.control.is_stopping() {
+                break;
             }
         }
-        pending.whole = true;
+        shared.recorder.start();
+        let sent = now();
+        let begin = match first_start.take() {
+            Some(planned) => {
+                if open {
+                    shared
+                        .recorder
+                        .record_lag(step.spec.id, sent.saturating_duration_since(planned));
+                }
+                planned.min(sent)
+            }
+            None => sent,
+        };
+        let request = match step.request(user, &shared.work) {
+            Ok(r) => r,
+            Err(message) => {
+                failed_fast = true;
+                let outcome = Outcome::Failed {
+                    class: ErrorClass::Render,
+                    message,
+                    status: None,
+                    bytes: 0,
+                };
+                shared
+                    .recorder
+                    .record(step.spec.id, Duration::ZERO, Duration::ZERO, outcome);
+                if last {
+                    pending.finished = Some(now());
+                }
+                if step.spec.on_error == OnError::AbortIteration {
+                    break;
+                }
+                continue;
+            }
+        };
+        pending.step = Some((step.spec.id, begin, sent));
+        let result = shared.transport.send(session, &request).await;
+        pending.step = None;
+        drop(request);
+        let end = now();
+        let mut failed = true;
+        let outcome = match result {
+            Ok(reply) => {
+                responded = true;
+                let judged = step.judge(&reply, end - begin, user);
+                failed = judged.step_failed();
+                Outcome::Response {
+                    status: reply.status,
+                    bytes: reply.bytes,
+                    unexpected: (!judged.status_ok).then(|| step.spec.expect.status.label()),
+                    failure: judged.failure,
+                    failed_checks: judged.failed_checks,
+                }
+            }
+            Err(failure) => {
+                failed_fast |= fails_fast(failure.class);
+                Outcome::Failed {
+                    class: failure.class,
+                    message: failure.message,
+                    status: failure.status,
+                    bytes: failure.bytes,
+                }
+            }
+        };
+        shared
+            .recorder
+            .record(step.spec.id, end - begin, end - sent, outcome);
+        if last {
+            // The iteration ran every step: its duration ends here, before any think time,
+            // and a stop during that think time does not take it back.
+            pending.finished = Some(end);
+        }
+        if failed && step.spec.on_error == OnError::AbortIteration {
+            break;
+        }
+        if let Some((lo, hi)) = step.spec.think {
+            let pause = if lo == hi {
+                lo
+            } else {
+                let span = (hi - lo).as_nanos() as u64;
+                lo + Duration::from_nanos(user.rng.u64(0..=span))
+            };
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = shared.control.stop.cancelled() => break,
+            }
+        }
     }
     drop(pending); // ends the iteration
     if failed_fast && !responded {

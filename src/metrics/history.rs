@@ -3,10 +3,11 @@
 //! as HdrHistogram's tools read them. Built by the aggregator, read by reports.
 //!
 //! Memory stays bounded on runs of any length: a point covers one tick until
-//! `POINTS_PER_WIDTH` points have been kept at that width; later points then cover twice as
-//! many ticks. Points are never merged after the fact (percentiles of two intervals cannot
-//! be combined from their summaries), so every point's figures are exact for its interval,
-//! and the series grows with the logarithm of the run's length.
+//! `POINTS_PER_WIDTH` points have been kept at that width (fewer with many steps: all the
+//! steps share `STEP_POINTS_PER_WIDTH`); later points then cover twice as many ticks.
+//! Points are never merged after the fact (percentiles of two intervals cannot be combined
+//! from their summaries), so every point's figures are exact for its interval, and the
+//! series grows with the logarithm of the run's length.
 
 use std::time::Duration;
 
@@ -20,6 +21,14 @@ use super::recorder::StepInterval;
 /// tick resolution, the next two hours at 500 ms, …).
 pub const POINTS_PER_WIDTH: usize = 14_400;
 
+/// Step-points (a point of one step's columns, about 80 bytes) kept at one width, over all
+/// steps and the total: with more than 7 steps, each width keeps fewer points (200 steps:
+/// 600 points, two and a half minutes at tick resolution), so a run of many steps stays
+/// within tens of MB however long it lasts.
+pub const STEP_POINTS_PER_WIDTH: usize = POINTS_PER_WIDTH * 8;
+
+/// The fewest points kept at one width, however many steps.
+const MIN_POINTS_PER_WIDTH: usize = 600;
 /// One step's (or the whole run's) figures, one entry per point. Latencies in µs; `None`
 /// where the point had no response.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -120,10 +129,12 @@ pub struct SeriesBuilder {
     series: Series,
     total: OpenPoint,
     steps: Vec<OpenPoint>,
-    /// Ticks per point now, ticks in the open point, points kept at this width.
+    /// Ticks per point now, ticks in the open point, points kept at this width, and how
+    /// many it keeps before the width doubles.
     width: u32,
     ticks: u32,
     at_width: usize,
+    per_width: usize,
     length: Duration,
     dropped_before: u64,
 }
@@ -156,6 +167,8 @@ impl SeriesBuilder {
             width: 1,
             ticks: 0,
             at_width: 0,
+            per_width: (STEP_POINTS_PER_WIDTH / (steps + 1))
+                .clamp(MIN_POINTS_PER_WIDTH, POINTS_PER_WIDTH),
             length: Duration::ZERO,
             dropped_before: 0,
         }
@@ -195,7 +208,7 @@ impl SeriesBuilder {
         self.ticks = 0;
         self.length = Duration::ZERO;
         self.at_width += 1;
-        if self.at_width >= POINTS_PER_WIDTH {
+        if self.at_width >= self.per_width {
             self.width = self.width.saturating_mul(2);
             self.at_width = 0;
         }
@@ -240,11 +253,39 @@ pub fn encode(h: &Histogram<u64>) -> String {
     }
 }
 
-/// Reads back what `encode` wrote.
+/// The most a histogram read from a result may inflate to. Ours are a few kB; the cap
+/// keeps a crafted file from making the reader allocate gigabytes.
+const MAX_INFLATED: u64 = 16 << 20;
+
+/// Reads back what `encode` wrote (or another HdrHistogram tool's V2+deflate histogram).
+/// The result may come from anywhere, so its sizes are checked before hdrhistogram's
+/// deserializer trusts them: it allocates a buffer of the length the header claims.
 pub fn decode(text: &str) -> Option<Histogram<u64>> {
+    use std::io::Read as _;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(text.trim())
         .ok()?;
+    // V2 compressed: cookie, compressed length, zlib stream of [cookie, payload length,
+    // normalizing offset, significant digits, lowest, highest, ratio (40 bytes), payload].
+    let word = |b: &[u8], at: usize| -> Option<usize> {
+        let four: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
+        usize::try_from(u32::from_be_bytes(four)).ok()
+    };
+    let compressed = bytes.get(8..8 + word(&bytes, 4)?)?;
+    let mut inflated = Vec::new();
+    flate2::read::ZlibDecoder::new(compressed)
+        .take(MAX_INFLATED + 1)
+        .read_to_end(&mut inflated)
+        .ok()?;
+    let payload = word(&inflated, 4)?;
+    let digits = word(&inflated, 12)?;
+    if inflated.len() as u64 > MAX_INFLATED || payload > inflated.len().saturating_sub(40) {
+        return None;
+    }
+    // More significant digits than HdrHistogram allows (5) would also mean a huge array.
+    if digits > 5 {
+        return None;
+    }
     hdrhistogram::serialization::Deserializer::new()
         .deserialize(&mut bytes.as_slice())
         .ok()
@@ -312,6 +353,43 @@ mod tests {
         assert_eq!(s.len(), POINTS_PER_WIDTH + 2);
         assert_eq!(s.total.requests[POINTS_PER_WIDTH], 2);
         assert_eq!(s.length[POINTS_PER_WIDTH], Duration::from_millis(500));
+    }
+
+    #[test]
+    fn a_histogram_that_claims_a_huge_payload_is_refused() {
+        use std::io::Write as _;
+        // A valid V2 header whose payload length says 4 GiB, with no payload.
+        let mut inner = Vec::new();
+        inner.extend_from_slice(&0x1c84_9303_u32.to_be_bytes());
+        inner.extend_from_slice(&u32::MAX.to_be_bytes());
+        inner.extend_from_slice(&0_u32.to_be_bytes());
+        inner.extend_from_slice(&3_u32.to_be_bytes());
+        inner.extend_from_slice(&1_u64.to_be_bytes());
+        inner.extend_from_slice(&1_000_000_u64.to_be_bytes());
+        inner.extend_from_slice(&1.0_f64.to_be_bytes());
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(&inner).expect("deflate");
+        let zipped = z.finish().expect("deflate");
+        let mut outer = Vec::new();
+        outer.extend_from_slice(&0x1c84_9304_u32.to_be_bytes());
+        outer.extend_from_slice(&(zipped.len() as u32).to_be_bytes());
+        outer.extend_from_slice(&zipped);
+        let text = base64::engine::general_purpose::STANDARD.encode(&outer);
+        assert!(decode(&text).is_none());
+        assert!(decode("not base64!").is_none());
+        assert!(decode("AAAA").is_none());
+    }
+
+    #[test]
+    fn many_steps_share_the_budget() {
+        let mut b = SeriesBuilder::new(200, 60_000_000);
+        let empty = StepInterval::new(60_000_000);
+        let ticks: Vec<&StepInterval> = (0..200).map(|_| &empty).collect();
+        for t in 0..MIN_POINTS_PER_WIDTH as u64 + 2 {
+            b.add(ticks.iter().copied(), state(t + 1), false);
+        }
+        // 600 one-tick points, then one point of two ticks.
+        assert_eq!(b.series().len(), MIN_POINTS_PER_WIDTH + 1);
     }
 
     #[test]

@@ -322,9 +322,19 @@ impl Recorder {
         });
     }
 
-    /// Notes that a flow iteration has ended (open model: frees a `max_in_flight` slot).
-    pub fn end_iteration(&self) {
-        self.with_shard(|s| s.iterations.fetch_add(1, Ordering::Relaxed));
+    /// Notes that a flow iteration has ended (open model: frees a `max_in_flight` slot);
+    /// `whole`: it ran every step, so its flow and duration are recorded (one shard lookup
+    /// for both, once per iteration).
+    pub fn end_iteration(&self, whole: Option<(usize, Duration)>) {
+        self.with_shard(|s| {
+            if let Some((flow, took)) = whole
+                && let Some(h) = s.lock_flows().get_mut(flow)
+            {
+                // Auto-resizing: fails only past u64 indexes, which no duration reaches.
+                let _ = h.record(micros(took));
+            }
+            s.iterations.fetch_add(1, Ordering::Relaxed);
+        });
     }
 
     /// Flow iterations ended so far, over all threads. Takes the registry lock, which only
@@ -335,17 +345,6 @@ impl Recorder {
             .iter()
             .map(|s| s.iterations.load(Ordering::Relaxed))
             .sum()
-    }
-
-    /// Records a completed iteration of flow `flow` and how long it took, from its planned
-    /// start to the end of its last step (think times included).
-    pub fn record_iteration(&self, flow: usize, took: Duration) {
-        self.with_shard(|s| {
-            if let Some(h) = s.lock_flows().get_mut(flow) {
-                // Auto-resizing: fails only past u64 indexes, which no duration reaches.
-                let _ = h.record(micros(took));
-            }
-        });
     }
 
     /// Counts an open-model arrival that did not start: `max_in_flight` was reached, the run

@@ -238,16 +238,17 @@ pub struct Snapshot {
     pub history: Option<Arc<History>>,
 }
 
-/// One flow's iterations over the run: those that ran every step (a stop or an
-/// `abort_iteration` cuts an iteration short, and it is not counted here).
+/// One flow's iterations over the run: those that ran every step, failed or not (a stop,
+/// or an `abort_iteration` before the last step, cuts an iteration short, and it is not
+/// counted here).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FlowStats {
     /// The flow's name.
     pub name: String,
     /// Completed iterations.
     pub iterations: u64,
-    /// From each iteration's planned start to the end of its last step (think times
-    /// included), µs.
+    /// From each iteration's planned start to the end of its last step (think times between
+    /// steps included, the one after the last step not), µs.
     pub duration: Percentiles,
 }
 

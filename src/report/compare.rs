@@ -10,6 +10,12 @@
 //! - the error rate: a two-proportion z-test, |z| ≥ 3, and at least 0.1 percentage point;
 //! - rps: Welch's t-test over the series' points (each point a sample of the rate), |t| ≥ 3.
 //!
+//! The first two treat requests as independent, which they are not (a slow minute makes
+//! many slow requests, an outage many errors): on a large run their intervals shrink below
+//! any real run-to-run difference. So a percentile or error-rate change must also pass
+//! Welch's test over the series' points (batch means: each point's p50, p99 or error
+//! fraction is one sample), when both runs have at least three points.
+//!
 //! Without histograms or a series (a result of another tool, or a run too short for three
 //! points) only the tolerance judges. Reads results as JSON values, so a result saved by an
 //! earlier run and the run that just ended are compared by the same code. Depends on
@@ -143,8 +149,39 @@ impl Comparison {
 struct Figures<'a> {
     label: String,
     stats: &'a Value,
-    /// The step's column in the series (rps per point), if any.
-    rps_points: Vec<f64>,
+    /// The step's columns in the series (`Null` without one).
+    columns: &'a Value,
+    /// Which points of the series count as samples (see `figures`).
+    usable: Vec<bool>,
+}
+
+impl Figures<'_> {
+    /// One value per usable point of the series column `key` (nulls left out): samples of
+    /// the figure over time, for batch-means tests that stay honest when successive
+    /// requests are not independent (a slow minute makes many slow requests).
+    fn points(&self, key: &str) -> Vec<f64> {
+        let Some(values) = self.columns[key].as_array() else {
+            return Vec::new();
+        };
+        values
+            .iter()
+            .zip(&self.usable)
+            .filter(|(_, ok)| **ok)
+            .filter_map(|(v, _)| v.as_f64())
+            .collect()
+    }
+
+    /// Each usable point's error fraction.
+    fn error_points(&self) -> Vec<f64> {
+        let requests = self.points("requests");
+        let errors = self.points("errors");
+        requests
+            .iter()
+            .zip(&errors)
+            .filter(|(r, _)| **r > 0.0)
+            .map(|(r, e)| e / r)
+            .collect()
+    }
 }
 
 fn label(stats: &Value) -> String {
@@ -155,11 +192,11 @@ fn label(stats: &Value) -> String {
     }
 }
 
-/// Each step of a result (the total first), with its series' rps points.
+/// Each step of a result (the total first), with its series' columns.
 fn figures(doc: &Value) -> Vec<Figures<'_>> {
     let series = &doc["series"];
-    // Points much shorter than the others (the run's last, cut-off tick) give a rate that
-    // is mostly noise: they are left out.
+    // A point is a sample when it is a full one (the run's last, cut-off tick gives a rate
+    // that is mostly noise) and requests completed in it (a pause is not a rate of 0).
     let lengths: Vec<f64> = series["length_s"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_f64).collect())
@@ -167,29 +204,34 @@ fn figures(doc: &Value) -> Vec<Figures<'_>> {
     let mut sorted = lengths.clone();
     sorted.sort_by(f64::total_cmp);
     let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
-    let points = |columns: &Value| -> Vec<f64> {
-        columns["rps"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .zip(&lengths)
-                    .filter(|(_, len)| **len >= median / 2.0)
-                    .filter_map(|(v, _)| v.as_f64())
-                    .collect()
+    let usable = |columns: &Value| -> Vec<bool> {
+        let requests = columns["requests"].as_array();
+        lengths
+            .iter()
+            .enumerate()
+            .map(|(i, len)| {
+                let busy = requests
+                    .and_then(|r| r.get(i))
+                    .and_then(Value::as_u64)
+                    .is_some_and(|n| n > 0);
+                *len >= median / 2.0 && busy
             })
-            .unwrap_or_default()
+            .collect()
     };
     let mut out = vec![Figures {
         label: "total".into(),
         stats: &doc["total"],
-        rps_points: points(&series["total"]),
+        columns: &series["total"],
+        usable: usable(&series["total"]),
     }];
     if let Some(steps) = doc["steps"].as_array() {
         for (i, stats) in steps.iter().enumerate() {
+            let columns = &series["steps"][i];
             out.push(Figures {
                 label: label(stats),
                 stats,
-                rps_points: points(&series["steps"][i]),
+                columns,
+                usable: usable(columns),
             });
         }
     }
@@ -291,7 +333,7 @@ fn rate_row(b: &Figures<'_>, n: &Figures<'_>, tolerance: f64) -> Row {
         Ok(judge) => judge,
         Err(done) => return done,
     };
-    match welch_t(&b.rps_points, &n.rps_points) {
+    match welch_t(&b.points("rps"), &n.points("rps")) {
         Some(t) if t.abs() < SIGNIFICANT => row.note = "within the series' spread",
         Some(_) => row.verdict = direction(bv, nv, false),
         None => {
@@ -315,11 +357,20 @@ fn latency_row(b: &Figures<'_>, n: &Figures<'_>, metric: Metric, tolerance: f64)
         Ok(judge) => judge,
         Err(done) => return done,
     };
+    let column = if metric == Metric::P50 {
+        "p50_ms"
+    } else {
+        "p99_ms"
+    };
     match (interval(b, q), interval(n, q)) {
         (Some((blo, bhi)), Some((nlo, nhi))) if nlo <= bhi && blo <= nhi => {
             row.note = "confidence intervals overlap";
         }
-        (Some(_), Some(_)) => row.verdict = direction(bv, nv, true),
+        (Some(_), Some(_)) => match welch_t(&b.points(column), &n.points(column)) {
+            // The histograms treat requests as independent; the points over time do not.
+            Some(t) if t.abs() < SIGNIFICANT => row.note = "within the series' spread",
+            _ => row.verdict = direction(bv, nv, true),
+        },
         _ => {
             row.verdict = direction(bv, nv, true);
             row.note = "by tolerance (no histogram)";
@@ -373,8 +424,13 @@ fn error_row(b: &Figures<'_>, n: &Figures<'_>, tolerance: f64) -> Row {
     let se = (pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2)).sqrt();
     if se > 0.0 && ((p2 - p1) / se).abs() < SIGNIFICANT {
         row.note = "within chance (z-test)";
-    } else {
-        row.verdict = direction(p1, p2, true);
+        return row;
+    }
+    // Errors come in bursts (one outage fails many requests in a row): the change must
+    // also stand out against the rate's spread over time.
+    match welch_t(&b.error_points(), &n.error_points()) {
+        Some(t) if t.abs() < SIGNIFICANT => row.note = "within the series' spread",
+        _ => row.verdict = direction(p1, p2, true),
     }
     row
 }
@@ -471,7 +527,8 @@ mod tests {
     use serde_json::json;
 
     /// A result of one step whose latencies are `ms` (each once) and whose series has
-    /// the given rps points.
+    /// the given rps points (250 ms each), its errors spread over them, and per-point
+    /// percentiles that wobble a little around the run's.
     fn result(ms: &[u64], errors: u64, rps_points: &[f64]) -> Value {
         let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
         for &m in ms {
@@ -487,11 +544,20 @@ mod tests {
         let mut total = stats.clone();
         total["flow"] = Value::Null;
         total["name"] = json!("total");
-        let lengths: Vec<f64> = rps_points.iter().map(|_| 0.25).collect();
+        let k = rps_points.len() as u64;
+        let wobble =
+            |v: f64| -> Vec<f64> { (0..k).map(|i| v * (1.0 + 0.01 * (i % 3) as f64)).collect() };
+        let columns = json!({
+            "rps": rps_points,
+            "requests": rps_points.iter().map(|r| (r / 4.0).ceil() as u64).collect::<Vec<_>>(),
+            "errors": (0..k).map(|i| errors / k + u64::from(i < errors % k)).collect::<Vec<_>>(),
+            "p50_ms": wobble(p(0.5)),
+            "p99_ms": wobble(p(0.99)),
+        });
         json!({
             "schema_version": 1, "total": total, "steps": [stats],
-            "series": { "length_s": lengths, "total": { "rps": rps_points },
-                        "steps": [ { "rps": rps_points } ] },
+            "series": { "length_s": vec![0.25; rps_points.len()], "total": columns.clone(),
+                        "steps": [ columns ] },
         })
     }
 

@@ -6,7 +6,8 @@
 //! Columns: `t_s` (end of the tick from the run's start), `length_s`, `flow`, `step` (`total`
 //! with an empty flow for the whole run), `requests`, `errors`, `rps`, `p50_ms`, `p90_ms`,
 //! `p99_ms`, `max_ms` (empty when the tick had no response), `in_flight`, `level` (VUs or
-//! arrivals per second), `dropped` (arrivals dropped so far). Quoting by the `csv` crate.
+//! arrivals per second), `dropped` (arrivals dropped in the tick, as in the JSON series).
+//! Quoting by the `csv` crate.
 
 use super::RunInfo;
 use super::export::{Exporter, Sink, Tick};
@@ -34,6 +35,8 @@ pub const HEADER: [&str; 14] = [
 pub struct Csv {
     sink: Sink,
     header_written: bool,
+    /// Arrivals dropped before this tick (the snapshot counts them from the start).
+    dropped_before: u64,
 }
 
 impl Csv {
@@ -42,12 +45,14 @@ impl Csv {
         Self {
             sink,
             header_written: false,
+            dropped_before: 0,
         }
     }
 }
 
-/// A tick's rows, the header first when `header` is true.
-pub fn rows(snap: &Snapshot, header: bool) -> std::io::Result<Vec<u8>> {
+/// A tick's rows, the header first when `header` is true; `dropped_before`: arrivals
+/// dropped before the tick.
+pub fn rows(snap: &Snapshot, header: bool, dropped_before: u64) -> std::io::Result<Vec<u8>> {
     let mut w = ::csv::Writer::from_writer(Vec::new());
     if header {
         w.write_record(HEADER)?;
@@ -57,13 +62,14 @@ pub fn rows(snap: &Snapshot, header: bool) -> std::io::Result<Vec<u8>> {
         Some(Level::Rate(r)) => r.to_string(),
         None => String::new(),
     };
+    let dropped = snap.dropped.saturating_sub(dropped_before).to_string();
     for step in snap.steps.iter().chain(std::iter::once(&snap.total)) {
-        w.write_record(row(snap, step, &level))?;
+        w.write_record(row(snap, step, &level, &dropped))?;
     }
     w.into_inner().map_err(|e| e.into_error())
 }
 
-fn row(snap: &Snapshot, step: &StepStats, level: &str) -> [String; 14] {
+fn row(snap: &Snapshot, step: &StepStats, level: &str, dropped: &str) -> [String; 14] {
     let i = &step.interval;
     let ms = |us: u64| {
         if i.latency.count == 0 {
@@ -86,7 +92,7 @@ fn row(snap: &Snapshot, step: &StepStats, level: &str) -> [String; 14] {
         ms(i.latency.max),
         snap.in_flight.to_string(),
         level.to_string(),
-        snap.dropped.to_string(),
+        dropped.to_string(),
     ]
 }
 
@@ -96,8 +102,9 @@ impl Exporter for Csv {
     }
 
     fn tick(&mut self, tick: &Tick<'_>) -> std::io::Result<()> {
-        let bytes = rows(tick.snap, !self.header_written)?;
+        let bytes = rows(tick.snap, !self.header_written, self.dropped_before)?;
         self.header_written = true;
+        self.dropped_before = tick.snap.dropped;
         self.sink.append(&bytes)
     }
 
@@ -105,7 +112,7 @@ impl Exporter for Csv {
         // A run that ended before its first tick still gets a header and its one row set.
         if !self.header_written {
             self.header_written = true;
-            return self.sink.append(&rows(snap, true)?);
+            return self.sink.append(&rows(snap, true, 0)?);
         }
         Ok(())
     }

@@ -1,5 +1,5 @@
 //! `--hdr-log PATH`: an HdrHistogram interval log, streamed a tick at a time: each step's
-//! latency histogram for the tick, tagged `flow/step`, then the whole run's, untagged.
+//! latency histogram for the tick, tagged `flow/step`, then all steps' together, untagged.
 //! Values are microseconds. Written by hdrhistogram's own log writer and V2+deflate
 //! serializer, so `HistogramLogProcessor` and the Python `hdrhistogram` package read it.
 
@@ -71,7 +71,7 @@ impl Exporter for HdrLog {
             builder
                 .add_comment(&format!(
                     " stampede {} interval log: latency in microseconds, one interval per \
-                     tick, tagged flow/step; the untagged histogram is the whole run",
+                     tick, tagged flow/step; the untagged one is all steps together",
                     env!("CARGO_PKG_VERSION")
                 ))
                 .with_start_time(start)
