@@ -2,10 +2,9 @@
 //! errors that name the file, line, column, field and fix.
 //!
 //! Flow: text → `reader` (into `raw`, the serde mirror with spans; parser errors retold by
-//! `parse_error`) → `build` (every check, all problems collected) → `Plan` (immutable).
+//! `parse_error`) → `validate` (every check, all problems collected) → `Plan` (immutable).
 //! Depends on no other module of the crate.
 
-mod build;
 mod checks;
 mod data;
 mod diag;
@@ -14,14 +13,13 @@ mod parse_error;
 mod plan;
 mod raw;
 mod reader;
-mod step;
 mod template;
 mod threshold;
 mod units;
+mod validate;
 
 use std::path::Path;
 
-pub use build::{MAX_USERS, Overrides, parse_target};
 pub use checks::{Check, CheckKind, Expect, Extraction, Response, Source};
 pub use data::{DataMode, DataSet};
 pub use diag::{Problem, ScenarioError};
@@ -31,8 +29,7 @@ pub use template::{
 };
 pub use threshold::{Metric, Op, Stat, Threshold};
 pub use units::{StatusSet, parse_duration, parse_rate, parse_size};
-
-use diag::Problems;
+pub use validate::{MAX_USERS, Overrides, parse_target};
 
 /// Virtual users of a `--url` run that names no load.
 pub const AD_HOC_VUS: u64 = 50;
@@ -84,16 +81,15 @@ fn parse_in(
     let Some(raw) = reading.raw.take() else {
         return Err(invalid(reading.problems));
     };
-    let cx = build::Context {
+    let mut validator = validate::Validator::new(
         env,
         overrides,
-        fallback_name: fallback_name.to_string(),
-        text: &reading.text,
-        base_dir: base_dir.to_path_buf(),
-    };
-    let mut problems = Problems::default();
-    let plan = build::build(raw, &cx, &mut problems);
-    let later: Vec<Problem> = (problems.into_sorted().into_iter())
+        fallback_name.to_string(),
+        &reading.text,
+        base_dir.to_path_buf(),
+    );
+    let plan = validate::build(raw, &mut validator);
+    let later: Vec<Problem> = (validator.problems.into_sorted().into_iter())
         .filter(|p| reading.keeps(p))
         .collect();
     let mut all = reading.problems;

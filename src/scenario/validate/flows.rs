@@ -1,0 +1,301 @@
+//! `flows:`, `setup:` and `defaults:`: each flow's weight, pace and steps, and each step
+//! put together from its request (`request`) and its expectations (`expect`). Step ids are
+//! numbered in plan order (metrics index them).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName};
+use serde_saphyr::{Location, Spanned};
+
+use super::expect::{build_expect, build_extract};
+use super::request::{add_headers, build_body, build_query, method_and_url};
+use super::{DEFAULT_TIMEOUT, Validator, positive_duration};
+use crate::scenario::data::DataSet;
+use crate::scenario::plan::{Flow, OnError, Step};
+use crate::scenario::raw::{RawDefaults, RawFlow, RawStep};
+use crate::scenario::template::Template;
+use crate::scenario::units::{parse_duration, parse_size};
+
+/// Largest flow weight (weights are summed, so they must not overflow).
+const MAX_WEIGHT: u64 = 1_000_000;
+
+pub(super) fn build_flows(
+    raw: Option<&Spanned<Vec<Spanned<RawFlow>>>>,
+    defaults: &Defaults,
+    known: &Known<'_>,
+    vd: &mut Validator<'_>,
+) -> Vec<Flow> {
+    let Some(raw) = raw.filter(|f| !f.value.is_empty()) else {
+        let loc = raw.map_or(Location::UNKNOWN, |r| r.referenced);
+        vd.problems.at(
+            loc,
+            "flows",
+            "no flows; add at least one, e.g. flows: [{ name: main, steps: [{ get: / }] }]",
+        );
+        return Vec::new();
+    };
+    let mut flows: Vec<Flow> = Vec::new();
+    for (i, flow) in raw.value.iter().enumerate() {
+        let path = format!("flows[{i}]");
+        let name = flow
+            .value
+            .name
+            .as_ref()
+            .map_or_else(|| format!("flow{}", i + 1), |n| n.value.clone());
+        if let Some(n) = &flow.value.name
+            && flows.iter().any(|f| f.name == n.value)
+        {
+            vd.problems.on(
+                n,
+                &format!("{path}.name"),
+                format!("\"{}\" names two flows; names must be unique", n.value),
+            );
+        }
+        let mut known = Known {
+            vars: known.vars.clone(),
+            data: known.data,
+        };
+        if let Some(f) = build_flow(flow, &path, name, defaults, &mut known, vd) {
+            flows.push(f);
+        }
+    }
+    flows
+}
+
+/// One flow (or the setup flow): weight, pace and steps.
+pub(super) fn build_flow(
+    raw: &Spanned<RawFlow>,
+    path: &str,
+    name: String,
+    defaults: &Defaults,
+    known: &mut Known<'_>,
+    vd: &mut Validator<'_>,
+) -> Option<Flow> {
+    let (flow, loc) = (&raw.value, raw.referenced);
+    let weight = flow.weight.as_ref().map_or(1, |w| w.value);
+    if let Some(w) = flow
+        .weight
+        .as_ref()
+        .filter(|w| !(1..=MAX_WEIGHT).contains(&w.value))
+    {
+        let message = format!(
+            "{} must be from 1 to {MAX_WEIGHT} (remove the flow to disable it)",
+            w.value
+        );
+        vd.problems.on(w, &format!("{path}.weight"), message);
+    }
+    let pace = flow
+        .pace
+        .as_ref()
+        .and_then(|p| positive_duration(p, &format!("{path}.pace"), vd));
+    let Some(steps) = flow.steps.as_ref().filter(|s| !s.value.is_empty()) else {
+        vd.problems.at(
+            loc,
+            &format!("{path}.steps"),
+            "the flow has no steps; add e.g. steps: [{ get: / }]",
+        );
+        return None;
+    };
+    let steps = build_steps(&steps.value, path, defaults, known, vd);
+    Some(Flow {
+        name,
+        weight,
+        pace,
+        steps,
+    })
+}
+
+fn build_steps(
+    raw: &[Spanned<RawStep>],
+    path: &str,
+    defaults: &Defaults,
+    known: &mut Known<'_>,
+    vd: &mut Validator<'_>,
+) -> Vec<Step> {
+    let mut built: Vec<Step> = Vec::new();
+    for (j, step) in raw.iter().enumerate() {
+        let step_path = format!("{path}.steps[{j}]");
+        let Some(s) = build_step(step, &step_path, defaults, known, vd) else {
+            continue;
+        };
+        if step.value.name.is_some() && built.iter().any(|b| b.name == s.name) {
+            let message = format!(
+                "\"{}\" names two steps of this flow; names must be unique",
+                s.name
+            );
+            vd.problems.on(step, &format!("{step_path}.name"), message);
+        }
+        vd.next_step_id += 1;
+        built.push(s);
+    }
+    built
+}
+
+/// The `defaults:` section, validated.
+pub struct Defaults {
+    pub(super) headers: HeaderMap,
+    pub(super) header_templates: Vec<(HeaderName, Template)>,
+    timeout: Duration,
+    max_body: usize,
+}
+
+/// Names a template may read at one point of a flow.
+pub struct Known<'a> {
+    /// Variables: `variables:`, `--set`, setup extractions, earlier steps' extractions.
+    pub vars: BTreeSet<String>,
+    /// The data files.
+    pub data: &'a [DataSet],
+}
+
+impl Defaults {
+    /// Validates the defaults section (absent means no headers and a 30 s timeout).
+    pub fn build(raw: Option<&RawDefaults>, known: &Known<'_>, vd: &mut Validator<'_>) -> Self {
+        let mut d = Self {
+            headers: HeaderMap::new(),
+            header_templates: Vec::new(),
+            timeout: DEFAULT_TIMEOUT,
+            max_body: DEFAULT_MAX_BODY,
+        };
+        if let Some(raw) = raw {
+            if let Some(m) = &raw.max_body {
+                d.max_body = body_limit(m, "defaults.max_body", vd).unwrap_or(d.max_body);
+            }
+            if let Some(h) = &raw.headers {
+                add_headers(&mut d, h, "defaults.headers", known, vd);
+            }
+            if let Some(t) = &raw.timeout {
+                d.timeout = positive_duration(t, "defaults.timeout", vd).unwrap_or(d.timeout);
+            }
+        }
+        d
+    }
+}
+
+/// Validates one step; `None` when it has problems (already recorded). Its extractions are
+/// added to `known` for the steps after it.
+fn build_step(
+    raw: &Spanned<RawStep>,
+    path: &str,
+    defaults: &Defaults,
+    known: &mut Known<'_>,
+    vd: &mut Validator<'_>,
+) -> Option<Step> {
+    let before = vd.problems.len();
+    let s = &raw.value;
+    let (method, url) = method_and_url(raw, path, known, vd)?;
+    let default_name = format!("{method} {}", url.as_str());
+    let query = build_query(s.query.as_ref(), path, known, vd);
+    let mut headers = Defaults {
+        headers: defaults.headers.clone(),
+        header_templates: defaults.header_templates.clone(),
+        timeout: defaults.timeout,
+        max_body: defaults.max_body,
+    };
+    if let Some(h) = &s.headers {
+        add_headers(&mut headers, h, &format!("{path}.headers"), known, vd);
+    }
+    let body = build_body(s, &mut headers.headers, path, known, vd);
+    let timeout = match &s.timeout {
+        Some(t) => positive_duration(t, &format!("{path}.timeout"), vd),
+        None => Some(defaults.timeout),
+    };
+    let max_body = match &s.max_body {
+        Some(m) => body_limit(m, &format!("{path}.max_body"), vd),
+        None => Some(defaults.max_body),
+    };
+    let expect = build_expect(s.expect.as_ref(), path, vd);
+    let extract = build_extract(s.extract.as_ref(), path, vd);
+    let on_error = match &s.on_error {
+        None => Some(OnError::AbortIteration),
+        Some(v) => match v.value.trim() {
+            "abort_iteration" => Some(OnError::AbortIteration),
+            "continue" => Some(OnError::Continue),
+            other => {
+                vd.problems.on(
+                    v,
+                    &format!("{path}.on_error"),
+                    format!("\"{other}\" is not a policy; write abort_iteration or continue"),
+                );
+                None
+            }
+        },
+    };
+    let think = s
+        .think
+        .as_ref()
+        .map(|t| parse_think(&t.value).map_err(|e| vd.problems.on(t, &format!("{path}.think"), e)))
+        .transpose()
+        .ok()?;
+    for e in &extract {
+        known.vars.insert(e.var.clone());
+    }
+    let (Some(timeout), Some(max_body), Some(expect), Some(on_error)) =
+        (timeout, max_body, expect, on_error)
+    else {
+        return None;
+    };
+    if vd.problems.len() != before {
+        return None;
+    }
+    let name = s.name.as_ref().map_or(default_name, |n| n.value.clone());
+    Some(Step {
+        id: vd.next_step_id,
+        name,
+        method,
+        url,
+        query,
+        headers: headers.headers,
+        header_templates: headers.header_templates,
+        body,
+        timeout,
+        max_body,
+        expect,
+        extract,
+        on_error,
+        think,
+    })
+}
+
+/// The body bytes a step keeps when it reads the body, unless it says otherwise.
+pub const DEFAULT_MAX_BODY: usize = 1 << 20;
+
+/// The most a step may keep: each user holds up to this much at once.
+const MOST_MAX_BODY: u64 = 1 << 30;
+
+/// `max_body`: a size from 1 byte to 1 GiB.
+fn body_limit(raw: &Spanned<String>, field: &str, vd: &mut Validator<'_>) -> Option<usize> {
+    match parse_size(&raw.value) {
+        Ok(0) => vd
+            .problems
+            .on(raw, field, "must be at least 1 byte; write e.g. 1MiB"),
+        Ok(n) if n > MOST_MAX_BODY => vd.problems.on(
+            raw,
+            field,
+            format!(
+                "\"{}\" is more than 1GiB; every user may hold this much at once",
+                raw.value
+            ),
+        ),
+        Ok(n) => return usize::try_from(n).ok(),
+        Err(e) => vd.problems.on(raw, field, e),
+    }
+    None
+}
+
+/// `500ms`, or a range `200ms..1s`.
+fn parse_think(text: &str) -> Result<(Duration, Duration), String> {
+    let (lo, hi) = match text.split_once("..") {
+        Some((a, b)) => (parse_duration(a)?, parse_duration(b)?),
+        None => {
+            let d = parse_duration(text)?;
+            (d, d)
+        }
+    };
+    if lo > hi {
+        return Err(format!(
+            "\"{text}\": the range runs from the shorter time to the longer, e.g. 200ms..1s"
+        ));
+    }
+    Ok((lo, hi))
+}

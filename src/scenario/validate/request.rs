@@ -1,0 +1,313 @@
+//! A step's request: method and URL, query, headers and body. Every template is compiled
+//! here, once, and every name it reads is checked against what is defined at that point of
+//! the flow.
+
+use std::collections::BTreeMap;
+
+use reqwest::Method;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use serde_saphyr::{Location, Spanned};
+
+use super::flows::{Defaults, Known};
+use super::{Validator, scalar_text};
+use crate::scenario::plan::{Body, StepUrl};
+use crate::scenario::raw::{AnyValue, RawStep};
+use crate::scenario::template::{JsonTemplate, Template};
+
+/// Compiles one template found at `loc`, and checks every name it reads. Problems point
+/// inside the template when its text can be found in the source.
+pub(super) fn compile(
+    text: &str,
+    loc: Location,
+    field: &str,
+    known: &Known<'_>,
+    vd: &mut Validator<'_>,
+) -> Option<Template> {
+    let t = match Template::compile(text, vd.env) {
+        Ok(t) => t,
+        Err(e) => {
+            vd.problems
+                .at_pos(vd.position(loc, text, e.offset), field, e.message);
+            return None;
+        }
+    };
+    let mut ok = true;
+    for var in t.variables() {
+        if !known.vars.contains(var) {
+            let offset = text.find(var).map_or(0, |b| text[..b].chars().count());
+            vd.problems.at_pos(
+                vd.position(loc, text, offset),
+                field,
+                format!(
+                    "{var} is not defined; define it under variables:, pass --set {var}=VALUE, \
+                     or extract it in an earlier step"
+                ),
+            );
+            ok = false;
+        }
+    }
+    for (set, column) in t.data_columns() {
+        let offset = text
+            .find(&format!("data.{set}"))
+            .map_or(0, |b| text[..b].chars().count());
+        let message = match known.data.iter().find(|d| d.name == set) {
+            None if known.data.is_empty() => {
+                format!("no data file is named {set}; declare it under data:")
+            }
+            None => {
+                let names: Vec<&str> = known.data.iter().map(|d| d.name.as_str()).collect();
+                format!(
+                    "no data file is named {set}; the data files are {}",
+                    names.join(", ")
+                )
+            }
+            Some(d) if d.column(column).is_none() => format!(
+                "{} has no column {column}; its columns are {}",
+                d.file.display(),
+                d.columns.join(", ")
+            ),
+            Some(_) => continue,
+        };
+        vd.problems
+            .at_pos(vd.position(loc, text, offset), field, message);
+        ok = false;
+    }
+    ok.then_some(t)
+}
+
+fn compile_spanned(
+    v: &Spanned<String>,
+    field: &str,
+    known: &Known<'_>,
+    vd: &mut Validator<'_>,
+) -> Option<Template> {
+    compile(&v.value, v.referenced, field, known, vd)
+}
+
+pub(super) fn method_and_url(
+    raw: &Spanned<RawStep>,
+    path: &str,
+    known: &Known<'_>,
+    vd: &mut Validator<'_>,
+) -> Option<(Method, StepUrl)> {
+    let s = &raw.value;
+    let shortcuts = s.shortcuts();
+    let (method, url) = match (shortcuts.as_slice(), &s.method, &s.url) {
+        ([(m, u)], None, None) => (Method::from_bytes(m.as_bytes()).ok()?, *u),
+        ([], method, Some(u)) => {
+            let method = match method {
+                None => Method::GET,
+                Some(m) => match parse_method(&m.value) {
+                    Some(m) => m,
+                    None => {
+                        vd.problems.on(m, &format!("{path}.method"), format!("\"{}\" is not an HTTP method; write e.g. GET, POST, PUT, PATCH or DELETE", m.value));
+                        return None;
+                    }
+                },
+            };
+            (method, u)
+        }
+        ([], Some(m), None) => {
+            vd.problems.on(
+                m,
+                &format!("{path}.url"),
+                "the step has a method but no url; add e.g. url: /users",
+            );
+            return None;
+        }
+        ([], None, None) => {
+            vd.problems.on(raw, path, "the step has no request; write e.g. get: /users/1, or method: POST with url: /users");
+            return None;
+        }
+        _ => {
+            vd.problems.on(raw, path, "give the request once: one of get/post/put/patch/delete/head/options, or method with url");
+            return None;
+        }
+    };
+    let field = format!("{path}.url");
+    let template = compile_spanned(url, &field, known, vd)?;
+    let text = url.value.trim().to_string();
+    let absolute = text.starts_with("http://") || text.starts_with("https://");
+    let checked = match template.as_literal() {
+        Some(literal) => check_literal_url(literal),
+        None if text.starts_with('/') || absolute => Ok(()),
+        None => Err(format!(
+            "\"{text}\" must start with / (a path joined to the target) or http:// (a full URL)"
+        )),
+    };
+    if let Err(e) = checked {
+        vd.problems.on(url, &field, e);
+        return None;
+    }
+    Some((
+        method,
+        StepUrl {
+            text,
+            template,
+            absolute,
+        },
+    ))
+}
+
+fn parse_method(text: &str) -> Option<Method> {
+    let upper = text.trim().to_ascii_uppercase();
+    if upper.is_empty() || !upper.chars().all(|c| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    Method::from_bytes(upper.as_bytes()).ok()
+}
+
+/// A path (`/users/1`) or an absolute `http(s)://` URL.
+fn check_literal_url(text: &str) -> Result<(), String> {
+    if text.starts_with('/') {
+        reqwest::Url::parse(&format!("http://host{text}"))
+            .map_err(|e| format!("\"{text}\" is not a valid path ({e})"))?;
+        return Ok(());
+    }
+    if text.starts_with("http://") || text.starts_with("https://") {
+        let url = reqwest::Url::parse(text)
+            .map_err(|e| format!("\"{text}\" is not a valid URL ({e})"))?;
+        if url.host_str().is_none() {
+            return Err(format!("\"{text}\" has no host"));
+        }
+        return Ok(());
+    }
+    Err(format!(
+        "\"{text}\" must be a path starting with / (joined to the target) or a full http:// URL"
+    ))
+}
+
+pub(super) fn build_query(
+    query: Option<&BTreeMap<String, AnyValue>>,
+    path: &str,
+    known: &Known<'_>,
+    vd: &mut Validator<'_>,
+) -> Vec<(String, Template)> {
+    let mut out = Vec::new();
+    for (k, v) in query.into_iter().flatten() {
+        let field = format!("{path}.query.{k}");
+        if v.value.is_object() || v.value.is_array() {
+            vd.problems.on(
+                v,
+                &field,
+                "a query value must be a string, number or boolean",
+            );
+            continue;
+        }
+        let text = scalar_text(&v.value);
+        if let Some(t) = compile(&text, v.referenced, &field, known, vd) {
+            out.push((k.clone(), t));
+        }
+    }
+    out
+}
+
+pub(super) fn add_headers(
+    into: &mut Defaults,
+    raw: &BTreeMap<String, Spanned<String>>,
+    field: &str,
+    known: &Known<'_>,
+    vd: &mut Validator<'_>,
+) {
+    for (name, value) in raw {
+        let field = format!("{field}.{name}");
+        let Ok(header) = HeaderName::from_bytes(name.as_bytes()) else {
+            vd.problems.on(
+                value,
+                &field,
+                format!("\"{name}\" is not a valid header name (letters, digits and - only)"),
+            );
+            continue;
+        };
+        let Some(t) = compile_spanned(value, &field, known, vd) else {
+            continue;
+        };
+        // A later definition (the step's) replaces an earlier one (the defaults').
+        into.headers.remove(&header);
+        into.header_templates.retain(|(h, _)| *h != header);
+        let Some(text) = t.as_literal() else {
+            into.header_templates.push((header, t));
+            continue;
+        };
+        match HeaderValue::from_str(text) {
+            Ok(v) => {
+                into.headers.insert(header, v);
+            }
+            Err(_) => vd.problems.on(
+                value,
+                &field,
+                "the header value has characters a header cannot carry (e.g. a newline)",
+            ),
+        }
+    }
+}
+
+pub(super) fn build_body(
+    s: &RawStep,
+    headers: &mut HeaderMap,
+    path: &str,
+    known: &Known<'_>,
+    vd: &mut Validator<'_>,
+) -> Option<Body> {
+    match (&s.json, &s.body) {
+        (Some(_), Some(b)) => {
+            vd.problems.on(
+                b,
+                &format!("{path}.body"),
+                "the step has both json and body; keep one",
+            );
+            None
+        }
+        (Some(j), None) => {
+            let field = format!("{path}.json");
+            let t = match JsonTemplate::compile(&j.value, vd.env) {
+                Ok(t) => t,
+                Err(e) => {
+                    let pos = vd.position(j.referenced, &e.text, e.error.offset);
+                    vd.problems
+                        .at_pos(pos, &format!("{field}{}", e.path), e.error.message);
+                    return None;
+                }
+            };
+            // Names read by the strings: each string goes through `compile` again (load time
+            // only), so its names are checked and located like any other template's.
+            let before = vd.problems.len();
+            check_json_names(&j.value, j.referenced, &field, known, vd);
+            if vd.problems.len() != before {
+                return None;
+            }
+            if !headers.contains_key(CONTENT_TYPE) {
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            }
+            Some(Body::Json(t))
+        }
+        (None, Some(b)) => compile_spanned(b, &format!("{path}.body"), known, vd).map(Body::Text),
+        (None, None) => None,
+    }
+}
+
+/// Reports undefined names in a JSON body, string by string (each at its own position).
+fn check_json_names(
+    v: &serde_json::Value,
+    loc: Location,
+    field: &str,
+    known: &Known<'_>,
+    vd: &mut Validator<'_>,
+) {
+    match v {
+        serde_json::Value::String(s) => {
+            compile(s, loc, field, known, vd);
+        }
+        serde_json::Value::Array(items) => {
+            for (i, x) in items.iter().enumerate() {
+                check_json_names(x, loc, &format!("{field}[{i}]"), known, vd);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (k, x) in map {
+                check_json_names(x, loc, &format!("{field}.{k}"), known, vd);
+            }
+        }
+        _ => {}
+    }
+}
