@@ -2,20 +2,18 @@
 //! put together from its request (`request`) and its expectations (`expect`). Step ids are
 //! numbered in plan order (metrics index them).
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderName};
 use serde_saphyr::{Location, Spanned};
 
 use super::expect::{build_expect, build_extract};
-use super::request::{add_headers, build_body, build_query, method_and_url};
-use super::{DEFAULT_TIMEOUT, Validator, positive_duration};
-use crate::scenario::data::DataSet;
+use super::request::{
+    Defaults, Known, add_headers, body_limit, build_body, build_query, method_and_url,
+};
+use super::{Validator, positive_duration};
 use crate::scenario::plan::{Flow, OnError, Step};
-use crate::scenario::raw::{RawDefaults, RawFlow, RawStep};
-use crate::scenario::template::Template;
-use crate::scenario::units::{parse_duration, parse_size};
+use crate::scenario::raw::{RawFlow, RawStep};
+use crate::scenario::units::parse_duration;
 
 /// Largest flow weight (weights are summed, so they must not overflow).
 const MAX_WEIGHT: u64 = 1_000_000;
@@ -132,46 +130,6 @@ fn build_steps(
     built
 }
 
-/// The `defaults:` section, validated.
-pub struct Defaults {
-    pub(super) headers: HeaderMap,
-    pub(super) header_templates: Vec<(HeaderName, Template)>,
-    timeout: Duration,
-    max_body: usize,
-}
-
-/// Names a template may read at one point of a flow.
-pub struct Known<'a> {
-    /// Variables: `variables:`, `--set`, setup extractions, earlier steps' extractions.
-    pub vars: BTreeSet<String>,
-    /// The data files.
-    pub data: &'a [DataSet],
-}
-
-impl Defaults {
-    /// Validates the defaults section (absent means no headers and a 30 s timeout).
-    pub fn build(raw: Option<&RawDefaults>, known: &Known<'_>, vd: &mut Validator<'_>) -> Self {
-        let mut d = Self {
-            headers: HeaderMap::new(),
-            header_templates: Vec::new(),
-            timeout: DEFAULT_TIMEOUT,
-            max_body: DEFAULT_MAX_BODY,
-        };
-        if let Some(raw) = raw {
-            if let Some(m) = &raw.max_body {
-                d.max_body = body_limit(m, "defaults.max_body", vd).unwrap_or(d.max_body);
-            }
-            if let Some(h) = &raw.headers {
-                add_headers(&mut d, h, "defaults.headers", known, vd);
-            }
-            if let Some(t) = &raw.timeout {
-                d.timeout = positive_duration(t, "defaults.timeout", vd).unwrap_or(d.timeout);
-            }
-        }
-        d
-    }
-}
-
 /// Validates one step; `None` when it has problems (already recorded). Its extractions are
 /// added to `known` for the steps after it.
 fn build_step(
@@ -255,32 +213,6 @@ fn build_step(
         on_error,
         think,
     })
-}
-
-/// The body bytes a step keeps when it reads the body, unless it says otherwise.
-pub const DEFAULT_MAX_BODY: usize = 1 << 20;
-
-/// The most a step may keep: each user holds up to this much at once.
-const MOST_MAX_BODY: u64 = 1 << 30;
-
-/// `max_body`: a size from 1 byte to 1 GiB.
-fn body_limit(raw: &Spanned<String>, field: &str, vd: &mut Validator<'_>) -> Option<usize> {
-    match parse_size(&raw.value) {
-        Ok(0) => vd
-            .problems
-            .on(raw, field, "must be at least 1 byte; write e.g. 1MiB"),
-        Ok(n) if n > MOST_MAX_BODY => vd.problems.on(
-            raw,
-            field,
-            format!(
-                "\"{}\" is more than 1GiB; every user may hold this much at once",
-                raw.value
-            ),
-        ),
-        Ok(n) => return usize::try_from(n).ok(),
-        Err(e) => vd.problems.on(raw, field, e),
-    }
-    None
 }
 
 /// `500ms`, or a range `200ms..1s`.

@@ -5,7 +5,8 @@
 //! part of the scenario has its own file: `load` (model, stages), `data` (data files),
 //! `thresholds`, `flows` (flows, defaults, steps), `request` (a step's URL, query, headers,
 //! body and templates) and `expect` (a step's expectations and extraction). The parts depend
-//! on this module and on one another only downwards: flows → request, expect.
+//! on this module and on one another only downwards: flows → request, expect (request
+//! holds `defaults:` and the names known at a point of a flow, which flows pass down).
 //!
 //! Command-line overrides are applied here, before the checks, so that `--vus 10` on a file
 //! that says `rate: 100/s` yields a valid closed-model plan rather than a conflict.
@@ -30,8 +31,9 @@ use super::template::{EnvLookup, is_name, substitute_env};
 use super::units::parse_duration;
 use crate::redact::Redactor;
 use data::build_data;
-use flows::{Defaults, Known, build_flow, build_flows};
+use flows::{build_flow, build_flows};
 use load::build_load;
+use request::{Defaults, Known};
 use thresholds::build_thresholds;
 
 /// What every check of one file reads, and the problems they find.

@@ -1,18 +1,21 @@
-//! A step's request: method and URL, query, headers and body. Every template is compiled
+//! A step's request: method and URL, query, headers and body, and the `defaults:` they
+//! start from. Every template is compiled
 //! here, once, and every name it reads is checked against what is defined at that point of
 //! the flow.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use reqwest::Method;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde_saphyr::{Location, Spanned};
 
-use super::flows::{Defaults, Known};
-use super::{Validator, scalar_text};
+use super::{DEFAULT_TIMEOUT, Validator, positive_duration, scalar_text};
+use crate::scenario::data::DataSet;
 use crate::scenario::plan::{Body, StepUrl};
-use crate::scenario::raw::{AnyValue, RawStep};
+use crate::scenario::raw::{AnyValue, RawDefaults, RawStep};
 use crate::scenario::template::{JsonTemplate, Template};
+use crate::scenario::units::parse_size;
 
 /// Compiles one template found at `loc`, and checks every name it reads. Problems point
 /// inside the template when its text can be found in the source.
@@ -310,4 +313,74 @@ fn check_json_names(
         }
         _ => {}
     }
+}
+
+/// The `defaults:` section, validated.
+pub struct Defaults {
+    pub(super) headers: HeaderMap,
+    pub(super) header_templates: Vec<(HeaderName, Template)>,
+    pub(super) timeout: Duration,
+    pub(super) max_body: usize,
+}
+
+/// Names a template may read at one point of a flow.
+pub struct Known<'a> {
+    /// Variables: `variables:`, `--set`, setup extractions, earlier steps' extractions.
+    pub vars: BTreeSet<String>,
+    /// The data files.
+    pub data: &'a [DataSet],
+}
+
+impl Defaults {
+    /// Validates the defaults section (absent means no headers and a 30 s timeout).
+    pub fn build(raw: Option<&RawDefaults>, known: &Known<'_>, vd: &mut Validator<'_>) -> Self {
+        let mut d = Self {
+            headers: HeaderMap::new(),
+            header_templates: Vec::new(),
+            timeout: DEFAULT_TIMEOUT,
+            max_body: DEFAULT_MAX_BODY,
+        };
+        if let Some(raw) = raw {
+            if let Some(m) = &raw.max_body {
+                d.max_body = body_limit(m, "defaults.max_body", vd).unwrap_or(d.max_body);
+            }
+            if let Some(h) = &raw.headers {
+                add_headers(&mut d, h, "defaults.headers", known, vd);
+            }
+            if let Some(t) = &raw.timeout {
+                d.timeout = positive_duration(t, "defaults.timeout", vd).unwrap_or(d.timeout);
+            }
+        }
+        d
+    }
+}
+
+/// The body bytes a step keeps when it reads the body, unless it says otherwise.
+pub const DEFAULT_MAX_BODY: usize = 1 << 20;
+
+/// The most a step may keep: each user holds up to this much at once.
+const MOST_MAX_BODY: u64 = 1 << 30;
+
+/// `max_body`: a size from 1 byte to 1 GiB.
+pub(super) fn body_limit(
+    raw: &Spanned<String>,
+    field: &str,
+    vd: &mut Validator<'_>,
+) -> Option<usize> {
+    match parse_size(&raw.value) {
+        Ok(0) => vd
+            .problems
+            .on(raw, field, "must be at least 1 byte; write e.g. 1MiB"),
+        Ok(n) if n > MOST_MAX_BODY => vd.problems.on(
+            raw,
+            field,
+            format!(
+                "\"{}\" is more than 1GiB; every user may hold this much at once",
+                raw.value
+            ),
+        ),
+        Ok(n) => return usize::try_from(n).ok(),
+        Err(e) => vd.problems.on(raw, field, e),
+    }
+    None
 }
