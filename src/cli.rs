@@ -9,9 +9,17 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::scenario::{MAX_USERS, is_name, parse_duration, parse_rate};
 
+/// The version and the commit it was built from: `0.1.0 (41c52fe)`.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("STAMPEDE_COMMIT"),
+    ")"
+);
+
 /// A terminal load tester: scenario files, exact percentiles, open and closed load models.
 #[derive(Debug, Parser)]
-#[command(name = "stampede", version, about, long_about = None)]
+#[command(name = "stampede", version = VERSION, about, long_about = None)]
 #[command(after_help = "Shortcut: `stampede FILE` is `stampede run FILE`.\n\
 Exit codes: 0 run completed · 1 a threshold failed (compare: a regression) · 2 bad usage or scenario · 130 interrupted.")]
 pub struct Cli {
@@ -33,6 +41,18 @@ pub enum Command {
     Report(ReportArgs),
     /// Compare two results (`run --json`) step by step: exit 1 when one regressed.
     Compare(CompareArgs),
+    /// Print a shell completion script: bash, zsh, fish or powershell.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), e.g. `stampede man > stampede.1`.
+    Man,
+}
+
+/// Arguments of `stampede completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Arguments of `stampede compare`.
@@ -272,12 +292,14 @@ fn positive_duration(text: &str) -> Result<Duration, String> {
 /// Inserts `run` when the first argument is not a subcommand or a global flag, so that
 /// `stampede FILE` and `stampede --url URL` work as `stampede run ...`.
 pub fn with_default_subcommand(args: Vec<String>) -> Vec<String> {
-    const KNOWN: [&str; 11] = [
+    const KNOWN: [&str; 13] = [
         "run",
         "validate",
         "demo",
         "report",
         "compare",
+        "completions",
+        "man",
         "help",
         "-h",
         "--help",

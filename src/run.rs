@@ -39,6 +39,8 @@ pub fn execute(cli: Cli) -> ExitCode {
         Command::Demo(args) => demo(&args),
         Command::Report(args) => report(&args),
         Command::Compare(args) => compare(&args),
+        Command::Completions(args) => completions(args.shell),
+        Command::Man => man(),
     };
     ExitCode::from(code)
 }
@@ -115,6 +117,52 @@ fn report(args: &ReportArgs) -> u8 {
         Ok(()) => exit::OK,
         Err(e) => {
             crate::note!("error: {e}");
+            exit::USAGE
+        }
+    }
+}
+
+/// `stampede completions SHELL`: the completion script on stdout.
+fn completions(shell: clap_complete::Shell) -> u8 {
+    use clap::CommandFactory as _;
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "stampede", &mut out);
+    print_bytes(&out)
+}
+
+/// `stampede man`: the manual page (roff) on stdout, subcommands included.
+fn man() -> u8 {
+    use clap::CommandFactory as _;
+    let command = Cli::command();
+    let mut out = Vec::new();
+    let rendered = clap_mangen::Man::new(command.clone())
+        .render(&mut out)
+        .and_then(|()| {
+            // Each subcommand's options as a section of the same page, titled by the command.
+            for sub in command
+                .get_subcommands()
+                .filter(|s| s.get_arguments().next().is_some())
+            {
+                let mut section = Vec::new();
+                clap_mangen::Man::new(sub.clone()).render_options_section(&mut section)?;
+                let title = format!(".SH \"STAMPEDE {} OPTIONS\"", sub.get_name().to_uppercase());
+                let text = String::from_utf8_lossy(&section).replacen(".SH OPTIONS", &title, 1);
+                out.extend_from_slice(text.as_bytes());
+            }
+            Ok(())
+        });
+    if let Err(e) = rendered {
+        crate::note!("error: cannot render the manual page: {e}");
+        return exit::USAGE;
+    }
+    print_bytes(&out)
+}
+
+fn print_bytes(bytes: &[u8]) -> u8 {
+    match crate::out::stdout(&String::from_utf8_lossy(bytes)) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            crate::note!("error: cannot write to stdout: {e}");
             exit::USAGE
         }
     }
