@@ -92,25 +92,62 @@ pub struct ReportArgs {
 /// Arguments of `stampede run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Scenario file (YAML, or JSON).
-    #[arg(required_unless_present = "url", conflicts_with = "url")]
+    /// Scenario file (YAML, or JSON), or a URL (http:// or https://) to load without one.
+    #[arg(
+        value_name = "FILE|URL",
+        required_unless_present = "url",
+        conflicts_with = "url"
+    )]
     pub file: Option<PathBuf>,
 
-    /// Ad-hoc mode: load this URL without a scenario file (defaults: 50 VUs for 10s).
+    /// Ad-hoc mode: load this URL without a scenario file (defaults: 50 VUs for 10s); the
+    /// same as giving the URL in place of the file.
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
 
-    /// HTTP method for --url.
-    #[arg(long, short = 'm', default_value = "GET", requires = "url")]
-    pub method: String,
+    /// URL run: the HTTP method.
+    #[arg(long, short = 'm', value_name = "METHOD")]
+    pub method: Option<String>,
 
-    /// Closed model: this many virtual users (replaces the file's load model), at most
-    /// 1,000,000.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_USERS), conflicts_with = "rate")]
+    /// URL run: a request header, `Name: value` (repeatable).
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+
+    /// URL run: the request body (a template, like a scenario's body).
+    #[arg(long, short = 'd', value_name = "BODY", conflicts_with = "body_file")]
+    pub body: Option<String>,
+
+    /// URL run: the request body, read from this file.
+    #[arg(long, short = 'D', value_name = "FILE")]
+    pub body_file: Option<PathBuf>,
+
+    /// URL run: the body's content type (a Content-Type header).
+    #[arg(long, short = 'T', value_name = "TYPE")]
+    pub content_type: Option<String>,
+
+    /// URL run: the body is JSON (checked now; sent with Content-Type: application/json).
+    #[arg(long)]
+    pub json_body: bool,
+
+    /// URL run: basic authentication, `user:password`.
+    #[arg(long, short = 'a', value_name = "USER:PASSWORD")]
+    pub basic_auth: Option<String>,
+
+    /// URL run: the time allowed for one request (default 30s).
+    #[arg(long, value_name = "DURATION", value_parser = positive_duration)]
+    pub timeout: Option<Duration>,
+
+    /// URL run: print the run as a scenario file (YAML) instead of running it.
+    #[arg(long)]
+    pub print_scenario: bool,
+
+    /// Closed model: this many virtual users, or connections (replaces the file's load
+    /// model), at most 1,000,000.
+    #[arg(long, short = 'c', alias = "connections", value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_USERS), conflicts_with = "rate")]
     pub vus: Option<u64>,
 
     /// Open model: arrivals per second, e.g. 500/s (replaces the file's load model).
-    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    #[arg(long, short = 'q', value_name = "RATE", value_parser = parse_rate)]
     pub rate: Option<f64>,
 
     /// Open model: most iterations in flight (at most 1,000,000); arrivals beyond it are
@@ -119,7 +156,7 @@ pub struct RunArgs {
     pub max_in_flight: Option<u64>,
 
     /// Stop starting work after this long, e.g. 30s or 1m30s.
-    #[arg(long, short = 'd', value_name = "DURATION", value_parser = positive_duration)]
+    #[arg(long, short = 'z', value_name = "DURATION", value_parser = positive_duration)]
     pub duration: Option<Duration>,
 
     /// Stop after this many flow iterations (closed) or arrivals (open), over all users.

@@ -292,12 +292,110 @@ fn overrides(args: &RunArgs) -> Result<Overrides, String> {
     })
 }
 
-fn plan_of(args: &RunArgs) -> Result<Plan, String> {
+/// The URL of a URL run: `--url`, or a positional argument that reads as one.
+fn url_of(args: &RunArgs) -> Option<String> {
+    if let Some(url) = &args.url {
+        return Some(url.clone());
+    }
+    let file = args.file.as_ref()?.to_str()?;
+    let lower = file.to_ascii_lowercase();
+    (lower.starts_with("http://") || lower.starts_with("https://")).then(|| file.to_string())
+}
+
+/// The request flags of a URL run, refused (by name, with the fix) next to a scenario file.
+fn ad_hoc_request(args: &RunArgs, url: Option<String>) -> Result<Option<scenario::AdHoc>, String> {
+    let given = [
+        ("--method", args.method.is_some()),
+        ("--header", !args.headers.is_empty()),
+        ("--body", args.body.is_some()),
+        ("--body-file", args.body_file.is_some()),
+        ("--content-type", args.content_type.is_some()),
+        ("--json-body", args.json_body),
+        ("--basic-auth", args.basic_auth.is_some()),
+        ("--timeout", args.timeout.is_some()),
+        ("--print-scenario", args.print_scenario),
+    ];
+    let Some(url) = url else {
+        if let Some((flag, _)) = given.iter().find(|(_, set)| *set) {
+            return Err(format!(
+                "{flag} applies to a URL run (stampede URL ...); a scenario file says it in the \
+                 step (method, headers, body, json, timeout), or see --print-scenario"
+            ));
+        }
+        return Ok(None);
+    };
+    let mut headers = Vec::new();
+    for h in &args.headers {
+        let Some((name, value)) = h.split_once(':') else {
+            return Err(format!(
+                "--header \"{h}\": write Name: value, e.g. -H 'Accept: text/html'"
+            ));
+        };
+        headers.push((name.trim().to_string(), value.trim().to_string()));
+    }
+    let has = |headers: &[(String, String)], name: &str| {
+        headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
+    };
+    if let Some(t) = &args.content_type {
+        headers.push(("content-type".into(), t.clone()));
+    } else if args.json_body && !has(&headers, "content-type") {
+        headers.push(("content-type".into(), "application/json".into()));
+    }
+    if let Some(auth) = &args.basic_auth {
+        use base64::Engine as _;
+        if !auth.contains(':') {
+            return Err("--basic-auth: write user:password".into());
+        }
+        let token = base64::engine::general_purpose::STANDARD.encode(auth);
+        headers.push(("authorization".into(), format!("Basic {token}")));
+    }
+    let text = match (&args.body, &args.body_file) {
+        (Some(b), _) => Some(b.clone()),
+        (None, Some(path)) => Some(std::fs::read_to_string(path).map_err(|e| {
+            format!(
+                "--body-file {}: cannot read it as text: {e}",
+                path.display()
+            )
+        })?),
+        (None, None) => None,
+    };
+    let body = match text {
+        Some(t) if args.json_body => Some(scenario::AdHocBody::Json(
+            serde_json::from_str(&t)
+                .map_err(|e| format!("--json-body: the body is not JSON: {e}"))?,
+        )),
+        Some(t) => Some(scenario::AdHocBody::Text(t)),
+        None if args.json_body => return Err("--json-body: give the body with -d or -D".into()),
+        None => None,
+    };
+    Ok(Some(scenario::AdHoc {
+        url,
+        method: args.method.clone().unwrap_or_else(|| "GET".into()),
+        headers,
+        body,
+        timeout: args.timeout,
+    }))
+}
+
+/// What `run` was asked: a plan to run, or (`--print-scenario`) a scenario to print.
+enum Asked {
+    Run(Box<Plan>),
+    Print(String),
+}
+
+fn plan_of(args: &RunArgs) -> Result<Asked, String> {
     let ov = overrides(args)?;
-    let plan = match (&args.file, &args.url) {
-        (Some(file), _) => scenario::load(file, &env_var, &ov),
-        (None, Some(url)) => scenario::ad_hoc(url, &args.method, &env_var, &ov),
-        (None, None) => return Err("give a scenario file or --url".into()),
+    let url = url_of(args);
+    let request = ad_hoc_request(args, url)?;
+    let plan = match (&request, &args.file) {
+        (Some(r), _) if args.print_scenario => {
+            return scenario::ad_hoc_yaml(r, &env_var, &ov)
+                .map(Asked::Print)
+                .map_err(|e| e.to_string());
+        }
+        (Some(r), _) => scenario::ad_hoc(r, &env_var, &ov),
+        (None, Some(file)) => scenario::load(file, &env_var, &ov),
+        (None, None) => return Err("give a scenario file or a URL".into()),
     };
     let mut plan = plan.map_err(|e| e.to_string())?;
     // `--threshold`s come after the file's, named as its steps are.
@@ -307,7 +405,7 @@ fn plan_of(args: &RunArgs) -> Result<Plan, String> {
             .map_err(|why| format!("--threshold \"{text}\": {why}"))?;
         plan.thresholds.push(threshold);
     }
-    Ok(plan)
+    Ok(Asked::Run(Box::new(plan)))
 }
 
 /// Hides secrets in messages written before there is a plan (whose own redactor also knows
@@ -323,7 +421,8 @@ fn cli_redactor(secrets: &[String], set: &[(String, String)]) -> Redactor {
 
 fn run(args: &RunArgs) -> u8 {
     let plan = match plan_of(args) {
-        Ok(p) => p,
+        Ok(Asked::Run(p)) => *p,
+        Ok(Asked::Print(yaml)) => return print_bytes(yaml.as_bytes()),
         Err(e) => {
             let hide = cli_redactor(&args.secret, &args.set);
             crate::note!("error: {}", hide.text(&e));

@@ -5,6 +5,7 @@
 //! `parse_error`) → `validate` (every check, all problems collected) → `Plan` (immutable).
 //! Depends on no other module of the crate.
 
+mod ad_hoc;
 mod checks;
 mod data;
 mod diag;
@@ -31,10 +32,7 @@ pub use threshold::{Metric, Op, Stat, Threshold};
 pub use units::{StatusSet, parse_duration, parse_rate, parse_size};
 pub use validate::{MAX_USERS, Overrides, parse_target};
 
-/// Virtual users of a `--url` run that names no load.
-pub const AD_HOC_VUS: u64 = 50;
-/// Length of a `--url` run that names no stop condition.
-pub const AD_HOC_DURATION: std::time::Duration = std::time::Duration::from_secs(10);
+pub use ad_hoc::{AD_HOC_DURATION, AD_HOC_VUS, AdHoc, AdHocBody, split_url};
 
 /// Reads and validates a scenario file.
 pub fn load(path: &Path, env: EnvLookup<'_>, overrides: &Overrides) -> Result<Plan, ScenarioError> {
@@ -103,46 +101,39 @@ fn parse_in(
     }
 }
 
-/// Builds the one-step plan of an ad-hoc `--url` run (no file).
+/// The scenario file of a URL run (`--print-scenario`): the flags' request and load.
+pub fn ad_hoc_yaml(
+    request: &AdHoc,
+    env: EnvLookup<'_>,
+    overrides: &Overrides,
+) -> Result<String, ScenarioError> {
+    let mut request = request.clone();
+    request.url =
+        template::substitute_env(&request.url, env).map_err(|m| flag_error("--url", m))?;
+    ad_hoc::to_yaml(&request, &ad_hoc::with_defaults(overrides)).map_err(|m| flag_error("--url", m))
+}
+
+/// Builds the one-step plan of a URL run (no file).
 ///
-/// The plan goes through the same validation as a file (a generated one-step scenario);
+/// The plan goes through the same validation as a file (the scenario `ad_hoc_yaml` writes);
 /// problems are reported against the flags, not positions in that hidden text.
 pub fn ad_hoc(
-    url: &str,
-    method: &str,
+    request: &AdHoc,
     env: EnvLookup<'_>,
     overrides: &Overrides,
 ) -> Result<Plan, ScenarioError> {
-    let flag_error = |flag: &str, message: String| ScenarioError::Invalid {
-        file: flag.to_string(),
-        problems: vec![Problem {
-            line: 0,
-            column: 0,
-            field: String::new(),
-            message,
-        }],
-    };
-    let expanded = template::substitute_env(url, env).map_err(|m| flag_error("--url", m))?;
-    let (target, path) = split_url(&expanded).map_err(|m| flag_error("--url", m))?;
-    let mut ov = overrides.clone();
-    ov.target.get_or_insert(target);
-    // Like oha and hey, a bare URL needs no other flag: 50 users for 10 seconds.
-    if ov.vus.is_none() && ov.rate.is_none() {
-        ov.vus = Some(AD_HOC_VUS);
-    }
-    if ov.duration.is_none() && ov.iterations.is_none() {
-        ov.duration = Some(AD_HOC_DURATION);
-    }
-    let text = format!(
-        "flows:\n  - name: url\n    steps:\n      - method: {}\n        url: {}\n",
-        serde_json::Value::String(method.to_string()),
-        serde_json::Value::String(path),
-    );
+    let text = ad_hoc_yaml(request, env, overrides)?;
+    let ov = ad_hoc::with_defaults(overrides);
     let mut plan = parse(&text, "--url", "ad-hoc", env, &ov).map_err(|e| match e {
         ScenarioError::Invalid { problems, .. } => {
             let first = problems.into_iter().next();
             let (flag, message) = match first {
                 Some(p) if p.field.ends_with(".method") => ("--method", p.message),
+                Some(p) if p.field.contains(".headers") => ("--header", p.message),
+                Some(p) if p.field.ends_with(".body") || p.field.ends_with(".json") => {
+                    ("--body", p.message)
+                }
+                Some(p) if p.field.ends_with(".timeout") => ("--timeout", p.message),
                 Some(p) => ("--url", p.message),
                 None => ("--url", "invalid".to_string()),
             };
@@ -150,15 +141,19 @@ pub fn ad_hoc(
         }
         other => other,
     })?;
-    plan.name = plan.redactor.owned(url);
+    plan.name = plan.redactor.owned(&request.url);
     Ok(plan)
 }
 
-/// Splits `http://host:port/path?q` into the target and the rest.
-fn split_url(url: &str) -> Result<(Target, String), String> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| {
-        format!("\"{url}\" is not a URL ({e}); write e.g. http://127.0.0.1:8000/users/1")
-    })?;
-    let target = parse_target(&parsed[..url::Position::BeforePath])?;
-    Ok((target, parsed[url::Position::BeforePath..].to_string()))
+/// A problem with a flag of a URL run, named by the flag.
+fn flag_error(flag: &str, message: String) -> ScenarioError {
+    ScenarioError::Invalid {
+        file: flag.to_string(),
+        problems: vec![Problem {
+            line: 0,
+            column: 0,
+            field: String::new(),
+            message,
+        }],
+    }
 }

@@ -1,0 +1,159 @@
+//! Ad-hoc runs (`stampede URL -c 10 -H 'Name: v' -d BODY`, oha's and hey's habits): the flags
+//! become a one-step scenario written as YAML, which then goes through the same validation
+//! as a file. So everything the flags can say is also a scenario file, and
+//! `--print-scenario` shows it: an ad-hoc command grows into a file by redirecting it.
+
+use std::time::Duration;
+
+use super::plan::Target;
+use super::{Overrides, parse_target};
+
+/// Virtual users of a URL run that names no load.
+pub const AD_HOC_VUS: u64 = 50;
+/// Length of a URL run that names no stop condition.
+pub const AD_HOC_DURATION: Duration = Duration::from_secs(10);
+
+/// The request of a URL run, as the flags gave it.
+#[derive(Debug, Clone, Default)]
+pub struct AdHoc {
+    /// The URL (environment templates already expanded).
+    pub url: String,
+    /// The method (`GET` when none was given).
+    pub method: String,
+    /// Headers in the order given.
+    pub headers: Vec<(String, String)>,
+    /// The body, if any.
+    pub body: Option<AdHocBody>,
+    /// The time allowed for one request.
+    pub timeout: Option<Duration>,
+}
+
+/// A URL run's body.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AdHocBody {
+    /// Sent as written (a template, like a scenario's `body:`).
+    Text(String),
+    /// `--json-body`: parsed, and written as the step's `json:`.
+    Json(serde_json::Value),
+}
+
+/// The load a URL run gets: the flags', else 50 VUs for 10 seconds (as oha and hey).
+pub fn with_defaults(overrides: &Overrides) -> Overrides {
+    let mut ov = overrides.clone();
+    if ov.vus.is_none() && ov.rate.is_none() {
+        ov.vus = Some(AD_HOC_VUS);
+    }
+    if ov.duration.is_none() && ov.iterations.is_none() {
+        ov.duration = Some(AD_HOC_DURATION);
+    }
+    ov
+}
+
+/// Splits `http://host:port/path?q` into the target and the rest.
+pub fn split_url(url: &str) -> Result<(Target, String), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| {
+        format!("\"{url}\" is not a URL ({e}); write e.g. http://127.0.0.1:8000/users/1")
+    })?;
+    let target = parse_target(&parsed[..url::Position::BeforePath])?;
+    Ok((target, parsed[url::Position::BeforePath..].to_string()))
+}
+
+/// A string as a YAML scalar: JSON's double-quoted form, which YAML reads the same.
+fn quoted(text: &str) -> String {
+    serde_json::Value::String(text.to_string()).to_string()
+}
+
+/// A duration the scenario language reads back exactly: `10s`, or `1500ms`.
+fn duration(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{}s", d.as_secs())
+    } else if d.subsec_nanos().is_multiple_of(1_000_000) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{}us", d.as_micros())
+    }
+}
+
+/// The scenario file of a URL run: target, load (the flags' or the defaults), one step.
+/// `ov` is the load as the run will use it (`with_defaults`).
+pub fn to_yaml(a: &AdHoc, ov: &Overrides) -> Result<String, String> {
+    let (target, path) = split_url(&a.url)?;
+    let target = match target {
+        Target::Url(u) => u,
+        Target::Demo => "demo".to_string(),
+    };
+    let mut y = String::new();
+    y.push_str("# A URL run as a scenario file: `stampede run THIS_FILE` sends the same load.\n");
+    y.push_str("name: ad-hoc\n");
+    y.push_str(&format!("target: {}\n", quoted(&target)));
+    y.push_str("load:\n");
+    match (ov.vus, ov.rate) {
+        (_, Some(rate)) => {
+            y.push_str(&format!("  rate: {rate}/s\n"));
+            if let Some(m) = ov.max_in_flight {
+                y.push_str(&format!("  max_in_flight: {m}\n"));
+            }
+        }
+        (Some(vus), None) => y.push_str(&format!("  vus: {vus}\n")),
+        (None, None) => {}
+    }
+    if let Some(d) = ov.duration {
+        y.push_str(&format!("  duration: {}\n", duration(d)));
+    }
+    if let Some(n) = ov.iterations {
+        y.push_str(&format!("  iterations: {n}\n"));
+    }
+    y.push_str("flows:\n  - name: url\n    steps:\n");
+    y.push_str(&format!("      - method: {}\n", quoted(&a.method)));
+    y.push_str(&format!("        url: {}\n", quoted(&path)));
+    if !a.headers.is_empty() {
+        y.push_str("        headers:\n");
+        for (name, value) in &a.headers {
+            y.push_str(&format!("          {}: {}\n", quoted(name), quoted(value)));
+        }
+    }
+    match &a.body {
+        Some(AdHocBody::Text(text)) => y.push_str(&format!("        body: {}\n", quoted(text))),
+        Some(AdHocBody::Json(value)) => y.push_str(&format!("        json: {value}\n")),
+        None => {}
+    }
+    if let Some(t) = a.timeout {
+        y.push_str(&format!("        timeout: {}\n", duration(t)));
+    }
+    Ok(y)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_yaml_holds_every_flag() {
+        let a = AdHoc {
+            url: "http://127.0.0.1:8000/users?page=2".into(),
+            method: "POST".into(),
+            headers: vec![("x-key".into(), "a \"quoted\" value".into())],
+            body: Some(AdHocBody::Json(serde_json::json!({"n": 1, "s": "x"}))),
+            timeout: Some(Duration::from_millis(1500)),
+        };
+        let ov = with_defaults(&Overrides {
+            rate: Some(20.0),
+            max_in_flight: Some(7),
+            ..Overrides::default()
+        });
+        let y = to_yaml(&a, &ov).expect("yaml");
+        for line in [
+            "target: \"http://127.0.0.1:8000\"",
+            "  rate: 20/s",
+            "  max_in_flight: 7",
+            "  duration: 10s",
+            "      - method: \"POST\"",
+            "        url: \"/users?page=2\"",
+            "          \"x-key\": \"a \\\"quoted\\\" value\"",
+            "        json: {\"n\":1,\"s\":\"x\"}",
+            "        timeout: 1500ms",
+        ] {
+            assert!(y.lines().any(|l| l == line), "no line {line:?} in\n{y}");
+        }
+    }
+}

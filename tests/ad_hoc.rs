@@ -1,0 +1,257 @@
+//! URL runs with oha's and hey's flags: a positional URL, -c/-n/-z/-q, -m, -H, -d/-D, -T,
+//! -a and --json-body reach the wire as given (seen by a recording server on 127.0.0.1 port
+//! 0); --print-scenario writes a file that sends the same requests; request flags next to a
+//! scenario file are refused with the fix.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::stampede;
+
+/// A server that answers every request `200 ok` on kept-alive connections and records each
+/// request's head and body as text.
+struct Recorder {
+    url: String,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl Recorder {
+    fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let log = Arc::clone(&log);
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                    let mut writer = stream;
+                    loop {
+                        let mut head = String::new();
+                        let mut line = String::new();
+                        loop {
+                            line.clear();
+                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if line == "\r\n" {
+                                break;
+                            }
+                            head.push_str(&line);
+                        }
+                        let length = head
+                            .lines()
+                            .find_map(|l| {
+                                let (n, v) = l.split_once(':')?;
+                                n.eq_ignore_ascii_case("content-length")
+                                    .then(|| v.trim().parse().ok())?
+                            })
+                            .unwrap_or(0usize);
+                        let mut body = vec![0; length];
+                        if reader.read_exact(&mut body).is_err() {
+                            return;
+                        }
+                        let text = format!("{head}\r\n{}", String::from_utf8_lossy(&body));
+                        log.lock().expect("log").push(text);
+                        let reply = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if writer.write_all(reply.as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Self { url, seen }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.seen.lock().expect("log").clone()
+    }
+}
+
+#[test]
+fn request_flags_reach_the_wire() {
+    let server = Recorder::start();
+    let url = format!("{}/items?x=1", server.url);
+    let out = stampede(
+        &[
+            &url,
+            "-c",
+            "2",
+            "-n",
+            "6",
+            "-m",
+            "PUT",
+            "-H",
+            "X-Trace: abc 123",
+            "-H",
+            "accept:text/plain",
+            "-d",
+            "{\"id\": 7}",
+            "-T",
+            "application/vnd.test+json",
+            "-a",
+            "user:pass",
+            "--timeout",
+            "5s",
+            "--headless",
+        ],
+        Duration::from_secs(30),
+    );
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{summary}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen = server.requests();
+    assert_eq!(seen.len(), 6, "-n 6");
+    for r in &seen {
+        assert!(r.starts_with("PUT /items?x=1 HTTP/1.1\r\n"), "{r}");
+        let lower = r.to_ascii_lowercase();
+        assert!(lower.contains("x-trace: abc 123\r\n"), "{r}");
+        assert!(lower.contains("accept: text/plain\r\n"), "{r}");
+        assert!(
+            lower.contains("content-type: application/vnd.test+json\r\n"),
+            "{r}"
+        );
+        assert!(r.contains("Basic dXNlcjpwYXNz\r\n"), "{r}");
+        assert!(r.ends_with("\r\n\r\n{\"id\": 7}"), "{r}");
+    }
+    assert!(
+        !summary.contains("dXNlcjpwYXNz"),
+        "the credential stays out of the summary"
+    );
+}
+
+#[test]
+fn json_body_sets_the_type_and_a_body_file_is_read() {
+    let server = Recorder::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("payload.json");
+    std::fs::write(&file, "{\"n\": [1, 2]}").expect("write");
+    let url = format!("{}/in", server.url);
+    let out = stampede(
+        &[
+            &url,
+            "-n",
+            "2",
+            "-c",
+            "1",
+            "-m",
+            "POST",
+            "--json-body",
+            "-D",
+            file.to_str().expect("path"),
+            "--headless",
+        ],
+        Duration::from_secs(30),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for r in server.requests() {
+        assert!(
+            r.to_ascii_lowercase()
+                .contains("content-type: application/json\r\n"),
+            "{r}"
+        );
+        let body = r.split("\r\n\r\n").nth(1).expect("body");
+        let v: serde_json::Value = serde_json::from_str(body).expect("JSON body");
+        assert_eq!(v["n"], serde_json::json!([1, 2]));
+    }
+    let bad = stampede(
+        &[&url, "--json-body", "-d", "{nope"],
+        Duration::from_secs(10),
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--json-body: the body is not JSON"));
+}
+
+#[test]
+fn print_scenario_writes_a_file_that_sends_the_same_requests() {
+    let server = Recorder::start();
+    let url = format!("{}/p", server.url);
+    let args = [
+        &url as &str,
+        "-n",
+        "3",
+        "-c",
+        "1",
+        "-m",
+        "PATCH",
+        "-H",
+        "X-A: 1",
+        "-d",
+        "hello",
+    ];
+    let printed = stampede(
+        &[&args[..], &["--print-scenario"]].concat(),
+        Duration::from_secs(10),
+    );
+    assert_eq!(printed.status.code(), Some(0));
+    assert!(server.requests().is_empty(), "printing sends nothing");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("adhoc.yaml");
+    std::fs::write(&file, &printed.stdout).expect("write");
+    let direct = stampede(
+        &[&args[..], &["--headless"]].concat(),
+        Duration::from_secs(30),
+    );
+    assert_eq!(direct.status.code(), Some(0));
+    let from_url = server.requests();
+    let run = stampede(
+        &["run", file.to_str().expect("path"), "--headless"],
+        Duration::from_secs(30),
+    );
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let all = server.requests();
+    let from_file = &all[from_url.len()..];
+    assert_eq!(from_url.len(), 3);
+    assert_eq!(from_file.len(), 3);
+    let norm = |r: &str| {
+        let mut lines: Vec<String> = r.lines().map(str::to_ascii_lowercase).collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(norm(&from_url[0]), norm(&from_file[0]));
+}
+
+#[test]
+fn request_flags_next_to_a_file_are_refused() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.yaml");
+    for flag in [
+        &["-H", "A: b"][..],
+        &["-d", "x"],
+        &["-m", "POST"],
+        &["--print-scenario"],
+    ] {
+        let out = stampede(
+            &[&[path.to_str().expect("path")][..], flag].concat(),
+            Duration::from_secs(10),
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("applies to a URL run"), "{err}");
+    }
+    let out = stampede(
+        &["http://127.0.0.1:1/", "-H", "no colon"],
+        Duration::from_secs(10),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("write Name: value"));
+}
