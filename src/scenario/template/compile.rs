@@ -1,8 +1,11 @@
 //! Compiling `{{ ... }}` templates once, at load time, into parts that render without
 //! re-parsing: literal text, variables, data-file columns and function calls.
 //!
-//! Grammar inside the braces: `name`, `env.NAME` (resolved here, at compile time),
-//! `data.SET.COLUMN`, or `function(arg, ...)` with integer or quoted string arguments.
+//! Grammar inside the braces: `name`, `env.NAME` (resolved here, at compile time; with a
+//! fallback as `env.NAME | default('value')` or `env('NAME', 'value')`), `data.SET.COLUMN`,
+//! or `function(arg, ...)` with number or quoted string arguments. The encoders
+//! (`url_encode`, `base64`, `sha256_hex`) take one argument that is itself any of these: a
+//! quoted text, a name, a data column or another call.
 
 use super::EnvLookup;
 
@@ -35,13 +38,30 @@ pub(super) enum Func {
     RandomName,
     RandomEmail,
     NowMs,
+    NowIso,
+    RandomFloat(f64, f64),
     Iteration,
     Vu,
+    /// An encoding of what the inner part renders to.
+    Encode(Encoding, Box<Part>),
+}
+
+/// What `url_encode`, `base64` and `sha256_hex` do to their argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Encoding {
+    /// Percent-encoding of everything but letters, digits and `-_.~` (a query value or a
+    /// path segment).
+    Url,
+    /// Standard base64 with padding.
+    Base64,
+    /// The SHA-256 digest, in lowercase hex.
+    Sha256Hex,
 }
 
 /// The function names, for messages.
-pub const FUNCTIONS: &str = "random_int(a, b), random_string(n), random_choice(x, ...), uuid(), \
-     random_name(), random_email(), now_ms(), iteration(), vu()";
+pub const FUNCTIONS: &str = "random_int(a, b), random_float(a, b), random_string(n), \
+     random_choice(x, ...), uuid(), random_name(), random_email(), now_ms(), now_iso(), \
+     iteration(), vu(), url_encode(x), base64(x), sha256_hex(x), env('NAME', 'default')";
 
 /// A template that does not compile: where (character offset in the text) and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,9 +113,10 @@ impl Template {
         }
     }
 
-    /// Variables the template reads (for validation: each must be defined).
+    /// Variables the template reads (for validation: each must be defined), those inside
+    /// an encoder's argument included.
     pub fn variables(&self) -> impl Iterator<Item = &str> {
-        self.parts.iter().filter_map(|p| match p {
+        self.all_parts().into_iter().filter_map(|p| match p {
             Part::Var(v) => Some(v.as_str()),
             _ => None,
         })
@@ -103,10 +124,23 @@ impl Template {
 
     /// Data columns the template reads, as (set, column).
     pub fn data_columns(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.parts.iter().filter_map(|p| match p {
+        self.all_parts().into_iter().filter_map(|p| match p {
             Part::Data { set, column } => Some((set.as_str(), column.as_str())),
             _ => None,
         })
+    }
+
+    /// Every part, nested arguments included.
+    fn all_parts(&self) -> Vec<&Part> {
+        let mut out = Vec::new();
+        let mut todo: Vec<&Part> = self.parts.iter().collect();
+        while let Some(part) = todo.pop() {
+            if let Part::Call(Func::Encode(_, inner)) = part {
+                todo.push(inner);
+            }
+            out.push(part);
+        }
+        out
     }
 }
 
@@ -143,10 +177,11 @@ fn parse_expr(
     if expr.is_empty() {
         return Err(fail("empty {{ }}; write a name, e.g. {{ user_id }}".into()));
     }
+    if let Some((left, right)) = expr.split_once('|') {
+        return env_default(left.trim(), right.trim(), env).map_err(fail);
+    }
     if let Some(open) = expr.find('(') {
-        return parse_call(expr, open)
-            .map(|f| Expr::Part(Part::Call(f)))
-            .map_err(fail);
+        return parse_call(expr, open, env).map_err(fail);
     }
     let path: Vec<&str> = expr.split('.').map(str::trim).collect();
     if !path.iter().all(|p| is_name(p)) {
@@ -171,12 +206,106 @@ fn parse_expr(
     }
 }
 
-fn parse_call(expr: &str, open: usize) -> Result<Func, String> {
+/// `env.NAME | default('value')`: the variable, or the value when it is not set.
+fn env_default(left: &str, right: &str, env: EnvLookup<'_>) -> Result<Expr, String> {
+    let usage = || {
+        format!(
+            "\"{left} | {right}\": the one filter is default, after env: write \
+             {{{{ env.NAME | default('value') }}}}"
+        )
+    };
+    let name = left
+        .strip_prefix("env.")
+        .filter(|n| is_name(n))
+        .ok_or_else(usage)?;
+    let arg = right
+        .strip_prefix("default(")
+        .and_then(|r| r.strip_suffix(')'))
+        .ok_or_else(usage)?;
+    let args = split_args(arg)?;
+    match args.as_slice() {
+        [value] => Ok(Expr::Text(env(name).unwrap_or_else(|| unquote(value)))),
+        _ => Err(usage()),
+    }
+}
+
+/// A function call; `env('NAME', 'default')` is resolved now, like `env.NAME`.
+fn parse_call(expr: &str, open: usize, env: EnvLookup<'_>) -> Result<Expr, String> {
     let name = expr[..open].trim();
     let inner = expr[open + 1..]
         .strip_suffix(')')
         .ok_or_else(|| format!("\"{expr}\": a call ends with ), e.g. random_int(1, 100)"))?;
+    let encoding = match name {
+        "url_encode" => Some(Encoding::Url),
+        "base64" => Some(Encoding::Base64),
+        "sha256_hex" => Some(Encoding::Sha256Hex),
+        _ => None,
+    };
+    if let Some(encoding) = encoding {
+        // The argument is a whole expression of its own (a name, a column, a call).
+        let arg = inner.trim();
+        let single = arg.contains('(') || split_args(arg).is_ok_and(|a| a.len() == 1);
+        if arg.is_empty() || !single {
+            return Err(format!("{name}(x) takes one argument, e.g. {name}(email)"));
+        }
+        let part = if is_quoted(arg) {
+            Part::Text(unquote(arg))
+        } else {
+            match parse_expr(arg, env, |_| 0).map_err(|e| e.message)? {
+                Expr::Text(t) => Part::Text(t),
+                Expr::Part(p) => p,
+            }
+        };
+        return Ok(Expr::Part(Part::Call(Func::Encode(
+            encoding,
+            Box::new(part),
+        ))));
+    }
     let args = split_args(inner)?;
+    if name == "env" {
+        return match args.as_slice() {
+            [n] | [n, _] if is_name(&unquote(n)) => {
+                let var = unquote(n);
+                match (env(&var), args.get(1)) {
+                    (Some(v), _) => Ok(Expr::Text(v)),
+                    (None, Some(d)) => Ok(Expr::Text(unquote(d))),
+                    (None, None) => Err(format!(
+                        "environment variable {var} is not set; export it or give a default: \
+                         env('{var}', 'value')"
+                    )),
+                }
+            }
+            _ => Err("env('NAME') or env('NAME', 'default'), with a variable name".into()),
+        };
+    }
+    let floats = || -> Result<(f64, f64), String> {
+        match args.as_slice() {
+            [a, b] => {
+                let num = |t: &String| {
+                    t.parse::<f64>()
+                        .ok()
+                        .filter(|v| v.is_finite())
+                        .ok_or_else(|| format!("{name}(): \"{t}\" is not a number"))
+                };
+                Ok((num(a)?, num(b)?))
+            }
+            _ => Err(format!("{name}() takes 2 argument(s), got {}", args.len())),
+        }
+    };
+    if name == "random_float" {
+        let (a, b) = floats()?;
+        if a > b {
+            return Err(format!(
+                "random_float({a}, {b}): the first bound must not exceed the second"
+            ));
+        }
+        return Ok(Expr::Part(Part::Call(Func::RandomFloat(a, b))));
+    }
+    plain_call(name, &args).map(|f| Expr::Part(Part::Call(f)))
+}
+
+/// The functions of fixed arguments.
+fn plain_call(name: &str, args: &[String]) -> Result<Func, String> {
     let ints = |n: usize| -> Result<Vec<i64>, String> {
         if args.len() != n {
             return Err(format!(
@@ -220,6 +349,7 @@ fn parse_call(expr: &str, open: usize) -> Result<Func, String> {
         "random_name" => none().map(|()| Func::RandomName)?,
         "random_email" => none().map(|()| Func::RandomEmail)?,
         "now_ms" => none().map(|()| Func::NowMs)?,
+        "now_iso" => none().map(|()| Func::NowIso)?,
         "iteration" => none().map(|()| Func::Iteration)?,
         "vu" => none().map(|()| Func::Vu)?,
         other => {
@@ -262,11 +392,14 @@ fn split_args(inner: &str) -> Result<Vec<String>, String> {
     Ok(args)
 }
 
-fn unquote(arg: &str) -> String {
-    let quoted = arg.len() >= 2
+fn is_quoted(arg: &str) -> bool {
+    arg.len() >= 2
         && ((arg.starts_with('"') && arg.ends_with('"'))
-            || (arg.starts_with('\'') && arg.ends_with('\'')));
-    if quoted {
+            || (arg.starts_with('\'') && arg.ends_with('\'')))
+}
+
+fn unquote(arg: &str) -> String {
+    if is_quoted(arg) {
         arg[1..arg.len() - 1].to_string()
     } else {
         arg.to_string()

@@ -16,7 +16,9 @@ pub use render::{Missing, Scope};
 /// Where environment variables come from (injected so tests do not touch the process env).
 pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
-/// Replaces every `{{ env.NAME }}` in `text`; errors name the first bad expression.
+/// Replaces every `{{ env.NAME }}` in `text` (and the forms with a fallback,
+/// `{{ env.NAME | default('x') }}` and `{{ env('NAME', 'x') }}`); errors name the first bad
+/// expression.
 pub fn substitute_env(text: &str, env: EnvLookup<'_>) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -27,6 +29,13 @@ pub fn substitute_env(text: &str, env: EnvLookup<'_>) -> Result<String, String> 
             .find("}}")
             .ok_or_else(|| format!("\"{{{{\" at \"{}\" is never closed with \"}}}}\"", rest))?;
         let expr = after[..close].trim();
+        if expr.contains('|') || expr.starts_with("env(") {
+            // The fallback forms: compiled as a template, where they are resolved now.
+            let t = Template::compile(&format!("{{{{ {expr} }}}}"), env).map_err(|e| e.message)?;
+            out.push_str(t.as_literal().unwrap_or_default());
+            rest = &after[close + 2..];
+            continue;
+        }
         let name = expr.strip_prefix("env.").ok_or_else(|| {
             format!(
                 "\"{{{{ {expr} }}}}\" cannot be used here: this value is fixed when the \
@@ -67,6 +76,14 @@ mod tests {
             Ok("abc-abc".into())
         );
         assert_eq!(substitute_env("plain", &env), Ok("plain".into()));
+        assert_eq!(
+            substitute_env("{{ env.NOPE | default('http://127.0.0.1:8000') }}", &env),
+            Ok("http://127.0.0.1:8000".into())
+        );
+        assert_eq!(
+            substitute_env("x{{ env('TOKEN', 'd') }}y", &env),
+            Ok("xabcy".into())
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::compile::{Func, Part, Template};
+use super::compile::{Encoding, Func, Part, Template};
 
 /// What a template can read while it renders: one virtual user's view of the run.
 pub trait Scope {
@@ -59,19 +59,7 @@ impl Template {
     /// Appends the rendered text to `out`.
     pub fn render_into(&self, scope: &mut dyn Scope, out: &mut String) -> Result<(), Missing> {
         for part in &self.parts {
-            match part {
-                Part::Text(t) => out.push_str(t),
-                Part::Var(name) => {
-                    out.push_str(scope.var(name).ok_or_else(|| Missing(name.clone()))?)
-                }
-                Part::Data { set, column } => {
-                    let value = scope
-                        .data(set, column)
-                        .ok_or_else(|| Missing(format!("data.{set}.{column}")))?;
-                    out.push_str(value);
-                }
-                Part::Call(f) => call(f, scope, out),
-            }
+            render_part(part, scope, out)?;
         }
         Ok(())
     }
@@ -84,7 +72,22 @@ impl Template {
     }
 }
 
-fn call(f: &Func, scope: &mut dyn Scope, out: &mut String) {
+fn render_part(part: &Part, scope: &mut dyn Scope, out: &mut String) -> Result<(), Missing> {
+    match part {
+        Part::Text(t) => out.push_str(t),
+        Part::Var(name) => out.push_str(scope.var(name).ok_or_else(|| Missing(name.clone()))?),
+        Part::Data { set, column } => {
+            let value = scope
+                .data(set, column)
+                .ok_or_else(|| Missing(format!("data.{set}.{column}")))?;
+            out.push_str(value);
+        }
+        Part::Call(f) => call(f, scope, out)?,
+    }
+    Ok(())
+}
+
+fn call(f: &Func, scope: &mut dyn Scope, out: &mut String) -> Result<(), Missing> {
     match f {
         Func::RandomInt(a, b) => {
             let n = scope.rng().i64(*a..=*b);
@@ -123,6 +126,50 @@ fn call(f: &Func, scope: &mut dyn Scope, out: &mut String) {
         }
         Func::Vu => {
             let _ = write!(out, "{}", scope.vu());
+        }
+        Func::NowIso => {
+            let _ = write!(
+                out,
+                "{}",
+                humantime::format_rfc3339_millis(SystemTime::now())
+            );
+        }
+        Func::RandomFloat(a, b) => {
+            let x = a + scope.rng().f64() * (b - a);
+            // Four decimals: enough for prices and coordinates, short on the wire.
+            let _ = write!(out, "{x:.4}");
+        }
+        Func::Encode(encoding, inner) => {
+            let mut value = String::new();
+            render_part(inner, scope, &mut value)?;
+            encode(*encoding, &value, out);
+        }
+    }
+    Ok(())
+}
+
+/// Letters, digits and `-_.~` stay; everything else is percent-encoded (RFC 3986's
+/// unreserved set, as JavaScript's encodeURIComponent minus `!'()*`).
+const URL_KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+fn encode(encoding: Encoding, value: &str, out: &mut String) {
+    match encoding {
+        Encoding::Url => {
+            out.extend(percent_encoding::utf8_percent_encode(value, URL_KEEP));
+        }
+        Encoding::Base64 => {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode_string(value, out);
+        }
+        Encoding::Sha256Hex => {
+            let digest = ring::digest::digest(&ring::digest::SHA256, value.as_bytes());
+            for b in digest.as_ref() {
+                let _ = write!(out, "{b:02x}");
+            }
         }
     }
 }
@@ -209,6 +256,58 @@ mod tests {
         );
         let missing = compile("{{ order_id }}").expect("ok").render(&mut user());
         assert_eq!(missing, Err(Missing("order_id".into())));
+    }
+
+    #[test]
+    fn encoders_take_names_columns_quotes_and_calls() {
+        let mut u = user();
+        u.vars.insert("q".into(), "a b&c/é~".into());
+        let render =
+            |text: &str, u: &mut User| compile(text).expect("compiles").render(u).expect("renders");
+        assert_eq!(render("{{ url_encode(q) }}", &mut u), "a%20b%26c%2F%C3%A9~");
+        assert_eq!(render("{{ base64('user:pass') }}", &mut u), "dXNlcjpwYXNz");
+        assert_eq!(
+            render("{{ sha256_hex(\"abc\") }}", &mut u),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            render("{{ url_encode(data.users.email) }}", &mut u),
+            "a%40b.c"
+        );
+        assert_eq!(render("{{ base64(vu()) }}", &mut u), "Nw==");
+        // Names inside an encoder are checked like any other.
+        let t = compile("{{ base64(order_id) }}").expect("compiles");
+        assert_eq!(t.variables().collect::<Vec<_>>(), vec!["order_id"]);
+        assert_eq!(t.render(&mut u), Err(Missing("order_id".into())));
+        assert!(compile("{{ base64(a, b) }}").is_err());
+        assert!(compile("{{ url_encode() }}").is_err());
+    }
+
+    #[test]
+    fn env_defaults_floats_and_iso_time() {
+        let mut u = user();
+        let render =
+            |text: &str, u: &mut User| compile(text).expect("compiles").render(u).expect("renders");
+        assert_eq!(render("{{ env.NOPE | default('x y') }}", &mut u), "x y");
+        assert_eq!(
+            render("{{ env.HOST | default('x') }}", &mut u),
+            "example.test"
+        );
+        assert_eq!(render("{{ env('NOPE', 'd') }}", &mut u), "d");
+        assert_eq!(render("{{ env('HOST') }}", &mut u), "example.test");
+        assert!(compile("{{ env('NOPE') }}").is_err());
+        assert!(compile("{{ user_id | default('x') }}").is_err());
+        for _ in 0..200 {
+            let x: f64 = render("{{ random_float(1.5, 2) }}", &mut u)
+                .parse()
+                .expect("a number");
+            assert!((1.5..=2.0).contains(&x), "{x}");
+        }
+        let iso = render("{{ now_iso() }}", &mut u);
+        assert!(
+            iso.len() == 24 && iso.ends_with('Z') && iso.contains('T'),
+            "{iso}"
+        );
     }
 
     #[test]
