@@ -156,7 +156,7 @@ fn random_values_stay_in_range_and_cover_it() {
     let demo = Demo::start();
     let (_dir, path) = scenario(&format!(
         "target: {}\nload: {{ vus: 4, iterations: 300 }}\nflows:\n  - steps:\n\
-         \x20     - post: /users\n        json: {{ name: \"{{{{ random_int(5, 9) }}}}\", email: \"{{{{ random_choice(a, 'b c') }}}}\" }}\n",
+         \x20     - post: /users\n        json: {{ name: \"{{{{ string(random_int(5, 9)) }}}}\", email: \"{{{{ random_choice(a, 'b c') }}}}\" }}\n",
         demo.url
     ));
     let (code, _, stdout, _) = run_json(&path, &[], Duration::from_secs(40));
@@ -351,4 +351,24 @@ fn think_time_and_pace_space_out_a_users_requests() {
     assert_eq!(code, 0, "{stdout}");
     let n = doc["total"]["requests"].as_u64().expect("count");
     assert!((14..=18).contains(&n), "{n}");
+}
+
+/// In `json:`, a lone expression keeps its type: a variable holding 42 is sent as 42, and
+/// `string(...)` forces a string. The demo's `/users` accepts only a string name, so the
+/// typed one is refused (422) and the forced one created.
+#[test]
+fn json_values_keep_their_type() {
+    let demo = Demo::start();
+    let (_dir, path) = scenario(&format!(
+        "target: {}\nvariables: {{ n: 42 }}\nload: {{ vus: 1, iterations: 1 }}\nflows:\n  - steps:\n\
+         \x20     - post: /users\n        json: {{ name: \"{{{{ n }}}}\", email: \"a@b.c\" }}\n        expect: {{ status: 422 }}\n\
+         \x20     - post: /users\n        json: {{ name: \"{{{{ string(n) }}}}\", email: \"a@b.c\" }}\n        expect: {{ status: 201 }}\n",
+        demo.url
+    ));
+    let (code, doc, stdout, _) = run_json(&path, &[], Duration::from_secs(30));
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(doc["total"]["errors"], 0, "{stdout}");
+    let users = created_users(&demo);
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0]["name"], "42");
 }

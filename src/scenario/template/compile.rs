@@ -56,12 +56,15 @@ pub(super) enum Encoding {
     Base64,
     /// The SHA-256 digest, in lowercase hex.
     Sha256Hex,
+    /// The value as it is, as a string: `string(n)` in a JSON body stays a string.
+    Text,
 }
 
 /// The function names, for messages.
 pub const FUNCTIONS: &str = "random_int(a, b), random_float(a, b), random_string(n), \
      random_choice(x, ...), uuid(), random_name(), random_email(), now_ms(), now_iso(), \
-     iteration(), vu(), url_encode(x), base64(x), sha256_hex(x), env('NAME', 'default')";
+     iteration(), vu(), url_encode(x), base64(x), sha256_hex(x), string(x), \
+     env('NAME', 'default')";
 
 /// A template that does not compile: where (character offset in the text) and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +131,25 @@ impl Template {
             Part::Data { set, column } => Some((set.as_str(), column.as_str())),
             _ => None,
         })
+    }
+
+    /// Whether the template is exactly one expression (no text around it) whose value may
+    /// be a number: a variable, a column, or a call that makes numbers (`random_int`,
+    /// `random_float`, `now_ms`, `iteration`, `vu`). Text-making calls (`random_string`,
+    /// `uuid`, the encoders, `string(x)`) stay strings even when they happen to be digits.
+    pub fn is_one_value(&self) -> bool {
+        match self.parts.as_slice() {
+            [Part::Var(_) | Part::Data { .. }] => true,
+            [Part::Call(f)] => matches!(
+                f,
+                Func::RandomInt(..)
+                    | Func::RandomFloat(..)
+                    | Func::NowMs
+                    | Func::Iteration
+                    | Func::Vu
+            ),
+            _ => false,
+        }
     }
 
     /// Every part, nested arguments included.
@@ -239,6 +261,7 @@ fn parse_call(expr: &str, open: usize, env: EnvLookup<'_>) -> Result<Expr, Strin
         "url_encode" => Some(Encoding::Url),
         "base64" => Some(Encoding::Base64),
         "sha256_hex" => Some(Encoding::Sha256Hex),
+        "string" => Some(Encoding::Text),
         _ => None,
     };
     if let Some(encoding) = encoding {

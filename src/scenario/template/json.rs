@@ -1,5 +1,11 @@
 //! JSON bodies whose string values are templates: compiled once into fixed JSON text and the
 //! strings that must be rendered (and escaped) per request.
+//!
+//! A string that is exactly one `{{ expr }}` of a variable, a data column or a number-making
+//! call keeps its value's type: when the value reads as a JSON number, `true`, `false` or
+//! `null`, it is sent as that (`"{{ n }}"` with n = 42 sends `42`); otherwise as a string.
+//! `{{ string(n) }}` always sends a string, and so does any text around the braces
+//! (`"id-{{ n }}"`) and every text-making call (`uuid()`, `random_string(n)`, ...).
 
 use std::fmt::Write as _;
 
@@ -19,6 +25,9 @@ enum JsonPart {
     Raw(String),
     /// A string value: rendered, escaped and quoted.
     Str(Template),
+    /// A value that is exactly one expression: a number or a boolean when it renders as one,
+    /// a string otherwise.
+    Typed(Template),
 }
 
 /// A string of the document that does not compile: its path (`.a.b[0]`), its text and why.
@@ -55,7 +64,7 @@ impl JsonTemplate {
     /// Every template inside, for validation.
     pub fn templates(&self) -> impl Iterator<Item = &Template> {
         self.parts.iter().filter_map(|p| match p {
-            JsonPart::Str(t) => Some(t),
+            JsonPart::Str(t) | JsonPart::Typed(t) => Some(t),
             JsonPart::Raw(_) => None,
         })
     }
@@ -70,6 +79,15 @@ impl JsonTemplate {
                     scratch.clear();
                     t.render_into(scope, &mut scratch)?;
                     escape_into(&scratch, out);
+                }
+                JsonPart::Typed(t) => {
+                    scratch.clear();
+                    t.render_into(scope, &mut scratch)?;
+                    if is_scalar(&scratch) {
+                        out.push_str(&scratch);
+                    } else {
+                        escape_into(&scratch, out);
+                    }
                 }
             }
         }
@@ -112,7 +130,12 @@ fn walk(
                     if !out.raw.is_empty() {
                         out.parts.push(JsonPart::Raw(std::mem::take(&mut out.raw)));
                     }
-                    out.parts.push(JsonPart::Str(t));
+                    let typed = t.is_one_value();
+                    out.parts.push(if typed {
+                        JsonPart::Typed(t)
+                    } else {
+                        JsonPart::Str(t)
+                    });
                 }
             }
         }
@@ -147,6 +170,13 @@ fn walk(
         other => out.raw.push_str(&other.to_string()),
     }
     Ok(())
+}
+
+/// Whether `text` is a JSON number, `true`, `false` or `null` as written.
+fn is_scalar(text: &str) -> bool {
+    matches!(text, "true" | "false" | "null")
+        || (text.starts_with(|c: char| c == '-' || c.is_ascii_digit())
+            && serde_json::from_str::<serde_json::Number>(text).is_ok())
 }
 
 /// Writes `text` as a quoted JSON string.
@@ -218,6 +248,36 @@ mod tests {
             back,
             serde_json::json!({"name": "Ada \"the first\"\n", "n": 3, "tag": "vu-1"})
         );
+    }
+
+    #[test]
+    fn a_lone_expression_keeps_its_type() {
+        let v = serde_json::json!({
+            "n": "{{ random_int(5, 5) }}", "s": "{{ string(random_int(5, 5)) }}",
+            "t": "n{{ random_int(5, 5) }}", "w": "{{ who }}", "f": "{{ random_float(1, 1) }}"
+        });
+        let t = JsonTemplate::compile(&v, &no_env).expect("compiles");
+        let mut out = String::new();
+        t.render_into(&mut Fixed(fastrand::Rng::with_seed(1)), &mut out)
+            .expect("renders");
+        let back: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+        assert_eq!(back["n"], serde_json::json!(5));
+        assert_eq!(back["s"], serde_json::json!("5"));
+        assert_eq!(back["t"], serde_json::json!("n5"));
+        assert_eq!(back["w"], serde_json::json!("Ada \"the first\"\n"));
+        assert_eq!(back["f"], serde_json::json!(1.0));
+        for (text, scalar) in [
+            ("42", true),
+            ("-1.5e3", true),
+            ("007", false),
+            ("1 2", false),
+            ("true", true),
+            ("null", true),
+            ("NaN", false),
+            ("", false),
+        ] {
+            assert_eq!(is_scalar(text), scalar, "{text}");
+        }
     }
 
     #[test]

@@ -165,6 +165,7 @@ fn encode(encoding: Encoding, value: &str, out: &mut String) {
             use base64::Engine as _;
             base64::engine::general_purpose::STANDARD.encode_string(value, out);
         }
+        Encoding::Text => out.push_str(value),
         Encoding::Sha256Hex => {
             let digest = ring::digest::digest(&ring::digest::SHA256, value.as_bytes());
             for b in digest.as_ref() {
