@@ -89,6 +89,51 @@ pub struct ReportArgs {
     pub html: PathBuf,
 }
 
+/// The flags that change a scenario's plan: accepted by `run` and by `validate`, so a file
+/// is checked as it will run.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PlanArgs {
+    /// Closed model: this many virtual users, or connections (replaces the file's load
+    /// model), at most 1,000,000.
+    #[arg(long, short = 'c', alias = "connections", value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_USERS), conflicts_with = "rate")]
+    pub vus: Option<u64>,
+
+    /// Open model: arrivals per second, e.g. 500/s (replaces the file's load model).
+    #[arg(long, short = 'q', value_name = "RATE", value_parser = parse_rate)]
+    pub rate: Option<f64>,
+
+    /// Open model: most iterations in flight (at most 1,000,000); arrivals beyond it are
+    /// dropped and counted.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_USERS))]
+    pub max_in_flight: Option<u64>,
+
+    /// Stop starting work after this long, e.g. 30s or 1m30s.
+    #[arg(long, short = 'z', value_name = "DURATION", value_parser = positive_duration)]
+    pub duration: Option<Duration>,
+
+    /// Stop after this many flow iterations (closed) or arrivals (open), over all users.
+    #[arg(long, short = 'n', value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub iterations: Option<u64>,
+
+    /// Send the load here instead of the file's target: a base URL, or `demo`.
+    #[arg(long, value_name = "URL|demo")]
+    pub target: Option<String>,
+
+    /// Set a template variable, replacing the file's `variables:` value (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
+    pub set: Vec<(String, String)>,
+
+    /// A pass/fail criterion beside the file's `thresholds:`, e.g. `p99<200ms` or
+    /// `checkout/pay:error_rate<1%` (repeatable); exit code 1 when one fails.
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub threshold: Vec<String>,
+
+    /// A header or variable whose values never appear in any output, as the file's
+    /// `secrets:` (repeatable).
+    #[arg(long = "secret", value_name = "NAME")]
+    pub secret: Vec<String>,
+}
+
 /// Arguments of `stampede run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -99,6 +144,10 @@ pub struct RunArgs {
         conflicts_with = "url"
     )]
     pub file: Option<PathBuf>,
+
+    /// What changes the plan (load, target, variables, thresholds, secrets).
+    #[command(flatten)]
+    pub plan: PlanArgs,
 
     /// Ad-hoc mode: load this URL without a scenario file (defaults: 50 VUs for 10s); the
     /// same as giving the URL in place of the file.
@@ -140,46 +189,6 @@ pub struct RunArgs {
     /// URL run: print the run as a scenario file (YAML) instead of running it.
     #[arg(long)]
     pub print_scenario: bool,
-
-    /// Closed model: this many virtual users, or connections (replaces the file's load
-    /// model), at most 1,000,000.
-    #[arg(long, short = 'c', alias = "connections", value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_USERS), conflicts_with = "rate")]
-    pub vus: Option<u64>,
-
-    /// Open model: arrivals per second, e.g. 500/s (replaces the file's load model).
-    #[arg(long, short = 'q', value_name = "RATE", value_parser = parse_rate)]
-    pub rate: Option<f64>,
-
-    /// Open model: most iterations in flight (at most 1,000,000); arrivals beyond it are
-    /// dropped and counted.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_USERS))]
-    pub max_in_flight: Option<u64>,
-
-    /// Stop starting work after this long, e.g. 30s or 1m30s.
-    #[arg(long, short = 'z', value_name = "DURATION", value_parser = positive_duration)]
-    pub duration: Option<Duration>,
-
-    /// Stop after this many flow iterations (closed) or arrivals (open), over all users.
-    #[arg(long, short = 'n', value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    pub iterations: Option<u64>,
-
-    /// Send the load here instead of the file's target: a base URL, or `demo`.
-    #[arg(long, value_name = "URL|demo")]
-    pub target: Option<String>,
-
-    /// Set a template variable, replacing the file's `variables:` value (repeatable).
-    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
-    pub set: Vec<(String, String)>,
-
-    /// A pass/fail criterion beside the file's `thresholds:`, e.g. `p99<200ms` or
-    /// `checkout/pay:error_rate<1%` (repeatable); exit code 1 when one fails.
-    #[arg(long = "threshold", value_name = "EXPR")]
-    pub threshold: Vec<String>,
-
-    /// A header or variable whose values never appear in any output, as the file's
-    /// `secrets:` (repeatable).
-    #[arg(long = "secret", value_name = "NAME")]
-    pub secret: Vec<String>,
 
     /// The HTTP client: `fast` (one kept-alive HTTP/1.1 connection per user) or `reqwest`
     /// (a pooled client).
@@ -283,13 +292,9 @@ pub struct ValidateArgs {
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
 
-    /// Set a template variable, as `run --set` would (repeatable).
-    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
-    pub set: Vec<(String, String)>,
-
-    /// A header or variable whose values never appear in any output (repeatable).
-    #[arg(long = "secret", value_name = "NAME")]
-    pub secret: Vec<String>,
+    /// The plan as `run` would change it (load, target, variables, thresholds, secrets).
+    #[command(flatten)]
+    pub plan: PlanArgs,
 }
 
 /// Arguments of `stampede demo`.

@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use crate::cli::{
-    Cli, Command, CompareArgs, DemoArgs, ReportArgs, RunArgs, RuntimeShape, ValidateArgs,
+    Cli, Command, CompareArgs, DemoArgs, PlanArgs, ReportArgs, RunArgs, RuntimeShape, ValidateArgs,
 };
 use crate::demo::{DemoConfig, DemoServer};
 use crate::engine;
@@ -65,15 +65,22 @@ fn runtime_with(threads: Option<usize>) -> Result<tokio::runtime::Runtime, Strin
         .map_err(|e| format!("cannot start the async runtime: {e}"))
 }
 
+/// `stampede validate FILE...`: each file as `run` with the same flags would plan it.
 fn validate(args: &ValidateArgs) -> u8 {
     let mut failed = false;
+    let hide = cli_redactor(&args.plan.secret, &args.plan.set);
+    let ov = match overrides(&args.plan) {
+        Ok(ov) => ov,
+        Err(e) => {
+            crate::note!("error: {}", hide.text(&e));
+            return exit::USAGE;
+        }
+    };
     for file in &args.files {
-        let ov = Overrides {
-            set: args.set.clone(),
-            secrets: args.secret.clone(),
-            ..Overrides::default()
-        };
-        match scenario::load(file, &env_var, &ov) {
+        let planned = scenario::load(file, &env_var, &ov)
+            .map_err(|e| e.to_string())
+            .and_then(|plan| with_thresholds(plan, &args.plan.threshold));
+        match planned {
             Ok(plan) => {
                 let stages = match plan.load.stages.len() {
                     0 => String::new(),
@@ -94,8 +101,7 @@ fn validate(args: &ValidateArgs) -> u8 {
             }
             Err(e) => {
                 failed = true;
-                let hide = cli_redactor(&args.secret, &args.set);
-                crate::note!("error: {}", hide.text(&e.to_string()));
+                crate::note!("error: {}", hide.text(&e));
             }
         }
     }
@@ -275,7 +281,7 @@ fn display_for(args: &RunArgs) -> Display {
     }
 }
 
-fn overrides(args: &RunArgs) -> Result<Overrides, String> {
+fn overrides(args: &PlanArgs) -> Result<Overrides, String> {
     let target = match &args.target {
         Some(t) => Some(scenario::parse_target(t).map_err(|e| format!("--target: {e}"))?),
         None => None,
@@ -384,7 +390,7 @@ enum Asked {
 }
 
 fn plan_of(args: &RunArgs) -> Result<Asked, String> {
-    let ov = overrides(args)?;
+    let ov = overrides(&args.plan)?;
     let url = url_of(args);
     let request = ad_hoc_request(args, url)?;
     let plan = match (&request, &args.file) {
@@ -397,15 +403,22 @@ fn plan_of(args: &RunArgs) -> Result<Asked, String> {
         (None, Some(file)) => scenario::load(file, &env_var, &ov),
         (None, None) => return Err("give a scenario file or a URL".into()),
     };
-    let mut plan = plan.map_err(|e| e.to_string())?;
-    // `--threshold`s come after the file's, named as its steps are.
+    let plan = plan.map_err(|e| e.to_string())?;
+    Ok(Asked::Run(Box::new(with_thresholds(
+        plan,
+        &args.plan.threshold,
+    )?)))
+}
+
+/// Adds the `--threshold`s after the file's, named as its steps are.
+fn with_thresholds(mut plan: Plan, texts: &[String]) -> Result<Plan, String> {
     let steps = plan.step_names();
-    for text in &args.threshold {
+    for text in texts {
         let threshold = scenario::Threshold::parse(text, &steps)
             .map_err(|why| format!("--threshold \"{text}\": {why}"))?;
         plan.thresholds.push(threshold);
     }
-    Ok(Asked::Run(Box::new(plan)))
+    Ok(plan)
 }
 
 /// Hides secrets in messages written before there is a plan (whose own redactor also knows
@@ -424,7 +437,7 @@ fn run(args: &RunArgs) -> u8 {
         Ok(Asked::Run(p)) => *p,
         Ok(Asked::Print(yaml)) => return print_bytes(yaml.as_bytes()),
         Err(e) => {
-            let hide = cli_redactor(&args.secret, &args.set);
+            let hide = cli_redactor(&args.plan.secret, &args.plan.set);
             crate::note!("error: {}", hide.text(&e));
             return exit::USAGE;
         }

@@ -82,3 +82,33 @@ fn target_demo_starts_the_embedded_service() {
     assert_eq!(doc["total"]["requests"], 40);
     assert_eq!(doc["total"]["errors"], 0);
 }
+
+/// `validate` takes every flag of `run` that changes the plan, and checks the file as it
+/// would run: the load and target shown are the flags', a bad `--threshold` is exit 2.
+#[test]
+fn validate_checks_the_plan_with_runs_flags() {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/quickstart.yaml");
+    let out = stampede(
+        &[
+            "validate",
+            file,
+            "--target",
+            "http://127.0.0.1:9",
+            "-q",
+            "5/s",
+            "--threshold",
+            "p99<1s",
+        ],
+        Duration::from_secs(20),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("open, 5/s"), "{text}");
+    let bad = stampede(
+        &["validate", file, "--threshold", "nope/x: p99<1s"],
+        Duration::from_secs(20),
+    );
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(err.contains("no step \"nope/x\""), "{err}");
+}
