@@ -34,7 +34,7 @@ pub enum Command {
     /// Run a scenario file, or an ad-hoc load against --url.
     Run(Box<RunArgs>),
     /// Check scenario files without sending a request; reports every problem found.
-    Validate(ValidateArgs),
+    Validate(Box<ValidateArgs>),
     /// Serve the embedded demo service alone.
     Demo(DemoArgs),
     /// Make a report from a saved result (`run --json`).
@@ -132,6 +132,23 @@ pub struct PlanArgs {
     /// `secrets:` (repeatable).
     #[arg(long = "secret", value_name = "NAME")]
     pub secret: Vec<String>,
+
+    /// Accept any server certificate, without verification (self-signed test servers);
+    /// the summary warns about it.
+    #[arg(long, short = 'k')]
+    pub insecure: bool,
+
+    /// Trust the certificate authorities in this PEM file, besides the system's.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+
+    /// A client certificate (PEM) for mutual TLS; needs --key.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+
+    /// The client certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
 }
 
 /// Arguments of `stampede run`.

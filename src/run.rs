@@ -295,6 +295,10 @@ fn overrides(args: &PlanArgs) -> Result<Overrides, String> {
         target,
         set: args.set.clone(),
         secrets: args.secret.clone(),
+        insecure: args.insecure,
+        cacert: args.cacert.clone(),
+        cert: args.cert.clone(),
+        key: args.key.clone(),
     })
 }
 

@@ -181,7 +181,7 @@ pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
     if demo.is_none() && opts.preflight && plan.preflight {
         let limit = plan.longest_timeout().min(PREFLIGHT_LIMIT);
         tokio::select! {
-            reached = engine::preflight(&base, limit) => reached?,
+            reached = engine::preflight(&base, limit, &plan.tls) => reached?,
             () = signals.recv() => {
                 crate::note!("interrupted while connecting to the target: no load was sent");
                 return Ok(exit::INTERRUPTED);
@@ -200,7 +200,7 @@ pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
     };
     match opts.transport {
         TransportChoice::Fast => {
-            let transport = FastTransport::new(client.connect_timeout)?;
+            let transport = FastTransport::new(client.connect_timeout, &plan.tls)?;
             run_with(Arc::new(transport), work, &plan, opts, ends).await
         }
         TransportChoice::Reqwest => {
@@ -368,6 +368,7 @@ async fn run_with<T: Transport>(
         ending,
         verdicts: report::verdicts(&plan.thresholds, &snapshot),
         baseline: None,
+        insecure: plan.tls.insecure,
     };
     if let Some((name, saved)) = baseline {
         // Compared as results, so a run and a saved file go through the same code.
@@ -403,6 +404,7 @@ fn client_options(plan: &Plan) -> ClientOptions {
     ClientOptions {
         connections: usize::try_from(connections).unwrap_or(usize::MAX),
         connect_timeout: plan.longest_timeout(),
+        tls: plan.tls.clone(),
     }
 }
 

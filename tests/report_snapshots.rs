@@ -134,6 +134,7 @@ fn info(snap: &Snapshot) -> RunInfo {
         ending: Ending::Completed,
         verdicts: report::verdicts(&thresholds, snap),
         baseline: None,
+        insecure: false,
     }
 }
 

@@ -1,6 +1,8 @@
 //! TLS is verified by default: a certificate the system does not trust is refused (by the
 //! preflight, and as error class `tls` for every request without it), and `SSL_CERT_FILE`
-//! adds a trusted authority. The server is started here on 127.0.0.1 port 0 with a
+//! adds a trusted authority; so do `--cacert` and `tls: { ca }`. `--insecure` accepts any
+//! certificate and says so; a client certificate (`--cert`/`--key`, `tls: { cert, key }`)
+//! is accepted by a server that requires one, and its absence refused. The server is started here on 127.0.0.1 port 0 with a
 //! certificate authority made for the test.
 
 mod common;
@@ -19,11 +21,20 @@ use common::{error_count, run_json, scenario};
 struct TlsServer {
     url: String,
     ca_pem: String,
+    /// A client certificate and key the authority signed (PEM), for mutual TLS.
+    client_cert_pem: String,
+    client_key_pem: String,
     requests: Arc<AtomicU64>,
     _runtime: tokio::runtime::Runtime,
 }
 
 fn start_tls_server() -> TlsServer {
+    start_tls_server_with(false)
+}
+
+/// `require_client`: the server accepts only clients with a certificate its authority
+/// signed (mutual TLS).
+fn start_tls_server_with(require_client: bool) -> TlsServer {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -35,8 +46,25 @@ fn start_tls_server() -> TlsServer {
         .expect("leaf params")
         .signed_by(&leaf_key, &issuer)
         .expect("leaf cert");
-    let config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
+    let client_key = KeyPair::generate().expect("client key");
+    let client_cert = CertificateParams::new(vec!["client".to_string()])
+        .expect("client params")
+        .signed_by(&client_key, &issuer)
+        .expect("client cert");
+    let builder = rustls::ServerConfig::builder();
+    let builder = if require_client {
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from(ca_cert.der().to_vec()))
+            .expect("root");
+        let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots))
+            .build()
+            .expect("client verifier");
+        builder.with_client_cert_verifier(verifier)
+    } else {
+        builder.with_no_client_auth()
+    };
+    let config = builder
         .with_single_cert(
             vec![CertificateDer::from(leaf.der().to_vec())],
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
@@ -83,6 +111,8 @@ fn start_tls_server() -> TlsServer {
     TlsServer {
         url: format!("https://{addr}"),
         ca_pem: ca_cert.pem(),
+        client_cert_pem: client_cert.pem(),
+        client_key_pem: client_key.serialize_pem(),
         requests,
         _runtime: runtime,
     }
@@ -133,4 +163,114 @@ fn ssl_cert_file_adds_a_trusted_authority() {
     let doc = common::read_json(&json);
     assert_eq!(doc["total"]["status_codes"]["200"], 6, "{doc:#}");
     assert_eq!(server.requests.load(Ordering::Relaxed), 6);
+}
+
+#[test]
+fn cacert_and_the_files_ca_trust_an_authority() {
+    let server = start_tls_server();
+    let (dir, path) = https_scenario(&server.url);
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &server.ca_pem).expect("write CA");
+    let (code, doc, _, stderr) = run_json(
+        &path,
+        &["--cacert", ca.to_str().expect("path")],
+        Duration::from_secs(30),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(doc["total"]["status_codes"]["200"], 6, "{doc:#}");
+    // The same from the file, relative to it.
+    let (_dir2, file) = scenario(&format!(
+        "target: {}\ntls: {{ ca: {} }}\nload: {{ vus: 1, iterations: 2 }}\nflows:\n  - steps: [ {{ get: / }} ]\n",
+        server.url,
+        ca.display()
+    ));
+    let (code, doc, _, stderr) = run_json(&file, &[], Duration::from_secs(30));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(doc["total"]["status_codes"]["200"], 2, "{doc:#}");
+    assert!(doc["warnings"].as_array().expect("warnings").is_empty());
+}
+
+#[test]
+fn insecure_accepts_any_certificate_and_says_so() {
+    let server = start_tls_server();
+    let (_dir, path) = https_scenario(&server.url);
+    let (code, doc, stdout, stderr) = run_json(&path, &["--insecure"], Duration::from_secs(30));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(doc["total"]["status_codes"]["200"], 6, "{doc:#}");
+    assert!(
+        stdout.contains("WARNING   TLS certificates were not verified"),
+        "{stdout}"
+    );
+    assert!(
+        doc["warnings"][0]
+            .as_str()
+            .expect("a warning")
+            .contains("not verified")
+    );
+}
+
+#[test]
+fn a_client_certificate_is_accepted_and_its_absence_refused() {
+    let server = start_tls_server_with(true);
+    let (dir, path) = https_scenario(&server.url);
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        p.to_str().expect("path").to_string()
+    };
+    let ca = write("ca.pem", &server.ca_pem);
+    let cert = write("client.pem", &server.client_cert_pem);
+    let key = write("client.key", &server.client_key_pem);
+    let (code, doc, _, stderr) = run_json(
+        &path,
+        &["--cacert", &ca, "--cert", &cert, "--key", &key],
+        Duration::from_secs(30),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(doc["total"]["status_codes"]["200"], 6, "{doc:#}");
+    // Without one, no request is answered: each fails (TLS 1.3 reports the refusal on the
+    // first read, so the class is tls or a reset, never a response).
+    let (code, doc, _, stderr) = run_json(
+        &path,
+        &["--cacert", &ca, "--no-preflight"],
+        Duration::from_secs(30),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(doc["total"]["errors"], 6, "{doc:#}");
+    assert!(
+        doc["total"]["status_codes"]
+            .as_object()
+            .expect("codes")
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_file_that_is_not_pem_is_refused_with_its_name() {
+    let server = start_tls_server();
+    let (dir, path) = https_scenario(&server.url);
+    let bad = dir.path().join("not.pem");
+    std::fs::write(&bad, "hello").expect("write");
+    let out = common::stampede(
+        &[
+            "validate",
+            path.to_str().expect("path"),
+            "--cacert",
+            bad.to_str().expect("path"),
+        ],
+        Duration::from_secs(20),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("not.pem holds no PEM certificate"), "{err}");
+    let only_cert = common::stampede(
+        &[
+            "validate",
+            path.to_str().expect("path"),
+            "--cert",
+            bad.to_str().expect("path"),
+        ],
+        Duration::from_secs(20),
+    );
+    assert_eq!(only_cert.status.code(), Some(2));
 }

@@ -16,6 +16,7 @@ mod pacer;
 mod preflight;
 mod ramp;
 mod threads;
+pub mod tls;
 mod transport;
 mod worker;
 mod workload;

@@ -4,7 +4,7 @@
 //!
 //! It sends no HTTP request: the target's own request counts stay exactly the run's (the
 //! tests compare them), and a scenario's first step may not be safe to repeat (a POST).
-//! Depends on nothing else in the crate.
+//! Depends on `engine::tls` and the plan's TLS settings.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +14,11 @@ use url::Url;
 
 /// Connects once to the host of `base` within `limit`; `Err` says why it cannot be reached
 /// and how to go on anyway.
-pub async fn preflight(base: &str, limit: Duration) -> Result<(), String> {
+pub async fn preflight(
+    base: &str,
+    limit: Duration,
+    tls: &crate::scenario::Tls,
+) -> Result<(), String> {
     let url = Url::parse(base).map_err(|e| format!("target {base}: {e}"))?;
     let host = url.host_str().unwrap_or_default().to_string();
     let port = url.port_or_known_default().unwrap_or(80);
@@ -35,7 +39,7 @@ pub async fn preflight(base: &str, limit: Duration) -> Result<(), String> {
     for addr in addrs {
         match tokio::time::timeout(limit, TcpStream::connect(addr)).await {
             Ok(Ok(stream)) if url.scheme() == "https" => {
-                return handshake(stream, &bare, limit)
+                return handshake(stream, &bare, limit, tls)
                     .await
                     .map_err(|e| unreachable(format!("TLS handshake with {addr} failed: {e}")));
             }
@@ -55,12 +59,15 @@ fn describe(e: &std::io::Error) -> String {
     }
 }
 
-/// A TLS handshake verified as the run's requests will be (the platform's roots, which
-/// honour `SSL_CERT_FILE`).
-async fn handshake(stream: TcpStream, host: &str, limit: Duration) -> Result<(), String> {
-    use rustls_platform_verifier::ConfigVerifierExt;
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let config = rustls::ClientConfig::with_platform_verifier().map_err(|e| e.to_string())?;
+/// A TLS handshake verified as the run's requests will be (`engine::tls`: the platform's
+/// roots, which honour `SSL_CERT_FILE`, plus `tls.ca`; or none with `insecure`).
+async fn handshake(
+    stream: TcpStream,
+    host: &str,
+    limit: Duration,
+    tls: &crate::scenario::Tls,
+) -> Result<(), String> {
+    let config = super::tls::client_config(tls, &[b"http/1.1"])?;
     let name = rustls::pki_types::ServerName::try_from(host.to_string())
         .map_err(|e| format!("{host} is not a valid TLS server name: {e}"))?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));

@@ -138,12 +138,14 @@ pub trait Transport: Send + Sync + 'static {
 }
 
 /// Settings for the HTTP client, derived from the plan.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ClientOptions {
     /// Expected concurrency: the idle pool keeps this many connections per host.
     pub connections: usize,
     /// Limit for establishing a connection.
     pub connect_timeout: Duration,
+    /// How TLS is verified and authenticated.
+    pub tls: crate::scenario::Tls,
 }
 
 /// The reqwest-based transport.
@@ -159,7 +161,9 @@ impl ReqwestTransport {
     pub fn new(opts: ClientOptions) -> Result<Self, String> {
         // reqwest is built without a default crypto provider; install ring's once.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let tls = super::tls::client_config(&opts.tls, &[b"http/1.1"])?;
         let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
             .user_agent(concat!("stampede/", env!("CARGO_PKG_VERSION")))
             .pool_max_idle_per_host(opts.connections.max(1))
             .pool_idle_timeout(Duration::from_secs(90))

@@ -65,6 +65,8 @@ pub struct RunInfo {
     pub verdicts: Vec<Verdict>,
     /// `--baseline`: this run compared with a saved one.
     pub baseline: Option<Baseline>,
+    /// TLS certificates were not verified (`--insecure`, `tls.insecure`).
+    pub insecure: bool,
 }
 
 /// The comparison with a saved run, for the summary.
@@ -118,10 +120,18 @@ pub struct Warning {
 /// that failed every request, a run that sent nothing, an open model that dropped more
 /// than 1 % of its schedule or started its arrivals late (send lag p99 over 1 ms).
 pub fn health(info: &RunInfo, snap: &Snapshot) -> Vec<String> {
-    warnings(snap, info.load.graceful_stop)
+    let mut out: Vec<String> = warnings(snap, info.load.graceful_stop)
         .into_iter()
         .map(|w| w.long)
-        .collect()
+        .collect();
+    if info.insecure {
+        out.push(
+            "TLS certificates were not verified (--insecure): the figures are real, but nothing \
+             proved the target is the server it claims to be"
+                .to_string(),
+        );
+    }
+    out
 }
 
 /// The health warnings of `snap`, as of its tick (the dashboard reads them live; those that

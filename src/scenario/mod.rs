@@ -24,7 +24,9 @@ use std::path::Path;
 pub use checks::{Check, CheckKind, Expect, Extraction, Response, Source};
 pub use data::{DataMode, DataSet};
 pub use diag::{Problem, ScenarioError};
-pub use plan::{Body, Flow, Load, Model, OnError, Plan, Stage, Step, StepUrl, Target};
+pub use plan::{
+    Body, Flow, Load, Model, OnError, Plan, Stage, Step, StepUrl, Target, Tls, TlsVersion,
+};
 pub use template::{
     EnvLookup, FUNCTIONS, JsonTemplate, Missing, Scope, Template, TemplateError, is_name,
 };

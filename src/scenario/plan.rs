@@ -41,6 +41,29 @@ pub struct Plan {
     pub redactor: Redactor,
     /// Pass/fail criteria on the run's figures (`thresholds:` and `--threshold`).
     pub thresholds: Vec<super::Threshold>,
+    /// How TLS connections are verified and authenticated.
+    pub tls: Tls,
+}
+
+/// `tls:` and `--insecure`, `--cacert`, `--cert`, `--key`: PEM text read and checked when
+/// the scenario loads (so a bad file is an error at its place, before any request).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tls {
+    /// Accept any server certificate (no verification): for self-signed test servers.
+    pub insecure: bool,
+    /// Authorities trusted besides the system's (PEM, one or more certificates).
+    pub ca_pem: Option<Vec<u8>>,
+    /// A client certificate chain and its private key (PEM), for mutual TLS.
+    pub client_pem: Option<(Vec<u8>, Vec<u8>)>,
+    /// The lowest TLS version offered; `None`: 1.2.
+    pub min_version: Option<TlsVersion>,
+}
+
+/// A TLS protocol version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsVersion {
+    V1_2,
+    V1_3,
 }
 
 impl Plan {

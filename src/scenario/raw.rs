@@ -28,6 +28,18 @@ pub struct RawScenario {
     pub thresholds: Option<Vec<AnyValue>>,
     pub setup: Option<Spanned<RawFlow>>,
     pub flows: Option<Spanned<Vec<Spanned<RawFlow>>>>,
+    pub tls: Option<Spanned<RawTls>>,
+}
+
+/// `tls:`: verification, extra authorities, a client certificate, the lowest version.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub insecure: Option<Spanned<bool>>,
+    pub ca: Option<Spanned<String>>,
+    pub cert: Option<Spanned<String>>,
+    pub key: Option<Spanned<String>>,
+    pub min_version: Option<Spanned<String>>,
 }
 
 /// A data file: rows that steps read as `{{ data.NAME.COLUMN }}`.

@@ -99,14 +99,10 @@ struct Progress {
 }
 
 impl FastTransport {
-    /// A transport verifying TLS against the platform's roots (as reqwest does), with
-    /// `connect_timeout` for each new connection.
-    pub fn new(connect_timeout: Duration) -> Result<Self, String> {
-        use rustls_platform_verifier::ConfigVerifierExt;
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut tls = rustls::ClientConfig::with_platform_verifier()
-            .map_err(|e| format!("cannot set up TLS: {e}"))?;
-        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    /// A transport with the run's TLS settings (`engine::tls`: the platform's roots by
+    /// default, as reqwest), with `connect_timeout` for each new connection.
+    pub fn new(connect_timeout: Duration, tls: &crate::scenario::Tls) -> Result<Self, String> {
+        let tls = super::tls::client_config(tls, &[b"http/1.1"])?;
         Ok(Self {
             tls: Arc::new(tls),
             user_agent: concat!("stampede/", env!("CARGO_PKG_VERSION")).to_string(),

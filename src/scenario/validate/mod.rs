@@ -17,6 +17,7 @@ mod flows;
 mod load;
 mod request;
 mod thresholds;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -35,6 +36,7 @@ use flows::{build_flow, build_flows};
 use load::build_load;
 use request::{Defaults, Known};
 use thresholds::build_thresholds;
+use tls::build_tls;
 
 /// What every check of one file reads, and the problems they find.
 pub struct Validator<'a> {
@@ -153,6 +155,13 @@ pub struct Overrides {
     pub set: Vec<(String, String)>,
     /// `--secret NAME`: headers or variables whose values never appear in outputs.
     pub secrets: Vec<String>,
+    /// `--insecure`: accept any server certificate.
+    pub insecure: bool,
+    /// `--cacert`: authorities to trust besides the system's.
+    pub cacert: Option<PathBuf>,
+    /// `--cert` and `--key`: a client certificate for mutual TLS.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
 }
 
 /// Builds a plan from a parsed file, or returns every problem found.
@@ -201,6 +210,7 @@ pub fn build(raw: RawScenario, vd: &mut Validator<'_>) -> Option<Plan> {
         .flat_map(|f| f.steps.iter().map(|s| (f.name.clone(), s.name.clone())))
         .collect();
     let thresholds = build_thresholds(raw.thresholds.as_deref(), &step_names, vd);
+    let tls = build_tls(raw.tls.as_ref(), vd);
     if !vd.problems.is_empty() {
         return None;
     }
@@ -224,6 +234,7 @@ pub fn build(raw: RawScenario, vd: &mut Validator<'_>) -> Option<Plan> {
         preflight: raw.preflight.is_none_or(|p| p.value),
         redactor: Redactor::default(),
         thresholds,
+        tls,
     };
     Some(plan.hiding(redactor))
 }
