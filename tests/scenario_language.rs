@@ -372,3 +372,69 @@ fn json_values_keep_their_type() {
     assert_eq!(users.len(), 1);
     assert_eq!(users[0]["name"], "42");
 }
+
+/// `form:` sends urlencoded fields (templates rendered, the content type set), and
+/// `body_file:` a file's bytes as they are, read relative to the scenario.
+#[test]
+fn form_and_body_file_bodies() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log = std::sync::Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut writer = stream;
+            loop {
+                let (mut head, mut line) = (String::new(), String::new());
+                while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                    head.push_str(&line);
+                    line.clear();
+                }
+                if head.is_empty() {
+                    break;
+                }
+                let n: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap_or(0))
+                    })
+                    .unwrap_or(0);
+                let mut body = vec![0; n];
+                reader.read_exact(&mut body).expect("body");
+                log.lock()
+                    .expect("log")
+                    .push(format!("{head}\n{}", String::from_utf8_lossy(&body)));
+                writer
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                    .expect("reply");
+            }
+        }
+    });
+    let (dir, path) = scenario(&format!(
+        "target: {url}\nvariables: {{ who: \"ann & bob\" }}\nload: {{ vus: 1, iterations: 1 }}\nflows:\n  - steps:\n\
+         \x20     - post: /form\n        form: {{ name: \"{{{{ who }}}}\", n: 3 }}\n\
+         \x20     - post: /file\n        body_file: payload.bin\n"
+    ));
+    std::fs::write(dir.path().join("payload.bin"), "raw {{ not a template }}").expect("write");
+    let (code, _, stdout, stderr) = run_json(&path, &[], Duration::from_secs(30));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let seen = seen.lock().expect("log").clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(
+        seen[0]
+            .to_ascii_lowercase()
+            .contains("content-type: application/x-www-form-urlencoded"),
+        "{}",
+        seen[0]
+    );
+    assert!(seen[0].ends_with("\nn=3&name=ann+%26+bob"), "{}", seen[0]);
+    assert!(
+        seen[1].ends_with("\nraw {{ not a template }}"),
+        "{}",
+        seen[1]
+    );
+}

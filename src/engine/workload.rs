@@ -172,7 +172,8 @@ fn step_templates(step: &Step) -> impl Iterator<Item = &crate::scenario::Templat
     let body: Vec<&crate::scenario::Template> = match &step.body {
         Some(Body::Text(t)) => vec![t],
         Some(Body::Json(j)) => j.templates().collect(),
-        None => Vec::new(),
+        Some(Body::Form(fields)) => fields.iter().map(|(_, t)| t).collect(),
+        Some(Body::File(_)) | None => Vec::new(),
     };
     std::iter::once(&step.url.template)
         .chain(step.query.iter().map(|(_, t)| t))
@@ -282,6 +283,23 @@ impl ReadyStep {
                     match b {
                         Body::Text(t) => t.render_into(&mut scope, &mut out),
                         Body::Json(j) => j.render_into(&mut scope, &mut out),
+                        Body::Form(fields) => {
+                            let mut form = form_urlencoded::Serializer::new(String::new());
+                            let mut value = String::new();
+                            for (name, t) in fields {
+                                value.clear();
+                                t.render_into(&mut scope, &mut value)
+                                    .map_err(|m| m.to_string())?;
+                                form.append_pair(name, &value);
+                            }
+                            out = form.finish();
+                            Ok(())
+                        }
+                        // A file's bytes are literal: `literal()` above returned them.
+                        Body::File(bytes) => {
+                            out.push_str(&String::from_utf8_lossy(bytes));
+                            Ok(())
+                        }
                     }
                     .map_err(|m| m.to_string())?;
                     Bytes::from(out)

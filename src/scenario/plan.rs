@@ -264,6 +264,10 @@ pub enum Body {
     Text(Template),
     /// `json:` a JSON document whose strings may be templates.
     Json(JsonTemplate),
+    /// `form:` fields sent urlencoded (`a=1&b=x%20y`), each value a template.
+    Form(Vec<(String, Template)>),
+    /// `body_file:` a file's bytes, read when the scenario loads and sent as they are.
+    File(Bytes),
 }
 
 impl Body {
@@ -272,14 +276,19 @@ impl Body {
         match self {
             Body::Text(t) => t.as_literal().map(|s| Bytes::from(s.to_string())),
             Body::Json(j) => j.as_literal().map(|s| Bytes::from(s.to_string())),
+            Body::Form(fields) => {
+                let mut form = form_urlencoded::Serializer::new(String::new());
+                for (name, value) in fields {
+                    form.append_pair(name, value.as_literal()?);
+                }
+                Some(Bytes::from(form.finish()))
+            }
+            Body::File(bytes) => Some(bytes.clone()),
         }
     }
 
     fn is_literal(&self) -> bool {
-        match self {
-            Body::Text(t) => t.as_literal().is_some(),
-            Body::Json(j) => j.as_literal().is_some(),
-        }
+        self.literal().is_some()
     }
 }
 

@@ -111,6 +111,8 @@ pub struct RawStep {
     pub query: Option<BTreeMap<String, AnyValue>>,
     pub json: Option<AnyValue>,
     pub body: Option<Spanned<String>>,
+    pub form: Option<BTreeMap<String, AnyValue>>,
+    pub body_file: Option<Spanned<String>>,
     pub timeout: Option<Spanned<String>>,
     pub max_body: Option<Spanned<String>>,
     pub expect: Option<RawExpect>,

@@ -14,7 +14,7 @@ use super::{DEFAULT_TIMEOUT, Validator, positive_duration, scalar_text};
 use crate::scenario::data::DataSet;
 use crate::scenario::plan::{Body, StepUrl};
 use crate::scenario::raw::{AnyValue, RawDefaults, RawStep};
-use crate::scenario::template::{JsonTemplate, Template};
+use crate::scenario::template::{JsonTemplate, Template, substitute_env};
 use crate::scenario::units::parse_size;
 
 /// Compiles one template found at `loc`, and checks every name it reads. Problems point
@@ -186,14 +186,28 @@ pub(super) fn build_query(
     known: &Known<'_>,
     vd: &mut Validator<'_>,
 ) -> Vec<(String, Template)> {
+    match query {
+        Some(q) => build_fields(q, &format!("{path}.query"), "a query value", known, vd),
+        None => Vec::new(),
+    }
+}
+
+/// Name-value fields whose values are scalars and templates (a query, a form).
+fn build_fields(
+    fields: &BTreeMap<String, AnyValue>,
+    at: &str,
+    what: &str,
+    known: &Known<'_>,
+    vd: &mut Validator<'_>,
+) -> Vec<(String, Template)> {
     let mut out = Vec::new();
-    for (k, v) in query.into_iter().flatten() {
-        let field = format!("{path}.query.{k}");
+    for (k, v) in fields {
+        let field = format!("{at}.{k}");
         if v.value.is_object() || v.value.is_array() {
             vd.problems.on(
                 v,
                 &field,
-                "a query value must be a string, number or boolean",
+                format!("{what} must be a string, number or boolean"),
             );
             continue;
         }
@@ -252,41 +266,78 @@ pub(super) fn build_body(
     known: &Known<'_>,
     vd: &mut Validator<'_>,
 ) -> Option<Body> {
-    match (&s.json, &s.body) {
-        (Some(_), Some(b)) => {
-            vd.problems.on(
-                b,
-                &format!("{path}.body"),
-                "the step has both json and body; keep one",
-            );
-            None
+    let given: Vec<&str> = [
+        ("json", s.json.is_some()),
+        ("body", s.body.is_some()),
+        ("form", s.form.is_some()),
+        ("body_file", s.body_file.is_some()),
+    ]
+    .iter()
+    .filter(|(_, set)| *set)
+    .map(|(name, _)| *name)
+    .collect();
+    if given.len() > 1 {
+        let both = if given.len() == 2 { "both " } else { "" };
+        let message = format!("the step has {both}{}; keep one", given.join(" and "));
+        match (&s.body, &s.body_file) {
+            (Some(b), _) | (None, Some(b)) => vd.problems.on(b, &format!("{path}.body"), message),
+            (None, None) => vd.problems.at(Location::UNKNOWN, path, message),
         }
-        (Some(j), None) => {
-            let field = format!("{path}.json");
-            let t = match JsonTemplate::compile(&j.value, vd.env) {
-                Ok(t) => t,
-                Err(e) => {
-                    let pos = vd.position(j.referenced, &e.text, e.error.offset);
-                    vd.problems
-                        .at_pos(pos, &format!("{field}{}", e.path), e.error.message);
-                    return None;
-                }
-            };
-            // Names read by the strings: each string goes through `compile` again (load time
-            // only), so its names are checked and located like any other template's.
-            let before = vd.problems.len();
-            check_json_names(&j.value, j.referenced, &field, known, vd);
-            if vd.problems.len() != before {
+        return None;
+    }
+    let mut content_type = |value: &'static str| {
+        if !headers.contains_key(CONTENT_TYPE) {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static(value));
+        }
+    };
+    if let Some(j) = &s.json {
+        let field = format!("{path}.json");
+        let t = match JsonTemplate::compile(&j.value, vd.env) {
+            Ok(t) => t,
+            Err(e) => {
+                let pos = vd.position(j.referenced, &e.text, e.error.offset);
+                vd.problems
+                    .at_pos(pos, &format!("{field}{}", e.path), e.error.message);
                 return None;
             }
-            if !headers.contains_key(CONTENT_TYPE) {
-                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            }
-            Some(Body::Json(t))
+        };
+        // Names read by the strings: each string goes through `compile` again (load time
+        // only), so its names are checked and located like any other template's.
+        let before = vd.problems.len();
+        check_json_names(&j.value, j.referenced, &field, known, vd);
+        if vd.problems.len() != before {
+            return None;
         }
-        (None, Some(b)) => compile_spanned(b, &format!("{path}.body"), known, vd).map(Body::Text),
-        (None, None) => None,
+        content_type("application/json");
+        return Some(Body::Json(t));
     }
+    if let Some(fields) = &s.form {
+        // The same shape and checks as a query: scalar values, each a template.
+        let before = vd.problems.len();
+        let fields = build_fields(fields, &format!("{path}.form"), "a form value", known, vd);
+        if vd.problems.len() != before {
+            return None;
+        }
+        content_type("application/x-www-form-urlencoded");
+        return Some(Body::Form(fields));
+    }
+    if let Some(file) = &s.body_file {
+        let field = format!("{path}.body_file");
+        let read = substitute_env(&file.value, vd.env).and_then(|p| {
+            let full = vd.base_dir.join(p);
+            std::fs::read(&full).map_err(|e| format!("cannot read {}: {e}", full.display()))
+        });
+        return match read {
+            Ok(bytes) => Some(Body::File(bytes.into())),
+            Err(e) => {
+                vd.problems.on(file, &field, e);
+                None
+            }
+        };
+    }
+    s.body
+        .as_ref()
+        .and_then(|b| compile_spanned(b, &format!("{path}.body"), known, vd).map(Body::Text))
 }
 
 /// Reports undefined names in a JSON body, string by string (each at its own position).
