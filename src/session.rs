@@ -368,7 +368,12 @@ async fn run_with<T: Transport>(
         ending,
         verdicts: report::verdicts(&plan.thresholds, &snapshot),
         baseline: None,
-        insecure: plan.tls.insecure,
+        // Said only where it applies: an https target (or any step with an https URL).
+        insecure: plan.tls.insecure
+            && (base.starts_with("https://")
+                || plan
+                    .steps()
+                    .any(|(_, s)| s.url.absolute && s.url.text.starts_with("https://"))),
     };
     if let Some((name, saved)) = baseline {
         // Compared as results, so a run and a saved file go through the same code.
