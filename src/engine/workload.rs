@@ -167,6 +167,22 @@ impl Workload {
     }
 }
 
+/// Name-value fields rendered and urlencoded (`a=1&b=x+y`): a query, or a `form:` body.
+fn urlencoded(
+    fields: &[(String, crate::scenario::Template)],
+    scope: &mut dyn Scope,
+) -> Result<String, String> {
+    let mut pairs = form_urlencoded::Serializer::new(String::new());
+    let mut value = String::new();
+    for (name, t) in fields {
+        value.clear();
+        t.render_into(scope, &mut value)
+            .map_err(|m| m.to_string())?;
+        pairs.append_pair(name, &value);
+    }
+    Ok(pairs.finish())
+}
+
 /// Every template of a step.
 fn step_templates(step: &Step) -> impl Iterator<Item = &crate::scenario::Template> {
     let body: Vec<&crate::scenario::Template> = match &step.body {
@@ -251,16 +267,8 @@ impl ReadyStep {
             .render_into(&mut scope, &mut url)
             .map_err(|m| m.to_string())?;
         if !step.query.is_empty() {
-            let mut pairs = form_urlencoded::Serializer::new(String::new());
-            let mut value = String::new();
-            for (k, t) in &step.query {
-                value.clear();
-                t.render_into(&mut scope, &mut value)
-                    .map_err(|m| m.to_string())?;
-                pairs.append_pair(k, &value);
-            }
             url.push(if url.contains('?') { '&' } else { '?' });
-            url.push_str(&pairs.finish());
+            url.push_str(&urlencoded(&step.query, &mut scope)?);
         }
         let url =
             reqwest::Url::parse(&url).map_err(|e| format!("\"{url}\" is not a valid URL ({e})"))?;
@@ -278,32 +286,17 @@ impl ReadyStep {
             None => None,
             Some(b) => Some(match b.literal() {
                 Some(bytes) => bytes,
-                None => {
-                    let mut out = String::new();
-                    match b {
-                        Body::Text(t) => t.render_into(&mut scope, &mut out),
-                        Body::Json(j) => j.render_into(&mut scope, &mut out),
-                        Body::Form(fields) => {
-                            let mut form = form_urlencoded::Serializer::new(String::new());
-                            let mut value = String::new();
-                            for (name, t) in fields {
-                                value.clear();
-                                t.render_into(&mut scope, &mut value)
-                                    .map_err(|m| m.to_string())?;
-                                form.append_pair(name, &value);
-                            }
-                            out = form.finish();
-                            Ok(())
-                        }
-                        // A file's bytes are literal: `literal()` above returned them.
-                        Body::File(bytes) => {
-                            out.push_str(&String::from_utf8_lossy(bytes));
-                            Ok(())
-                        }
+                None => match b {
+                    Body::Text(t) => Bytes::from(t.render(&mut scope).map_err(|m| m.to_string())?),
+                    Body::Json(j) => {
+                        let mut out = String::new();
+                        j.render_into(&mut scope, &mut out)
+                            .map_err(|m| m.to_string())?;
+                        Bytes::from(out)
                     }
-                    .map_err(|m| m.to_string())?;
-                    Bytes::from(out)
-                }
+                    Body::Form(fields) => Bytes::from(urlencoded(fields, &mut scope)?),
+                    Body::File(bytes) => bytes.clone(),
+                },
             }),
         };
         Ok(Prepared {

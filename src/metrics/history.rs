@@ -104,8 +104,7 @@ impl OpenPoint {
         Self {
             requests: 0,
             errors: 0,
-            latency: Histogram::new_with_bounds(1, high_us.max(2), 3)
-                .expect("bounds 1..=high (high >= 2) with 3 figures are valid"),
+            latency: super::recorder::latency_histogram(high_us),
         }
     }
 

@@ -47,10 +47,7 @@ pub struct StepInterval {
 impl StepInterval {
     /// An empty interval whose histograms cover 1 µs ..= `high_us`.
     pub fn new(high_us: u64) -> Self {
-        let hist = || {
-            Histogram::new_with_bounds(1, high_us.max(2), 3)
-                .expect("bounds 1..=high (high >= 2) with 3 figures are valid")
-        };
+        let hist = || latency_histogram(high_us);
         Self {
             latency: hist(),
             service: hist(),
@@ -193,11 +190,17 @@ impl StepInterval {
     }
 }
 
+/// An empty histogram of latencies in µs, 1 ..= `high_us`, to 3 significant figures:
+/// every latency histogram of a run has these bounds, so any two can be added.
+pub fn latency_histogram(high_us: u64) -> Histogram<u64> {
+    Histogram::new_with_bounds(1, high_us.max(2), 3)
+        .expect("bounds 1..=high (high >= 2) with 3 figures are valid")
+}
+
 /// An empty histogram of iteration durations: it starts at the requests' range and grows
 /// as needed (an iteration with think times may outlast any one request).
 pub fn iteration_histogram(high_us: u64) -> Histogram<u64> {
-    let mut h = Histogram::new_with_bounds(1, high_us.max(2), 3)
-        .expect("bounds 1..=high (high >= 2) with 3 figures are valid");
+    let mut h = latency_histogram(high_us);
     h.auto(true);
     h
 }
