@@ -149,6 +149,30 @@ pub struct PlanArgs {
     /// The client certificate's private key (PEM).
     #[arg(long, value_name = "FILE", requires = "cert")]
     pub key: Option<PathBuf>,
+
+    /// HTTP/2: negotiated by ALPN over https, prior knowledge (h2c) over http.
+    #[arg(long)]
+    pub http2: bool,
+
+    /// HTTP/2: how many users share one connection, each on its own stream (default 1: a
+    /// connection per user).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub streams_per_connection: Option<u32>,
+
+    /// Send every request through this HTTP proxy (http://[user:pass@]host:port); https
+    /// targets go through a CONNECT tunnel.
+    #[arg(long, value_name = "URL", conflicts_with = "proxy_from_env")]
+    pub proxy: Option<String>,
+
+    /// Use the proxy named by HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY (ignored
+    /// otherwise: load never goes through a proxy unasked).
+    #[arg(long)]
+    pub proxy_from_env: bool,
+
+    /// Follow up to N redirects per request (each hop is recorded as a request of its
+    /// step), replacing the file's `follow_redirects`; default 0.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=30))]
+    pub follow_redirects: Option<u32>,
 }
 
 /// Arguments of `stampede run`.

@@ -299,6 +299,11 @@ fn overrides(args: &PlanArgs) -> Result<Overrides, String> {
         cacert: args.cacert.clone(),
         cert: args.cert.clone(),
         key: args.key.clone(),
+        http2: args.http2,
+        streams_per_connection: args.streams_per_connection,
+        proxy: args.proxy.clone(),
+        proxy_from_env: args.proxy_from_env,
+        follow_redirects: args.follow_redirects,
     })
 }
 

@@ -15,7 +15,8 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::{RuntimeShape, TransportChoice};
 use crate::demo::{DemoConfig, DemoServer};
 use crate::engine::{
-    self, ClientOptions, Control, FastTransport, ReqwestTransport, Transport, Workers, Workload,
+    self, ClientOptions, Control, FastTransport, H2Transport, ReqwestTransport, Transport, Workers,
+    Workload,
 };
 use crate::fdlimit;
 use crate::metrics::{
@@ -181,7 +182,7 @@ pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
     if demo.is_none() && opts.preflight && plan.preflight {
         let limit = plan.longest_timeout().min(PREFLIGHT_LIMIT);
         tokio::select! {
-            reached = engine::preflight(&base, limit, &plan.tls) => reached?,
+            reached = engine::preflight(&base, limit, &plan.tls, &plan.http) => reached?,
             () = signals.recv() => {
                 crate::note!("interrupted while connecting to the target: no load was sent");
                 return Ok(exit::INTERRUPTED);
@@ -198,9 +199,18 @@ pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
         metrics,
         baseline,
     };
+    if plan.http.version2 {
+        // HTTP/2 has one transport, whichever --transport says.
+        let transport = H2Transport::new(client.connect_timeout, &plan.tls, &plan.http)?;
+        return run_with(Arc::new(transport), work, &plan, opts, ends).await;
+    }
     match opts.transport {
+        TransportChoice::Reqwest if plan.http.proxy.is_some() => Err(
+            "--transport reqwest does not go through a proxy; leave --transport out to use one"
+                .to_string(),
+        ),
         TransportChoice::Fast => {
-            let transport = FastTransport::new(client.connect_timeout, &plan.tls)?;
+            let transport = FastTransport::new(client.connect_timeout, &plan.tls, &plan.http)?;
             run_with(Arc::new(transport), work, &plan, opts, ends).await
         }
         TransportChoice::Reqwest => {
@@ -329,6 +339,7 @@ async fn run_with<T: Transport>(
     });
     let display = show(opts.display, rx, act_tx, leave, plan, &base, base_lines);
 
+    let connections = Arc::clone(&transport);
     engine::run(
         work,
         transport,
@@ -368,12 +379,9 @@ async fn run_with<T: Transport>(
         ending,
         verdicts: report::verdicts(&plan.thresholds, &snapshot),
         baseline: None,
-        // Said only where it applies: an https target (or any step with an https URL).
-        insecure: plan.tls.insecure
-            && (base.starts_with("https://")
-                || plan
-                    .steps()
-                    .any(|(_, s)| s.url.absolute && s.url.text.starts_with("https://"))),
+        insecure: insecure_applies(plan, &base),
+        connections: connections.connections(),
+        proxy: plan.http.proxy.as_ref().map(proxy_summary),
     };
     if let Some((name, saved)) = baseline {
         // Compared as results, so a run and a saved file go through the same code.
@@ -387,6 +395,32 @@ async fn run_with<T: Transport>(
         server.stop().await;
     }
     Ok(code)
+}
+
+/// `--insecure` is said only where it applies: an https target (or a step with an https
+/// URL).
+fn insecure_applies(plan: &Plan, base: &str) -> bool {
+    plan.tls.insecure
+        && (base.starts_with("https://")
+            || plan
+                .steps()
+                .any(|(_, s)| s.url.absolute && s.url.text.starts_with("https://")))
+}
+
+/// The proxies as the summary names them (never their credentials).
+fn proxy_summary(p: &crate::scenario::Proxies) -> String {
+    let mut text = match (&p.http, &p.https) {
+        (Some(a), Some(b)) if a == b => a.shown(),
+        (Some(a), Some(b)) => format!("{} (http), {} (https)", a.shown(), b.shown()),
+        (Some(a), None) => format!("{} (http only)", a.shown()),
+        (None, Some(b)) => format!("{} (https only)", b.shown()),
+        (None, None) => String::new(),
+    };
+    text.push_str(&format!(" from {}", p.source));
+    if !p.bypass.is_empty() {
+        text.push_str(&format!(", except {}", p.bypass.join(", ")));
+    }
+    text
 }
 
 fn client_options(plan: &Plan) -> ClientOptions {
@@ -438,6 +472,7 @@ fn show(
                 color,
                 exit_on_end,
                 baseline,
+                insecure: insecure_applies(plan, base),
             };
             let planned = plan.load.duration;
             tokio::spawn(async move {

@@ -135,6 +135,12 @@ fn info(snap: &Snapshot) -> RunInfo {
         verdicts: report::verdicts(&thresholds, snap),
         baseline: None,
         insecure: false,
+        connections: Some(stampede::engine::Connections {
+            http_version: "1.1",
+            opened: 6,
+            streams_per_connection: None,
+        }),
+        proxy: None,
     }
 }
 

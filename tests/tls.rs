@@ -11,8 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::pki_types::CertificateDer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use common::{error_count, run_json, scenario};
@@ -35,51 +34,24 @@ fn start_tls_server() -> TlsServer {
 /// `require_client`: the server accepts only clients with a certificate its authority
 /// signed (mutual TLS).
 fn start_tls_server_with(require_client: bool) -> TlsServer {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_key = KeyPair::generate().expect("ca key");
-    let ca_cert = ca_params.self_signed(&ca_key).expect("ca cert");
-    let issuer = Issuer::new(ca_params, ca_key);
-    let leaf_key = KeyPair::generate().expect("leaf key");
-    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
-        .expect("leaf params")
-        .signed_by(&leaf_key, &issuer)
-        .expect("leaf cert");
-    let client_key = KeyPair::generate().expect("client key");
-    let client_cert = CertificateParams::new(vec!["client".to_string()])
-        .expect("client params")
-        .signed_by(&client_key, &issuer)
-        .expect("client cert");
-    let builder = rustls::ServerConfig::builder();
-    let builder = if require_client {
+    let ca = common::certs::Authority::new();
+    let config = if require_client {
         let mut roots = rustls::RootCertStore::empty();
         roots
-            .add(CertificateDer::from(ca_cert.der().to_vec()))
+            .add(CertificateDer::from(ca.ca_der.clone()))
             .expect("root");
         let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots))
             .build()
             .expect("client verifier");
-        builder.with_client_cert_verifier(verifier)
+        rustls::ServerConfig::builder()
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(vec![ca.server_cert.clone()], ca.server_key())
+            .expect("server config")
     } else {
-        builder.with_no_client_auth()
+        ca.server_config(&[])
     };
-    let config = builder
-        .with_single_cert(
-            vec![CertificateDer::from(leaf.der().to_vec())],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
-        )
-        .expect("server config");
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
+    let (runtime, listener, addr) = common::server::listening();
     let requests = Arc::new(AtomicU64::new(0));
     let counted = Arc::clone(&requests);
     runtime.spawn(async move {
@@ -110,9 +82,9 @@ fn start_tls_server_with(require_client: bool) -> TlsServer {
     });
     TlsServer {
         url: format!("https://{addr}"),
-        ca_pem: ca_cert.pem(),
-        client_cert_pem: client_cert.pem(),
-        client_key_pem: client_key.serialize_pem(),
+        ca_pem: ca.ca_pem,
+        client_cert_pem: ca.client_cert_pem,
+        client_key_pem: ca.client_key_pem,
         requests,
         _runtime: runtime,
     }

@@ -340,3 +340,19 @@ fn health_warnings_show_in_the_header() {
         "{line}"
     );
 }
+
+#[test]
+fn an_unverified_tls_run_says_so_in_the_header() {
+    let mut app = busy_app();
+    let screen = render(&app, 120, 40, false).backend().to_string();
+    assert!(!screen.contains("TLS not verified"), "{screen}");
+    app.insecure = true;
+    let screen = render(&app, 120, 40, false).backend().to_string();
+    let header: Vec<&str> = screen.lines().take(4).collect();
+    assert!(
+        header
+            .join("\n")
+            .contains("⚠ TLS not verified (--insecure)"),
+        "{screen}"
+    );
+}

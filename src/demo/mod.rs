@@ -54,12 +54,14 @@ pub enum Route {
     Login,
     /// `GET /me`.
     Me,
+    /// `GET /redirect/{n}`.
+    Redirect,
     /// Anything else (404, or 405 for a known path with another method).
     Unknown,
 }
 
 impl Route {
-    const ALL: [Route; 11] = [
+    const ALL: [Route; 12] = [
         Route::Fast,
         Route::UserGet,
         Route::UserList,
@@ -70,6 +72,7 @@ impl Route {
         Route::Stall,
         Route::Login,
         Route::Me,
+        Route::Redirect,
         Route::Unknown,
     ];
 
@@ -86,6 +89,7 @@ impl Route {
             Route::Stall => "stall",
             Route::Login => "login",
             Route::Me => "me",
+            Route::Redirect => "redirect",
             Route::Unknown => "unknown",
         }
     }

@@ -37,6 +37,7 @@ pub fn router(config: DemoConfig) -> (Router, Arc<Counters>) {
         .route("/stall", get(stall))
         .route("/login", axum::routing::post(login))
         .route("/me", get(me))
+        .route("/redirect/{n}", get(redirect))
         .route("/_demo/stats", get(stats))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -83,6 +84,27 @@ async fn delay(State(s): Shared, Path(ms): Path<String>) -> Response {
             Route::Delay,
             StatusCode::BAD_REQUEST,
             "delay must be 0..=60000 ms",
+        ),
+    }
+}
+
+/// `/redirect/{n}`: a 302 to `/redirect/{n-1}`, and `/redirect/0` answers 200: a chain of
+/// `n` redirects, for `follow_redirects`.
+async fn redirect(State(s): Shared, Path(n): Path<String>) -> Response {
+    match n.parse::<u32>() {
+        Ok(0) => s.reply(Route::Redirect, StatusCode::OK, "arrived"),
+        Ok(n) if n <= 100 => {
+            let mut r = s.reply(Route::Redirect, StatusCode::FOUND, "");
+            let to = format!("/redirect/{}", n - 1);
+            if let Ok(v) = HeaderValue::from_str(&to) {
+                r.headers_mut().insert(axum::http::header::LOCATION, v);
+            }
+            r
+        }
+        _ => s.reply(
+            Route::Redirect,
+            StatusCode::BAD_REQUEST,
+            "n must be 0..=100",
         ),
     }
 }

@@ -11,7 +11,9 @@
 mod backoff;
 mod clock;
 mod control;
+mod dial;
 mod fast;
+mod h2;
 mod pacer;
 mod preflight;
 mod ramp;
@@ -26,11 +28,12 @@ use std::time::{Duration, Instant};
 
 pub use control::Control;
 pub use fast::FastTransport;
+pub use h2::H2Transport;
 pub use preflight::preflight;
 pub use ramp::Ramp;
 pub use threads::{Workers, default_threads};
 pub use transport::{
-    ClientOptions, Failure, Keep, Prepared, Reply, ReqwestTransport, Transport, Wire,
+    ClientOptions, Connections, Failure, Keep, Prepared, Reply, ReqwestTransport, Transport, Wire,
 };
 pub use workload::{User, Workload};
 
@@ -57,12 +60,18 @@ pub async fn setup<T: Transport>(work: &mut Workload, transport: &T) -> Result<(
     let mut session = T::Session::default();
     for step in &flow.steps {
         let fail = |why: String| format!("setup step \"{}\" failed: {why}", step.spec.name);
-        let req = step.request(&mut user, work).map_err(fail)?;
-        let sent = clock::now();
-        let reply = transport
-            .send(&mut session, &req)
-            .await
-            .map_err(|f| fail(format!("{}: {}", f.class, f.message)))?;
+        let mut req = step.request(&mut user, work).map_err(fail)?;
+        let mut sent = clock::now();
+        let failed = |f: Failure| fail(format!("{}: {}", f.class, f.message));
+        let mut reply = transport.send(&mut session, &req).await.map_err(failed)?;
+        for _ in 0..step.spec.follow_redirects {
+            let Some(next) = step.redirect(&req, &reply, &mut user) else {
+                break;
+            };
+            req = std::borrow::Cow::Owned(next);
+            sent = clock::now();
+            reply = transport.send(&mut session, &req).await.map_err(failed)?;
+        }
         let judged = step.judge(&reply, sent.elapsed(), &mut user);
         if !judged.status_ok {
             return Err(fail(format!(

@@ -4,7 +4,8 @@
 //!
 //! It sends no HTTP request: the target's own request counts stay exactly the run's (the
 //! tests compare them), and a scenario's first step may not be safe to repeat (a POST).
-//! Depends on `engine::tls` and the plan's TLS settings.
+//! Through a proxy, the connection is the run's own (`engine::dial`: the tunnel, then TLS).
+//! Depends on `engine::tls`, `engine::dial` and the plan's TLS and HTTP settings.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,7 @@ pub async fn preflight(
     base: &str,
     limit: Duration,
     tls: &crate::scenario::Tls,
+    http: &crate::scenario::Http,
 ) -> Result<(), String> {
     let url = Url::parse(base).map_err(|e| format!("target {base}: {e}"))?;
     let host = url.host_str().unwrap_or_default().to_string();
@@ -25,6 +27,19 @@ pub async fn preflight(
     let unreachable = |why: String| {
         format!("target unreachable: {why}; check the target, or pass --no-preflight to run anyway")
     };
+    let dialer = super::dial::Dialer::new(tls, http, limit)?;
+    let at = super::dial::Endpoint::of(&url);
+    if let super::dial::Route::Forward(p) | super::dial::Route::Tunnel(p) = dialer.route(&at) {
+        // The proxy resolves the target's name; what can be checked is the way through it.
+        let via = p.shown();
+        return match dialer.dial(&at).await {
+            Ok(_) => Ok(()),
+            Err(f) => Err(unreachable(format!(
+                "through the proxy {via}: {}",
+                f.message
+            ))),
+        };
+    }
     let bare = host
         .trim_start_matches('[')
         .trim_end_matches(']')
@@ -39,7 +54,7 @@ pub async fn preflight(
     for addr in addrs {
         match tokio::time::timeout(limit, TcpStream::connect(addr)).await {
             Ok(Ok(stream)) if url.scheme() == "https" => {
-                return handshake(stream, &bare, limit, tls)
+                return handshake(stream, &bare, limit, tls, http.version2)
                     .await
                     .map_err(|e| unreachable(format!("TLS handshake with {addr} failed: {e}")));
             }
@@ -66,12 +81,19 @@ async fn handshake(
     host: &str,
     limit: Duration,
     tls: &crate::scenario::Tls,
+    http2: bool,
 ) -> Result<(), String> {
-    let config = super::tls::client_config(tls, &[b"http/1.1"])?;
+    let alpn: &[u8] = if http2 { b"h2" } else { b"http/1.1" };
+    let config = super::tls::client_config(tls, &[alpn])?;
     let name = rustls::pki_types::ServerName::try_from(host.to_string())
         .map_err(|e| format!("{host} is not a valid TLS server name: {e}"))?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     match tokio::time::timeout(limit, connector.connect(name, stream)).await {
+        Ok(Ok(stream)) if http2 && stream.get_ref().1.alpn_protocol() != Some(b"h2") => Err(
+            "the server did not agree to HTTP/2 (ALPN h2): it speaks only HTTP/1.1; run \
+             without http2"
+                .to_string(),
+        ),
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err(format!("no handshake within {limit:?}")),

@@ -107,6 +107,13 @@ pub struct Reply {
     pub cut: bool,
 }
 
+/// What a response had delivered when it failed: its status and body bytes count.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Progress {
+    pub status: Option<u16>,
+    pub bytes: u64,
+}
+
 /// A failed exchange, already classified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
@@ -135,6 +142,23 @@ pub trait Transport: Send + Sync + 'static {
         session: &mut Self::Session,
         req: &Prepared,
     ) -> impl Future<Output = Result<Reply, Failure>> + Send;
+
+    /// What the transport knows of its connections, for the result (`None`: nothing,
+    /// e.g. a pooled client that does not say).
+    fn connections(&self) -> Option<Connections> {
+        None
+    }
+}
+
+/// A transport's connections over the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connections {
+    /// The HTTP version spoken: "1.1" or "2".
+    pub http_version: &'static str,
+    /// Connections made, reconnections included.
+    pub opened: u64,
+    /// HTTP/2: how many users share one connection.
+    pub streams_per_connection: Option<u32>,
 }
 
 /// Settings for the HTTP client, derived from the plan.
@@ -318,7 +342,7 @@ fn io_kind(e: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> 
 }
 
 /// The error and its causes, joined with ": " (without repeating the URL reqwest prints).
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(super) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = vec![e.to_string()];
     let mut source = e.source();
     while let Some(err) = source {

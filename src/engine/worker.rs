@@ -513,7 +513,7 @@ async fn run_iteration<T: Transport>(
             }
         }
         shared.recorder.start();
-        let sent = now();
+        let mut sent = now();
         let begin = match first_start.take() {
             Some(planned) => {
                 if open {
@@ -548,7 +548,32 @@ async fn run_iteration<T: Transport>(
             }
         };
         pending.step = Some((step.spec.id, begin, sent));
-        let result = shared.transport.send(session, &request).await;
+        let mut result = shared.transport.send(session, &request).await;
+        let (mut begin, mut request) = (begin, request);
+        // `follow_redirects`: each hop is a request of this step, recorded as it ends; the
+        // last answer is the one judged.
+        for _ in 0..step.spec.follow_redirects {
+            let Ok(reply) = &result else { break };
+            let Some(next) = step.redirect(&request, reply, user) else {
+                break;
+            };
+            let end = now();
+            let hop = Outcome::Response {
+                status: reply.status,
+                bytes: reply.bytes,
+                unexpected: None,
+                failure: None,
+                failed_checks: 0,
+            };
+            shared
+                .recorder
+                .record(step.spec.id, end - begin, end - sent, hop);
+            shared.recorder.start();
+            (begin, sent) = (end, end);
+            pending.step = Some((step.spec.id, begin, sent));
+            request = std::borrow::Cow::Owned(next);
+            result = shared.transport.send(session, &request).await;
+        }
         pending.step = None;
         drop(request);
         let end = now();

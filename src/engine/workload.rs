@@ -10,7 +10,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::{COOKIE, HeaderMap, HeaderName, HeaderValue, SET_COOKIE};
+use reqwest::Method;
+use reqwest::header::{
+    AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, HeaderMap, HeaderName, HeaderValue,
+    LOCATION, PROXY_AUTHORIZATION, SET_COOKIE,
+};
 
 use super::transport::{Keep, Prepared, Reply, Wire};
 use crate::metrics::ErrorClass;
@@ -202,7 +206,9 @@ impl ReadyStep {
         let keep = Keep {
             body: step.extract.iter().any(Extraction::needs_body)
                 || step.expect.checks.iter().any(|c| c.kind.needs_body()),
+            // A redirect is followed by its Location header.
             headers: cookies
+                || step.follow_redirects > 0
                 || step.extract.iter().any(Extraction::needs_headers)
                 || step.expect.checks.iter().any(|c| c.kind.needs_headers()),
             max_body: step.max_body,
@@ -306,6 +312,62 @@ impl ReadyStep {
             body,
             timeout: step.timeout,
             keep: self.keep,
+            wire: Wire::default(),
+        })
+    }
+
+    /// The request a redirect asks for: `reply` is a 301, 302, 303, 307 or 308 to `req`
+    /// with a `Location` that makes an http(s) URL. The method and body change as browsers
+    /// and curl change them (303, and 301/302 after a POST, become a body-less GET; 307
+    /// and 308 repeat the request); credentials and cookies the step set are not sent to
+    /// another origin; the user's cookies (the jar, just given the 3xx's) go along.
+    /// `None`: the 3xx is the answer.
+    pub(super) fn redirect(
+        &self,
+        req: &Prepared,
+        reply: &Reply,
+        user: &mut User,
+    ) -> Option<Prepared> {
+        if !matches!(reply.status, 301 | 302 | 303 | 307 | 308) {
+            return None;
+        }
+        let location = reply.headers.get(LOCATION)?.to_str().ok()?;
+        let url = req.url.join(location).ok()?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return None;
+        }
+        if let Some(jar) = &mut user.jar {
+            jar.take(&reply.headers);
+        }
+        let get = match reply.status {
+            303 => req.method != Method::HEAD,
+            301 | 302 => req.method == Method::POST,
+            _ => false,
+        };
+        let mut headers = req.headers.clone();
+        let (method, body) = if get {
+            headers.remove(CONTENT_TYPE);
+            headers.remove(CONTENT_LENGTH);
+            (Method::GET, None)
+        } else {
+            (req.method.clone(), req.body.clone())
+        };
+        let same_origin = url.origin() == req.url.origin();
+        if !same_origin {
+            for name in [AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, HOST] {
+                headers.remove(name);
+            }
+        }
+        if let Some(cookie) = user.cookie_header() {
+            headers.insert(COOKIE, cookie);
+        }
+        Some(Prepared {
+            method,
+            url,
+            headers,
+            body,
+            timeout: req.timeout,
+            keep: req.keep,
             wire: Wire::default(),
         })
     }
@@ -538,6 +600,76 @@ impl Jar {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sent(method: Method, url: &str, body: Option<&'static str>) -> Prepared {
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer t"));
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        Prepared {
+            method,
+            url: reqwest::Url::parse(url).expect("url"),
+            headers,
+            body: body.map(|b| Bytes::from_static(b.as_bytes())),
+            timeout: Duration::from_secs(1),
+            keep: Keep::default(),
+            wire: Wire::default(),
+        }
+    }
+
+    fn answer(status: u16, location: &'static str) -> Reply {
+        let mut headers = HeaderMap::new();
+        headers.insert(LOCATION, HeaderValue::from_static(location));
+        Reply {
+            status,
+            headers,
+            ..Reply::default()
+        }
+    }
+
+    fn redirect_of(req: &Prepared, reply: &Reply) -> Option<Prepared> {
+        let text = "target: http://a.test\nload: { vus: 1, iterations: 1 }\nflows: [ { steps: [ { get: / } ] } ]\n";
+        let overrides = crate::scenario::Overrides::default();
+        let plan =
+            crate::scenario::parse(text, "t.yaml", "t", &|_| None, &overrides).expect("plan");
+        let step = ReadyStep::new(&plan.flows[0].steps[0], "http://a.test", false).expect("step");
+        step.redirect(req, reply, &mut User::new(0, 1, false))
+    }
+
+    #[test]
+    fn redirects_change_method_and_body_as_browsers_do() {
+        let post = sent(Method::POST, "http://a.test/x/y", Some("{}"));
+        let see_other = redirect_of(&post, &answer(303, "../z?q=1")).expect("followed");
+        assert_eq!(see_other.method, Method::GET);
+        assert_eq!(see_other.url.as_str(), "http://a.test/z?q=1");
+        assert!(see_other.body.is_none());
+        assert!(!see_other.headers.contains_key(CONTENT_TYPE));
+        assert!(see_other.headers.contains_key(AUTHORIZATION), "same origin");
+        let found = redirect_of(&post, &answer(302, "/n")).expect("followed");
+        assert_eq!((found.method, found.body), (Method::GET, None));
+        let temporary = redirect_of(&post, &answer(307, "/n")).expect("followed");
+        assert_eq!(temporary.method, Method::POST);
+        assert_eq!(temporary.body.as_deref(), Some(&b"{}"[..]));
+        let put = sent(Method::PUT, "http://a.test/x", Some("{}"));
+        let moved = redirect_of(&put, &answer(301, "/n")).expect("followed");
+        assert_eq!(
+            moved.method,
+            Method::PUT,
+            "only a POST becomes a GET on 301/302"
+        );
+    }
+
+    #[test]
+    fn credentials_stay_with_their_origin_and_odd_locations_end_the_chain() {
+        let get = sent(Method::GET, "http://a.test/x", None);
+        let away = redirect_of(&get, &answer(302, "https://b.test/y")).expect("followed");
+        assert!(!away.headers.contains_key(AUTHORIZATION));
+        assert!(redirect_of(&get, &answer(302, "ftp://b.test/y")).is_none());
+        assert!(redirect_of(&get, &answer(304, "/y")).is_none());
+        assert!(redirect_of(&get, &answer(200, "/y")).is_none());
+        let mut no_location = answer(302, "/y");
+        no_location.headers.clear();
+        assert!(redirect_of(&get, &no_location).is_none());
+    }
 
     #[test]
     fn the_jar_keeps_replaces_and_deletes_cookies() {

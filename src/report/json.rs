@@ -22,6 +22,8 @@ struct Document<'a> {
     scenario: ScenarioRef,
     target: &'a str,
     target_is_demo: bool,
+    /// How requests reached the target.
+    protocol: ProtocolDoc,
     started_at: String,
     duration_s: f64,
     outcome: &'static str,
@@ -46,6 +48,19 @@ struct Document<'a> {
     thresholds: Vec<ThresholdDoc>,
     /// Whether every threshold held (true when there are none).
     thresholds_passed: bool,
+}
+
+/// The HTTP version, the connections made and the proxy, where the transport says.
+#[derive(Serialize)]
+struct ProtocolDoc {
+    /// "1.1" or "2"; null when the transport does not say (`--transport reqwest`).
+    http_version: Option<&'static str>,
+    /// Connections made over the run, reconnections included.
+    connections_opened: Option<u64>,
+    /// HTTP/2: users sharing one connection, each on its own stream.
+    streams_per_connection: Option<u32>,
+    /// The proxy requests went through (credentials never shown).
+    proxy: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -209,6 +224,12 @@ pub fn to_json(info: &RunInfo, snap: &Snapshot) -> String {
         },
         target: &info.target,
         target_is_demo: info.demo,
+        protocol: ProtocolDoc {
+            http_version: info.connections.map(|c| c.http_version),
+            connections_opened: info.connections.map(|c| c.opened),
+            streams_per_connection: info.connections.and_then(|c| c.streams_per_connection),
+            proxy: info.proxy.clone(),
+        },
         started_at: humantime::format_rfc3339_millis(info.started_at).to_string(),
         duration_s: info.duration.as_secs_f64(),
         outcome: info.ending.as_str(),

@@ -67,6 +67,10 @@ pub struct RunInfo {
     pub baseline: Option<Baseline>,
     /// TLS certificates were not verified (`--insecure`, `tls.insecure`).
     pub insecure: bool,
+    /// The HTTP version and the connections made, as the transport counted them.
+    pub connections: Option<crate::engine::Connections>,
+    /// The proxy requests went through, as named in the summary (no credentials).
+    pub proxy: Option<String>,
 }
 
 /// The comparison with a saved run, for the summary.

@@ -24,6 +24,9 @@ pub fn summary(info: &RunInfo, snap: &Snapshot) -> String {
         info.duration.as_secs_f64(),
         info.ending.as_str()
     );
+    if let Some(line) = protocol_line(info) {
+        let _ = writeln!(out, "http      {line}");
+    }
     let _ = writeln!(
         out,
         "requests  {} · {:.1}/s · {} errors ({:.2}%) · {} interrupted ({:.2}%) · {} dropped · {} received",
@@ -55,6 +58,23 @@ pub fn summary(info: &RunInfo, snap: &Snapshot) -> String {
         let _ = writeln!(out, "WARNING   {warning}");
     }
     out
+}
+
+/// `HTTP/2 · 3 connections · 10 streams each · via proxy …`, when the transport says.
+fn protocol_line(info: &RunInfo) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(c) = info.connections {
+        parts.push(format!("HTTP/{}", c.http_version));
+        let s = if c.opened == 1 { "" } else { "s" };
+        parts.push(format!("{} connection{s} opened", thousands(c.opened)));
+        if let Some(n) = c.streams_per_connection.filter(|&n| n > 1) {
+            parts.push(format!("up to {n} users per connection"));
+        }
+    }
+    if let Some(proxy) = &info.proxy {
+        parts.push(format!("via proxy {proxy}"));
+    }
+    (!parts.is_empty()).then(|| parts.join(" · "))
 }
 
 /// Every threshold with the figure it read, ✓ or ✗, and the verdict.

@@ -103,6 +103,21 @@ pub fn to_yaml(a: &AdHoc, ov: &Overrides) -> Result<String, String> {
     if let Some(n) = ov.iterations {
         y.push_str(&format!("  iterations: {n}\n"));
     }
+    if ov.http2 {
+        y.push_str("http2: true\n");
+    }
+    if let Some(n) = ov.streams_per_connection {
+        y.push_str(&format!("streams_per_connection: {n}\n"));
+    }
+    if let Some(proxy) = &ov.proxy {
+        y.push_str(&format!("proxy: {}\n", quoted(&proxy_line(proxy))));
+    }
+    if ov.proxy_from_env {
+        y.push_str("proxy_from_env: true\n");
+    }
+    if ov.insecure {
+        y.push_str("tls:\n  insecure: true\n");
+    }
     y.push_str("flows:\n  - name: url\n    steps:\n");
     y.push_str(&format!("      - method: {}\n", quoted(&a.method)));
     y.push_str(&format!("        url: {}\n", quoted(&path)));
@@ -120,7 +135,29 @@ pub fn to_yaml(a: &AdHoc, ov: &Overrides) -> Result<String, String> {
     if let Some(t) = a.timeout {
         y.push_str(&format!("        timeout: {}\n", duration(t)));
     }
+    if let Some(n) = ov.follow_redirects {
+        y.push_str(&format!("        follow_redirects: {n}\n"));
+    }
     Ok(y)
+}
+
+/// A `--proxy` URL for the file: its password, if any, becomes `{{ env.PROXY_PASSWORD }}`
+/// (a printed scenario is meant to be kept; a password in it would be kept too).
+fn proxy_line(url: &str) -> String {
+    match super::validate::parse_proxy(url) {
+        Ok(p) => match &p.credentials {
+            Some((user, _)) => {
+                let shown = p.shown();
+                let rest = shown.trim_start_matches("http://");
+                let user: String =
+                    percent_encoding::utf8_percent_encode(user, percent_encoding::NON_ALPHANUMERIC)
+                        .collect();
+                format!("http://{user}:{{{{ env.PROXY_PASSWORD }}}}@{rest}")
+            }
+            None => p.shown(),
+        },
+        Err(_) => url.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -139,6 +176,11 @@ mod tests {
         let ov = with_defaults(&Overrides {
             rate: Some(20.0),
             max_in_flight: Some(7),
+            http2: true,
+            streams_per_connection: Some(4),
+            proxy: Some("http://ann:pw@proxy.local:3128".into()),
+            insecure: true,
+            follow_redirects: Some(3),
             ..Overrides::default()
         });
         let y = to_yaml(&a, &ov).expect("yaml");
@@ -152,8 +194,15 @@ mod tests {
             "          \"x-key\": \"a \\\"quoted\\\" value\"",
             "        json: {\"n\":1,\"s\":\"x\"}",
             "        timeout: 1500ms",
+            "http2: true",
+            "streams_per_connection: 4",
+            "proxy: \"http://ann:{{ env.PROXY_PASSWORD }}@proxy.local:3128\"",
+            "tls:",
+            "  insecure: true",
+            "        follow_redirects: 3",
         ] {
             assert!(y.lines().any(|l| l == line), "no line {line:?} in\n{y}");
         }
+        assert!(!y.contains("pw"), "the proxy password is not printed:\n{y}");
     }
 }

@@ -43,6 +43,96 @@ pub struct Plan {
     pub thresholds: Vec<super::Threshold>,
     /// How TLS connections are verified and authenticated.
     pub tls: Tls,
+    /// The HTTP version and the way to the target (a proxy).
+    pub http: Http,
+}
+
+/// `http2:`, `streams_per_connection:`, `proxy:`, `proxy_from_env:` and their flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Http {
+    /// HTTP/2: negotiated by ALPN over https, by prior knowledge (h2c) over http.
+    pub version2: bool,
+    /// HTTP/2: how many users share one connection, each with its own stream (1: a
+    /// connection per user, as with HTTP/1.1).
+    pub streams: u32,
+    /// Where connections go instead of the target, if anywhere.
+    pub proxy: Option<Proxies>,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Self {
+            version2: false,
+            streams: 1,
+            proxy: None,
+        }
+    }
+}
+
+/// The proxies a run goes through: one for http and one for https targets (the same one
+/// for `--proxy`), and the hosts that go direct (`NO_PROXY`, with `--proxy-from-env`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proxies {
+    /// For http:// targets.
+    pub http: Option<ProxyUrl>,
+    /// For https:// targets.
+    pub https: Option<ProxyUrl>,
+    /// Host names (and their subdomains) and addresses that bypass the proxy; `*`: all.
+    pub bypass: Vec<String>,
+    /// Where the setting came from, for the summary: `--proxy`, `proxy:`, or the variables.
+    pub source: String,
+}
+
+impl Proxies {
+    /// The proxy a request to `host` goes through, if any.
+    pub fn route(&self, https: bool, host: &str) -> Option<&ProxyUrl> {
+        let host = host.trim_matches(['[', ']']).to_ascii_lowercase();
+        let bypassed = self.bypass.iter().any(|b| {
+            let b = b.trim_start_matches("*.").trim_start_matches('.');
+            b == "*" || host == b || host.ends_with(&format!(".{b}"))
+        });
+        if bypassed {
+            return None;
+        }
+        if https {
+            self.https.as_ref()
+        } else {
+            self.http.as_ref()
+        }
+    }
+}
+
+/// An HTTP proxy: its address, and the credentials sent to it (`Proxy-Authorization`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProxyUrl {
+    /// Host name or address (IPv6 without brackets).
+    pub host: String,
+    /// Port (3128... whatever the URL says; 80 when it says none).
+    pub port: u16,
+    /// `user:password@` from the URL, percent-decoded.
+    pub credentials: Option<(String, String)>,
+}
+
+impl ProxyUrl {
+    /// `http://host:port`, without the credentials (for messages and the summary).
+    pub fn shown(&self) -> String {
+        if self.host.contains(':') {
+            format!("http://[{}]:{}", self.host, self.port)
+        } else {
+            format!("http://{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl std::fmt::Debug for ProxyUrl {
+    /// Never prints the credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.shown())?;
+        if self.credentials.is_some() {
+            f.write_str(" (with credentials)")?;
+        }
+        Ok(())
+    }
 }
 
 /// `tls:` and `--insecure`, `--cacert`, `--cert`, `--key`: PEM text read and checked when
@@ -236,6 +326,9 @@ pub struct Step {
     pub on_error: OnError,
     /// A pause after the step, uniform in `min..=max`.
     pub think: Option<(Duration, Duration)>,
+    /// How many redirects (3xx with a `Location`) to follow, each sent and recorded as a
+    /// request of this step; 0: none, the 3xx is the answer.
+    pub follow_redirects: u32,
 }
 
 impl Step {

@@ -16,6 +16,9 @@ pub type AnyValue = Spanned<serde_json::Value>;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawScenario {
+    /// A JSON scenario's pointer to its JSON Schema, for editors; not read.
+    #[serde(rename = "$schema")]
+    pub _schema: Option<Spanned<String>>,
     pub name: Option<Spanned<String>>,
     pub target: Option<Spanned<String>>,
     pub defaults: Option<RawDefaults>,
@@ -29,6 +32,10 @@ pub struct RawScenario {
     pub setup: Option<Spanned<RawFlow>>,
     pub flows: Option<Spanned<Vec<Spanned<RawFlow>>>>,
     pub tls: Option<Spanned<RawTls>>,
+    pub http2: Option<Spanned<bool>>,
+    pub streams_per_connection: Option<Spanned<u64>>,
+    pub proxy: Option<Spanned<String>>,
+    pub proxy_from_env: Option<Spanned<bool>>,
 }
 
 /// `tls:`: verification, extra authorities, a client certificate, the lowest version.
@@ -67,6 +74,7 @@ pub struct RawDefaults {
     pub headers: Option<BTreeMap<String, Spanned<String>>>,
     pub timeout: Option<Spanned<String>>,
     pub max_body: Option<Spanned<String>>,
+    pub follow_redirects: Option<Spanned<u64>>,
 }
 
 /// How much load and for how long.
@@ -119,6 +127,7 @@ pub struct RawStep {
     pub extract: Option<BTreeMap<String, AnyValue>>,
     pub on_error: Option<Spanned<String>>,
     pub think: Option<Spanned<String>>,
+    pub follow_redirects: Option<Spanned<u64>>,
 }
 
 impl RawStep {

@@ -46,6 +46,8 @@ pub struct Options {
     pub exit_on_end: bool,
     /// `--baseline`: the saved run's p50 and p99 (ms) for the latency chart.
     pub baseline: Option<[f64; 2]>,
+    /// TLS certificates are not verified (`--insecure`, for an https target): warned about.
+    pub insecure: bool,
 }
 
 /// Owns the terminal while the dashboard runs; restores it when dropped.
@@ -91,6 +93,7 @@ pub async fn run(
     let first = Arc::clone(&snapshots.borrow_and_update());
     let mut app = App::new(opts.scenario, opts.target, first);
     app.baseline = opts.baseline;
+    app.insecure = opts.insecure;
     let mut input = EventStream::new();
     let mut updating = true;
     let mut frames = tokio::time::interval(Duration::from_millis(1000 / FPS));

@@ -249,6 +249,8 @@ pub struct App {
     /// `--baseline`: the saved run's whole-run p50 and p99 (ms), drawn faintly on the
     /// latency chart.
     pub baseline: Option<[f64; 2]>,
+    /// TLS certificates are not verified (`--insecure`): the header's warnings say so.
+    pub insecure: bool,
 }
 
 impl App {
@@ -267,6 +269,7 @@ impl App {
             quitting: false,
             derived: Derived::default(),
             baseline: None,
+            insecure: false,
         };
         app.rederive();
         app

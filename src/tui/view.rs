@@ -143,9 +143,14 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
 fn changes(app: &App, theme: Theme) -> Line<'static> {
     let s = &app.snap;
     let mut spans = Vec::new();
-    let warnings = crate::report::warnings(s, std::time::Duration::ZERO);
-    if !warnings.is_empty() {
-        let text: Vec<String> = warnings.into_iter().map(|w| w.short).collect();
+    let mut text: Vec<String> = crate::report::warnings(s, std::time::Duration::ZERO)
+        .into_iter()
+        .map(|w| w.short)
+        .collect();
+    if app.insecure {
+        text.push("TLS not verified (--insecure)".to_string());
+    }
+    if !text.is_empty() {
         spans.push(Span::styled(
             format!("⚠ {}  ", text.join(" · ")),
             theme.bad(),

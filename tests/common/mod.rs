@@ -3,7 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod fault;
+pub mod server;
 pub mod tmux;
 
 use std::net::SocketAddr;

@@ -17,59 +17,19 @@ use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-use super::transport::{Failure, Prepared, Reply, Transport};
+use super::dial::{Dialer, Endpoint, Io, Route, fail, proxy_authorization};
+use super::transport::{Connections, Failure, Prepared, Progress, Reply, Transport};
 use crate::metrics::ErrorClass;
-use codec::{Chunked, Framing, Head, Malformed, basic_auth, encode_request, parse_head};
-use reqwest::header::{AUTHORIZATION, HeaderValue};
-
-/// Read buffer growth step; a response head and small bodies fit in one read.
-const READ_CHUNK: usize = 16 << 10;
+pub(super) use codec::basic_auth;
+use codec::{Chunked, Framing, Head, Malformed, encode_request, parse_head};
+use reqwest::header::{AUTHORIZATION, HeaderValue, PROXY_AUTHORIZATION};
 
 /// The transport: settings shared by every user's connection.
 #[derive(Debug, Clone)]
 pub struct FastTransport {
-    tls: Arc<rustls::ClientConfig>,
+    dialer: Arc<Dialer>,
     user_agent: String,
-    connect_timeout: Duration,
-}
-
-/// Where a connection goes: TLS or not, host and port.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Endpoint {
-    tls: bool,
-    host: String,
-    port: u16,
-}
-
-/// One open connection.
-enum Io {
-    Plain(TcpStream),
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
-}
-
-impl Io {
-    async fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        match self {
-            Io::Plain(s) => s.write_all(buf).await,
-            Io::Tls(s) => {
-                s.write_all(buf).await?;
-                s.flush().await
-            }
-        }
-    }
-
-    async fn read_buf(&mut self, buf: &mut BytesMut) -> std::io::Result<usize> {
-        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-            buf.reserve(READ_CHUNK);
-        }
-        match self {
-            Io::Plain(s) => s.read_buf(buf).await,
-            Io::Tls(s) => s.read_buf(buf).await,
-        }
-    }
 }
 
 /// A user's connection and buffers, kept across its requests.
@@ -91,60 +51,45 @@ impl std::fmt::Debug for Session {
     }
 }
 
-/// What a response had delivered when it failed: its status and body bytes count.
-#[derive(Debug, Default, Clone, Copy)]
-struct Progress {
-    status: Option<u16>,
-    bytes: u64,
-}
-
 impl FastTransport {
     /// A transport with the run's TLS settings (`engine::tls`: the platform's roots by
-    /// default, as reqwest), with `connect_timeout` for each new connection.
-    pub fn new(connect_timeout: Duration, tls: &crate::scenario::Tls) -> Result<Self, String> {
-        let tls = super::tls::client_config(tls, &[b"http/1.1"])?;
+    /// default, as reqwest) and proxy, with `connect_timeout` for each new connection.
+    pub fn new(
+        connect_timeout: Duration,
+        tls: &crate::scenario::Tls,
+        http: &crate::scenario::Http,
+    ) -> Result<Self, String> {
         Ok(Self {
-            tls: Arc::new(tls),
+            dialer: Arc::new(Dialer::new(tls, http, connect_timeout)?),
             user_agent: concat!("stampede/", env!("CARGO_PKG_VERSION")).to_string(),
-            connect_timeout,
         })
-    }
-
-    async fn connect(&self, at: &Endpoint) -> Result<Io, Failure> {
-        let connecting = TcpStream::connect((at.host.trim_matches(['[', ']']), at.port));
-        let tcp = match tokio::time::timeout(self.connect_timeout, connecting).await {
-            Ok(Ok(tcp)) => tcp,
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                return Err(fail(ErrorClass::ConnectRefused, format!("connect: {e}")));
-            }
-            Ok(Err(e)) => return Err(fail(ErrorClass::Connect, format!("connect: {e}"))),
-            Err(_) => {
-                return Err(fail(
-                    ErrorClass::Timeout,
-                    format!("connect: no answer within {:?}", self.connect_timeout),
-                ));
-            }
-        };
-        let _ = tcp.set_nodelay(true);
-        if !at.tls {
-            return Ok(Io::Plain(tcp));
-        }
-        let name = rustls::pki_types::ServerName::try_from(at.host.trim_matches(['[', ']']))
-            .map_err(|e| fail(ErrorClass::Tls, format!("{}: {e}", at.host)))?
-            .to_owned();
-        let connector = tokio_rustls::TlsConnector::from(Arc::clone(&self.tls));
-        match connector.connect(name, tcp).await {
-            Ok(tls) => Ok(Io::Tls(Box::new(tls))),
-            Err(e) => Err(fail(ErrorClass::Tls, format!("TLS handshake: {e}"))),
-        }
     }
 
     /// Encodes `req` (head and body) into `out`.
     fn encode(&self, req: &Prepared, out: &mut Vec<u8>) -> Result<(), Failure> {
         let url = &req.url;
         out.clear();
-        let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
         let host = &url[url::Position::BeforeHost..url::Position::AfterPort];
+        let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
+        // Through a forwarding proxy the request names its whole URL (absolute form, with
+        // no credentials in it) and carries the proxy's own credentials.
+        let route = if self.dialer.proxied() {
+            self.dialer.route(&Endpoint::of(url))
+        } else {
+            Route::Direct
+        };
+        let forward = match route {
+            Route::Forward(p) => Some(p),
+            Route::Direct | Route::Tunnel(_) => None,
+        };
+        let absolute;
+        let target = match forward {
+            Some(_) => {
+                absolute = format!("{}://{host}{path}", url.scheme());
+                absolute.as_str()
+            }
+            None => path,
+        };
         // Credentials in the URL (`user:password@`) become Basic authorization, as reqwest
         // does, unless the step sets its own.
         let with_auth;
@@ -160,6 +105,16 @@ impl FastTransport {
             h.insert(AUTHORIZATION, value);
             with_auth = h;
             &with_auth
+        };
+        let with_proxy;
+        let headers = match forward.and_then(proxy_authorization) {
+            Some(value) => {
+                let mut h = headers.clone();
+                h.insert(PROXY_AUTHORIZATION, value);
+                with_proxy = h;
+                &with_proxy
+            }
+            None => headers,
         };
         encode_request(
             out,
@@ -181,18 +136,12 @@ impl FastTransport {
         progress: &mut Progress,
     ) -> Result<Reply, Failure> {
         let url = &req.url;
-        let tls = url.scheme() == "https";
-        let host_name = url.host_str().unwrap_or_default();
-        let port = url.port_or_known_default().unwrap_or(80);
         if req.wire.get().is_none() {
             self.encode(req, &mut session.write)?;
             req.wire.keep(&session.write);
         }
         // Compared in place: the endpoint is copied only for a new connection.
-        let mut kept = session
-            .conn
-            .take()
-            .filter(|(e, _)| e.tls == tls && e.port == port && e.host == host_name);
+        let mut kept = session.conn.take().filter(|(e, _)| e.serves(url));
         if let Some((_, io)) = &mut kept
             && !still_open(io, &mut session.read)
         {
@@ -202,12 +151,8 @@ impl FastTransport {
             Some(conn) => conn,
             None => {
                 session.read.clear();
-                let at = Endpoint {
-                    tls,
-                    host: host_name.to_string(),
-                    port,
-                };
-                let io = self.connect(&at).await?;
+                let at = Endpoint::of(url);
+                let io = self.dialer.dial(&at).await?;
                 (at, io)
             }
         };
@@ -311,10 +256,7 @@ impl FastTransport {
                         Ok(_) => {}
                         // Many TLS servers close without close_notify; for a body that ends
                         // at the close, that close is its end (as curl and browsers take it).
-                        Err(e)
-                            if matches!(io, Io::Tls(_))
-                                && e.kind() == std::io::ErrorKind::UnexpectedEof =>
-                        {
+                        Err(e) if io.is_tls() && e.kind() == std::io::ErrorKind::UnexpectedEof => {
                             break;
                         }
                         Err(e) => {
@@ -426,17 +368,16 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn fail(class: ErrorClass, message: String) -> Failure {
-    Failure {
-        class,
-        message,
-        status: None,
-        bytes: 0,
-    }
-}
-
 impl Transport for FastTransport {
     type Session = Session;
+
+    fn connections(&self) -> Option<Connections> {
+        Some(Connections {
+            http_version: "1.1",
+            opened: self.dialer.opened(),
+            streams_per_connection: None,
+        })
+    }
 
     async fn send(&self, session: &mut Session, req: &Prepared) -> Result<Reply, Failure> {
         let mut progress = Progress::default();

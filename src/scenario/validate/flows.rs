@@ -9,6 +9,7 @@ use serde_saphyr::{Location, Spanned};
 use super::expect::{build_expect, build_extract};
 use super::request::{
     Defaults, Known, add_headers, body_limit, build_body, build_query, method_and_url,
+    redirect_limit,
 };
 use super::{Validator, positive_duration};
 use crate::scenario::plan::{Flow, OnError, Step};
@@ -149,6 +150,7 @@ fn build_step(
         header_templates: defaults.header_templates.clone(),
         timeout: defaults.timeout,
         max_body: defaults.max_body,
+        follow_redirects: defaults.follow_redirects,
     };
     if let Some(h) = &s.headers {
         add_headers(&mut headers, h, &format!("{path}.headers"), known, vd);
@@ -161,6 +163,11 @@ fn build_step(
     let max_body = match &s.max_body {
         Some(m) => body_limit(m, &format!("{path}.max_body"), vd),
         None => Some(defaults.max_body),
+    };
+    let follow_redirects = match (vd.overrides.follow_redirects, &s.follow_redirects) {
+        (Some(n), _) => n,
+        (None, Some(n)) => redirect_limit(n, &format!("{path}.follow_redirects"), vd),
+        (None, None) => defaults.follow_redirects,
     };
     let expect = build_expect(s.expect.as_ref(), path, vd);
     let extract = build_extract(s.extract.as_ref(), path, vd);
@@ -212,6 +219,7 @@ fn build_step(
         extract,
         on_error,
         think,
+        follow_redirects,
     })
 }
 

@@ -14,6 +14,7 @@
 mod data;
 mod expect;
 mod flows;
+mod http;
 mod load;
 mod request;
 mod thresholds;
@@ -33,6 +34,8 @@ use super::units::parse_duration;
 use crate::redact::Redactor;
 use data::build_data;
 use flows::{build_flow, build_flows};
+use http::build_http;
+pub(crate) use http::parse_proxy;
 use load::build_load;
 use request::{Defaults, Known};
 use thresholds::build_thresholds;
@@ -162,10 +165,21 @@ pub struct Overrides {
     /// `--cert` and `--key`: a client certificate for mutual TLS.
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
+    /// `--http2`.
+    pub http2: bool,
+    /// `--streams-per-connection` (HTTP/2).
+    pub streams_per_connection: Option<u32>,
+    /// `--proxy URL`.
+    pub proxy: Option<String>,
+    /// `--proxy-from-env`: the standard proxy variables.
+    pub proxy_from_env: bool,
+    /// `--follow-redirects N`: every step's, replacing the file's.
+    pub follow_redirects: Option<u32>,
 }
 
 /// Builds a plan from a parsed file, or returns every problem found.
 pub fn build(raw: RawScenario, vd: &mut Validator<'_>) -> Option<Plan> {
+    let http = build_http(&raw, vd);
     let secrets = build_secrets(raw.secrets.as_deref(), vd);
     let name = raw
         .name
@@ -235,6 +249,7 @@ pub fn build(raw: RawScenario, vd: &mut Validator<'_>) -> Option<Plan> {
         redactor: Redactor::default(),
         thresholds,
         tls,
+        http,
     };
     Some(plan.hiding(redactor))
 }

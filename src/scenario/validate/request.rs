@@ -372,6 +372,7 @@ pub struct Defaults {
     pub(super) header_templates: Vec<(HeaderName, Template)>,
     pub(super) timeout: Duration,
     pub(super) max_body: usize,
+    pub(super) follow_redirects: u32,
 }
 
 /// Names a template may read at one point of a flow.
@@ -390,8 +391,12 @@ impl Defaults {
             header_templates: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
             max_body: DEFAULT_MAX_BODY,
+            follow_redirects: 0,
         };
         if let Some(raw) = raw {
+            if let Some(n) = &raw.follow_redirects {
+                d.follow_redirects = redirect_limit(n, "defaults.follow_redirects", vd);
+            }
             if let Some(m) = &raw.max_body {
                 d.max_body = body_limit(m, "defaults.max_body", vd).unwrap_or(d.max_body);
             }
@@ -404,6 +409,22 @@ impl Defaults {
         }
         d
     }
+}
+
+/// The most redirects one request may follow (browsers stop at about 20).
+const MOST_REDIRECTS: u64 = 30;
+
+/// `follow_redirects`: 0 to 30.
+pub(super) fn redirect_limit(n: &Spanned<u64>, field: &str, vd: &mut Validator<'_>) -> u32 {
+    if n.value > MOST_REDIRECTS {
+        let message = format!(
+            "{} redirects is more than {MOST_REDIRECTS}; a chain that long is a loop",
+            n.value
+        );
+        vd.problems.on(n, field, message);
+        return 0;
+    }
+    n.value as u32
 }
 
 /// The body bytes a step keeps when it reads the body, unless it says otherwise.

@@ -1,0 +1,359 @@
+//! Making connections for both transports (`fast`, HTTP/1.1, and `h2`): TCP to the target,
+//! or to a proxy (a CONNECT tunnel for https and HTTP/2; for plain HTTP/1.1 the proxy
+//! forwards requests written in absolute form), then TLS with the run's configuration
+//! (`engine::tls`) and, for HTTP/2, ALPN's `h2` required. Counts the connections it makes.
+//! Depends on `engine::tls`, the plan's `Tls` and `Http`, and `metrics` (error classes).
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use reqwest::header::HeaderValue;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+
+use super::transport::Failure;
+use crate::metrics::ErrorClass;
+use crate::scenario::{Http, Proxies, ProxyUrl, Tls};
+
+/// Read buffer growth step; a response head and small bodies fit in one read.
+pub const READ_CHUNK: usize = 16 << 10;
+
+/// The longest proxy answer to CONNECT read (its head only).
+const MOST_TUNNEL_HEAD: usize = 16 << 10;
+
+/// Where a connection goes: TLS or not, host (as in the URL: IPv6 in brackets) and port.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Endpoint {
+    pub tls: bool,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Endpoint {
+    /// The endpoint of `url`.
+    pub fn of(url: &url::Url) -> Self {
+        let tls = url.scheme() == "https";
+        Self {
+            tls,
+            host: url.host_str().unwrap_or_default().to_string(),
+            port: url
+                .port_or_known_default()
+                .unwrap_or(if tls { 443 } else { 80 }),
+        }
+    }
+
+    /// Whether `url` goes here (compared in place: nothing is copied per request).
+    pub fn serves(&self, url: &url::Url) -> bool {
+        self.tls == (url.scheme() == "https")
+            && url.port_or_known_default() == Some(self.port)
+            && url.host_str() == Some(self.host.as_str())
+    }
+
+    /// The host without IPv6 brackets, to connect to or to name in TLS.
+    fn bare_host(&self) -> &str {
+        self.host.trim_matches(['[', ']'])
+    }
+}
+
+/// One open connection: plain TCP, or TLS over it.
+pub enum Io {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl Io {
+    /// Writes all of `buf` (flushed through TLS).
+    pub async fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        match self {
+            Io::Plain(s) => s.write_all(buf).await,
+            Io::Tls(s) => {
+                s.write_all(buf).await?;
+                s.flush().await
+            }
+        }
+    }
+
+    /// Reads what is there into `buf`, growing it by `READ_CHUNK` when it is nearly full.
+    pub async fn read_buf(&mut self, buf: &mut BytesMut) -> std::io::Result<usize> {
+        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+            buf.reserve(READ_CHUNK);
+        }
+        match self {
+            Io::Plain(s) => s.read_buf(buf).await,
+            Io::Tls(s) => s.read_buf(buf).await,
+        }
+    }
+
+    /// Whether the connection is TLS.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Io::Tls(_))
+    }
+}
+
+impl AsyncRead for Io {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_flush(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Io::Plain(s) => s.is_write_vectored(),
+            Io::Tls(s) => s.is_write_vectored(),
+        }
+    }
+}
+
+/// How a connection reaches its endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// Straight to the target.
+    Direct,
+    /// To the proxy, which forwards each request (plain HTTP/1.1: absolute-form targets).
+    Forward(&'a ProxyUrl),
+    /// Through a CONNECT tunnel at the proxy (https, and HTTP/2 in any case).
+    Tunnel(&'a ProxyUrl),
+}
+
+/// Makes the run's connections: settings shared by every user, and the count.
+#[derive(Debug)]
+pub struct Dialer {
+    tls: Arc<rustls::ClientConfig>,
+    connect_timeout: Duration,
+    proxies: Option<Proxies>,
+    http2: bool,
+    opened: AtomicU64,
+}
+
+impl Dialer {
+    /// A dialer for the run's TLS and HTTP settings; each connection is made (proxy tunnel
+    /// and TLS handshake included) within `connect_timeout`.
+    pub fn new(tls: &Tls, http: &Http, connect_timeout: Duration) -> Result<Self, String> {
+        let alpn: &[&[u8]] = if http.version2 {
+            &[b"h2"]
+        } else {
+            &[b"http/1.1"]
+        };
+        Ok(Self {
+            tls: Arc::new(super::tls::client_config(tls, alpn)?),
+            connect_timeout,
+            proxies: http.proxy.clone(),
+            http2: http.version2,
+            opened: AtomicU64::new(0),
+        })
+    }
+
+    /// Whether any connection goes through a proxy (when none does, nothing is looked up
+    /// per request).
+    pub fn proxied(&self) -> bool {
+        self.proxies.is_some()
+    }
+
+    /// How a connection to `at` is made.
+    pub fn route(&self, at: &Endpoint) -> Route<'_> {
+        match self
+            .proxies
+            .as_ref()
+            .and_then(|p| p.route(at.tls, at.bare_host()))
+        {
+            None => Route::Direct,
+            Some(p) if at.tls || self.http2 => Route::Tunnel(p),
+            Some(p) => Route::Forward(p),
+        }
+    }
+
+    /// Connections made so far (TCP connected, tunnel and TLS done).
+    pub fn opened(&self) -> u64 {
+        self.opened.load(Ordering::Relaxed)
+    }
+
+    /// A new connection to `at`, within the connect timeout.
+    pub async fn dial(&self, at: &Endpoint) -> Result<Io, Failure> {
+        match tokio::time::timeout(self.connect_timeout, self.dial_now(at)).await {
+            Ok(Ok(io)) => {
+                self.opened.fetch_add(1, Ordering::Relaxed);
+                Ok(io)
+            }
+            Ok(Err(failure)) => Err(failure),
+            Err(_) => Err(fail(
+                ErrorClass::Timeout,
+                format!("connect: no connection within {:?}", self.connect_timeout),
+            )),
+        }
+    }
+
+    async fn dial_now(&self, at: &Endpoint) -> Result<Io, Failure> {
+        let route = self.route(at);
+        let (host, port, via) = match route {
+            Route::Direct => (at.bare_host(), at.port, String::new()),
+            Route::Forward(p) | Route::Tunnel(p) => (
+                p.host.as_str(),
+                p.port,
+                format!(" to the proxy {}", p.shown()),
+            ),
+        };
+        let mut tcp = match TcpStream::connect((host, port)).await {
+            Ok(tcp) => tcp,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                return Err(fail(
+                    ErrorClass::ConnectRefused,
+                    format!("connect{via}: {e}"),
+                ));
+            }
+            Err(e) => return Err(fail(ErrorClass::Connect, format!("connect{via}: {e}"))),
+        };
+        let _ = tcp.set_nodelay(true);
+        if let Route::Tunnel(p) = route {
+            tunnel(&mut tcp, at, p).await?;
+        }
+        if !at.tls {
+            return Ok(Io::Plain(tcp));
+        }
+        let name = rustls::pki_types::ServerName::try_from(at.bare_host())
+            .map_err(|e| fail(ErrorClass::Tls, format!("{}: {e}", at.host)))?
+            .to_owned();
+        let connector = tokio_rustls::TlsConnector::from(Arc::clone(&self.tls));
+        let tls = connector
+            .connect(name, tcp)
+            .await
+            .map_err(|e| fail(ErrorClass::Tls, format!("TLS handshake: {e}")))?;
+        if self.http2 && tls.get_ref().1.alpn_protocol() != Some(b"h2") {
+            return Err(fail(
+                ErrorClass::Tls,
+                "the server did not agree to HTTP/2 (ALPN h2); it speaks only HTTP/1.1: run \
+                 without http2"
+                    .into(),
+            ));
+        }
+        Ok(Io::Tls(Box::new(tls)))
+    }
+}
+
+/// `Proxy-Authorization` for a proxy URL's credentials.
+pub fn proxy_authorization(p: &ProxyUrl) -> Option<HeaderValue> {
+    let (user, password) = p.credentials.as_ref()?;
+    HeaderValue::from_str(&super::fast::basic_auth(user, Some(password))).ok()
+}
+
+/// Asks the proxy on `tcp` for a tunnel to `at` and reads its answer: a 2xx opens it.
+async fn tunnel(tcp: &mut TcpStream, at: &Endpoint, p: &ProxyUrl) -> Result<(), Failure> {
+    let authority = format!("{}:{}", at.host, at.port);
+    let mut ask = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
+    if let Some(auth) = proxy_authorization(p) {
+        ask.push_str("Proxy-Authorization: ");
+        ask.push_str(auth.to_str().unwrap_or_default());
+        ask.push_str("\r\n");
+    }
+    ask.push_str("\r\n");
+    let proxy = p.shown();
+    tcp.write_all(ask.as_bytes())
+        .await
+        .map_err(|e| fail(ErrorClass::Connect, format!("proxy {proxy}: {e}")))?;
+    let mut head = BytesMut::with_capacity(1024);
+    loop {
+        let n = tcp
+            .read_buf(&mut head)
+            .await
+            .map_err(|e| fail(ErrorClass::Connect, format!("proxy {proxy}: {e}")))?;
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut response = httparse::Response::new(&mut headers);
+        match response.parse(&head) {
+            Ok(httparse::Status::Complete(len)) => {
+                let status = response.code.unwrap_or(0);
+                if !(200..300).contains(&status) {
+                    let reason = response.reason.unwrap_or_default();
+                    let hint = if status == 407 {
+                        "; give the proxy's credentials in its URL, as user:password@host:port"
+                    } else {
+                        ""
+                    };
+                    return Err(fail(
+                        ErrorClass::Connect,
+                        format!(
+                            "proxy {proxy} refused the tunnel to {authority}: {status} {reason}{hint}"
+                        ),
+                    ));
+                }
+                if len != head.len() {
+                    // The target speaks only after we do; bytes here mean a confused proxy.
+                    return Err(fail(
+                        ErrorClass::Connect,
+                        format!("proxy {proxy} sent data after opening the tunnel"),
+                    ));
+                }
+                return Ok(());
+            }
+            Ok(httparse::Status::Partial) if n > 0 && head.len() < MOST_TUNNEL_HEAD => {}
+            Ok(httparse::Status::Partial) => {
+                return Err(fail(
+                    ErrorClass::Connect,
+                    format!("proxy {proxy} closed the connection before answering CONNECT"),
+                ));
+            }
+            Err(e) => {
+                return Err(fail(
+                    ErrorClass::Connect,
+                    format!("proxy {proxy} answered CONNECT with no HTTP response: {e}"),
+                ));
+            }
+        }
+    }
+}
+
+/// A failure before any response.
+pub fn fail(class: ErrorClass, message: String) -> Failure {
+    Failure {
+        class,
+        message,
+        status: None,
+        bytes: 0,
+    }
+}

@@ -1,0 +1,287 @@
+//! The HTTP/2 transport (`http2: true`): hyper's HTTP/2 client connection over the run's
+//! own connections (`engine::dial`: ALPN `h2` over TLS, prior knowledge, h2c, over plain
+//! TCP; through a proxy's tunnel when one applies).
+//!
+//! Users share connections `streams_per_connection` at a time, each request on its own
+//! stream: users are numbered in the order they first send, and users `k·n .. k·n+n-1`
+//! use connection slot `k` (per endpoint). A user keeps a handle to its slot's connection;
+//! when that connection closes, the first of them to notice makes a new one for the slot
+//! (under the slot's lock) and the others take it. Every request is one attempt: a request
+//! that fails because its connection failed is counted, never resent. Depends on
+//! `engine::dial` and the `Transport` types.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http2::{Builder, SendRequest};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use reqwest::header::{
+    AUTHORIZATION, CONNECTION, HOST, HeaderMap, HeaderName, HeaderValue, TRANSFER_ENCODING,
+    UPGRADE, USER_AGENT,
+};
+
+use super::dial::{Dialer, Endpoint, fail};
+use super::fast::basic_auth;
+use super::transport::{Connections, Failure, Prepared, Progress, Reply, Transport, chain};
+use crate::metrics::ErrorClass;
+
+type Sender = SendRequest<Full<Bytes>>;
+
+/// One slot's connection, made by the first user that needs it.
+type Slot = Arc<tokio::sync::Mutex<Option<Sender>>>;
+
+/// The transport: the dialer, and the connection slots users share.
+pub struct H2Transport {
+    dialer: Dialer,
+    user_agent: HeaderValue,
+    streams: usize,
+    /// Users numbered in the order they first send.
+    users: AtomicUsize,
+    slots: std::sync::Mutex<HashMap<(Endpoint, usize), Slot>>,
+}
+
+impl std::fmt::Debug for H2Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("H2Transport")
+            .field("streams", &self.streams)
+            .field("opened", &self.dialer.opened())
+            .finish()
+    }
+}
+
+/// A user's place: its slot number, and its handle to the slot's connection.
+#[derive(Default)]
+pub struct Session {
+    slot: Option<usize>,
+    conn: Option<(Endpoint, Sender)>,
+}
+
+impl H2Transport {
+    /// A transport for the run's TLS and HTTP settings (`http.version2` is set), with
+    /// `connect_timeout` for each new connection.
+    pub fn new(
+        connect_timeout: Duration,
+        tls: &crate::scenario::Tls,
+        http: &crate::scenario::Http,
+    ) -> Result<Self, String> {
+        Ok(Self {
+            dialer: Dialer::new(tls, http, connect_timeout)?,
+            user_agent: HeaderValue::from_static(concat!("stampede/", env!("CARGO_PKG_VERSION"))),
+            streams: http.streams.max(1) as usize,
+            users: AtomicUsize::new(0),
+            slots: std::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The connection of `slot` at `at`: the one there if it is open, else a new one.
+    async fn connection(&self, at: &Endpoint, slot: usize) -> Result<Sender, Failure> {
+        let cell = {
+            let mut slots = self
+                .slots
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(slots.entry((at.clone(), slot)).or_default())
+        };
+        let mut kept = cell.lock().await;
+        if let Some(sender) = kept.as_ref().filter(|s| !s.is_closed()) {
+            return Ok(sender.clone());
+        }
+        *kept = None;
+        let io = self.dialer.dial(at).await?;
+        let mut builder = Builder::new(TokioExecutor::new());
+        // Larger windows than the protocol's 64 KiB default, so a large body is not held
+        // back by flow control on a fast network (as browsers and curl configure).
+        builder
+            .initial_stream_window_size(4 << 20)
+            .initial_connection_window_size(8 << 20)
+            .max_concurrent_reset_streams(1024);
+        let (sender, connection) = builder.handshake(TokioIo::new(io)).await.map_err(|e| {
+            let mut f = classify(&e, Progress::default());
+            f.message = format!("HTTP/2 handshake: {}", f.message);
+            f
+        })?;
+        // The connection is driven by its own task; its end shows in the senders (closed).
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        *kept = Some(sender.clone());
+        Ok(sender)
+    }
+
+    /// The request as hyper takes it: the URL's authority (or a `Host` header's) as
+    /// `:authority`, no connection-specific headers (HTTP/2 forbids them), the user agent
+    /// and the URL's credentials as reqwest and the HTTP/1.1 transport send them.
+    fn build(&self, req: &Prepared) -> Result<hyper::Request<Full<Bytes>>, Failure> {
+        let url = &req.url;
+        let mut headers: HeaderMap = req.headers.clone();
+        let authority = match headers.remove(HOST) {
+            Some(host) => host
+                .to_str()
+                .map_err(|_| fail(ErrorClass::Render, "the Host header is not text".into()))?
+                .to_string(),
+            None => url[url::Position::BeforeHost..url::Position::AfterPort].to_string(),
+        };
+        let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
+        let uri: hyper::Uri = format!("{}://{authority}{path}", url.scheme())
+            .parse()
+            .map_err(|e| fail(ErrorClass::Render, format!("the URL for HTTP/2: {e}")))?;
+        for name in [CONNECTION, TRANSFER_ENCODING, UPGRADE] {
+            headers.remove(name);
+        }
+        for name in ["keep-alive", "proxy-connection"] {
+            headers.remove(HeaderName::from_static(name));
+        }
+        if !headers.contains_key(USER_AGENT) {
+            headers.insert(USER_AGENT, self.user_agent.clone());
+        }
+        if !headers.contains_key(AUTHORIZATION) && !url.username().is_empty() {
+            let decode = |s: &str| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            let password = url.password().map(decode);
+            let value =
+                HeaderValue::from_str(&basic_auth(&decode(url.username()), password.as_deref()))
+                    .map_err(|e| fail(ErrorClass::Render, format!("URL credentials: {e}")))?;
+            headers.insert(AUTHORIZATION, value);
+        }
+        let body = Full::new(req.body.clone().unwrap_or_default());
+        let mut request = hyper::Request::new(body);
+        *request.method_mut() = req.method.clone();
+        *request.uri_mut() = uri;
+        *request.version_mut() = hyper::Version::HTTP_2;
+        *request.headers_mut() = headers;
+        Ok(request)
+    }
+
+    async fn exchange(
+        &self,
+        session: &mut Session,
+        req: &Prepared,
+        progress: &mut Progress,
+    ) -> Result<Reply, Failure> {
+        let request = self.build(req)?;
+        let slot = *session
+            .slot
+            .get_or_insert_with(|| self.users.fetch_add(1, Ordering::Relaxed) / self.streams);
+        let kept = session
+            .conn
+            .take()
+            .filter(|(at, sender)| at.serves(&req.url) && !sender.is_closed());
+        let (at, mut sender) = match kept {
+            Some(conn) => conn,
+            None => {
+                let at = Endpoint::of(&req.url);
+                let sender = self.connection(&at, slot).await?;
+                (at, sender)
+            }
+        };
+        let response = sender.send_request(request).await.map_err(|e| {
+            let mut f = classify(&e, *progress);
+            if !at.tls && f.class == ErrorClass::Request {
+                // What an HTTP/1.1-only server's answer to the HTTP/2 preface looks like.
+                f.message.push_str(
+                    " (over http://, HTTP/2 is h2c by prior knowledge: does the server accept \
+                     it? if not, run without http2)",
+                );
+            }
+            f
+        })?;
+        session.conn = Some((at, sender));
+        let status = response.status().as_u16();
+        progress.status = Some(status);
+        let (parts, mut body) = response.into_parts();
+        let headers = if req.keep.headers {
+            parts.headers
+        } else {
+            HeaderMap::new()
+        };
+        let mut kept = BytesMut::new();
+        let mut cut = false;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| {
+                let mut f = classify(&e, *progress);
+                f.class = ErrorClass::Body;
+                f
+            })?;
+            if let Ok(data) = frame.into_data() {
+                progress.bytes += data.len() as u64;
+                if req.keep.body {
+                    let room = req.keep.max_body.saturating_sub(kept.len());
+                    kept.put_slice(&data[..data.len().min(room)]);
+                    cut |= data.len() > room;
+                }
+            }
+        }
+        Ok(Reply {
+            status,
+            bytes: progress.bytes,
+            headers,
+            body: kept.freeze(),
+            cut,
+        })
+    }
+}
+
+/// A hyper error as a failure: after the status, a failure to read the body; a closed or
+/// reset connection or stream (GOAWAY, RST_STREAM) is `reset`; the rest `request`.
+fn classify(e: &hyper::Error, progress: Progress) -> Failure {
+    let message = chain(e);
+    let lower = message.to_ascii_lowercase();
+    let class = if progress.status.is_some() {
+        ErrorClass::Body
+    } else if e.is_timeout() {
+        ErrorClass::Timeout
+    } else if e.is_canceled()
+        || e.is_closed()
+        || e.is_incomplete_message()
+        || lower.contains("reset")
+        || lower.contains("go away")
+        || lower.contains("goaway")
+        || lower.contains("broken pipe")
+        || lower.contains("connection closed")
+    {
+        ErrorClass::Reset
+    } else {
+        ErrorClass::Request
+    };
+    Failure {
+        class,
+        message,
+        status: progress.status,
+        bytes: progress.bytes,
+    }
+}
+
+impl Transport for H2Transport {
+    type Session = Session;
+
+    async fn send(&self, session: &mut Session, req: &Prepared) -> Result<Reply, Failure> {
+        let mut progress = Progress::default();
+        // Dropping the exchange at the deadline resets its stream (RST_STREAM CANCEL); the
+        // connection and the other users' streams on it go on.
+        let exchange = self.exchange(session, req, &mut progress);
+        match tokio::time::timeout(req.timeout, exchange).await {
+            Ok(done) => done,
+            Err(_) => Err(Failure {
+                class: ErrorClass::Timeout,
+                message: format!("no complete response within {:?}", req.timeout),
+                status: progress.status,
+                bytes: progress.bytes,
+            }),
+        }
+    }
+
+    fn connections(&self) -> Option<Connections> {
+        Some(Connections {
+            http_version: "2",
+            opened: self.dialer.opened(),
+            streams_per_connection: Some(self.streams as u32),
+        })
+    }
+}
