@@ -232,6 +232,16 @@ fn places() -> Vec<Place> {
             scenario: step(&format!("{u}: 1")),
         },
         Place {
+            schema_path: &["flows", "[]", "steps", "[]", "multipart", "[]"],
+            field: "flows[0].steps[0].multipart[0]",
+            scenario: step(&format!("multipart: [ {{ name: a, value: b, {u}: 1 }} ]")),
+        },
+        Place {
+            schema_path: &["flows", "[]", "steps", "[]", "body_file"],
+            field: "flows[0].steps[0].body_file",
+            scenario: step(&format!("body_file: {{ path: x, {u}: 1 }}")),
+        },
+        Place {
             schema_path: &["flows", "[]", "steps", "[]", "expect"],
             field: "flows[0].steps[0].expect",
             scenario: step(&format!("expect: {{ {u}: 1 }}")),

@@ -72,7 +72,7 @@ pub async fn setup<T: Transport>(work: &mut Workload, transport: &T) -> Result<(
             sent = clock::now();
             reply = transport.send(&mut session, &req).await.map_err(failed)?;
         }
-        let judged = step.judge(&reply, sent.elapsed(), &mut user);
+        let judged = step.judge(&reply, sent.elapsed(), &mut user, work);
         if !judged.status_ok {
             return Err(fail(format!(
                 "expected status {}, got {}",

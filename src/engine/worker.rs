@@ -581,7 +581,7 @@ async fn run_iteration<T: Transport>(
         let outcome = match result {
             Ok(reply) => {
                 responded = true;
-                let judged = step.judge(&reply, end - begin, user);
+                let judged = step.judge(&reply, end - begin, user, &shared.work);
                 failed = judged.step_failed();
                 Outcome::Response {
                     status: reply.status,

@@ -193,6 +193,7 @@ fn step_templates(step: &Step) -> impl Iterator<Item = &crate::scenario::Templat
         Some(Body::Text(t)) => vec![t],
         Some(Body::Json(j)) => j.templates().collect(),
         Some(Body::Form(fields)) => fields.iter().map(|(_, t)| t).collect(),
+        Some(Body::Multipart(m)) => m.templates().collect(),
         Some(Body::File(_)) | None => Vec::new(),
     };
     std::iter::once(&step.url.template)
@@ -302,6 +303,9 @@ impl ReadyStep {
                     }
                     Body::Form(fields) => Bytes::from(urlencoded(fields, &mut scope)?),
                     Body::File(bytes) => bytes.clone(),
+                    Body::Multipart(m) => m
+                        .encode_with(|t| t.render(&mut scope))
+                        .map_err(|m| m.to_string())?,
                 },
             }),
         };
@@ -374,7 +378,13 @@ impl ReadyStep {
 
     /// Judges a response: the checks that failed (one bit each), then whether the step
     /// failed (status or extraction) and why. Extracted values go into the user's variables.
-    pub(super) fn judge(&self, reply: &Reply, latency: Duration, user: &mut User) -> Judgement {
+    pub(super) fn judge(
+        &self,
+        reply: &Reply,
+        latency: Duration,
+        user: &mut User,
+        work: &Workload,
+    ) -> Judgement {
         let mut response = Response::new(reply.status, &reply.headers, &reply.body, latency);
         let mut failed_checks = 0u64;
         let mut first_failed = None;
@@ -395,7 +405,12 @@ impl ReadyStep {
             if too_large.is_some() && check.kind.needs_body() {
                 continue;
             }
-            if !check.passes(&mut response) {
+            let mut scope = UserScope {
+                user,
+                globals: &work.globals,
+                data: &work.data,
+            };
+            if !check.passes(&mut response, &mut scope) {
                 failed_checks |= 1 << i;
                 first_failed.get_or_insert(i);
             }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName};
 
+use super::template::{Scope, Template};
 use super::units::StatusSet;
 
 /// A step's expectations: the status, then named checks.
@@ -61,6 +62,11 @@ pub enum Test {
     Contains(String),
     /// The text matches.
     Regex(regex_lite::Regex),
+    /// `equals: "{{ user_id }}"`: equals the template's text, rendered for each response
+    /// with the user's values (a number in the body equals its text).
+    EqualsTemplate(Template),
+    /// `contains: "{{ name }}"`: contains the template's text, rendered per response.
+    ContainsTemplate(Template),
 }
 
 /// One value a step takes from its response into a user variable.
@@ -209,23 +215,48 @@ impl<'a> Response<'a> {
 
 impl Check {
     /// Whether the response passes.
-    pub fn passes(&self, r: &mut Response<'_>) -> bool {
+    ///
+    /// `scope` gives a templated expectation its values (the user's); a value it lacks
+    /// fails the check.
+    pub fn passes(&self, r: &mut Response<'_>, scope: &mut dyn Scope) -> bool {
         match &self.kind {
             CheckKind::Latency(max) => r.latency <= *max,
             CheckKind::Body(None, test) => {
+                let Some(test) = test.concrete(scope) else {
+                    return false;
+                };
                 let text = r.text();
                 test.on_text(Some(&text))
             }
             CheckKind::Body(Some(path), test) => {
+                let Some(test) = test.concrete(scope) else {
+                    return false;
+                };
                 let found = r.json().and_then(|root| path.find(root));
                 test.on_json(found)
             }
-            CheckKind::Header(name, test) => test.on_text(r.header(name)),
+            CheckKind::Header(name, test) => match test.concrete(scope) {
+                Some(test) => test.on_text(r.header(name)),
+                None => false,
+            },
         }
     }
 }
 
 impl Test {
+    /// The test with its template rendered for `scope` (`None`: a value is missing).
+    fn concrete(&self, scope: &mut dyn Scope) -> Option<std::borrow::Cow<'_, Test>> {
+        use std::borrow::Cow;
+        match self {
+            Test::EqualsTemplate(t) => {
+                let text = t.render(scope).ok()?;
+                Some(Cow::Owned(Test::Equals(serde_json::Value::String(text))))
+            }
+            Test::ContainsTemplate(t) => Some(Cow::Owned(Test::Contains(t.render(scope).ok()?))),
+            plain => Some(Cow::Borrowed(plain)),
+        }
+    }
+
     fn on_text(&self, value: Option<&str>) -> bool {
         match (self, value) {
             (Test::Exists(want), v) => v.is_some() == *want,
@@ -233,6 +264,8 @@ impl Test {
             (Test::Equals(expected), Some(v)) => text_of(expected) == v,
             (Test::Contains(needle), Some(v)) => v.contains(needle.as_str()),
             (Test::Regex(re), Some(v)) => re.is_match(v),
+            // Rendered by `concrete` before a test is applied.
+            (Test::EqualsTemplate(_) | Test::ContainsTemplate(_), Some(_)) => false,
         }
     }
 
@@ -246,6 +279,7 @@ impl Test {
             }
             (Test::Contains(needle), Some(v)) => text_of(v).contains(needle.as_str()),
             (Test::Regex(re), Some(v)) => re.is_match(&text_of(v)),
+            (Test::EqualsTemplate(_) | Test::ContainsTemplate(_), Some(_)) => false,
         }
     }
 }
@@ -404,8 +438,17 @@ mod tests {
                 Test::Contains("json".into()),
             )),
         ];
-        for c in &passing {
-            assert!(c.passes(&mut r), "{:?}", c.kind);
+        let mut scope = Vars(
+            vec![("id", "42"), ("who", "Ad")],
+            fastrand::Rng::with_seed(1),
+        );
+        let templated = |t: &str| Template::compile(t, &|_| None).expect("template");
+        let passing = passing.into_iter().chain([
+            body_test("body.id", Test::EqualsTemplate(templated("{{ id }}"))),
+            body_test("body.name", Test::ContainsTemplate(templated("{{ who }}a"))),
+        ]);
+        for c in passing {
+            assert!(c.passes(&mut r, &mut scope), "{:?}", c.kind);
         }
         let failing = [
             check(CheckKind::Latency(Duration::from_millis(49))),
@@ -417,9 +460,33 @@ mod tests {
                 HeaderName::from_static("x-missing"),
                 Test::Exists(true),
             )),
+            body_test("body.id", Test::EqualsTemplate(templated("{{ who }}"))),
+            // A value the user lacks fails the check.
+            body_test("body.id", Test::EqualsTemplate(templated("{{ nobody }}"))),
         ];
         for c in &failing {
-            assert!(!c.passes(&mut r), "{:?}", c.kind);
+            assert!(!c.passes(&mut r, &mut scope), "{:?}", c.kind);
+        }
+    }
+
+    /// Variables only, for templated checks.
+    struct Vars(Vec<(&'static str, &'static str)>, fastrand::Rng);
+
+    impl Scope for Vars {
+        fn var(&self, name: &str) -> Option<&str> {
+            self.0.iter().find(|(k, _)| *k == name).map(|(_, v)| *v)
+        }
+        fn data(&self, _: &str, _: &str) -> Option<&str> {
+            None
+        }
+        fn vu(&self) -> u64 {
+            0
+        }
+        fn iteration(&self) -> u64 {
+            0
+        }
+        fn rng(&mut self) -> &mut fastrand::Rng {
+            &mut self.1
         }
     }
 }

@@ -25,8 +25,8 @@ pub use checks::{Check, CheckKind, Expect, Extraction, Response, Source};
 pub use data::{DataMode, DataSet};
 pub use diag::{Problem, ScenarioError};
 pub use plan::{
-    Body, Flow, Http, Load, Model, OnError, Plan, Proxies, ProxyUrl, Stage, Step, StepUrl, Target,
-    Tls, TlsVersion,
+    Body, Flow, Http, Load, Model, Multipart, OnError, Part, PartContent, Plan, Proxies, ProxyUrl,
+    Stage, Step, StepUrl, Target, Tls, TlsVersion,
 };
 pub use template::{
     EnvLookup, FUNCTIONS, JsonTemplate, Missing, Scope, Template, TemplateError, is_name,

@@ -361,6 +361,90 @@ pub enum Body {
     Form(Vec<(String, Template)>),
     /// `body_file:` a file's bytes, read when the scenario loads and sent as they are.
     File(Bytes),
+    /// `multipart:` parts sent as `multipart/form-data`.
+    Multipart(Multipart),
+}
+
+/// A `multipart/form-data` body: its parts and the boundary between them.
+#[derive(Debug, Clone)]
+pub struct Multipart {
+    /// Chosen when the scenario loads: random, and found in no file part.
+    pub boundary: String,
+    pub parts: Vec<Part>,
+}
+
+/// One part of a multipart body.
+#[derive(Debug, Clone)]
+pub struct Part {
+    /// The form field's name.
+    pub name: String,
+    /// Its value: text (a template) or a file's bytes.
+    pub content: PartContent,
+    /// The file name the part declares (a file part's own name by default).
+    pub filename: Option<String>,
+    /// The part's `Content-Type` (a file part's default: `application/octet-stream`).
+    pub content_type: Option<String>,
+}
+
+/// What a part carries.
+#[derive(Debug, Clone)]
+pub enum PartContent {
+    Text(Template),
+    File(Bytes),
+}
+
+impl Multipart {
+    /// The body, each text part's value given by `text`.
+    pub fn encode_with<E>(
+        &self,
+        mut text: impl FnMut(&Template) -> Result<String, E>,
+    ) -> Result<Bytes, E> {
+        let mut out = Vec::new();
+        for part in &self.parts {
+            out.extend_from_slice(b"--");
+            out.extend_from_slice(self.boundary.as_bytes());
+            out.extend_from_slice(b"\r\nContent-Disposition: form-data; name=\"");
+            out.extend_from_slice(escape_field(&part.name).as_bytes());
+            out.push(b'"');
+            if let Some(filename) = &part.filename {
+                out.extend_from_slice(b"; filename=\"");
+                out.extend_from_slice(escape_field(filename).as_bytes());
+                out.push(b'"');
+            }
+            out.extend_from_slice(b"\r\n");
+            if let Some(t) = &part.content_type {
+                out.extend_from_slice(b"Content-Type: ");
+                out.extend_from_slice(t.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(b"\r\n");
+            match &part.content {
+                PartContent::Text(t) => out.extend_from_slice(text(t)?.as_bytes()),
+                PartContent::File(bytes) => out.extend_from_slice(bytes),
+            }
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"--");
+        out.extend_from_slice(self.boundary.as_bytes());
+        out.extend_from_slice(b"--\r\n");
+        Ok(Bytes::from(out))
+    }
+
+    /// Every template of the parts.
+    pub fn templates(&self) -> impl Iterator<Item = &Template> {
+        self.parts.iter().filter_map(|p| match &p.content {
+            PartContent::Text(t) => Some(t),
+            PartContent::File(_) => None,
+        })
+    }
+}
+
+/// A field or file name inside quotes, as browsers write it (HTML's form encoding): `"`,
+/// CR and LF percent-encoded.
+fn escape_field(name: &str) -> String {
+    name.replace('"', "%22")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 impl Body {
@@ -377,6 +461,9 @@ impl Body {
                 Some(Bytes::from(form.finish()))
             }
             Body::File(bytes) => Some(bytes.clone()),
+            Body::Multipart(m) => m
+                .encode_with(|t| t.as_literal().map(str::to_string).ok_or(()))
+                .ok(),
         }
     }
 

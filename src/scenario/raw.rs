@@ -120,7 +120,8 @@ pub struct RawStep {
     pub json: Option<AnyValue>,
     pub body: Option<Spanned<String>>,
     pub form: Option<BTreeMap<String, AnyValue>>,
-    pub body_file: Option<Spanned<String>>,
+    pub body_file: Option<AnyValue>,
+    pub multipart: Option<Spanned<Vec<Spanned<RawPart>>>>,
     pub timeout: Option<Spanned<String>>,
     pub max_body: Option<Spanned<String>>,
     pub expect: Option<RawExpect>,
@@ -146,6 +147,17 @@ impl RawStep {
         .filter_map(|(m, v)| v.as_ref().map(|v| (m, v)))
         .collect()
     }
+}
+
+/// One part of a `multipart:` body: a text value (a template) or a file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPart {
+    pub name: Option<Spanned<String>>,
+    pub value: Option<AnyValue>,
+    pub file: Option<Spanned<String>>,
+    pub filename: Option<Spanned<String>>,
+    pub content_type: Option<Spanned<String>>,
 }
 
 /// What a response must look like to count as a success.

@@ -6,6 +6,7 @@ use serde_saphyr::Spanned;
 
 use reqwest::header::HeaderName;
 
+use super::request::{Known, compile};
 use super::{Validator, positive_duration, scalar_text};
 use crate::scenario::checks::{Check, CheckKind, Expect, Extraction, JsonPath, Source, Test};
 use crate::scenario::raw::{AnyValue, RawBodyCheck, RawExpect, RawHeaderCheck};
@@ -18,6 +19,7 @@ const MAX_CHECKS: usize = 64;
 pub(super) fn build_expect(
     raw: Option<&RawExpect>,
     path: &str,
+    known: &Known<'_>,
     vd: &mut Validator<'_>,
 ) -> Option<Expect> {
     let Some(raw) = raw else {
@@ -41,7 +43,7 @@ pub(super) fn build_expect(
         });
     }
     for (i, c) in raw.body.iter().flat_map(|b| b.value.iter()).enumerate() {
-        if let Some(check) = body_check(c, &format!("{field}.body[{i}]"), vd) {
+        if let Some(check) = body_check(c, &format!("{field}.body[{i}]"), known, vd) {
             if checks.iter().any(|k: &Check| k.name == check.name) {
                 vd.problems.on(
                     c,
@@ -59,7 +61,7 @@ pub(super) fn build_expect(
                 .on(c, &f, format!("\"{name}\" is not a valid header name"));
             continue;
         };
-        if let Some((test, words)) = header_test(&c.value, c, &f, vd) {
+        if let Some((test, words)) = header_test(&c.value, c, &f, known, vd) {
             checks.push(Check {
                 name: format!("header {name} {words}"),
                 kind: CheckKind::Header(header, test),
@@ -79,7 +81,12 @@ pub(super) fn build_expect(
     })
 }
 
-fn body_check(c: &Spanned<RawBodyCheck>, field: &str, vd: &mut Validator<'_>) -> Option<Check> {
+fn body_check(
+    c: &Spanned<RawBodyCheck>,
+    field: &str,
+    known: &Known<'_>,
+    vd: &mut Validator<'_>,
+) -> Option<Check> {
     let raw = &c.value;
     let path = match &raw.path {
         Some(p) => Some(
@@ -90,15 +97,13 @@ fn body_check(c: &Spanned<RawBodyCheck>, field: &str, vd: &mut Validator<'_>) ->
         None => None,
     };
     let subject = path.as_ref().map_or("body", JsonPath::as_str).to_string();
-    let (test, words) = one_test(
-        raw.equals.as_ref().map(|e| e.value.clone()),
-        raw.exists.as_ref().map(|e| e.value),
-        raw.contains.as_ref().map(|e| e.value.clone()),
-        raw.regex.as_ref(),
-        c,
-        field,
-        vd,
-    )?;
+    let given = Given {
+        equals: raw.equals.as_ref().map(|e| e.value.clone()),
+        exists: raw.exists.as_ref().map(|e| e.value),
+        contains: raw.contains.as_ref().map(|e| e.value.clone()),
+        regex: raw.regex.as_ref(),
+    };
+    let (test, words) = one_test(given, c, field, known, vd)?;
     let name = raw
         .name
         .as_ref()
@@ -113,32 +118,44 @@ fn header_test<T>(
     raw: &RawHeaderCheck,
     at: &Spanned<T>,
     field: &str,
+    known: &Known<'_>,
     vd: &mut Validator<'_>,
 ) -> Option<(Test, String)> {
-    one_test(
-        raw.equals
+    let given = Given {
+        equals: raw
+            .equals
             .as_ref()
             .map(|e| serde_json::Value::String(e.value.clone())),
-        raw.exists.as_ref().map(|e| e.value),
-        raw.contains.as_ref().map(|e| e.value.clone()),
-        raw.regex.as_ref(),
-        at,
-        field,
-        vd,
-    )
+        exists: raw.exists.as_ref().map(|e| e.value),
+        contains: raw.contains.as_ref().map(|e| e.value.clone()),
+        regex: raw.regex.as_ref(),
+    };
+    one_test(given, at, field, known, vd)
+}
+
+/// The tests a check wrote (it must write exactly one).
+struct Given<'a> {
+    equals: Option<serde_json::Value>,
+    exists: Option<bool>,
+    contains: Option<String>,
+    regex: Option<&'a Spanned<String>>,
 }
 
 /// The single test of a check (`equals`, `exists`, `contains` or `regex`), and its words for
 /// the generated name.
 fn one_test<T>(
-    equals: Option<serde_json::Value>,
-    exists: Option<bool>,
-    contains: Option<String>,
-    regex: Option<&Spanned<String>>,
+    given: Given<'_>,
     at: &Spanned<T>,
     field: &str,
+    known: &Known<'_>,
     vd: &mut Validator<'_>,
 ) -> Option<(Test, String)> {
+    let Given {
+        equals,
+        exists,
+        contains,
+        regex,
+    } = given;
     let given = [
         equals.is_some(),
         exists.is_some(),
@@ -155,6 +172,17 @@ fn one_test<T>(
     }
     if let Some(v) = equals {
         let words = format!("== {v}");
+        // A string with `{{ name }}` is rendered for each response (the user's values).
+        if let serde_json::Value::String(text) = &v
+            && text.contains("{{")
+        {
+            let t = compile(text, at.referenced, &format!("{field}.equals"), known, vd)?;
+            if t.as_literal().is_none() {
+                return Some((Test::EqualsTemplate(t), words));
+            }
+            let literal = serde_json::Value::String(t.as_literal().unwrap_or_default().into());
+            return Some((Test::Equals(literal), words));
+        }
         return Some((Test::Equals(v), words));
     }
     if let Some(e) = exists {
@@ -163,6 +191,13 @@ fn one_test<T>(
     }
     if let Some(c) = contains {
         let words = format!("contains {}", serde_json::Value::String(c.clone()));
+        if c.contains("{{") {
+            let t = compile(&c, at.referenced, &format!("{field}.contains"), known, vd)?;
+            return Some(match t.as_literal() {
+                Some(text) => (Test::Contains(text.to_string()), words),
+                None => (Test::ContainsTemplate(t), words),
+            });
+        }
         return Some((Test::Contains(c), words));
     }
     let r = regex?;

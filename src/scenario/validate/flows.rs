@@ -169,7 +169,7 @@ fn build_step(
         (None, Some(n)) => redirect_limit(n, &format!("{path}.follow_redirects"), vd),
         (None, None) => defaults.follow_redirects,
     };
-    let expect = build_expect(s.expect.as_ref(), path, vd);
+    let expect = build_expect(s.expect.as_ref(), path, known, vd);
     let extract = build_extract(s.extract.as_ref(), path, vd);
     let on_error = match &s.on_error {
         None => Some(OnError::AbortIteration),

@@ -12,8 +12,8 @@ use serde_saphyr::{Location, Spanned};
 
 use super::{DEFAULT_TIMEOUT, Validator, positive_duration, scalar_text};
 use crate::scenario::data::DataSet;
-use crate::scenario::plan::{Body, StepUrl};
-use crate::scenario::raw::{AnyValue, RawDefaults, RawStep};
+use crate::scenario::plan::{Body, Multipart, Part, PartContent, StepUrl};
+use crate::scenario::raw::{AnyValue, RawDefaults, RawPart, RawStep};
 use crate::scenario::template::{JsonTemplate, Template, substitute_env};
 use crate::scenario::units::parse_size;
 
@@ -271,6 +271,7 @@ pub(super) fn build_body(
         ("body", s.body.is_some()),
         ("form", s.form.is_some()),
         ("body_file", s.body_file.is_some()),
+        ("multipart", s.multipart.is_some()),
     ]
     .iter()
     .filter(|(_, set)| *set)
@@ -280,7 +281,8 @@ pub(super) fn build_body(
         let both = if given.len() == 2 { "both " } else { "" };
         let message = format!("the step has {both}{}; keep one", given.join(" and "));
         match (&s.body, &s.body_file) {
-            (Some(b), _) | (None, Some(b)) => vd.problems.on(b, &format!("{path}.body"), message),
+            (Some(b), _) => vd.problems.on(b, &format!("{path}.body"), message),
+            (None, Some(b)) => vd.problems.on(b, &format!("{path}.body_file"), message),
             (None, None) => vd.problems.at(Location::UNKNOWN, path, message),
         }
         return None;
@@ -322,22 +324,209 @@ pub(super) fn build_body(
         return Some(Body::Form(fields));
     }
     if let Some(file) = &s.body_file {
-        let field = format!("{path}.body_file");
-        let read = substitute_env(&file.value, vd.env).and_then(|p| {
-            let full = vd.base_dir.join(p);
-            std::fs::read(&full).map_err(|e| format!("cannot read {}: {e}", full.display()))
-        });
-        return match read {
-            Ok(bytes) => Some(Body::File(bytes.into())),
-            Err(e) => {
-                vd.problems.on(file, &field, e);
-                None
-            }
-        };
+        return body_file(file, &format!("{path}.body_file"), known, vd);
+    }
+    if let Some(parts) = &s.multipart {
+        let field = format!("{path}.multipart");
+        let m = build_multipart(parts, &field, known, vd)?;
+        let value = format!("multipart/form-data; boundary={}", m.boundary);
+        if headers.contains_key(CONTENT_TYPE) {
+            // The boundary is stampede's: a content type written by hand could not name it.
+            let message = "a multipart body sets its own content-type (with its boundary); \
+                           remove the content-type header from this step";
+            vd.problems.on(parts, &field, message);
+            return None;
+        }
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(CONTENT_TYPE, v);
+        }
+        return Some(Body::Multipart(m));
     }
     s.body
         .as_ref()
         .and_then(|b| compile_spanned(b, &format!("{path}.body"), known, vd).map(Body::Text))
+}
+
+/// A file relative to the scenario (environment templates allowed), read now.
+fn read_file(value: &str, vd: &Validator<'_>) -> Result<(std::path::PathBuf, Vec<u8>), String> {
+    let p = substitute_env(value, vd.env)?;
+    let full = vd.base_dir.join(p);
+    let bytes = std::fs::read(&full).map_err(|e| format!("cannot read {}: {e}", full.display()))?;
+    Ok((full, bytes))
+}
+
+/// `body_file: PATH` (the bytes as they are) or `body_file: { path: PATH, template: true }`
+/// (the file's text is a template, rendered per request like `body:`).
+fn body_file(
+    file: &AnyValue,
+    field: &str,
+    known: &Known<'_>,
+    vd: &mut Validator<'_>,
+) -> Option<Body> {
+    let shape = "body_file is a path, or { path: FILE, template: true } to render the file's \
+                 {{ }} templates";
+    let (path, template) = match &file.value {
+        serde_json::Value::String(p) => (p.clone(), false),
+        serde_json::Value::Object(map) => {
+            if let Some(key) = map
+                .keys()
+                .find(|k| !["path", "template"].contains(&k.as_str()))
+            {
+                let message = format!("unknown field \"{key}\"; body_file takes path, template");
+                vd.problems.on(file, &format!("{field}.{key}"), message);
+                return None;
+            }
+            match (map.get("path"), map.get("template")) {
+                (Some(serde_json::Value::String(p)), None | Some(serde_json::Value::Bool(_))) => (
+                    p.clone(),
+                    map.get("template") == Some(&serde_json::Value::Bool(true)),
+                ),
+                _ => {
+                    vd.problems.on(file, field, shape);
+                    return None;
+                }
+            }
+        }
+        _ => {
+            vd.problems.on(file, field, shape);
+            return None;
+        }
+    };
+    let (full, bytes) = match read_file(&path, vd) {
+        Ok(read) => read,
+        Err(e) => {
+            vd.problems.on(file, field, e);
+            return None;
+        }
+    };
+    if !template {
+        return Some(Body::File(bytes.into()));
+    }
+    let Ok(text) = String::from_utf8(bytes) else {
+        let message = format!(
+            "{} is not UTF-8 text; only a text file can be a template (leave template out to \
+             send its bytes as they are)",
+            full.display()
+        );
+        vd.problems.on(file, field, message);
+        return None;
+    };
+    compile(
+        &text,
+        file.referenced,
+        &format!("{field} ({})", full.display()),
+        known,
+        vd,
+    )
+    .map(Body::Text)
+}
+
+/// The most parts a multipart body has (a typo such as a huge generated list is refused).
+const MOST_PARTS: usize = 1000;
+
+/// `multipart: [ { name, value | file, filename, content_type } ]`.
+fn build_multipart(
+    parts: &Spanned<Vec<Spanned<RawPart>>>,
+    field: &str,
+    known: &Known<'_>,
+    vd: &mut Validator<'_>,
+) -> Option<Multipart> {
+    let before = vd.problems.len();
+    if parts.value.is_empty() || parts.value.len() > MOST_PARTS {
+        let message = format!("a multipart body has 1 to {MOST_PARTS} parts");
+        vd.problems.on(parts, field, message);
+        return None;
+    }
+    let mut built = Vec::new();
+    for (i, raw) in parts.value.iter().enumerate() {
+        let f = format!("{field}[{i}]");
+        let p = &raw.value;
+        let Some(name) = &p.name else {
+            vd.problems
+                .on(raw, &f, "a part needs a name: (the form field's name)");
+            continue;
+        };
+        let content = match (&p.value, &p.file) {
+            (Some(v), None) => {
+                let text = match &v.value {
+                    serde_json::Value::String(t) => t.clone(),
+                    serde_json::Value::Number(_) | serde_json::Value::Bool(_) => {
+                        scalar_text(&v.value)
+                    }
+                    _ => {
+                        let message = "a part's value is text, a number or a boolean";
+                        vd.problems.on(v, &format!("{f}.value"), message);
+                        continue;
+                    }
+                };
+                match compile(&text, v.referenced, &format!("{f}.value"), known, vd) {
+                    Some(t) => PartContent::Text(t),
+                    None => continue,
+                }
+            }
+            (None, Some(file)) => match read_file(&file.value, vd) {
+                Ok((_, bytes)) => PartContent::File(bytes.into()),
+                Err(e) => {
+                    vd.problems.on(file, &format!("{f}.file"), e);
+                    continue;
+                }
+            },
+            _ => {
+                let message = "a part has either value: (text) or file: (a file's bytes)";
+                vd.problems.on(raw, &f, message);
+                continue;
+            }
+        };
+        let filename = p.filename.as_ref().map(|n| n.value.clone()).or_else(|| {
+            p.file.as_ref().and_then(|file| {
+                std::path::Path::new(&file.value)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+            })
+        });
+        let content_type = match &p.content_type {
+            Some(t)
+                if HeaderValue::from_str(&t.value).is_err() || t.value.contains(['\r', '\n']) =>
+            {
+                let message = "a content type is one header value (no newline)";
+                vd.problems.on(t, &format!("{f}.content_type"), message);
+                continue;
+            }
+            Some(t) => Some(t.value.clone()),
+            None => p
+                .file
+                .as_ref()
+                .map(|_| "application/octet-stream".to_string()),
+        };
+        built.push(Part {
+            name: name.value.clone(),
+            content,
+            filename,
+            content_type,
+        });
+    }
+    if vd.problems.len() != before {
+        return None;
+    }
+    // A boundary found in no file (text values are a 128-bit chance away from one).
+    let boundary = loop {
+        let b = format!(
+            "stampede-{:016x}{:016x}",
+            fastrand::u64(..),
+            fastrand::u64(..)
+        );
+        let inside = built.iter().any(|p| match &p.content {
+            PartContent::File(bytes) => bytes.windows(b.len()).any(|w| w == b.as_bytes()),
+            PartContent::Text(_) => false,
+        });
+        if !inside {
+            break b;
+        }
+    };
+    Some(Multipart {
+        boundary,
+        parts: built,
+    })
 }
 
 /// Reports undefined names in a JSON body, string by string (each at its own position).
