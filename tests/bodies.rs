@@ -64,6 +64,8 @@ fn a_multipart_body_carries_text_and_file_parts() {
     let (dir, path) = scenario(&format!(
         r#"target: {url}
 variables: {{ who: ann }}
+defaults:
+  headers: {{ content-type: application/json }}
 load: {{ vus: 1, iterations: 2 }}
 flows:
   - steps:

@@ -194,22 +194,33 @@ fn plain_http_is_forwarded_with_the_proxy_credentials() {
 #[test]
 fn https_and_http2_go_through_a_tunnel() {
     let proxy = Proxy::start(None);
-    for h2 in [false, true] {
+    // HTTPS over HTTP/1.1 and HTTP/2, and h2c (whose server speaks first: its SETTINGS
+    // come right behind the proxy's 200, and must not be lost).
+    for (h2, tls) in [(false, true), (true, true), (true, false)] {
         let before = proxy.count(|p| &p.tunnels);
         let alpn: &[&[u8]] = if h2 { &[b"h2"] } else { &[b"http/1.1"] };
-        let target = Server::start(h2, Some(alpn));
+        let target = Server::start(h2, tls.then_some(alpn));
         let (dir, path) = load(
             &target.url,
             &format!("proxy: {}\nhttp2: {h2}\n", proxy.url("")),
         );
-        let ca = target.ca_file(dir.path());
-        let (code, doc, _, stderr) = run_json(&path, &["--cacert", &ca], Duration::from_secs(60));
+        let args = if tls {
+            vec!["--cacert".to_string(), target.ca_file(dir.path())]
+        } else {
+            Vec::new()
+        };
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, doc, _, stderr) = run_json(&path, &args, Duration::from_secs(60));
         assert_eq!(code, 0, "{stderr}");
         assert_eq!(doc["total"]["errors"], 0, "{doc:#}");
         assert_eq!(target.seen.requests(), 20);
         assert_eq!(target.seen.other_versions.load(Ordering::Relaxed), 0);
         // The preflight's tunnel, then one per user; nothing forwarded in the clear.
-        assert_eq!(proxy.count(|p| &p.tunnels) - before, 1 + 2, "h2: {h2}");
+        assert_eq!(
+            proxy.count(|p| &p.tunnels) - before,
+            1 + 2,
+            "h2: {h2}, tls: {tls}"
+        );
         assert_eq!(target.seen.connections(), 1 + 2);
         assert_eq!(proxy.count(|p| &p.forwarded), 0);
     }

@@ -85,3 +85,20 @@ fn more_than_thirty_redirects_is_refused_at_its_place() {
     );
     assert!(text.contains("a chain that long is a loop"), "{text}");
 }
+
+#[test]
+fn checks_judge_the_last_answer_only() {
+    let demo = Demo::start();
+    let (_dir, path) = chain(
+        &demo,
+        "        follow_redirects: 3\n        expect: { body: [ { contains: nowhere, name: never } ] }\n",
+    );
+    let (code, doc, _, stderr) = run_json(&path, &[], Duration::from_secs(60));
+    assert_eq!(code, 0, "{stderr}");
+    let s = step(&doc, "hop");
+    assert_eq!(s["requests"], 40, "{s:#}");
+    let check = &s["checks"][0];
+    // Ten answers judged (the hops are not), and all ten failed.
+    assert_eq!(check["evaluated"], 10, "{s:#}");
+    assert_eq!(check["failed"], 10, "{s:#}");
+}

@@ -202,7 +202,7 @@ impl Dialer {
         match self
             .proxies
             .as_ref()
-            .and_then(|p| p.route(at.tls, at.bare_host()))
+            .and_then(|p| p.route(at.tls, at.bare_host(), at.port))
         {
             None => Route::Direct,
             Some(p) if at.tls || self.http2 => Route::Tunnel(p),
@@ -297,55 +297,67 @@ async fn tunnel(tcp: &mut TcpStream, at: &Endpoint, p: &ProxyUrl) -> Result<(), 
     tcp.write_all(ask.as_bytes())
         .await
         .map_err(|e| fail(ErrorClass::Connect, format!("proxy {proxy}: {e}")))?;
-    let mut head = BytesMut::with_capacity(1024);
+    // The answer's head is read and nothing after it: past a 200 the target may speak first
+    // (an h2c server sends its SETTINGS at once), and those bytes belong to the connection.
+    // So the socket is peeked, and only the head is consumed.
+    let refused = |why: String| fail(ErrorClass::Connect, format!("proxy {proxy}: {why}"));
+    let mut head: Vec<u8> = Vec::with_capacity(256);
+    let mut buf = [0u8; 1024];
     loop {
         let n = tcp
-            .read_buf(&mut head)
+            .peek(&mut buf)
             .await
-            .map_err(|e| fail(ErrorClass::Connect, format!("proxy {proxy}: {e}")))?;
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut response = httparse::Response::new(&mut headers);
-        match response.parse(&head) {
-            Ok(httparse::Status::Complete(len)) => {
-                let status = response.code.unwrap_or(0);
-                if !(200..300).contains(&status) {
-                    let reason = response.reason.unwrap_or_default();
-                    let hint = if status == 407 {
-                        "; give the proxy's credentials in its URL, as user:password@host:port"
-                    } else {
-                        ""
-                    };
-                    return Err(fail(
-                        ErrorClass::Connect,
-                        format!(
-                            "proxy {proxy} refused the tunnel to {authority}: {status} {reason}{hint}"
-                        ),
-                    ));
-                }
-                if len != head.len() {
-                    // The target speaks only after we do; bytes here mean a confused proxy.
-                    return Err(fail(
-                        ErrorClass::Connect,
-                        format!("proxy {proxy} sent data after opening the tunnel"),
-                    ));
-                }
-                return Ok(());
-            }
-            Ok(httparse::Status::Partial) if n > 0 && head.len() < MOST_TUNNEL_HEAD => {}
-            Ok(httparse::Status::Partial) => {
-                return Err(fail(
-                    ErrorClass::Connect,
-                    format!("proxy {proxy} closed the connection before answering CONNECT"),
-                ));
-            }
-            Err(e) => {
-                return Err(fail(
-                    ErrorClass::Connect,
-                    format!("proxy {proxy} answered CONNECT with no HTTP response: {e}"),
-                ));
-            }
+            .map_err(|e| refused(e.to_string()))?;
+        if n == 0 {
+            return Err(refused(format!(
+                "closed the connection before answering CONNECT to {authority}"
+            )));
+        }
+        // Where the head ends, if it ends in what is waiting: "\r\n\r\n" may straddle
+        // what was already consumed and what is peeked.
+        let seen = head.len();
+        let mut joined = head.clone();
+        joined.extend_from_slice(&buf[..n]);
+        let from = seen.saturating_sub(3);
+        let end = joined[from..]
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|at| from + at + 4);
+        let take = end.map_or(n, |end| end - seen);
+        tcp.read_exact(&mut buf[..take])
+            .await
+            .map_err(|e| refused(e.to_string()))?;
+        head.extend_from_slice(&buf[..take]);
+        if end.is_some() {
+            break;
+        }
+        if head.len() > MOST_TUNNEL_HEAD {
+            return Err(refused("its answer to CONNECT has no end".into()));
         }
     }
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut response = httparse::Response::new(&mut headers);
+    match response.parse(&head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        _ => {
+            return Err(refused(
+                "its answer to CONNECT is not an HTTP response".into(),
+            ));
+        }
+    }
+    let status = response.code.unwrap_or(0);
+    if (200..300).contains(&status) {
+        return Ok(());
+    }
+    let reason = response.reason.unwrap_or_default();
+    let hint = if status == 407 {
+        "; give the proxy's credentials in its URL, as user:password@host:port"
+    } else {
+        ""
+    };
+    Err(refused(format!(
+        "refused the tunnel to {authority}: {status} {reason}{hint}"
+    )))
 }
 
 /// A failure before any response.

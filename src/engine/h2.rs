@@ -18,7 +18,7 @@ use std::time::Duration;
 use bytes::{BufMut, Bytes, BytesMut};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http2::{Builder, SendRequest};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use reqwest::header::{
     AUTHORIZATION, CONNECTION, HOST, HeaderMap, HeaderName, HeaderValue, TRANSFER_ENCODING,
     UPGRADE, USER_AGENT,
@@ -39,8 +39,10 @@ pub struct H2Transport {
     dialer: Dialer,
     user_agent: HeaderValue,
     streams: usize,
-    /// Users numbered in the order they first send.
-    users: AtomicUsize,
+    /// Places: users are numbered in the order they first send; a session dropped (the
+    /// setup's, a retired user's) gives its number back, and the lowest free one is taken
+    /// next, so the numbering stays dense and `users ÷ streams` connections hold.
+    places: Arc<Places>,
     slots: std::sync::Mutex<HashMap<(Endpoint, usize), Slot>>,
 }
 
@@ -53,11 +55,53 @@ impl std::fmt::Debug for H2Transport {
     }
 }
 
-/// A user's place: its slot number, and its handle to the slot's connection.
+/// A user's place: its number (its slot is number ÷ streams), and its handle to the
+/// slot's connection.
 #[derive(Default)]
 pub struct Session {
-    slot: Option<usize>,
+    place: Option<Place>,
     conn: Option<(Endpoint, Sender)>,
+}
+
+/// The user numbers in use: the next new one, and those given back.
+#[derive(Debug, Default)]
+struct Places {
+    next: AtomicUsize,
+    free: std::sync::Mutex<std::collections::BinaryHeap<std::cmp::Reverse<usize>>>,
+}
+
+impl Places {
+    fn take(self: &Arc<Self>) -> Place {
+        let reused = self
+            .free
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        let number = match reused {
+            Some(std::cmp::Reverse(n)) => n,
+            None => self.next.fetch_add(1, Ordering::Relaxed),
+        };
+        Place {
+            number,
+            places: Arc::clone(self),
+        }
+    }
+}
+
+/// A user number, given back when its session ends.
+struct Place {
+    number: usize,
+    places: Arc<Places>,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.places
+            .free
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(std::cmp::Reverse(self.number));
+    }
 }
 
 impl H2Transport {
@@ -72,7 +116,7 @@ impl H2Transport {
             dialer: Dialer::new(tls, http, connect_timeout)?,
             user_agent: HeaderValue::from_static(concat!("stampede/", env!("CARGO_PKG_VERSION"))),
             streams: http.streams.max(1) as usize,
-            users: AtomicUsize::new(0),
+            places: Arc::default(),
             slots: std::sync::Mutex::new(HashMap::new()),
         })
     }
@@ -95,10 +139,16 @@ impl H2Transport {
         let mut builder = Builder::new(TokioExecutor::new());
         // Larger windows than the protocol's 64 KiB default, so a large body is not held
         // back by flow control on a fast network (as browsers and curl configure).
+        // Pings while streams are open: a peer that vanishes without closing the
+        // connection (a NAT or balancer dropping its state) is found and the connection
+        // closed, so the slot's users make a new one instead of timing out on it forever.
         builder
             .initial_stream_window_size(4 << 20)
             .initial_connection_window_size(8 << 20)
-            .max_concurrent_reset_streams(1024);
+            .max_concurrent_reset_streams(1024)
+            .timer(TokioTimer::new())
+            .keep_alive_interval(Duration::from_secs(10))
+            .keep_alive_timeout(Duration::from_secs(10));
         let (sender, connection) = builder.handshake(TokioIo::new(io)).await.map_err(|e| {
             let mut f = classify(&e, Progress::default());
             f.message = format!("HTTP/2 handshake: {}", f.message);
@@ -166,9 +216,11 @@ impl H2Transport {
         progress: &mut Progress,
     ) -> Result<Reply, Failure> {
         let request = self.build(req)?;
-        let slot = *session
-            .slot
-            .get_or_insert_with(|| self.users.fetch_add(1, Ordering::Relaxed) / self.streams);
+        let slot = session
+            .place
+            .get_or_insert_with(|| self.places.take())
+            .number
+            / self.streams;
         let kept = session
             .conn
             .take()

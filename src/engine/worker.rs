@@ -550,24 +550,28 @@ async fn run_iteration<T: Transport>(
         pending.step = Some((step.spec.id, begin, sent));
         let mut result = shared.transport.send(session, &request).await;
         let (mut begin, mut request) = (begin, request);
-        // `follow_redirects`: each hop is a request of this step, recorded as it ends; the
-        // last answer is the one judged.
+        // `follow_redirects`: each hop is a request of this step, recorded as it ends (not
+        // judged); the last answer is the one judged. A stop ends the chain at a hop: no new
+        // request starts after it, and the iteration ends there.
+        let mut stopped_in_chain = false;
         for _ in 0..step.spec.follow_redirects {
             let Ok(reply) = &result else { break };
             let Some(next) = step.redirect(&request, reply, user) else {
                 break;
             };
             let end = now();
-            let hop = Outcome::Response {
+            responded = true;
+            let hop = Outcome::Hop {
                 status: reply.status,
                 bytes: reply.bytes,
-                unexpected: None,
-                failure: None,
-                failed_checks: 0,
             };
             shared
                 .recorder
                 .record(step.spec.id, end - begin, end - sent, hop);
+            if shared.control.is_stopping() {
+                stopped_in_chain = true;
+                break;
+            }
             shared.recorder.start();
             (begin, sent) = (end, end);
             pending.step = Some((step.spec.id, begin, sent));
@@ -575,6 +579,9 @@ async fn run_iteration<T: Transport>(
             result = shared.transport.send(session, &request).await;
         }
         pending.step = None;
+        if stopped_in_chain {
+            break;
+        }
         drop(request);
         let end = now();
         let mut failed = true;

@@ -323,8 +323,9 @@ impl ReadyStep {
     /// The request a redirect asks for: `reply` is a 301, 302, 303, 307 or 308 to `req`
     /// with a `Location` that makes an http(s) URL. The method and body change as browsers
     /// and curl change them (303, and 301/302 after a POST, become a body-less GET; 307
-    /// and 308 repeat the request); credentials and cookies the step set are not sent to
-    /// another origin; the user's cookies (the jar, just given the 3xx's) go along.
+    /// and 308 repeat the request); `Authorization`, `Cookie`, `Proxy-Authorization` and
+    /// `Host` are not sent to another origin (other headers are, as curl and browsers send
+    /// them); the user's jar takes the 3xx's cookies and goes along only at the target.
     /// `None`: the 3xx is the answer.
     pub(super) fn redirect(
         &self,
@@ -340,7 +341,13 @@ impl ReadyStep {
         if !matches!(url.scheme(), "http" | "https") {
             return None;
         }
-        if let Some(jar) = &mut user.jar {
+        // The jar holds the target's cookies (it matches no domain): it takes them only
+        // from the target's answers and sends them only to the target.
+        let target = reqwest::Url::parse(&self.base).ok().map(|b| b.origin());
+        let at_target = |u: &reqwest::Url| target.as_ref() == Some(&u.origin());
+        if let Some(jar) = &mut user.jar
+            && at_target(&req.url)
+        {
             jar.take(&reply.headers);
         }
         let get = match reply.status {
@@ -362,7 +369,9 @@ impl ReadyStep {
                 headers.remove(name);
             }
         }
-        if let Some(cookie) = user.cookie_header() {
+        if at_target(&url)
+            && let Some(cookie) = user.cookie_header()
+        {
             headers.insert(COOKIE, cookie);
         }
         Some(Prepared {
@@ -670,6 +679,53 @@ mod tests {
             moved.method,
             Method::PUT,
             "only a POST becomes a GET on 301/302"
+        );
+    }
+
+    #[test]
+    fn the_jar_takes_and_sends_cookies_only_at_the_target() {
+        let text = "target: http://a.test\ncookies: true\nload: { vus: 1, iterations: 1 }\nflows: [ { steps: [ { get: / } ] } ]\n";
+        let overrides = crate::scenario::Overrides::default();
+        let plan =
+            crate::scenario::parse(text, "t.yaml", "t", &|_| None, &overrides).expect("plan");
+        let step = ReadyStep::new(&plan.flows[0].steps[0], "http://a.test", true).expect("step");
+        let mut user = User::new(0, 1, true);
+        let with_cookie = |status, location, cookie| {
+            let mut r = answer(status, location);
+            r.headers
+                .insert(SET_COOKIE, HeaderValue::from_static(cookie));
+            r
+        };
+        let home = sent(Method::GET, "http://a.test/x", None);
+        let next = step
+            .redirect(&home, &with_cookie(302, "/n", "sid=1"), &mut user)
+            .expect("followed");
+        assert_eq!(
+            next.headers.get(COOKIE).map(|v| v.as_bytes()),
+            Some(&b"sid=1"[..])
+        );
+        let away = step
+            .redirect(
+                &home,
+                &with_cookie(302, "http://b.test/", "sid=2"),
+                &mut user,
+            )
+            .expect("followed");
+        assert!(
+            away.headers.get(COOKIE).is_none(),
+            "no cookie to another origin"
+        );
+        let from_away = step
+            .redirect(
+                &away,
+                &with_cookie(302, "http://a.test/back", "evil=1"),
+                &mut user,
+            )
+            .expect("followed");
+        assert_eq!(
+            from_away.headers.get(COOKIE).map(|v| v.as_bytes()),
+            Some(&b"sid=2"[..]),
+            "the target's own cookie (set by its 302) comes back; the other origin's is not kept"
         );
     }
 

@@ -160,8 +160,9 @@ impl Aggregator {
             // Checks judge complete responses only; those on the body skip a body that was
             // cut at max_body.
             let sums = &totals.sums;
-            let responses: u64 =
-                sums.statuses.iter().map(|(_, n)| n).sum::<u64>() - sums.failed_after_status;
+            let responses: u64 = sums.statuses.iter().map(|(_, n)| n).sum::<u64>()
+                - sums.failed_after_status
+                - sums.hops;
             let cut = sums.errors[ErrorClass::BodyTooLarge.index()];
             if let Some(names) = self.checks.get(i) {
                 stats.checks = names

@@ -108,6 +108,14 @@ pub enum Outcome<'a> {
         /// The step's checks that failed, one bit per check (bit i: check i).
         failed_checks: u64,
     },
+    /// A redirect that was followed (`follow_redirects`): a complete response, counted as
+    /// a request of its step, but not judged (the chain's last answer is).
+    Hop {
+        /// The 3xx status.
+        status: u16,
+        /// Body bytes received.
+        bytes: u64,
+    },
     /// The request failed before a complete response.
     Failed {
         /// The kind of failure.

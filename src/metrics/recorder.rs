@@ -36,6 +36,9 @@ pub struct StepInterval {
     /// Failures that came after the status arrived (a body cut short): each is counted under
     /// its status and under its error class, and once as a request.
     pub failed_after_status: u64,
+    /// Redirects followed (`follow_redirects`): each counted as a request under its 3xx,
+    /// but not judged (checks see only the answer at the end of the chain).
+    pub hops: u64,
     /// Failures per check of the step (index: the check's position in the step).
     pub checks: Vec<u64>,
     /// Open model, first step of an iteration: its actual send minus its planned start, in
@@ -57,6 +60,7 @@ impl StepInterval {
             bytes: 0,
             interrupted: 0,
             failed_after_status: 0,
+            hops: 0,
             checks: Vec::new(),
             send_lag: hist(),
         }
@@ -107,6 +111,13 @@ impl StepInterval {
                     self.checks[i] += 1;
                     bits &= bits - 1;
                 }
+            }
+            Outcome::Hop { status, bytes } => {
+                self.latency.saturating_record(micros(latency));
+                self.service.saturating_record(micros(service));
+                self.count_status(status);
+                self.bytes += bytes;
+                self.hops += 1;
             }
             Outcome::Failed {
                 class,
@@ -167,6 +178,7 @@ impl StepInterval {
         self.bytes += other.bytes;
         self.interrupted += other.interrupted;
         self.failed_after_status += other.failed_after_status;
+        self.hops += other.hops;
         if self.checks.len() < other.checks.len() {
             self.checks.resize(other.checks.len(), 0);
         }
@@ -186,6 +198,7 @@ impl StepInterval {
         self.bytes = 0;
         self.interrupted = 0;
         self.failed_after_status = 0;
+        self.hops = 0;
         self.checks.clear();
     }
 }

@@ -156,7 +156,17 @@ fn proxy_line(url: &str) -> String {
             }
             None => p.shown(),
         },
-        Err(_) => url.to_string(),
+        // Not a proxy stampede takes (validation says why): still, no password is printed.
+        Err(_) => match url.split_once("://") {
+            Some((scheme, rest)) => {
+                let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+                format!("{scheme}://{host}")
+            }
+            None => url
+                .rsplit_once('@')
+                .map_or(url, |(_, host)| host)
+                .to_string(),
+        },
     }
 }
 
@@ -204,5 +214,6 @@ mod tests {
             assert!(y.lines().any(|l| l == line), "no line {line:?} in\n{y}");
         }
         assert!(!y.contains("pw"), "the proxy password is not printed:\n{y}");
+        assert_eq!(proxy_line("https://ann:pw@p:3128"), "https://p:3128");
     }
 }

@@ -84,14 +84,10 @@ pub struct Proxies {
 }
 
 impl Proxies {
-    /// The proxy a request to `host` goes through, if any.
-    pub fn route(&self, https: bool, host: &str) -> Option<&ProxyUrl> {
+    /// The proxy a connection to `host:port` goes through, if any.
+    pub fn route(&self, https: bool, host: &str, port: u16) -> Option<&ProxyUrl> {
         let host = host.trim_matches(['[', ']']).to_ascii_lowercase();
-        let bypassed = self.bypass.iter().any(|b| {
-            let b = b.trim_start_matches("*.").trim_start_matches('.');
-            b == "*" || host == b || host.ends_with(&format!(".{b}"))
-        });
-        if bypassed {
+        if self.bypass.iter().any(|b| bypasses(b, &host, port)) {
             return None;
         }
         if https {
@@ -99,6 +95,58 @@ impl Proxies {
         } else {
             self.http.as_ref()
         }
+    }
+}
+
+/// Whether a `NO_PROXY` entry covers `host` (lower case, no brackets) at `port`: `*`; a
+/// name and its subdomains (`example.com`, `.example.com`, `*.example.com`), with an
+/// optional `:port`; an address (`10.0.0.1`, `::1`, `[::1]:8080`); or a network in CIDR
+/// form (`10.0.0.0/8`, `fd00::/8`), as curl and Go read them.
+fn bypasses(entry: &str, host: &str, port: u16) -> bool {
+    let entry = entry.trim();
+    if entry == "*" {
+        return true;
+    }
+    if let Some((net, bits)) = entry.split_once('/') {
+        let net = net.trim_matches(['[', ']']).parse::<std::net::IpAddr>();
+        let (Ok(net), Ok(bits), Ok(ip)) = (net, bits.parse::<u32>(), host.parse()) else {
+            return false;
+        };
+        return in_network(ip, net, bits);
+    }
+    let (name, wanted_port) = if let Some(rest) = entry.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((name, tail)) => (name, tail.strip_prefix(':')),
+            None => (rest, None),
+        }
+    } else if entry.matches(':').count() == 1 {
+        let (name, p) = entry.split_once(':').unwrap_or((entry, ""));
+        (name, Some(p))
+    } else {
+        (entry, None)
+    };
+    if let Some(p) = wanted_port
+        && p.parse::<u16>().ok() != Some(port)
+    {
+        return false;
+    }
+    let name = name.trim_start_matches("*.").trim_start_matches('.');
+    !name.is_empty() && (host == name || host.ends_with(&format!(".{name}")))
+}
+
+/// Whether `ip` is in `net`/`bits` (both of one family).
+fn in_network(ip: std::net::IpAddr, net: std::net::IpAddr, bits: u32) -> bool {
+    use std::net::IpAddr::{V4, V6};
+    match (ip, net) {
+        (V4(ip), V4(net)) if bits <= 32 => {
+            let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+            u32::from(ip) & mask == u32::from(net) & mask
+        }
+        (V6(ip), V6(net)) if bits <= 128 => {
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            u128::from(ip) & mask == u128::from(net) & mask
+        }
+        _ => false,
     }
 }
 

@@ -12,9 +12,10 @@ use super::request::{
     redirect_limit,
 };
 use super::{Validator, positive_duration};
-use crate::scenario::plan::{Flow, OnError, Step};
+use crate::scenario::plan::{Body, Flow, OnError, Step};
 use crate::scenario::raw::{RawFlow, RawStep};
 use crate::scenario::units::parse_duration;
+use reqwest::header::CONTENT_TYPE;
 
 /// Largest flow weight (weights are summed, so they must not overflow).
 const MAX_WEIGHT: u64 = 1_000_000;
@@ -156,6 +157,13 @@ fn build_step(
         add_headers(&mut headers, h, &format!("{path}.headers"), known, vd);
     }
     let body = build_body(s, &mut headers.headers, path, known, vd);
+    if matches!(body, Some(Body::Multipart(_))) {
+        // Its content type names its boundary: an inherited, templated one must not
+        // replace it when the request is rendered.
+        headers
+            .header_templates
+            .retain(|(name, _)| *name != CONTENT_TYPE);
+    }
     let timeout = match &s.timeout {
         Some(t) => positive_duration(t, &format!("{path}.timeout"), vd),
         None => Some(defaults.timeout),

@@ -217,16 +217,41 @@ mod tests {
             bypass: vec!["example.com".into(), ".internal".into(), "127.0.0.1".into()],
             source: "test".into(),
         };
-        assert!(proxies.route(false, "example.com").is_none());
-        assert!(proxies.route(false, "api.example.com").is_none());
-        assert!(proxies.route(false, "svc.internal").is_none());
-        assert!(proxies.route(false, "127.0.0.1").is_none());
-        assert_eq!(proxies.route(false, "notexample.com"), Some(&p));
-        assert!(proxies.route(true, "other.org").is_none(), "no https proxy");
+        let direct = |host: &str, port: u16| proxies.route(false, host, port).is_none();
+        assert!(direct("example.com", 80));
+        assert!(direct("api.example.com", 80));
+        assert!(direct("svc.internal", 80));
+        assert!(direct("127.0.0.1", 80));
+        assert!(!direct("notexample.com", 80));
+        assert!(
+            proxies.route(true, "other.org", 443).is_none(),
+            "no https proxy"
+        );
+        let more = Proxies {
+            bypass: vec![
+                "localhost:8080".into(),
+                "[::1]".into(),
+                "10.0.0.0/8".into(),
+                "fd00::/8".into(),
+            ],
+            ..proxies.clone()
+        };
+        let direct = |host: &str, port: u16| more.route(false, host, port).is_none();
+        assert!(direct("localhost", 8080));
+        assert!(
+            !direct("localhost", 9090),
+            "another port goes through the proxy"
+        );
+        assert!(direct("[::1]", 80));
+        assert!(direct("10.20.30.40", 80));
+        assert!(!direct("11.0.0.1", 80));
+        assert!(direct("[fd12::1]", 80));
+        assert!(!direct("[fe80::1]", 80));
+        assert!(!direct("10.example.com", 80));
         let all = Proxies {
             bypass: vec!["*".into()],
             ..proxies
         };
-        assert!(all.route(false, "anything").is_none());
+        assert!(all.route(false, "anything", 80).is_none());
     }
 }

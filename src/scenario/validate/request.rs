@@ -330,13 +330,19 @@ pub(super) fn build_body(
         let field = format!("{path}.multipart");
         let m = build_multipart(parts, &field, known, vd)?;
         let value = format!("multipart/form-data; boundary={}", m.boundary);
-        if headers.contains_key(CONTENT_TYPE) {
+        let own = s
+            .headers
+            .iter()
+            .flatten()
+            .any(|(name, _)| name.trim().eq_ignore_ascii_case(CONTENT_TYPE.as_str()));
+        if own {
             // The boundary is stampede's: a content type written by hand could not name it.
             let message = "a multipart body sets its own content-type (with its boundary); \
                            remove the content-type header from this step";
             vd.problems.on(parts, &field, message);
             return None;
         }
+        // One from `defaults.headers` gives way (a templated one is dropped by the caller).
         if let Ok(v) = HeaderValue::from_str(&value) {
             headers.insert(CONTENT_TYPE, v);
         }
@@ -446,6 +452,8 @@ fn build_multipart(
                 .on(raw, &f, "a part needs a name: (the form field's name)");
             continue;
         };
+        // A file part's name as read (after `{{ env.NAME }}`), its default filename.
+        let mut own_name = None;
         let content = match (&p.value, &p.file) {
             (Some(v), None) => {
                 let text = match &v.value {
@@ -465,7 +473,10 @@ fn build_multipart(
                 }
             }
             (None, Some(file)) => match read_file(&file.value, vd) {
-                Ok((_, bytes)) => PartContent::File(bytes.into()),
+                Ok((full, bytes)) => {
+                    own_name = full.file_name().map(|n| n.to_string_lossy().into_owned());
+                    PartContent::File(bytes.into())
+                }
                 Err(e) => {
                     vd.problems.on(file, &format!("{f}.file"), e);
                     continue;
@@ -477,13 +488,7 @@ fn build_multipart(
                 continue;
             }
         };
-        let filename = p.filename.as_ref().map(|n| n.value.clone()).or_else(|| {
-            p.file.as_ref().and_then(|file| {
-                std::path::Path::new(&file.value)
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-            })
-        });
+        let filename = p.filename.as_ref().map(|n| n.value.clone()).or(own_name);
         let content_type = match &p.content_type {
             Some(t)
                 if HeaderValue::from_str(&t.value).is_err() || t.value.contains(['\r', '\n']) =>
