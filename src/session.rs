@@ -473,6 +473,7 @@ fn show(
                 exit_on_end,
                 baseline,
                 insecure: insecure_applies(plan, base),
+                graceful_stop: plan.load.graceful_stop,
             };
             let planned = plan.load.duration;
             tokio::spawn(async move {

@@ -150,7 +150,7 @@ fn no_secret_reaches_the_dashboard() {
     ));
     let tmux = Tmux::start(160, 48);
     let command = format!(
-        "{} {} --set bad=$'\\r' --secret bad --json {}",
+        "{} {} --set bad=$'\\r' --secret bad --exit-on-end --json {}",
         common::binary(),
         path.display(),
         dir.path().join("r.json").display()

@@ -266,8 +266,24 @@ fn finished_screen_says_so() {
     last.phase = Phase::Finished;
     app.absorb(Arc::new(last));
     let screen = render(&app, 80, 24, true).backend().to_string();
-    assert!(screen.contains("FINISHED"), "{screen}");
-    assert!(screen.contains("any key"), "{screen}");
+    assert!(screen.contains("FINISHED — q to leave"), "{screen}");
+    assert!(screen.contains("run ended: q leave"), "{screen}");
+}
+
+#[test]
+fn the_stopping_footer_counts_down_and_says_what_q_does() {
+    let mut app = busy_app();
+    app.graceful_stop = Duration::from_secs(30);
+    let mut stopping = busy_snapshot(81, Duration::from_secs(60));
+    stopping.phase = Phase::Stopping;
+    app.absorb(Arc::new(stopping));
+    let screen = render(&app, 120, 40, false).backend().to_string();
+    let footer = screen.lines().last().unwrap_or_default().to_string();
+    assert!(
+        footer.contains("stopping: in-flight requests get 30s more")
+            && footer.contains("q again: interrupt in-flight now"),
+        "{footer}"
+    );
 }
 
 #[test]

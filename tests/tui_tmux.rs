@@ -56,6 +56,36 @@ fn dashboard_shows_live_figures_takes_keys_and_restores_the_terminal() {
     let paused = tmux.wait_for("the pause", limit, |s| s.contains("PAUSED"));
     assert!(paused.contains("paused"), "{paused}");
 
+    tmux.keys(&["p"]);
+    tmux.wait_for("the resume", limit, |s| !s.contains("PAUSED"));
+    // Esc in an expanded panel closes it and nothing else: the run goes on.
+    tmux.keys(&["Enter"]);
+    tmux.keys(&["Escape"]);
+    std::thread::sleep(Duration::from_millis(700));
+    let still = tmux.screen();
+    assert!(still.contains("RUNNING"), "Esc stopped the run:\n{still}");
+
+    // q stops; while stopping the footer says what a second q does.
+    tmux.keys(&["q"]);
+    let stopping = tmux.wait_for("the stopping footer or the final screen", limit, |s| {
+        s.contains("q again: interrupt in-flight now") || s.contains("run ended")
+    });
+    assert!(!stopping.contains("RUNNING"), "{stopping}");
+    // The final screen stays, and can be browsed: sort, expand, back.
+    tmux.wait_for("the final screen", limit, |s| {
+        s.contains("run ended") && s.contains("q leave")
+    });
+    tmux.keys(&["s"]);
+    tmux.wait_for("the steps sorted by requests", limit, |s| {
+        s.contains("sort: requests") || s.contains("by requests")
+    });
+    tmux.keys(&["Enter"]);
+    tmux.keys(&["Escape"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        tmux.screen().contains("run ended"),
+        "the final screen is kept"
+    );
     tmux.keys(&["q"]);
     let end = tmux.wait_for("the summary and the prompt", limit, |s| {
         s.contains("statuses") && s.lines().last().is_some_and(|l| l.starts_with("READY> "))
@@ -95,7 +125,7 @@ fn dashboard_shows_live_figures_takes_keys_and_restores_the_terminal() {
         .iter()
         .filter_map(|e| e["change"].as_str())
         .collect();
-    assert_eq!(changes, ["level", "pause"], "{doc:#}");
+    assert_eq!(changes, ["level", "pause", "resume"], "{doc:#}");
     assert_eq!(doc["events"][0]["from"], "20 VUs");
     assert_eq!(doc["events"][0]["to"], "22 VUs");
     assert_eq!(doc["outcome"], "interrupted");

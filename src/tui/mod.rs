@@ -48,6 +48,8 @@ pub struct Options {
     pub baseline: Option<[f64; 2]>,
     /// TLS certificates are not verified (`--insecure`, for an https target): warned about.
     pub insecure: bool,
+    /// The plan's graceful stop, counted down in the footer while stopping.
+    pub graceful_stop: Duration,
 }
 
 /// Owns the terminal while the dashboard runs; restores it when dropped.
@@ -80,8 +82,9 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Runs the dashboard until the run has ended and the user has seen it (a key, or at once
-/// with `exit_on_end`, after `q`, or when `leave` is cancelled, e.g. by SIGTERM).
+/// Runs the dashboard until the run has ended and the user has left its final screen (`q`),
+/// or at once when it ends with `exit_on_end`, after Ctrl-C, or when `leave` is cancelled
+/// (SIGTERM, SIGHUP).
 pub async fn run(
     mut snapshots: watch::Receiver<Arc<Snapshot>>,
     actions: mpsc::UnboundedSender<Action>,
@@ -94,13 +97,14 @@ pub async fn run(
     let mut app = App::new(opts.scenario, opts.target, first);
     app.baseline = opts.baseline;
     app.insecure = opts.insecure;
+    app.graceful_stop = opts.graceful_stop;
     let mut input = EventStream::new();
     let mut updating = true;
     let mut frames = tokio::time::interval(Duration::from_millis(1000 / FPS));
     frames.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         let leave_now =
-            app.finished() && (opts.exit_on_end || app.quitting || leave.is_cancelled());
+            app.finished() && (opts.exit_on_end || app.leave_at_end || leave.is_cancelled());
         if leave_now {
             guard.terminal.draw(|f| draw(f, &app, theme))?;
             return Ok(());
@@ -135,8 +139,9 @@ pub async fn run(
                 Some(Err(e)) => return Err(e),
                 None => return Err(io::Error::other("the terminal's input ended")),
             },
-            () = leave.cancelled(), if !app.quitting => {
+            () = leave.cancelled(), if !app.leave_at_end => {
                 app.quitting = true;
+                app.leave_at_end = true;
             }
         }
     }

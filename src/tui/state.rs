@@ -2,9 +2,11 @@
 //!
 //! `App` holds the latest snapshot, the history the charts draw (one point per tick, kept
 //! bounded), and the view choices (focus, sort, zoom, help). `on_key` returns what the
-//! outside must do (an engine action, or leave); it never touches the terminal or the clock.
+//! outside must do (an engine action, or leave); it never touches the terminal or the clock
+//! (only `absorb` notes the instant a stop was first seen, for the footer's countdown).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
@@ -244,6 +246,12 @@ pub struct App {
     pub help: bool,
     /// Whether the user asked to stop (then the dashboard leaves when the run ends).
     pub quitting: bool,
+    /// Leave as soon as the run has ended (Ctrl-C, a signal), not on the final screen.
+    pub leave_at_end: bool,
+    /// The graceful stop's length, for the stopping footer's countdown.
+    pub graceful_stop: Duration,
+    /// When this dashboard first saw the run stopping.
+    pub stopping_since: Option<std::time::Instant>,
     /// What the panels draw, recomputed when the snapshot, sort or zoom changes.
     pub derived: Derived,
     /// `--baseline`: the saved run's whole-run p50 and p99 (ms), drawn faintly on the
@@ -267,6 +275,9 @@ impl App {
             zoom: Zoom::All,
             help: false,
             quitting: false,
+            leave_at_end: false,
+            graceful_stop: Duration::ZERO,
+            stopping_since: None,
             derived: Derived::default(),
             baseline: None,
             insecure: false,
@@ -282,6 +293,9 @@ impl App {
     /// Takes in a new snapshot; a new tick adds a chart point (not the final snapshot's
     /// sliver of an interval, whose rate would be noise).
     pub fn absorb(&mut self, snap: Arc<Snapshot>) {
+        if snap.phase == Phase::Stopping && self.stopping_since.is_none() {
+            self.stopping_since = Some(std::time::Instant::now());
+        }
         let full_tick = snap.total.interval.length >= MIN_POINT_INTERVAL;
         let later = self
             .history
@@ -316,25 +330,53 @@ impl App {
     }
 
     /// Applies a key press.
+    ///
+    /// `q` and Ctrl-C stop the run (a second press interrupts what is in flight); once it
+    /// has ended they leave. `Esc` only goes back: it closes the help or an expanded panel
+    /// and never stops a run. The final screen stays browsable (focus, expand, sort, zoom,
+    /// help); the load keys do nothing there.
     pub fn on_key(&mut self, key: KeyEvent) -> Outcome {
         if key.kind == KeyEventKind::Release {
             return Outcome::Redraw;
         }
-        if self.finished() {
-            return Outcome::Leave; // any key leaves the final screen
-        }
         let ctrl_c =
             key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
-        if self.help && !ctrl_c {
+        let finished = self.finished();
+        if finished && (ctrl_c || key.code == KeyCode::Char('q')) {
+            return Outcome::Leave;
+        }
+        if key.code == KeyCode::Esc {
+            if self.help {
+                self.help = false;
+            } else {
+                self.expanded = false;
+            }
+            return Outcome::Redraw;
+        }
+        if self.help && !ctrl_c && key.code != KeyCode::Char('q') {
             self.help = false;
             return Outcome::Redraw;
         }
+        let engine = |action| {
+            if finished {
+                Outcome::Redraw
+            } else {
+                Outcome::Engine(action)
+            }
+        };
         match key.code {
-            _ if ctrl_c => self.quit(),
-            KeyCode::Char('q') | KeyCode::Esc => self.quit(),
-            KeyCode::Char('p') => Outcome::Engine(Action::TogglePause),
-            KeyCode::Char('+') | KeyCode::Char('=') => Outcome::Engine(Action::Raise),
-            KeyCode::Char('-') | KeyCode::Char('_') => Outcome::Engine(Action::Lower),
+            _ if ctrl_c => {
+                // Ctrl-C means "get me out": the dashboard leaves once the run has ended.
+                self.leave_at_end = true;
+                self.quit()
+            }
+            KeyCode::Char('q') => {
+                self.help = false;
+                self.quit()
+            }
+            KeyCode::Char('p') => engine(Action::TogglePause),
+            KeyCode::Char('+') | KeyCode::Char('=') => engine(Action::Raise),
+            KeyCode::Char('-') | KeyCode::Char('_') => engine(Action::Lower),
             KeyCode::Tab | KeyCode::Right | KeyCode::Down => self.refocus(1),
             KeyCode::BackTab | KeyCode::Left | KeyCode::Up => self.refocus(-1),
             KeyCode::Enter => {
@@ -360,6 +402,11 @@ impl App {
     }
 
     fn quit(&mut self) -> Outcome {
+        if self.snap.phase != Phase::Running && !self.quitting {
+            // The run is already stopping on its own (its duration is up): q interrupts.
+            self.quitting = true;
+            return Outcome::Engine(Action::Abort);
+        }
         if self.quitting {
             Outcome::Engine(Action::Abort)
         } else {
@@ -399,10 +446,64 @@ mod tests {
         assert!(a.quitting);
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
         assert_eq!(a.on_key(ctrl_c), Outcome::Engine(Action::Abort));
+        assert!(a.leave_at_end, "Ctrl-C leaves once the run has ended");
         let mut done = (*a.snap).clone();
         done.phase = Phase::Finished;
         a.absorb(Arc::new(done));
-        assert_eq!(a.on_key(key(KeyCode::Char('x'))), Outcome::Leave);
+        assert_eq!(a.on_key(key(KeyCode::Char('x'))), Outcome::Redraw);
+        assert_eq!(a.on_key(key(KeyCode::Char('q'))), Outcome::Leave);
+    }
+
+    #[test]
+    fn esc_goes_back_and_never_stops_the_run() {
+        let mut a = app();
+        a.on_key(key(KeyCode::Enter));
+        assert!(a.expanded);
+        assert_eq!(a.on_key(key(KeyCode::Esc)), Outcome::Redraw);
+        assert!(!a.expanded && !a.quitting);
+        a.on_key(key(KeyCode::Char('?')));
+        assert!(a.help);
+        assert_eq!(a.on_key(key(KeyCode::Esc)), Outcome::Redraw);
+        assert!(!a.help && !a.quitting);
+        assert_eq!(a.on_key(key(KeyCode::Esc)), Outcome::Redraw);
+        assert!(!a.quitting, "Esc with nothing open does nothing");
+    }
+
+    #[test]
+    fn the_final_screen_stays_browsable_until_q() {
+        let mut a = app();
+        let mut done = (*a.snap).clone();
+        done.phase = Phase::Finished;
+        a.absorb(Arc::new(done));
+        let sort = a.sort;
+        assert_eq!(a.on_key(key(KeyCode::Char('s'))), Outcome::Redraw);
+        assert_ne!(a.sort, sort);
+        a.on_key(key(KeyCode::Enter));
+        assert!(a.expanded);
+        a.on_key(key(KeyCode::Esc));
+        assert!(!a.expanded);
+        for k in ['p', '+', '-'] {
+            assert_eq!(
+                a.on_key(key(KeyCode::Char(k))),
+                Outcome::Redraw,
+                "no load key acts once the run has ended"
+            );
+        }
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(a.on_key(ctrl_c), Outcome::Leave);
+    }
+
+    #[test]
+    fn q_during_a_stop_interrupts_what_is_in_flight() {
+        let mut a = app();
+        let mut stopping = (*a.snap).clone();
+        stopping.phase = Phase::Stopping;
+        a.absorb(Arc::new(stopping));
+        assert!(a.stopping_since.is_some());
+        assert_eq!(
+            a.on_key(key(KeyCode::Char('q'))),
+            Outcome::Engine(Action::Abort)
+        );
     }
 
     #[test]

@@ -98,7 +98,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         .level
         .map_or_else(|| "—".to_string(), |l| l.to_string());
     let state = match (s.phase, s.live.paused) {
-        (Phase::Finished, _) => Span::styled(" FINISHED — press any key ", theme.warn()),
+        (Phase::Finished, _) => Span::styled(" FINISHED — q to leave ", theme.warn()),
         (Phase::Stopping, _) => Span::styled(" STOPPING ", theme.warn()),
         (_, true) => Span::styled(" PAUSED ", theme.warn()),
         _ => Span::styled(" RUNNING ", theme.good()),
@@ -209,18 +209,79 @@ fn progress(app: &App, theme: Theme) -> Gauge<'static> {
 }
 
 fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
-    let keys = if app.finished() {
-        "any key: leave and print the summary"
+    let line = if app.finished() {
+        Line::from(vec![
+            Span::styled("run ended: ", theme.strong()),
+            Span::styled(
+                "q leave · tab focus · enter expand · s sort · z zoom · ? help",
+                theme.dim(),
+            ),
+        ])
+    } else if app.snap.phase == Phase::Stopping {
+        let left = app
+            .stopping_since
+            .map(|since| app.graceful_stop.saturating_sub(since.elapsed()))
+            .unwrap_or(app.graceful_stop);
+        Line::from(vec![
+            Span::styled(
+                format!(
+                    "stopping: in-flight requests get {:.0}s more · ",
+                    left.as_secs_f64().ceil()
+                ),
+                theme.warn(),
+            ),
+            Span::styled("q again: interrupt in-flight now", theme.strong()),
+        ])
     } else {
-        "q stop · p pause · +/- load · tab focus · s sort · z zoom · ? help"
+        Line::from(Span::styled(
+            fitting_keys(RUNNING_KEYS, usize::from(area.width)),
+            theme.dim(),
+        ))
     };
-    frame.render_widget(Paragraph::new(Span::styled(keys, theme.dim())), area);
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// The running footer's keys, each with its priority (0 first): what does not fit the
+/// width is left out, least needed first, never cut in the middle.
+const RUNNING_KEYS: &[(&str, u8)] = &[
+    ("q stop", 0),
+    ("p pause", 2),
+    ("+/- load", 3),
+    ("tab focus", 4),
+    ("enter expand", 5),
+    ("s sort", 6),
+    ("z zoom", 7),
+    ("? help", 1),
+];
+
+/// The keys that fit in `width` columns, in their order, joined by " · ".
+fn fitting_keys(keys: &[(&str, u8)], width: usize) -> String {
+    let mut by_need: Vec<&(&str, u8)> = keys.iter().collect();
+    by_need.sort_by_key(|(_, need)| *need);
+    let mut kept: Vec<&str> = Vec::new();
+    let mut used = 0;
+    for (text, _) in by_need {
+        let cost = text.chars().count() + if kept.is_empty() { 0 } else { 3 };
+        if used + cost <= width {
+            used += cost;
+            kept.push(text);
+        }
+    }
+    keys.iter()
+        .filter(|(text, _)| kept.contains(text))
+        .map(|(text, _)| *text)
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 const HELP: &[(&str, &str)] = &[
     (
-        "q, Esc, Ctrl-C",
-        "stop gracefully (again: interrupt in-flight requests)",
+        "q, Ctrl-C",
+        "stop gracefully (again: interrupt in-flight requests); after the run, leave",
+    ),
+    (
+        "Esc",
+        "close this help or an expanded panel (never stops the run)",
     ),
     (
         "p",
@@ -238,31 +299,93 @@ const HELP: &[(&str, &str)] = &[
 ];
 
 fn draw_help(frame: &mut Frame, area: Rect, theme: Theme) {
-    let width = area.width.min(76);
-    let height = area.height.min(HELP.len() as u16 + 4);
+    let width = area.width.min(80);
+    // Each description wraps under itself, not back to the first column.
+    const KEYS: usize = 17;
+    let room = usize::from(width.saturating_sub(2))
+        .saturating_sub(KEYS)
+        .max(10);
+    let mut lines: Vec<Line> = Vec::new();
+    for (k, what) in HELP {
+        for (i, piece) in wrap_words(what, room).into_iter().enumerate() {
+            let key = if i == 0 {
+                format!("{k:>15}  ")
+            } else {
+                " ".repeat(KEYS)
+            };
+            lines.push(Line::from(vec![
+                Span::styled(key, theme.strong()),
+                Span::raw(piece),
+            ]));
+        }
+    }
+    let height = area.height.min(lines.len() as u16 + 2);
     let rect = Rect {
         x: area.x + (area.width - width) / 2,
         y: area.y + (area.height - height) / 2,
         width,
         height,
     };
-    let lines: Vec<Line> = HELP
-        .iter()
-        .map(|(k, what)| {
-            Line::from(vec![
-                Span::styled(format!("{k:>15}  "), theme.strong()),
-                Span::raw(*what),
-            ])
-        })
-        .collect();
     let block = Block::bordered()
         .title(" keys ")
         .border_style(theme.border(true));
     frame.render_widget(Clear, rect);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false }),
-        rect,
-    );
+    frame.render_widget(Paragraph::new(lines).block(block), rect);
+}
+
+/// `text` cut into lines of at most `width` characters at spaces (a longer word is cut).
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let fits = line.chars().count() + 1 + word.chars().count() <= width;
+        if !line.is_empty() && !fits {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+        while line.chars().count() > width {
+            let cut: String = line.chars().take(width).collect();
+            line = line.chars().skip(width).collect();
+            lines.push(cut);
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_footer_drops_whole_keys_least_needed_first() {
+        let all = fitting_keys(RUNNING_KEYS, 200);
+        assert_eq!(
+            all,
+            "q stop · p pause · +/- load · tab focus · enter expand · s sort · z zoom · ? help"
+        );
+        let narrow = fitting_keys(RUNNING_KEYS, 40);
+        assert!(narrow.chars().count() <= 40, "{narrow}");
+        assert!(
+            narrow.starts_with("q stop") && narrow.ends_with("? help"),
+            "{narrow}"
+        );
+        assert_eq!(fitting_keys(RUNNING_KEYS, 6), "q stop");
+    }
+
+    #[test]
+    fn help_lines_wrap_at_spaces_within_their_width() {
+        let lines = wrap_words("stop gracefully (again: interrupt in-flight requests)", 20);
+        assert!(lines.iter().all(|l| l.chars().count() <= 20), "{lines:?}");
+        assert_eq!(
+            lines.join(" "),
+            "stop gracefully (again: interrupt in-flight requests)"
+        );
+        assert_eq!(wrap_words("abcdefghij", 4), ["abcd", "efgh", "ij"]);
+    }
 }
