@@ -131,3 +131,50 @@ fn dashboard_shows_live_figures_takes_keys_and_restores_the_terminal() {
     assert_eq!(doc["outcome"], "interrupted");
     assert!(doc["total"]["requests"].as_u64().is_some_and(|n| n > 100));
 }
+
+/// A terminal that goes away mid-run (its tmux server killed, SIGHUP ignored so only the
+/// lost input can tell): the run stops, the JSON is written, the process ends, and no
+/// core is left spinning on the dead terminal.
+#[test]
+fn a_terminal_that_goes_away_ends_the_run_and_keeps_its_results() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("gone.json");
+    let scenario = format!("{}/scenarios/quickstart.yaml", env!("CARGO_MANIFEST_DIR"));
+    let tmux = Tmux::start(120, 40);
+    let command = format!(
+        "trap '' HUP; exec {} {scenario} --duration 60s --json {}",
+        env!("CARGO_BIN_EXE_stampede"),
+        json.display()
+    );
+    tmux.keys(&[&command, "Enter"]);
+    tmux.wait_for("the dashboard", Duration::from_secs(20), |s| {
+        s.contains("RUNNING")
+    });
+    drop(tmux); // kills the tmux server: the terminal is gone
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let running = || {
+        std::process::Command::new("pgrep")
+            .args(["-f", &json.display().to_string()])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    while running() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    if running() {
+        let _ = std::process::Command::new("pkill")
+            .args(["-9", "-f", &json.display().to_string()])
+            .status();
+        panic!("stampede kept running after its terminal went away");
+    }
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON written")).expect("JSON");
+    assert!(
+        doc["total"]["requests"].as_u64().is_some_and(|n| n > 0),
+        "{doc:#}"
+    );
+    assert!(
+        doc["duration_s"].as_f64().is_some_and(|d| d < 30.0),
+        "the run stopped early: {doc:#}"
+    );
+}

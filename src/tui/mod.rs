@@ -8,6 +8,7 @@
 //! shares with the summary.
 
 mod derived;
+mod input;
 mod panels;
 mod state;
 mod theme;
@@ -18,8 +19,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crossterm::event::{Event, EventStream};
-use futures_util::StreamExt;
 use ratatui::DefaultTerminal;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -29,6 +28,7 @@ pub use theme::Theme;
 pub use view::{body_layout, draw};
 
 use crate::metrics::Snapshot;
+use input::Input;
 
 /// Frames per second: steady, whatever the load.
 pub const FPS: u64 = 10;
@@ -54,7 +54,8 @@ pub struct Options {
 
 /// Owns the terminal while the dashboard runs; restores it when dropped.
 struct TerminalGuard {
-    terminal: DefaultTerminal,
+    /// Always `Some` until dropped.
+    terminal: Option<DefaultTerminal>,
 }
 
 /// Set by the panic hook: a task somewhere panicked, so the dashboard must give the
@@ -65,20 +66,53 @@ impl TerminalGuard {
     fn enter() -> io::Result<Self> {
         // try_init enables raw mode, enters the alternate screen and installs a panic hook
         // that restores the terminal before the panic message is printed.
-        let terminal = ratatui::try_init().inspect_err(|_| ratatui::restore())?;
+        let terminal = ratatui::try_init().inspect_err(|_| {
+            let _ = ratatui::try_restore();
+        })?;
         let restore_first = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             PANICKED.store(true, Ordering::SeqCst);
             restore_first(info);
         }));
-        Ok(Self { terminal })
+        Ok(Self {
+            terminal: Some(terminal),
+        })
+    }
+}
+
+impl TerminalGuard {
+    fn draw(&mut self, app: &App, theme: Theme) -> io::Result<()> {
+        match &mut self.terminal {
+            Some(t) => t.draw(|f| draw(f, app, theme)).map(|_| ()),
+            None => Ok(()),
+        }
     }
 }
 
 impl Drop for TerminalGuard {
+    /// Restores quietly: on a terminal that has gone away every step fails, and ratatui's
+    /// own reports of that (`eprintln!` to the same dead terminal) would panic, losing the
+    /// results still to be written.
     fn drop(&mut self) {
-        let _ = self.terminal.show_cursor();
-        ratatui::restore();
+        if let Some(mut terminal) = self.terminal.take() {
+            if terminal.show_cursor().is_ok() {
+                drop(terminal);
+            } else {
+                // Its drop would retry and report the failure with a panicking eprintln!.
+                std::mem::forget(terminal);
+            }
+        }
+        let _ = ratatui::try_restore();
+    }
+}
+
+/// The next key, or never when there is no terminal input to read.
+async fn next_input(
+    input: &mut Option<mpsc::UnboundedReceiver<input::Input>>,
+) -> Option<input::Input> {
+    match input {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -98,7 +132,7 @@ pub async fn run(
     app.baseline = opts.baseline;
     app.insecure = opts.insecure;
     app.graceful_stop = opts.graceful_stop;
-    let mut input = EventStream::new();
+    let mut input = input::spawn();
     let mut updating = true;
     let mut frames = tokio::time::interval(Duration::from_millis(1000 / FPS));
     frames.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -106,7 +140,7 @@ pub async fn run(
         let leave_now =
             app.finished() && (opts.exit_on_end || app.leave_at_end || leave.is_cancelled());
         if leave_now {
-            guard.terminal.draw(|f| draw(f, &app, theme))?;
+            guard.draw(&app, theme)?;
             return Ok(());
         }
         tokio::select! {
@@ -114,7 +148,7 @@ pub async fn run(
                 if PANICKED.load(Ordering::SeqCst) {
                     return Err(io::Error::other("a task panicked; the terminal was restored"));
                 }
-                guard.terminal.draw(|f| draw(f, &app, theme))?;
+                guard.draw(&app, theme)?;
             }
             changed = snapshots.changed(), if updating => {
                 match changed {
@@ -123,21 +157,31 @@ pub async fn run(
                     Err(_) => updating = false,
                 }
             }
-            event = input.next() => match event {
-                Some(Ok(Event::Key(key))) => match app.on_key(key) {
+            got = next_input(&mut input) => match got {
+                Some(Input::Key(key)) => match app.on_key(key) {
                     Outcome::Leave => return Ok(()),
                     Outcome::Engine(action) => {
                         let _ = actions.send(action);
                     }
                     Outcome::Redraw => {}
                 },
-                Some(Ok(Event::Resize(_, _))) => {
-                    guard.terminal.autoresize()?;
-                    guard.terminal.draw(|f| draw(f, &app, theme))?;
+                ended => {
+                    let why = match ended {
+                        Some(Input::Ended(why)) => why,
+                        _ => "the terminal's input ended".to_string(),
+                    };
+                    // The terminal went away (as with SIGHUP): stop the run, write what was
+                    // asked, and leave; nothing more can be shown.
+                    input = None;
+                    app.leave_at_end = true;
+                    if !app.quitting {
+                        app.quitting = true;
+                        let _ = actions.send(Action::Stop);
+                    }
+                    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                        return Err(io::Error::other(why));
+                    }
                 }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(e),
-                None => return Err(io::Error::other("the terminal's input ended")),
             },
             () = leave.cancelled(), if !app.leave_at_end => {
                 app.quitting = true;
