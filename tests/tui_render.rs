@@ -205,7 +205,7 @@ fn each_panel_alone() {
         app.focus = panel;
         app.expanded = true;
         let name = format!("panel_{panel:?}").to_lowercase();
-        insta::assert_snapshot!(name, render(&app, 100, 20, true).backend());
+        insta::assert_snapshot!(name, render(&app, 100, 24, true).backend());
     }
 }
 
@@ -288,7 +288,16 @@ fn the_stopping_footer_counts_down_and_says_what_q_does() {
 
 #[test]
 fn tiny_terminal_gets_a_notice_not_a_panic() {
-    for (w, h) in [(30, 8), (1, 1), (80, 5), (39, 40)] {
+    // Between the old minimum and 80×24 panels were clipped into misleading figures.
+    for (w, h) in [
+        (30, 8),
+        (1, 1),
+        (80, 5),
+        (39, 40),
+        (60, 18),
+        (79, 40),
+        (120, 23),
+    ] {
         let screen = render(&busy_app(), w, h, true).backend().to_string();
         assert!(screen.contains("too small") || w < 10, "{w}x{h}: {screen}");
     }
@@ -371,4 +380,53 @@ fn an_unverified_tls_run_says_so_in_the_header() {
             .contains("⚠ TLS not verified (--insecure)"),
         "{screen}"
     );
+}
+
+/// No size from 80×24 to 200×60 cuts the error rate or the state out of the header, even
+/// with a long target; the target is what gets shortened, with `…`.
+#[test]
+fn the_header_never_loses_the_error_rate_or_the_state() {
+    let mut app = busy_app();
+    app.target = "https://api.staging.example.com/v2/very/long/base/path/for/this/service".into();
+    for w in (80..=200).step_by(3) {
+        for h in [24, 40, 60] {
+            let screen = render(&app, w, h, false).backend().to_string();
+            let header: Vec<&str> = screen.lines().take(2).collect();
+            let title = header[0];
+            let figures = header[1];
+            assert!(title.contains(" RUNNING "), "{w}x{h}: {title}");
+            assert!(
+                figures.contains("errors ") && figures.contains('%'),
+                "{w}x{h}: {figures}"
+            );
+            let whole = format!("stampede checkout → {}   RUNNING ", app.target);
+            if usize::from(w) < whole.chars().count() {
+                assert!(
+                    title.contains('…'),
+                    "{w}x{h}: the target is shortened: {title}"
+                );
+            } else {
+                assert!(title.contains(&app.target), "{w}x{h}: {title}");
+            }
+        }
+    }
+}
+
+/// A status code and its count stay on one line, at every width of the panel.
+#[test]
+fn status_codes_never_wrap_apart_from_their_counts() {
+    let app = busy_app();
+    for w in 80..=140 {
+        let screen = render(&app, w, 24, false).backend().to_string();
+        for line in screen.lines().filter(|l| l.starts_with('│')) {
+            let cell = line.split('│').nth(1).unwrap_or_default().trim_end();
+            // A code alone at the end of a line would be followed by its count below.
+            for code in ["200", "500", "503", "201", "404"] {
+                assert!(
+                    !cell.ends_with(code) || cell.contains("ms") || cell.contains('%'),
+                    "{w}: {cell:?} in\n{screen}"
+                );
+            }
+        }
+    }
 }

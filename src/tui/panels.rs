@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph, Row, Table};
 
 use super::state::{App, Panel};
 use super::theme::Theme;
@@ -251,10 +251,15 @@ fn sorted_steps(app: &App) -> Vec<&StepStats> {
 fn steps(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
     // Narrow panels keep the step name readable and drop the rate and median columns.
     let wide = area.width >= 72;
+    let fixed: u16 = if wide { 10 + 9 + 9 + 9 + 7 } else { 10 + 9 + 7 };
+    let columns: u16 = if wide { 6 } else { 4 };
+    // The name gets what the figures leave (borders and one space between columns), and
+    // is cut with `…` rather than at a column's edge.
+    let name_width = usize::from(area.width.saturating_sub(2 + fixed + columns - 1)).max(4);
     let rows: Vec<Row> = sorted_steps(app)
         .into_iter()
         .map(|s| {
-            let mut cells = vec![s.label(), thousands(s.requests)];
+            let mut cells = vec![truncate(&s.label(), name_width), thousands(s.requests)];
             if wide {
                 cells.push(format!("{:.0}", s.interval.rps()));
                 cells.push(cell(&s.latency, s.latency.p50));
@@ -269,17 +274,20 @@ fn steps(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
             Row::new(cells).style(style)
         })
         .collect();
+    // Each figure says what it covers: the rate is the last tick's, the rest the run's.
     let (header, widths): (Vec<&str>, Vec<Constraint>) = if wide {
-        let w = [10, 7, 9, 9, 7].map(Constraint::Length);
+        let w = [10, 9, 9, 9, 7].map(Constraint::Length);
         (
-            vec!["step", "requests", "rps", "p50", "p99", "errors"],
-            [&[Constraint::Min(12)][..], &w].concat(),
+            vec![
+                "step", "requests", "rps tick", "p50 run", "p99 run", "err run",
+            ],
+            [&[Constraint::Min(4)][..], &w].concat(),
         )
     } else {
-        let w = [8, 9, 6].map(Constraint::Length);
+        let w = [10, 9, 7].map(Constraint::Length);
         (
-            vec!["step", "requests", "p99", "errors"],
-            [&[Constraint::Min(12)][..], &w].concat(),
+            vec!["step", "requests", "p99 run", "err run"],
+            [&[Constraint::Min(4)][..], &w].concat(),
         )
     };
     let header = Row::new(header).style(theme.dim());
@@ -296,17 +304,32 @@ fn statuses(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block
     // Most frequent first, as many per line as fit, so a small panel still shows the 5xx.
     let mut codes = t.statuses.clone();
     codes.sort_by_key(|&(code, n)| (std::cmp::Reverse(n), code));
-    let spans: Vec<Span> = codes
-        .iter()
-        .flat_map(|(code, n)| {
-            [
-                Span::styled(format!("{code} "), theme.status(*code)),
-                Span::raw(format!("{}  ", thousands(*n))),
-            ]
-        })
-        .collect();
-    let text = Paragraph::new(Line::from(spans)).wrap(Wrap { trim: true });
-    frame.render_widget(text.block(block), area);
+    // Packed by hand, a code and its count as one item: a wrapping paragraph could put the
+    // count on the next line, away from its code.
+    let room = usize::from(area.width.saturating_sub(2)).max(1);
+    let mut lines: Vec<Line> = Vec::new();
+    let mut line: Vec<Span> = Vec::new();
+    let mut used = 0;
+    for (code, n) in &codes {
+        let count = thousands(*n);
+        let item = format!("{code} {count}").chars().count();
+        let gap = if line.is_empty() { 0 } else { 2 };
+        if !line.is_empty() && used + gap + item > room {
+            lines.push(Line::from(std::mem::take(&mut line)));
+            used = 0;
+        }
+        if !line.is_empty() {
+            line.push(Span::raw("  "));
+            used += 2;
+        }
+        line.push(Span::styled(format!("{code} "), theme.status(*code)));
+        line.push(Span::raw(count));
+        used += item;
+    }
+    if !line.is_empty() {
+        lines.push(Line::from(line));
+    }
+    frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
 fn errors(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
@@ -381,7 +404,8 @@ fn errors(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) 
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-fn truncate(text: &str, width: usize) -> String {
+/// `text` cut to `width` characters, the last one `…` when it was cut.
+pub(super) fn truncate(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
         return text.to_string();
     }

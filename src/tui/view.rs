@@ -2,8 +2,10 @@
 //! live in `panels`. Drawing reads the `App` only: no clock, no computation over samples.
 //!
 //! Small terminals: the body's rows shrink in a fixed order of importance — the latency
-//! table and steps stay longest, then the charts, then statuses and errors; below 40×10 a
-//! short notice replaces everything, so nothing ever overlaps or panics.
+//! table and steps stay longest, then the charts, then statuses and errors; below 80×24 a
+//! short notice replaces everything, so nothing is clipped into a misleading figure. The
+//! header gives up its least needed figures first: the error rate and the state are never
+//! cut, and the target is shortened with `…` before anything else goes.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -16,17 +18,19 @@ use super::theme::Theme;
 use crate::format::thousands;
 use crate::metrics::Phase;
 
-/// Smallest area the dashboard draws into.
-pub const MIN_WIDTH: u16 = 40;
+/// Smallest area the dashboard draws into: below 80×24 panels would be clipped and show
+/// misleading figures, so a notice says what is needed instead.
+pub const MIN_WIDTH: u16 = 80;
 /// Smallest height the dashboard draws into.
-pub const MIN_HEIGHT: u16 = 10;
+pub const MIN_HEIGHT: u16 = 24;
 
 /// Draws the whole dashboard.
 pub fn draw(frame: &mut Frame, app: &App, theme: Theme) {
     let area = frame.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         let text = format!(
-            "stampede: terminal too small ({}×{}); need {MIN_WIDTH}×{MIN_HEIGHT}",
+            "stampede: terminal too small ({}×{}); the dashboard needs {MIN_WIDTH}×{MIN_HEIGHT}. \
+             The run goes on; enlarge the window, or q to stop",
             area.width, area.height
         );
         frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
@@ -103,24 +107,18 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         (_, true) => Span::styled(" PAUSED ", theme.warn()),
         _ => Span::styled(" RUNNING ", theme.good()),
     };
+    let width = usize::from(area.width);
+    // The state is never cut: the scenario and target get what it leaves.
+    let fixed = "stampede ".len() + 2 + state.content.chars().count();
+    let room = width.saturating_sub(fixed);
     let title = Line::from(vec![
         Span::styled("stampede ", theme.strong()),
-        Span::styled(format!("{} → {}", app.scenario, app.target), theme.text()),
+        Span::styled(run_name(&app.scenario, &app.target, room), theme.text()),
         Span::raw("  "),
         state,
     ]);
-    let figures = vec![
-        Span::styled("load ", theme.dim()),
-        Span::styled(level, theme.strong()),
-        Span::styled("  in flight ", theme.dim()),
-        Span::raw(thousands(s.in_flight)),
-        Span::styled("  requests ", theme.dim()),
-        Span::raw(thousands(t.requests)),
-        Span::styled("  rps now ", theme.dim()),
-        Span::styled(format!("{:.0}", t.interval.rps()), theme.strong()),
-        Span::styled(" mean ", theme.dim()),
-        Span::raw(format!("{:.0}", t.rps)),
-        Span::styled("  errors ", theme.dim()),
+    let errors = vec![
+        Span::styled("errors ", theme.dim()),
         Span::styled(
             format!("{:.2}%", t.error_rate() * 100.0),
             if t.errors > 0 {
@@ -130,11 +128,92 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             },
         ),
     ];
+    // (spans, need): what does not fit is left out, least needed (highest) first.
+    let groups = vec![
+        (
+            vec![
+                Span::styled("load ", theme.dim()),
+                Span::styled(level, theme.strong()),
+            ],
+            1,
+        ),
+        (
+            vec![
+                Span::styled("in flight ", theme.dim()),
+                Span::raw(thousands(s.in_flight)),
+            ],
+            4,
+        ),
+        (
+            vec![
+                Span::styled("requests ", theme.dim()),
+                Span::raw(thousands(t.requests)),
+            ],
+            3,
+        ),
+        (
+            vec![
+                Span::styled("rps now ", theme.dim()),
+                Span::styled(format!("{:.0}", t.interval.rps()), theme.strong()),
+            ],
+            2,
+        ),
+        (
+            vec![
+                Span::styled("mean ", theme.dim()),
+                Span::raw(format!("{:.0}", t.rps)),
+            ],
+            5,
+        ),
+        (errors, 0),
+    ];
+    let figures = fit_groups(groups, width);
     let [l1, l2, l3, l4] = Layout::vertical([Constraint::Length(1); 4]).areas(area);
     frame.render_widget(Paragraph::new(title), l1);
-    frame.render_widget(Paragraph::new(Line::from(figures)), l2);
+    frame.render_widget(Paragraph::new(figures), l2);
     frame.render_widget(progress(app, theme), l3);
     frame.render_widget(Paragraph::new(changes(app, theme)), l4);
+}
+
+/// `scenario → target` in `room` characters: the target is shortened with `…` first (its
+/// end, the path, goes), then the scenario's name.
+fn run_name(scenario: &str, target: &str, room: usize) -> String {
+    let whole = format!("{scenario} → {target}");
+    if whole.chars().count() <= room {
+        return whole;
+    }
+    let name = scenario.chars().count() + 3;
+    if room > name + 8 {
+        return format!("{scenario} → {}", panels::truncate(target, room - name));
+    }
+    panels::truncate(&whole, room)
+}
+
+/// The groups of spans that fit in `width`, two spaces apart, in their order; the most
+/// needed (lowest number) are kept first.
+fn fit_groups(groups: Vec<(Vec<Span<'static>>, u8)>, width: usize) -> Line<'static> {
+    let len = |g: &Vec<Span>| g.iter().map(|s| s.content.chars().count()).sum::<usize>();
+    let mut by_need: Vec<usize> = (0..groups.len()).collect();
+    by_need.sort_by_key(|&i| groups[i].1);
+    let mut kept = vec![false; groups.len()];
+    let mut used = 0;
+    for i in by_need {
+        let cost = len(&groups[i].0) + if used == 0 { 0 } else { 2 };
+        if used + cost <= width {
+            used += cost;
+            kept[i] = true;
+        }
+    }
+    let mut spans = Vec::new();
+    for (i, (group, _)) in groups.into_iter().enumerate() {
+        if kept[i] {
+            if !spans.is_empty() {
+                spans.push(Span::raw("  "));
+            }
+            spans.extend(group);
+        }
+    }
+    Line::from(spans)
 }
 
 /// The run's health warnings first (the summary's, in a few words), then open-model
