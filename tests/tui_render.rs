@@ -338,7 +338,7 @@ fn baseline_levels_on_the_latency_chart() {
     expanded.focus = Panel::LatencyChart;
     expanded.expanded = true;
     let screen = render(&expanded, 200, 60, true).backend().to_string();
-    assert!(screen.contains("base p99"), "{screen}");
+    assert!(screen.contains("base p50/p99"), "{screen}");
     assert!(
         screen.contains("10µs"),
         "the axis reaches the baseline's decade: {screen}"
@@ -429,4 +429,49 @@ fn status_codes_never_wrap_apart_from_their_counts() {
             }
         }
     }
+}
+
+/// Every chart has a legend at every size; without colour the series differ by marker, and
+/// the legend shows each one's.
+#[test]
+fn charts_have_legends_and_no_color_series_differ_by_marker() {
+    for (w, h) in [(80, 24), (120, 40), (160, 48)] {
+        let screen = render(&busy_app(), w, h, true).backend().to_string();
+        for name in ["req/s", "p50", "p90", "p99", "max"] {
+            assert!(
+                screen.contains(name),
+                "{w}x{h}: no legend for {name}:\n{screen}"
+            );
+        }
+    }
+    let screen = render(&busy_app(), 160, 48, false).backend().to_string();
+    for (swatch, name) in [
+        ("⣀", "req/s"),
+        ("⣀", "p50"),
+        ("•", "p90"),
+        ("▀", "p99"),
+        ("█", "max"),
+    ] {
+        assert!(
+            screen.contains(&format!("{swatch} {name}")),
+            "no {swatch} {name} in\n{screen}"
+        );
+    }
+    // The plots use those markers: the half-block and block series are drawn.
+    let body: String = screen.lines().skip(4).collect();
+    assert!(body.contains('▀') || body.contains('▄'), "{screen}");
+    assert!(body.contains('•'), "{screen}");
+}
+
+/// Errors have their own chart (in %), so a few % at high throughput is not a flat line
+/// at zero on the requests' axis.
+#[test]
+fn errors_have_their_own_chart_in_percent() {
+    let screen = render(&busy_app(), 160, 48, false).backend().to_string();
+    assert!(screen.contains("errors · now"), "{screen}");
+    assert!(screen.contains("% of requests"), "{screen}");
+    assert!(
+        screen.contains("12%"),
+        "the axis reaches the 10 % burst: {screen}"
+    );
 }

@@ -97,6 +97,20 @@ impl IntervalStats {
     pub fn rps(&self) -> f64 {
         per_second(self.requests, self.length)
     }
+
+    /// Errors per second over the interval.
+    pub fn eps(&self) -> f64 {
+        per_second(self.errors, self.length)
+    }
+
+    /// Errors as a fraction of the interval's requests (0 without requests).
+    pub fn error_rate(&self) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            self.errors as f64 / self.requests as f64
+        }
+    }
 }
 
 /// Cumulative figures of one step, or of the whole run.

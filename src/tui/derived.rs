@@ -20,6 +20,10 @@ pub struct Charts {
     pub rps: Series,
     /// Errors per second per tick.
     pub eps: Series,
+    /// Errors as a percentage of requests, per point.
+    pub error_pct: Series,
+    /// The error chart's top (%).
+    pub error_top: f64,
     /// Top of the throughput axis.
     pub top: f64,
     /// log10(ms) of p50, p90, p99 and max per tick (ticks with responses only).
@@ -95,10 +99,21 @@ fn charts(snap: &Snapshot, points: &[Point]) -> Charts {
     } else {
         [-1.0, 2.0]
     };
+    let pct = |p: &Point| {
+        if p.rps > 0.0 {
+            p.eps / p.rps * 100.0
+        } else {
+            0.0
+        }
+    };
+    let error_pct: Series = points.iter().map(|p| (p.t, pct(p))).collect();
+    let error_top = (error_pct.iter().map(|&(_, y)| y).fold(0.0, f64::max) * 1.2).clamp(1.0, 100.0);
     Charts {
         x,
         rps: series(|p| p.rps),
         eps: series(|p| p.eps),
+        error_pct,
+        error_top,
         top,
         latency: [
             lat(|p| p.p50),

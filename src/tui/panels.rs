@@ -20,21 +20,32 @@ pub fn draw(frame: &mut Frame, area: Rect, panel: Panel, app: &App, theme: Theme
             .title(Span::styled(title, theme.strong()))
             .border_style(theme.border(focused))
     };
+    // A chart's title carries its legend, so every size has one (ratatui's own legend
+    // hides itself in all but the largest charts).
+    let chart_block = |title: String, legend: Vec<Span<'static>>| {
+        let mut spans = vec![Span::styled(title, theme.strong())];
+        spans.extend(legend);
+        Block::bordered()
+            .title(Line::from(spans))
+            .border_style(theme.border(focused))
+    };
     match panel {
-        Panel::Throughput => throughput(
-            frame,
-            area,
-            app,
-            theme,
-            block(format!(" throughput · {} ", app.zoom.label())),
-        ),
-        Panel::LatencyChart => latency_chart(
-            frame,
-            area,
-            app,
-            theme,
-            block(format!(" latency over time (log) · {} ", app.zoom.label())),
-        ),
+        Panel::Throughput => throughput(frame, area, app, theme, &chart_block),
+        Panel::LatencyChart => {
+            let mut names = vec!["p50", "p90", "p99", "max"];
+            if app.baseline.is_some() {
+                names.extend(["base p50/p99"]);
+            }
+            // Compact where the chart is narrow (an 80-column terminal's half).
+            let narrow = area.width < 60;
+            let title = if narrow {
+                format!(" latency · {} ", app.zoom.label())
+            } else {
+                format!(" latency over time (log) · {} ", app.zoom.label())
+            };
+            let b = chart_block(title, legend(&names, theme, narrow));
+            latency_chart(frame, area, app, theme, b)
+        }
         Panel::LatencyNow => latency_now(frame, area, app, theme, block(" latency ".into())),
         Panel::Steps => steps(
             frame,
@@ -48,6 +59,23 @@ pub fn draw(frame: &mut Frame, area: Rect, panel: Panel, app: &App, theme: Theme
     }
 }
 
+/// `━ p50 ━ p90 …`: each name after its series' swatch, in its colour (`compact`: no
+/// space between them).
+fn legend(names: &[&str], theme: Theme, compact: bool) -> Vec<Span<'static>> {
+    let mut spans = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let (swatch, style) = if name.starts_with("base") {
+            ("•", theme.dim())
+        } else {
+            (theme.swatch(i), theme.series(i))
+        };
+        let gap = if compact { "" } else { " " };
+        spans.push(Span::styled(format!("{swatch}{gap}"), style));
+        spans.push(Span::styled(format!("{name} "), theme.text()));
+    }
+    spans
+}
+
 fn chart_labels(x: [f64; 2]) -> Vec<Span<'static>> {
     vec![
         Span::raw(format!("{:.0}s", x[0])),
@@ -55,16 +83,12 @@ fn chart_labels(x: [f64; 2]) -> Vec<Span<'static>> {
     ]
 }
 
-fn line<'a>(
-    name: &'static str,
-    style: ratatui::style::Style,
-    data: &'a [(f64, f64)],
-) -> Dataset<'a> {
+/// Series `rank` of a chart: its colour, or its marker without colour.
+fn line<'a>(rank: usize, theme: Theme, data: &'a [(f64, f64)]) -> Dataset<'a> {
     Dataset::default()
-        .name(name)
-        .marker(Marker::Braille)
+        .marker(theme.marker(rank))
         .graph_type(GraphType::Line)
-        .style(style)
+        .style(theme.series(rank))
         .data(data)
 }
 
@@ -81,17 +105,78 @@ fn mark<'a>(theme: Theme, data: &'a [(f64, f64)]) -> Dataset<'a> {
         .data(data)
 }
 
-fn throughput(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
+/// Requests per second over time and, below them, errors in % on their own axis (a few
+/// % of errors are a flat line at zero on the requests' axis). A short panel keeps one
+/// chart with both rates.
+fn throughput(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    theme: Theme,
+    chart_block: &dyn Fn(String, Vec<Span<'static>>) -> Block<'static>,
+) {
     let c = &app.derived.charts;
-    let marks = marks(&c.marks, [0.0, c.top]);
-    let mut sets = vec![
-        line("req/s", theme.series(0), &c.rps),
-        line("errors/s", theme.bad(), &c.eps),
-    ];
-    sets.extend(marks.iter().map(|m| mark(theme, m)));
-    let y_labels = vec![Span::raw("0"), Span::raw(format!("{:.0}", c.top))];
-    let chart = timeline(sets, block, c.x, [0.0, c.top], y_labels, theme);
-    frame.render_widget(chart, area);
+    let zoom = app.zoom.label();
+    let y_labels = |top: f64| vec![Span::raw("0"), Span::raw(format!("{top:.0}"))];
+    if area.height < 12 {
+        let marks = marks(&c.marks, [0.0, c.top]);
+        let mut sets = vec![line(0, theme, &c.rps), errors_line(theme, &c.eps)];
+        sets.extend(marks.iter().map(|m| mark(theme, m)));
+        let mut legend = legend(&["req/s"], theme, area.width < 60);
+        legend.extend(error_swatch(theme, "errors/s"));
+        let block = chart_block(format!(" throughput · {zoom} "), legend);
+        let chart = timeline(sets, block, c.x, [0.0, c.top], y_labels(c.top), theme);
+        frame.render_widget(chart, area);
+        return;
+    }
+    let [top, bottom] =
+        Layout::vertical([Constraint::Percentage(62), Constraint::Percentage(38)]).areas(area);
+    let rps_top = c.rps.iter().map(|&(_, y)| y).fold(1.0, f64::max) * 1.1;
+    let marks_top = marks(&c.marks, [0.0, rps_top]);
+    let mut sets = vec![line(0, theme, &c.rps)];
+    sets.extend(marks_top.iter().map(|m| mark(theme, m)));
+    let block = chart_block(
+        format!(" throughput · {zoom} "),
+        legend(&["req/s"], theme, false),
+    );
+    let chart = timeline(sets, block, c.x, [0.0, rps_top], y_labels(rps_top), theme);
+    frame.render_widget(chart, top);
+    let t = &app.snap.total;
+    let now = format!(
+        " errors · now {:.2}% · {:.0}/s · run {:.2}% ",
+        t.interval.error_rate() * 100.0,
+        t.interval.eps(),
+        t.error_rate() * 100.0
+    );
+    let marks_bottom = marks(&c.marks, [0.0, c.error_top]);
+    let mut sets = vec![errors_line(theme, &c.error_pct)];
+    sets.extend(marks_bottom.iter().map(|m| mark(theme, m)));
+    let block = chart_block(now, error_swatch(theme, "% of requests"));
+    let labels = vec![Span::raw("0%"), Span::raw(format!("{:.0}%", c.error_top))];
+    let chart = timeline(sets, block, c.x, [0.0, c.error_top], labels, theme);
+    frame.render_widget(chart, bottom);
+}
+
+/// The errors series: red, or (without colour) a marker no other series uses.
+fn errors_line<'a>(theme: Theme, data: &'a [(f64, f64)]) -> Dataset<'a> {
+    let marker = if theme.colored() {
+        Marker::Braille
+    } else {
+        Marker::Bar
+    };
+    Dataset::default()
+        .marker(marker)
+        .graph_type(GraphType::Line)
+        .style(theme.bad())
+        .data(data)
+}
+
+fn error_swatch(theme: Theme, name: &str) -> Vec<Span<'static>> {
+    let swatch = if theme.colored() { "━" } else { "▄" };
+    vec![
+        Span::styled(format!("{swatch} "), theme.bad()),
+        Span::styled(format!("{name} "), theme.text()),
+    ]
 }
 
 /// A chart over run time with the given y axis.
@@ -138,11 +223,17 @@ fn latency_chart(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: 
         .iter()
         .zip(names)
         .enumerate()
-        .map(|(i, (d, n))| line(n, theme.series(i), d))
+        .map(|(i, (d, _))| line(i, theme, d))
         .collect();
     sets.extend(marks.iter().map(|m| mark(theme, m)));
-    for (points, name) in base.iter().zip(["base p50", "base p99"]) {
-        sets.push(line(name, theme.dim(), points));
+    for points in &base {
+        sets.push(
+            Dataset::default()
+                .marker(Marker::Dot)
+                .graph_type(GraphType::Line)
+                .style(theme.dim())
+                .data(points),
+        );
     }
     // One label per decade when they fit the plot's height, else the two ends only.
     let decades: Vec<i32> = (lo as i32..=hi as i32).collect();

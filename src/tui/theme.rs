@@ -62,6 +62,33 @@ impl Theme {
     }
 
     /// A chart series, by rank (0 = p50 / requests, then p90, p99, max).
+    /// Whether colours are on.
+    pub fn colored(self) -> bool {
+        self.color
+    }
+
+    /// How series of rank `rank` are plotted: without colour they differ by marker.
+    pub fn marker(self, rank: usize) -> ratatui::symbols::Marker {
+        use ratatui::symbols::Marker;
+        if self.color {
+            return Marker::Braille;
+        }
+        [
+            Marker::Braille,
+            Marker::Dot,
+            Marker::HalfBlock,
+            Marker::Block,
+        ][rank % 4]
+    }
+
+    /// The legend's sample of a series: a coloured line, or the marker it is drawn with.
+    pub fn swatch(self, rank: usize) -> &'static str {
+        if self.color {
+            return "━";
+        }
+        ["⣀", "•", "▀", "█"][rank % 4]
+    }
+
     pub fn series(self, rank: usize) -> Style {
         let colors = [Color::Cyan, Color::Green, Color::Yellow, Color::Magenta];
         self.fg(colors[rank % colors.len()])
