@@ -475,3 +475,20 @@ fn errors_have_their_own_chart_in_percent() {
         "the axis reaches the 10 % burst: {screen}"
     );
 }
+
+/// Panels get height by content: at 120×40 the distribution shows every non-empty bucket
+/// (it showed one, while the status and error panels below kept ten empty rows).
+#[test]
+fn the_distribution_shows_every_non_empty_bucket() {
+    let app = busy_app();
+    let buckets = app.snap.distribution.iter().filter(|b| b.count > 0).count();
+    assert!(buckets >= 5, "the fixture has a spread: {buckets}");
+    for (w, h) in [(120, 40), (160, 48)] {
+        let screen = render(&app, w, h, false).backend().to_string();
+        let bars = screen
+            .lines()
+            .filter(|l| l.contains("ms █") || l.contains("<1%") || l.contains("s █"))
+            .count();
+        assert_eq!(bars, buckets, "{w}x{h}:\n{screen}");
+    }
+}

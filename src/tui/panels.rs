@@ -299,14 +299,13 @@ fn cell(p: &Percentiles, us: u64) -> String {
     }
 }
 
-/// Horizontal bars of the latency distribution, from the first to the last non-empty bucket.
+/// Horizontal bars of the latency distribution: every non-empty bucket (empty ones between
+/// them are left out), its share of all responses; a share that rounds to 0 % has no bar.
 fn distribution(frame: &mut Frame, area: Rect, buckets: &[Bucket], theme: Theme) {
-    let first = buckets.iter().position(|b| b.count > 0);
-    let last = buckets.iter().rposition(|b| b.count > 0);
-    let (Some(first), Some(last)) = (first, last) else {
+    let shown: Vec<&Bucket> = buckets.iter().filter(|b| b.count > 0).collect();
+    if shown.is_empty() {
         return;
-    };
-    let shown = &buckets[first..=last];
+    }
     let most = shown.iter().map(|b| b.count).max().unwrap_or(1).max(1);
     let total: u64 = shown.iter().map(|b| b.count).sum();
     let bar_width = area.width.saturating_sub(16) as u64;
@@ -318,12 +317,21 @@ fn distribution(frame: &mut Frame, area: Rect, buckets: &[Bucket], theme: Theme)
             } else {
                 format!("≤{}", ms_label(b.upper_us as f64 / 1000.0))
             };
-            let len = b.count.saturating_mul(bar_width).div_ceil(most) as usize;
             let pct = b.count as f64 * 100.0 / total.max(1) as f64;
+            let len = if pct < 0.5 {
+                0
+            } else {
+                (b.count.saturating_mul(bar_width) / most).max(1) as usize
+            };
+            let share = if pct < 0.5 {
+                " <1%".to_string()
+            } else {
+                format!(" {pct:.0}%")
+            };
             Line::from(vec![
                 Span::styled(format!("{label:>6} "), theme.dim()),
                 Span::styled("█".repeat(len), theme.series(0)),
-                Span::raw(format!(" {pct:.0}%")),
+                Span::raw(share),
             ])
         })
         .collect();

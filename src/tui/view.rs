@@ -58,13 +58,38 @@ pub fn body_layout(body: Rect, app: &App) -> Vec<(Panel, Rect)> {
         return vec![(app.focus, body)];
     }
     let h = body.height;
-    // Row heights: charts, latency+steps, statuses+errors.
-    let (charts, middle) = match h {
-        36.. => (h / 5 * 2, h / 3),
-        24..36 => (h / 3, h / 3),
-        18..24 => (6, 9),
-        12..18 => (0, 9),
-        _ => (0, h),
+    // Row heights by content: latency+steps and statuses+errors get the rows their content
+    // fills (within bounds), the charts the rest; a row never gets empty lines that a
+    // neighbour needs (a one-bucket distribution beside 10 empty status rows).
+    let snap = &app.snap;
+    let buckets = snap.distribution.iter().filter(|b| b.count > 0).count() as u16;
+    let latency_need = 2 + 8 + buckets;
+    let steps_need = 3 + snap.steps.len() as u16;
+    let middle_need = latency_need.max(steps_need).max(9);
+    let errors_need = 2 + app
+        .derived
+        .errors
+        .iter()
+        .map(|g| 1 + g.rows.len() as u16)
+        .sum::<u16>();
+    let status_lines = (snap.total.statuses.len() as u16).div_ceil(2).max(1);
+    let bottom_need = errors_need.max(2 + status_lines).max(4);
+    let (charts, middle) = if h >= 19 {
+        let bottom = bottom_need.min(h / 4);
+        let middle = middle_need.min(h / 2);
+        let charts = h - middle - bottom;
+        if charts < 6 {
+            // Charts keep six rows: the middle gives up its extra first.
+            let short = 6 - charts;
+            (6, middle.saturating_sub(short).max(9))
+        } else {
+            (charts, middle)
+        }
+    } else {
+        match h {
+            12..19 => (0, 9),
+            _ => (0, h),
+        }
     };
     let bottom = h.saturating_sub(charts + middle);
     let [r1, r2, r3] = Layout::vertical([
