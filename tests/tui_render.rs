@@ -10,8 +10,8 @@ use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 
 use stampede::metrics::{
-    BUCKET_BOUNDS, Bucket, Change, ErrorClass, ErrorStat, IntervalStats, Level, LiveState,
-    LoadEvent, Percentiles, Phase, Snapshot, StepStats,
+    BUCKET_BOUNDS, Bucket, Change, CheckStat, ErrorClass, ErrorStat, IntervalStats, Level,
+    LiveState, LoadEvent, Percentiles, Phase, Snapshot, StepStats,
 };
 use stampede::tui::{App, Panel, Theme, draw};
 
@@ -96,6 +96,17 @@ fn busy_snapshot(seq: u64, elapsed: Duration) -> Snapshot {
                 ),
             ],
         ),
+    ];
+    let mut steps = steps;
+    let check = |name: &str, evaluated: u64, failed: u64| CheckStat {
+        name: name.into(),
+        evaluated,
+        failed,
+    };
+    steps[0].checks = vec![check("body.id == 42", 40_000, 0)];
+    steps[3].checks = vec![
+        check("latency <= 200ms", 4_100, 205),
+        check("body.paid exists", 4_100, 0),
     ];
     let mut total = step("", "total", 93_400, 6_500, vec![]);
     total.errors = 163;
@@ -491,4 +502,85 @@ fn the_distribution_shows_every_non_empty_bucket() {
             .count();
         assert_eq!(bars, buckets, "{w}x{h}:\n{screen}");
     }
+}
+
+#[test]
+fn full_screen_120x40() {
+    insta::assert_snapshot!(render(&busy_app(), 120, 40, true).backend());
+}
+
+/// The checks panel: every check's pass rate, the failing ones first.
+#[test]
+fn checks_panel_puts_failures_first() {
+    for (w, h) in [(80, 24), (120, 40), (160, 48)] {
+        let screen = render(&busy_app(), w, h, false).backend().to_string();
+        let at = |text: &str| screen.find(text);
+        assert!(screen.contains(" checks "), "{w}x{h}:\n{screen}");
+        let failing = at("✗  95.0%").unwrap_or_else(|| panic!("{w}x{h}:\n{screen}"));
+        let passing = at("✓ 100.0%").unwrap_or_else(|| panic!("{w}x{h}:\n{screen}"));
+        assert!(failing < passing, "{w}x{h}: failures first:\n{screen}");
+    }
+    let mut app = busy_app();
+    app.focus = Panel::Checks;
+    app.expanded = true;
+    insta::assert_snapshot!(render(&app, 120, 40, true).backend());
+}
+
+/// The open model: service time beside latency, and the send lag's p99 flagged over 1 ms.
+#[test]
+fn open_model_shows_service_time_and_send_lag() {
+    let mut app = busy_app();
+    let mut snap = (*app.snap).clone();
+    snap.seq += 1;
+    snap.live.level = Some(Level::Rate(500.0));
+    snap.total.service = percentiles(3_000);
+    snap.total.send_lag = Percentiles {
+        count: 1000,
+        p99: 2_000,
+        ..Percentiles::default()
+    };
+    snap.dropped = 120;
+    app.absorb(Arc::new(snap));
+    let screen = render(&app, 120, 40, false).backend().to_string();
+    assert!(screen.contains("service"), "{screen}");
+    assert!(
+        screen.contains("send lag p99 2.00ms ⚠ over 1ms"),
+        "{screen}"
+    );
+    assert!(screen.contains("dropped 120 ("), "{screen}");
+    assert!(screen.contains("/s, max_in_flight reached"), "{screen}");
+    app.focus = Panel::LatencyNow;
+    app.expanded = true;
+    insta::assert_snapshot!(render(&app, 80, 24, true).backend());
+}
+
+/// Expanded, the steps table has every percentile, the checks and the error classes, and
+/// the errors panel the full messages and the steps they came from.
+#[test]
+fn expanded_steps_and_errors_say_everything() {
+    let mut app = busy_app();
+    app.focus = Panel::Steps;
+    app.expanded = true;
+    let screen = render(&app, 160, 48, false).backend().to_string();
+    for text in [
+        "p90 run",
+        "p99.9 run",
+        "max run",
+        "205 ✗/8,200",
+        "timeout 31",
+    ] {
+        assert!(screen.contains(text), "no {text}:\n{screen}");
+    }
+    insta::assert_snapshot!(
+        "expanded_steps_160x48",
+        render(&app, 160, 48, true).backend()
+    );
+    app.focus = Panel::Errors;
+    let screen = render(&app, 120, 40, false).backend().to_string();
+    assert!(screen.contains("operation timed out"), "{screen}");
+    assert!(screen.contains("checkout / pay: 31"), "{screen}");
+    insta::assert_snapshot!(
+        "expanded_errors_120x40",
+        render(&app, 120, 40, true).backend()
+    );
 }

@@ -56,7 +56,68 @@ pub fn draw(frame: &mut Frame, area: Rect, panel: Panel, app: &App, theme: Theme
         ),
         Panel::Statuses => statuses(frame, area, app, theme, block(" status codes ".into())),
         Panel::Errors => errors(frame, area, app, theme, block(" errors ".into())),
+        Panel::Checks => checks(frame, area, app, theme, block(" checks ".into())),
     }
+}
+
+/// Each check's pass rate, the most failed first: `✗ 92.0%  checkout / pay · body.id ==
+/// 42  80 of 1,000 failed`.
+fn checks(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let mut rows: Vec<(&StepStats, &crate::metrics::CheckStat)> = app
+        .snap
+        .steps
+        .iter()
+        .flat_map(|s| s.checks.iter().map(move |c| (s, c)))
+        .collect();
+    if rows.is_empty() {
+        let none = Paragraph::new(Line::styled("no checks in this plan", theme.dim()));
+        frame.render_widget(none, inner);
+        return;
+    }
+    let failed_share = |c: &crate::metrics::CheckStat| {
+        if c.evaluated == 0 {
+            0.0
+        } else {
+            c.failed as f64 / c.evaluated as f64
+        }
+    };
+    rows.sort_by(|a, b| failed_share(b.1).total_cmp(&failed_share(a.1)));
+    let width = usize::from(inner.width);
+    let lines: Vec<Line> = rows
+        .iter()
+        .map(|(step, c)| {
+            let pass = if c.evaluated == 0 {
+                "    —".to_string()
+            } else {
+                format!("{:5.1}%", 100.0 - failed_share(c) * 100.0)
+            };
+            let (mark, style) = if c.failed > 0 {
+                ("✗", theme.bad())
+            } else {
+                ("✓", theme.good())
+            };
+            // Narrow: the failures only (the rate says the rest).
+            let tail = if width < 44 {
+                format!(" {}✗", thousands(c.failed))
+            } else {
+                format!(
+                    "  {} of {} failed",
+                    thousands(c.failed),
+                    thousands(c.evaluated)
+                )
+            };
+            let room = width.saturating_sub(pass.chars().count() + 4 + tail.chars().count());
+            let name = truncate(&format!("{} · {}", step.label(), c.name), room.max(8));
+            Line::from(vec![
+                Span::styled(format!("{mark} {pass} "), style),
+                Span::raw(name),
+                Span::styled(tail, theme.dim()),
+            ])
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), inner);
 }
 
 /// `━ p50 ━ p90 …`: each name after its series' swatch, in its colour (`compact`: no
@@ -262,30 +323,66 @@ fn latency_now(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Bl
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let t = &app.snap.total;
-    let (run, now) = (&t.latency, &t.interval.latency);
+    let (run, now, service) = (&t.latency, &t.interval.latency, &t.service);
+    // The open model's latency counts from the planned start: beside it, the service time
+    // (from the actual send) shows how much of it the generator's own delay added.
+    let open = matches!(app.snap.live.level, Some(crate::metrics::Level::Rate(_)));
+    let pick = |p: &Percentiles, i: usize| [p.p50, p.p90, p.p95, p.p99, p.p999, p.max, p.min][i];
     // The tail first: when the panel is short, `min` is the row to lose.
-    let rows: Vec<Row> = [
-        ("p50", run.p50, now.p50),
-        ("p90", run.p90, now.p90),
-        ("p95", run.p95, now.p95),
-        ("p99", run.p99, now.p99),
-        ("p99.9", run.p999, now.p999),
-        ("max", run.max, now.max),
-        ("min", run.min, now.min),
-    ]
-    .into_iter()
-    .map(|(name, a, b)| Row::new(vec![name.to_string(), cell(run, a), cell(now, b)]))
-    .collect();
+    let rows: Vec<Row> = ["p50", "p90", "p95", "p99", "p99.9", "max", "min"]
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let mut cells = vec![name.to_string(), cell(run, pick(run, i))];
+            if open {
+                cells.push(cell(service, pick(service, i)));
+            }
+            cells.push(cell(now, pick(now, i)));
+            Row::new(cells)
+        })
+        .collect();
+    let lag = open && t.send_lag.count > 0;
     let table_height = (rows.len() as u16 + 1).min(inner.height);
-    let [table_area, bars_area] =
-        Layout::vertical([Constraint::Length(table_height), Constraint::Min(0)]).areas(inner);
-    let header = Row::new(vec!["", "run", "last tick"]).style(theme.dim());
-    let widths = [
-        Constraint::Length(6),
-        Constraint::Fill(1),
-        Constraint::Fill(1),
-    ];
+    let [table_area, lag_area, bars_area] = Layout::vertical([
+        Constraint::Length(table_height),
+        Constraint::Length(u16::from(lag)),
+        Constraint::Min(0),
+    ])
+    .areas(inner);
+    let (header, widths) = if open {
+        (
+            vec!["", "run", "service", "last tick"],
+            vec![
+                Constraint::Length(6),
+                Constraint::Fill(1),
+                Constraint::Fill(1),
+                Constraint::Fill(1),
+            ],
+        )
+    } else {
+        (
+            vec!["", "run", "last tick"],
+            vec![
+                Constraint::Length(6),
+                Constraint::Fill(1),
+                Constraint::Fill(1),
+            ],
+        )
+    };
+    let header = Row::new(header).style(theme.dim());
     frame.render_widget(Table::new(rows, widths).header(header), table_area);
+    if lag {
+        // The generator's own lateness: over 1 ms at p99 it is part of what is measured.
+        let p99 = t.send_lag.p99;
+        let style = if p99 > 1_000 {
+            theme.bad()
+        } else {
+            theme.dim()
+        };
+        let flag = if p99 > 1_000 { " ⚠ over 1ms" } else { "" };
+        let text = format!("send lag p99 {}{flag}", format_latency(p99));
+        frame.render_widget(Paragraph::new(Line::styled(text, style)), lag_area);
+    }
     if bars_area.height > 0 {
         distribution(frame, bars_area, &app.snap.distribution, theme);
     }
@@ -348,6 +445,9 @@ fn sorted_steps(app: &App) -> Vec<&StepStats> {
 }
 
 fn steps(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
+    if app.expanded && area.width >= 110 {
+        return steps_in_full(frame, area, app, theme, block);
+    }
     // Narrow panels keep the step name readable and drop the rate and median columns.
     let wide = area.width >= 72;
     let fixed: u16 = if wide { 10 + 9 + 9 + 9 + 7 } else { 10 + 9 + 7 };
@@ -390,6 +490,128 @@ fn steps(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
         )
     };
     let header = Row::new(header).style(theme.dim());
+    frame.render_widget(Table::new(rows, widths).header(header).block(block), area);
+}
+
+/// The expanded errors panel: each class with its full message, wrapped, and every step it
+/// came from with that step's own latest message.
+fn errors_in_full(frame: &mut Frame, inner: Rect, app: &App, theme: Theme) {
+    let snap = &app.snap;
+    let classes = &snap.total.errors_by_class;
+    let mut lines: Vec<Line> = Vec::new();
+    for group in &app.derived.errors {
+        let Some(class) = classes.get(group.class) else {
+            continue;
+        };
+        let ago = snap.elapsed.saturating_sub(class.last_seen).as_secs_f64();
+        lines.push(Line::from(vec![
+            Span::styled(class.class.as_str().to_string(), theme.bad()),
+            Span::raw(format!(
+                "  {} in {} step(s) · last {ago:.0}s ago",
+                thousands(class.count),
+                group.rows.len()
+            )),
+        ]));
+        lines.push(Line::raw(format!("  {}", class.sample)));
+        // Each class gets its share of the rows; the rest of its steps are summed up.
+        let share = usize::from(inner.height) / app.derived.errors.len().max(1);
+        let room = share.saturating_sub(4).max(1);
+        for r in group.rows.iter().take(room) {
+            let Some(step) = snap.steps.get(r.step) else {
+                continue;
+            };
+            let sample = step
+                .errors_by_class
+                .iter()
+                .find(|e| e.class == class.class)
+                .map_or("", |e| e.sample.as_str());
+            lines.push(Line::styled(
+                format!(
+                    "    {}: {} · last {:.0}s ago · {sample}",
+                    step.label(),
+                    thousands(r.count),
+                    r.ago
+                ),
+                theme.dim(),
+            ));
+        }
+        if group.rows.len() > room {
+            lines.push(Line::styled(
+                format!("    … and {} more steps", group.rows.len() - room),
+                theme.dim(),
+            ));
+        }
+        lines.push(Line::raw(""));
+    }
+    let text = Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false });
+    frame.render_widget(text, inner);
+}
+
+/// The expanded steps table: every percentile of the run, the checks and the error classes
+/// of each step.
+fn steps_in_full(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
+    let fixed: [u16; 9] = [10, 9, 9, 9, 9, 9, 9, 7, 12];
+    let classes_width = 28u16;
+    let spent: u16 = fixed.iter().sum::<u16>() + classes_width + 11;
+    let name_width = usize::from(area.width.saturating_sub(2 + spent)).max(8);
+    let rows: Vec<Row> = sorted_steps(app)
+        .into_iter()
+        .map(|s| {
+            let l = &s.latency;
+            let (failed, evaluated) = s
+                .checks
+                .iter()
+                .fold((0, 0), |(f, e), c| (f + c.failed, e + c.evaluated));
+            let checks = if s.checks.is_empty() {
+                "—".to_string()
+            } else {
+                format!("{} ✗/{}", thousands(failed), thousands(evaluated))
+            };
+            let mut classes: Vec<&crate::metrics::ErrorStat> = s.errors_by_class.iter().collect();
+            classes.sort_by_key(|e| std::cmp::Reverse(e.count));
+            let classes = classes
+                .iter()
+                .map(|e| format!("{} {}", e.class.as_str(), thousands(e.count)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let cells = vec![
+                truncate(&s.label(), name_width),
+                thousands(s.requests),
+                format!("{:.0}", s.interval.rps()),
+                cell(l, l.p50),
+                cell(l, l.p90),
+                cell(l, l.p99),
+                cell(l, l.p999),
+                cell(l, l.max),
+                format!("{:.1}%", s.error_rate() * 100.0),
+                checks,
+                truncate(&classes, usize::from(classes_width)),
+            ];
+            let style = if s.errors > 0 {
+                theme.bad()
+            } else {
+                theme.text()
+            };
+            Row::new(cells).style(style)
+        })
+        .collect();
+    let header = Row::new(vec![
+        "step",
+        "requests",
+        "rps tick",
+        "p50 run",
+        "p90 run",
+        "p99 run",
+        "p99.9 run",
+        "max run",
+        "err run",
+        "checks",
+        "error classes",
+    ])
+    .style(theme.dim());
+    let mut widths = vec![Constraint::Min(8)];
+    widths.extend(fixed.map(Constraint::Length));
+    widths.push(Constraint::Length(classes_width));
     frame.render_widget(Table::new(rows, widths).header(header).block(block), area);
 }
 
@@ -441,6 +663,9 @@ fn errors(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) 
         return;
     }
     let width = inner.width as usize;
+    if app.expanded {
+        return errors_in_full(frame, inner, app, theme);
+    }
     let budget = inner.height as usize;
     // Grouped by class, most frequent first: every class gets its line before any class gets
     // detail rows (the steps with most errors, then "… and N more").

@@ -54,17 +54,20 @@ pub enum Panel {
     Statuses,
     /// Error classes with samples.
     Errors,
+    /// Each check's pass rate, failures first (shown when the plan has checks).
+    Checks,
 }
 
 impl Panel {
     /// Every panel, in focus order.
-    pub const ALL: [Panel; 6] = [
+    pub const ALL: [Panel; 7] = [
         Panel::Throughput,
         Panel::LatencyChart,
         Panel::LatencyNow,
         Panel::Steps,
         Panel::Statuses,
         Panel::Errors,
+        Panel::Checks,
     ];
 
     fn shifted(self, by: isize) -> Panel {
@@ -417,7 +420,15 @@ impl App {
 
     fn refocus(&mut self, by: isize) -> Outcome {
         self.focus = self.focus.shifted(by);
+        if self.focus == Panel::Checks && !self.has_checks() {
+            self.focus = self.focus.shifted(by);
+        }
         Outcome::Redraw
+    }
+
+    /// Whether any step has checks (the checks panel is shown only then).
+    pub fn has_checks(&self) -> bool {
+        self.snap.steps.iter().any(|s| !s.checks.is_empty())
     }
 }
 

@@ -63,7 +63,7 @@ pub fn body_layout(body: Rect, app: &App) -> Vec<(Panel, Rect)> {
     // neighbour needs (a one-bucket distribution beside 10 empty status rows).
     let snap = &app.snap;
     let buckets = snap.distribution.iter().filter(|b| b.count > 0).count() as u16;
-    let latency_need = 2 + 8 + buckets;
+    let latency_need = 2 + 8 + 1 + buckets;
     let steps_need = 3 + snap.steps.len() as u16;
     let middle_need = latency_need.max(steps_need).max(9);
     let errors_need = 2 + app
@@ -111,10 +111,23 @@ pub fn body_layout(body: Rect, app: &App) -> Vec<(Panel, Rect)> {
     out.push((Panel::Steps, b));
     if bottom >= 3 {
         let status_width = if body.width >= 120 { 30 } else { 22 };
-        let [a, b] =
-            Layout::horizontal([Constraint::Length(status_width), Constraint::Min(0)]).areas(r3);
+        // The checks panel, when the plan has checks, takes a share of the errors' room.
+        let checks_width = if app.has_checks() {
+            (body.width.saturating_sub(status_width) * 2 / 5).max(24)
+        } else {
+            0
+        };
+        let [a, b, c] = Layout::horizontal([
+            Constraint::Length(status_width),
+            Constraint::Min(0),
+            Constraint::Length(checks_width),
+        ])
+        .areas(r3);
         out.push((Panel::Statuses, a));
         out.push((Panel::Errors, b));
+        if checks_width > 0 {
+            out.push((Panel::Checks, c));
+        }
     }
     out
 }
@@ -261,9 +274,11 @@ fn changes(app: &App, theme: Theme) -> Line<'static> {
         ));
     }
     if s.dropped > 0 || s.total.interrupted > 0 {
+        let secs = s.elapsed.as_secs_f64().max(1e-9);
         let text = format!(
-            "dropped {} (max_in_flight reached) · interrupted {}  ",
+            "dropped {} ({:.1}/s, max_in_flight reached) · interrupted {}  ",
             thousands(s.dropped),
+            s.dropped as f64 / secs,
             thousands(s.total.interrupted)
         );
         spans.push(Span::styled(text, theme.bad()));
