@@ -178,3 +178,51 @@ fn a_terminal_that_goes_away_ends_the_run_and_keeps_its_results() {
         "the run stopped early: {doc:#}"
     );
 }
+
+/// While stopping, the footer counts the graceful stop down and says what a second `q`
+/// does; that second `q` interrupts the requests in flight, and the final screen stays
+/// until `q`. The requests take 4 s each against the embedded demo, so the stop is seen.
+#[test]
+fn the_stopping_footer_counts_down_and_a_second_q_interrupts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("stop.json");
+    let scenario = dir.path().join("slow.yaml");
+    std::fs::write(
+        &scenario,
+        "target: demo\nload: { vus: 2, duration: 60s, graceful_stop: 30s }\nflows:\n  - steps: [ { get: /delay/4000 } ]\n",
+    )
+    .expect("scenario");
+    let tmux = Tmux::start(120, 40);
+    let command = format!(
+        "{} {} --json {}",
+        env!("CARGO_BIN_EXE_stampede"),
+        scenario.display(),
+        json.display()
+    );
+    tmux.keys(&[&command, "Enter"]);
+    let limit = Duration::from_secs(20);
+    tmux.wait_for("the dashboard", limit, |s| s.contains("RUNNING"));
+    tmux.keys(&["q"]);
+    let stopping = tmux.wait_for("the stopping footer", limit, |s| {
+        s.contains("q again: interrupt in-flight now")
+    });
+    assert!(stopping.contains("STOPPING"), "{stopping}");
+    assert!(
+        stopping.contains("in-flight requests get 3")
+            || stopping.contains("in-flight requests get 2"),
+        "the countdown starts from graceful_stop (30s):\n{stopping}"
+    );
+    tmux.keys(&["q"]);
+    tmux.wait_for("the final screen", limit, |s| {
+        s.contains("run ended") && s.contains("FINISHED")
+    });
+    tmux.keys(&["q"]);
+    tmux.wait_for("the summary", limit, |s| s.contains("statuses"));
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON written")).expect("JSON");
+    assert_eq!(doc["outcome"], "interrupted", "{doc:#}");
+    assert!(
+        doc["total"]["interrupted"].as_u64().is_some_and(|n| n >= 1),
+        "{doc:#}"
+    );
+}
