@@ -435,6 +435,16 @@ fn distribution(frame: &mut Frame, area: Rect, buckets: &[Bucket], theme: Theme)
     frame.render_widget(Paragraph::new(lines), area);
 }
 
+/// A step's row, red when it has errors.
+fn step_row(cells: Vec<String>, s: &StepStats, theme: Theme) -> Row<'static> {
+    let style = if s.errors > 0 {
+        theme.bad()
+    } else {
+        theme.text()
+    };
+    Row::new(cells).style(style)
+}
+
 /// The steps in the chosen order.
 fn sorted_steps(app: &App) -> Vec<&StepStats> {
     app.derived
@@ -465,12 +475,7 @@ fn steps(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
             }
             cells.push(cell(&s.latency, s.latency.p99));
             cells.push(format!("{:.1}%", s.error_rate() * 100.0));
-            let style = if s.errors > 0 {
-                theme.bad()
-            } else {
-                theme.text()
-            };
-            Row::new(cells).style(style)
+            step_row(cells, s, theme)
         })
         .collect();
     // Each figure says what it covers: the rate is the last tick's, the rest the run's.
@@ -587,12 +592,7 @@ fn steps_in_full(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: 
                 checks,
                 truncate(&classes, usize::from(classes_width)),
             ];
-            let style = if s.errors > 0 {
-                theme.bad()
-            } else {
-                theme.text()
-            };
-            Row::new(cells).style(style)
+            step_row(cells, s, theme)
         })
         .collect();
     let header = Row::new(vec![
