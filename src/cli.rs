@@ -303,7 +303,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_color: bool,
 
-    /// Leave the dashboard as soon as the run ends instead of waiting for a key.
+    /// Leave the dashboard as soon as the run ends instead of keeping its final screen
+    /// until `q`.
     #[arg(long)]
     pub exit_on_end: bool,
 }

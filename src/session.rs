@@ -548,7 +548,12 @@ async fn steer(
                 control.stop();
             }
             Action::Abort => {
-                interrupted.store(true, Ordering::Relaxed);
+                // Cutting short a graceful stop the run began itself (its duration, a
+                // threshold, a data file) keeps it completed, as a signal then does; a stop
+                // the user asked for has already marked it interrupted.
+                if !control.is_stopping() {
+                    interrupted.store(true, Ordering::Relaxed);
+                }
                 control.abort();
             }
             Action::TogglePause => control.toggle_pause(),

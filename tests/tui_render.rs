@@ -292,7 +292,7 @@ fn the_stopping_footer_counts_down_and_says_what_q_does() {
     let footer = screen.lines().last().unwrap_or_default().to_string();
     assert!(
         footer.contains("stopping: in-flight requests get 30s more")
-            && footer.contains("q again: interrupt in-flight now"),
+            && footer.contains("q: interrupt in-flight now"),
         "{footer}"
     );
 }
@@ -460,7 +460,7 @@ fn charts_have_legends_and_no_color_series_differ_by_marker() {
         ("⣀", "req/s"),
         ("⣀", "p50"),
         ("•", "p90"),
-        ("▀", "p99"),
+        ("▄", "p99"),
         ("█", "max"),
     ] {
         assert!(
@@ -485,6 +485,16 @@ fn errors_have_their_own_chart_in_percent() {
         screen.contains("12%"),
         "the axis reaches the 10 % burst: {screen}"
     );
+    // Where the panel is too short for two charts, the errors keep their own scale (% of
+    // requests), named in the legend, not errors/s on the requests' axis.
+    for (w, h) in [(80, 24), (120, 40)] {
+        let screen = render(&busy_app(), w, h, false).backend().to_string();
+        assert!(
+            screen.contains("err% ≤12%") || screen.contains("errors · now"),
+            "{w}x{h}:\n{screen}"
+        );
+        assert!(!screen.contains("errors/s"), "{w}x{h}:\n{screen}");
+    }
 }
 
 /// Panels get height by content: at 120×40 the distribution shows every non-empty bucket
@@ -575,6 +585,10 @@ fn expanded_steps_and_errors_say_everything() {
         "expanded_steps_160x48",
         render(&app, 160, 48, true).backend()
     );
+    let narrow = render(&app, 100, 30, false).backend().to_string();
+    for text in ["p90 run", "max run", "checks", "classes", "205 ✗/8,200"] {
+        assert!(narrow.contains(text), "100 columns: no {text}:\n{narrow}");
+    }
     app.focus = Panel::Errors;
     let screen = render(&app, 120, 40, false).backend().to_string();
     assert!(screen.contains("operation timed out"), "{screen}");

@@ -226,3 +226,34 @@ fn the_stopping_footer_counts_down_and_a_second_q_interrupts() {
         "{doc:#}"
     );
 }
+
+/// Esc in an expanded panel never stops the run: it runs to its end, the final screen
+/// stays, `q` leaves, and the exit code is 0.
+#[test]
+fn esc_in_an_expanded_panel_leaves_the_run_to_complete_with_exit_0() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("esc.json");
+    let scenario = format!("{}/scenarios/quickstart.yaml", env!("CARGO_MANIFEST_DIR"));
+    let tmux = Tmux::start(120, 40);
+    let command = format!(
+        "{} {scenario} --duration 3s --json {}; echo EXIT=$?",
+        env!("CARGO_BIN_EXE_stampede"),
+        json.display()
+    );
+    tmux.keys(&[&command, "Enter"]);
+    let limit = Duration::from_secs(20);
+    tmux.wait_for("the dashboard", limit, |s| s.contains("RUNNING"));
+    tmux.keys(&["Enter"]);
+    tmux.keys(&["Escape"]);
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the final screen", limit, |s| s.contains("run ended"));
+    tmux.keys(&["q"]);
+    // The echo's own line (the command line holds "EXIT=$?" too).
+    let end = tmux.wait_for("the exit code", limit, |s| {
+        s.lines().any(|l| l.starts_with("EXIT="))
+    });
+    assert!(end.lines().any(|l| l.trim() == "EXIT=0"), "{end}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON written")).expect("JSON");
+    assert_eq!(doc["outcome"], "completed", "{doc:#}");
+}

@@ -24,6 +24,11 @@ pub struct Charts {
     pub error_pct: Series,
     /// The error chart's top (%).
     pub error_top: f64,
+    /// The requests chart's top (requests/s).
+    pub rps_top: f64,
+    /// `error_pct` on the requests chart's scale (`error_top` % at `rps_top`): a short panel
+    /// draws both there, the legend naming the errors' own top.
+    pub error_scaled: Series,
     /// Top of the throughput axis.
     pub top: f64,
     /// log10(ms) of p50, p90, p99 and max per tick (ticks with responses only).
@@ -108,12 +113,19 @@ fn charts(snap: &Snapshot, points: &[Point]) -> Charts {
     };
     let error_pct: Series = points.iter().map(|p| (p.t, pct(p))).collect();
     let error_top = (error_pct.iter().map(|&(_, y)| y).fold(0.0, f64::max) * 1.2).clamp(1.0, 100.0);
+    let rps_top = points.iter().map(|p| p.rps).fold(1.0, f64::max) * 1.1;
+    let error_scaled = error_pct
+        .iter()
+        .map(|&(t, y)| (t, y / error_top * rps_top))
+        .collect();
     Charts {
         x,
         rps: series(|p| p.rps),
         eps: series(|p| p.eps),
         error_pct,
         error_top,
+        rps_top,
+        error_scaled,
         top,
         latency: [
             lat(|p| p.p50),

@@ -45,6 +45,11 @@ pub fn spawn() -> Option<mpsc::UnboundedReceiver<Input>> {
                         continue;
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    // A terminal another program left non-blocking: nothing to read yet.
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        continue;
+                    }
                     Err(e) => format!("the terminal cannot be read: {e}"),
                 };
                 let _ = tx.send(Input::Ended(ended));

@@ -148,7 +148,16 @@ pub async fn run(
                 if PANICKED.load(Ordering::SeqCst) {
                     return Err(io::Error::other("a task panicked; the terminal was restored"));
                 }
-                guard.draw(&app, theme)?;
+                if let Err(e) = guard.draw(&app, theme) {
+                    // The terminal has gone (the key thread may not have said so yet): stop
+                    // the run as its input's end would, then leave.
+                    let gone = !std::io::IsTerminal::is_terminal(&std::io::stdout());
+                    if gone && !app.quitting {
+                        app.quitting = true;
+                        let _ = actions.send(Action::Stop);
+                    }
+                    return Err(e);
+                }
             }
             changed = snapshots.changed(), if updating => {
                 match changed {

@@ -93,7 +93,9 @@ fn checks(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) 
             } else {
                 format!("{:5.1}%", 100.0 - failed_share(c) * 100.0)
             };
-            let (mark, style) = if c.failed > 0 {
+            let (mark, style) = if c.evaluated == 0 {
+                ("·", theme.dim())
+            } else if c.failed > 0 {
                 ("✗", theme.bad())
             } else {
                 ("✓", theme.good())
@@ -126,7 +128,7 @@ fn legend(names: &[&str], theme: Theme, compact: bool) -> Vec<Span<'static>> {
     let mut spans = Vec::new();
     for (i, name) in names.iter().enumerate() {
         let (swatch, style) = if name.starts_with("base") {
-            ("•", theme.dim())
+            ("▀", theme.dim())
         } else {
             (theme.swatch(i), theme.series(i))
         };
@@ -180,19 +182,34 @@ fn throughput(
     let zoom = app.zoom.label();
     let y_labels = |top: f64| vec![Span::raw("0"), Span::raw(format!("{top:.0}"))];
     if area.height < 12 {
-        let marks = marks(&c.marks, [0.0, c.top]);
-        let mut sets = vec![line(0, theme, &c.rps), errors_line(theme, &c.eps)];
+        // Too short for two charts: the errors share the plot on their own scale (their %
+        // of requests, the legend naming the top), never as errors/s on the requests' axis,
+        // where a few % at high throughput would be a flat line at zero.
+        let marks = marks(&c.marks, [0.0, c.rps_top]);
+        let mut sets = vec![line(0, theme, &c.rps), errors_line(theme, &c.error_scaled)];
         sets.extend(marks.iter().map(|m| mark(theme, m)));
-        let mut legend = legend(&["req/s"], theme, area.width < 60);
-        legend.extend(error_swatch(theme, "errors/s"));
+        let compact = area.width < 60;
+        let mut legend = legend(&["req/s"], theme, compact);
+        let mut errors = error_swatch(theme, &format!("err% ≤{:.0}%", c.error_top));
+        if compact {
+            errors[0].content = errors[0].content.trim_end().to_string().into();
+        }
+        legend.extend(errors);
         let block = chart_block(format!(" throughput · {zoom} "), legend);
-        let chart = timeline(sets, block, c.x, [0.0, c.top], y_labels(c.top), theme);
+        let chart = timeline(
+            sets,
+            block,
+            c.x,
+            [0.0, c.rps_top],
+            y_labels(c.rps_top),
+            theme,
+        );
         frame.render_widget(chart, area);
         return;
     }
     let [top, bottom] =
         Layout::vertical([Constraint::Percentage(62), Constraint::Percentage(38)]).areas(area);
-    let rps_top = c.rps.iter().map(|&(_, y)| y).fold(1.0, f64::max) * 1.1;
+    let rps_top = c.rps_top;
     let marks_top = marks(&c.marks, [0.0, rps_top]);
     let mut sets = vec![line(0, theme, &c.rps)];
     sets.extend(marks_top.iter().map(|m| mark(theme, m)));
@@ -287,10 +304,11 @@ fn latency_chart(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: 
         .map(|(i, (d, _))| line(i, theme, d))
         .collect();
     sets.extend(marks.iter().map(|m| mark(theme, m)));
+    // The baseline's own marker (no series uses half blocks), so it differs without colour.
     for points in &base {
         sets.push(
             Dataset::default()
-                .marker(Marker::Dot)
+                .marker(Marker::HalfBlock)
                 .graph_type(GraphType::Line)
                 .style(theme.dim())
                 .data(points),
@@ -455,7 +473,7 @@ fn sorted_steps(app: &App) -> Vec<&StepStats> {
 }
 
 fn steps(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
-    if app.expanded && area.width >= 110 {
+    if app.expanded && area.width >= 100 {
         return steps_in_full(frame, area, app, theme, block);
     }
     // Narrow panels keep the step name readable and drop the rate and median columns.
@@ -555,10 +573,34 @@ fn errors_in_full(frame: &mut Frame, inner: Rect, app: &App, theme: Theme) {
 /// The expanded steps table: every percentile of the run, the checks and the error classes
 /// of each step.
 fn steps_in_full(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
-    let fixed: [u16; 9] = [10, 9, 9, 9, 9, 9, 9, 7, 12];
-    let classes_width = 28u16;
-    let spent: u16 = fixed.iter().sum::<u16>() + classes_width + 11;
-    let name_width = usize::from(area.width.saturating_sub(2 + spent)).max(8);
+    // (header, width, always): the rate and p99.9 go first when the panel is narrow; the
+    // error classes take what is left after the name.
+    let columns: [(&str, u16, bool); 9] = [
+        ("requests", 10, true),
+        ("rps tick", 9, false),
+        ("p50 run", 9, true),
+        ("p90 run", 9, true),
+        ("p99 run", 9, true),
+        ("p99.9 run", 10, false),
+        ("max run", 9, true),
+        ("err run", 7, true),
+        ("checks", 12, true),
+    ];
+    let all = area.width >= 140;
+    let shown: Vec<usize> = (0..columns.len())
+        .filter(|&i| all || columns[i].2)
+        .collect();
+    let fixed: u16 = shown.iter().map(|&i| columns[i].1).sum::<u16>() + shown.len() as u16 + 1;
+    let inner = area.width.saturating_sub(2);
+    let left = inner.saturating_sub(fixed);
+    let longest = sorted_steps(app)
+        .iter()
+        .map(|s| s.label().chars().count())
+        .max()
+        .unwrap_or(4) as u16;
+    // The name gets up to its longest (at most 40), the classes at least 12 of the rest.
+    let name_width = longest.min(40).min(left.saturating_sub(12)).max(8);
+    let classes_width = left.saturating_sub(name_width).max(8);
     let rows: Vec<Row> = sorted_steps(app)
         .into_iter()
         .map(|s| {
@@ -579,8 +621,7 @@ fn steps_in_full(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: 
                 .map(|e| format!("{} {}", e.class.as_str(), thousands(e.count)))
                 .collect::<Vec<_>>()
                 .join(", ");
-            let cells = vec![
-                truncate(&s.label(), name_width),
+            let figures = [
                 thousands(s.requests),
                 format!("{:.0}", s.interval.rps()),
                 cell(l, l.p50),
@@ -590,28 +631,24 @@ fn steps_in_full(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: 
                 cell(l, l.max),
                 format!("{:.1}%", s.error_rate() * 100.0),
                 checks,
-                truncate(&classes, usize::from(classes_width)),
             ];
+            let mut cells = vec![truncate(&s.label(), usize::from(name_width))];
+            cells.extend(shown.iter().map(|&i| figures[i].clone()));
+            cells.push(truncate(&classes, usize::from(classes_width)));
             step_row(cells, s, theme)
         })
         .collect();
-    let header = Row::new(vec![
-        "step",
-        "requests",
-        "rps tick",
-        "p50 run",
-        "p90 run",
-        "p99 run",
-        "p99.9 run",
-        "max run",
-        "err run",
-        "checks",
-        "error classes",
-    ])
-    .style(theme.dim());
-    let mut widths = vec![Constraint::Min(8)];
-    widths.extend(fixed.map(Constraint::Length));
+    let mut header = vec!["step"];
+    header.extend(shown.iter().map(|&i| columns[i].0));
+    header.push(if classes_width >= 13 {
+        "error classes"
+    } else {
+        "classes"
+    });
+    let mut widths = vec![Constraint::Length(name_width)];
+    widths.extend(shown.iter().map(|&i| Constraint::Length(columns[i].1)));
     widths.push(Constraint::Length(classes_width));
+    let header = Row::new(header).style(theme.dim());
     frame.render_widget(Table::new(rows, widths).header(header).block(block), area);
 }
 

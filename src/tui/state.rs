@@ -247,10 +247,12 @@ pub struct App {
     pub zoom: Zoom,
     /// Whether the help overlay is open.
     pub help: bool,
-    /// Whether the user asked to stop (then the dashboard leaves when the run ends).
+    /// Whether the user asked to stop (a second `q` then interrupts).
     pub quitting: bool,
     /// Leave as soon as the run has ended (Ctrl-C, a signal), not on the final screen.
     pub leave_at_end: bool,
+    /// The requests in flight are being interrupted (a second `q`).
+    pub aborting: bool,
     /// The graceful stop's length, for the stopping footer's countdown.
     pub graceful_stop: Duration,
     /// When this dashboard first saw the run stopping.
@@ -279,6 +281,7 @@ impl App {
             help: false,
             quitting: false,
             leave_at_end: false,
+            aborting: false,
             graceful_stop: Duration::ZERO,
             stopping_since: None,
             derived: Derived::default(),
@@ -356,15 +359,18 @@ impl App {
             }
             return Outcome::Redraw;
         }
-        if self.help && !ctrl_c && key.code != KeyCode::Char('q') {
+        // Any key but Ctrl-C closes the help, `q` too (as in less, htop or man): a key
+        // meant for the help never stops a run.
+        if self.help && !ctrl_c {
             self.help = false;
             return Outcome::Redraw;
         }
+        let running = self.snap.phase == Phase::Running;
         let engine = |action| {
-            if finished {
-                Outcome::Redraw
-            } else {
+            if running {
                 Outcome::Engine(action)
+            } else {
+                Outcome::Redraw
             }
         };
         match key.code {
@@ -373,10 +379,7 @@ impl App {
                 self.leave_at_end = true;
                 self.quit()
             }
-            KeyCode::Char('q') => {
-                self.help = false;
-                self.quit()
-            }
+            KeyCode::Char('q') => self.quit(),
             KeyCode::Char('p') => engine(Action::TogglePause),
             KeyCode::Char('+') | KeyCode::Char('=') => engine(Action::Raise),
             KeyCode::Char('-') | KeyCode::Char('_') => engine(Action::Lower),
@@ -408,9 +411,11 @@ impl App {
         if self.snap.phase != Phase::Running && !self.quitting {
             // The run is already stopping on its own (its duration is up): q interrupts.
             self.quitting = true;
+            self.aborting = true;
             return Outcome::Engine(Action::Abort);
         }
         if self.quitting {
+            self.aborting = true;
             Outcome::Engine(Action::Abort)
         } else {
             self.quitting = true;
@@ -502,6 +507,24 @@ mod tests {
         }
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
         assert_eq!(a.on_key(ctrl_c), Outcome::Leave);
+    }
+
+    #[test]
+    fn q_with_the_help_open_only_closes_it() {
+        let mut a = app();
+        a.on_key(key(KeyCode::Char('?')));
+        assert_eq!(a.on_key(key(KeyCode::Char('q'))), Outcome::Redraw);
+        assert!(!a.help && !a.quitting);
+    }
+
+    #[test]
+    fn load_keys_do_nothing_while_stopping() {
+        let mut a = app();
+        let mut stopping = (*a.snap).clone();
+        stopping.phase = Phase::Stopping;
+        a.absorb(Arc::new(stopping));
+        assert_eq!(a.on_key(key(KeyCode::Char('+'))), Outcome::Redraw);
+        assert_eq!(a.on_key(key(KeyCode::Char('p'))), Outcome::Redraw);
     }
 
     #[test]

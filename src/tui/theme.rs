@@ -73,12 +73,7 @@ impl Theme {
         if self.color {
             return Marker::Braille;
         }
-        [
-            Marker::Braille,
-            Marker::Dot,
-            Marker::HalfBlock,
-            Marker::Block,
-        ][rank % 4]
+        [Marker::Braille, Marker::Dot, Marker::Bar, Marker::Block][rank % 4]
     }
 
     /// The legend's sample of a series: a coloured line, or the marker it is drawn with.
@@ -86,7 +81,7 @@ impl Theme {
         if self.color {
             return "━";
         }
-        ["⣀", "•", "▀", "█"][rank % 4]
+        ["⣀", "•", "▄", "█"][rank % 4]
     }
 
     pub fn series(self, rank: usize) -> Style {

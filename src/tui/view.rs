@@ -274,7 +274,12 @@ fn changes(app: &App, theme: Theme) -> Line<'static> {
         ));
     }
     if s.dropped > 0 || s.total.interrupted > 0 {
-        let secs = s.elapsed.as_secs_f64().max(1e-9);
+        // Per second of load, as every other rate: paused time excluded.
+        let secs = s
+            .elapsed
+            .saturating_sub(s.live.paused_for)
+            .as_secs_f64()
+            .max(1e-9);
         let text = format!(
             "dropped {} ({:.1}/s, max_in_flight reached) · interrupted {}  ",
             thousands(s.dropped),
@@ -336,11 +341,22 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
                 theme.dim(),
             ),
         ])
+    } else if app.snap.phase == Phase::Stopping && app.aborting {
+        Line::from(Span::styled(
+            "stopping: interrupting the requests in flight…",
+            theme.warn(),
+        ))
     } else if app.snap.phase == Phase::Stopping {
         let left = app
             .stopping_since
             .map(|since| app.graceful_stop.saturating_sub(since.elapsed()))
             .unwrap_or(app.graceful_stop);
+        // After the user's own q, a second one interrupts; when the run stops itself, one.
+        let key = if app.quitting {
+            "q again: interrupt in-flight now"
+        } else {
+            "q: interrupt in-flight now"
+        };
         Line::from(vec![
             Span::styled(
                 format!(
@@ -349,7 +365,7 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
                 ),
                 theme.warn(),
             ),
-            Span::styled("q again: interrupt in-flight now", theme.strong()),
+            Span::styled(key, theme.strong()),
         ])
     } else {
         Line::from(Span::styled(
