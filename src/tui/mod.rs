@@ -133,6 +133,10 @@ pub async fn run(
     app.insecure = opts.insecure;
     app.graceful_stop = opts.graceful_stop;
     let mut input = input::spawn();
+    if input.is_none() {
+        // No terminal to read keys from: nothing could leave the final screen.
+        app.leave_at_end = true;
+    }
     let mut updating = true;
     let mut frames = tokio::time::interval(Duration::from_millis(1000 / FPS));
     frames.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
