@@ -25,7 +25,7 @@ use reqwest::header::{
 };
 
 use super::dial::{Dialer, Endpoint, fail};
-use super::fast::basic_auth;
+use super::fast::url_authorization;
 use super::transport::{Connections, Failure, Prepared, Progress, Reply, Transport, chain};
 use crate::metrics::ErrorClass;
 
@@ -114,7 +114,7 @@ impl H2Transport {
     ) -> Result<Self, String> {
         Ok(Self {
             dialer: Dialer::new(tls, http, connect_timeout)?,
-            user_agent: HeaderValue::from_static(concat!("stampede/", env!("CARGO_PKG_VERSION"))),
+            user_agent: HeaderValue::from_static(super::transport::USER_AGENT),
             streams: http.streams.max(1) as usize,
             places: Arc::default(),
             slots: std::sync::Mutex::new(HashMap::new()),
@@ -188,16 +188,9 @@ impl H2Transport {
         if !headers.contains_key(USER_AGENT) {
             headers.insert(USER_AGENT, self.user_agent.clone());
         }
-        if !headers.contains_key(AUTHORIZATION) && !url.username().is_empty() {
-            let decode = |s: &str| {
-                percent_encoding::percent_decode_str(s)
-                    .decode_utf8_lossy()
-                    .into_owned()
-            };
-            let password = url.password().map(decode);
-            let value =
-                HeaderValue::from_str(&basic_auth(&decode(url.username()), password.as_deref()))
-                    .map_err(|e| fail(ErrorClass::Render, format!("URL credentials: {e}")))?;
+        if !headers.contains_key(AUTHORIZATION)
+            && let Some(value) = url_authorization(url)?
+        {
             headers.insert(AUTHORIZATION, value);
         }
         let body = Full::new(req.body.clone().unwrap_or_default());

@@ -161,6 +161,9 @@ pub struct Connections {
     pub streams_per_connection: Option<u32>,
 }
 
+/// The `User-Agent` every transport sends (unless a step sets its own).
+pub const USER_AGENT: &str = concat!("stampede/", env!("CARGO_PKG_VERSION"));
+
 /// Settings for the HTTP client, derived from the plan.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -188,7 +191,7 @@ impl ReqwestTransport {
         let tls = super::tls::client_config(&opts.tls, &[b"http/1.1"])?;
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
-            .user_agent(concat!("stampede/", env!("CARGO_PKG_VERSION")))
+            .user_agent(USER_AGENT)
             .pool_max_idle_per_host(opts.connections.max(1))
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)

@@ -61,7 +61,7 @@ impl FastTransport {
     ) -> Result<Self, String> {
         Ok(Self {
             dialer: Arc::new(Dialer::new(tls, http, connect_timeout)?),
-            user_agent: concat!("stampede/", env!("CARGO_PKG_VERSION")).to_string(),
+            user_agent: super::transport::USER_AGENT.to_string(),
         })
     }
 
@@ -93,18 +93,14 @@ impl FastTransport {
         // Credentials in the URL (`user:password@`) become Basic authorization, as reqwest
         // does, unless the step sets its own.
         let with_auth;
-        let no_credentials = url.username().is_empty() && url.password().is_none();
-        let headers = if no_credentials || req.headers.contains_key(AUTHORIZATION) {
-            &req.headers
-        } else {
-            let user = percent_decode(url.username());
-            let password = url.password().map(percent_decode);
-            let value = HeaderValue::from_str(&basic_auth(&user, password.as_deref()))
-                .map_err(|e| fail(ErrorClass::Render, format!("URL credentials: {e}")))?;
-            let mut h = req.headers.clone();
-            h.insert(AUTHORIZATION, value);
-            with_auth = h;
-            &with_auth
+        let headers = match url_authorization(url)? {
+            Some(value) if !req.headers.contains_key(AUTHORIZATION) => {
+                let mut h = req.headers.clone();
+                h.insert(AUTHORIZATION, value);
+                with_auth = h;
+                &with_auth
+            }
+            _ => &req.headers,
         };
         let with_proxy;
         let headers = match forward.and_then(proxy_authorization) {
@@ -342,6 +338,19 @@ async fn read_head(
             }
         }
     }
+}
+
+/// `Authorization: Basic` for the credentials in `url` (`user:password@`, percent-decoded),
+/// as reqwest sends them; `None` when it has none. Both transports send it.
+pub(super) fn url_authorization(url: &url::Url) -> Result<Option<HeaderValue>, Failure> {
+    if url.username().is_empty() && url.password().is_none() {
+        return Ok(None);
+    }
+    let user = percent_decode(url.username());
+    let password = url.password().map(percent_decode);
+    HeaderValue::from_str(&basic_auth(&user, password.as_deref()))
+        .map(Some)
+        .map_err(|e| fail(ErrorClass::Render, format!("URL credentials: {e}")))
 }
 
 /// A URL's user or password, percent-decoded (`%40` is `@`; a bad escape stays as written).
