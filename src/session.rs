@@ -603,7 +603,11 @@ pub struct Feed {
 
 fn stream(exporters: &mut [Feed], agg: &Aggregator, snap: &Snapshot) {
     let (steps, total) = agg.last_intervals();
-    let tick = export::Tick { snap, steps, total };
+    let tick = export::Tick {
+        snap,
+        steps: &steps,
+        total,
+    };
     for feed in exporters.iter_mut().filter(|f| f.failed.is_none()) {
         if let Err(e) = feed.exporter.tick(&tick) {
             feed.failed = Some(e);

@@ -514,16 +514,17 @@ async fn run_iteration<T: Transport>(
         }
         shared.recorder.start();
         let mut sent = now();
+        // Open model: the first step's latency counts from its planned arrival. Closed
+        // model: every step's from its send, so latency and service time are one figure
+        // (and the recorder keeps one histogram for both).
         let begin = match first_start.take() {
-            Some(planned) => {
-                if open {
-                    shared
-                        .recorder
-                        .record_lag(step.spec.id, sent.saturating_duration_since(planned));
-                }
+            Some(planned) if open => {
+                shared
+                    .recorder
+                    .record_lag(step.spec.id, sent.saturating_duration_since(planned));
                 planned.min(sent)
             }
-            None => sent,
+            _ => sent,
         };
         let request = match step.request(user, &shared.work) {
             Ok(r) => r,

@@ -7,7 +7,7 @@ use hdrhistogram::Histogram;
 
 use super::history::{self, EncodedHistograms, History, SeriesBuilder, TickState};
 use super::outcome::ErrorClass;
-use super::recorder::{Recorder, StepInterval, iteration_histogram};
+use super::recorder::{Recorder, Slots, StepInterval, latency_histogram, slot};
 use super::snapshot::{
     BUCKET_BOUNDS, Bucket, CheckStat, ErrorStat, FlowStats, IntervalStats, LiveState, Percentiles,
     Phase, Snapshot, StepStats, per_second,
@@ -24,6 +24,7 @@ pub struct CheckName {
 }
 
 /// Cumulative state of one step (or of the whole run).
+#[derive(Clone)]
 struct Totals {
     sums: StepInterval,
     last_seen: [Duration; ErrorClass::ALL.len()],
@@ -37,12 +38,15 @@ pub struct Aggregator {
     redactor: Redactor,
     started: Instant,
     last_tick: Instant,
-    steps: Vec<Totals>,
+    /// Each step's totals, made when the step first records (`None` until then).
+    steps: Vec<Option<Box<Totals>>>,
     total: Totals,
     // The last tick's intervals, kept until the next tick (the series and the HDR log read
-    // them) and reused, so a tick allocates no histograms.
-    tick_steps: Vec<StepInterval>,
+    // them) and reused, so a tick allocates no histograms once every step has recorded.
+    tick_steps: Slots,
     tick_total: StepInterval,
+    /// What a step that has recorded nothing reads as.
+    empty: Totals,
     seq: u64,
     /// Flow names, and each flow's iteration durations over the run.
     flow_names: Vec<String>,
@@ -66,45 +70,56 @@ impl Aggregator {
             redactor: Redactor::default(),
             started,
             last_tick: started,
-            steps: (0..n).map(|_| totals()).collect(),
+            steps: (0..n).map(|_| None).collect(),
             total: totals(),
-            tick_steps: (0..n).map(|_| StepInterval::new(high)).collect(),
+            tick_steps: (0..n).map(|_| None).collect(),
             tick_total: StepInterval::new(high),
+            empty: totals(),
             seq: 0,
             flow_names: Vec::new(),
             flows: Vec::new(),
-            series: SeriesBuilder::new(n, high),
+            series: SeriesBuilder::new(n),
         }
     }
 
     /// Names the flows whose iterations the recorder times (`Recorder::with_flows`).
     pub fn with_flows(mut self, names: Vec<String>) -> Self {
-        let high = self.recorder.high_us();
-        self.flows = names.iter().map(|_| iteration_histogram(high)).collect();
+        self.flows = names.iter().map(|_| latency_histogram()).collect();
         self.flow_names = names;
         self
     }
 
-    /// The last tick's intervals: each step's (in plan order), then the whole run's.
-    pub fn last_intervals(&self) -> (&[StepInterval], &StepInterval) {
-        (&self.tick_steps, &self.tick_total)
+    /// The last tick's intervals: each step's (in plan order; an empty one for a step that
+    /// has recorded nothing), then the whole run's.
+    pub fn last_intervals(&self) -> (Vec<&StepInterval>, &StepInterval) {
+        let steps = self
+            .tick_steps
+            .iter()
+            .map(|t| t.as_deref().unwrap_or(&self.empty.sums))
+            .collect();
+        (steps, &self.tick_total)
     }
 
     /// Adds the last tick to the time series, with the run's state at its end (which the
     /// snapshot's owner completes: the level lives in the control). `last`: the run ended.
     pub fn extend_series(&mut self, state: TickState, last: bool) {
-        self.series.add(&self.tick_steps, state, last);
+        let ticks = self.tick_steps.iter().map(|t| t.as_deref());
+        self.series.add(ticks, state, last);
     }
 
     /// The time series and every step's whole-run histograms (then the total's).
     pub fn history(&self) -> History {
         let encoded = |t: &Totals| EncodedHistograms {
             latency: history::encode(&t.sums.latency),
-            service: history::encode(&t.sums.service),
+            service: history::encode(t.sums.service()),
         };
         History {
             series: self.series.series().clone(),
-            histograms: self.steps.iter().map(encoded).collect(),
+            histograms: self
+                .steps
+                .iter()
+                .map(|t| encoded(t.as_deref().unwrap_or(&self.empty)))
+                .collect(),
             total_histograms: encoded(&self.total),
             high_us: self.recorder.high_us(),
         }
@@ -129,32 +144,49 @@ impl Aggregator {
         let length = now.saturating_duration_since(self.last_tick);
         self.last_tick = now;
         let mut started = 0;
-        for tick in &mut self.tick_steps {
+        for tick in self.tick_steps.iter_mut().flatten() {
             tick.clear();
         }
         self.tick_total.clear();
+        let high = self.recorder.high_us();
         for shard in self.recorder.shards() {
             let mut intervals = shard.lock();
-            for (into, from) in self.tick_steps.iter_mut().zip(intervals.iter_mut()) {
-                into.drain_from(from);
+            for (i, from) in intervals.iter_mut().enumerate() {
+                if let Some(from) = from
+                    && let Some(into) = slot(&mut self.tick_steps, i, high)
+                {
+                    into.drain_from(from);
+                }
             }
             drop(intervals);
-            for (into, from) in self.flows.iter_mut().zip(shard.lock_flows().iter_mut()) {
-                // Auto-resizing on both sides: adding cannot fail.
-                let _ = into.add(&*from);
-                from.reset();
+            let mut flows = shard.lock_flows();
+            for (into, from) in self.flows.iter_mut().zip(flows.iter_mut()) {
+                if let Some(from) = from {
+                    // Auto-resizing on both sides: adding cannot fail.
+                    let _ = into.add(&*from);
+                    from.reset();
+                }
             }
+            drop(flows);
             // Read after draining: whatever was drained had started, so the gauge never
             // counts a request as finished before it counts it as started.
             started += shard.started();
         }
         let mut steps = Vec::with_capacity(self.steps.len());
         for (i, tick) in self.tick_steps.iter().enumerate() {
-            let interval = interval_stats(tick, length);
-            // Fold the step's tick into the run-wide tick before it is drained into totals.
-            self.tick_total.add(tick);
-            let totals = &mut self.steps[i];
-            absorb(totals, tick, elapsed);
+            let tick = tick.as_deref();
+            let interval = interval_stats(tick.unwrap_or(&self.empty.sums), length);
+            let totals = match (tick, &mut self.steps[i]) {
+                (Some(tick), totals) => {
+                    // Fold the step's tick into the run-wide tick before it is drained
+                    // into totals.
+                    self.tick_total.add(tick);
+                    let totals = totals.get_or_insert_with(|| Box::new(self.empty.clone()));
+                    absorb(totals, tick, elapsed);
+                    &**totals
+                }
+                (None, totals) => totals.as_deref().unwrap_or(&self.empty),
+            };
             let (flow, name) = self.names.get(i).cloned().unwrap_or_default();
             let mut stats = step_stats(flow, name, totals, interval, active, &self.redactor);
             // Checks judge complete responses only; those on the body skip a body that was
@@ -230,6 +262,9 @@ fn distribution(h: &hdrhistogram::Histogram<u64>) -> Vec<Bucket> {
         .chain(std::iter::once(&u64::MAX))
         .map(|&upper_us| Bucket { upper_us, count: 0 })
         .collect();
+    if h.is_empty() {
+        return out;
+    }
     for bin in h.iter_recorded() {
         // The bin's lowest value: a sample exactly on a bound stays in the lower bucket.
         let value = h.lowest_equivalent(bin.value_iterated_to());
@@ -282,8 +317,8 @@ fn step_stats(
         rps: per_second(requests, active),
         bytes: s.bytes,
         latency: Percentiles::of(&s.latency),
-        service: Percentiles::of(&s.service),
-        send_lag: Percentiles::of(&s.send_lag),
+        service: Percentiles::of(s.service()),
+        send_lag: s.send_lag().map(Percentiles::of).unwrap_or_default(),
         statuses,
         errors_by_class,
         checks: Vec::new(),

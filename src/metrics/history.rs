@@ -23,16 +23,21 @@ pub const POINTS_PER_WIDTH: usize = 14_400;
 
 /// Step-points (a point of one step's columns, about 80 bytes) kept at one width, over all
 /// steps and the total: with more than 7 steps, each width keeps fewer points (200 steps:
-/// 600 points, two and a half minutes at tick resolution), so a run of many steps stays
-/// within tens of MB however long it lasts.
+/// 573 points, over two minutes at tick resolution), so a run of many steps stays within
+/// tens of MB however long it lasts.
 pub const STEP_POINTS_PER_WIDTH: usize = POINTS_PER_WIDTH * 8;
 
-/// The fewest points kept at one width, however many steps.
-const MIN_POINTS_PER_WIDTH: usize = 600;
+/// The fewest points kept at one width, however many steps (a minute at tick resolution):
+/// with 480 steps or more, a step that records costs at most this many points per width
+/// (about 19 KiB), and one that never records costs none (`Columns::skipped`).
+const MIN_POINTS_PER_WIDTH: usize = 240;
 /// One step's (or the whole run's) figures, one entry per point. Latencies in µs; `None`
 /// where the point had no response.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Columns {
+    /// Points before the step first recorded, not kept (each had no request and no
+    /// latency): the entries below start at point `skipped`. See `aligned`.
+    pub skipped: usize,
     /// Requests completed in the point.
     pub requests: Vec<u64>,
     /// Of those, errors.
@@ -48,6 +53,29 @@ pub struct Columns {
 }
 
 impl Columns {
+    /// The same figures with an entry for every point, the skipped ones included.
+    pub fn aligned(&self) -> Columns {
+        let pad = |v: &Vec<Option<u64>>| {
+            let mut out = vec![None; self.skipped];
+            out.extend_from_slice(v);
+            out
+        };
+        let zeros = |v: &Vec<u64>| {
+            let mut out = vec![0; self.skipped];
+            out.extend_from_slice(v);
+            out
+        };
+        Columns {
+            skipped: 0,
+            requests: zeros(&self.requests),
+            errors: zeros(&self.errors),
+            p50: pad(&self.p50),
+            p90: pad(&self.p90),
+            p99: pad(&self.p99),
+            max: pad(&self.max),
+        }
+    }
+
     fn push(&mut self, open: &OpenPoint) {
         self.requests.push(open.requests);
         self.errors.push(open.errors);
@@ -75,7 +103,8 @@ pub struct Series {
     pub dropped: Vec<u64>,
     /// All steps together.
     pub total: Columns,
-    /// One per step, in plan order.
+    /// One per step, in plan order (a step's leading points without data are skipped:
+    /// `Columns::aligned` puts them back).
     pub steps: Vec<Columns>,
 }
 
@@ -100,11 +129,11 @@ struct OpenPoint {
 }
 
 impl OpenPoint {
-    fn new(high_us: u64) -> Self {
+    fn new() -> Self {
         Self {
             requests: 0,
             errors: 0,
-            latency: super::recorder::latency_histogram(high_us),
+            latency: super::recorder::latency_histogram(),
         }
     }
 
@@ -127,7 +156,8 @@ impl OpenPoint {
 pub struct SeriesBuilder {
     series: Series,
     total: OpenPoint,
-    steps: Vec<OpenPoint>,
+    /// Each step's open point, made when the step first records.
+    steps: Vec<Option<OpenPoint>>,
     /// Ticks per point now, ticks in the open point, points kept at this width, and how
     /// many it keeps before the width doubles.
     width: u32,
@@ -154,15 +184,15 @@ pub struct TickState {
 }
 
 impl SeriesBuilder {
-    /// A builder for `steps` steps whose histograms reach `high_us`.
-    pub fn new(steps: usize, high_us: u64) -> Self {
+    /// A builder for `steps` steps.
+    pub fn new(steps: usize) -> Self {
         Self {
             series: Series {
                 steps: vec![Columns::default(); steps],
                 ..Series::default()
             },
-            total: OpenPoint::new(high_us),
-            steps: (0..steps).map(|_| OpenPoint::new(high_us)).collect(),
+            total: OpenPoint::new(),
+            steps: (0..steps).map(|_| None).collect(),
             width: 1,
             ticks: 0,
             at_width: 0,
@@ -173,17 +203,20 @@ impl SeriesBuilder {
         }
     }
 
-    /// Adds one tick: each step's interval (in plan order) and the run's state at its end.
-    /// `last`: the run has ended, so the point closes however few ticks it has.
+    /// Adds one tick: each step's interval (in plan order; `None` for a step that has
+    /// recorded nothing yet) and the run's state at its end. `last`: the run has ended, so
+    /// the point closes however few ticks it has.
     pub fn add<'a>(
         &mut self,
-        steps: impl IntoIterator<Item = &'a StepInterval>,
+        steps: impl IntoIterator<Item = Option<&'a StepInterval>>,
         state: TickState,
         last: bool,
     ) {
         for (open, tick) in self.steps.iter_mut().zip(steps) {
-            open.add(tick);
-            self.total.add(tick);
+            if let Some(tick) = tick {
+                open.get_or_insert_with(OpenPoint::new).add(tick);
+                self.total.add(tick);
+            }
         }
         self.ticks += 1;
         self.length += state.length;
@@ -201,8 +234,13 @@ impl SeriesBuilder {
         s.total.push(&self.total);
         self.total.clear();
         for (columns, open) in s.steps.iter_mut().zip(&mut self.steps) {
-            columns.push(open);
-            open.clear();
+            match open {
+                Some(open) => {
+                    columns.push(open);
+                    open.clear();
+                }
+                None => columns.skipped += 1,
+            }
         }
         self.ticks = 0;
         self.length = Duration::ZERO;
@@ -323,29 +361,40 @@ mod tests {
 
     #[test]
     fn each_point_has_the_exact_figures_of_its_interval() {
-        let mut b = SeriesBuilder::new(2, 60_000_000);
+        let mut b = SeriesBuilder::new(3);
         let a = tick_with(&(1..=100).collect::<Vec<_>>());
         let empty = tick_with(&[]);
-        b.add([&a, &empty], state(1), false);
-        b.add([&empty, &tick_with(&[7])], state(2), true);
+        b.add([Some(&a), Some(&empty), None], state(1), false);
+        b.add(
+            [Some(&empty), Some(&tick_with(&[7])), None],
+            state(2),
+            false,
+        );
+        b.add([None, None, Some(&tick_with(&[3]))], state(3), true);
         let s = b.series();
-        assert_eq!(s.len(), 2);
-        assert_eq!(s.total.requests, vec![100, 1]);
-        assert_eq!(s.steps[0].requests, vec![100, 0]);
+        assert_eq!(s.len(), 3);
+        assert_eq!(s.total.requests, vec![100, 1, 1]);
+        assert_eq!(s.steps[0].requests, vec![100, 0, 0]);
+        // A step that recorded nothing until the third point keeps only that point.
+        assert_eq!((s.steps[2].skipped, s.steps[2].requests.len()), (2, 1));
+        let aligned = s.steps[2].aligned();
+        assert_eq!(aligned.requests, vec![0, 0, 1]);
+        assert_eq!(aligned.p50[..2], [None, None]);
+        assert_eq!(aligned.p50[2].map(|v| v / 1000), Some(3));
         assert_eq!(s.steps[0].p50[1], None, "no response: no percentile");
         let p50 = s.steps[0].p50[0].expect("responses");
         assert!((49_950..=50_050).contains(&p50), "{p50}");
         assert_eq!(s.steps[1].max[1].map(|v| v / 1000), Some(7));
-        assert_eq!(s.dropped, vec![1, 1]);
+        assert_eq!(s.dropped, vec![1, 1, 1]);
         assert_eq!(s.at[1], Duration::from_millis(500));
     }
 
     #[test]
     fn width_doubles_after_a_full_set_of_points_and_stays_exact() {
-        let mut b = SeriesBuilder::new(1, 60_000_000);
+        let mut b = SeriesBuilder::new(1);
         let one = tick_with(&[5]);
         for t in 0..POINTS_PER_WIDTH as u64 + 4 {
-            b.add([&one], state(t + 1), false);
+            b.add([Some(&one)], state(t + 1), false);
         }
         let s = b.series();
         // 14,400 one-tick points, then two points of two ticks each.
@@ -381,13 +430,13 @@ mod tests {
 
     #[test]
     fn many_steps_share_the_budget() {
-        let mut b = SeriesBuilder::new(200, 60_000_000);
+        let mut b = SeriesBuilder::new(1000);
         let empty = StepInterval::new(60_000_000);
-        let ticks: Vec<&StepInterval> = (0..200).map(|_| &empty).collect();
+        let ticks: Vec<&StepInterval> = (0..1000).map(|_| &empty).collect();
         for t in 0..MIN_POINTS_PER_WIDTH as u64 + 2 {
-            b.add(ticks.iter().copied(), state(t + 1), false);
+            b.add(ticks.iter().map(|&t| Some(t)), state(t + 1), false);
         }
-        // 600 one-tick points, then one point of two ticks.
+        // 240 one-tick points, then one point of two ticks.
         assert_eq!(b.series().len(), MIN_POINTS_PER_WIDTH + 1);
     }
 

@@ -2,8 +2,9 @@
 //! immutable `Snapshot` that displays and reports read.
 //!
 //! Invariants: no lock or counter is shared by workers per request (see `recorder`); memory is
-//! bounded by threads × steps; percentiles are computed once per tick. Depends on nothing else
-//! in the crate.
+//! bounded by threads × steps in use (a step's state is made when it first records, its
+//! histograms sized to its values); percentiles are computed once per tick. Depends on nothing
+//! else in the crate but `redact` (error samples are redacted once per tick).
 
 mod aggregate;
 pub mod history;

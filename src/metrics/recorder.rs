@@ -3,7 +3,9 @@
 //! Each runtime thread records into its own `Shard` (found through a thread-local), so no two
 //! workers ever contend on a lock or a counter. A shard holds only the current interval; the
 //! aggregator takes and resets it on each tick (one uncontended lock per shard per tick).
-//! Memory is therefore bounded by threads × steps, whatever the run's length.
+//! Memory is therefore bounded by threads × steps in use, whatever the run's length: a step's
+//! interval is made on a thread when the step first records there (a declared step that never
+//! runs costs a pointer per thread), and its histograms grow only as far as its values reach.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,12 +19,19 @@ use super::outcome::{ErrorClass, Outcome};
 const CLASSES: usize = ErrorClass::ALL.len();
 
 /// One interval of one step: what a shard accumulates between two ticks.
+///
+/// Its histograms are sized to what they hold: they start at 1 µs ..= 2 ms (16 KiB) and grow
+/// as larger values arrive, up to the run's highest value (longer values are recorded as that
+/// highest). The service time and the send lag have histograms of their own only once they
+/// first differ from the latency or are first recorded: in the closed model a step's service
+/// time *is* its latency, so it costs nothing (`service()` then reads the latency).
 #[derive(Debug, Clone)]
 pub struct StepInterval {
     /// End-to-end latency in µs (from the planned start): responses and timeouts.
     pub latency: Histogram<u64>,
-    /// Service time in µs (from the actual send): responses and timeouts.
-    pub service: Histogram<u64>,
+    /// Service time in µs (from the actual send), once any differed from its latency;
+    /// `None`: every service time so far equalled its latency.
+    service: Option<Histogram<u64>>,
     /// Count per status code, few distinct codes so a small vector beats a map.
     pub statuses: Vec<(u16, u64)>,
     /// Count per error class (indexed by `ErrorClass::index`).
@@ -43,17 +52,19 @@ pub struct StepInterval {
     pub checks: Vec<u64>,
     /// Open model, first step of an iteration: its actual send minus its planned start, in
     /// µs. The generator's own honesty figure: a late send is counted in the latency, and
-    /// this says how late the generator itself was.
-    pub send_lag: Histogram<u64>,
+    /// this says how late the generator itself was. `None` until the first is recorded.
+    send_lag: Option<Histogram<u64>>,
+    /// The highest value the histograms record, in µs.
+    high_us: u64,
 }
 
 impl StepInterval {
-    /// An empty interval whose histograms cover 1 µs ..= `high_us`.
+    /// An empty interval whose histograms record 1 µs ..= `high_us` (larger values as
+    /// `high_us`).
     pub fn new(high_us: u64) -> Self {
-        let hist = || latency_histogram(high_us);
         Self {
-            latency: hist(),
-            service: hist(),
+            latency: latency_histogram(),
+            service: None,
             statuses: Vec::new(),
             errors: [0; CLASSES],
             samples: Default::default(),
@@ -62,8 +73,19 @@ impl StepInterval {
             failed_after_status: 0,
             hops: 0,
             checks: Vec::new(),
-            send_lag: hist(),
+            send_lag: None,
+            high_us: high_us.max(2),
         }
+    }
+
+    /// Service times in µs (from the actual send): responses and timeouts.
+    pub fn service(&self) -> &Histogram<u64> {
+        self.service.as_ref().unwrap_or(&self.latency)
+    }
+
+    /// Open-model send lags in µs, if any was recorded.
+    pub fn send_lag(&self) -> Option<&Histogram<u64>> {
+        self.send_lag.as_ref()
     }
 
     /// Requests that completed (a response or an error), interrupted ones excluded.
@@ -78,6 +100,33 @@ impl StepInterval {
             - self.failed_after_status
     }
 
+    /// Records one latency and its service time (µs, clamped to the highest value).
+    fn record_times(&mut self, latency: Duration, service: Duration) {
+        let (latency, service) = (self.clamp(latency), self.clamp(service));
+        if self.service.is_none() && service != latency {
+            // The first time they differ: until now the service times were the latencies.
+            self.service = Some(self.latency.clone());
+        }
+        // Auto-resizing histograms and clamped values: recording cannot fail.
+        let _ = self.latency.record(latency);
+        if let Some(h) = &mut self.service {
+            let _ = h.record(service);
+        }
+    }
+
+    /// Records how late an open-model iteration's first request was sent.
+    pub(super) fn record_lag(&mut self, lag: Duration) {
+        let lag = self.clamp(lag);
+        let _ = self
+            .send_lag
+            .get_or_insert_with(latency_histogram)
+            .record(lag);
+    }
+
+    fn clamp(&self, d: Duration) -> u64 {
+        micros(d).min(self.high_us)
+    }
+
     pub(super) fn record(&mut self, latency: Duration, service: Duration, outcome: Outcome<'_>) {
         match outcome {
             Outcome::Response {
@@ -87,8 +136,7 @@ impl StepInterval {
                 failure,
                 failed_checks,
             } => {
-                self.latency.saturating_record(micros(latency));
-                self.service.saturating_record(micros(service));
+                self.record_times(latency, service);
                 self.count_status(status);
                 self.bytes += bytes;
                 if let Some(expected) = unexpected {
@@ -113,8 +161,7 @@ impl StepInterval {
                 }
             }
             Outcome::Hop { status, bytes } => {
-                self.latency.saturating_record(micros(latency));
-                self.service.saturating_record(micros(service));
+                self.record_times(latency, service);
                 self.count_status(status);
                 self.bytes += bytes;
                 self.hops += 1;
@@ -134,8 +181,7 @@ impl StepInterval {
                 // A timeout waited at least this long: leaving it out would make a stalled
                 // target look fast. Fast failures (refused, reset) say nothing about latency.
                 if class == ErrorClass::Timeout {
-                    self.latency.saturating_record(micros(latency));
-                    self.service.saturating_record(micros(service));
+                    self.record_times(latency, service);
                 }
                 self.errors[class.index()] += 1;
                 self.samples[class.index()] = Some(message);
@@ -159,10 +205,21 @@ impl StepInterval {
 
     /// Adds `other` into `self`.
     pub fn add(&mut self, other: &StepInterval) {
-        // Both sides share the same bounds, so `add` cannot fail.
-        let _ = self.latency.add(&other.latency);
-        let _ = self.service.add(&other.service);
-        let _ = self.send_lag.add(&other.send_lag);
+        // The service histograms first, while `self.latency` still holds only its own: a
+        // side without one has service times equal to its latencies.
+        match (&mut self.service, &other.service) {
+            (Some(mine), theirs) => add_into(mine, theirs.as_ref().unwrap_or(&other.latency)),
+            (None, Some(theirs)) => {
+                let mut mine = self.latency.clone();
+                add_into(&mut mine, theirs);
+                self.service = Some(mine);
+            }
+            (None, None) => {}
+        }
+        add_into(&mut self.latency, &other.latency);
+        if let Some(theirs) = &other.send_lag {
+            add_into(self.send_lag.get_or_insert_with(latency_histogram), theirs);
+        }
         for &(status, n) in &other.statuses {
             match self.statuses.iter_mut().find(|(s, _)| *s == status) {
                 Some((_, m)) => *m += n,
@@ -190,8 +247,12 @@ impl StepInterval {
     /// Empties the interval, keeping the histograms' allocation.
     pub fn clear(&mut self) {
         self.latency.reset();
-        self.service.reset();
-        self.send_lag.reset();
+        // A service histogram is dropped, not kept: the next interval may well have its
+        // service times equal to its latencies again (most steps of the open model).
+        self.service = None;
+        if let Some(h) = &mut self.send_lag {
+            h.reset();
+        }
         self.statuses.clear();
         self.errors = [0; CLASSES];
         self.samples = Default::default();
@@ -203,17 +264,17 @@ impl StepInterval {
     }
 }
 
-/// An empty histogram of latencies in µs, 1 ..= `high_us`, to 3 significant figures:
-/// every latency histogram of a run has these bounds, so any two can be added.
-pub fn latency_histogram(high_us: u64) -> Histogram<u64> {
-    Histogram::new_with_bounds(1, high_us.max(2), 3)
-        .expect("bounds 1..=high (high >= 2) with 3 figures are valid")
+/// Adds `from` into `into`; both auto-resize, so adding cannot fail.
+fn add_into(into: &mut Histogram<u64>, from: &Histogram<u64>) {
+    let _ = into.add(from);
 }
 
-/// An empty histogram of iteration durations: it starts at the requests' range and grows
-/// as needed (an iteration with think times may outlast any one request).
-pub fn iteration_histogram(high_us: u64) -> Histogram<u64> {
-    let mut h = latency_histogram(high_us);
+/// An empty histogram of values in µs to 3 significant figures, from 1 µs. It starts small
+/// (1 ..= 2,047 µs exact to the µs, 16 KiB) and grows as larger values arrive, so a step costs
+/// what its latencies need, not the full range of the request timeout (139 KiB for 60 s).
+/// Every histogram of a run has these settings, so any two can be added.
+pub fn latency_histogram() -> Histogram<u64> {
+    let mut h = Histogram::new_with_bounds(1, 2, 3).expect("bounds 1..=2 with 3 figures are valid");
     h.auto(true);
     h
 }
@@ -227,21 +288,34 @@ fn micros(d: Duration) -> u64 {
 pub struct Shard {
     started: AtomicU64,
     iterations: AtomicU64,
-    steps: Mutex<Vec<StepInterval>>,
-    /// Completed iterations' durations per flow (µs), since the last tick. Its own lock,
-    /// taken once per iteration and never by another worker.
-    flows: Mutex<Vec<Histogram<u64>>>,
+    /// One slot per step of the plan, filled when the step first records on this thread.
+    steps: Mutex<Slots>,
+    /// Completed iterations' durations per flow (µs), since the last tick, each made when
+    /// its flow first completes an iteration here. Its own lock, taken once per iteration and
+    /// never by another worker.
+    flows: Mutex<Vec<Option<Histogram<u64>>>>,
+    high_us: u64,
     owner: Weak<()>,
+}
+
+/// Per-step intervals, in plan order: `None` for a step that has recorded nothing yet, so a
+/// declared step costs a pointer until it is used.
+pub type Slots = Vec<Option<Box<StepInterval>>>;
+
+/// The interval of `step` in `slots`, made on its first use (`None` past the plan's steps).
+pub fn slot(slots: &mut Slots, step: usize, high_us: u64) -> Option<&mut StepInterval> {
+    let slot = slots.get_mut(step)?;
+    Some(slot.get_or_insert_with(|| Box::new(StepInterval::new(high_us))))
 }
 
 impl Shard {
     /// Locks the shard's intervals (poisoning is ignored: counters stay usable).
-    pub fn lock(&self) -> MutexGuard<'_, Vec<StepInterval>> {
+    pub fn lock(&self) -> MutexGuard<'_, Slots> {
         self.steps.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Locks the shard's iteration durations, one histogram per flow.
-    pub fn lock_flows(&self) -> MutexGuard<'_, Vec<Histogram<u64>>> {
+    /// Locks the shard's iteration durations, one histogram per flow (once it has one).
+    pub fn lock_flows(&self) -> MutexGuard<'_, Vec<Option<Histogram<u64>>>> {
         self.flows.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -323,7 +397,7 @@ impl Recorder {
     /// Records how a request of step `step` ended.
     pub fn record(&self, step: usize, latency: Duration, service: Duration, outcome: Outcome<'_>) {
         self.with_shard(|s| {
-            if let Some(interval) = s.lock().get_mut(step) {
+            if let Some(interval) = slot(&mut s.lock(), step, s.high_us) {
                 interval.record(latency, service, outcome);
             }
         });
@@ -332,8 +406,8 @@ impl Recorder {
     /// Records how late the first request of an open-model iteration of step `step` was sent.
     pub fn record_lag(&self, step: usize, lag: Duration) {
         self.with_shard(|s| {
-            if let Some(interval) = s.lock().get_mut(step) {
-                interval.send_lag.saturating_record(micros(lag));
+            if let Some(interval) = slot(&mut s.lock(), step, s.high_us) {
+                interval.record_lag(lag);
             }
         });
     }
@@ -347,7 +421,7 @@ impl Recorder {
                 && let Some(h) = s.lock_flows().get_mut(flow)
             {
                 // Auto-resizing: fails only past u64 indexes, which no duration reaches.
-                let _ = h.record(micros(took));
+                let _ = h.get_or_insert_with(latency_histogram).record(micros(took));
             }
             s.iterations.fetch_add(1, Ordering::Relaxed);
         });
@@ -395,16 +469,9 @@ impl Recorder {
             let shard = Arc::new(Shard {
                 started: AtomicU64::new(0),
                 iterations: AtomicU64::new(0),
-                steps: Mutex::new(
-                    (0..self.inner.steps)
-                        .map(|_| StepInterval::new(self.inner.high_us))
-                        .collect(),
-                ),
-                flows: Mutex::new(
-                    (0..self.inner.flows)
-                        .map(|_| iteration_histogram(self.inner.high_us))
-                        .collect(),
-                ),
+                steps: Mutex::new((0..self.inner.steps).map(|_| None).collect()),
+                flows: Mutex::new((0..self.inner.flows).map(|_| None).collect()),
+                high_us: self.inner.high_us,
                 owner: Arc::downgrade(&self.inner.alive),
             });
             self.inner
@@ -447,7 +514,9 @@ mod tests {
         assert_eq!(shards.len(), 4);
         let mut total = StepInterval::new(rec.high_us());
         for shard in &shards {
-            total.drain_from(&mut shard.lock()[0]);
+            if let Some(Some(interval)) = shard.lock().get_mut(0) {
+                total.drain_from(interval);
+            }
         }
         assert_eq!(total.completed(), 4000);
         assert_eq!(total.latency.len(), 4000);
@@ -496,5 +565,96 @@ mod tests {
             i.samples[ErrorClass::StatusNotExpected.index()].as_deref(),
             Some("expected 200, got 500")
         );
+    }
+
+    fn ok() -> Outcome<'static> {
+        Outcome::Response {
+            status: 200,
+            bytes: 0,
+            unexpected: None,
+            failure: None,
+            failed_checks: 0,
+        }
+    }
+
+    /// The service histogram exists only once a service time differs from its latency, and
+    /// every way of adding intervals gives exactly the histogram of all service times.
+    #[test]
+    fn service_times_stay_exact_whether_kept_apart_or_not() {
+        let us = Duration::from_micros;
+        // (latency, service) pairs: a closed-model interval (equal) and an open one.
+        let closed: Vec<(u64, u64)> = (1..=300).map(|v| (v * 7, v * 7)).collect();
+        let open: Vec<(u64, u64)> = (1..=300).map(|v| (v * 11 + 900, v * 11)).collect();
+        let fill = |pairs: &[(u64, u64)]| {
+            let mut i = StepInterval::new(60_000_000);
+            for &(l, s) in pairs {
+                i.record(us(l), us(s), ok());
+            }
+            i
+        };
+        let (a, b) = (fill(&closed), fill(&open));
+        assert!(a.service.is_none(), "equal times keep one histogram");
+        assert!(b.service.is_some());
+        let mut want = latency_histogram();
+        for &(_, s) in closed.iter().chain(&open) {
+            want.record(s).expect("records");
+        }
+        for (first, second) in [(&a, &b), (&b, &a)] {
+            let mut sum = StepInterval::new(60_000_000);
+            sum.add(first);
+            sum.add(second);
+            assert_eq!(sum.service().len(), 600);
+            for q in [0.0, 0.25, 0.5, 0.9, 0.99, 1.0] {
+                assert_eq!(
+                    sum.service().value_at_quantile(q),
+                    want.value_at_quantile(q),
+                    "q {q}"
+                );
+            }
+            assert_eq!(sum.latency.len(), 600);
+        }
+        let mut drained = fill(&open);
+        let mut into = fill(&closed);
+        into.drain_from(&mut drained);
+        assert!(drained.service.is_none() && drained.latency.is_empty());
+        assert_eq!(
+            into.service().value_at_quantile(0.5),
+            want.value_at_quantile(0.5)
+        );
+    }
+
+    /// A step that never records costs its slot (a pointer) on each thread; one that does
+    /// costs histograms sized to its values, not to the run's highest value.
+    #[test]
+    fn a_declared_step_costs_a_slot_until_it_records() {
+        let rec = Recorder::new(10_000, Duration::from_secs(60));
+        for ms in [1, 2, 3] {
+            rec.record(
+                7,
+                Duration::from_millis(ms),
+                Duration::from_millis(ms),
+                ok(),
+            );
+        }
+        let shards = rec.shards();
+        let slots = shards[0].lock();
+        assert_eq!(slots.len(), 10_000);
+        assert_eq!(slots.iter().filter(|s| s.is_some()).count(), 1);
+        let step = slots[7].as_deref().expect("recorded");
+        // 3 ms needs 1 µs ..= 4,095 µs: 3 × 1,024 counts, not the 17,408 of 60 s.
+        assert!(
+            step.latency.distinct_values() <= 3 * 1024,
+            "{}",
+            step.latency.distinct_values()
+        );
+        assert!(step.service.is_none() && step.send_lag.is_none());
+    }
+
+    #[test]
+    fn values_past_the_highest_are_recorded_as_the_highest() {
+        let mut i = StepInterval::new(1_000_000);
+        i.record(Duration::from_secs(30), Duration::from_secs(30), ok());
+        assert_eq!(i.latency.len(), 1);
+        assert!(i.latency.max() >= 1_000_000 && i.latency.max() < 1_001_000);
     }
 }

@@ -17,7 +17,7 @@ use crate::metrics::{Snapshot, StepInterval};
 /// (each step's in plan order, then the whole run's) with their histograms.
 pub struct Tick<'a> {
     pub snap: &'a Snapshot,
-    pub steps: &'a [StepInterval],
+    pub steps: &'a [&'a StepInterval],
     pub total: &'a StepInterval,
 }
 

@@ -362,7 +362,7 @@ fn series_doc(h: &History, snap: &Snapshot) -> SeriesDoc {
             .map(|(c, step)| StepColumnsDoc {
                 flow: step.flow.clone(),
                 name: step.name.clone(),
-                columns: columns(c),
+                columns: columns(&c.aligned()),
             })
             .collect(),
     }
