@@ -20,8 +20,15 @@ pub const VERSION: &str = concat!(
 /// A terminal load tester: scenario files, exact percentiles, open and closed load models.
 #[derive(Debug, Parser)]
 #[command(name = "stampede", version = VERSION, about, long_about = None)]
-#[command(after_help = "Shortcut: `stampede FILE` is `stampede run FILE`.\n\
-Exit codes: 0 run completed · 1 a threshold failed (compare: a regression) · 2 bad usage or scenario · 130 interrupted.")]
+#[command(
+    override_usage = "stampede <COMMAND>\n       stampede FILE [OPTIONS]      (stampede run FILE)\n       \
+stampede URL [OPTIONS]       (a load on one URL, e.g. stampede http://127.0.0.1:8000/ -c 10 -z 30s)"
+)]
+#[command(
+    after_help = "Shortcuts: `stampede FILE` is `stampede run FILE`; `stampede URL` runs a load \
+on one URL with oha's and hey's flags (-c, -q, -z, -n, -m, -H, -d): `stampede run --help` lists them.\n\
+Exit codes: 0 run completed · 1 a threshold failed (compare: a regression) · 2 bad usage or scenario · 130 interrupted."
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

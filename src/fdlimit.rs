@@ -29,3 +29,10 @@ pub fn make_room(files: u64, connections: u64) -> Result<(), String> {
         Err(_) => Ok(()),
     }
 }
+
+/// The most connections that fit in the hard open-file limit, at `per_connection`
+/// descriptors each besides `besides` (and `SPARE`); `None` where the limit cannot be read.
+pub fn most_connections(per_connection: u64, besides: u64) -> Option<u64> {
+    let (_, hard) = rlimit::Resource::NOFILE.get().ok()?;
+    Some(hard.saturating_sub(SPARE + besides) / per_connection.max(1))
+}

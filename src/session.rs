@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::{RuntimeShape, TransportChoice};
 use crate::demo::{DemoConfig, DemoServer};
 use crate::engine::{
-    self, ClientOptions, Control, FastTransport, H2Transport, ReqwestTransport, Transport, Workers,
-    Workload,
+    self, ClientOptions, Control, FastTransport, FileBudget, H2Transport, ReqwestTransport,
+    Transport, Workers, Workload,
 };
 use crate::fdlimit;
 use crate::metrics::{
@@ -148,15 +148,9 @@ pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
         (false, false) => SummaryTo::Stdout,
     };
     let client = client_options(&plan);
-    // In-process, the demo service holds the other end of every connection; each per-core
-    // runtime holds a few descriptors of its own (its epoll, its wake-up event).
-    let per_connection = if plan.target == Target::Demo { 2 } else { 1 };
+    let budget = file_budget(&plan, opts);
     let connections = client.connections as u64;
-    let runtimes = match opts.shape {
-        RuntimeShape::PerCore => opts.threads as u64,
-        RuntimeShape::Shared => 0,
-    };
-    let files = connections.saturating_mul(per_connection) + 3 * runtimes;
+    let files = connections.saturating_mul(budget.per_user) + budget.besides;
     if let Err(why) = fdlimit::make_room(files, connections) {
         match plan.load.model {
             Model::Closed { .. } => return Err(why),
@@ -289,7 +283,8 @@ async fn run_with<T: Transport>(
     };
     let started = Instant::now();
     let started_at = SystemTime::now();
-    let control = Control::new(engine::initial_level(&plan.load.model), started);
+    let level = engine::initial_level(&plan.load.model);
+    let control = Control::with_budget(level, started, file_budget(plan, opts));
     let interrupted = Arc::new(AtomicBool::new(false));
     let leave = CancellationToken::new();
     let quiet = opts.display != Display::Headless; // no stray text over the dashboard
@@ -421,6 +416,20 @@ fn proxy_summary(p: &crate::scenario::Proxies) -> String {
         text.push_str(&format!(", except {}", p.bypass.join(", ")));
     }
     text
+}
+
+/// The open files a run's users need: in-process, the demo service holds the other end of
+/// every connection; each per-core runtime holds a few descriptors of its own (its epoll,
+/// its wake-up event). The run's start and every live change check against it.
+fn file_budget(plan: &Plan, opts: &SessionOptions) -> FileBudget {
+    let runtimes = match opts.shape {
+        RuntimeShape::PerCore => opts.threads as u64,
+        RuntimeShape::Shared => 0,
+    };
+    FileBudget {
+        per_user: if plan.target == Target::Demo { 2 } else { 1 },
+        besides: 3 * runtimes,
+    }
 }
 
 fn client_options(plan: &Plan) -> ClientOptions {
@@ -557,8 +566,8 @@ async fn steer(
                 control.abort();
             }
             Action::TogglePause => control.toggle_pause(),
-            Action::Raise => control.set_level(control.level().stepped(true)),
-            Action::Lower => control.set_level(control.level().stepped(false)),
+            Action::Raise => _ = control.step_level(true),
+            Action::Lower => _ = control.step_level(false),
         }
     }
 }
@@ -683,6 +692,7 @@ fn snapshot(
         paused_for,
         events: control.events(),
         stop_reason: control.stop_reason(),
+        notice: control.notice(now),
     };
     snap
 }

@@ -134,6 +134,7 @@ fn busy_snapshot(seq: u64, elapsed: Duration) -> Snapshot {
             paused: false,
             paused_for: Duration::from_secs(2),
             stop_reason: None,
+            notice: None,
             events: vec![
                 LoadEvent {
                     at: Duration::from_secs(8),
@@ -279,6 +280,46 @@ fn finished_screen_says_so() {
     let screen = render(&app, 80, 24, true).backend().to_string();
     assert!(screen.contains("FINISHED — q to leave"), "{screen}");
     assert!(screen.contains("run ended: q leave"), "{screen}");
+}
+
+#[test]
+fn the_final_screen_gives_the_runs_figures_not_the_drain() {
+    let mut app = busy_app();
+    let mut last = busy_snapshot(81, Duration::from_secs(60));
+    last.phase = Phase::Finished;
+    // The draining tick: a sliver with almost nothing in it.
+    last.total.interval.requests = 0;
+    last.total.rps = 4321.0;
+    for s in &mut last.steps {
+        s.interval.requests = 0;
+        s.rps = 4321.0;
+    }
+    app.absorb(Arc::new(last));
+    let screen = render(&app, 160, 48, false).backend().to_string();
+    assert!(screen.contains("rps 4321"), "{screen}");
+    assert!(!screen.contains("rps now"), "{screen}");
+    assert!(!screen.contains("last tick"), "{screen}");
+    assert!(!screen.contains("rps tick"), "{screen}");
+    assert!(screen.contains("rps run"), "{screen}");
+}
+
+#[test]
+fn a_refused_live_change_shows_in_the_footer() {
+    let mut app = busy_app();
+    let mut snap = busy_snapshot(81, Duration::from_secs(21));
+    snap.live.notice = Some("+ refused: 1000000 VUs is stampede's limit".into());
+    app.absorb(Arc::new(snap));
+    let screen = render(&app, 120, 40, false).backend().to_string();
+    let footer = screen.lines().last().unwrap_or_default().to_string();
+    assert!(
+        footer.contains("+ refused: 1000000 VUs is stampede's limit"),
+        "{footer}"
+    );
+    // Once the notice has faded, the keys come back.
+    app.absorb(Arc::new(busy_snapshot(82, Duration::from_secs(22))));
+    let screen = render(&app, 120, 40, false).backend().to_string();
+    let footer = screen.lines().last().unwrap_or_default().to_string();
+    assert!(footer.contains("q stop"), "{footer}");
 }
 
 #[test]

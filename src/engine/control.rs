@@ -3,6 +3,12 @@
 //!
 //! Workers consult it before every step, so the per-step checks are atomic loads; the mutexes
 //! here are taken only on the rare changes themselves.
+//!
+//! A live level change by the user (`step_level`) meets the same limits as the plan did
+//! before the run: at most `MAX_USERS` VUs, and only as many as the open-file limit holds
+//! (raised up to the hard limit as the run's start does); the open model's rate at most
+//! `MAX_LIVE_RATE`. A change past them goes to the limit, or is refused with a notice the
+//! dashboard shows; it never reaches the engine.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -11,7 +17,35 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
+use crate::fdlimit;
 use crate::metrics::{Change, Level, LoadEvent};
+use crate::scenario::MAX_USERS;
+
+/// The highest open-model rate a live change reaches (arrivals per second): far past what
+/// one machine sends, and low enough that the pacer never spins planning arrivals it can
+/// only drop.
+pub const MAX_LIVE_RATE: f64 = 1_000_000.0;
+
+/// How long a refused change's notice stays on the dashboard.
+const NOTICE_FOR: Duration = Duration::from_secs(4);
+
+/// The open files a closed-model level needs: per user, and those the run holds besides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileBudget {
+    /// Descriptors per user (its connection; two when the demo service runs in-process).
+    pub per_user: u64,
+    /// Descriptors the run holds besides its users' (the runtimes' own).
+    pub besides: u64,
+}
+
+impl Default for FileBudget {
+    fn default() -> Self {
+        Self {
+            per_user: 1,
+            besides: 0,
+        }
+    }
+}
 
 /// Steering of one run. Cloning shares the same state.
 #[derive(Debug, Clone)]
@@ -30,6 +64,7 @@ struct Live {
     level: watch::Sender<Level>,
     /// Set once the user changes the level by hand: stages stop steering from then on.
     manual: AtomicBool,
+    files: FileBudget,
     book: Mutex<Book>,
 }
 
@@ -40,11 +75,18 @@ struct Book {
     paused_since: Option<Instant>,
     events: Vec<LoadEvent>,
     stop_reason: Option<String>,
+    /// The last refused live change: when, and why.
+    notice: Option<(Instant, String)>,
 }
 
 impl Control {
     /// Steering for a run that started at `started` with load `level`.
     pub fn new(level: Level, started: Instant) -> Self {
+        Self::with_budget(level, started, FileBudget::default())
+    }
+
+    /// Steering whose live VU changes must fit the open files of `files`.
+    pub fn with_budget(level: Level, started: Instant, files: FileBudget) -> Self {
         Self {
             stop: CancellationToken::new(),
             abort: CancellationToken::new(),
@@ -55,6 +97,7 @@ impl Control {
                 resumed: Notify::new(),
                 level: watch::Sender::new(level),
                 manual: AtomicBool::new(false),
+                files,
                 book: Mutex::new(Book::default()),
             }),
         }
@@ -163,6 +206,58 @@ impl Control {
         self.book().events.push(event);
     }
 
+    /// The user's key: one step more (`up`) or less load, within the limits (see the module
+    /// doc). A step past a limit goes to it; at the limit, the change is refused, and the
+    /// notice (`notice`) says why. Returns the level now asked for.
+    pub fn step_level(&self, up: bool) -> Level {
+        let from = self.level();
+        match self.within_limits(from, from.stepped(up)) {
+            Ok(to) => self.set_level(to),
+            Err(why) => self.book().notice = Some((super::clock::now(), why)),
+        }
+        self.level()
+    }
+
+    /// `to`, or the nearest level towards it that the limits allow; `Err` when that is no
+    /// higher than `from`.
+    fn within_limits(&self, from: Level, to: Level) -> Result<Level, String> {
+        match (from, to) {
+            (Level::Vus(from), Level::Vus(to)) if to > from => {
+                let files = self.live.files;
+                let fit = fdlimit::most_connections(files.per_user, files.besides);
+                let most = fit.map_or(MAX_USERS, |n| n.min(MAX_USERS));
+                let to = to.min(most);
+                if to <= from {
+                    return Err(match fit {
+                        Some(n) if n < MAX_USERS => format!(
+                            "+ refused: {from} VUs is all the open-file limit holds ({n}; \
+                             raise `ulimit -n` before the run for more)"
+                        ),
+                        _ => format!("+ refused: {MAX_USERS} VUs is stampede's limit"),
+                    });
+                }
+                let needed = to.saturating_mul(files.per_user) + files.besides;
+                fdlimit::make_room(needed, to).map_err(|why| format!("+ refused: {why}"))?;
+                Ok(Level::Vus(to))
+            }
+            (Level::Rate(from), Level::Rate(to)) if to > from => {
+                if from >= MAX_LIVE_RATE {
+                    return Err(format!("+ refused: {MAX_LIVE_RATE}/s is the live limit"));
+                }
+                Ok(Level::Rate(to.min(MAX_LIVE_RATE)))
+            }
+            _ => Ok(to),
+        }
+    }
+
+    /// Why the last live change was refused, if that was within the last few seconds of
+    /// `now` (for the dashboard's footer).
+    pub fn notice(&self, now: Instant) -> Option<String> {
+        let book = self.book();
+        let (at, why) = book.notice.as_ref()?;
+        (now.saturating_duration_since(*at) < NOTICE_FOR).then(|| why.clone())
+    }
+
     /// Stages move the level (not logged: a ramp would flood the log).
     pub fn follow(&self, to: Level) {
         self.live.level.send_if_modified(|l| {
@@ -241,5 +336,43 @@ mod tests {
             .await
             .expect("released")
             .expect("joined");
+    }
+
+    #[tokio::test]
+    async fn live_changes_stop_at_the_user_cap_and_the_open_file_budget() {
+        // 150 presses of + from 4 VUs: 10 % a press would reach millions.
+        let c = Control::new(Level::Vus(4), Instant::now());
+        for _ in 0..150 {
+            c.step_level(true);
+        }
+        let fit = fdlimit::most_connections(1, 0).map_or(MAX_USERS, |n| n.min(MAX_USERS));
+        assert_eq!(c.level(), Level::Vus(fit));
+        let why = c.notice(Instant::now()).expect("a refusal is noticed");
+        assert!(why.starts_with("+ refused: "), "{why}");
+        assert!(
+            c.notice(Instant::now() + NOTICE_FOR).is_none(),
+            "notices fade"
+        );
+        // Down again works at once.
+        assert!(matches!(c.step_level(false), Level::Vus(v) if v < fit));
+
+        // Four descriptors a user: a quarter as many users.
+        let heavy = FileBudget {
+            per_user: 4,
+            besides: 0,
+        };
+        let c = Control::with_budget(Level::Vus(4), Instant::now(), heavy);
+        for _ in 0..150 {
+            c.step_level(true);
+        }
+        let fit = fdlimit::most_connections(4, 0).map_or(MAX_USERS, |n| n.min(MAX_USERS));
+        assert_eq!(c.level(), Level::Vus(fit));
+
+        let c = Control::new(Level::Rate(100.0), Instant::now());
+        for _ in 0..300 {
+            c.step_level(true);
+        }
+        assert_eq!(c.level(), Level::Rate(MAX_LIVE_RATE));
+        assert!(c.notice(Instant::now()).is_some());
     }
 }

@@ -26,7 +26,7 @@ mod workload;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use control::Control;
+pub use control::{Control, FileBudget, MAX_LIVE_RATE};
 pub use fast::FastTransport;
 pub use h2::H2Transport;
 pub use preflight::preflight;

@@ -206,6 +206,9 @@ pub struct LiveState {
     /// Why the run stopped early, when it was neither its length nor the user (e.g. a data
     /// file's unique rows ran out).
     pub stop_reason: Option<String>,
+    /// Why the user's last live change was refused, while it is recent (the dashboard's
+    /// footer shows it).
+    pub notice: Option<String>,
 }
 
 /// One bar of the latency distribution: responses with latency up to `upper_us`.

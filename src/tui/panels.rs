@@ -355,7 +355,10 @@ fn latency_now(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Bl
             if open {
                 cells.push(cell(service, pick(service, i)));
             }
-            cells.push(cell(now, pick(now, i)));
+            // Once the run has ended, its last tick is only the drain of the final requests.
+            if !app.finished() {
+                cells.push(cell(now, pick(now, i)));
+            }
             Row::new(cells)
         })
         .collect();
@@ -367,26 +370,16 @@ fn latency_now(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Bl
         Constraint::Min(0),
     ])
     .areas(inner);
-    let (header, widths) = if open {
-        (
-            vec!["", "run", "service", "last tick"],
-            vec![
-                Constraint::Length(6),
-                Constraint::Fill(1),
-                Constraint::Fill(1),
-                Constraint::Fill(1),
-            ],
-        )
-    } else {
-        (
-            vec!["", "run", "last tick"],
-            vec![
-                Constraint::Length(6),
-                Constraint::Fill(1),
-                Constraint::Fill(1),
-            ],
-        )
-    };
+    let mut header = vec!["", "run"];
+    if open {
+        header.push("service");
+    }
+    if !app.finished() {
+        header.push("last tick");
+    }
+    let widths: Vec<Constraint> = std::iter::once(Constraint::Length(6))
+        .chain(header[1..].iter().map(|_| Constraint::Fill(1)))
+        .collect();
     let header = Row::new(header).style(theme.dim());
     frame.render_widget(Table::new(rows, widths).header(header), table_area);
     if lag {
@@ -472,6 +465,25 @@ fn sorted_steps(app: &App) -> Vec<&StepStats> {
         .collect()
 }
 
+/// A step's rate in the steps tables: the last tick's while the run goes on; once it has
+/// ended, the run's (the last tick is then only the drain of the final requests).
+fn step_rate(app: &App, s: &StepStats) -> f64 {
+    if app.finished() {
+        s.rps
+    } else {
+        s.interval.rps()
+    }
+}
+
+/// The header of `step_rate`'s column.
+fn rate_header(app: &App) -> &'static str {
+    if app.finished() {
+        "rps run"
+    } else {
+        "rps tick"
+    }
+}
+
 fn steps(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
     if app.expanded && area.width >= 100 {
         return steps_in_full(frame, area, app, theme, block);
@@ -488,7 +500,7 @@ fn steps(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
         .map(|s| {
             let mut cells = vec![truncate(&s.label(), name_width), thousands(s.requests)];
             if wide {
-                cells.push(format!("{:.0}", s.interval.rps()));
+                cells.push(format!("{:.0}", step_rate(app, s)));
                 cells.push(cell(&s.latency, s.latency.p50));
             }
             cells.push(cell(&s.latency, s.latency.p99));
@@ -496,12 +508,18 @@ fn steps(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
             step_row(cells, s, theme)
         })
         .collect();
-    // Each figure says what it covers: the rate is the last tick's, the rest the run's.
+    // Each figure says what it covers: the rate is the last tick's (the run's once it has
+    // ended), the rest the run's.
     let (header, widths): (Vec<&str>, Vec<Constraint>) = if wide {
         let w = [10, 9, 9, 9, 7].map(Constraint::Length);
         (
             vec![
-                "step", "requests", "rps tick", "p50 run", "p99 run", "err run",
+                "step",
+                "requests",
+                rate_header(app),
+                "p50 run",
+                "p99 run",
+                "err run",
             ],
             [&[Constraint::Min(4)][..], &w].concat(),
         )
@@ -623,7 +641,7 @@ fn steps_in_full(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: 
                 .join(", ");
             let figures = [
                 thousands(s.requests),
-                format!("{:.0}", s.interval.rps()),
+                format!("{:.0}", step_rate(app, s)),
                 cell(l, l.p50),
                 cell(l, l.p90),
                 cell(l, l.p99),
@@ -639,7 +657,10 @@ fn steps_in_full(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: 
         })
         .collect();
     let mut header = vec!["step"];
-    header.extend(shown.iter().map(|&i| columns[i].0));
+    header.extend(shown.iter().map(|&i| match columns[i].0 {
+        "rps tick" => rate_header(app),
+        name => name,
+    }));
     header.push(if classes_width >= 13 {
         "error classes"
     } else {

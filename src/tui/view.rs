@@ -167,7 +167,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         ),
     ];
     // (spans, need): what does not fit is left out, least needed (highest) first.
-    let groups = vec![
+    let mut groups = vec![
         (
             vec![
                 Span::styled("load ", theme.dim()),
@@ -189,22 +189,34 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             ],
             3,
         ),
-        (
-            vec![
-                Span::styled("rps now ", theme.dim()),
-                Span::styled(format!("{:.0}", t.interval.rps()), theme.strong()),
-            ],
-            2,
-        ),
-        (
-            vec![
-                Span::styled("mean ", theme.dim()),
-                Span::raw(format!("{:.0}", t.rps)),
-            ],
-            5,
-        ),
+        // Once the run has ended, its last tick is only the drain of the final requests:
+        // the header gives the run's rate alone.
+        if app.finished() {
+            (
+                vec![
+                    Span::styled("rps ", theme.dim()),
+                    Span::styled(format!("{:.0}", t.rps), theme.strong()),
+                ],
+                2,
+            )
+        } else {
+            (
+                vec![
+                    Span::styled("rps now ", theme.dim()),
+                    Span::styled(format!("{:.0}", t.interval.rps()), theme.strong()),
+                ],
+                2,
+            )
+        },
         (errors, 0),
     ];
+    if !app.finished() {
+        let mean = vec![
+            Span::styled("mean ", theme.dim()),
+            Span::raw(format!("{:.0}", t.rps)),
+        ];
+        groups.insert(groups.len() - 1, (mean, 5));
+    }
     let figures = fit_groups(groups, width);
     let [l1, l2, l3, l4] = Layout::vertical([Constraint::Length(1); 4]).areas(area);
     frame.render_widget(Paragraph::new(title), l1);
@@ -367,6 +379,8 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             ),
             Span::styled(key, theme.strong()),
         ])
+    } else if let Some(notice) = &app.snap.live.notice {
+        Line::from(Span::styled(notice.clone(), theme.warn()))
     } else {
         Line::from(Span::styled(
             fitting_keys(RUNNING_KEYS, usize::from(area.width)),
