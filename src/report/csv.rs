@@ -1,6 +1,7 @@
 //! `--csv PATH`: the time series as CSV, streamed a tick at a time (a row per step, then one
-//! for the whole run), so a long run's file grows as it goes and survives a crash up to the
-//! last tick. Exact per tick: these rows are never thinned (the JSON's series is, on runs
+//! for the whole run), into the file's temporary twin (see `staged`), which becomes the file
+//! at the end: memory stays flat however long the run, and a run killed midway leaves its
+//! rows up to the last tick in `.NAME.stampede-PID.tmp`, never a cut-short file at NAME. Exact per tick: these rows are never thinned (the JSON's series is, on runs
 //! over an hour; see `metrics::history`).
 //!
 //! Columns: `t_s` (end of the tick from the run's start), `length_s`, `flow`, `step` (`total`
@@ -112,8 +113,8 @@ impl Exporter for Csv {
         // A run that ended before its first tick still gets a header and its one row set.
         if !self.header_written {
             self.header_written = true;
-            return self.sink.append(&rows(snap, true, 0)?);
+            self.sink.append(&rows(snap, true, 0)?)?;
         }
-        Ok(())
+        self.sink.commit()
     }
 }

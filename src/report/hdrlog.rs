@@ -96,6 +96,6 @@ impl Exporter for HdrLog {
     }
 
     fn finish(&mut self, _info: &RunInfo, _snap: &Snapshot) -> std::io::Result<()> {
-        Ok(())
+        self.sink.commit()
     }
 }
