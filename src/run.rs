@@ -94,7 +94,7 @@ fn validate(args: &ValidateArgs) -> u8 {
                     plan.step_count(),
                     plan.load.model
                 );
-                if let Err(e) = crate::out::stdout(&format!("{line}\n")) {
+                if let Err(e) = crate::out::text(&format!("{line}\n")) {
                     crate::note!("error: cannot write to stdout: {e}");
                     failed = true;
                 }
@@ -219,7 +219,7 @@ fn compare(args: &CompareArgs) -> u8 {
         &args.base.display().to_string(),
         &args.new.display().to_string(),
     );
-    if let Err(e) = crate::out::stdout(&text) {
+    if let Err(e) = crate::out::text(&text) {
         crate::note!("error: cannot write to stdout: {e}");
         return exit::USAGE;
     }

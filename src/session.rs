@@ -518,7 +518,7 @@ fn write_reports(
     let text = report::summary(info, snapshot);
     match summary {
         SummaryTo::Stdout => {
-            if let Err(e) = crate::out::stdout(&text) {
+            if let Err(e) = crate::out::text(&text) {
                 failed(format!("cannot write the summary to stdout: {e}"));
             }
         }

@@ -331,6 +331,76 @@ fn a_report_that_cannot_be_written_leaves_the_previous_one_whole() {
     assert!(leftovers(d).is_empty(), "{:?}", leftovers(d));
 }
 
+/// Control characters in names (ESC, BEL, CR, C1, DEL) never reach the terminal raw: not in
+/// the summary, the progress lines, the compare table, `validate`, or an error.
+#[test]
+fn control_characters_in_names_never_reach_the_terminal() {
+    let demo = Demo::start();
+    let (dir, path) = scenario(&format!(
+        "name: \"title\\e]0;pwned\\a\"\ntarget: {}\nload: {{ vus: 1, iterations: 4 }}\n\
+         thresholds: [ \"p99 < 10s\" ]\n\
+         flows:\n  - name: \"clear\\e[2J\\r\"\n    steps:\n      - name: \"red\\e[31m\\x9b1m\\x7f\\x01\\tx\"\n        get: /\n",
+        demo.url
+    ));
+    let d = dir.path();
+    let raw = |bytes: &[u8]| -> Vec<char> {
+        String::from_utf8_lossy(bytes)
+            .chars()
+            .filter(|c| c.is_control() && *c != '\n')
+            .collect()
+    };
+    let out = run_in(d, &path, &["--json", "r.json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("red\\e[31m\\u{9b}1m\\x7f\\x01\\tx"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("title\\e]0;pwned\\a"), "{stdout}");
+    assert_eq!(raw(&out.stdout), Vec::<char>::new(), "summary");
+    assert_eq!(raw(&out.stderr), Vec::<char>::new(), "progress");
+    // The file keeps the name as it is (JSON escapes it its own way).
+    let doc = common::read_json(&d.join("r.json"));
+    assert_eq!(
+        doc["steps"][0]["name"],
+        "red\u{1b}[31m\u{9b}1m\u{7f}\u{1}\tx"
+    );
+    let spawn = |args: &[&str]| {
+        let child = std::process::Command::new(common::binary())
+            .current_dir(d)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn stampede");
+        common::wait_with_limit(child, Duration::from_secs(30))
+    };
+    let compared = spawn(&["compare", "r.json", "r.json"]);
+    assert!(String::from_utf8_lossy(&compared.stdout).contains("clear\\e[2J\\r"));
+    assert_eq!(raw(&compared.stdout), Vec::<char>::new(), "compare table");
+    assert_eq!(raw(&compared.stderr), Vec::<char>::new(), "compare");
+    let validated = spawn(&["validate", path.to_str().expect("path")]);
+    assert_eq!(validated.status.code(), Some(0));
+    assert_eq!(raw(&validated.stdout), Vec::<char>::new(), "validate");
+    // An error that echoes a name.
+    let refused = spawn(&[
+        "validate",
+        path.to_str().expect("path"),
+        "--threshold",
+        "gone\u{1b}[2J\u{7}: p99 < 1s",
+    ]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{err}");
+    assert!(err.contains("gone\\e[2J\\a"), "{err}");
+    assert_eq!(raw(&refused.stderr), Vec::<char>::new(), "error");
+}
+
 /// Under a low `ulimit -v` a run can abort (an allocation fails) at any point. Whatever the
 /// point, no output is left empty or cut short: a destination appears only whole, by its
 /// final rename. The next run removes the temporary files an abort left behind.
