@@ -1,4 +1,7 @@
-//! Number formatting shared by the summary, the progress line and the dashboard.
+//! Number formatting shared by the summary, the progress line and the dashboard, and
+//! `printable`, which every text meant for a terminal goes through.
+
+use std::borrow::Cow;
 
 /// Formats a latency in µs with a unit that keeps three significant figures.
 pub fn format_latency(us: u64) -> String {
@@ -41,9 +44,46 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
+/// `text` safe to show on a terminal: control characters (C0 but the line break, DEL, C1),
+/// which a name may hold and a terminal would obey (clear the screen, set the window title,
+/// move the cursor), are shown as escapes instead: `\e`, `\a`, `\r`, `\t`, `\x7f`,
+/// `\u{9b}`. Files keep names as they are; each format escapes them its own way.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\n') {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push(c),
+            '\u{1b}' => out.push_str("\\e"),
+            '\u{7}' => out.push_str("\\a"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x80 && c.is_control() => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn controls_are_shown_never_sent() {
+        assert!(matches!(printable("café · 5ms\n"), Cow::Borrowed(_)));
+        assert_eq!(
+            printable("\u{1b}]0;title\u{7}\u{1b}[2J\rx\ty\u{0}\u{7f}\u{9b}31m\nz"),
+            "\\e]0;title\\a\\e[2J\\rx\\ty\\x00\\x7f\\u{9b}31m\nz"
+        );
+        let shown = printable("\u{1b}\u{85}\u{8}");
+        assert!(!shown.chars().any(char::is_control), "{shown}");
+    }
 
     #[test]
     fn latency_units() {

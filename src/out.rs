@@ -2,15 +2,26 @@
 //! stream is closed or full (`stampede … | head`, `> /dev/full`), which would lose the run's
 //! reports. Here a closed pipe on stdout is quiet (the reader has gone, as ripgrep treats it),
 //! any other failure is returned, and stderr's own failures are ignored (there is nowhere left
-//! to say them).
+//! to say them). Text for people (`note`, `text`) goes through `format::printable`, so a
+//! name holding control characters cannot drive the terminal; `stdout` writes data (a
+//! report on `-`, a completion script) as it is.
 //!
-//! Depends on nothing else in the crate.
+//! Depends on `format` only.
 
 use std::io::Write;
 
-/// Writes a line to stderr; a failure is ignored.
+use crate::format::printable;
+
+/// Writes a line to stderr, its control characters escaped; a failure is ignored.
 pub fn note(args: std::fmt::Arguments<'_>) {
-    let _ = writeln!(std::io::stderr().lock(), "{args}");
+    let line = args.to_string();
+    let _ = writeln!(std::io::stderr().lock(), "{}", printable(&line));
+}
+
+/// Writes text for people (the summary, a table) to stdout, its control characters
+/// escaped; as `stdout` otherwise.
+pub fn text(text: &str) -> std::io::Result<()> {
+    stdout(&printable(text))
 }
 
 /// Writes `text` to stdout and flushes it. A reader that went away (EPIPE) is not an error.

@@ -2,7 +2,6 @@
 //!
 //! Reads snapshots only (never the recorder), like the TUI will.
 
-use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -72,8 +71,7 @@ pub async fn print_lines(mut rx: watch::Receiver<Arc<Snapshot>>, planned: Option
                     (secs > 0.0).then(|| now.0.saturating_sub(n) as f64 / secs)
                 });
                 before = Some(now);
-                let mut err = std::io::stderr().lock();
-                let _ = writeln!(err, "{}", line(&snap, planned, rate));
+                crate::note!("{}", line(&snap, planned, rate));
             }
             changed = rx.changed() => if changed.is_err() { return },
         }

@@ -94,7 +94,7 @@ fn validate(args: &ValidateArgs) -> u8 {
                     plan.step_count(),
                     plan.load.model
                 );
-                if let Err(e) = crate::out::stdout(&format!("{line}\n")) {
+                if let Err(e) = crate::out::text(&format!("{line}\n")) {
                     crate::note!("error: cannot write to stdout: {e}");
                     failed = true;
                 }
@@ -111,8 +111,8 @@ fn validate(args: &ValidateArgs) -> u8 {
 /// `stampede report RESULT --html PATH`: the HTML report of a saved result, the same page
 /// `run --html` writes.
 fn report(args: &ReportArgs) -> u8 {
-    let made = std::fs::read_to_string(&args.result)
-        .map_err(|e| format!("cannot read {}: {e}", args.result.display()))
+    let made = distinct_from_result(args)
+        .and_then(|()| read_text(&args.result))
         .and_then(|text| {
             crate::report::html::check_result(&text, &args.result.display().to_string())?;
             let mut sink = crate::report::export::Sink::open(&args.html, "the HTML report")?;
@@ -126,6 +126,25 @@ fn report(args: &ReportArgs) -> u8 {
             exit::USAGE
         }
     }
+}
+
+/// The page must not overwrite the result it is made from.
+fn distinct_from_result(args: &ReportArgs) -> Result<(), String> {
+    let paths = [args.result.as_path(), args.html.as_path()];
+    match crate::report::staged::same_file(&paths) {
+        Some((_, _, file)) => Err(format!(
+            "--html {} is the result it would be made from ({}): give the page another path, \
+             e.g. --html {}",
+            args.html.display(),
+            file.display(),
+            args.result.with_extension("html").display()
+        )),
+        None => Ok(()),
+    }
+}
+
+fn read_text(path: &std::path::Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
 /// `stampede completions SHELL`: the completion script on stdout.
@@ -200,7 +219,7 @@ fn compare(args: &CompareArgs) -> u8 {
         &args.base.display().to_string(),
         &args.new.display().to_string(),
     );
-    if let Err(e) = crate::out::stdout(&text) {
+    if let Err(e) = crate::out::text(&text) {
         crate::note!("error: cannot write to stdout: {e}");
         return exit::USAGE;
     }

@@ -103,26 +103,22 @@ pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
             Box::new(report::html::Html(s))
         }),
     ];
+    let named: Vec<(&str, &std::path::Path)> = outputs
+        .iter()
+        .filter_map(|(path, _, flag, _)| Some((*flag, path.as_deref()?)))
+        .collect();
+    export::check_places(&named)?;
     let mut exporters: Vec<Feed> = Vec::new();
-    let mut on_stdout = Vec::new();
-    for (path, what, flag, make) in outputs {
+    let mut summary_to_stderr = false;
+    for (path, what, _, make) in outputs {
         let Some(path) = path else { continue };
         let sink = Sink::open(path, what)?;
-        if sink.is_stdout() {
-            on_stdout.push(flag);
-        }
+        summary_to_stderr |= sink.is_stdout();
         exporters.push(Feed {
             exporter: make(sink),
             failed: None,
         });
     }
-    if on_stdout.len() > 1 {
-        return Err(format!(
-            "{} cannot share stdout (-), where they would mix: give all but one of them a file",
-            on_stdout.join(" and ")
-        ));
-    }
-    let summary_to_stderr = !on_stdout.is_empty();
     // Read now: a baseline that cannot be read is exit 2 before the load, not after it.
     let baseline = match &opts.baseline {
         Some(path) => Some((path.display().to_string(), crate::run::read_result(path)?)),
@@ -531,7 +527,7 @@ fn write_reports(
     let text = report::summary(info, snapshot);
     match summary {
         SummaryTo::Stdout => {
-            if let Err(e) = crate::out::stdout(&text) {
+            if let Err(e) = crate::out::text(&text) {
                 failed(format!("cannot write the summary to stdout: {e}"));
             }
         }

@@ -174,7 +174,8 @@ fn series_histograms_csv_and_hdr_log_agree_with_the_totals_and_the_target() {
                 None => untagged += h.len(),
                 Some(tag) => {
                     assert!(
-                        tag.as_str() == "buy/slow" || tag.as_str() == "buy/quick__with_a_comma"
+                        tag.as_str() == "buy/slow"
+                            || tag.as_str() == "buy/quick%2C%20with%20a%20comma"
                     );
                     tagged += h.len();
                 }

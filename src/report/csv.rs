@@ -1,13 +1,17 @@
 //! `--csv PATH`: the time series as CSV, streamed a tick at a time (a row per step, then one
-//! for the whole run), so a long run's file grows as it goes and survives a crash up to the
-//! last tick. Exact per tick: these rows are never thinned (the JSON's series is, on runs
+//! for the whole run), into the file's temporary twin (see `staged`), which becomes the file
+//! at the end: memory stays flat however long the run, and a run killed midway leaves its
+//! rows up to the last tick in `.NAME.stampede-PID.tmp`, never a cut-short file at NAME. Exact per tick: these rows are never thinned (the JSON's series is, on runs
 //! over an hour; see `metrics::history`).
 //!
 //! Columns: `t_s` (end of the tick from the run's start), `length_s`, `flow`, `step` (`total`
 //! with an empty flow for the whole run), `requests`, `errors`, `rps`, `p50_ms`, `p90_ms`,
 //! `p99_ms`, `max_ms` (empty when the tick had no response), `in_flight`, `level` (VUs or
 //! arrivals per second), `dropped` (arrivals dropped in the tick, as in the JSON series).
-//! Quoting by the `csv` crate.
+//! Only the names can need quoting (`cell`), which also keeps a spreadsheet from running a
+//! name as a formula; the figures are plain numbers.
+
+use std::borrow::Cow;
 
 use super::RunInfo;
 use super::export::{Exporter, Sink, Tick};
@@ -53,9 +57,10 @@ impl Csv {
 /// A tick's rows, the header first when `header` is true; `dropped_before`: arrivals
 /// dropped before the tick.
 pub fn rows(snap: &Snapshot, header: bool, dropped_before: u64) -> std::io::Result<Vec<u8>> {
-    let mut w = ::csv::Writer::from_writer(Vec::new());
+    let mut out = String::new();
     if header {
-        w.write_record(HEADER)?;
+        out.push_str(&HEADER.join(","));
+        out.push('\n');
     }
     let level = match snap.live.level {
         Some(Level::Vus(v)) => v.to_string(),
@@ -64,9 +69,22 @@ pub fn rows(snap: &Snapshot, header: bool, dropped_before: u64) -> std::io::Resu
     };
     let dropped = snap.dropped.saturating_sub(dropped_before).to_string();
     for step in snap.steps.iter().chain(std::iter::once(&snap.total)) {
-        w.write_record(row(snap, step, &level, &dropped))?;
+        out.push_str(&row(snap, step, &level, &dropped).join(","));
+        out.push('\n');
     }
-    w.into_inner().map_err(|e| e.into_error())
+    Ok(out.into_bytes())
+}
+
+/// A name as a CSV cell (RFC 4180): quoted when it holds a comma, a quote or a line break.
+/// A name a spreadsheet would run as a formula (it starts with `=`, `+`, `-`, `@`, a tab or
+/// a carriage return) is neutralised as OWASP advises: prefixed with `'` and quoted.
+pub fn cell(text: &str) -> Cow<'_, str> {
+    let formula = text.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if !formula && !text.contains([',', '"', '\n', '\r']) {
+        return Cow::Borrowed(text);
+    }
+    let prefix = if formula { "'" } else { "" };
+    Cow::Owned(format!("\"{prefix}{}\"", text.replace('"', "\"\"")))
 }
 
 fn row(snap: &Snapshot, step: &StepStats, level: &str, dropped: &str) -> [String; 14] {
@@ -81,8 +99,8 @@ fn row(snap: &Snapshot, step: &StepStats, level: &str, dropped: &str) -> [String
     [
         format!("{:.3}", snap.elapsed.as_secs_f64()),
         format!("{:.3}", i.length.as_secs_f64()),
-        step.flow.clone(),
-        step.name.clone(),
+        cell(&step.flow).into_owned(),
+        cell(&step.name).into_owned(),
         i.requests.to_string(),
         i.errors.to_string(),
         format!("{:.1}", i.rps()),
@@ -112,8 +130,56 @@ impl Exporter for Csv {
         // A run that ended before its first tick still gets a header and its one row set.
         if !self.header_written {
             self.header_written = true;
-            return self.sink.append(&rows(snap, true, 0)?);
+            self.sink.append(&rows(snap, true, 0)?)?;
         }
-        Ok(())
+        self.sink.commit()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_a_spreadsheet_would_run_are_neutralised_and_read_back_as_text() {
+        let names = [
+            "=HYPERLINK(\"http://x\",\"y\")",
+            "+1+2",
+            "-2+3",
+            "@SUM(A1)",
+            "\tcmd",
+            "\r=1",
+            "a, \"b\"\nc",
+            "plain",
+            "mid=dle",
+        ];
+        let mut text = String::new();
+        for name in names {
+            text.push_str(&format!("{},{}\n", cell(name), cell("f")));
+        }
+        // An independent CSV reader sees each name whole, the formulas behind a quote.
+        let mut reader = ::csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(text.as_bytes());
+        let read: Vec<String> = reader
+            .records()
+            .map(|r| r.expect("a record")[0].to_string())
+            .collect();
+        let expected: Vec<String> = names
+            .iter()
+            .map(|n| {
+                if n.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+                    format!("'{n}")
+                } else {
+                    n.to_string()
+                }
+            })
+            .collect();
+        assert_eq!(read, expected);
+        assert_eq!(cell("=1+2"), "\"'=1+2\"");
+        assert_eq!(cell("plain"), "plain");
+        for line in text.lines().filter(|l| !l.is_empty()) {
+            assert!(!line.starts_with(['=', '+', '-', '@']), "{line}");
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! `--hdr-log PATH`: an HdrHistogram interval log, streamed a tick at a time: each step's
-//! latency histogram for the tick, tagged `flow/step`, then all steps' together, untagged.
+//! latency histogram for the tick, tagged `flow/step` (percent-encoded, see `tag_of`), then
+//! all steps' together, untagged.
 //! Values are microseconds. Written by hdrhistogram's own log writer and V2+deflate
 //! serializer, so `HistogramLogProcessor` and the Python `hdrhistogram` package read it.
 
@@ -36,18 +37,27 @@ impl HdrLog {
     }
 }
 
-/// A tag as the log format allows it: no comma, space or line break.
+/// A step's tag, `flow/step`, as the log format allows it (no comma, space or line
+/// break) and unique: in each name `%`, `/`, `,`, and every space or control character are
+/// percent-encoded (`%25`, `%2F`, `%2C`, `%20`, ...), so `a b`, `a,b` and `a_b` stay three
+/// tags, and the names can be read back (split at the one `/`, then decode).
 pub fn tag_of(flow: &str, step: &str) -> String {
-    format!("{flow}/{step}")
-        .chars()
-        .map(|c| {
-            if matches!(c, ',' | ' ' | '\r' | '\n') {
-                '_'
-            } else {
-                c
+    format!("{}/{}", tag_part(flow), tag_part(step))
+}
+
+fn tag_part(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if matches!(c, '%' | '/' | ',') || c.is_whitespace() || c.is_control() {
+            let mut utf8 = [0; 4];
+            for byte in c.encode_utf8(&mut utf8).bytes() {
+                out.push_str(&format!("%{byte:02X}"));
             }
-        })
-        .collect()
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn failed(e: impl std::fmt::Debug) -> std::io::Error {
@@ -96,6 +106,54 @@ impl Exporter for HdrLog {
     }
 
     fn finish(&mut self, _info: &RunInfo, _snap: &Snapshot) -> std::io::Result<()> {
-        Ok(())
+        self.sink.commit()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names back from a tag (what a reader of the log would do).
+    fn names_of(tag: &str) -> (String, String) {
+        let decode = |part: &str| {
+            let mut bytes = Vec::new();
+            let mut rest = part.as_bytes();
+            while let Some((&b, tail)) = rest.split_first() {
+                if b == b'%' {
+                    let hex = std::str::from_utf8(&tail[..2]).expect("hex");
+                    bytes.push(u8::from_str_radix(hex, 16).expect("hex"));
+                    rest = &tail[2..];
+                } else {
+                    bytes.push(b);
+                    rest = tail;
+                }
+            }
+            String::from_utf8(bytes).expect("utf-8")
+        };
+        let (flow, step) = tag.split_once('/').expect("one slash");
+        (decode(flow), decode(step))
+    }
+
+    #[test]
+    fn tags_are_unique_reversible_and_valid() {
+        let names = [
+            ("f", "a b"),
+            ("f", "a,b"),
+            ("f", "a_b"),
+            ("f", "a%20b"),
+            ("f/a", "b"),
+            ("f", "a/b"),
+            ("f", "tab\there\r\n"),
+            ("f", "caf\u{e9} \u{a0}\u{1b}[2J"),
+        ];
+        let tags: Vec<String> = names.iter().map(|(f, s)| tag_of(f, s)).collect();
+        assert_eq!(tags[..3], ["f/a%20b", "f/a%2Cb", "f/a_b"]);
+        let unique: std::collections::HashSet<&String> = tags.iter().collect();
+        assert_eq!(unique.len(), tags.len(), "{tags:?}");
+        for ((flow, step), tag) in names.iter().zip(&tags) {
+            assert!(Tag::new(tag).is_some(), "the log format refuses {tag}");
+            assert_eq!(names_of(tag), (flow.to_string(), step.to_string()));
+        }
     }
 }

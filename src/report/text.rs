@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::RunInfo;
-use crate::format::{bytes, format_latency, latency_or_dash, thousands};
+use crate::format::{bytes, format_latency, latency_or_dash, printable, thousands};
 use crate::metrics::{Percentiles, Snapshot, StepStats};
 use crate::scenario::Model;
 
@@ -239,7 +239,8 @@ fn p99_delta(baseline: &super::Baseline, step: &str) -> String {
 }
 
 fn step_table(out: &mut String, snap: &Snapshot, baseline: Option<&super::Baseline>) {
-    let label = StepStats::label;
+    // Escaped before measuring, so a name with control characters keeps the columns aligned.
+    let label = |s: &StepStats| printable(&s.label()).into_owned();
     let width = snap
         .steps
         .iter()
