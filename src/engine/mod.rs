@@ -22,6 +22,7 @@ pub mod tls;
 mod transport;
 mod worker;
 mod workload;
+mod x509;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

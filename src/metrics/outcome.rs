@@ -14,6 +14,10 @@ pub enum ErrorClass {
     Timeout,
     /// The connection was reset or closed in the middle of the exchange.
     Reset,
+    /// HTTP/2: the server ended the connection with a GOAWAY that carries an error code
+    /// (its code is in the sample). A graceful one (NO_ERROR) is not an error: the
+    /// requests it refused are sent again.
+    GoAway,
     /// The TLS handshake failed.
     Tls,
     /// The status line arrived but reading the body failed.
@@ -36,11 +40,12 @@ pub enum ErrorClass {
 
 impl ErrorClass {
     /// Every class, in display order; `index` is the position here.
-    pub const ALL: [ErrorClass; 12] = [
+    pub const ALL: [ErrorClass; 13] = [
         ErrorClass::ConnectRefused,
         ErrorClass::Connect,
         ErrorClass::Timeout,
         ErrorClass::Reset,
+        ErrorClass::GoAway,
         ErrorClass::Tls,
         ErrorClass::Body,
         ErrorClass::Request,
@@ -74,6 +79,7 @@ impl ErrorClass {
             ErrorClass::Connect => "connect",
             ErrorClass::Timeout => "timeout",
             ErrorClass::Reset => "reset",
+            ErrorClass::GoAway => "goaway",
             ErrorClass::Tls => "tls",
             ErrorClass::Body => "body",
             ErrorClass::Request => "request",
