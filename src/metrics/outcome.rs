@@ -33,6 +33,9 @@ pub enum ErrorClass {
     Extract,
     /// An expected response failed one of the step's checks.
     Check,
+    /// `follow_redirects: N` hops were followed and the answer still redirects (counted
+    /// under its 3xx status too), as curl's "maximum redirects followed".
+    TooManyRedirects,
     /// The request could not be built: a value it needs is missing, or it renders to an
     /// invalid URL or header. Nothing was sent.
     Render,
@@ -40,7 +43,7 @@ pub enum ErrorClass {
 
 impl ErrorClass {
     /// Every class, in display order; `index` is the position here.
-    pub const ALL: [ErrorClass; 13] = [
+    pub const ALL: [ErrorClass; 14] = [
         ErrorClass::ConnectRefused,
         ErrorClass::Connect,
         ErrorClass::Timeout,
@@ -53,6 +56,7 @@ impl ErrorClass {
         ErrorClass::BodyTooLarge,
         ErrorClass::Extract,
         ErrorClass::Check,
+        ErrorClass::TooManyRedirects,
         ErrorClass::Render,
     ];
 
@@ -87,6 +91,7 @@ impl ErrorClass {
             ErrorClass::BodyTooLarge => "body_too_large",
             ErrorClass::Extract => "extract",
             ErrorClass::Check => "check",
+            ErrorClass::TooManyRedirects => "too_many_redirects",
             ErrorClass::Render => "render",
         }
     }
