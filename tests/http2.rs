@@ -2,12 +2,18 @@
 //! A hyper HTTP/2 server started here on 127.0.0.1 port 0 counts connections, requests and
 //! the streams open at once on each connection: users share connections
 //! `streams_per_connection` at a time, every request is HTTP/2, and the result says so.
-//! A TLS server that does not offer h2 is refused before the load.
+//! A TLS server that does not offer h2 is refused before the load. A hand-written server
+//! ends connections with GOAWAY after a number of requests, as nginx does: a graceful one
+//! costs no error and no request, one with an error code is a `goaway` error.
 
 mod common;
 
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use common::server::Server;
 use common::{run_json, scenario};
@@ -105,4 +111,175 @@ fn the_demo_speaks_h2c_and_http1_on_one_port() {
         assert_eq!(doc["total"]["errors"], 0, "{doc:#}");
         assert_eq!(doc["total"]["requests"], 30);
     }
+}
+
+#[test]
+fn a_graceful_goaway_is_no_error_and_what_it_refused_is_sent_again_once() {
+    // As nginx after `keepalive_requests`: GOAWAY(NO_ERROR) after 10 requests, refusing
+    // the streams already on their way (regression: they were counted as `request` and
+    // `reset` errors, and never reached the server).
+    let server = GoawayServer::start(10, 0x0);
+    let (_dir, path) = scenario(&format!(
+        "target: {}\nhttp2: true\nstreams_per_connection: 4\n\
+         load: {{ vus: 8, iterations: 300 }}\nflows:\n  - steps: [ {{ get: /x }} ]\n",
+        server.url
+    ));
+    let (code, doc, stdout, stderr) = run_json(&path, &[], Duration::from_secs(60));
+    assert_eq!(code, 0, "{stderr}");
+    let answered = server.answered.load(Ordering::Relaxed);
+    let refused = server.refused.load(Ordering::Relaxed);
+    let goaways = server.goaways.load(Ordering::Relaxed);
+    assert!(refused >= 1, "the test must refuse streams: {refused}");
+    assert_eq!(doc["total"]["errors"], 0, "{doc:#}");
+    assert_eq!(doc["total"]["requests"], 300, "{doc:#}");
+    assert_eq!(answered, 300, "the server's count equals stampede's");
+    let graceful = doc["protocol"]["graceful_closes"]
+        .as_u64()
+        .expect("a count");
+    assert!(
+        goaways.saturating_sub(1) <= graceful && graceful <= goaways,
+        "graceful closes {graceful}, GOAWAYs sent {goaways}"
+    );
+    assert!(stdout.contains("closed by the server (GOAWAY)"), "{stdout}");
+}
+
+#[test]
+fn a_goaway_with_an_error_code_is_a_goaway_error_with_its_code() {
+    let server = GoawayServer::start(10, 0xb);
+    let (_dir, path) = scenario(&format!(
+        "target: {}\nhttp2: true\nstreams_per_connection: 4\n\
+         load: {{ vus: 8, iterations: 100 }}\nflows:\n  - steps: [ {{ get: /x }} ]\n",
+        server.url
+    ));
+    let (code, doc, _, stderr) = run_json(&path, &[], Duration::from_secs(60));
+    assert_eq!(code, 0, "{stderr}");
+    let total = &doc["total"];
+    let errors = total["errors"].as_u64().expect("errors");
+    assert!(errors >= 1, "{doc:#}");
+    assert_eq!(common::error_count(total, "goaway"), errors, "{doc:#}");
+    // Each request is counted once: answered, or refused with the error.
+    let answered = server.answered.load(Ordering::Relaxed);
+    assert_eq!(
+        total["requests"].as_u64(),
+        Some(answered + errors),
+        "{doc:#}"
+    );
+    let sample = total["errors_by_class"][0]["sample"]
+        .as_str()
+        .expect("a sample");
+    assert!(
+        sample.contains("GOAWAY ENHANCE_YOUR_CALM (0xb)"),
+        "{sample}"
+    );
+    assert_eq!(doc["protocol"]["graceful_closes"], 0, "{doc:#}");
+}
+
+/// A hand-written h2c server that ends each connection as nginx does: after `limit`
+/// requests, the next stream to arrive makes it send GOAWAY(last stream id = the last one
+/// it answered, `code`) and close; that stream and any after it are never processed.
+/// Each request is answered at once with an empty 200.
+struct GoawayServer {
+    url: String,
+    answered: Arc<AtomicU64>,
+    refused: Arc<AtomicU64>,
+    goaways: Arc<AtomicU64>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl GoawayServer {
+    fn start(limit: u64, code: u32) -> Self {
+        let (runtime, listener, addr) = common::server::listening();
+        let (answered, refused, goaways) = (Arc::default(), Arc::default(), Arc::default());
+        let counts = Counts {
+            answered: Arc::clone(&answered),
+            refused: Arc::clone(&refused),
+            goaways: Arc::clone(&goaways),
+        };
+        runtime.spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let counts = counts.clone();
+                tokio::spawn(async move {
+                    let _ = goaway_connection(tcp, limit, code, counts).await;
+                });
+            }
+        });
+        Self {
+            url: format!("http://{addr}"),
+            answered,
+            refused,
+            goaways,
+            _runtime: runtime,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Counts {
+    answered: Arc<AtomicU64>,
+    refused: Arc<AtomicU64>,
+    goaways: Arc<AtomicU64>,
+}
+
+/// One frame: 24-bit length, type, flags, stream id, payload (RFC 9113 §4.1).
+fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len() as u32;
+    let mut out = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
+    out.extend_from_slice(&stream.to_be_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+async fn read_frame(tcp: &mut TcpStream) -> std::io::Result<(u8, u8, u32, Vec<u8>)> {
+    let mut head = [0u8; 9];
+    tcp.read_exact(&mut head).await?;
+    let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+    let stream = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
+    let mut payload = vec![0u8; len];
+    tcp.read_exact(&mut payload).await?;
+    Ok((head[3], head[4], stream, payload))
+}
+
+async fn goaway_connection(
+    mut tcp: TcpStream,
+    limit: u64,
+    code: u32,
+    counts: Counts,
+) -> std::io::Result<()> {
+    let mut preface = [0u8; 24];
+    tcp.read_exact(&mut preface).await?;
+    tcp.write_all(&frame(0x4, 0, 0, &[])).await?;
+    let (mut answered, mut last) = (0u64, 0u32);
+    loop {
+        let (kind, flags, stream, payload) = read_frame(&mut tcp).await?;
+        match kind {
+            0x4 if flags & 0x1 == 0 => tcp.write_all(&frame(0x4, 0x1, 0, &[])).await?,
+            0x6 if flags & 0x1 == 0 => tcp.write_all(&frame(0x6, 0x1, 0, &payload)).await?,
+            0x1 if answered < limit => {
+                answered += 1;
+                last = stream;
+                counts.answered.fetch_add(1, Ordering::Relaxed);
+                // :status 200 (HPACK static index 8), END_HEADERS | END_STREAM.
+                tcp.write_all(&frame(0x1, 0x5, stream, &[0x88])).await?;
+            }
+            0x1 => break,
+            _ => {}
+        }
+    }
+    counts.refused.fetch_add(1, Ordering::Relaxed);
+    counts.goaways.fetch_add(1, Ordering::Relaxed);
+    let mut goaway = last.to_be_bytes().to_vec();
+    goaway.extend_from_slice(&code.to_be_bytes());
+    tcp.write_all(&frame(0x7, 0, 0, &goaway)).await?;
+    tcp.shutdown().await?;
+    // Read on until the client closes, so that closing does not reset the connection
+    // (and lose the GOAWAY) with its last frames unread; count the streams it refuses.
+    let drain = async {
+        while let Ok((kind, ..)) = read_frame(&mut tcp).await {
+            if kind == 0x1 {
+                counts.refused.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
+    Ok(())
 }

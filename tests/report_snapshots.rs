@@ -139,6 +139,7 @@ fn info(snap: &Snapshot) -> RunInfo {
             http_version: "1.1",
             opened: 6,
             streams_per_connection: None,
+            graceful_closes: None,
         }),
         proxy: None,
     }

@@ -2,8 +2,10 @@
 //! preflight, and as error class `tls` for every request without it), and `SSL_CERT_FILE`
 //! adds a trusted authority; so do `--cacert` and `tls: { ca }`. `--insecure` accepts any
 //! certificate and says so; a client certificate (`--cert`/`--key`, `tls: { cert, key }`)
-//! is accepted by a server that requires one, and its absence refused. The server is started here on 127.0.0.1 port 0 with a
-//! certificate authority made for the test.
+//! is accepted by a server that requires one, and its absence refused; so is an X.509 v1
+//! one. As curl does, a server certificate given itself with `--cacert` is trusted even when
+//! it is marked CA:TRUE, its name and dates still checked; refusals are in plain words.
+//! The servers are started here on 127.0.0.1 port 0 with certificates made for the test.
 
 mod common;
 
@@ -12,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use common::{error_count, run_json, scenario};
@@ -50,6 +53,20 @@ fn start_tls_server_with(require_client: bool) -> TlsServer {
     } else {
         ca.server_config(&[])
     };
+    let (url, requests, runtime) = listen(config);
+    TlsServer {
+        url,
+        ca_pem: ca.ca_pem,
+        client_cert_pem: ca.client_cert_pem,
+        client_key_pem: ca.client_key_pem,
+        requests,
+        _runtime: runtime,
+    }
+}
+
+/// An HTTPS server with `config` on 127.0.0.1 port 0 answering `200 ok`: its URL, its
+/// request count and its runtime.
+fn listen(config: rustls::ServerConfig) -> (String, Arc<AtomicU64>, tokio::runtime::Runtime) {
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let (runtime, listener, addr) = common::server::listening();
     let requests = Arc::new(AtomicU64::new(0));
@@ -80,14 +97,7 @@ fn start_tls_server_with(require_client: bool) -> TlsServer {
             });
         }
     });
-    TlsServer {
-        url: format!("https://{addr}"),
-        ca_pem: ca.ca_pem,
-        client_cert_pem: ca.client_cert_pem,
-        client_key_pem: ca.client_key_pem,
-        requests,
-        _runtime: runtime,
-    }
+    (format!("https://{addr}"), requests, runtime)
 }
 
 fn https_scenario(url: &str) -> (tempfile::TempDir, std::path::PathBuf) {
@@ -107,6 +117,13 @@ fn an_untrusted_certificate_is_refused_by_default() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("TLS handshake"), "{stderr}");
+    // In plain words, with the fix (not rustls's `UnknownIssuer`).
+    assert!(
+        stderr.contains("issued by an authority this machine does not trust")
+            && stderr.contains("--cacert FILE"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("UnknownIssuer"), "{stderr}");
     let (code, doc, _, stderr) = run_json(&path, &["--no-preflight"], Duration::from_secs(30));
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(error_count(&doc["total"], "tls"), 6, "{doc:#}");
@@ -245,4 +262,197 @@ fn a_file_that_is_not_pem_is_refused_with_its_name() {
         Duration::from_secs(20),
     );
     assert_eq!(only_cert.status.code(), Some(2));
+}
+
+/// Runs 6 requests at `url` with `--cacert` holding `pem`: (exit code, stderr, JSON if any).
+fn run_with_cacert(url: &str, pem: &str) -> (Option<i32>, String, Option<serde_json::Value>) {
+    let (dir, path) = https_scenario(url);
+    let ca = dir.path().join("given.pem");
+    std::fs::write(&ca, pem).expect("write");
+    let json = path.with_extension("json");
+    let out = common::stampede(
+        &[
+            "run",
+            path.to_str().expect("path"),
+            "--headless",
+            "--cacert",
+            ca.to_str().expect("path"),
+            "--json",
+            json.to_str().expect("path"),
+        ],
+        Duration::from_secs(30),
+    );
+    let doc = std::fs::read_to_string(&json)
+        .ok()
+        .map(|t| serde_json::from_str(&t).expect("JSON"));
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        doc,
+    )
+}
+
+#[test]
+fn a_self_signed_ca_true_certificate_given_with_cacert_is_trusted_as_curl_does() {
+    // OpenSSL 3's `req -x509` marks the certificate CA:TRUE; webpki refused it as a
+    // server's own (regression: exit 2, `Other(OtherError(CaUsedAsEndEntity))`).
+    let cert = common::certs::SelfSigned::new(&["localhost", "127.0.0.1"], None);
+    let (url, requests, _runtime) = listen(cert.server_config());
+    let (code, stderr, doc) = run_with_cacert(&url, &cert.cert_pem);
+    assert_eq!(code, Some(0), "{stderr}");
+    let doc = doc.expect("a report");
+    assert_eq!(doc["total"]["status_codes"]["200"], 6, "{doc:#}");
+    assert_eq!(requests.load(Ordering::Relaxed), 6);
+}
+
+#[test]
+fn the_usual_openssl_recipe_is_trusted_with_cacert() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let made = std::process::Command::new("openssl")
+        .current_dir(dir.path())
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "k.pem",
+        ])
+        .args(["-out", "c.pem", "-days", "1", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .output();
+    let Ok(made) = made.map_err(|e| eprintln!("skipped: openssl not installed ({e})")) else {
+        return;
+    };
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let pem = std::fs::read_to_string(dir.path().join("c.pem")).expect("cert");
+    let key = std::fs::read(dir.path().join("k.pem")).expect("key");
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cert = CertificateDer::from_pem_slice(pem.as_bytes()).expect("PEM cert");
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(&key).expect("PEM key");
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .expect("server config");
+    let (url, requests, _runtime) = listen(config);
+    let (code, stderr, _) = run_with_cacert(&url, &pem);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(requests.load(Ordering::Relaxed), 6);
+}
+
+#[test]
+fn a_given_certificate_is_still_refused_for_a_wrong_name_or_dates_in_plain_words() {
+    let cases = [
+        (
+            common::certs::SelfSigned::new(&["example.test"], None),
+            "the server's certificate is not valid for the name 127.0.0.1 (it holds: \
+             example.test)",
+        ),
+        (
+            common::certs::SelfSigned::new(&["127.0.0.1"], Some(((2020, 1, 1), (2021, 1, 1)))),
+            "the server's certificate expired on 2021-01-01 00:00:00 UTC",
+        ),
+        (
+            common::certs::SelfSigned::new(&["127.0.0.1"], Some(((2200, 1, 1), (2201, 1, 1)))),
+            "the server's certificate is not valid before 2200-01-01 00:00:00 UTC",
+        ),
+    ];
+    for (cert, words) in cases {
+        let (url, requests, _runtime) = listen(cert.server_config());
+        let (code, stderr, _) = run_with_cacert(&url, &cert.cert_pem);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stderr.contains(words), "{words}\n{stderr}");
+        assert!(!stderr.contains("Other("), "{stderr}");
+        assert_eq!(requests.load(Ordering::Relaxed), 0);
+    }
+}
+
+#[test]
+fn an_x509_v1_client_certificate_that_matches_its_key_is_presented() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+    let v1 = std::fs::read_to_string(fixtures.join("v1-client.pem")).expect("fixture");
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let ca = common::certs::Authority::new();
+    let config = rustls::ServerConfig::builder()
+        .with_client_cert_verifier(Arc::new(Recorder(Arc::clone(&seen))))
+        .with_single_cert(vec![ca.server_cert.clone()], ca.server_key())
+        .expect("server config");
+    let (url, requests, _runtime) = listen(config);
+    let (dir, path) = https_scenario(&url);
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca.ca_pem).expect("write");
+    let arg = |p: &std::path::Path| p.to_str().expect("path").to_string();
+    let (cert, key, other) = (
+        arg(&fixtures.join("v1-client.pem")),
+        arg(&fixtures.join("v1-client.key")),
+        arg(&fixtures.join("other.key")),
+    );
+    let flags = ["--cacert", &arg(&ca_file), "--cert", &cert, "--key", &key];
+    let (code, doc, _, stderr) = run_json(&path, &flags, Duration::from_secs(30));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(doc["total"]["status_codes"]["200"], 6, "{doc:#}");
+    assert_eq!(requests.load(Ordering::Relaxed), 6);
+    let presented = seen.lock().expect("lock").first().cloned();
+    let expected = CertificateDer::from_pem_slice(v1.as_bytes()).expect("PEM");
+    assert_eq!(presented.as_deref(), Some(expected.as_ref()));
+    // With a key it was not made with: refused before the load, in plain words.
+    let flags = ["--cacert", &arg(&ca_file), "--cert", &cert, "--key", &other];
+    let out = common::stampede(
+        &[
+            &["run", path.to_str().expect("path"), "--headless"][..],
+            &flags[..],
+        ]
+        .concat(),
+        Duration::from_secs(30),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("do not go together") && stderr.contains("X.509 v1"),
+        "{stderr}"
+    );
+}
+
+/// A server's client verifier that records the certificate presented and checks nothing
+/// (rustls's own cannot read an X.509 v1 certificate).
+#[derive(Debug)]
+struct Recorder(Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
+
+impl rustls::server::danger::ClientCertVerifier for Recorder {
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        self.0.lock().expect("lock").push(end_entity.to_vec());
+        Ok(rustls::server::danger::ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        rustls::crypto::ring::default_provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }

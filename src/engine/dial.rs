@@ -261,10 +261,10 @@ impl Dialer {
             .map_err(|e| fail(ErrorClass::Tls, format!("{}: {e}", at.host)))?
             .to_owned();
         let connector = tokio_rustls::TlsConnector::from(Arc::clone(&self.tls));
-        let tls = connector
-            .connect(name, tcp)
-            .await
-            .map_err(|e| fail(ErrorClass::Tls, format!("TLS handshake: {e}")))?;
+        let tls = connector.connect(name, tcp).await.map_err(|e| {
+            let why = super::tls::describe_io(&e);
+            fail(ErrorClass::Tls, format!("TLS handshake: {why}"))
+        })?;
         if self.http2 && tls.get_ref().1.alpn_protocol() != Some(b"h2") {
             return Err(fail(
                 ErrorClass::Tls,

@@ -7,12 +7,17 @@
 //! use connection slot `k` (per endpoint). A user keeps a handle to its slot's connection;
 //! when that connection closes, the first of them to notice makes a new one for the slot
 //! (under the slot's lock) and the others take it. Every request is one attempt: a request
-//! that fails because its connection failed is counted, never resent. Depends on
-//! `engine::dial` and the `Transport` types.
+//! that fails because its connection failed is counted, never resent, with one exception:
+//! a request the server never processed (above the last stream id of a graceful GOAWAY,
+//! RFC 9113 §6.8, or never handed to a connection that had just closed) is sent once more
+//! on a new connection and counted once, its latency from the first send. A server that
+//! ends connections this way (nginx after `keepalive_requests`) is counted in
+//! `graceful_closes`, not as errors; a GOAWAY with an error code is the `goaway` class.
+//! Depends on `engine::dial` and the `Transport` types.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -31,8 +36,15 @@ use crate::metrics::ErrorClass;
 
 type Sender = SendRequest<Full<Bytes>>;
 
+/// A connection's handle, with a number that tells it from the slot's later connections.
+#[derive(Clone)]
+struct Conn {
+    id: u64,
+    sender: Sender,
+}
+
 /// One slot's connection, made by the first user that needs it.
-type Slot = Arc<tokio::sync::Mutex<Option<Sender>>>;
+type Slot = Arc<tokio::sync::Mutex<Option<Conn>>>;
 
 /// The transport: the dialer, and the connection slots users share.
 pub struct H2Transport {
@@ -44,6 +56,10 @@ pub struct H2Transport {
     /// next, so the numbering stays dense and `users ÷ streams` connections hold.
     places: Arc<Places>,
     slots: std::sync::Mutex<HashMap<(Endpoint, usize), Slot>>,
+    /// Connections numbered as they are made (`Conn::id`).
+    made: AtomicU64,
+    /// Connections the server ended with GOAWAY(NO_ERROR).
+    graceful: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for H2Transport {
@@ -60,7 +76,7 @@ impl std::fmt::Debug for H2Transport {
 #[derive(Default)]
 pub struct Session {
     place: Option<Place>,
-    conn: Option<(Endpoint, Sender)>,
+    conn: Option<(Endpoint, Conn)>,
 }
 
 /// The user numbers in use: the next new one, and those given back.
@@ -118,11 +134,19 @@ impl H2Transport {
             streams: http.streams.max(1) as usize,
             places: Arc::default(),
             slots: std::sync::Mutex::new(HashMap::new()),
+            made: AtomicU64::new(0),
+            graceful: Arc::default(),
         })
     }
 
-    /// The connection of `slot` at `at`: the one there if it is open, else a new one.
-    async fn connection(&self, at: &Endpoint, slot: usize) -> Result<Sender, Failure> {
+    /// The connection of `slot` at `at`: the one there if it is open (and is not `stale`,
+    /// a connection that refused a request), else a new one.
+    async fn connection(
+        &self,
+        at: &Endpoint,
+        slot: usize,
+        stale: Option<u64>,
+    ) -> Result<Conn, Failure> {
         let cell = {
             let mut slots = self
                 .slots
@@ -131,8 +155,11 @@ impl H2Transport {
             Arc::clone(slots.entry((at.clone(), slot)).or_default())
         };
         let mut kept = cell.lock().await;
-        if let Some(sender) = kept.as_ref().filter(|s| !s.is_closed()) {
-            return Ok(sender.clone());
+        if let Some(conn) = kept
+            .as_ref()
+            .filter(|c| !c.sender.is_closed() && Some(c.id) != stale)
+        {
+            return Ok(conn.clone());
         }
         *kept = None;
         let io = self.dialer.dial(at).await?;
@@ -155,11 +182,21 @@ impl H2Transport {
             f
         })?;
         // The connection is driven by its own task; its end shows in the senders (closed).
+        // It ends well (`Ok`) only when the server sent GOAWAY(NO_ERROR) or every sender
+        // is gone; the slot keeps one as long as the transport lives, so here it is the
+        // server's graceful close.
+        let graceful = Arc::clone(&self.graceful);
         tokio::spawn(async move {
-            let _ = connection.await;
+            if connection.await.is_ok() {
+                graceful.fetch_add(1, Ordering::Relaxed);
+            }
         });
-        *kept = Some(sender.clone());
-        Ok(sender)
+        let conn = Conn {
+            id: self.made.fetch_add(1, Ordering::Relaxed),
+            sender,
+        };
+        *kept = Some(conn.clone());
+        Ok(conn)
     }
 
     /// The request as hyper takes it: the URL's authority (or a `Host` header's) as
@@ -202,42 +239,73 @@ impl H2Transport {
         Ok(request)
     }
 
+    /// The user's connection for `req`: its own if it is open, serves the URL and is not
+    /// `stale`, else its slot's.
+    async fn session_connection(
+        &self,
+        session: &mut Session,
+        req: &Prepared,
+        stale: Option<u64>,
+    ) -> Result<(Endpoint, Conn), Failure> {
+        let slot = session
+            .place
+            .get_or_insert_with(|| self.places.take())
+            .number
+            / self.streams;
+        let kept = session.conn.take().filter(|(at, conn)| {
+            at.serves(&req.url) && !conn.sender.is_closed() && Some(conn.id) != stale
+        });
+        match kept {
+            Some(conn) => Ok(conn),
+            None => {
+                let at = Endpoint::of(&req.url);
+                let conn = self.connection(&at, slot, stale).await?;
+                Ok((at, conn))
+            }
+        }
+    }
+
+    /// Sends `req` and waits for the response head. A request the server did not process
+    /// (see `unprocessed`) is sent once more, on a new connection: the server never saw
+    /// it, so it is still one request, counted once.
+    async fn open(
+        &self,
+        session: &mut Session,
+        req: &Prepared,
+        progress: &Progress,
+    ) -> Result<hyper::Response<hyper::body::Incoming>, Failure> {
+        let mut stale = None;
+        loop {
+            let request = self.build(req)?;
+            let (at, mut conn) = self.session_connection(session, req, stale).await?;
+            match conn.sender.send_request(request).await {
+                Ok(response) => {
+                    session.conn = Some((at, conn));
+                    return Ok(response);
+                }
+                Err(e) if stale.is_none() && unprocessed(&e) => stale = Some(conn.id),
+                Err(e) => {
+                    let mut f = classify(&e, *progress);
+                    if !at.tls && f.class == ErrorClass::Request {
+                        // What an HTTP/1.1-only server's answer to the HTTP/2 preface looks like.
+                        f.message.push_str(
+                            " (over http://, HTTP/2 is h2c by prior knowledge: does the server \
+                             accept it? if not, run without http2)",
+                        );
+                    }
+                    return Err(f);
+                }
+            }
+        }
+    }
+
     async fn exchange(
         &self,
         session: &mut Session,
         req: &Prepared,
         progress: &mut Progress,
     ) -> Result<Reply, Failure> {
-        let request = self.build(req)?;
-        let slot = session
-            .place
-            .get_or_insert_with(|| self.places.take())
-            .number
-            / self.streams;
-        let kept = session
-            .conn
-            .take()
-            .filter(|(at, sender)| at.serves(&req.url) && !sender.is_closed());
-        let (at, mut sender) = match kept {
-            Some(conn) => conn,
-            None => {
-                let at = Endpoint::of(&req.url);
-                let sender = self.connection(&at, slot).await?;
-                (at, sender)
-            }
-        };
-        let response = sender.send_request(request).await.map_err(|e| {
-            let mut f = classify(&e, *progress);
-            if !at.tls && f.class == ErrorClass::Request {
-                // What an HTTP/1.1-only server's answer to the HTTP/2 preface looks like.
-                f.message.push_str(
-                    " (over http://, HTTP/2 is h2c by prior knowledge: does the server accept \
-                     it? if not, run without http2)",
-                );
-            }
-            f
-        })?;
-        session.conn = Some((at, sender));
+        let response = self.open(session, req, progress).await?;
         let status = response.status().as_u16();
         progress.status = Some(status);
         let (parts, mut body) = response.into_parts();
@@ -273,15 +341,43 @@ impl H2Transport {
     }
 }
 
-/// A hyper error as a failure: after the status, a failure to read the body; a closed or
-/// reset connection or stream (GOAWAY, RST_STREAM) is `reset`; the rest `request`.
+/// Whether the server never processed the request, so that sending it again cannot make
+/// it processed twice: hyper had not handed it to the connection before the connection
+/// closed (`is_canceled`), or its stream is above the last stream id of the server's
+/// graceful GOAWAY (RFC 9113 §6.8; h2 gives the same error to a stream opened after it).
+fn unprocessed(e: &hyper::Error) -> bool {
+    e.is_canceled() || goaway(e).is_some_and(|reason| reason == h2::Reason::NO_ERROR)
+}
+
+/// The code of the GOAWAY the server sent, when that is what ended the request.
+fn goaway(e: &hyper::Error) -> Option<h2::Reason> {
+    let mut source = std::error::Error::source(e);
+    while let Some(err) = source {
+        if let Some(frame) = err.downcast_ref::<::h2::Error>() {
+            return frame
+                .is_go_away()
+                .then_some(frame.reason())
+                .flatten()
+                .filter(|_| frame.is_remote());
+        }
+        source = err.source();
+    }
+    None
+}
+
+/// A hyper error as a failure: after the status, a failure to read the body; a GOAWAY
+/// from the server is `goaway`, with its code; a closed or reset connection or stream
+/// (RST_STREAM) is `reset`; the rest `request`.
 fn classify(e: &hyper::Error, progress: Progress) -> Failure {
-    let message = chain(e);
+    let mut message = chain(e);
     let lower = message.to_ascii_lowercase();
     let class = if progress.status.is_some() {
         ErrorClass::Body
     } else if e.is_timeout() {
         ErrorClass::Timeout
+    } else if let Some(reason) = goaway(e) {
+        message = goaway_message(reason, &message);
+        ErrorClass::GoAway
     } else if e.is_canceled()
         || e.is_closed()
         || e.is_incomplete_message()
@@ -300,6 +396,20 @@ fn classify(e: &hyper::Error, progress: Progress) -> Failure {
         message,
         status: progress.status,
         bytes: progress.bytes,
+    }
+}
+
+/// `the server sent GOAWAY ENHANCE_YOUR_CALM (0xb): ...`; a graceful one met here had
+/// refused the request on a second connection too.
+fn goaway_message(reason: h2::Reason, detail: &str) -> String {
+    let code = u32::from(reason);
+    if reason == h2::Reason::NO_ERROR {
+        format!(
+            "the server sent GOAWAY NO_ERROR (0x0) before processing the request, on a new \
+             connection too (it was sent twice): {detail}"
+        )
+    } else {
+        format!("the server sent GOAWAY {reason:?} ({code:#x}): {detail}")
     }
 }
 
@@ -327,6 +437,7 @@ impl Transport for H2Transport {
             http_version: "2",
             opened: self.dialer.opened(),
             streams_per_connection: Some(self.streams as u32),
+            graceful_closes: Some(self.graceful.load(Ordering::Relaxed)),
         })
     }
 }

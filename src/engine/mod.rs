@@ -22,6 +22,7 @@ pub mod tls;
 mod transport;
 mod worker;
 mod workload;
+mod x509;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -64,6 +65,7 @@ pub async fn setup<T: Transport>(work: &mut Workload, transport: &T) -> Result<(
         let mut sent = clock::now();
         let failed = |f: Failure| fail(format!("{}: {}", f.class, f.message));
         let mut reply = transport.send(&mut session, &req).await.map_err(failed)?;
+        let mut hops = 0;
         for _ in 0..step.spec.follow_redirects {
             let Some(next) = step.redirect(&req, &reply, &mut user) else {
                 break;
@@ -71,8 +73,16 @@ pub async fn setup<T: Transport>(work: &mut Workload, transport: &T) -> Result<(
             req = std::borrow::Cow::Owned(next);
             sent = clock::now();
             reply = transport.send(&mut session, &req).await.map_err(failed)?;
+            hops += 1;
         }
-        let judged = step.judge(&reply, sent.elapsed(), &mut user, work);
+        if hops > 0
+            && hops == step.spec.follow_redirects
+            && workload::ReadyStep::next_url(&req, &reply).is_some()
+        {
+            return Err(fail(step.too_many_redirects(reply.status)));
+        }
+        let own = hops == 0 || step.at_target(&req.url);
+        let judged = step.judge(&reply, sent.elapsed(), &mut user, work, own);
         if !judged.status_ok {
             return Err(fail(format!(
                 "expected status {}, got {}",

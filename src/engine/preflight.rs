@@ -95,7 +95,7 @@ async fn handshake(
                 .to_string(),
         ),
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(e.to_string()),
+        Ok(Err(e)) => Err(super::tls::describe_io(&e)),
         Err(_) => Err(format!("no handshake within {limit:?}")),
     }
 }

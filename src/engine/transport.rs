@@ -159,6 +159,9 @@ pub struct Connections {
     pub opened: u64,
     /// HTTP/2: how many users share one connection.
     pub streams_per_connection: Option<u32>,
+    /// HTTP/2: connections the server ended with GOAWAY(NO_ERROR) (e.g. nginx after
+    /// `keepalive_requests`); the requests it refused were sent again, not counted as errors.
+    pub graceful_closes: Option<u64>,
 }
 
 /// The `User-Agent` every transport sends (unless a step sets its own).
@@ -345,17 +348,29 @@ fn io_kind(e: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> 
 }
 
 /// The error and its causes, joined with ": " (without repeating the URL reqwest prints).
+/// A refused certificate is told in plain words (`tls::describe`).
 pub(super) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = vec![e.to_string()];
+    let mut parts: Vec<String> = vec![text(e)];
     let mut source = e.source();
     while let Some(err) = source {
-        let text = err.to_string();
+        let text = text(err);
         if !parts.iter().any(|p| p.contains(&text)) {
             parts.push(text);
         }
         source = err.source();
     }
     parts.join(": ")
+}
+
+/// One error's text; a rustls error (itself, or inside an `io::Error`) in plain words.
+fn text(err: &(dyn std::error::Error + 'static)) -> String {
+    if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+        return super::tls::describe(tls);
+    }
+    match err.downcast_ref::<std::io::Error>() {
+        Some(io) => super::tls::describe_io(io),
+        None => err.to_string(),
+    }
 }
 
 #[cfg(test)]

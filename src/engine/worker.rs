@@ -23,7 +23,7 @@ use tokio_util::task::TaskTracker;
 use super::backoff::{Backoff, IterationEnd, fails_fast};
 use super::clock::now;
 use super::pacer::Pacer;
-use super::workload::{ReadyFlow, User};
+use super::workload::{ReadyFlow, ReadyStep, User};
 use super::{Control, Ramp, Transport, Workload};
 use crate::metrics::{ErrorClass, Level, MIN_LIVE_RATE, Outcome, Recorder};
 use crate::scenario::Model;
@@ -554,7 +554,7 @@ async fn run_iteration<T: Transport>(
         // `follow_redirects`: each hop is a request of this step, recorded as it ends (not
         // judged); the last answer is the one judged. A stop ends the chain at a hop: no new
         // request starts after it, and the iteration ends there.
-        let mut stopped_in_chain = false;
+        let (mut stopped_in_chain, mut hops) = (false, 0);
         for _ in 0..step.spec.follow_redirects {
             let Ok(reply) = &result else { break };
             let Some(next) = step.redirect(&request, reply, user) else {
@@ -578,18 +578,34 @@ async fn run_iteration<T: Transport>(
             pending.step = Some((step.spec.id, begin, sent));
             request = std::borrow::Cow::Owned(next);
             result = shared.transport.send(session, &request).await;
+            hops += 1;
         }
         pending.step = None;
         if stopped_in_chain {
             break;
         }
+        // Still a redirect after every hop allowed: an error, as curl says (with 0, a 3xx
+        // is the answer). An answer fetched from another origin gives the jar nothing.
+        let exhausted = hops > 0
+            && hops == step.spec.follow_redirects
+            && matches!(&result, Ok(r) if ReadyStep::next_url(&request, r).is_some());
+        let own = hops == 0 || step.at_target(&request.url);
         drop(request);
         let end = now();
         let mut failed = true;
         let outcome = match result {
+            Ok(reply) if exhausted => {
+                responded = true;
+                Outcome::Failed {
+                    class: ErrorClass::TooManyRedirects,
+                    message: step.too_many_redirects(reply.status),
+                    status: Some(reply.status),
+                    bytes: reply.bytes,
+                }
+            }
             Ok(reply) => {
                 responded = true;
-                let judged = step.judge(&reply, end - begin, user, &shared.work);
+                let judged = step.judge(&reply, end - begin, user, &shared.work, own);
                 failed = judged.step_failed();
                 Outcome::Response {
                     status: reply.status,

@@ -333,14 +333,7 @@ impl ReadyStep {
         reply: &Reply,
         user: &mut User,
     ) -> Option<Prepared> {
-        if !matches!(reply.status, 301 | 302 | 303 | 307 | 308) {
-            return None;
-        }
-        let location = reply.headers.get(LOCATION)?.to_str().ok()?;
-        let url = req.url.join(location).ok()?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return None;
-        }
+        let url = Self::next_url(req, reply)?;
         // The jar holds the target's cookies (it matches no domain): it takes them only
         // from the target's answers and sends them only to the target.
         let target = reqwest::Url::parse(&self.base).ok().map(|b| b.origin());
@@ -385,14 +378,43 @@ impl ReadyStep {
         })
     }
 
+    /// Where `reply` (to `req`) redirects: a 301, 302, 303, 307 or 308 whose `Location`
+    /// makes an http(s) URL; `None` for any other answer.
+    pub(super) fn next_url(req: &Prepared, reply: &Reply) -> Option<reqwest::Url> {
+        if !matches!(reply.status, 301 | 302 | 303 | 307 | 308) {
+            return None;
+        }
+        let location = reply.headers.get(LOCATION)?.to_str().ok()?;
+        let url = req.url.join(location).ok()?;
+        matches!(url.scheme(), "http" | "https").then_some(url)
+    }
+
+    /// Whether `url` is at the target's origin (where the cookie jar belongs).
+    pub(super) fn at_target(&self, url: &reqwest::Url) -> bool {
+        reqwest::Url::parse(&self.base).is_ok_and(|b| b.origin() == url.origin())
+    }
+
+    /// `too_many_redirects`: the chain was still redirecting after `follow_redirects` hops.
+    pub(super) fn too_many_redirects(&self, status: u16) -> String {
+        let n = self.spec.follow_redirects;
+        format!(
+            "still redirected ({status}) after following {n} redirect{} (follow_redirects: \
+             {n}); raise follow_redirects for this step to follow more",
+            if n == 1 { "" } else { "s" }
+        )
+    }
+
     /// Judges a response: the checks that failed (one bit each), then whether the step
-    /// failed (status or extraction) and why. Extracted values go into the user's variables.
+    /// failed (status or extraction) and why. Extracted values go into the user's variables;
+    /// its cookies into the jar when `own` (not an answer that a redirect fetched from
+    /// another origin than the target: the jar is the target's only).
     pub(super) fn judge(
         &self,
         reply: &Reply,
         latency: Duration,
         user: &mut User,
         work: &Workload,
+        own: bool,
     ) -> Judgement {
         let mut response = Response::new(reply.status, &reply.headers, &reply.body, latency);
         let mut failed_checks = 0u64;
@@ -424,7 +446,9 @@ impl ReadyStep {
                 first_failed.get_or_insert(i);
             }
         }
-        if let Some(jar) = &mut user.jar {
+        if let Some(jar) = &mut user.jar
+            && own
+        {
             jar.take(&reply.headers);
         }
         let status_ok = expect.status.accepts(reply.status);

@@ -14,6 +14,10 @@ pub enum ErrorClass {
     Timeout,
     /// The connection was reset or closed in the middle of the exchange.
     Reset,
+    /// HTTP/2: the server ended the connection with a GOAWAY that carries an error code
+    /// (its code is in the sample). A graceful one (NO_ERROR) is not an error: the
+    /// requests it refused are sent again.
+    GoAway,
     /// The TLS handshake failed.
     Tls,
     /// The status line arrived but reading the body failed.
@@ -29,6 +33,9 @@ pub enum ErrorClass {
     Extract,
     /// An expected response failed one of the step's checks.
     Check,
+    /// `follow_redirects: N` hops were followed and the answer still redirects (counted
+    /// under its 3xx status too), as curl's "maximum redirects followed".
+    TooManyRedirects,
     /// The request could not be built: a value it needs is missing, or it renders to an
     /// invalid URL or header. Nothing was sent.
     Render,
@@ -36,11 +43,12 @@ pub enum ErrorClass {
 
 impl ErrorClass {
     /// Every class, in display order; `index` is the position here.
-    pub const ALL: [ErrorClass; 12] = [
+    pub const ALL: [ErrorClass; 14] = [
         ErrorClass::ConnectRefused,
         ErrorClass::Connect,
         ErrorClass::Timeout,
         ErrorClass::Reset,
+        ErrorClass::GoAway,
         ErrorClass::Tls,
         ErrorClass::Body,
         ErrorClass::Request,
@@ -48,6 +56,7 @@ impl ErrorClass {
         ErrorClass::BodyTooLarge,
         ErrorClass::Extract,
         ErrorClass::Check,
+        ErrorClass::TooManyRedirects,
         ErrorClass::Render,
     ];
 
@@ -74,6 +83,7 @@ impl ErrorClass {
             ErrorClass::Connect => "connect",
             ErrorClass::Timeout => "timeout",
             ErrorClass::Reset => "reset",
+            ErrorClass::GoAway => "goaway",
             ErrorClass::Tls => "tls",
             ErrorClass::Body => "body",
             ErrorClass::Request => "request",
@@ -81,6 +91,7 @@ impl ErrorClass {
             ErrorClass::BodyTooLarge => "body_too_large",
             ErrorClass::Extract => "extract",
             ErrorClass::Check => "check",
+            ErrorClass::TooManyRedirects => "too_many_redirects",
             ErrorClass::Render => "render",
         }
     }

@@ -59,6 +59,8 @@ struct ProtocolDoc {
     connections_opened: Option<u64>,
     /// HTTP/2: users sharing one connection, each on its own stream.
     streams_per_connection: Option<u32>,
+    /// HTTP/2: connections the server ended with GOAWAY(NO_ERROR).
+    graceful_closes: Option<u64>,
     /// The proxy requests went through (credentials never shown).
     proxy: Option<String>,
 }
@@ -228,6 +230,7 @@ pub fn to_json(info: &RunInfo, snap: &Snapshot) -> String {
             http_version: info.connections.map(|c| c.http_version),
             connections_opened: info.connections.map(|c| c.opened),
             streams_per_connection: info.connections.and_then(|c| c.streams_per_connection),
+            graceful_closes: info.connections.and_then(|c| c.graceful_closes),
             proxy: info.proxy.clone(),
         },
         started_at: humantime::format_rfc3339_millis(info.started_at).to_string(),

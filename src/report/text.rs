@@ -70,6 +70,9 @@ fn protocol_line(info: &RunInfo) -> Option<String> {
         if let Some(n) = c.streams_per_connection.filter(|&n| n > 1) {
             parts.push(format!("up to {n} users per connection"));
         }
+        if let Some(n) = c.graceful_closes.filter(|&n| n > 0) {
+            parts.push(format!("{} closed by the server (GOAWAY)", thousands(n)));
+        }
     }
     if let Some(proxy) = &info.proxy {
         parts.push(format!("via proxy {proxy}"));

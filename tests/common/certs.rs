@@ -63,3 +63,44 @@ impl Authority {
         config
     }
 }
+
+/// A self-signed certificate for `names`, marked CA:TRUE as `openssl req -x509` marks it
+/// (OpenSSL 3), valid from `from` to `until` ((year, month, day); `None`: from yesterday
+/// for a year).
+pub struct SelfSigned {
+    pub cert_pem: String,
+    pub cert: CertificateDer<'static>,
+    pub key_der: Vec<u8>,
+}
+
+/// A date: (year, month, day).
+pub type Ymd = (i32, u8, u8);
+
+impl SelfSigned {
+    pub fn new(names: &[&str], dates: Option<(Ymd, Ymd)>) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut params = CertificateParams::new(names).expect("params");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        if let Some(((y0, m0, d0), (y1, m1, d1))) = dates {
+            params.not_before = rcgen::date_time_ymd(y0, m0, d0);
+            params.not_after = rcgen::date_time_ymd(y1, m1, d1);
+        }
+        let key = KeyPair::generate().expect("key");
+        let cert = params.self_signed(&key).expect("cert");
+        Self {
+            cert_pem: cert.pem(),
+            cert: CertificateDer::from(cert.der().to_vec()),
+            key_der: key.serialize_der(),
+        }
+    }
+
+    /// A server configuration that serves this certificate.
+    pub fn server_config(&self) -> rustls::ServerConfig {
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key_der.clone()));
+        rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![self.cert.clone()], key)
+            .expect("server config")
+    }
+}

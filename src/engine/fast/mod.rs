@@ -385,6 +385,7 @@ impl Transport for FastTransport {
             http_version: "1.1",
             opened: self.dialer.opened(),
             streams_per_connection: None,
+            graceful_closes: None,
         })
     }
 
