@@ -114,7 +114,7 @@ fn the_demo_speaks_h2c_and_http1_on_one_port() {
 }
 
 #[test]
-fn a_graceful_goaway_is_no_error_and_what_it_refused_is_sent_again_once() {
+fn a_graceful_goaway_is_no_error_and_what_it_refused_is_sent_again() {
     // As nginx after `keepalive_requests`: GOAWAY(NO_ERROR) after 10 requests, refusing
     // the streams already on their way (regression: they were counted as `request` and
     // `reset` errors, and never reached the server).

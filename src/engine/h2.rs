@@ -9,8 +9,8 @@
 //! (under the slot's lock) and the others take it. Every request is one attempt: a request
 //! that fails because its connection failed is counted, never resent, with one exception:
 //! a request the server never processed (above the last stream id of a graceful GOAWAY,
-//! RFC 9113 §6.8, or never handed to a connection that had just closed) is sent once more
-//! on a new connection and counted once, its latency from the first send. A server that
+//! RFC 9113 §6.8, or never handed to a connection that had just closed) is sent again on
+//! a new connection (at most `UNPROCESSED_RESENDS` times) and counted once, its latency from the first send. A server that
 //! ends connections this way (nginx after `keepalive_requests`) is counted in
 //! `graceful_closes`, not as errors; a GOAWAY with an error code is the `goaway` class.
 //! Depends on `engine::dial` and the `Transport` types.
@@ -266,8 +266,10 @@ impl H2Transport {
     }
 
     /// Sends `req` and waits for the response head. A request the server did not process
-    /// (see `unprocessed`) is sent once more, on a new connection: the server never saw
-    /// it, so it is still one request, counted once.
+    /// (see `unprocessed`) is sent again, on a new connection, up to `UNPROCESSED_RESENDS`
+    /// times: the server never saw it, so it is still one request, counted once. (A busy
+    /// shared connection may reach the server's limit again before the resent stream is
+    /// taken, so one resend is not always enough.)
     async fn open(
         &self,
         session: &mut Session,
@@ -275,6 +277,7 @@ impl H2Transport {
         progress: &Progress,
     ) -> Result<hyper::Response<hyper::body::Incoming>, Failure> {
         let mut stale = None;
+        let mut resent = 0;
         loop {
             let request = self.build(req)?;
             let (at, mut conn) = self.session_connection(session, req, stale).await?;
@@ -283,7 +286,10 @@ impl H2Transport {
                     session.conn = Some((at, conn));
                     return Ok(response);
                 }
-                Err(e) if stale.is_none() && unprocessed(&e) => stale = Some(conn.id),
+                Err(e) if resent < UNPROCESSED_RESENDS && unprocessed(&e) => {
+                    resent += 1;
+                    stale = Some(conn.id);
+                }
                 Err(e) => {
                     let mut f = classify(&e, *progress);
                     if !at.tls && f.class == ErrorClass::Request {
@@ -399,14 +405,19 @@ fn classify(e: &hyper::Error, progress: Progress) -> Failure {
     }
 }
 
+/// How many times a request the server did not process is sent again (each on a new
+/// connection) before it counts as a `goaway` error.
+const UNPROCESSED_RESENDS: u32 = 3;
+
 /// `the server sent GOAWAY ENHANCE_YOUR_CALM (0xb): ...`; a graceful one met here had
-/// refused the request on a second connection too.
+/// refused the request on every connection it was sent on.
 fn goaway_message(reason: h2::Reason, detail: &str) -> String {
     let code = u32::from(reason);
     if reason == h2::Reason::NO_ERROR {
         format!(
-            "the server sent GOAWAY NO_ERROR (0x0) before processing the request, on a new \
-             connection too (it was sent twice): {detail}"
+            "the server sent GOAWAY NO_ERROR (0x0) before processing the request, on each of \
+             the {} connections it was sent on: {detail}",
+            UNPROCESSED_RESENDS + 1
         )
     } else {
         format!("the server sent GOAWAY {reason:?} ({code:#x}): {detail}")
