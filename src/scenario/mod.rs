@@ -104,16 +104,28 @@ fn parse_in(
     }
 }
 
-/// The scenario file of a URL run (`--print-scenario`): the flags' request and load.
+/// The scenario file of a URL run (`--print-scenario`): the flags' request and load, its
+/// secrets as `{{ env.NAME }}` references.
 pub fn ad_hoc_yaml(
     request: &AdHoc,
     env: EnvLookup<'_>,
     overrides: &Overrides,
 ) -> Result<String, ScenarioError> {
+    ad_hoc_text(request, env, overrides, ad_hoc::Credentials::FromEnv)
+}
+
+/// The scenario text of a URL run, its credentials written as `credentials` says.
+fn ad_hoc_text(
+    request: &AdHoc,
+    env: EnvLookup<'_>,
+    overrides: &Overrides,
+    credentials: ad_hoc::Credentials,
+) -> Result<String, ScenarioError> {
     let mut request = request.clone();
     request.url =
         template::substitute_env(&request.url, env).map_err(|m| flag_error("--url", m))?;
-    ad_hoc::to_yaml(&request, &ad_hoc::with_defaults(overrides)).map_err(|m| flag_error("--url", m))
+    ad_hoc::to_yaml(&request, &ad_hoc::with_defaults(overrides), credentials)
+        .map_err(|m| flag_error("--url", m))
 }
 
 /// Builds the one-step plan of a URL run (no file).
@@ -125,7 +137,7 @@ pub fn ad_hoc(
     env: EnvLookup<'_>,
     overrides: &Overrides,
 ) -> Result<Plan, ScenarioError> {
-    let text = ad_hoc_yaml(request, env, overrides)?;
+    let text = ad_hoc_text(request, env, overrides, ad_hoc::Credentials::Inline)?;
     let ov = ad_hoc::with_defaults(overrides);
     let mut plan = parse(&text, "--url", "ad-hoc", env, &ov).map_err(|e| match e {
         ScenarioError::Invalid { problems, .. } => {
