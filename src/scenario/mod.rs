@@ -40,10 +40,11 @@ pub use ad_hoc::{AD_HOC_DURATION, AD_HOC_VUS, AdHoc, AdHocBody, split_url};
 /// Reads and validates a scenario file.
 pub fn load(path: &Path, env: EnvLookup<'_>, overrides: &Overrides) -> Result<Plan, ScenarioError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-        file: file.clone(),
-        source,
-    })?;
+    let text =
+        crate::files::read_text(path, crate::files::SCENARIO).map_err(|e| ScenarioError::Read {
+            file: file.clone(),
+            source: std::io::Error::other(e.reason),
+        })?;
     let stem = path.file_stem().map_or_else(
         || "scenario".to_string(),
         |s| s.to_string_lossy().into_owned(),
