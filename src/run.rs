@@ -180,7 +180,7 @@ pub fn read_result(path: &std::path::Path) -> Result<serde_json::Value, String> 
     let text = crate::files::read_text(path, crate::files::RESULT).map_err(|e| e.to_string())?;
     let doc: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{name}: not JSON: {e}"))?;
-    crate::report::compare::check(&doc, &name)?;
+    crate::report::saved::check(&doc, &name)?;
     Ok(doc)
 }
 

@@ -238,20 +238,6 @@ fn figures(doc: &Value) -> Vec<Figures<'_>> {
     out
 }
 
-/// Checks that `doc` is a result and names it in the error otherwise.
-pub fn check(doc: &Value, name: &str) -> Result<(), String> {
-    match doc["schema_version"].as_u64() {
-        Some(v) if v == u64::from(super::SCHEMA_VERSION) => Ok(()),
-        Some(v) => Err(format!(
-            "{name}: a result of schema version {v}; this stampede reads version {}",
-            super::SCHEMA_VERSION
-        )),
-        None => Err(format!(
-            "{name}: not a stampede result (no schema_version); make one with `stampede run FILE --json PATH`"
-        )),
-    }
-}
-
 /// Compares `new` against `base`, step by step (matched by flow and name).
 pub fn compare(base: &Value, new: &Value, tolerance: f64) -> Comparison {
     let before = figures(base);

@@ -11,6 +11,7 @@ pub mod hdrlog;
 pub mod html;
 mod json;
 mod junit;
+pub mod saved;
 mod text;
 
 use std::path::PathBuf;
