@@ -191,3 +191,42 @@ fn a_result_that_is_not_whole_is_refused_everywhere_it_is_read() {
     assert_eq!(demo.counters.total(), before, "no load with a bad baseline");
     assert!(!page.exists(), "no page for a bad result");
 }
+
+/// Two results of different scenarios are compared under a warning that says so (issue 18,
+/// item 10); the summary of `run --baseline` carries it too.
+#[test]
+fn results_of_different_scenarios_are_compared_under_a_warning() {
+    let demo = Demo::start();
+    let (dir, _) = scenario("unused: true\n");
+    let base = run_at(&demo, dir.path(), 1, "base");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&base).expect("read")).expect("JSON");
+    doc["scenario"]["name"] = "another".into();
+    let other = dir.path().join("other.json");
+    std::fs::write(&other, doc.to_string()).expect("write");
+    let (b, o) = (base.to_str().expect("path"), other.to_str().expect("path"));
+    let out = stampede(&["compare", b, o], Duration::from_secs(10));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("warning: the results are of different scenarios (\"cmp\" and \"another\")"),
+        "{text}"
+    );
+    let same = stampede(&["compare", b, b], Duration::from_secs(10));
+    assert!(!String::from_utf8_lossy(&same.stdout).contains("warning"));
+    let yaml = base.with_extension("yaml");
+    let run = stampede(
+        &[
+            "run",
+            yaml.to_str().expect("path"),
+            "--headless",
+            "--baseline",
+            o,
+        ],
+        Duration::from_secs(30),
+    );
+    let summary = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        summary.contains("  warning: the results are of different scenarios"),
+        "{summary}"
+    );
+}
