@@ -8,6 +8,7 @@ pub mod cli;
 pub mod demo;
 pub mod engine;
 pub mod fdlimit;
+pub mod files;
 pub mod format;
 pub mod metrics;
 pub mod out;

@@ -181,6 +181,12 @@ fn userinfo(text: &str) -> Option<String> {
     splice(text, cuts)
 }
 
+/// Whether the value of query parameter `name` is a credential (`token`, `api_key`, `auth`...).
+pub fn is_credential_query(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    CREDENTIAL_WORDS.iter().any(|w| lower.contains(w)) || CREDENTIAL_NAMES.contains(&lower.as_str())
+}
+
 /// The value of every query parameter (`?name=value` or `&name=value`) whose name looks
 /// like a credential.
 fn query(text: &str) -> Option<String> {
@@ -192,10 +198,7 @@ fn query(text: &str) -> Option<String> {
         if name.is_empty() || name.contains(['&', '?', ' ', '/', '"', '\n']) {
             continue;
         }
-        let lower = name.to_ascii_lowercase();
-        if !CREDENTIAL_WORDS.iter().any(|w| lower.contains(w))
-            && !CREDENTIAL_NAMES.contains(&lower.as_str())
-        {
+        if !is_credential_query(name) {
             continue;
         }
         let start = at + 1 + eq + 1;

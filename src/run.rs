@@ -112,7 +112,9 @@ fn validate(args: &ValidateArgs) -> u8 {
 /// `run --html` writes.
 fn report(args: &ReportArgs) -> u8 {
     let made = distinct_from_result(args)
-        .and_then(|()| read_text(&args.result))
+        .and_then(|()| {
+            crate::files::read_text(&args.result, crate::files::RESULT).map_err(|e| e.to_string())
+        })
         .and_then(|text| {
             crate::report::html::check_result(&text, &args.result.display().to_string())?;
             let mut sink = crate::report::export::Sink::open(&args.html, "the HTML report")?;
@@ -141,10 +143,6 @@ fn distinct_from_result(args: &ReportArgs) -> Result<(), String> {
         )),
         None => Ok(()),
     }
-}
-
-fn read_text(path: &std::path::Path) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
 /// `stampede completions SHELL`: the completion script on stdout.
@@ -196,10 +194,10 @@ fn print_bytes(bytes: &[u8]) -> u8 {
 /// Reads a saved result, named in every error.
 pub fn read_result(path: &std::path::Path) -> Result<serde_json::Value, String> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {name}: {e}"))?;
+    let text = crate::files::read_text(path, crate::files::RESULT).map_err(|e| e.to_string())?;
     let doc: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{name}: not JSON: {e}"))?;
-    crate::report::compare::check(&doc, &name)?;
+    crate::report::saved::check(&doc, &name)?;
     Ok(doc)
 }
 
@@ -385,12 +383,10 @@ fn ad_hoc_request(args: &RunArgs, url: Option<String>) -> Result<Option<scenario
     }
     let text = match (&args.body, &args.body_file) {
         (Some(b), _) => Some(b.clone()),
-        (None, Some(path)) => Some(std::fs::read_to_string(path).map_err(|e| {
-            format!(
-                "--body-file {}: cannot read it as text: {e}",
-                path.display()
-            )
-        })?),
+        (None, Some(path)) => Some(
+            crate::files::read_text(path, crate::files::BODY)
+                .map_err(|e| format!("--body-file {}: {}", path.display(), e.reason))?,
+        ),
         (None, None) => None,
     };
     let body = match text {

@@ -255,3 +255,131 @@ fn request_flags_next_to_a_file_are_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("write Name: value"));
 }
+
+/// A URL run's arguments, the variables its printed scenario reads, and the secrets that
+/// must not be printed.
+type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a [&'a str]);
+
+/// `--print-scenario` writes no secret (issue 18, item 4): a URL password, a `token=` value,
+/// `Authorization` (from `-a` or `-H`), `Cookie` and a `--secret` header become
+/// `{{ env.NAME }}` references named in a comment, `secrets:` is kept, and with those
+/// variables set the printed file sends what the URL run sends.
+#[test]
+fn print_scenario_writes_no_secret_and_reads_them_from_the_environment() {
+    use base64::Engine as _;
+    let server = Recorder::start();
+    let host = server.url.trim_start_matches("http://");
+    let with_url = format!("http://bob:pw0rd-x@{host}/p?token=t0k3n-x&limit=5");
+    let plain = format!("{}/q", server.url);
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("ann:pa55-x")
+    );
+    let cases: [Case<'_>; 2] = [
+        (
+            vec![
+                &with_url,
+                "-H",
+                "Cookie: sid=c00kie-x",
+                "-H",
+                "X-Api-Key: k3y-x",
+                "--secret",
+                "X-Api-Key",
+            ],
+            vec![
+                ("STAMPEDE_URL_PASSWORD", "pw0rd-x"),
+                ("STAMPEDE_QUERY_TOKEN", "t0k3n-x"),
+                ("STAMPEDE_COOKIE", "sid=c00kie-x"),
+                ("STAMPEDE_X_API_KEY", "k3y-x"),
+            ],
+            &["pw0rd-x", "t0k3n-x", "c00kie-x", "k3y-x"],
+        ),
+        (
+            vec![
+                &plain,
+                "-a",
+                "ann:pa55-x",
+                "-H",
+                "Proxy-Authorization: Bearer b34rer-x",
+            ],
+            vec![
+                ("STAMPEDE_AUTHORIZATION", &basic),
+                ("STAMPEDE_PROXY_AUTHORIZATION", "Bearer b34rer-x"),
+            ],
+            &["pa55-x", basic.trim_start_matches("Basic "), "b34rer-x"],
+        ),
+    ];
+    for (args, vars, secrets) in cases {
+        let args = [&args[..], &["-n", "2", "-c", "1"]].concat();
+        let printed = stampede(
+            &[&args[..], &["--print-scenario"]].concat(),
+            Duration::from_secs(10),
+        );
+        let yaml = String::from_utf8_lossy(&printed.stdout).into_owned();
+        assert_eq!(printed.status.code(), Some(0), "{yaml}");
+        for s in secrets {
+            assert!(!yaml.contains(s), "{s} in the printed scenario:\n{yaml}");
+        }
+        for (name, _) in &vars {
+            assert!(
+                yaml.contains(&format!("#   export {name}=")),
+                "no comment for {name}:\n{yaml}"
+            );
+            assert!(
+                yaml.contains(&format!("{{{{ env.{name} }}}}")),
+                "no reference to {name}:\n{yaml}"
+            );
+        }
+        if args.contains(&"--secret") {
+            assert!(yaml.contains("secrets: [\"X-Api-Key\"]"), "{yaml}");
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("adhoc.yaml");
+        std::fs::write(&file, &printed.stdout).expect("write");
+        let before = server.requests().len();
+        let direct = stampede(
+            &[&args[..], &["--headless"]].concat(),
+            Duration::from_secs(30),
+        );
+        assert_eq!(
+            direct.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&direct.stderr)
+        );
+        let from_url = server.requests()[before..].to_vec();
+        let mut run = std::process::Command::new(common::binary());
+        run.args(["run", file.to_str().expect("path"), "--headless"]);
+        for (name, value) in &vars {
+            run.env(name, value);
+        }
+        let run = common::wait_with_limit(
+            run.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn"),
+            Duration::from_secs(30),
+        );
+        assert_eq!(
+            run.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let all = server.requests();
+        let from_file = &all[before + from_url.len()..];
+        assert_eq!((from_url.len(), from_file.len()), (2, 2));
+        let norm = |r: &str| {
+            let mut lines: Vec<String> = r.lines().map(str::to_ascii_lowercase).collect();
+            lines.sort();
+            lines
+        };
+        assert_eq!(norm(&from_url[0]), norm(&from_file[0]));
+        for s in secrets
+            .iter()
+            .filter(|s| !s.starts_with("pa55") && !s.starts_with("pw0rd"))
+        {
+            assert!(from_file[0].contains(s), "{s} not sent:\n{}", from_file[0]);
+        }
+    }
+}

@@ -116,3 +116,117 @@ fn a_bad_baseline_is_refused_before_the_load() {
     );
     assert_eq!(demo.counters.total(), 0);
 }
+
+/// A file that is not a whole result is refused by `compare`, `report` and `--baseline`
+/// with exit 2, naming the file and the field (issue 18, item 7): it used to be compared as
+/// "no data", exit 0, so a CI gate passed on nothing. A device or a FIFO is refused
+/// without being read (item 9).
+#[test]
+fn a_result_that_is_not_whole_is_refused_everywhere_it_is_read() {
+    let demo = Demo::start();
+    let (dir, _) = scenario("unused: true\n");
+    let good = run_at(&demo, dir.path(), 1, "good");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&good).expect("read")).expect("JSON");
+    let edit = |name: &str, change: &dyn Fn(&mut serde_json::Value)| {
+        let mut d = doc.clone();
+        change(&mut d);
+        let path = dir.path().join(name);
+        std::fs::write(&path, d.to_string()).expect("write");
+        path
+    };
+    let cases = [
+        (
+            std::fs::write(dir.path().join("empty.json"), "{\"schema_version\":1}")
+                .map(|()| dir.path().join("empty.json"))
+                .expect("write"),
+            "scenario is missing",
+        ),
+        (
+            edit("no-total.json", &|d| {
+                d.as_object_mut().expect("object").remove("total");
+            }),
+            "total is missing",
+        ),
+        (
+            edit("negative.json", &|d| d["total"]["requests"] = (-5).into()),
+            "total.requests must be a whole number, zero or more",
+        ),
+        (
+            edit("fraction.json", &|d| d["steps"][0]["errors"] = 1.5.into()),
+            "steps[0].errors must be a whole number, zero or more",
+        ),
+        (
+            Path::new("/dev/zero").to_path_buf(),
+            "it is a character device, not a regular file",
+        ),
+    ];
+    let good_s = good.to_str().expect("path");
+    let yaml = good.with_extension("yaml");
+    let page = dir.path().join("page.html");
+    let before = demo.counters.total();
+    for (bad, says) in &cases {
+        let bad_s = bad.to_str().expect("path");
+        let page_s = page.to_str().expect("path");
+        let runs: [Vec<&str>; 4] = [
+            vec!["compare", bad_s, good_s],
+            vec!["compare", good_s, bad_s],
+            vec!["report", bad_s, "--html", page_s],
+            vec![
+                "run",
+                yaml.to_str().expect("path"),
+                "--headless",
+                "--baseline",
+                bad_s,
+            ],
+        ];
+        for args in runs {
+            let out = stampede(&args, Duration::from_secs(30));
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+            assert!(err.contains(bad_s) && err.contains(says), "{args:?}: {err}");
+            assert!(!String::from_utf8_lossy(&out.stdout).contains("within noise"));
+        }
+    }
+    assert_eq!(demo.counters.total(), before, "no load with a bad baseline");
+    assert!(!page.exists(), "no page for a bad result");
+}
+
+/// Two results of different scenarios are compared under a warning that says so (issue 18,
+/// item 10); the summary of `run --baseline` carries it too.
+#[test]
+fn results_of_different_scenarios_are_compared_under_a_warning() {
+    let demo = Demo::start();
+    let (dir, _) = scenario("unused: true\n");
+    let base = run_at(&demo, dir.path(), 1, "base");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&base).expect("read")).expect("JSON");
+    doc["scenario"]["name"] = "another".into();
+    let other = dir.path().join("other.json");
+    std::fs::write(&other, doc.to_string()).expect("write");
+    let (b, o) = (base.to_str().expect("path"), other.to_str().expect("path"));
+    let out = stampede(&["compare", b, o], Duration::from_secs(10));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("warning: the results are of different scenarios (\"cmp\" and \"another\")"),
+        "{text}"
+    );
+    let same = stampede(&["compare", b, b], Duration::from_secs(10));
+    assert!(!String::from_utf8_lossy(&same.stdout).contains("warning"));
+    let yaml = base.with_extension("yaml");
+    let run = stampede(
+        &[
+            "run",
+            yaml.to_str().expect("path"),
+            "--headless",
+            "--baseline",
+            o,
+        ],
+        Duration::from_secs(30),
+    );
+    let summary = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        summary.contains("  warning: the results are of different scenarios"),
+        "{summary}"
+    );
+}

@@ -1,7 +1,8 @@
 //! Property-based fuzzing of the entry points that read untrusted text: scenario loading
-//! (YAML in, a plan or located problems out), the template compiler and renderer, and the
-//! redactor that every output passes through. The property is always the same: no input
-//! makes them panic (or hang). cargo-fuzz needs a nightly toolchain, which this project's
+//! (YAML in, a plan or located problems out), the template compiler and renderer, the
+//! redactor that every output passes through, and the capped file reader. The property is
+//! mostly the same: no input makes them panic (or hang); the reader also never reads past
+//! its cap. cargo-fuzz needs a nightly toolchain, which this project's
 //! machines do not have; proptest runs on stable, in CI, for a bounded number of cases.
 //!
 //! Seeds: every shipped scenario, every invalid fixture and `tests/fuzz_seeds/templates.txt`
@@ -12,6 +13,7 @@ use std::path::Path;
 
 use proptest::prelude::*;
 
+use stampede::files;
 use stampede::redact::Redactor;
 use stampede::scenario::{self, Overrides, Scope, Template};
 
@@ -212,5 +214,52 @@ proptest! {
         let _ = r.text(&text);
         let url = format!("{text} http://u:{password}@h/?token={password}");
         prop_assert!(!r.text(&url).contains(&password));
+    }
+
+    /// The file reader's cap (issue 18, item 9): for a file of any size around the cap, and
+    /// a source that hands its bytes over in chunks of any size, the result is the whole
+    /// file when it fits, the clean "larger than" error when it does not, and never more
+    /// than cap + 1 bytes are pulled from the source.
+    #[test]
+    fn the_file_reader_never_reads_past_its_cap(
+        cap in 0u64..5_000,
+        over in -3i64..=3,
+        chunk in 1usize..700,
+    ) {
+        let size = cap.saturating_add_signed(over);
+        let mut source = Chunked { left: size, chunk, pulled: 0 };
+        let got = files::read_capped(&mut source, cap, 0);
+        prop_assert!(source.pulled <= cap + 1, "pulled {} of cap {cap}", source.pulled);
+        match got {
+            Ok(bytes) => prop_assert!(size <= cap && bytes.len() as u64 == size),
+            Err(files::Capped::TooLarge) => prop_assert!(size > cap),
+            Err(files::Capped::Io(e)) => prop_assert!(false, "{e}"),
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f");
+        std::fs::write(&path, vec![b'x'; size as usize]).expect("write");
+        let limit = files::Limit { bytes: cap, what: "a test file", fix: "use a smaller one" };
+        match files::read(&path, limit) {
+            Ok(bytes) => prop_assert!(size <= cap && bytes.len() as u64 == size),
+            Err(e) => prop_assert!(size > cap && e.reason.contains("larger than"), "{e}"),
+        }
+    }
+}
+
+/// An endless-looking source of `left` bytes, handed over `chunk` at a time, that counts
+/// what was pulled from it.
+struct Chunked {
+    left: u64,
+    chunk: usize,
+    pulled: u64,
+}
+
+impl std::io::Read for Chunked {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = (buf.len().min(self.chunk) as u64).min(self.left) as usize;
+        buf[..n].fill(b'x');
+        self.left -= n as u64;
+        self.pulled += n as u64;
+        Ok(n)
     }
 }

@@ -169,6 +169,25 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "load.duraton",
         "unknown field \"duraton\"; did you mean duration? load takes vus, rate,",
     ),
+    // Special files (issue 18, item 9): refused before a byte is read, where they are named.
+    (
+        "body_file_device",
+        "6:20",
+        "flows[0].steps[0].body_file",
+        "/dev/zero: it is a character device, not a regular file",
+    ),
+    (
+        "multipart_file_device",
+        "7:32",
+        "flows[0].steps[0].multipart[0].file",
+        "/dev/urandom: it is a character device, not a regular file",
+    ),
+    (
+        "tls_ca_device",
+        "4:7",
+        "tls.ca",
+        "/dev/zero: it is a character device, not a regular file",
+    ),
 ];
 
 /// Words of the parser's own that no message may show.
@@ -291,5 +310,76 @@ fn bad_command_line_values_exit_2() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains("error"), "{args:?}: {stderr}");
+    }
+}
+
+/// A FIFO named by a scenario (as `body_file`, as `tls.ca`) or as the scenario itself is
+/// refused without opening it (opening a FIFO blocks until a writer comes: `validate`
+/// hung), and a file above its cap is refused from its size (issue 18, item 9). The files
+/// are made here: a FIFO by `mkfifo`, the large ones sparse (`set_len`), so nothing big is
+/// written.
+#[test]
+fn fifos_and_files_above_their_cap_are_refused_at_their_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo");
+    let big = dir.path().join("big.bin");
+    let file = std::fs::File::create(&big).expect("create");
+    file.set_len(64 * 1024 * 1024 + 1).expect("set_len");
+    let head = "target: https://127.0.0.1:8443\nload: { vus: 1, iterations: 1 }\n";
+    let step = "flows:\n  - steps:\n      - post: /upload\n";
+    let cases = [
+        (
+            format!("{head}{step}        body_file: {}\n", fifo.display()),
+            "6:20",
+            "flows[0].steps[0].body_file",
+            "it is a FIFO (named pipe), not a regular file",
+        ),
+        (
+            format!("{head}tls:\n  ca: {}\n{step}", fifo.display()),
+            "4:7",
+            "tls.ca",
+            "it is a FIFO (named pipe), not a regular file",
+        ),
+        (
+            format!("{head}{step}        body_file: big.bin\n"),
+            "6:20",
+            "flows[0].steps[0].body_file",
+            "it is larger than 64 MiB, the most stampede reads of a request body file",
+        ),
+    ];
+    for (i, (text, place, field, words)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("s{i}.yaml"));
+        std::fs::write(&path, text).expect("write");
+        let file = path.display().to_string();
+        for command in ["validate", "run"] {
+            let out = stampede(&[command, &file], Duration::from_secs(10));
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{command} {text}: {stderr}");
+            let want = format!("{file}:{place}: {field}: ");
+            assert!(stderr.contains(&want), "want {want} in\n{stderr}");
+            assert!(stderr.contains(words), "want {words} in\n{stderr}");
+        }
+    }
+    // The scenario file itself: a FIFO, and a file above 16 MiB.
+    let large = dir.path().join("large.yaml");
+    let file = std::fs::File::create(&large).expect("create");
+    file.set_len(16 * 1024 * 1024 + 1).expect("set_len");
+    for (path, words) in [
+        (&fifo, "it is a FIFO (named pipe), not a regular file"),
+        (
+            &large,
+            "larger than 16 MiB, the most stampede reads of a scenario file",
+        ),
+    ] {
+        let file = path.display().to_string();
+        let out = stampede(&["validate", &file], Duration::from_secs(10));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(&file) && stderr.contains(words), "{stderr}");
     }
 }

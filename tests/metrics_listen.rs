@@ -118,17 +118,19 @@ fn openmetrics_parser(text: &str) {
             assert!(names.contains("stampede_requests"), "{names}");
         }
         Ok(out) if String::from_utf8_lossy(&out.stderr).contains("No module named") => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI must have Python's prometheus_client ({python})"
+            common::skip_without(
+                &format!("Python's prometheus_client not installed ({python})"),
+                "pip install prometheus-client, and set STAMPEDE_PYTHON",
             );
-            eprintln!("note: Python's prometheus_client is not installed; its parse is skipped");
         }
         Ok(out) => panic!(
             "prometheus_client refused the text: {}\n{text}",
             String::from_utf8_lossy(&out.stderr)
         ),
-        Err(e) => assert!(std::env::var_os("CI").is_none(), "no {python}: {e}"),
+        Err(e) => common::skip_without(
+            &format!("{python} not installed ({e})"),
+            "apt-get install python3",
+        ),
     }
 }
 

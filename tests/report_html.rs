@@ -35,8 +35,11 @@ fn render(page: &Path, name: &str) -> Option<String> {
     );
     match out.status.code() {
         Some(0) => Some(std::fs::read_to_string(out_dir.join("dom.html")).expect("the DOM")),
-        Some(2) if std::env::var_os("CI").is_none() => {
-            eprintln!("note: no Chromium here; the browser check is skipped ({text})");
+        Some(2) => {
+            common::skip_without(
+                "Chromium not installed",
+                &format!("apt-get install chromium; {}", text.trim()),
+            );
             None
         }
         _ => panic!("the report did not render cleanly:\n{text}"),

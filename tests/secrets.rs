@@ -148,7 +148,9 @@ fn no_secret_reaches_the_dashboard() {
         "load: { vus: 2, iterations: 20 }",
         "load: { vus: 2, duration: 30s }",
     ));
-    let tmux = Tmux::start(160, 48);
+    let Some(tmux) = Tmux::start(160, 48) else {
+        return;
+    };
     let command = format!(
         "{} {} --set bad=$'\\r' --secret bad --exit-on-end --json {}",
         common::binary(),

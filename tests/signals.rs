@@ -103,3 +103,70 @@ fn an_ignored_sighup_stays_ignored_as_under_nohup() {
         serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON written")).expect("JSON");
     assert_eq!(doc["outcome"], "completed");
 }
+
+/// A second signal of any kind interrupts the graceful stop at once (issue 18, item 5), as
+/// the dashboard's second `q` does: against a server that never answers, with a 60 s
+/// graceful stop, the run ends within seconds of the second signal, counts its in-flight
+/// requests as interrupted, writes its JSON and exits 130.
+#[test]
+fn a_second_signal_of_any_kind_interrupts_the_graceful_stop() {
+    use std::time::Instant;
+    let server = common::fault::FaultServer::start(common::fault::Fault::NeverAnswer);
+    let (_dir, path) = scenario(&format!(
+        "name: hung\ntarget: {}\npreflight: false\nload: {{ vus: 2, duration: 60s, graceful_stop: 60s }}\n\
+         flows:\n  - steps: [ {{ name: hang, get: /never, timeout: 120s }} ]\n",
+        server.url
+    ));
+    let pairs = [
+        ("INT", "INT"),
+        ("TERM", "TERM"),
+        ("HUP", "HUP"),
+        ("INT", "TERM"),
+    ];
+    for (first, second) in pairs {
+        let number = |s: &str| match s {
+            "INT" => 2,
+            "HUP" => 1,
+            _ => 15,
+        };
+        if inherited_ignore(number(first)) || inherited_ignore(number(second)) {
+            eprintln!("SIG{first} or SIG{second} is ignored by the test's parent; skipped");
+            continue;
+        }
+        let json = path.with_extension(format!("{first}-{second}.json"));
+        let child = Command::new(binary())
+            .args(["run", path.to_str().expect("path"), "--headless", "--json"])
+            .arg(&json)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(Duration::from_millis(1500));
+        common::signal(&child, first);
+        std::thread::sleep(Duration::from_millis(500));
+        common::signal(&child, second);
+        let sent = Instant::now();
+        let out = wait_with_limit(child, Duration::from_secs(20));
+        let waited = sent.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            waited < Duration::from_secs(5),
+            "SIG{first} then SIG{second}: {waited:?} after the second signal\n{stderr}"
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(130),
+            "SIG{first}, SIG{second}: {stderr}"
+        );
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON written"))
+                .expect("JSON");
+        assert_eq!(doc["outcome"], "interrupted", "{doc:#}");
+        assert!(
+            doc["total"]["interrupted"].as_u64().is_some_and(|n| n >= 1),
+            "the requests in flight are counted as interrupted: {doc:#}"
+        );
+    }
+    assert!(server.requests() >= 2, "the requests reached the server");
+}

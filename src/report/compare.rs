@@ -125,10 +125,16 @@ impl Row {
 /// Every row, and the steps found on one side only.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comparison {
+    /// Each figure of each step found in both, the total first.
     pub rows: Vec<Row>,
+    /// Steps of the base that the new result does not have.
     pub only_in_base: Vec<String>,
+    /// Steps of the new result that the base does not have.
     pub only_in_new: Vec<String>,
+    /// The relative change below which nothing counts.
     pub tolerance: f64,
+    /// Why the two results may not compare (another scenario, other steps).
+    pub warnings: Vec<String>,
 }
 
 impl Comparison {
@@ -238,20 +244,6 @@ fn figures(doc: &Value) -> Vec<Figures<'_>> {
     out
 }
 
-/// Checks that `doc` is a result and names it in the error otherwise.
-pub fn check(doc: &Value, name: &str) -> Result<(), String> {
-    match doc["schema_version"].as_u64() {
-        Some(v) if v == u64::from(super::SCHEMA_VERSION) => Ok(()),
-        Some(v) => Err(format!(
-            "{name}: a result of schema version {v}; this stampede reads version {}",
-            super::SCHEMA_VERSION
-        )),
-        None => Err(format!(
-            "{name}: not a stampede result (no schema_version); make one with `stampede run FILE --json PATH`"
-        )),
-    }
-}
-
 /// Compares `new` against `base`, step by step (matched by flow and name).
 pub fn compare(base: &Value, new: &Value, tolerance: f64) -> Comparison {
     let before = figures(base);
@@ -267,17 +259,66 @@ pub fn compare(base: &Value, new: &Value, tolerance: f64) -> Comparison {
         }
         rows.push(error_row(b, n, tolerance));
     }
-    let names = |side: &[Figures<'_>], other: &[Figures<'_>]| {
+    let names = |side: &[Figures<'_>], other: &[Figures<'_>]| -> Vec<String> {
         side.iter()
             .filter(|f| !other.iter().any(|o| o.label == f.label))
             .map(|f| f.label.clone())
             .collect()
     };
+    explain_total(&mut rows);
+    let (only_in_base, only_in_new) = (names(&before, &after), names(&after, &before));
+    let warnings = differences(base, new, only_in_base.len() + only_in_new.len());
     Comparison {
         rows,
-        only_in_base: names(&before, &after),
-        only_in_new: names(&after, &before),
+        only_in_base,
+        only_in_new,
         tolerance,
+        warnings,
+    }
+}
+
+/// Why two results may not compare: another scenario's name, or steps on one side only
+/// (`unmatched` of them). Their figures are still compared, step by step where the names
+/// match, but a reader must know.
+fn differences(base: &Value, new: &Value, unmatched: usize) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let (b, n) = (&base["scenario"]["name"], &new["scenario"]["name"]);
+    if let (Some(b), Some(n)) = (b.as_str(), n.as_str())
+        && b != n
+    {
+        warnings.push(format!(
+            "the results are of different scenarios (\"{b}\" and \"{n}\"): the totals may not compare"
+        ));
+    }
+    if unmatched > 0 {
+        warnings.push(format!(
+            "the results have different steps ({unmatched} on one side only, listed below): \
+             only the steps in both are compared, and the totals cover different steps"
+        ));
+    }
+    warnings
+}
+
+/// The total is judged by the same rule as each step, but it pools them: more samples
+/// narrow its intervals, and a changed mix of steps moves it while no step moves. When the
+/// total changed and every step of that figure is within noise, its row says so.
+fn explain_total(rows: &mut [Row]) {
+    let metrics = [Metric::Rps, Metric::P50, Metric::P99, Metric::ErrorRate];
+    for metric in metrics {
+        let steps: Vec<Verdict> = rows
+            .iter()
+            .filter(|r| r.metric == metric && r.step != "total")
+            .map(|r| r.verdict)
+            .collect();
+        let quiet = !steps.is_empty() && steps.iter().all(|v| *v == Verdict::WithinNoise);
+        if let Some(total) = rows
+            .iter_mut()
+            .find(|r| r.metric == metric && r.step == "total")
+            && total.verdict != Verdict::WithinNoise
+            && quiet
+        {
+            total.note = "every step within noise: the total pools them (more samples, or another mix of steps)";
+        }
     }
 }
 
@@ -464,6 +505,9 @@ pub fn table(c: &Comparison, base_name: &str, new_name: &str) -> String {
         "stampede compare · {base_name} → {new_name} · tolerance {:.0}%",
         c.tolerance * 100.0
     );
+    for w in &c.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
     let width = c
         .rows
         .iter()
@@ -662,5 +706,56 @@ mod tests {
         let slower = result(&spread(120, 5000), 0, &[1000.0; 5]);
         assert!(compare(&base, &slower, 0.05).regressed());
         assert!(!compare(&base, &slower, 0.5).regressed());
+    }
+
+    #[test]
+    fn a_total_that_moved_while_every_step_held_says_why() {
+        let steady = [1000.0, 1010.0, 990.0, 1005.0, 995.0];
+        let base = result(&spread(100, 5000), 0, &steady);
+        let mut new = result(&spread(100, 5000), 0, &steady);
+        // The same step, but the total pools another mix (here: slower requests elsewhere).
+        let other = result(&spread(150, 5000), 0, &steady);
+        new["total"] = other["total"].clone();
+        new["series"]["total"] = other["series"]["total"].clone();
+        let c = compare(&base, &new, 0.05);
+        assert_eq!(
+            c.row("f / s", Metric::P50).expect("row").verdict,
+            Verdict::WithinNoise
+        );
+        let total = c.row("total", Metric::P50).expect("row");
+        assert_eq!(total.verdict, Verdict::Regressed);
+        assert!(
+            total.note.starts_with("every step within noise"),
+            "{total:?}"
+        );
+        assert!(table(&c, "a", "b").contains("every step within noise: the total pools them"));
+        // A total that moved with its step needs no word.
+        let slower = result(&spread(150, 5000), 0, &steady);
+        let c = compare(&base, &slower, 0.05);
+        assert_eq!(c.row("total", Metric::P50).expect("row").note, "");
+    }
+
+    #[test]
+    fn results_of_other_scenarios_or_steps_are_warned_about() {
+        let steady = [1000.0; 5];
+        let mut base = result(&spread(100, 500), 0, &steady);
+        let mut new = base.clone();
+        assert!(compare(&base, &new, 0.05).warnings.is_empty());
+        base["scenario"] = json!({ "name": "shop" });
+        new["scenario"] = json!({ "name": "search" });
+        new["steps"][0]["name"] = json!("renamed");
+        let c = compare(&base, &new, 0.05);
+        assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+        let text = table(&c, "a.json", "b.json");
+        assert!(
+            text.contains(
+                "warning: the results are of different scenarios (\"shop\" and \"search\")"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("warning: the results have different steps (2 on one side only"),
+            "{text}"
+        );
     }
 }

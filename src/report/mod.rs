@@ -11,6 +11,7 @@ pub mod hdrlog;
 pub mod html;
 mod json;
 mod junit;
+pub mod saved;
 pub mod staged;
 mod text;
 

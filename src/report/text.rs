@@ -202,6 +202,9 @@ fn baseline_lines(out: &mut String, info: &RunInfo) {
         changed.len() - regressed,
         c.rows.len() - changed.len()
     );
+    for w in &c.warnings {
+        let _ = writeln!(out, "  warning: {w}");
+    }
     for r in changed {
         let mark = if r.verdict == Verdict::Regressed {
             "✗"

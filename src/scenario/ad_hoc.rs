@@ -7,6 +7,11 @@ use std::time::Duration;
 
 use super::plan::Target;
 use super::{Overrides, parse_target};
+use crate::redact::Redactor;
+pub use credentials::Credentials;
+use credentials::{EnvRefs, header_value, path_line, target_line};
+
+mod credentials;
 
 /// Virtual users of a URL run that names no load.
 pub const AD_HOC_VUS: u64 = 50;
@@ -76,17 +81,31 @@ fn duration(d: Duration) -> String {
 
 /// The scenario file of a URL run: target, load (the flags' or the defaults), one step.
 /// `ov` is the load as the run will use it (`with_defaults`).
-pub fn to_yaml(a: &AdHoc, ov: &Overrides) -> Result<String, String> {
+pub fn to_yaml(a: &AdHoc, ov: &Overrides, credentials: Credentials) -> Result<String, String> {
     let (target, path) = split_url(&a.url)?;
+    let mut refs = EnvRefs::new(credentials);
     let target = match target {
-        Target::Url(u) => u,
+        Target::Url(u) => target_line(&u, &mut refs),
         Target::Demo => "demo".to_string(),
     };
+    let step = step_lines(a, &path, ov, &mut refs);
     let mut y = String::new();
     y.push_str("# A URL run as a scenario file: `stampede run THIS_FILE` sends the same load.\n");
+    y.push_str(&refs.comment());
     y.push_str("name: ad-hoc\n");
     y.push_str(&format!("target: {}\n", quoted(&target)));
-    y.push_str("load:\n");
+    y.push_str(&load_lines(ov));
+    if !ov.secrets.is_empty() {
+        let names: Vec<String> = ov.secrets.iter().map(|n| quoted(n)).collect();
+        y.push_str(&format!("secrets: [{}]\n", names.join(", ")));
+    }
+    y.push_str(&step);
+    Ok(y)
+}
+
+/// The `load:` block and the connection settings the flags gave.
+fn load_lines(ov: &Overrides) -> String {
+    let mut y = String::from("load:\n");
     match (ov.vus, ov.rate) {
         (_, Some(rate)) => {
             y.push_str(&format!("  rate: {rate}/s\n"));
@@ -118,13 +137,26 @@ pub fn to_yaml(a: &AdHoc, ov: &Overrides) -> Result<String, String> {
     if ov.insecure {
         y.push_str("tls:\n  insecure: true\n");
     }
-    y.push_str("flows:\n  - name: url\n    steps:\n");
+    y
+}
+
+/// The `flows:` block: one flow of one step, the flags' request.
+fn step_lines(a: &AdHoc, path: &str, ov: &Overrides, refs: &mut EnvRefs) -> String {
+    let hidden = Redactor::new(&ov.secrets, Vec::new());
+    let mut y = String::from("flows:\n  - name: url\n    steps:\n");
     y.push_str(&format!("      - method: {}\n", quoted(&a.method)));
-    y.push_str(&format!("        url: {}\n", quoted(&path)));
+    y.push_str(&format!(
+        "        url: {}\n",
+        quoted(&path_line(path, refs))
+    ));
     if !a.headers.is_empty() {
         y.push_str("        headers:\n");
         for (name, value) in &a.headers {
-            y.push_str(&format!("          {}: {}\n", quoted(name), quoted(value)));
+            let value = match hidden.hides_header(name) {
+                true => header_value(name, value, refs),
+                false => value.clone(),
+            };
+            y.push_str(&format!("          {}: {}\n", quoted(name), quoted(&value)));
         }
     }
     match &a.body {
@@ -138,7 +170,7 @@ pub fn to_yaml(a: &AdHoc, ov: &Overrides) -> Result<String, String> {
     if let Some(n) = ov.follow_redirects {
         y.push_str(&format!("        follow_redirects: {n}\n"));
     }
-    Ok(y)
+    y
 }
 
 /// A `--proxy` URL for the file: its password, if any, becomes `{{ env.PROXY_PASSWORD }}`
@@ -193,7 +225,7 @@ mod tests {
             follow_redirects: Some(3),
             ..Overrides::default()
         });
-        let y = to_yaml(&a, &ov).expect("yaml");
+        let y = to_yaml(&a, &ov, Credentials::FromEnv).expect("yaml");
         for line in [
             "target: \"http://127.0.0.1:8000\"",
             "  rate: 20/s",

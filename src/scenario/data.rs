@@ -62,12 +62,10 @@ pub fn read(path: &Path) -> Result<Table, String> {
             ));
         }
     };
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        let why = match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                "no such file (the path is relative to the scenario file's directory)".to_string()
-            }
-            _ => e.to_string(),
+    let text = crate::files::read_text(path, crate::files::DATA).map_err(|e| {
+        let why = match path.exists() {
+            false => "no such file (the path is relative to the scenario file's directory)",
+            true => e.reason.as_str(),
         };
         format!("cannot read data file {}: {why}", path.display())
     })?;

@@ -40,10 +40,11 @@ pub use ad_hoc::{AD_HOC_DURATION, AD_HOC_VUS, AdHoc, AdHocBody, split_url};
 /// Reads and validates a scenario file.
 pub fn load(path: &Path, env: EnvLookup<'_>, overrides: &Overrides) -> Result<Plan, ScenarioError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-        file: file.clone(),
-        source,
-    })?;
+    let text =
+        crate::files::read_text(path, crate::files::SCENARIO).map_err(|e| ScenarioError::Read {
+            file: file.clone(),
+            source: std::io::Error::other(e.reason),
+        })?;
     let stem = path.file_stem().map_or_else(
         || "scenario".to_string(),
         |s| s.to_string_lossy().into_owned(),
@@ -104,16 +105,28 @@ fn parse_in(
     }
 }
 
-/// The scenario file of a URL run (`--print-scenario`): the flags' request and load.
+/// The scenario file of a URL run (`--print-scenario`): the flags' request and load, its
+/// secrets as `{{ env.NAME }}` references.
 pub fn ad_hoc_yaml(
     request: &AdHoc,
     env: EnvLookup<'_>,
     overrides: &Overrides,
 ) -> Result<String, ScenarioError> {
+    ad_hoc_text(request, env, overrides, ad_hoc::Credentials::FromEnv)
+}
+
+/// The scenario text of a URL run, its credentials written as `credentials` says.
+fn ad_hoc_text(
+    request: &AdHoc,
+    env: EnvLookup<'_>,
+    overrides: &Overrides,
+    credentials: ad_hoc::Credentials,
+) -> Result<String, ScenarioError> {
     let mut request = request.clone();
     request.url =
         template::substitute_env(&request.url, env).map_err(|m| flag_error("--url", m))?;
-    ad_hoc::to_yaml(&request, &ad_hoc::with_defaults(overrides)).map_err(|m| flag_error("--url", m))
+    ad_hoc::to_yaml(&request, &ad_hoc::with_defaults(overrides), credentials)
+        .map_err(|m| flag_error("--url", m))
 }
 
 /// Builds the one-step plan of a URL run (no file).
@@ -125,7 +138,7 @@ pub fn ad_hoc(
     env: EnvLookup<'_>,
     overrides: &Overrides,
 ) -> Result<Plan, ScenarioError> {
-    let text = ad_hoc_yaml(request, env, overrides)?;
+    let text = ad_hoc_text(request, env, overrides, ad_hoc::Credentials::Inline)?;
     let ov = ad_hoc::with_defaults(overrides);
     let mut plan = parse(&text, "--url", "ad-hoc", env, &ov).map_err(|e| match e {
         ScenarioError::Invalid { problems, .. } => {

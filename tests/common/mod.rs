@@ -83,6 +83,22 @@ impl Drop for Demo {
     }
 }
 
+/// Whether this is a CI run (`CI` set to anything but empty, `0` or `false`): there every
+/// optional tool a test uses (tmux, Chromium, Python's readers) is required.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
+}
+
+/// The one way a test goes without a tool that is missing: under CI it fails (CI installs
+/// every tool, so a missing one is a broken setup); elsewhere it prints
+/// `skipped: {what} ({fix})` and the caller returns. The line is written to the process's
+/// stderr directly, past the test harness's capture, so a passing run still shows it.
+pub fn skip_without(what: &str, fix: &str) {
+    assert!(!in_ci(), "CI must have this: {what} ({fix})");
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "skipped: {what} ({fix})");
+}
+
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_stampede")
 }

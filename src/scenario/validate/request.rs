@@ -357,7 +357,7 @@ pub(super) fn build_body(
 fn read_file(value: &str, vd: &Validator<'_>) -> Result<(std::path::PathBuf, Vec<u8>), String> {
     let p = substitute_env(value, vd.env)?;
     let full = vd.base_dir.join(p);
-    let bytes = std::fs::read(&full).map_err(|e| format!("cannot read {}: {e}", full.display()))?;
+    let bytes = crate::files::read(&full, crate::files::BODY).map_err(|e| e.to_string())?;
     Ok((full, bytes))
 }
 

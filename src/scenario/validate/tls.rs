@@ -32,8 +32,8 @@ fn read_pem(from: From<'_>, key: bool, vd: &mut Validator<'_>) -> Option<Vec<u8>
             }
         },
     };
-    let checked = std::fs::read(&path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))
+    let checked = crate::files::read(&path, crate::files::PEM)
+        .map_err(|e| e.to_string())
         .and_then(|pem| {
             let ok = if key {
                 PrivateKeyDer::from_pem_slice(&pem).is_ok()
