@@ -331,6 +331,38 @@ fn a_report_that_cannot_be_written_leaves_the_previous_one_whole() {
     assert!(leftovers(d).is_empty(), "{:?}", leftovers(d));
 }
 
+/// `--json /dev/stdout` with stdout appended to a log writes through to the log: the log
+/// is neither replaced by a rename nor overwritten from its start (regression: the path led
+/// to the log file, which the staged write replaced, losing what it held).
+#[test]
+fn a_report_to_dev_stdout_is_appended_to_the_file_behind_it() {
+    let demo = Demo::start();
+    let (dir, path) = plain(&demo, 4);
+    let d = dir.path();
+    std::fs::write(d.join("runs.log"), "an earlier run\n").expect("write");
+    let out = run_behind(
+        "",
+        d,
+        &format!(
+            "run '{}' --headless --quiet --json /dev/stdout >> runs.log",
+            path.display()
+        ),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = std::fs::read_to_string(d.join("runs.log")).expect("log");
+    let json = log
+        .strip_prefix("an earlier run\n")
+        .expect("what it held is kept");
+    let doc: serde_json::Value = serde_json::from_str(json).expect("then the JSON, whole");
+    assert_eq!(doc["total"]["requests"], 4);
+    assert!(leftovers(d).is_empty(), "{:?}", leftovers(d));
+}
+
 /// Control characters in names (ESC, BEL, CR, C1, DEL) never reach the terminal raw: not in
 /// the summary, the progress lines, the compare table, `validate`, or an error.
 #[test]

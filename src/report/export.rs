@@ -75,8 +75,9 @@ impl Sink {
             )));
         }
         if staged::is_device(path) {
+            // Appending: a file behind `/dev/stdout` (`>> runs.log`) keeps what it held.
             let file = std::fs::OpenOptions::new()
-                .write(true)
+                .append(true)
                 .open(path)
                 .map_err(refused)?;
             let path = path.to_path_buf();

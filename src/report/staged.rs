@@ -146,8 +146,20 @@ fn remove_stale(dest: &Path) {
         if let Some(pid) = pid
             && is_stale(&entry.path(), pid)
         {
-            let _ = fs::remove_file(entry.path());
+            keep_or_remove(&entry.path(), dest, pid);
         }
+    }
+}
+
+/// What a dead run had written is kept where the user can see it, as `NAME.partial-PID`
+/// (a CSV or HDR log streamed for hours is worth keeping, cut short as it is); an empty one
+/// is removed.
+fn keep_or_remove(stale: &Path, dest: &Path, pid: u32) {
+    let empty = fs::metadata(stale).map_or(true, |m| m.len() == 0);
+    let mut kept = dest.as_os_str().to_owned();
+    kept.push(format!(".partial-{pid}"));
+    if empty || fs::rename(stale, &kept).is_err() {
+        let _ = fs::remove_file(stale);
     }
 }
 
@@ -225,10 +237,14 @@ pub fn same_file(paths: &[&Path]) -> Option<(usize, usize, PathBuf)> {
     None
 }
 
-/// Whether `path` exists and is something other than a regular file or a directory (a
-/// device, a pipe, a socket): written to in place, as it cannot be replaced by a rename.
+/// Whether `path` is under `/dev/` or `/proc/`, or exists and is something other than a
+/// regular file or a directory (a device, a pipe, a socket): written to in place (appended
+/// to), never replaced by a rename.
 pub fn is_device(path: &Path) -> bool {
-    fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+    // `/dev/stdout` and `/proc/self/fd/1` lead to whatever the shell gave: a terminal, a
+    // pipe, or a file (`>> runs.log`) that must be written through, never replaced.
+    let special = path.starts_with("/dev/") || path.starts_with("/proc/");
+    special || fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
 }
 
 #[cfg(unix)]
@@ -334,8 +350,20 @@ mod tests {
         for p in [&dead, &live, &other] {
             fs::write(p, "left behind").expect("write");
         }
+        let empty = temp_path(&dest, 4_000_000_001).expect("name");
+        fs::write(&empty, "").expect("write");
         let staged = Staged::create(&dest).expect("create");
-        assert!(!dead.exists(), "a dead process's temporary file is removed");
+        assert!(
+            !dead.exists(),
+            "a dead process's temporary file is taken away"
+        );
+        assert_eq!(
+            fs::read_to_string(d.path().join("r.json.partial-4000000000")).expect("kept"),
+            "left behind",
+            "what it had written is kept, in sight"
+        );
+        assert!(!empty.exists(), "an empty one is removed");
+        assert!(!d.path().join("r.json.partial-4000000001").exists());
         assert!(live.exists(), "PID 1 runs: its file may still be written");
         assert!(
             other.exists(),
