@@ -52,11 +52,16 @@ pub(super) enum IterationEnd {
     Other,
 }
 
-/// Whether a failure of this class comes back without having waited for the server.
+/// Whether a failure of this class comes back without having waited for the server (a
+/// server refusing every new connection with an error GOAWAY answers at once, too).
 pub(super) fn fails_fast(class: ErrorClass) -> bool {
     matches!(
         class,
-        ErrorClass::ConnectRefused | ErrorClass::Connect | ErrorClass::Tls | ErrorClass::Render
+        ErrorClass::ConnectRefused
+            | ErrorClass::Connect
+            | ErrorClass::Tls
+            | ErrorClass::Render
+            | ErrorClass::GoAway
     )
 }
 

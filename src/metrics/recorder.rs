@@ -179,8 +179,10 @@ impl StepInterval {
                     self.failed_after_status += 1;
                 }
                 // A timeout waited at least this long: leaving it out would make a stalled
-                // target look fast. Fast failures (refused, reset) say nothing about latency.
-                if class == ErrorClass::Timeout {
+                // target look fast. A redirect past `follow_redirects` is a whole response,
+                // as each hop before it was. Fast failures (refused, reset) say nothing
+                // about latency.
+                if matches!(class, ErrorClass::Timeout | ErrorClass::TooManyRedirects) {
                     self.record_times(latency, service);
                 }
                 self.errors[class.index()] += 1;
@@ -656,5 +658,23 @@ mod tests {
         i.record(Duration::from_secs(30), Duration::from_secs(30), ok());
         assert_eq!(i.latency.len(), 1);
         assert!(i.latency.max() >= 1_000_000 && i.latency.max() < 1_001_000);
+    }
+
+    #[test]
+    fn a_redirect_past_the_limit_keeps_its_latency() {
+        let mut i = StepInterval::new(1_000_000);
+        let exhausted = Outcome::Failed {
+            class: ErrorClass::TooManyRedirects,
+            message: String::new(),
+            status: Some(302),
+            bytes: 0,
+        };
+        i.record(
+            Duration::from_millis(3),
+            Duration::from_millis(3),
+            exhausted,
+        );
+        assert_eq!(i.latency.len(), 1);
+        assert_eq!((i.completed(), i.errors.iter().sum::<u64>()), (1, 1));
     }
 }
