@@ -332,6 +332,11 @@ fn fifos_and_files_above_their_cap_are_refused_at_their_field() {
     file.set_len(64 * 1024 * 1024 + 1).expect("set_len");
     let head = "target: https://127.0.0.1:8443\nload: { vus: 1, iterations: 1 }\n";
     let step = "flows:\n  - steps:\n      - post: /upload\n";
+    // Five steps naming a 60 MiB file each: within the cap one by one, 300 MiB in all.
+    let mid = dir.path().join("mid.bin");
+    let file = std::fs::File::create(&mid).expect("create");
+    file.set_len(60 * 1024 * 1024).expect("set_len");
+    let five = "      - post: /upload\n        body_file: mid.bin\n".repeat(5);
     let cases = [
         (
             format!("{head}{step}        body_file: {}\n", fifo.display()),
@@ -350,6 +355,12 @@ fn fifos_and_files_above_their_cap_are_refused_at_their_field() {
             "6:20",
             "flows[0].steps[0].body_file",
             "it is larger than 64 MiB, the most stampede reads of a request body file",
+        ),
+        (
+            format!("{head}flows:\n  - steps:\n{five}"),
+            "14:20",
+            "flows[0].steps[4].body_file",
+            "the scenario's body files come to more than 256 MiB in all",
         ),
     ];
     for (i, (text, place, field, words)) in cases.iter().enumerate() {

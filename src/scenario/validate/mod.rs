@@ -57,6 +57,8 @@ pub struct Validator<'a> {
     pub problems: Problems,
     /// The id the next step gets (steps are numbered across flows; metrics index them).
     pub(super) next_step_id: usize,
+    /// Body-file bytes read so far, over every step (see `request::read_file`).
+    pub(super) body_bytes: u64,
 }
 
 impl<'a> Validator<'a> {
@@ -76,6 +78,7 @@ impl<'a> Validator<'a> {
             base_dir,
             problems: Problems::default(),
             next_step_id: 0,
+            body_bytes: 0,
         }
     }
 

@@ -353,11 +353,27 @@ pub(super) fn build_body(
         .and_then(|b| compile_spanned(b, &format!("{path}.body"), known, vd).map(Body::Text))
 }
 
-/// A file relative to the scenario (environment templates allowed), read now.
-fn read_file(value: &str, vd: &Validator<'_>) -> Result<(std::path::PathBuf, Vec<u8>), String> {
+/// The most body-file bytes one scenario reads (`body_file`, multipart files), over all its
+/// steps: each is held in memory for the run, and 64 MiB a file is no bound when 500 steps
+/// name one each.
+const BODIES_TOTAL: u64 = 256 << 20;
+
+/// A file relative to the scenario (environment templates allowed), read now, within the
+/// per-file cap and the scenario's total (`BODIES_TOTAL`).
+fn read_file(value: &str, vd: &mut Validator<'_>) -> Result<(std::path::PathBuf, Vec<u8>), String> {
     let p = substitute_env(value, vd.env)?;
     let full = vd.base_dir.join(p);
     let bytes = crate::files::read(&full, crate::files::BODY).map_err(|e| e.to_string())?;
+    vd.body_bytes = vd.body_bytes.saturating_add(bytes.len() as u64);
+    if vd.body_bytes > BODIES_TOTAL {
+        return Err(format!(
+            "the scenario's body files come to more than {} MiB in all, with {} (each is \
+             held in memory for the run, once per step that names it); name fewer or smaller \
+             files",
+            BODIES_TOTAL >> 20,
+            full.display()
+        ));
+    }
     Ok((full, bytes))
 }
 
