@@ -55,24 +55,15 @@ pub struct Columns {
 impl Columns {
     /// The same figures with an entry for every point, the skipped ones included.
     pub fn aligned(&self) -> Columns {
-        let pad = |v: &Vec<Option<u64>>| {
-            let mut out = vec![None; self.skipped];
-            out.extend_from_slice(v);
-            out
-        };
-        let zeros = |v: &Vec<u64>| {
-            let mut out = vec![0; self.skipped];
-            out.extend_from_slice(v);
-            out
-        };
+        let n = self.skipped;
         Columns {
             skipped: 0,
-            requests: zeros(&self.requests),
-            errors: zeros(&self.errors),
-            p50: pad(&self.p50),
-            p90: pad(&self.p90),
-            p99: pad(&self.p99),
-            max: pad(&self.max),
+            requests: after(n, 0, &self.requests),
+            errors: after(n, 0, &self.errors),
+            p50: after(n, None, &self.p50),
+            p90: after(n, None, &self.p90),
+            p99: after(n, None, &self.p99),
+            max: after(n, None, &self.max),
         }
     }
 
@@ -86,6 +77,13 @@ impl Columns {
         self.max
             .push((!open.latency.is_empty()).then(|| open.latency.max()));
     }
+}
+
+/// `n` entries of `fill`, then `values`.
+fn after<T: Clone>(n: usize, fill: T, values: &[T]) -> Vec<T> {
+    let mut out = vec![fill; n];
+    out.extend_from_slice(values);
+    out
 }
 
 /// The run over time: column per figure, an entry per point.

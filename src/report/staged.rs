@@ -3,8 +3,8 @@
 //! cross file systems) and renamed over the destination only once it is fully written,
 //! flushed and synced. A write that fails (a full disk), a run refused before its end, or a
 //! process that aborts never leaves a truncated or empty report: the destination is the
-//! previous file or the new one. The temporary file of a process that died is removed by
-//! the next run that writes the same destination.
+//! previous file or the new one. The next run that writes the same destination keeps what
+//! the temporary file of a dead process holds as `NAME.partial-PID` (removing it if empty).
 //!
 //! Also here: which paths name the same file (`same_file`), so that two outputs, or an
 //! output and the input it is made from, are refused before they overwrite each other.
@@ -32,7 +32,7 @@ pub struct Staged {
 
 impl Staged {
     /// Creates the temporary file for `dest` (a resolved path, see `resolve`), after
-    /// removing those that dead processes left for the same destination. Creating it is
+    /// clearing away those that dead processes left for the same destination. Creating it is
     /// what proves, before any load, that the directory can be written.
     pub fn create(dest: &Path) -> io::Result<Self> {
         remove_stale(dest);
@@ -123,8 +123,8 @@ fn temp_path(dest: &Path, pid: u32) -> io::Result<PathBuf> {
     Ok(dest.with_file_name(temp))
 }
 
-/// Removes the temporary files for `dest` whose process is gone: an abort (out of memory,
-/// a kill) leaves one behind, and each run would otherwise add another.
+/// Clears away the temporary files for `dest` whose process is gone (`keep_or_remove`): an
+/// abort (out of memory, a kill) leaves one behind, and each run would otherwise add another.
 fn remove_stale(dest: &Path) {
     let (Some(dir), Some(name)) = (dest.parent(), dest.file_name()) else {
         return;
