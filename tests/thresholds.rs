@@ -29,7 +29,7 @@ fn thresholds_that_hold_pass_and_are_listed() {
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(stdout.contains("thresholds all passed"), "{stdout}");
     assert!(
-        stdout.contains("✓ shop / slow: p50 >= 20ms   observed 2"),
+        stdout.contains("✓ shop / slow: p50 >= 20ms   observed "),
         "{stdout}"
     );
     assert_eq!(doc["thresholds_passed"], true);
@@ -49,12 +49,16 @@ fn a_failed_threshold_is_exit_1_with_its_observed_value() {
     assert_eq!(code, 1, "{stdout}");
     assert!(stdout.contains("thresholds 1 of 2 FAILED"), "{stdout}");
     assert!(
-        stdout.contains("✗ shop / slow: p99 < 5ms   observed 2"),
+        stdout.contains("✗ shop / slow: p99 < 5ms   observed "),
         "{stdout}"
     );
     assert!(stdout.contains("✓ rps > 0"), "{stdout}");
     assert_eq!(doc["thresholds_passed"], false);
     assert_eq!(doc["thresholds"][0]["passed"], false);
+    // The server sleeps 20 ms, so the p99 is at least that; a busy machine may add a
+    // scheduling delay on top (CI once saw 32 ms), so only the floor is exact.
+    let observed = doc["thresholds"][0]["observed"].as_f64().expect("a figure");
+    assert!((20.0..1000.0).contains(&observed), "{observed}");
 }
 
 #[test]
