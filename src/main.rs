@@ -15,7 +15,7 @@ fn main() -> ExitCode {
             let _ = e.print();
             // --help and --version are not errors.
             if e.use_stderr() {
-                ExitCode::from(stampede::run::exit::USAGE)
+                ExitCode::from(stampede::report::exit::USAGE)
             } else {
                 ExitCode::SUCCESS
             }

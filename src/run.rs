@@ -12,24 +12,10 @@ use crate::cli::{
 use crate::demo::{DemoConfig, DemoServer};
 use crate::engine;
 use crate::redact::Redactor;
+use crate::report::{exit, read_result};
 use crate::scenario::{self, Overrides, Plan};
 use crate::session::{self, Display, SessionOptions};
 use crate::signals::StopSignals;
-
-/// Exit status of a run whose report was printed (0), of bad input (2), of an interruption
-/// (130). Code 1 is reserved for failed thresholds.
-pub mod exit {
-    /// Everything ran and held.
-    pub const OK: u8 = 0;
-    /// Bad usage, bad scenario, or an error before the run.
-    pub const USAGE: u8 = 2;
-    /// The run completed and a threshold failed.
-    pub const THRESHOLDS: u8 = 1;
-    /// `compare`: a figure regressed.
-    pub const REGRESSED: u8 = 1;
-    /// Stopped by Ctrl-C or SIGTERM.
-    pub const INTERRUPTED: u8 = 130;
-}
 
 /// Executes a parsed command line.
 pub fn execute(cli: Cli) -> ExitCode {
@@ -189,16 +175,6 @@ fn print_bytes(bytes: &[u8]) -> u8 {
             exit::USAGE
         }
     }
-}
-
-/// Reads a saved result, named in every error.
-pub fn read_result(path: &std::path::Path) -> Result<serde_json::Value, String> {
-    let name = path.display().to_string();
-    let text = crate::files::read_text(path, crate::files::RESULT).map_err(|e| e.to_string())?;
-    let doc: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("{name}: not JSON: {e}"))?;
-    crate::report::saved::check(&doc, &name)?;
-    Ok(doc)
 }
 
 /// `stampede compare BASE NEW`: the table on stdout; exit 1 when a figure regressed.

@@ -23,8 +23,7 @@ use crate::metrics::{
     Aggregator, CheckName, Level, LiveState, Phase, Recorder, Snapshot, TickState,
 };
 use crate::report::export::{self, Exporter, Sink};
-use crate::report::{self, Ending, RunInfo};
-use crate::run::exit;
+use crate::report::{self, Ending, RunInfo, exit};
 use crate::scenario::{Model, Plan, Target};
 use crate::signals::StopSignals;
 use crate::tui::{self, Action};
@@ -121,7 +120,7 @@ pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
     }
     // Read now: a baseline that cannot be read is exit 2 before the load, not after it.
     let baseline = match &opts.baseline {
-        Some(path) => Some((path.display().to_string(), crate::run::read_result(path)?)),
+        Some(path) => Some((path.display().to_string(), report::read_result(path)?)),
         None => None,
     };
     let metrics = match opts.metrics_listen {

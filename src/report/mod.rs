@@ -4,8 +4,10 @@
 //! Both read a final `Snapshot` plus the `RunInfo` that describes the run; neither computes a
 //! statistic of its own. Depends on `metrics` and `scenario`.
 
+pub mod baseline;
 pub mod compare;
 pub mod csv;
+pub mod exit;
 pub mod export;
 pub mod hdrlog;
 pub mod html;
@@ -18,6 +20,7 @@ mod text;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
+pub use baseline::{SavedRun, read_result};
 pub use json::{SCHEMA_VERSION, to_json};
 pub use junit::to_junit;
 pub use text::summary;
