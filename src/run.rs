@@ -1,7 +1,11 @@
-//! The composition root: turns a parsed command line into a validated plan and the run's
-//! options, hands them to `session`, and maps the outcome to an exit code.
+//! The composition root, command by command: turns a parsed command line into a validated
+//! plan and the run's options, hands a run to `session`, and answers `validate`, `report`,
+//! `compare`, `demo`, `completions` and `man` itself; each returns its exit code (the codes
+//! are `report::exit`'s).
 //!
-//! Every other module is testable alone; this one and `session` only wire them together.
+//! Depends on `cli`, `scenario`, `session`, `report`, `engine` (the default thread count),
+//! `demo`, `signals`, `redact`, `files` and `out`; nothing imports it but `main`. Every other
+//! module is testable alone; this one and `session` only wire them together.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -12,7 +16,7 @@ use crate::cli::{
 use crate::demo::{DemoConfig, DemoServer};
 use crate::engine;
 use crate::redact::Redactor;
-use crate::report::{exit, read_result};
+use crate::report::{OutputPaths, exit, read_result};
 use crate::scenario::{self, Overrides, Plan};
 use crate::session::{self, Display, SessionOptions};
 use crate::signals::StopSignals;
@@ -444,11 +448,13 @@ fn run(args: &RunArgs) -> u8 {
     };
     let hide = plan.redactor.clone();
     let opts = SessionOptions {
-        json: args.json.clone(),
-        junit: args.junit.clone(),
-        csv: args.csv.clone(),
-        hdr_log: args.hdr_log.clone(),
-        html: args.html.clone(),
+        outputs: OutputPaths {
+            json: args.json.clone(),
+            junit: args.junit.clone(),
+            csv: args.csv.clone(),
+            hdr_log: args.hdr_log.clone(),
+            html: args.html.clone(),
+        },
         metrics_listen: args.metrics_listen,
         baseline: args.baseline.clone(),
         tolerance: args.tolerance,

@@ -9,6 +9,14 @@
 //! (raised up to the hard limit as the run's start does); the open model's rate at most
 //! `MAX_LIVE_RATE`. A change past them goes to the limit, or is refused with a notice the
 //! dashboard shows; it never reaches the engine.
+//!
+//! Around it, the steering from outside, each a task the wiring starts: `steer` applies the
+//! user's live actions, `watch_signals` the stop signals, `judge` stops the run when an
+//! `abort_on_fail` threshold breaks. `Control` also remembers who stopped the run: the user
+//! (a key, a signal) makes it `interrupted`; the run's own end, a threshold or a data file
+//! does not. Depends on `metrics` (levels, events; it is the ticker's `Steering`),
+//! `scenario` (the plan, thresholds), `signals`, `fdlimit` and `out` (notes); never on the dashboard, whose
+//! actions reach it as `Command`s.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,9 +25,15 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
+mod judge;
+mod steer;
+
+pub use steer::{Command, Helm, Outside};
+
 use crate::fdlimit;
-use crate::metrics::{Change, Level, LoadEvent};
-use crate::scenario::MAX_USERS;
+use crate::metrics::ticker::Steering;
+use crate::metrics::{Change, Level, LiveState, LoadEvent};
+use crate::scenario::{MAX_USERS, Model, Plan, Target};
 
 /// The highest open-model rate a live change reaches (arrivals per second): far past what
 /// one machine sends, and low enough that the pacer never spins planning arrivals it can
@@ -36,6 +50,36 @@ pub struct FileBudget {
     pub per_user: u64,
     /// Descriptors the run holds besides its users' (the runtimes' own).
     pub besides: u64,
+}
+
+impl FileBudget {
+    /// The open files a run of `plan` needs: in-process, the demo service holds the other
+    /// end of every connection; each of `runtimes` per-core runtimes holds a few descriptors
+    /// of its own (its epoll, its wake-up event). The run's start and every live change
+    /// check against it.
+    pub fn of(plan: &Plan, runtimes: u64) -> Self {
+        FileBudget {
+            per_user: if plan.target == Target::Demo { 2 } else { 1 },
+            besides: 3 * runtimes,
+        }
+    }
+
+    /// Raises the open-file limit for `connections` before the run. The closed model cannot
+    /// start without them (`Err`); the open model goes on, warned, and arrivals past the
+    /// limit fail as error class `connect`.
+    pub fn make_room(&self, connections: u64, model: &Model) -> Result<(), String> {
+        let files = connections.saturating_mul(self.per_user) + self.besides;
+        match (fdlimit::make_room(files, connections), model) {
+            (Ok(()), _) => Ok(()),
+            (Err(why), Model::Closed { .. }) => Err(why),
+            (Err(why), Model::Open { .. }) => {
+                crate::note!(
+                    "warning: {why}; arrivals past the limit fail as error class `connect`"
+                );
+                Ok(())
+            }
+        }
+    }
 }
 
 impl Default for FileBudget {
@@ -64,6 +108,8 @@ struct Live {
     level: watch::Sender<Level>,
     /// Set once the user changes the level by hand: stages stop steering from then on.
     manual: AtomicBool,
+    /// Set when the user (a key, a signal) stops the run before its end (see `steer`).
+    interrupted: AtomicBool,
     files: FileBudget,
     book: Mutex<Book>,
 }
@@ -97,6 +143,7 @@ impl Control {
                 resumed: Notify::new(),
                 level: watch::Sender::new(level),
                 manual: AtomicBool::new(false),
+                interrupted: AtomicBool::new(false),
                 files,
                 book: Mutex::new(Book::default()),
             }),
@@ -294,6 +341,32 @@ impl Control {
     }
 }
 
+impl Steering for Control {
+    fn started(&self) -> Instant {
+        Control::started(self)
+    }
+
+    fn is_stopping(&self) -> bool {
+        Control::is_stopping(self)
+    }
+
+    fn paused_for(&self, now: Instant) -> Duration {
+        Control::paused_for(self, now)
+    }
+
+    fn live(&self, now: Instant, paused_for: Duration) -> LiveState {
+        LiveState {
+            level: Some(self.level()),
+            planned: None,
+            paused: self.is_paused(),
+            paused_for,
+            events: self.events(),
+            stop_reason: self.stop_reason(),
+            notice: self.notice(now),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,7 +395,7 @@ mod tests {
         assert_eq!(c.level(), Level::Vus(11));
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn stop_releases_a_paused_waiter() {
         let c = Control::new(Level::Rate(5.0), Instant::now());
         c.toggle_pause();
@@ -330,11 +403,15 @@ mod tests {
             let c = c.clone();
             async move { c.wait_while_paused().await }
         });
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // A minute of paused time: a paused run's waiter is still parked, not let through.
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert!(!waiter.is_finished(), "a paused waiter waits");
         c.stop();
+        // Paused time runs ahead when every task waits: without the stop's wake-up this
+        // times out at once instead of hanging.
         tokio::time::timeout(Duration::from_secs(2), waiter)
             .await
-            .expect("released")
+            .expect("released by the stop")
             .expect("joined");
     }
 

@@ -27,7 +27,7 @@ mod x509;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use control::{Control, FileBudget, MAX_LIVE_RATE};
+pub use control::{Command, Control, FileBudget, Helm, MAX_LIVE_RATE, Outside};
 pub use fast::FastTransport;
 pub use h2::H2Transport;
 pub use preflight::preflight;

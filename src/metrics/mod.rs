@@ -12,6 +12,7 @@ mod live;
 mod outcome;
 mod recorder;
 mod snapshot;
+pub mod ticker;
 
 pub use aggregate::{Aggregator, CheckName};
 pub use history::{History, TickState};

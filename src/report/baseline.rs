@@ -2,8 +2,8 @@
 //!
 //! A baseline is read before the load (one that cannot be read is exit 2 before the first
 //! request, not after a long run) and compared at the end as a result, so a run and a saved
-//! file go through the same code (`compare`). Depends on `files` and the report's own
-//! `saved`, `compare` and `json`; never on the engine.
+//! file go through the same code (`compare`). Depends on `files`, `metrics` (the final
+//! snapshot) and the report's own `saved`, `compare` and `json`; never on the engine.
 
 use std::path::Path;
 

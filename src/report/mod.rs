@@ -1,8 +1,16 @@
-//! Reports of a finished (or interrupted) run: the text summary, the JSON document, the
-//! JUnit file, and the exporters that write them (`export`).
+//! Reports of a finished (or interrupted) run, and what the run hands to the user at its
+//! end: the text summary (`text`); one exporter per file format behind `export::Exporter` —
+//! JSON (`json`), JUnit (`junit`), HTML (`html`), and the CSV time series (`csv`) and HDR
+//! interval log (`hdrlog`) that stream tick by tick; the thresholds' `Verdict`s and the
+//! health warnings; the comparison with a saved result (`compare`, `baseline`, `saved`);
+//! which outputs a run opens (`outputs`); and the exit code its ending maps to (`exit`).
+//! Writing files in place is `staged`'s. The live Prometheus endpoint is not here but in
+//! `prom`: it serves snapshots while the run goes on.
 //!
-//! Both read a final `Snapshot` plus the `RunInfo` that describes the run; neither computes a
-//! statistic of its own. Depends on `metrics` and `scenario`.
+//! Everything reads a final `Snapshot` plus the `RunInfo` that describes the run; nothing
+//! here computes a statistic of its own. Depends on `metrics`, `scenario` (thresholds, the
+//! plan a `RunInfo` is made of), `engine` (only the `Connections` value a transport counted),
+//! `files`, `out` and `format`; never on the wiring (`run`, `session`) that calls it.
 
 pub mod baseline;
 pub mod compare;
@@ -11,8 +19,10 @@ pub mod exit;
 pub mod export;
 pub mod hdrlog;
 pub mod html;
+mod info;
 mod json;
 mod junit;
+pub mod outputs;
 pub mod saved;
 pub mod staged;
 mod text;
@@ -21,8 +31,10 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 pub use baseline::{SavedRun, read_result};
+pub use info::insecure_applies;
 pub use json::{SCHEMA_VERSION, to_json};
 pub use junit::to_junit;
+pub use outputs::{OutputPaths, Outputs};
 pub use text::summary;
 
 use crate::metrics::Snapshot;
