@@ -11,30 +11,22 @@
 mod backoff;
 mod clock;
 mod control;
-mod dial;
-mod fast;
-mod h2;
 mod pacer;
-mod preflight;
 mod ramp;
 mod threads;
-pub mod tls;
 mod transport;
 mod worker;
 mod workload;
-mod x509;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use control::{Command, Control, FileBudget, Helm, MAX_LIVE_RATE, Outside};
-pub use fast::FastTransport;
-pub use h2::H2Transport;
-pub use preflight::preflight;
 pub use ramp::Ramp;
 pub use threads::{Workers, default_threads};
 pub use transport::{
-    ClientOptions, Connections, Failure, Keep, Prepared, Reply, ReqwestTransport, Transport, Wire,
+    ClientOptions, Connections, Failure, FastTransport, H2Transport, Keep, Prepared, Reply,
+    ReqwestTransport, Transport, Wire, preflight, tls,
 };
 pub use workload::{User, Workload};
 

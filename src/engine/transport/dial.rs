@@ -15,7 +15,7 @@ use reqwest::header::HeaderValue;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
-use super::transport::Failure;
+use super::contract::Failure;
 use crate::metrics::ErrorClass;
 use crate::scenario::{Http, Proxies, ProxyUrl, Tls};
 
@@ -329,7 +329,7 @@ impl LazyTls {
 /// `Proxy-Authorization` for a proxy URL's credentials.
 pub fn proxy_authorization(p: &ProxyUrl) -> Option<HeaderValue> {
     let (user, password) = p.credentials.as_ref()?;
-    HeaderValue::from_str(&super::fast::basic_auth(user, Some(password))).ok()
+    HeaderValue::from_str(&super::http1::basic_auth(user, Some(password))).ok()
 }
 
 /// Asks the proxy on `tcp` for a tunnel to `at` and reads its answer: a 2xx opens it.

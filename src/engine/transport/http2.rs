@@ -29,9 +29,9 @@ use reqwest::header::{
     UPGRADE, USER_AGENT,
 };
 
+use super::contract::{Connections, Failure, Prepared, Progress, Reply, Transport, chain};
 use super::dial::{Dialer, Endpoint, fail};
-use super::fast::url_authorization;
-use super::transport::{Connections, Failure, Prepared, Progress, Reply, Transport, chain};
+use super::http1::url_authorization;
 use crate::metrics::ErrorClass;
 
 type Sender = SendRequest<Full<Bytes>>;
@@ -130,7 +130,7 @@ impl H2Transport {
     ) -> Result<Self, String> {
         Ok(Self {
             dialer: Dialer::new(tls, http, connect_timeout)?,
-            user_agent: HeaderValue::from_static(super::transport::USER_AGENT),
+            user_agent: HeaderValue::from_static(super::contract::USER_AGENT),
             streams: http.streams.max(1) as usize,
             places: Arc::default(),
             slots: std::sync::Mutex::new(HashMap::new()),

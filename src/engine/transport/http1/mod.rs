@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use bytes::{Buf, BufMut, BytesMut};
 
+use super::contract::{Connections, Failure, Prepared, Progress, Reply, Transport};
 use super::dial::{Dialer, Endpoint, Io, Route, fail, proxy_authorization};
-use super::transport::{Connections, Failure, Prepared, Progress, Reply, Transport};
 use crate::metrics::ErrorClass;
 pub(super) use codec::basic_auth;
 use codec::{Chunked, Framing, Head, Malformed, encode_request, parse_head};
@@ -61,7 +61,7 @@ impl FastTransport {
     ) -> Result<Self, String> {
         Ok(Self {
             dialer: Arc::new(Dialer::new(tls, http, connect_timeout)?),
-            user_agent: super::transport::USER_AGENT.to_string(),
+            user_agent: super::contract::USER_AGENT.to_string(),
         })
     }
 
