@@ -7,6 +7,7 @@
 //! else in the crate but `redact` (error samples are redacted once per tick).
 
 mod aggregate;
+mod connections;
 pub mod history;
 mod live;
 mod outcome;
@@ -15,6 +16,7 @@ mod snapshot;
 pub mod ticker;
 
 pub use aggregate::{Aggregator, CheckName};
+pub use connections::Connections;
 pub use history::{History, TickState};
 pub use live::{Change, Level, LoadEvent, MIN_LIVE_RATE};
 pub use outcome::{ErrorClass, Outcome};

@@ -85,7 +85,7 @@ pub struct RunInfo {
     /// TLS certificates were not verified (`--insecure`, `tls.insecure`).
     pub insecure: bool,
     /// The HTTP version and the connections made, as the transport counted them.
-    pub connections: Option<crate::engine::Connections>,
+    pub connections: Option<crate::metrics::Connections>,
     /// The proxy requests went through, as named in the summary (no credentials).
     pub proxy: Option<String>,
 }

@@ -11,11 +11,12 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use reqwest::header::HeaderValue;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
-use super::contract::Failure;
+use super::credentials::proxy_authorization;
+use super::failure::{Failure, Signs, fail};
+use super::tls;
 use crate::metrics::ErrorClass;
 use crate::scenario::{Http, Proxies, ProxyUrl, Tls};
 
@@ -250,13 +251,14 @@ impl Dialer {
         };
         let mut tcp = match TcpStream::connect((host, port)).await {
             Ok(tcp) => tcp,
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                return Err(fail(
-                    ErrorClass::ConnectRefused,
-                    format!("connect{via}: {e}"),
-                ));
+            Err(e) => {
+                let signs = Signs {
+                    refused: e.kind() == std::io::ErrorKind::ConnectionRefused,
+                    connect: true,
+                    ..Signs::default()
+                };
+                return Err(fail(signs.class(), format!("connect{via}: {e}")));
             }
-            Err(e) => return Err(fail(ErrorClass::Connect, format!("connect{via}: {e}"))),
         };
         let _ = tcp.set_nodelay(true);
         if let Route::Tunnel(p) = route {
@@ -274,7 +276,7 @@ impl Dialer {
             .map_err(|why| fail(ErrorClass::Tls, why))?;
         let connector = tokio_rustls::TlsConnector::from(config);
         let tls = connector.connect(name, tcp).await.map_err(|e| {
-            let why = super::tls::describe_io(&e);
+            let why = tls::describe_io(&e);
             fail(ErrorClass::Tls, format!("TLS handshake: {why}"))
         })?;
         if self.http2 && tls.get_ref().1.alpn_protocol() != Some(b"h2") {
@@ -320,16 +322,10 @@ impl LazyTls {
         self.config
             .get_or_init(|| {
                 let alpn: Vec<&[u8]> = self.alpn.iter().map(Vec::as_slice).collect();
-                super::tls::client_config(&self.settings, &alpn).map(Arc::new)
+                tls::client_config(&self.settings, &alpn).map(Arc::new)
             })
             .clone()
     }
-}
-
-/// `Proxy-Authorization` for a proxy URL's credentials.
-pub fn proxy_authorization(p: &ProxyUrl) -> Option<HeaderValue> {
-    let (user, password) = p.credentials.as_ref()?;
-    HeaderValue::from_str(&super::http1::basic_auth(user, Some(password))).ok()
 }
 
 /// Asks the proxy on `tcp` for a tunnel to `at` and reads its answer: a 2xx opens it.
@@ -407,16 +403,6 @@ async fn tunnel(tcp: &mut TcpStream, at: &Endpoint, p: &ProxyUrl) -> Result<(), 
     Err(refused(format!(
         "refused the tunnel to {authority}: {status} {reason}{hint}"
     )))
-}
-
-/// A failure before any response.
-pub fn fail(class: ErrorClass, message: String) -> Failure {
-    Failure {
-        class,
-        message,
-        status: None,
-        bytes: 0,
-    }
 }
 
 #[cfg(test)]

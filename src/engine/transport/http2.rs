@@ -29,10 +29,11 @@ use reqwest::header::{
     UPGRADE, USER_AGENT,
 };
 
-use super::contract::{Connections, Failure, Prepared, Progress, Reply, Transport, chain};
-use super::dial::{Dialer, Endpoint, fail};
-use super::http1::url_authorization;
-use crate::metrics::ErrorClass;
+use super::contract::{Prepared, Reply, Transport};
+use super::credentials::url_authorization;
+use super::dial::{Dialer, Endpoint};
+use super::failure::{Failure, Progress, Signs, chain, fail};
+use crate::metrics::{Connections, ErrorClass};
 
 type Sender = SendRequest<Full<Bytes>>;
 
@@ -323,11 +324,8 @@ impl H2Transport {
         let mut kept = BytesMut::new();
         let mut cut = false;
         while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| {
-                let mut f = classify(&e, *progress);
-                f.class = ErrorClass::Body;
-                f
-            })?;
+            // The status is known: whatever ends the body early is a failure to read it.
+            let frame = frame.map_err(|e| classify(&e, *progress))?;
             if let Ok(data) = frame.into_data() {
                 progress.bytes += data.len() as u64;
                 if req.keep.body {
@@ -375,33 +373,34 @@ fn goaway(e: &hyper::Error) -> Option<h2::Reason> {
 /// from the server is `goaway`, with its code; a closed or reset connection or stream
 /// (RST_STREAM) is `reset`; the rest `request`.
 fn classify(e: &hyper::Error, progress: Progress) -> Failure {
-    let mut message = chain(e);
+    let message = chain(e);
     let lower = message.to_ascii_lowercase();
-    let class = if progress.status.is_some() {
-        ErrorClass::Body
-    } else if e.is_timeout() {
-        ErrorClass::Timeout
-    } else if let Some(reason) = goaway(e) {
-        message = goaway_message(reason, &message);
-        ErrorClass::GoAway
-    } else if e.is_canceled()
-        || e.is_closed()
-        || e.is_incomplete_message()
-        || lower.contains("reset")
-        || lower.contains("go away")
-        || lower.contains("goaway")
-        || lower.contains("broken pipe")
-        || lower.contains("connection closed")
-    {
-        ErrorClass::Reset
-    } else {
-        ErrorClass::Request
+    let reason = goaway(e);
+    let signs = Signs {
+        in_body: progress.status.is_some(),
+        // hyper's own timeout is the keep-alive ping's: the peer went silent.
+        stalled: e.is_timeout(),
+        goaway: reason.is_some(),
+        closed: e.is_canceled()
+            || e.is_closed()
+            || e.is_incomplete_message()
+            || [
+                "reset",
+                "go away",
+                "goaway",
+                "broken pipe",
+                "connection closed",
+            ]
+            .iter()
+            .any(|words| lower.contains(words)),
+        ..Signs::default()
     };
-    Failure {
-        class,
-        message,
-        status: progress.status,
-        bytes: progress.bytes,
+    let class = signs.class();
+    match reason {
+        Some(reason) if class == ErrorClass::GoAway => {
+            progress.fail(class, goaway_message(reason, &message))
+        }
+        _ => progress.fail(class, message),
     }
 }
 
@@ -434,12 +433,7 @@ impl Transport for H2Transport {
         let exchange = self.exchange(session, req, &mut progress);
         match tokio::time::timeout(req.timeout, exchange).await {
             Ok(done) => done,
-            Err(_) => Err(Failure {
-                class: ErrorClass::Timeout,
-                message: format!("no complete response within {:?}", req.timeout),
-                status: progress.status,
-                bytes: progress.bytes,
-            }),
+            Err(_) => Err(progress.timed_out(req.timeout)),
         }
     }
 

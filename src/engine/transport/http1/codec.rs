@@ -14,29 +14,6 @@ const MAX_HEADERS: usize = 96;
 /// The most bytes a response head may take.
 pub const MAX_HEAD: usize = 64 << 10;
 
-/// `Basic` credentials for `user:password` (RFC 7617), as the value of `authorization`.
-pub fn basic_auth(user: &str, password: Option<&str>) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let plain = format!("{user}:{}", password.unwrap_or(""));
-    let mut out = String::from("Basic ");
-    for group in plain.as_bytes().chunks(3) {
-        let b = [
-            group[0],
-            *group.get(1).unwrap_or(&0),
-            *group.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= group.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// Appends a request head (and the body, if any) to `out`. `target` is the path and query;
 /// `host` the `Host` header's value. Headers named in `headers` are sent as given; `host`,
 /// `user-agent` and `content-length` are added when the step does not set them.
@@ -327,16 +304,6 @@ mod tests {
         let mut out = Vec::new();
         encode_request(&mut out, "GET", "", "h", &HeaderMap::new(), "s", None);
         assert_eq!(out, b"GET / HTTP/1.1\r\nhost: h\r\nuser-agent: s\r\n\r\n");
-    }
-
-    #[test]
-    fn basic_credentials_are_base64() {
-        assert_eq!(
-            basic_auth("Aladdin", Some("open sesame")),
-            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
-        );
-        assert_eq!(basic_auth("a", None), "Basic YTo=");
-        assert_eq!(basic_auth("ab", Some("c")), "Basic YWI6Yw==");
     }
 
     #[test]

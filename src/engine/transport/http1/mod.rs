@@ -18,12 +18,14 @@ use std::time::Duration;
 
 use bytes::{Buf, BufMut, BytesMut};
 
-use super::contract::{Connections, Failure, Prepared, Progress, Reply, Transport};
-use super::dial::{Dialer, Endpoint, Io, Route, fail, proxy_authorization};
-use crate::metrics::ErrorClass;
-pub(super) use codec::basic_auth;
+use reqwest::header::{AUTHORIZATION, PROXY_AUTHORIZATION};
+
+use super::contract::{Prepared, Reply, Transport};
+use super::credentials::{proxy_authorization, url_authorization};
+use super::dial::{Dialer, Endpoint, Io, Route};
+use super::failure::{Failure, Progress, Signs, fail};
+use crate::metrics::{Connections, ErrorClass};
 use codec::{Chunked, Framing, Head, Malformed, encode_request, parse_head};
-use reqwest::header::{AUTHORIZATION, HeaderValue, PROXY_AUTHORIZATION};
 
 /// The transport: settings shared by every user's connection.
 #[derive(Debug, Clone)]
@@ -178,12 +180,7 @@ impl FastTransport {
                 cut |= data.len() > room;
             }
         };
-        let body_failed = |why: String, progress: &Progress| Failure {
-            class: ErrorClass::Body,
-            message: why,
-            status: progress.status,
-            bytes: progress.bytes,
-        };
+        let body_failed = |why: String, progress: &Progress| progress.fail(ErrorClass::Body, why);
         let reusable = match head.framing {
             Framing::None => head.keep_alive,
             Framing::Length(n) => {
@@ -330,51 +327,17 @@ async fn read_head(
             }
             Ok(_) => {}
             Err(e) => {
-                let class = match e.kind() {
-                    std::io::ErrorKind::InvalidData => ErrorClass::Tls,
-                    _ => ErrorClass::Reset,
+                // rustls reports a TLS failure as invalid data; anything else ended the
+                // connection.
+                let signs = Signs {
+                    tls: e.kind() == std::io::ErrorKind::InvalidData,
+                    closed: true,
+                    ..Signs::default()
                 };
-                return Err(fail(class, format!("reading the response: {e}")));
+                return Err(fail(signs.class(), format!("reading the response: {e}")));
             }
         }
     }
-}
-
-/// `Authorization: Basic` for the credentials in `url` (`user:password@`, percent-decoded),
-/// as reqwest sends them; `None` when it has none. Both transports send it.
-pub(super) fn url_authorization(url: &url::Url) -> Result<Option<HeaderValue>, Failure> {
-    if url.username().is_empty() && url.password().is_none() {
-        return Ok(None);
-    }
-    let user = percent_decode(url.username());
-    let password = url.password().map(percent_decode);
-    HeaderValue::from_str(&basic_auth(&user, password.as_deref()))
-        .map(Some)
-        .map_err(|e| fail(ErrorClass::Render, format!("URL credentials: {e}")))
-}
-
-/// A URL's user or password, percent-decoded (`%40` is `@`; a bad escape stays as written).
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl Transport for FastTransport {
@@ -420,24 +383,8 @@ impl Transport for FastTransport {
             }
             Err(_) => {
                 session.conn = None;
-                Err(Failure {
-                    class: ErrorClass::Timeout,
-                    message: format!("no complete response within {:?}", req.timeout),
-                    status: progress.status,
-                    bytes: progress.bytes,
-                })
+                Err(progress.timed_out(req.timeout))
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn url_credentials_are_percent_decoded() {
-        assert_eq!(percent_decode("ann%40example.com"), "ann@example.com");
-        assert_eq!(percent_decode("p%3Ass+w%zz"), "p:ss+w%zz");
     }
 }
