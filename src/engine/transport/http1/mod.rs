@@ -8,24 +8,27 @@
 //! request is one attempt: nothing is retried. Depends on `metrics` (error classes) and the
 //! `Transport` types.
 
+mod body;
 mod codec;
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use bytes::{Buf, BufMut, BytesMut};
-
-use reqwest::header::{AUTHORIZATION, PROXY_AUTHORIZATION};
+use bytes::{Buf, BytesMut};
+use reqwest::header::{AUTHORIZATION, HeaderMap, PROXY_AUTHORIZATION};
 
 use super::contract::{Prepared, Reply, Transport};
 use super::credentials::{proxy_authorization, url_authorization};
 use super::dial::{Dialer, Endpoint, Io, Route};
 use super::failure::{Failure, Progress, Signs, fail};
 use crate::metrics::{Connections, ErrorClass};
-use codec::{Chunked, Framing, Head, Malformed, encode_request, parse_head};
+use crate::scenario::ProxyUrl;
+use body::{Sink, read_body};
+use codec::{Head, Malformed, encode_request, parse_head};
 
 /// The transport: settings shared by every user's connection.
 #[derive(Debug, Clone)]
@@ -92,68 +95,33 @@ impl FastTransport {
             }
             None => path,
         };
-        // Credentials in the URL (`user:password@`) become Basic authorization, as reqwest
-        // does, unless the step sets its own.
-        let with_auth;
-        let headers = match url_authorization(url)? {
-            Some(value) if !req.headers.contains_key(AUTHORIZATION) => {
-                let mut h = req.headers.clone();
-                h.insert(AUTHORIZATION, value);
-                with_auth = h;
-                &with_auth
-            }
-            _ => &req.headers,
-        };
-        let with_proxy;
-        let headers = match forward.and_then(proxy_authorization) {
-            Some(value) => {
-                let mut h = headers.clone();
-                h.insert(PROXY_AUTHORIZATION, value);
-                with_proxy = h;
-                &with_proxy
-            }
-            None => headers,
-        };
+        let headers = with_credentials(req, forward)?;
         encode_request(
             out,
             req.method.as_str(),
             target,
             host,
-            headers,
+            &headers,
             &self.user_agent,
             req.body.as_deref(),
         );
         Ok(())
     }
 
-    /// One exchange on the session's connection (made first if needed).
+    /// One exchange on the session's connection (made first if needed): write the request,
+    /// read the head, read the body by its framing, then keep the connection if it may
+    /// carry the next request.
     async fn exchange(
         &self,
         session: &mut Session,
         req: &Prepared,
         progress: &mut Progress,
     ) -> Result<Reply, Failure> {
-        let url = &req.url;
         if req.wire.get().is_none() {
             self.encode(req, &mut session.write)?;
             req.wire.keep(&session.write);
         }
-        // Compared in place: the endpoint is copied only for a new connection.
-        let mut kept = session.conn.take().filter(|(e, _)| e.serves(url));
-        if let Some((_, io)) = &mut kept
-            && !still_open(io, &mut session.read)
-        {
-            kept = None;
-        }
-        let (endpoint, mut io) = match kept {
-            Some(conn) => conn,
-            None => {
-                session.read.clear();
-                let at = Endpoint::of(url);
-                let io = self.dialer.dial(&at).await?;
-                (at, io)
-            }
-        };
+        let (endpoint, mut io) = self.connection(session, &req.url).await?;
         let wire = req.wire.get().map_or(&session.write[..], |kept| &kept[..]);
         io.write_all(wire)
             .await
@@ -161,122 +129,74 @@ impl FastTransport {
         let head_request = req.method == reqwest::Method::HEAD;
         let head = read_head(&mut io, &mut session.read, head_request, req.keep.headers).await?;
         progress.status = Some(head.status);
-        let mut kept = BytesMut::new();
-        if req.keep.body
-            && let Framing::Length(n) = head.framing
-        {
-            kept.reserve(
-                usize::try_from(n)
-                    .unwrap_or(usize::MAX)
-                    .min(req.keep.max_body),
-            );
-        }
-        let mut cut = false;
-        let mut take = |data: &[u8], progress: &mut Progress| {
-            progress.bytes += data.len() as u64;
-            if req.keep.body {
-                let room = req.keep.max_body.saturating_sub(kept.len());
-                kept.put_slice(&data[..data.len().min(room)]);
-                cut |= data.len() > room;
-            }
-        };
-        let body_failed = |why: String, progress: &Progress| progress.fail(ErrorClass::Body, why);
-        let reusable = match head.framing {
-            Framing::None => head.keep_alive,
-            Framing::Length(n) => {
-                let mut left = n;
-                loop {
-                    let have = session
-                        .read
-                        .len()
-                        .min(usize::try_from(left).unwrap_or(usize::MAX));
-                    if have > 0 {
-                        // Read and step past in place: `split_to` would turn the buffer
-                        // into a shared one, an allocation per response.
-                        take(&session.read[..have], progress);
-                        session.read.advance(have);
-                        left -= have as u64;
-                    }
-                    if left == 0 {
-                        break;
-                    }
-                    match io.read_buf(&mut session.read).await {
-                        Ok(0) => {
-                            let why =
-                                format!("connection closed with {left} of {n} body bytes unread");
-                            return Err(body_failed(why, progress));
-                        }
-                        Ok(_) => {}
-                        Err(e) => {
-                            return Err(body_failed(format!("reading the body: {e}"), progress));
-                        }
-                    }
-                }
-                head.keep_alive
-            }
-            Framing::Chunked => {
-                let mut decoder = Chunked::default();
-                loop {
-                    let fed = decoder.feed(&session.read, &mut |d| take(d, progress));
-                    let used = fed.map_err(|Malformed(why)| body_failed(why, progress))?;
-                    session.read.advance(used);
-                    if decoder.is_done() {
-                        break;
-                    }
-                    match io.read_buf(&mut session.read).await {
-                        Ok(0) => {
-                            return Err(body_failed(
-                                "connection closed inside a chunked body".into(),
-                                progress,
-                            ));
-                        }
-                        Ok(_) => {}
-                        Err(e) => {
-                            return Err(body_failed(format!("reading the body: {e}"), progress));
-                        }
-                    }
-                }
-                head.keep_alive
-            }
-            Framing::UntilClose => {
-                loop {
-                    if !session.read.is_empty() {
-                        let piece = session.read.split();
-                        take(&piece, progress);
-                    }
-                    match io.read_buf(&mut session.read).await {
-                        Ok(0) => break,
-                        Ok(_) => {}
-                        // Many TLS servers close without close_notify; for a body that ends
-                        // at the close, that close is its end (as curl and browsers take it).
-                        Err(e) if io.is_tls() && e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                            break;
-                        }
-                        Err(e) => {
-                            return Err(body_failed(format!("reading the body: {e}"), progress));
-                        }
-                    }
-                }
-                false
-            }
-        };
-        // Bytes past the response mean the server misframed it: the connection is not
-        // trusted for another request (we never pipeline).
-        let asked_close = req
-            .headers
-            .get(reqwest::header::CONNECTION)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
-        if reusable && !asked_close && session.read.is_empty() {
+        let mut sink = Sink::new(req.keep, head.framing, progress);
+        let buf = &mut session.read;
+        let reusable = read_body(&mut io, buf, head.framing, head.keep_alive, &mut sink).await?;
+        if reusable && !asks_to_close(req) && session.read.is_empty() {
             session.conn = Some((endpoint, io));
         }
+        let (body, cut) = sink.finish();
         Ok(Reply {
             status: head.status,
             bytes: progress.bytes,
             headers: head.headers,
-            body: kept.freeze(),
+            body,
             cut,
         })
     }
+
+    /// The session's connection to `url`'s endpoint: the one it kept, if it goes there and
+    /// is still open, else a new one (its read buffer emptied).
+    async fn connection(
+        &self,
+        session: &mut Session,
+        url: &url::Url,
+    ) -> Result<(Endpoint, Io), Failure> {
+        // Compared in place: the endpoint is copied only for a new connection.
+        let mut kept = session.conn.take().filter(|(e, _)| e.serves(url));
+        if let Some((_, io)) = &mut kept
+            && !still_open(io, &mut session.read)
+        {
+            kept = None;
+        }
+        match kept {
+            Some(conn) => Ok(conn),
+            None => {
+                session.read.clear();
+                let at = Endpoint::of(url);
+                let io = self.dialer.dial(&at).await?;
+                Ok((at, io))
+            }
+        }
+    }
+}
+
+/// The headers to send: the step's, with the URL's credentials (`user:password@`) as Basic
+/// authorization, as reqwest does, unless the step sets its own, and a forwarding proxy's
+/// credentials. Copied only when something is added.
+fn with_credentials<'r>(
+    req: &'r Prepared,
+    forward: Option<&ProxyUrl>,
+) -> Result<Cow<'r, HeaderMap>, Failure> {
+    let mut headers = Cow::Borrowed(&req.headers);
+    if let Some(value) = url_authorization(&req.url)?
+        && !req.headers.contains_key(AUTHORIZATION)
+    {
+        headers.to_mut().insert(AUTHORIZATION, value);
+    }
+    if let Some(value) = forward.and_then(proxy_authorization) {
+        headers.to_mut().insert(PROXY_AUTHORIZATION, value);
+    }
+    Ok(headers)
+}
+
+/// Whether the request itself said `connection: close`. Bytes past the response (the
+/// caller checks) would mean the server misframed it: such a connection is not trusted for
+/// another request either (we never pipeline).
+fn asks_to_close(req: &Prepared) -> bool {
+    req.headers
+        .get(reqwest::header::CONNECTION)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"))
 }
 
 /// Whether a kept-alive connection can carry the next request: the server may have closed
