@@ -342,10 +342,41 @@ async fn tunnel(tcp: &mut TcpStream, at: &Endpoint, p: &ProxyUrl) -> Result<(), 
     tcp.write_all(ask.as_bytes())
         .await
         .map_err(|e| fail(ErrorClass::Connect, format!("proxy {proxy}: {e}")))?;
-    // The answer's head is read and nothing after it: past a 200 the target may speak first
-    // (an h2c server sends its SETTINGS at once), and those bytes belong to the connection.
-    // So the socket is peeked, and only the head is consumed.
     let refused = |why: String| fail(ErrorClass::Connect, format!("proxy {proxy}: {why}"));
+    let head = tunnel_answer(tcp, &authority, &refused).await?;
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut response = httparse::Response::new(&mut headers);
+    match response.parse(&head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        _ => {
+            return Err(refused(
+                "its answer to CONNECT is not an HTTP response".into(),
+            ));
+        }
+    }
+    let status = response.code.unwrap_or(0);
+    if (200..300).contains(&status) {
+        return Ok(());
+    }
+    let reason = response.reason.unwrap_or_default();
+    let hint = if status == 407 {
+        "; give the proxy's credentials in its URL, as user:password@host:port"
+    } else {
+        ""
+    };
+    Err(refused(format!(
+        "refused the tunnel to {authority}: {status} {reason}{hint}"
+    )))
+}
+
+/// The head of the proxy's answer to CONNECT, and nothing after it: past a 200 the target
+/// may speak first (an h2c server sends its SETTINGS at once), and those bytes belong to
+/// the connection. So the socket is peeked, and only the head is consumed.
+async fn tunnel_answer(
+    tcp: &mut TcpStream,
+    authority: &str,
+    refused: &impl Fn(String) -> Failure,
+) -> Result<Vec<u8>, Failure> {
     let mut head: Vec<u8> = Vec::with_capacity(256);
     let mut buf = [0u8; 1024];
     loop {
@@ -374,35 +405,12 @@ async fn tunnel(tcp: &mut TcpStream, at: &Endpoint, p: &ProxyUrl) -> Result<(), 
             .map_err(|e| refused(e.to_string()))?;
         head.extend_from_slice(&buf[..take]);
         if end.is_some() {
-            break;
+            return Ok(head);
         }
         if head.len() > MOST_TUNNEL_HEAD {
             return Err(refused("its answer to CONNECT has no end".into()));
         }
     }
-    let mut headers = [httparse::EMPTY_HEADER; 64];
-    let mut response = httparse::Response::new(&mut headers);
-    match response.parse(&head) {
-        Ok(httparse::Status::Complete(_)) => {}
-        _ => {
-            return Err(refused(
-                "its answer to CONNECT is not an HTTP response".into(),
-            ));
-        }
-    }
-    let status = response.code.unwrap_or(0);
-    if (200..300).contains(&status) {
-        return Ok(());
-    }
-    let reason = response.reason.unwrap_or_default();
-    let hint = if status == 407 {
-        "; give the proxy's credentials in its URL, as user:password@host:port"
-    } else {
-        ""
-    };
-    Err(refused(format!(
-        "refused the tunnel to {authority}: {status} {reason}{hint}"
-    )))
 }
 
 #[cfg(test)]

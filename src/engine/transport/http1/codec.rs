@@ -120,22 +120,55 @@ pub fn parse_head(buf: &[u8], head_request: bool, keep: bool) -> Result<Option<H
         Err(e) => return Err(Malformed(format!("malformed response head: {e}"))),
     };
     let status = response.code.unwrap_or(0);
-    let mut keep_alive = response.version == Some(1);
-    let mut length: Option<u64> = None;
-    let mut chunked = false;
+    let (fields, headers) = read_fields(response.headers, keep)?;
+    let mut keep_alive = fields.connection.unwrap_or(response.version == Some(1));
+    // A length beside chunked framing is a smuggling risk (RFC 9112 §6.3): read the body by
+    // its chunks, then close. A switched protocol is no longer HTTP/1.1.
+    if (fields.chunked && fields.length.is_some()) || status == 101 {
+        keep_alive = false;
+    }
+    let framing = framing(status, head_request, &fields);
+    if framing == Framing::UntilClose {
+        keep_alive = false;
+    }
+    Ok(Some(Head {
+        status,
+        len,
+        framing,
+        keep_alive,
+        headers,
+    }))
+}
+
+/// What a head's headers say of its body and its connection.
+#[derive(Debug, Default)]
+struct Fields {
+    /// `content-length`.
+    length: Option<u64>,
+    /// `transfer-encoding` ends with `chunked`.
+    chunked: bool,
+    /// The last `connection` header that says `close` (false) or `keep-alive` (true).
+    connection: Option<bool>,
+}
+
+/// Reads the headers that frame the body and govern the connection; copies every header
+/// out when `keep` asks for them.
+#[inline]
+fn read_fields(raw: &[httparse::Header<'_>], keep: bool) -> Result<(Fields, HeaderMap), Malformed> {
+    let mut fields = Fields::default();
     let mut headers = HeaderMap::new();
-    for h in response.headers.iter() {
+    for h in raw {
         if h.name.eq_ignore_ascii_case("content-length") {
             let text = std::str::from_utf8(h.value).unwrap_or("").trim();
             let n: u64 = text
                 .parse()
                 .map_err(|_| Malformed(format!("content-length \"{text}\" is not a number")))?;
-            if length.is_some_and(|m| m != n) {
+            if fields.length.is_some_and(|m| m != n) {
                 return Err(Malformed("two different content-length headers".into()));
             }
-            length = Some(n);
+            fields.length = Some(n);
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = std::str::from_utf8(h.value)
+            fields.chunked = std::str::from_utf8(h.value)
                 .unwrap_or("")
                 .rsplit(',')
                 .next()
@@ -143,12 +176,12 @@ pub fn parse_head(buf: &[u8], head_request: bool, keep: bool) -> Result<Option<H
         } else if h.name.eq_ignore_ascii_case("connection") {
             let v = std::str::from_utf8(h.value).unwrap_or("");
             if v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")) {
-                keep_alive = false;
+                fields.connection = Some(false);
             } else if v
                 .split(',')
                 .any(|t| t.trim().eq_ignore_ascii_case("keep-alive"))
             {
-                keep_alive = true;
+                fields.connection = Some(true);
             }
         }
         if keep
@@ -160,29 +193,21 @@ pub fn parse_head(buf: &[u8], head_request: bool, keep: bool) -> Result<Option<H
             headers.append(name, value);
         }
     }
-    // A length beside chunked framing is a smuggling risk (RFC 9112 §6.3): read the body by
-    // its chunks, then close. A switched protocol is no longer HTTP/1.1.
-    if (chunked && length.is_some()) || status == 101 {
-        keep_alive = false;
-    }
-    let framing = if head_request || (100..200).contains(&status) || status == 204 || status == 304
-    {
+    Ok((fields, headers))
+}
+
+/// How the body of a response with `status` is delimited (RFC 9112 §6.3).
+#[inline]
+fn framing(status: u16, head_request: bool, fields: &Fields) -> Framing {
+    if head_request || (100..200).contains(&status) || status == 204 || status == 304 {
         Framing::None
-    } else if chunked {
+    } else if fields.chunked {
         Framing::Chunked
-    } else if let Some(n) = length {
+    } else if let Some(n) = fields.length {
         Framing::Length(n)
     } else {
-        keep_alive = false;
         Framing::UntilClose
-    };
-    Ok(Some(Head {
-        status,
-        len,
-        framing,
-        keep_alive,
-        headers,
-    }))
+    }
 }
 
 /// Where a chunked body's decoder is.
