@@ -1,6 +1,7 @@
 //! The contract between the engine and a transport: the `Transport` trait (how one
 //! request is sent and its whole response read), what it is given (`Prepared`, with its
-//! `Wire` encoding and what to `Keep`) and what it gives back (`Reply`, or a `Failure`).
+//! `Wire` encoding and what to `Keep`) and what it gives back (`Reply`, or a `Failure`),
+//! and the `USER_AGENT` every transport sends.
 //!
 //! The engine sees only this trait, so transports can be swapped without touching the
 //! worker loop, and tests can use a fake. Invariant: a transport never retries; every

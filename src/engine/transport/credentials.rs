@@ -1,8 +1,8 @@
 //! Credentials every transport sends the same way: `Authorization: Basic` for a URL's
 //! `user:password@` (percent-decoded, as reqwest sends them) and `Proxy-Authorization` for
 //! a proxy URL's. The dialer (CONNECT), HTTP/1.1 and HTTP/2 all take them from here.
-//! Depends on `failure` (a credential that is not a header value is a `render` failure)
-//! and the plan's `ProxyUrl`. Pure functions: no I/O, no state.
+//! Depends on `failure` and `metrics` (a credential that is not a header value is a
+//! `render` failure) and the plan's `ProxyUrl`. Pure functions: no I/O, no state.
 
 use reqwest::header::HeaderValue;
 

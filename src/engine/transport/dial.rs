@@ -1,8 +1,11 @@
-//! Making connections for both transports (`fast`, HTTP/1.1, and `h2`): TCP to the target,
-//! or to a proxy (a CONNECT tunnel for https and HTTP/2; for plain HTTP/1.1 the proxy
-//! forwards requests written in absolute form), then TLS with the run's configuration
-//! (`engine::tls`) and, for HTTP/2, ALPN's `h2` required. Counts the connections it makes.
-//! Depends on `engine::tls`, the plan's `Tls` and `Http`, and `metrics` (error classes).
+//! Making connections for the connection-level transports (`http1` and `http2`) and the
+//! preflight: TCP to the target, or to a proxy (a CONNECT tunnel for https and HTTP/2; for
+//! plain HTTP/1.1 the proxy forwards requests written in absolute form), then TLS with the
+//! run's configuration (`tls`) and, for HTTP/2, ALPN's `h2` required. Counts the
+//! connections it makes; `Io` is the connection, with the read that reuses its buffer.
+//! Depends on `tls`, `credentials` (the proxy's), `failure`, the plan's `Tls` and `Http`,
+//! and `metrics` (error classes). Invariant: a connection is counted once it is usable (TCP,
+//! tunnel and TLS done), and is made within the connect timeout or fails as `timeout`.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -29,8 +32,11 @@ const MOST_TUNNEL_HEAD: usize = 16 << 10;
 /// Where a connection goes: TLS or not, host (as in the URL: IPv6 in brackets) and port.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Endpoint {
+    /// https.
     pub tls: bool,
+    /// The host as the URL writes it (IPv6 in brackets).
     pub host: String,
+    /// The port, the scheme's default when the URL gives none.
     pub port: u16,
 }
 
@@ -62,7 +68,9 @@ impl Endpoint {
 
 /// One open connection: plain TCP, or TLS over it.
 pub enum Io {
+    /// Plain TCP (http://, h2c).
     Plain(TcpStream),
+    /// TLS over TCP (https://).
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }
 

@@ -6,7 +6,7 @@
 //! `Signs`; which class wins when several signs show is decided here only, so a new
 //! transport, or a new kind of evidence, changes the classification in one place. The
 //! helpers that walk an error's chain (`chain`, `io_kind`, `has_tls_error`) are here too.
-//! Depends on `metrics` (error classes) and `tls` (a refused certificate in plain words).
+//! Depends on `tls` (a refused certificate in plain words) and `metrics` (error classes).
 //! Invariant: every failure carries what its response had delivered (status, bytes), so a
 //! body cut short is counted with its status.
 
@@ -78,7 +78,8 @@ pub struct Signs {
     pub in_body: bool,
     /// The peer stopped answering (a protocol's keep-alive timed out).
     pub stalled: bool,
-    /// HTTP/2: the server sent GOAWAY with an error code.
+    /// HTTP/2: a GOAWAY from the server ended the request (a graceful one only once the
+    /// request was refused on every connection it was sent again on).
     pub goaway: bool,
     /// Nothing listens at the address.
     pub refused: bool,

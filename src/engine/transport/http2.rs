@@ -1,5 +1,5 @@
 //! The HTTP/2 transport (`http2: true`): hyper's HTTP/2 client connection over the run's
-//! own connections (`engine::dial`: ALPN `h2` over TLS, prior knowledge, h2c, over plain
+//! own connections (`dial`: ALPN `h2` over TLS, prior knowledge, h2c, over plain
 //! TCP; through a proxy's tunnel when one applies).
 //!
 //! Users share connections `streams_per_connection` at a time, each request on its own
@@ -10,10 +10,12 @@
 //! that fails because its connection failed is counted, never resent, with one exception:
 //! a request the server never processed (above the last stream id of a graceful GOAWAY,
 //! RFC 9113 §6.8, or never handed to a connection that had just closed) is sent again on
-//! a new connection (at most `UNPROCESSED_RESENDS` times) and counted once, its latency from the first send. A server that
-//! ends connections this way (nginx after `keepalive_requests`) is counted in
-//! `graceful_closes`, not as errors; a GOAWAY with an error code is the `goaway` class.
-//! Depends on `engine::dial` and the `Transport` types.
+//! a new connection (at most `UNPROCESSED_RESENDS` times) and counted once, its latency
+//! from the first send. A server that ends connections this way (nginx after
+//! `keepalive_requests`) is counted in `graceful_closes`, not as errors; a GOAWAY with an
+//! error code is the `goaway` class. hyper's errors are read into `failure::Signs` here.
+//! Depends on `contract`, `dial`, `credentials`, `failure`, the plan's TLS and HTTP
+//! settings and `metrics` (error classes, `Connections`).
 
 use std::collections::HashMap;
 use std::sync::Arc;

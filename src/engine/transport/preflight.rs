@@ -4,8 +4,8 @@
 //!
 //! It sends no HTTP request: the target's own request counts stay exactly the run's (the
 //! tests compare them), and a scenario's first step may not be safe to repeat (a POST).
-//! Through a proxy, the connection is the run's own (`engine::dial`: the tunnel, then TLS).
-//! Depends on `engine::tls`, `engine::dial` and the plan's TLS and HTTP settings.
+//! Through a proxy, the connection is the run's own (`dial`: the tunnel, then TLS).
+//! Depends on `tls`, `dial` and the plan's TLS and HTTP settings.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,10 +1,10 @@
-//! The reqwest-based transport (`--transport reqwest`), kept for what the connection-level
-//! ones do not do: reqwest's own pool, shared by every user, and its own connections.
+//! The reqwest-based transport (`--transport reqwest`): reqwest's pooled client, shared by
+//! every user, the alternative to the connection-level `http1`.
 //!
 //! Settings make it a load tester's client: no proxy lookup, no redirects, no retries (each
 //! would hide or add requests). Its errors are read into the shared `Signs` here; the class
 //! they make is decided in `failure`. Depends on `contract`, `failure`, `tls` (the run's
-//! rustls configuration) and `metrics` (error classes).
+//! rustls configuration) and the plan's `Tls`.
 
 use std::time::Duration;
 

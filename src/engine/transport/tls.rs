@@ -1,12 +1,14 @@
-//! The rustls client configuration every connection uses (both transports and the
-//! preflight): the platform's roots plus `tls.ca`, or no verification with `insecure`; an
-//! optional client certificate; the lowest version. Built once per run.
+//! The rustls client configuration every connection uses (every transport: through `dial`
+//! for HTTP/1.1 and HTTP/2, given to reqwest, and the preflight's): the platform's roots
+//! plus `tls.ca`, or no verification with `insecure`; an optional client certificate; the
+//! lowest version. Built once per run.
 //!
 //! Verification goes as curl's does where rustls is stricter: a server certificate that is
 //! itself one of the certificates given with `tls.ca` (`--cacert`) is trusted after its
 //! name and dates are checked (the usual `openssl req -x509` recipe marks it CA:TRUE, which
 //! webpki refuses as a server's own), and an X.509 v1 client certificate is accepted when
 //! it matches its key. A refusal says in plain words what is wrong (`describe`).
+//! Depends on `x509` and the plan's `Tls`; nothing else in the crate.
 
 use std::sync::Arc;
 

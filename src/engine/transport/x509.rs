@@ -1,8 +1,9 @@
 //! The few fields of an X.509 certificate that stampede reads itself: its version, its
 //! validity dates and its public key. webpki (under rustls) parses only v3 certificates
 //! and keeps the dates to itself; these are what a certificate the user gave is checked
-//! against (`engine::tls`), and how a v1 client certificate is matched to its key.
+//! against (`tls`), and how a v1 client certificate is matched to its key.
 //! A minimal DER reader: anything it does not understand is `None`, never a panic.
+//! Depends on nothing else in the crate.
 
 /// What `read` found in a certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,9 +3,10 @@
 //! and keeps only what the step asked for.
 //!
 //! Depends on `codec` (framing, the chunked decoder), `dial` (the connection), `contract`
-//! (`Keep`) and `failure`. Invariants: no allocation per response beyond the kept body
-//! (the buffer is stepped past in place, never split off, except until-close pieces); a
-//! failure here is class `body`, with the status and the bytes counted so far.
+//! (`Keep`), `failure` and `metrics` (error classes). Invariants: no allocation per
+//! response beyond the kept body (the buffer is stepped past in place, never split off,
+//! except until-close pieces); a failure here is class `body`, with the status and the
+//! bytes counted so far.
 
 use bytes::{Buf, BufMut, BytesMut};
 

@@ -5,8 +5,15 @@
 //!
 //! A connection is made on the first request, made again after the server closes it (or
 //! answers `connection: close`), and replaced when a step sends to another host. Every
-//! request is one attempt: nothing is retried. Depends on `metrics` (error classes) and the
-//! `Transport` types.
+//! request is one attempt: nothing is retried.
+//!
+//! An exchange goes in the order of the work, one function each: `connection` (kept or
+//! dialed), the request written, `read_head`, `body::read_body` by the head's framing,
+//! then the connection kept if it may carry the next request. Depends on `codec`, `body`,
+//! `contract`, `dial`, `credentials`, `failure`, the plan's proxy settings and `metrics`
+//! (error classes, `Connections`). Invariant (the hot path): per request, no allocation but
+//! the kept parts of the response, no boxing, no task, no channel, no lock; the session's
+//! buffers and timer are reused.
 
 mod body;
 mod codec;
@@ -57,7 +64,7 @@ impl std::fmt::Debug for Session {
 }
 
 impl FastTransport {
-    /// A transport with the run's TLS settings (`engine::tls`: the platform's roots by
+    /// A transport with the run's TLS settings (`tls`: the platform's roots by
     /// default, as reqwest) and proxy, with `connect_timeout` for each new connection.
     pub fn new(
         connect_timeout: Duration,
