@@ -2,15 +2,14 @@
 //! the target and the run's end: the redacted target, the verdicts, whether `--insecure`
 //! applied, the proxy as the summary names it.
 //!
-//! Depends on `scenario` (the plan), `metrics` (the final snapshot) and `engine` (the
-//! transport's connection count, a plain value). Invariant: nothing here shows a secret — the
+//! Depends on `scenario` (the plan) and `metrics` (the final snapshot, and the transport's
+//! connection count, a plain value). Invariant: nothing here shows a secret — the
 //! target goes through the plan's redactor and a proxy is named without its credentials.
 
 use std::time::{Duration, SystemTime};
 
 use super::{Ending, RunInfo};
-use crate::engine::Connections;
-use crate::metrics::Snapshot;
+use crate::metrics::{Connections, Snapshot};
 use crate::scenario::{Plan, Proxies, Target};
 
 impl RunInfo {

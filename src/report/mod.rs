@@ -8,9 +8,10 @@
 //! `prom`: it serves snapshots while the run goes on.
 //!
 //! Everything reads a final `Snapshot` plus the `RunInfo` that describes the run; nothing
-//! here computes a statistic of its own. Depends on `metrics`, `scenario` (thresholds, the
-//! plan a `RunInfo` is made of), `engine` (only the `Connections` value a transport counted),
-//! `files`, `out` and `format`; never on the wiring (`run`, `session`) that calls it.
+//! here computes a statistic of its own. Depends on `metrics` (with the `Connections` value
+//! a transport counted), `scenario` (thresholds, the plan a `RunInfo` is made of), `files`,
+//! `out` and `format`; never on the engine, nor on the wiring (`run`, `session`) that calls
+//! it.
 
 pub mod baseline;
 pub mod compare;
