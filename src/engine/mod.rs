@@ -36,11 +36,16 @@ pub use threads::{Workers, default_threads};
 pub use transport::{
     ClientOptions, Connections, Failure, Keep, Prepared, Reply, ReqwestTransport, Transport, Wire,
 };
-pub use workload::{User, Workload};
+pub use user::User;
+pub use workload::Workload;
 
 use crate::metrics::Level;
 use crate::metrics::Recorder;
 use crate::scenario::Model;
+
+// The prepared step and the virtual user it is sent as.
+mod step;
+mod user;
 
 /// The load level a plan starts at.
 pub fn initial_level(model: &Model) -> Level {
@@ -57,11 +62,11 @@ pub async fn setup<T: Transport>(work: &mut Workload, transport: &T) -> Result<(
     let Some(flow) = &work.setup else {
         return Ok(());
     };
-    let mut user = User::of(work, 0, fastrand::u64(..));
+    let mut user = work.user(0, fastrand::u64(..));
     let mut session = T::Session::default();
     for step in &flow.steps {
         let fail = |why: String| format!("setup step \"{}\" failed: {why}", step.spec.name);
-        let mut req = step.request(&mut user, work).map_err(fail)?;
+        let mut req = step.request(&mut user, &work.globals).map_err(fail)?;
         let mut sent = clock::now();
         let failed = |f: Failure| fail(format!("{}: {}", f.class, f.message));
         let mut reply = transport.send(&mut session, &req).await.map_err(failed)?;
@@ -77,12 +82,12 @@ pub async fn setup<T: Transport>(work: &mut Workload, transport: &T) -> Result<(
         }
         if hops > 0
             && hops == step.spec.follow_redirects
-            && workload::ReadyStep::next_url(&req, &reply).is_some()
+            && step::ReadyStep::next_url(&req, &reply).is_some()
         {
             return Err(fail(step.too_many_redirects(reply.status)));
         }
         let own = hops == 0 || step.at_target(&req.url);
-        let judged = step.judge(&reply, sent.elapsed(), &mut user, work, own);
+        let judged = step.judge(&reply, sent.elapsed(), &mut user, &work.globals, own);
         if !judged.status_ok {
             return Err(fail(format!(
                 "expected status {}, got {}",

@@ -23,7 +23,8 @@ use tokio_util::task::TaskTracker;
 use super::backoff::{Backoff, IterationEnd, fails_fast};
 use super::clock::now;
 use super::pacer::Pacer;
-use super::workload::{ReadyFlow, ReadyStep, User};
+use super::step::{ReadyFlow, ReadyStep};
+use super::user::User;
 use super::{Control, Ramp, Transport, Workload};
 use crate::metrics::{ErrorClass, Level, MIN_LIVE_RATE, Outcome, Recorder};
 use crate::scenario::Model;
@@ -278,7 +279,7 @@ async fn crowd<T: Transport>(
 }
 
 async fn virtual_user<T: Transport>(shared: Arc<Shared<T>>, vu: u64, retire: Arc<AtomicBool>) {
-    let mut user = User::of(&shared.work, vu, fastrand::u64(..) ^ vu);
+    let mut user = shared.work.user(vu, fastrand::u64(..) ^ vu);
     let mut backoff = Backoff::default();
     let mut session = T::Session::default();
     loop {
@@ -433,7 +434,7 @@ impl<T: Transport> Arrival<T> {
         self.started = true;
         let shared = &self.shared;
         // Every arrival is a new user: vu() is its number, iteration() is 0.
-        let mut user = User::of(&shared.work, n, seed);
+        let mut user = shared.work.user(n, seed);
         let flow = shared.work.pick(&mut user.rng);
         if let Err(why) = shared.work.take_rows(flow, &mut user) {
             shared.recorder.end_iteration(None);
@@ -526,7 +527,7 @@ async fn run_iteration<T: Transport>(
             }
             _ => sent,
         };
-        let request = match step.request(user, &shared.work) {
+        let request = match step.request(user, &shared.work.globals) {
             Ok(r) => r,
             Err(message) => {
                 failed_fast = true;
@@ -605,7 +606,7 @@ async fn run_iteration<T: Transport>(
             }
             Ok(reply) => {
                 responded = true;
-                let judged = step.judge(&reply, end - begin, user, &shared.work, own);
+                let judged = step.judge(&reply, end - begin, user, &shared.work.globals, own);
                 failed = judged.step_failed();
                 Outcome::Response {
                     status: reply.status,
