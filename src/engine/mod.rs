@@ -24,8 +24,11 @@ mod worker;
 mod workload;
 mod x509;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use tokio::runtime::Handle;
+use tokio_util::task::TaskTracker;
 
 pub use control::{Control, FileBudget, MAX_LIVE_RATE};
 pub use fast::FastTransport;
@@ -43,9 +46,14 @@ use crate::metrics::Level;
 use crate::metrics::Recorder;
 use crate::scenario::Model;
 
-// The prepared step and the virtual user it is sent as.
+// The prepared step and the virtual user it is sent as; the worker loop and the two load
+// models that start it.
+mod arrivals;
+mod crowd;
 mod step;
 mod user;
+
+use worker::{Running, Shared, lock};
 
 /// The load level a plan starts at.
 pub fn initial_level(model: &Model) -> Level {
@@ -112,9 +120,9 @@ pub async fn run<T: Transport>(
     recorder: Recorder,
     control: Control,
     started: Instant,
-    runtimes: &[tokio::runtime::Handle],
+    runtimes: &[Handle],
 ) {
-    let shared = Arc::new(worker::Shared::new(
+    let shared = Arc::new(Shared::new(
         work,
         transport,
         recorder,
@@ -134,7 +142,7 @@ pub async fn run<T: Transport>(
         control.abort();
         std::future::pending::<()>().await;
     };
-    let drive = worker::drive(shared, started, runtimes);
+    let drive = drive(shared, started, runtimes);
     tokio::select! {
         () = drive => {}
         () = watchdog => {}
@@ -145,6 +153,32 @@ pub async fn run<T: Transport>(
         && !control.is_manual()
     {
         control.follow(level_at(&ramp, closed, &control, started, clock::now()));
+    }
+}
+
+/// Runs the load model until it ends, then waits for every started iteration; a hard stop
+/// interrupts those still running.
+async fn drive<T: Transport>(shared: Arc<Shared<T>>, started: Instant, runtimes: &[Handle]) {
+    let tracker = TaskTracker::new();
+    let running = Arc::new(Mutex::new(Running::default()));
+    match shared.work.load.model {
+        Model::Closed { .. } => crowd::crowd(&shared, &tracker, runtimes, &running).await,
+        Model::Open { max_in_flight, .. } => {
+            let start = arrivals::Start {
+                tracker: tracker.clone(),
+                runtimes: runtimes.to_vec(),
+                running: Arc::clone(&running),
+            };
+            arrivals::pace_apart(Arc::clone(&shared), start, started, max_in_flight).await;
+        }
+    }
+    tracker.close();
+    tokio::select! {
+        () = tracker.wait() => {}
+        () = shared.control.abort.cancelled() => {
+            lock(&running).abort_all();
+            tracker.wait().await;
+        }
     }
 }
 
