@@ -50,9 +50,11 @@ use crate::scenario::Model;
 // models that start it.
 mod arrivals;
 mod crowd;
+mod executor;
 mod step;
 mod user;
 
+use executor::{Setup, send_step};
 use worker::{Running, Shared, lock};
 
 /// The load level a plan starts at.
@@ -72,40 +74,17 @@ pub async fn setup<T: Transport>(work: &mut Workload, transport: &T) -> Result<(
     };
     let mut user = work.user(0, fastrand::u64(..));
     let mut session = T::Session::default();
+    let globals = &work.globals;
     for step in &flow.steps {
-        let fail = |why: String| format!("setup step \"{}\" failed: {why}", step.spec.name);
-        let mut req = step.request(&mut user, &work.globals).map_err(fail)?;
-        let mut sent = clock::now();
-        let failed = |f: Failure| fail(format!("{}: {}", f.class, f.message));
-        let mut reply = transport.send(&mut session, &req).await.map_err(failed)?;
-        let mut hops = 0;
-        for _ in 0..step.spec.follow_redirects {
-            let Some(next) = step.redirect(&req, &reply, &mut user) else {
-                break;
-            };
-            req = std::borrow::Cow::Owned(next);
-            sent = clock::now();
-            reply = transport.send(&mut session, &req).await.map_err(failed)?;
-            hops += 1;
-        }
-        if hops > 0
-            && hops == step.spec.follow_redirects
-            && step::ReadyStep::next_url(&req, &reply).is_some()
-        {
-            return Err(fail(step.too_many_redirects(reply.status)));
-        }
-        let own = hops == 0 || step.at_target(&req.url);
-        let judged = step.judge(&reply, sent.elapsed(), &mut user, &work.globals, own);
-        if !judged.status_ok {
-            return Err(fail(format!(
-                "expected status {}, got {}",
-                step.spec.expect.status.label(),
-                reply.status
-            )));
-        }
-        if let Some((_, why)) = judged.failure {
-            return Err(fail(why));
-        }
+        send_step(
+            transport,
+            &mut session,
+            globals,
+            step,
+            &mut user,
+            &mut Setup,
+        )
+        .await?;
     }
     let vars = user.into_vars();
     work.publish(vars);

@@ -294,6 +294,17 @@ impl ReadyStep {
         reqwest::Url::parse(&self.base).is_ok_and(|b| b.origin() == url.origin())
     }
 
+    /// The think time after this step, if it has one: its fixed pause, or one drawn from its
+    /// range with `rng`.
+    pub(super) fn think(&self, rng: &mut fastrand::Rng) -> Option<Duration> {
+        let (lo, hi) = self.spec.think?;
+        if lo == hi {
+            return Some(lo);
+        }
+        let span = (hi - lo).as_nanos() as u64;
+        Some(lo + Duration::from_nanos(rng.u64(0..=span)))
+    }
+
     /// `too_many_redirects`: the chain was still redirecting after `follow_redirects` hops.
     pub(super) fn too_many_redirects(&self, status: u16) -> String {
         let n = self.spec.follow_redirects;
@@ -382,6 +393,7 @@ impl ReadyStep {
 }
 
 /// What `ReadyStep::judge` found.
+#[derive(Debug)]
 pub(super) struct Judgement {
     /// The step expects this status.
     pub status_ok: bool,
