@@ -54,6 +54,7 @@ mod executor;
 mod step;
 mod user;
 
+use arrivals::PacerPlace;
 use executor::{Setup, send_step};
 use worker::{Running, Shared, lock};
 
@@ -101,6 +102,20 @@ pub async fn run<T: Transport>(
     started: Instant,
     runtimes: &[Handle],
 ) {
+    let place = PacerPlace::Apart;
+    run_placed(work, transport, recorder, control, started, runtimes, place).await;
+}
+
+/// `run`, with the open model's pacer where `place` says.
+async fn run_placed<T: Transport>(
+    work: Arc<Workload>,
+    transport: Arc<T>,
+    recorder: Recorder,
+    control: Control,
+    started: Instant,
+    runtimes: &[Handle],
+    place: PacerPlace,
+) {
     let shared = Arc::new(Shared::new(
         work,
         transport,
@@ -121,7 +136,7 @@ pub async fn run<T: Transport>(
         control.abort();
         std::future::pending::<()>().await;
     };
-    let drive = drive(shared, started, runtimes);
+    let drive = drive(shared, started, runtimes, place);
     tokio::select! {
         () = drive => {}
         () = watchdog => {}
@@ -137,7 +152,12 @@ pub async fn run<T: Transport>(
 
 /// Runs the load model until it ends, then waits for every started iteration; a hard stop
 /// interrupts those still running.
-async fn drive<T: Transport>(shared: Arc<Shared<T>>, started: Instant, runtimes: &[Handle]) {
+async fn drive<T: Transport>(
+    shared: Arc<Shared<T>>,
+    started: Instant,
+    runtimes: &[Handle],
+    place: PacerPlace,
+) {
     let tracker = TaskTracker::new();
     let running = Arc::new(Mutex::new(Running::default()));
     match shared.work.load.model {
@@ -148,7 +168,7 @@ async fn drive<T: Transport>(shared: Arc<Shared<T>>, started: Instant, runtimes:
                 runtimes: runtimes.to_vec(),
                 running: Arc::clone(&running),
             };
-            arrivals::pace_apart(Arc::clone(&shared), start, started, max_in_flight).await;
+            arrivals::pace(Arc::clone(&shared), start, started, max_in_flight, place).await;
         }
     }
     tracker.close();
@@ -248,7 +268,8 @@ mod tests {
         run_steered(load, steps, delay, |_| async {}).await
     }
 
-    /// Runs a plan against `Slow(delay)` while `steer` acts on its `Control`.
+    /// Runs a plan against `Slow(delay)` while `steer` acts on its `Control`, all of it on
+    /// the test's runtime (the open model's pacer too, so that a paused clock paces it).
     async fn run_steered<F: std::future::Future<Output = ()> + Send + 'static>(
         load: &str,
         steps: &str,
@@ -256,16 +277,17 @@ mod tests {
         steer: impl FnOnce(Control) -> F,
     ) -> (Snapshot, Duration) {
         let here = [tokio::runtime::Handle::current()];
-        run_on(load, steps, delay, steer, &here).await
+        run_on(load, steps, delay, steer, &here, PacerPlace::Here).await
     }
 
-    /// `run_steered`, with the load on `runtimes`.
+    /// `run_steered`, with the load on `runtimes` and the pacer where `place` says.
     async fn run_on<F: std::future::Future<Output = ()> + Send + 'static>(
         load: &str,
         steps: &str,
         delay: Duration,
         steer: impl FnOnce(Control) -> F,
         runtimes: &[tokio::runtime::Handle],
+        place: PacerPlace,
     ) -> (Snapshot, Duration) {
         let text =
             format!("target: http://127.0.0.1:9\nload: {load}\nflows:\n  - steps: {steps}\n");
@@ -282,22 +304,17 @@ mod tests {
         let mut agg = Aggregator::new(recorder.clone(), names, started);
         let control = Control::new(initial_level(&plan.load.model), started);
         let steering = tokio::spawn(steer(control.clone()));
-        run(
-            work,
-            Arc::new(Slow(delay)),
-            recorder,
-            control,
-            started,
-            runtimes,
-        )
-        .await;
+        let slow = Arc::new(Slow(delay));
+        run_placed(work, slow, recorder, control, started, runtimes, place).await;
         steering.abort();
         let took = clock::now() - started;
         (agg.tick(clock::now(), took, Phase::Finished), took)
     }
 
-    // The closed model's tests run on a paused clock: virtual time moves only when every
-    // task waits on a timer, so the counts are exact, and a 30 s request takes no real time.
+    // The engine's tests run on a paused clock: virtual time moves only when every task
+    // waits on a timer, so the counts are exact, and a 30 s request takes no real time. The
+    // open model's pacer runs on the test's runtime then (`PacerPlace::Here`), not on its
+    // thread and clock (a run's); two tests below need real time, and say why.
 
     #[tokio::test(start_paused = true)]
     async fn raising_vus_live_adds_users() {
@@ -334,26 +351,26 @@ mod tests {
         assert_eq!(snap.total.requests, 40);
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test(start_paused = true)]
     async fn raising_the_rate_live_adds_arrivals() {
-        // The open model's pacer runs on a thread of its own with its own clock: this test
-        // runs in real time (the pacer's arithmetic is tested exactly in `pacer`).
         let steer = |c: Control| async move {
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            tokio::time::sleep(Duration::from_millis(510)).await;
             c.set_level(Level::Rate(100.0));
         };
         let delay = Duration::from_millis(1);
-        let (snap, _) = run_steered(
+        let (snap, took) = run_steered(
             "{ rate: 20/s, duration: 1s }",
             "[ { get: / } ]",
             delay,
             steer,
         )
         .await;
-        // 20/s for 0.5 s then 100/s for 0.5 s: about 60 arrivals (20 without the change, 100
-        // at the new rate throughout); wide bounds, as the change's timing is the scheduler's.
-        let n = snap.total.requests;
-        assert!((40..=80).contains(&n), "{n}");
+        // 20/s from 0 to 500 ms (11 arrivals), then 100/s from the change at 510 ms to the
+        // end at 1 s (49 more: 510, 520, …, 990 ms).
+        assert_eq!(snap.total.requests, 11 + 49);
+        assert_eq!(snap.dropped, 0);
+        // The schedule ended with the arrival at 990 ms, whose 1 ms request ended the run.
+        assert_eq!(took, Duration::from_millis(991));
     }
 
     #[tokio::test(start_paused = true)]
@@ -386,23 +403,44 @@ mod tests {
         assert_eq!(took, Duration::from_secs(2));
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test(start_paused = true)]
     async fn open_model_drops_arrivals_beyond_max_in_flight() {
         let load = "{ rate: 1000/s, iterations: 200, max_in_flight: 10 }";
-        let (snap, _) = run_fake(load, "[ { get: / } ]", Duration::from_millis(800)).await;
+        let (snap, took) = run_fake(load, "[ { get: / } ]", Duration::from_millis(800)).await;
         // 200 arrivals over 0.2 s; each takes 0.8 s, so only the first 10 can start.
         assert_eq!(snap.total.requests, 10);
         assert_eq!(snap.dropped, 190);
+        // The tenth started at 9 ms.
+        assert_eq!(took, Duration::from_millis(809));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn open_model_latency_counts_from_the_planned_instant() {
+        // Real time, with the pacer on its own thread as in a run: the subject is the gap
+        // between an arrival's planned instant and its send, which a paused clock never
+        // opens (every task runs at the instant it is due). The load's only runtime is
+        // blocked for its first 200 ms, so the arrivals planned then are sent late: their
+        // latency counts that wait, their service time does not.
+        let workers = Workers::per_core(1).await.expect("a load thread");
+        workers.handles()[0].spawn(async { std::thread::sleep(Duration::from_millis(200)) });
         let load = "{ rate: 50/s, iterations: 20 }";
-        let (snap, _) = run_fake(load, "[ { get: / } ]", Duration::from_millis(30)).await;
+        let delay = Duration::from_millis(30);
+        let idle = |_| async {};
+        let apart = PacerPlace::Apart;
+        let (snap, _) = run_on(
+            load,
+            "[ { get: / } ]",
+            delay,
+            idle,
+            workers.handles(),
+            apart,
+        )
+        .await;
         let s = &snap.total;
         assert_eq!(s.requests, 20);
         assert!(s.latency.min >= 30_000, "{:?}", s.latency);
-        assert!(s.latency.p50 >= s.service.p50);
+        assert!(s.latency.max >= 200_000, "{:?}", s.latency);
+        assert!(s.service.max < 200_000, "{:?}", s.service);
     }
 
     #[tokio::test(start_paused = true)]
@@ -416,27 +454,32 @@ mod tests {
         assert_eq!(took, Duration::from_millis(300));
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test(start_paused = true)]
     async fn hard_stop_interrupts_open_model_arrivals() {
         let load = "{ rate: 100/s, duration: 200ms, graceful_stop: 100ms }";
         let (snap, took) = run_fake(load, "[ { get: / } ]", Duration::from_secs(30)).await;
+        // 20 arrivals (0, 10, …, 190 ms), all started, all cut off by the hard stop.
         let s = &snap.total;
         assert_eq!(s.requests, 0);
-        assert_eq!(s.interrupted + snap.dropped, 20, "{s:?} {}", snap.dropped);
+        assert_eq!(s.interrupted, 20);
+        assert_eq!(snap.dropped, 0);
         assert_eq!(snap.in_flight, 0);
-        assert!(took < Duration::from_secs(5), "{took:?}");
+        assert_eq!(took, Duration::from_millis(300));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn arrivals_a_hard_stop_ends_before_they_start_are_counted_as_dropped() {
         // The load's only runtime is blocked until well after the hard stop (at 300 ms): the
-        // 20 arrivals queued on it never start, and each must still be counted.
+        // 20 arrivals queued on it never start, and each must still be counted. Real time:
+        // the load runs on a runtime of its own (whose clock a test cannot pause), blocked
+        // by a real sleep.
         let workers = Workers::per_core(1).await.expect("a load thread");
         workers.handles()[0].spawn(async { std::thread::sleep(Duration::from_millis(800)) });
         let load = "{ rate: 100/s, duration: 200ms, graceful_stop: 100ms }";
         let slow = Duration::from_secs(30);
         let idle = |_| async {};
-        let (snap, _) = run_on(load, "[ { get: / } ]", slow, idle, workers.handles()).await;
+        let apart = PacerPlace::Apart;
+        let (snap, _) = run_on(load, "[ { get: / } ]", slow, idle, workers.handles(), apart).await;
         assert_eq!(snap.total.requests, 0);
         assert_eq!(snap.total.interrupted, 0);
         assert_eq!(snap.dropped, 20);
