@@ -1,9 +1,10 @@
-//! The open model: a pacer that starts each arrival at its planned instant, on a thread of
-//! its own, and the arrival itself (a new user running the worker loop once).
+//! The open model: the pace loop (`Pace`), which starts each arrival at its planned instant
+//! on a thread of its own (or, in the engine's tests, on their paused clock), and the
+//! arrival itself (a new user running the worker loop once).
 //!
 //! Depends on `worker` (the shared state and the one worker loop), `pacer` (the schedule's
-//! arithmetic), `ramp`, `clock`, `metrics` (the level and the recorder) and the engine's
-//! `Transport`. Invariant: every planned arrival is started or counted as dropped.
+//! arithmetic), `ramp`, `clock`, `metrics` (the level), `scenario` (the load model) and the
+//! engine's `Transport`. Invariant: every planned arrival is started or counted as dropped.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -27,8 +28,11 @@ const TIMER_SLACK: Duration = Duration::from_micros(2_000);
 /// Where the pacer starts arrivals: the task tracker, the load's runtimes, the list of
 /// tasks a hard stop interrupts.
 pub(super) struct Start {
+    /// Tracks every arrival started, so the driver waits for them.
     pub(super) tracker: TaskTracker,
+    /// The load's runtimes, taken in turn.
     pub(super) runtimes: Vec<Handle>,
+    /// The tasks a hard stop interrupts.
     pub(super) running: Arc<Mutex<Running>>,
 }
 

@@ -1,12 +1,14 @@
 //! The load engine: turns a `Plan` into requests over a `Transport` and records each outcome.
 //!
-//! One worker loop (`worker::run_iteration`) executes a flow's steps; the load model only
-//! decides when iterations start (virtual users back to back, or arrivals at planned instants).
-//! Stopping is a value passed in (`Control`): a soft stop ends new work, a hard stop interrupts
-//! what is in flight. `workload` binds the plan to a target and holds each virtual user's
-//! state (variables, data rows, cookies); `ramp` turns stages into levels and arrival
-//! instants; `setup` runs the setup flow before the clock starts. Depends on `scenario` (the
-//! plan) and `metrics` (the recorder).
+//! One worker loop (`worker::run_iteration`) executes a flow's steps, each through the one
+//! step executor (`executor::send_step`); the load model only decides when iterations start
+//! (`crowd`: virtual users back to back; `arrivals`: arrivals at planned instants). Stopping
+//! is a value passed in (`Control`): a soft stop ends new work, a hard stop interrupts what is
+//! in flight. `workload` binds the plan to a target, `step` holds each step ready to send and
+//! judge, `user` each virtual user's state (variables, data rows, cookies); `ramp` turns
+//! stages into levels and arrival instants; `setup` runs the setup flow before the clock
+//! starts, through the same executor under a policy that stops at the first failure. Depends
+//! on `scenario` (the plan) and `metrics` (the recorder).
 
 mod backoff;
 mod clock;

@@ -29,8 +29,11 @@ pub(super) struct ReadyFlow {
     /// Its position among the load's flows (the recorder times its iterations under it);
     /// `usize::MAX` for the setup flow, which is not timed.
     pub index: usize,
+    /// How often it is picked, relative to the other flows.
     pub weight: u64,
+    /// A closed-model user starts its iterations at most once per `pace`.
     pub pace: Option<Duration>,
+    /// Its steps, in order.
     pub steps: Vec<ReadyStep>,
     /// The data feeds this flow reads (indexes into `Globals::data`).
     pub feeds: Vec<usize>,
@@ -328,54 +331,22 @@ impl ReadyStep {
         own: bool,
     ) -> Judgement {
         let mut response = Response::new(reply.status, &reply.headers, &reply.body, latency);
-        let mut failed_checks = 0u64;
-        let mut first_failed = None;
-        let expect = &self.spec.expect;
         // A body that was cut is never judged by its first part: a `contains` on its tail
         // would fail wrongly, an extraction could read a truncated value.
-        let too_large = reply.cut.then(|| {
-            (
-                ErrorClass::BodyTooLarge,
-                format!(
-                    "body of {} bytes is larger than max_body ({} bytes); raise max_body for \
-                     this step to check or extract from it",
-                    reply.bytes, self.spec.max_body
-                ),
-            )
-        });
-        for (i, check) in expect.checks.iter().enumerate() {
-            if too_large.is_some() && check.kind.needs_body() {
-                continue;
-            }
-            let mut scope = user.scope(globals);
-            if !check.passes(&mut response, &mut scope) {
-                failed_checks |= 1 << i;
-                first_failed.get_or_insert(i);
-            }
-        }
+        let cut = reply.cut;
+        let (failed_checks, first_failed) = self.check(&mut response, cut, user, globals);
         if own {
             user.take_cookies(&reply.headers);
         }
+        let expect = &self.spec.expect;
         let status_ok = expect.status.accepts(reply.status);
         let mut failure = None;
         if status_ok {
-            for e in &self.spec.extract {
-                if too_large.is_some() && e.needs_body() {
-                    continue;
-                }
-                match e.apply(&mut response) {
-                    Ok(value) => {
-                        user.set_var(e.var.clone(), value);
-                    }
-                    Err(why) => {
-                        failure.get_or_insert((ErrorClass::Extract, why));
-                    }
-                }
-            }
+            failure = self.extract(&mut response, cut, user);
         }
         let body_extracted = self.spec.extract.iter().any(Extraction::needs_body);
-        if let Some(why) = too_large {
-            failure.get_or_insert(why);
+        if cut {
+            failure.get_or_insert_with(|| self.too_large(reply.bytes));
         }
         if failure.is_none()
             && let Some(i) = first_failed
@@ -387,8 +358,65 @@ impl ReadyStep {
             status_ok,
             failed_checks,
             failure: failure.filter(|_| status_ok),
-            missing_values: body_extracted && reply.cut,
+            missing_values: body_extracted && cut,
         }
+    }
+
+    /// Runs the step's checks (those that read the body are skipped when it was `cut`): the
+    /// ones that failed, one bit each, and the first of them.
+    fn check(
+        &self,
+        response: &mut Response,
+        cut: bool,
+        user: &mut User,
+        globals: &Globals,
+    ) -> (u64, Option<usize>) {
+        let mut failed_checks = 0u64;
+        let mut first_failed = None;
+        for (i, check) in self.spec.expect.checks.iter().enumerate() {
+            if cut && check.kind.needs_body() {
+                continue;
+            }
+            let mut scope = user.scope(globals);
+            if !check.passes(response, &mut scope) {
+                failed_checks |= 1 << i;
+                first_failed.get_or_insert(i);
+            }
+        }
+        (failed_checks, first_failed)
+    }
+
+    /// Runs the step's extractions (those that read the body are skipped when it was
+    /// `cut`), their values into the user's variables; the first that failed, and why.
+    fn extract(
+        &self,
+        response: &mut Response,
+        cut: bool,
+        user: &mut User,
+    ) -> Option<(ErrorClass, String)> {
+        let mut failure = None;
+        for e in &self.spec.extract {
+            if cut && e.needs_body() {
+                continue;
+            }
+            match e.apply(response) {
+                Ok(value) => user.set_var(e.var.clone(), value),
+                Err(why) => {
+                    failure.get_or_insert((ErrorClass::Extract, why));
+                }
+            }
+        }
+        failure
+    }
+
+    /// `body_too_large`: an answer of `bytes` was cut at `max_body`.
+    fn too_large(&self, bytes: u64) -> (ErrorClass, String) {
+        let message = format!(
+            "body of {bytes} bytes is larger than max_body ({} bytes); raise max_body for this \
+             step to check or extract from it",
+            self.spec.max_body
+        );
+        (ErrorClass::BodyTooLarge, message)
     }
 }
 
@@ -397,6 +425,7 @@ impl ReadyStep {
 pub(super) struct Judgement {
     /// The step expects this status.
     pub status_ok: bool,
+    /// The step's checks that failed, one bit per check (bit i: check i).
     pub failed_checks: u64,
     /// For an accepted status: an extraction or check failure.
     pub failure: Option<(ErrorClass, String)>,

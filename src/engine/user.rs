@@ -17,6 +17,7 @@ use crate::scenario::{DataMode, DataSet, Scope};
 /// A data file and its shared cursor.
 #[derive(Debug)]
 pub(super) struct Feed {
+    /// The file's rows and how they are handed out.
     pub(super) set: DataSet,
     cursor: AtomicU64,
 }
@@ -35,7 +36,9 @@ impl Feed {
 /// then setup's extractions) and the data feeds.
 #[derive(Debug, Default)]
 pub(super) struct Globals {
+    /// Variables, by name.
     pub(super) vars: HashMap<String, String>,
+    /// The data feeds, in the plan's order.
     pub(super) data: Vec<Feed>,
 }
 
@@ -43,7 +46,9 @@ pub(super) struct Globals {
 #[derive(Debug)]
 pub struct User {
     vu: u64,
+    /// Iterations it has run (the closed model's users run many).
     pub(super) iteration: u64,
+    /// Its random generator: flow choice, random rows, think times, template functions.
     pub(super) rng: fastrand::Rng,
     vars: HashMap<String, String>,
     rows: Vec<usize>,

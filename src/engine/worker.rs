@@ -6,11 +6,16 @@
 //! first step's latency is measured from that instant (coordinated-omission safe), with the
 //! service time beside it.
 //!
-//! A hard stop interrupts in-flight work through the tasks' abort handles, not through a
-//! cancellation token raced against every request: the request path takes no lock for it.
-//! An iteration dropped mid-request counts that request as interrupted as it is dropped
-//! (`Pending`). Users and arrivals are spread in turn over the load's runtimes (one per core,
-//! or the shared one; see `threads`).
+//! A hard stop interrupts in-flight work through the tasks' abort handles (`Running`), not
+//! through a cancellation token raced against every request: the request path takes no lock
+//! for it. An iteration dropped mid-request counts that request as interrupted as it is
+//! dropped (`executor::Iteration`). Users and arrivals are spread in turn over the load's
+//! runtimes (one per core, or the shared one; see `threads`).
+//!
+//! Depends on `executor` (the one step executor and the run's policy), `step` and `user`
+//! (the flow and who sends it), `backoff` (how an iteration ended), `metrics` (the recorder),
+//! `scenario` (the load model, `on_error`) and the engine's `Control`, `Transport` and
+//! `Workload`. Invariant: failures are recorded as data; no early return skips recording.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,9 +35,12 @@ use crate::scenario::OnError;
 
 /// What every worker shares (read-only, apart from the iteration budget).
 pub struct Shared<T: Transport> {
+    /// The plan bound to the target.
     pub work: Arc<Workload>,
     transport: Arc<T>,
+    /// Where every request's outcome goes.
     pub(super) recorder: Recorder,
+    /// Stop, pause and level.
     pub(super) control: Control,
     /// Iterations left to start when the plan limits them.
     budget: Option<AtomicU64>,
@@ -46,6 +54,7 @@ pub struct Shared<T: Transport> {
 }
 
 impl<T: Transport> Shared<T> {
+    /// What workers share, with a list of idle sessions for each of `runtimes`.
     pub fn new(
         work: Arc<Workload>,
         transport: Arc<T>,
@@ -110,6 +119,7 @@ pub struct Running {
 }
 
 impl Running {
+    /// Notes a task started (pruning finished ones as the list grows).
     pub(super) fn push(&mut self, task: AbortHandle) {
         if self.tasks.len() >= self.prune_at {
             self.tasks.retain(|t| !t.is_finished());
@@ -118,6 +128,7 @@ impl Running {
         self.tasks.push(task);
     }
 
+    /// Interrupts every task still running (a hard stop).
     pub(super) fn abort_all(&self) {
         for task in &self.tasks {
             task.abort();

@@ -15,8 +15,11 @@ use crate::scenario::{Flow, Load, Plan};
 /// The plan bound to a concrete base URL: what the workers execute.
 #[derive(Debug)]
 pub struct Workload {
+    /// The load model and its limits (duration, iterations, stages).
     pub(super) load: Load,
+    /// The flows iterations pick from, each at its `index`.
     pub(super) flows: Vec<ReadyFlow>,
+    /// The setup flow, run once before the clock starts.
     pub(super) setup: Option<ReadyFlow>,
     total_weight: u64,
     /// Variables every user starts with (`variables:`, `--set`, then setup's extractions),
