@@ -259,6 +259,7 @@ impl<'a> Iteration<'a> {
 impl StepPolicy for Iteration<'_> {
     type Output = StepEnd;
 
+    #[inline]
     fn start(&mut self, step: &ReadyStep, sent: Instant) -> Instant {
         self.recorder.start();
         // Open model: the first step's latency counts from its planned arrival. Closed
@@ -276,6 +277,7 @@ impl StepPolicy for Iteration<'_> {
         begin
     }
 
+    #[inline]
     fn hop(&mut self, step: &ReadyStep, reply: &Reply, at: Timing) -> bool {
         self.responded = true;
         let hop = Outcome::Hop {
@@ -294,6 +296,7 @@ impl StepPolicy for Iteration<'_> {
         true
     }
 
+    #[inline]
     fn ended(&mut self, step: &ReadyStep, ending: Ending, at: Timing) -> StepEnd {
         self.in_flight = None;
         let unsent = matches!(ending, Ending::Unsent(_));
