@@ -1,12 +1,14 @@
 //! The load engine: turns a `Plan` into requests over a `Transport` and records each outcome.
 //!
-//! One worker loop (`worker::run_iteration`) executes a flow's steps; the load model only
-//! decides when iterations start (virtual users back to back, or arrivals at planned instants).
-//! Stopping is a value passed in (`Control`): a soft stop ends new work, a hard stop interrupts
-//! what is in flight. `workload` binds the plan to a target and holds each virtual user's
-//! state (variables, data rows, cookies); `ramp` turns stages into levels and arrival
-//! instants; `setup` runs the setup flow before the clock starts. Depends on `scenario` (the
-//! plan) and `metrics` (the recorder).
+//! One worker loop (`worker::run_iteration`) executes a flow's steps, each through the one
+//! step executor (`executor::send_step`); the load model only decides when iterations start
+//! (`crowd`: virtual users back to back; `arrivals`: arrivals at planned instants). Stopping
+//! is a value passed in (`Control`): a soft stop ends new work, a hard stop interrupts what is
+//! in flight. `workload` binds the plan to a target, `step` holds each step ready to send and
+//! judge, `user` each virtual user's state (variables, data rows, cookies); `ramp` turns
+//! stages into levels and arrival instants; `setup` runs the setup flow before the clock
+//! starts, through the same executor under a policy that stops at the first failure. Depends
+//! on `scenario` (the plan) and `metrics` (the recorder).
 
 mod backoff;
 mod clock;
@@ -18,8 +20,11 @@ mod transport;
 mod worker;
 mod workload;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use tokio::runtime::Handle;
+use tokio_util::task::TaskTracker;
 
 pub use control::{Command, Control, FileBudget, Helm, MAX_LIVE_RATE, Outside};
 pub use ramp::Ramp;
@@ -28,11 +33,24 @@ pub use transport::{
     ClientOptions, Connections, Failure, FastTransport, H2Transport, Keep, Prepared, Reply,
     ReqwestTransport, Transport, Wire, preflight, tls,
 };
-pub use workload::{User, Workload};
+pub use user::User;
+pub use workload::Workload;
 
 use crate::metrics::Level;
 use crate::metrics::Recorder;
 use crate::scenario::Model;
+
+// The prepared step and the virtual user it is sent as; the worker loop and the two load
+// models that start it.
+mod arrivals;
+mod crowd;
+mod executor;
+mod step;
+mod user;
+
+use arrivals::PacerPlace;
+use executor::{Setup, send_step};
+use worker::{Running, Shared, lock};
 
 /// The load level a plan starts at.
 pub fn initial_level(model: &Model) -> Level {
@@ -49,42 +67,19 @@ pub async fn setup<T: Transport>(work: &mut Workload, transport: &T) -> Result<(
     let Some(flow) = &work.setup else {
         return Ok(());
     };
-    let mut user = User::of(work, 0, fastrand::u64(..));
+    let mut user = work.user(0, fastrand::u64(..));
     let mut session = T::Session::default();
+    let globals = &work.globals;
     for step in &flow.steps {
-        let fail = |why: String| format!("setup step \"{}\" failed: {why}", step.spec.name);
-        let mut req = step.request(&mut user, work).map_err(fail)?;
-        let mut sent = clock::now();
-        let failed = |f: Failure| fail(format!("{}: {}", f.class, f.message));
-        let mut reply = transport.send(&mut session, &req).await.map_err(failed)?;
-        let mut hops = 0;
-        for _ in 0..step.spec.follow_redirects {
-            let Some(next) = step.redirect(&req, &reply, &mut user) else {
-                break;
-            };
-            req = std::borrow::Cow::Owned(next);
-            sent = clock::now();
-            reply = transport.send(&mut session, &req).await.map_err(failed)?;
-            hops += 1;
-        }
-        if hops > 0
-            && hops == step.spec.follow_redirects
-            && workload::ReadyStep::next_url(&req, &reply).is_some()
-        {
-            return Err(fail(step.too_many_redirects(reply.status)));
-        }
-        let own = hops == 0 || step.at_target(&req.url);
-        let judged = step.judge(&reply, sent.elapsed(), &mut user, work, own);
-        if !judged.status_ok {
-            return Err(fail(format!(
-                "expected status {}, got {}",
-                step.spec.expect.status.label(),
-                reply.status
-            )));
-        }
-        if let Some((_, why)) = judged.failure {
-            return Err(fail(why));
-        }
+        send_step(
+            transport,
+            &mut session,
+            globals,
+            step,
+            &mut user,
+            &mut Setup,
+        )
+        .await?;
     }
     let vars = user.into_vars();
     work.publish(vars);
@@ -99,9 +94,23 @@ pub async fn run<T: Transport>(
     recorder: Recorder,
     control: Control,
     started: Instant,
-    runtimes: &[tokio::runtime::Handle],
+    runtimes: &[Handle],
 ) {
-    let shared = Arc::new(worker::Shared::new(
+    let place = PacerPlace::Apart;
+    run_placed(work, transport, recorder, control, started, runtimes, place).await;
+}
+
+/// `run`, with the open model's pacer where `place` says.
+async fn run_placed<T: Transport>(
+    work: Arc<Workload>,
+    transport: Arc<T>,
+    recorder: Recorder,
+    control: Control,
+    started: Instant,
+    runtimes: &[Handle],
+    place: PacerPlace,
+) {
+    let shared = Arc::new(Shared::new(
         work,
         transport,
         recorder,
@@ -121,7 +130,7 @@ pub async fn run<T: Transport>(
         control.abort();
         std::future::pending::<()>().await;
     };
-    let drive = worker::drive(shared, started, runtimes);
+    let drive = drive(shared, started, runtimes, place);
     tokio::select! {
         () = drive => {}
         () = watchdog => {}
@@ -132,6 +141,37 @@ pub async fn run<T: Transport>(
         && !control.is_manual()
     {
         control.follow(level_at(&ramp, closed, &control, started, clock::now()));
+    }
+}
+
+/// Runs the load model until it ends, then waits for every started iteration; a hard stop
+/// interrupts those still running.
+async fn drive<T: Transport>(
+    shared: Arc<Shared<T>>,
+    started: Instant,
+    runtimes: &[Handle],
+    place: PacerPlace,
+) {
+    let tracker = TaskTracker::new();
+    let running = Arc::new(Mutex::new(Running::default()));
+    match shared.work.load.model {
+        Model::Closed { .. } => crowd::crowd(&shared, &tracker, runtimes, &running).await,
+        Model::Open { max_in_flight, .. } => {
+            let start = arrivals::Start {
+                tracker: tracker.clone(),
+                runtimes: runtimes.to_vec(),
+                running: Arc::clone(&running),
+            };
+            arrivals::pace(Arc::clone(&shared), start, started, max_in_flight, place).await;
+        }
+    }
+    tracker.close();
+    tokio::select! {
+        () = tracker.wait() => {}
+        () = shared.control.abort.cancelled() => {
+            lock(&running).abort_all();
+            tracker.wait().await;
+        }
     }
 }
 
@@ -222,7 +262,8 @@ mod tests {
         run_steered(load, steps, delay, |_| async {}).await
     }
 
-    /// Runs a plan against `Slow(delay)` while `steer` acts on its `Control`.
+    /// Runs a plan against `Slow(delay)` while `steer` acts on its `Control`, all of it on
+    /// the test's runtime (the open model's pacer too, so that a paused clock paces it).
     async fn run_steered<F: std::future::Future<Output = ()> + Send + 'static>(
         load: &str,
         steps: &str,
@@ -230,16 +271,17 @@ mod tests {
         steer: impl FnOnce(Control) -> F,
     ) -> (Snapshot, Duration) {
         let here = [tokio::runtime::Handle::current()];
-        run_on(load, steps, delay, steer, &here).await
+        run_on(load, steps, delay, steer, &here, PacerPlace::Here).await
     }
 
-    /// `run_steered`, with the load on `runtimes`.
+    /// `run_steered`, with the load on `runtimes` and the pacer where `place` says.
     async fn run_on<F: std::future::Future<Output = ()> + Send + 'static>(
         load: &str,
         steps: &str,
         delay: Duration,
         steer: impl FnOnce(Control) -> F,
         runtimes: &[tokio::runtime::Handle],
+        place: PacerPlace,
     ) -> (Snapshot, Duration) {
         let text =
             format!("target: http://127.0.0.1:9\nload: {load}\nflows:\n  - steps: {steps}\n");
@@ -256,22 +298,17 @@ mod tests {
         let mut agg = Aggregator::new(recorder.clone(), names, started);
         let control = Control::new(initial_level(&plan.load.model), started);
         let steering = tokio::spawn(steer(control.clone()));
-        run(
-            work,
-            Arc::new(Slow(delay)),
-            recorder,
-            control,
-            started,
-            runtimes,
-        )
-        .await;
+        let slow = Arc::new(Slow(delay));
+        run_placed(work, slow, recorder, control, started, runtimes, place).await;
         steering.abort();
         let took = clock::now() - started;
         (agg.tick(clock::now(), took, Phase::Finished), took)
     }
 
-    // The closed model's tests run on a paused clock: virtual time moves only when every
-    // task waits on a timer, so the counts are exact, and a 30 s request takes no real time.
+    // The engine's tests run on a paused clock: virtual time moves only when every task
+    // waits on a timer, so the counts are exact, and a 30 s request takes no real time. The
+    // open model's pacer runs on the test's runtime then (`PacerPlace::Here`), not on its
+    // thread and clock (a run's); two tests below need real time, and say why.
 
     #[tokio::test(start_paused = true)]
     async fn raising_vus_live_adds_users() {
@@ -308,26 +345,26 @@ mod tests {
         assert_eq!(snap.total.requests, 40);
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test(start_paused = true)]
     async fn raising_the_rate_live_adds_arrivals() {
-        // The open model's pacer runs on a thread of its own with its own clock: this test
-        // runs in real time (the pacer's arithmetic is tested exactly in `pacer`).
         let steer = |c: Control| async move {
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            tokio::time::sleep(Duration::from_millis(510)).await;
             c.set_level(Level::Rate(100.0));
         };
         let delay = Duration::from_millis(1);
-        let (snap, _) = run_steered(
+        let (snap, took) = run_steered(
             "{ rate: 20/s, duration: 1s }",
             "[ { get: / } ]",
             delay,
             steer,
         )
         .await;
-        // 20/s for 0.5 s then 100/s for 0.5 s: about 60 arrivals (20 without the change, 100
-        // at the new rate throughout); wide bounds, as the change's timing is the scheduler's.
-        let n = snap.total.requests;
-        assert!((40..=80).contains(&n), "{n}");
+        // 20/s from 0 to 500 ms (11 arrivals), then 100/s from the change at 510 ms to the
+        // end at 1 s (49 more: 510, 520, …, 990 ms).
+        assert_eq!(snap.total.requests, 11 + 49);
+        assert_eq!(snap.dropped, 0);
+        // The schedule ended with the arrival at 990 ms, whose 1 ms request ended the run.
+        assert_eq!(took, Duration::from_millis(991));
     }
 
     #[tokio::test(start_paused = true)]
@@ -360,23 +397,44 @@ mod tests {
         assert_eq!(took, Duration::from_secs(2));
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test(start_paused = true)]
     async fn open_model_drops_arrivals_beyond_max_in_flight() {
         let load = "{ rate: 1000/s, iterations: 200, max_in_flight: 10 }";
-        let (snap, _) = run_fake(load, "[ { get: / } ]", Duration::from_millis(800)).await;
+        let (snap, took) = run_fake(load, "[ { get: / } ]", Duration::from_millis(800)).await;
         // 200 arrivals over 0.2 s; each takes 0.8 s, so only the first 10 can start.
         assert_eq!(snap.total.requests, 10);
         assert_eq!(snap.dropped, 190);
+        // The tenth started at 9 ms.
+        assert_eq!(took, Duration::from_millis(809));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn open_model_latency_counts_from_the_planned_instant() {
+        // Real time, with the pacer on its own thread as in a run: the subject is the gap
+        // between an arrival's planned instant and its send, which a paused clock never
+        // opens (every task runs at the instant it is due). The load's only runtime is
+        // blocked for its first 200 ms, so the arrivals planned then are sent late: their
+        // latency counts that wait, their service time does not.
+        let workers = Workers::per_core(1).await.expect("a load thread");
+        workers.handles()[0].spawn(async { std::thread::sleep(Duration::from_millis(200)) });
         let load = "{ rate: 50/s, iterations: 20 }";
-        let (snap, _) = run_fake(load, "[ { get: / } ]", Duration::from_millis(30)).await;
+        let delay = Duration::from_millis(30);
+        let idle = |_| async {};
+        let apart = PacerPlace::Apart;
+        let (snap, _) = run_on(
+            load,
+            "[ { get: / } ]",
+            delay,
+            idle,
+            workers.handles(),
+            apart,
+        )
+        .await;
         let s = &snap.total;
         assert_eq!(s.requests, 20);
         assert!(s.latency.min >= 30_000, "{:?}", s.latency);
-        assert!(s.latency.p50 >= s.service.p50);
+        assert!(s.latency.max >= 200_000, "{:?}", s.latency);
+        assert!(s.service.max < 200_000, "{:?}", s.service);
     }
 
     #[tokio::test(start_paused = true)]
@@ -390,27 +448,32 @@ mod tests {
         assert_eq!(took, Duration::from_millis(300));
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test(start_paused = true)]
     async fn hard_stop_interrupts_open_model_arrivals() {
         let load = "{ rate: 100/s, duration: 200ms, graceful_stop: 100ms }";
         let (snap, took) = run_fake(load, "[ { get: / } ]", Duration::from_secs(30)).await;
+        // 20 arrivals (0, 10, …, 190 ms), all started, all cut off by the hard stop.
         let s = &snap.total;
         assert_eq!(s.requests, 0);
-        assert_eq!(s.interrupted + snap.dropped, 20, "{s:?} {}", snap.dropped);
+        assert_eq!(s.interrupted, 20);
+        assert_eq!(snap.dropped, 0);
         assert_eq!(snap.in_flight, 0);
-        assert!(took < Duration::from_secs(5), "{took:?}");
+        assert_eq!(took, Duration::from_millis(300));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn arrivals_a_hard_stop_ends_before_they_start_are_counted_as_dropped() {
         // The load's only runtime is blocked until well after the hard stop (at 300 ms): the
-        // 20 arrivals queued on it never start, and each must still be counted.
+        // 20 arrivals queued on it never start, and each must still be counted. Real time:
+        // the load runs on a runtime of its own (whose clock a test cannot pause), blocked
+        // by a real sleep.
         let workers = Workers::per_core(1).await.expect("a load thread");
         workers.handles()[0].spawn(async { std::thread::sleep(Duration::from_millis(800)) });
         let load = "{ rate: 100/s, duration: 200ms, graceful_stop: 100ms }";
         let slow = Duration::from_secs(30);
         let idle = |_| async {};
-        let (snap, _) = run_on(load, "[ { get: / } ]", slow, idle, workers.handles()).await;
+        let apart = PacerPlace::Apart;
+        let (snap, _) = run_on(load, "[ { get: / } ]", slow, idle, workers.handles(), apart).await;
         assert_eq!(snap.total.requests, 0);
         assert_eq!(snap.total.interrupted, 0);
         assert_eq!(snap.dropped, 20);

@@ -1,7 +1,7 @@
 //! The open model's arithmetic: when each arrival is due, through rate changes, pauses and
 //! stages. `Pacer` never sleeps and never reads the clock: it is told the time, so its
 //! schedule is tested exactly. The loop that sleeps until each instant and starts the
-//! arrivals is `worker::pace`. Depends on `ramp` only.
+//! arrivals is `arrivals::pace`. Depends on `ramp` only.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
