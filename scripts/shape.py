@@ -19,7 +19,7 @@ def rust_files():
 
 
 def module_of(path):
-    """The module path of a file: src/engine/fast/mod.rs -> engine::fast."""
+    """The module path of a file: src/engine/transport/http1/mod.rs -> engine::transport::http1."""
     rel = os.path.relpath(path, ROOT)[:-3].split(os.sep)
     if rel[-1] in ("mod", "lib", "main"):
         rel = rel[:-1]
