@@ -6,8 +6,10 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use super::history::{self, EncodedHistograms, History, SeriesBuilder, TickState};
+use super::interval::{StepInterval, latency_histogram};
 use super::outcome::ErrorClass;
-use super::recorder::{Recorder, Slots, StepInterval, latency_histogram, slot};
+use super::recorder::Recorder;
+use super::shard::{Slots, slot};
 use super::snapshot::{
     BUCKET_BOUNDS, Bucket, CheckStat, ErrorStat, FlowStats, IntervalStats, LiveState, Percentiles,
     Phase, Snapshot, StepStats, per_second,

@@ -15,7 +15,7 @@ use base64::Engine as _;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
 
-use super::recorder::StepInterval;
+use super::interval::StepInterval;
 
 /// Points kept at one width before the width doubles (at a 250 ms tick: the first hour at
 /// tick resolution, the next two hours at 500 ms, …).
@@ -131,7 +131,7 @@ impl OpenPoint {
         Self {
             requests: 0,
             errors: 0,
-            latency: super::recorder::latency_histogram(),
+            latency: super::interval::latency_histogram(),
         }
     }
 

@@ -8,16 +8,19 @@
 
 mod aggregate;
 pub mod history;
+mod interval;
 mod live;
 mod outcome;
 mod recorder;
+mod shard;
 mod snapshot;
 
 pub use aggregate::{Aggregator, CheckName};
 pub use history::{History, TickState};
+pub use interval::StepInterval;
 pub use live::{Change, Level, LoadEvent, MIN_LIVE_RATE};
 pub use outcome::{ErrorClass, Outcome};
-pub use recorder::{Recorder, StepInterval};
+pub use recorder::Recorder;
 pub use snapshot::{
     BUCKET_BOUNDS, Bucket, CheckStat, ErrorStat, FlowStats, IntervalStats, LiveState, Percentiles,
     Phase, Snapshot, StepStats, per_second,
