@@ -6,7 +6,7 @@ use serde_saphyr::Spanned;
 
 use reqwest::header::HeaderName;
 
-use super::request::{Known, compile};
+use super::names::{Known, compile};
 use super::{Validator, positive_duration, scalar_text};
 use crate::scenario::checks::{Check, CheckKind, Expect, Extraction, JsonPath, Source, Test};
 use crate::scenario::raw::{AnyValue, RawBodyCheck, RawExpect, RawHeaderCheck};

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use serde_saphyr::{Location, Spanned};
 
+use super::body::build_body;
 use super::expect::{build_expect, build_extract};
+use super::names::Known;
 use super::request::{
-    Defaults, Known, add_headers, body_limit, build_body, build_query, method_and_url,
-    redirect_limit,
+    Defaults, add_headers, body_limit, build_query, method_and_url, redirect_limit,
 };
 use super::{Validator, positive_duration};
 use crate::scenario::plan::{Body, Flow, OnError, Step};

@@ -11,11 +11,15 @@
 //! Command-line overrides are applied here, before the checks, so that `--vus 10` on a file
 //! that says `rate: 100/s` yields a valid closed-model plan rather than a conflict.
 
+mod body;
+mod body_file;
 mod data;
 mod expect;
 mod flows;
 mod http;
 mod load;
+mod multipart;
+mod names;
 mod request;
 mod thresholds;
 mod tls;
@@ -37,7 +41,8 @@ use flows::{build_flow, build_flows};
 use http::build_http;
 pub(crate) use http::parse_proxy;
 use load::build_load;
-use request::{Defaults, Known};
+use names::Known;
+use request::Defaults;
 use thresholds::build_thresholds;
 use tls::build_tls;
 
@@ -57,7 +62,7 @@ pub struct Validator<'a> {
     pub problems: Problems,
     /// The id the next step gets (steps are numbered across flows; metrics index them).
     pub(super) next_step_id: usize,
-    /// Body-file bytes read so far, over every step (see `request::read_file`).
+    /// Body-file bytes read so far, over every step (see `body_file::read_file`).
     pub(super) body_bytes: u64,
 }
 
