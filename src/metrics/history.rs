@@ -131,7 +131,7 @@ impl OpenPoint {
         Self {
             requests: 0,
             errors: 0,
-            latency: super::interval::latency_histogram(),
+            latency: super::histograms::latency_histogram(),
         }
     }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use super::histograms::{Figure, Figures, add_into, latency_histogram, micros};
 use super::outcome::{ErrorClass, Outcome};
 
 const CLASSES: usize = ErrorClass::ALL.len();
@@ -41,10 +42,10 @@ pub struct StepInterval {
     pub hops: u64,
     /// Failures per check of the step (index: the check's position in the step).
     pub checks: Vec<u64>,
-    /// Open model, first step of an iteration: its actual send minus its planned start, in
-    /// µs. The generator's own honesty figure: a late send is counted in the latency, and
-    /// this says how late the generator itself was. `None` until the first is recorded.
-    send_lag: Option<Histogram<u64>>,
+    /// The figures with histograms of their own, each made when first recorded (µs): the
+    /// open model's send lag, the generator's own honesty figure (a late send is counted
+    /// in the latency, and this says how late the generator itself was).
+    figures: Figures,
     /// The highest value the histograms record, in µs.
     high_us: u64,
 }
@@ -64,7 +65,7 @@ impl StepInterval {
             failed_after_status: 0,
             hops: 0,
             checks: Vec::new(),
-            send_lag: None,
+            figures: Figures::default(),
             high_us: high_us.max(2),
         }
     }
@@ -83,7 +84,7 @@ impl StepInterval {
 
     /// Open-model send lags in µs, if any was recorded.
     pub fn send_lag(&self) -> Option<&Histogram<u64>> {
-        self.send_lag.as_ref()
+        self.figures.get(Figure::SendLag)
     }
 
     /// Requests that completed (a response or an error), interrupted ones excluded.
@@ -114,17 +115,14 @@ impl StepInterval {
 
     /// Records how late an open-model iteration's first request was sent.
     pub(super) fn record_lag(&mut self, lag: Duration) {
-        let lag = self.clamp(lag);
-        let _ = self
-            .send_lag
-            .get_or_insert_with(latency_histogram)
-            .record(lag);
+        self.figures.record(Figure::SendLag, self.clamp(lag));
     }
 
     fn clamp(&self, d: Duration) -> u64 {
         micros(d).min(self.high_us)
     }
 
+    /// Records how one request of the step ended.
     pub(super) fn record(&mut self, latency: Duration, service: Duration, outcome: Outcome<'_>) {
         match outcome {
             Outcome::Response {
@@ -145,18 +143,9 @@ impl StepInterval {
                         *slot = Some(format!("expected {expected}, got {status}"));
                     }
                 } else if let Some((class, message)) = failure {
-                    self.errors[class.index()] += 1;
-                    self.samples[class.index()] = Some(message);
+                    self.count_error(class, message);
                 }
-                let mut bits = failed_checks;
-                while bits != 0 {
-                    let i = bits.trailing_zeros() as usize;
-                    if self.checks.len() <= i {
-                        self.checks.resize(i + 1, 0);
-                    }
-                    self.checks[i] += 1;
-                    bits &= bits - 1;
-                }
+                self.count_checks(failed_checks);
             }
             Outcome::Hop { status, bytes } => {
                 self.record_times(latency, service);
@@ -169,24 +158,52 @@ impl StepInterval {
                 message,
                 status,
                 bytes,
-            } => {
-                // What arrived before the failure is counted, not lost.
-                self.bytes += bytes;
-                if let Some(status) = status {
-                    self.count_status(status);
-                    self.failed_after_status += 1;
-                }
-                // A timeout waited at least this long: leaving it out would make a stalled
-                // target look fast. A redirect past `follow_redirects` is a whole response,
-                // as each hop before it was. Fast failures (refused, reset) say nothing
-                // about latency.
-                if matches!(class, ErrorClass::Timeout | ErrorClass::TooManyRedirects) {
-                    self.record_times(latency, service);
-                }
-                self.errors[class.index()] += 1;
-                self.samples[class.index()] = Some(message);
-            }
+            } => self.record_failure(latency, service, class, message, (status, bytes)),
             Outcome::Interrupted => self.interrupted += 1,
+        }
+    }
+
+    /// A request that failed, with its status if one came and the body bytes read before.
+    fn record_failure(
+        &mut self,
+        latency: Duration,
+        service: Duration,
+        class: ErrorClass,
+        message: String,
+        (status, bytes): (Option<u16>, u64),
+    ) {
+        // What arrived before the failure is counted, not lost.
+        self.bytes += bytes;
+        if let Some(status) = status {
+            self.count_status(status);
+            self.failed_after_status += 1;
+        }
+        // A timeout waited at least this long: leaving it out would make a stalled
+        // target look fast. A redirect past `follow_redirects` is a whole response,
+        // as each hop before it was. Fast failures (refused, reset) say nothing
+        // about latency.
+        if matches!(class, ErrorClass::Timeout | ErrorClass::TooManyRedirects) {
+            self.record_times(latency, service);
+        }
+        self.count_error(class, message);
+    }
+
+    /// Counts an error of `class`; `message` becomes its sample.
+    fn count_error(&mut self, class: ErrorClass, message: String) {
+        self.errors[class.index()] += 1;
+        self.samples[class.index()] = Some(message);
+    }
+
+    /// Counts a failure for each check whose bit is set (bit i: the step's check i).
+    fn count_checks(&mut self, failed_checks: u64) {
+        let mut bits = failed_checks;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            if self.checks.len() <= i {
+                self.checks.resize(i + 1, 0);
+            }
+            self.checks[i] += 1;
+            bits &= bits - 1;
         }
     }
 
@@ -205,21 +222,10 @@ impl StepInterval {
 
     /// Adds `other` into `self`.
     pub fn add(&mut self, other: &StepInterval) {
-        // The service histograms first, while `self.latency` still holds only its own: a
-        // side without one has service times equal to its latencies.
-        match (&mut self.service, &other.service) {
-            (Some(mine), theirs) => add_into(mine, theirs.as_ref().unwrap_or(&other.latency)),
-            (None, Some(theirs)) => {
-                let mut mine = self.latency.clone();
-                add_into(&mut mine, theirs);
-                self.service = Some(mine);
-            }
-            (None, None) => {}
-        }
+        // The service histograms first, while `self.latency` still holds only its own.
+        self.add_service(other);
         add_into(&mut self.latency, &other.latency);
-        if let Some(theirs) = &other.send_lag {
-            add_into(self.send_lag.get_or_insert_with(latency_histogram), theirs);
-        }
+        self.figures.add(&other.figures);
         for &(status, n) in &other.statuses {
             match self.statuses.iter_mut().find(|(s, _)| *s == status) {
                 Some((_, m)) => *m += n,
@@ -244,15 +250,27 @@ impl StepInterval {
         }
     }
 
+    /// Adds `other`'s service times, before the latencies are added: a side without a
+    /// service histogram has service times equal to its latencies.
+    fn add_service(&mut self, other: &StepInterval) {
+        match (&mut self.service, &other.service) {
+            (Some(mine), theirs) => add_into(mine, theirs.as_ref().unwrap_or(&other.latency)),
+            (None, Some(theirs)) => {
+                let mut mine = self.latency.clone();
+                add_into(&mut mine, theirs);
+                self.service = Some(mine);
+            }
+            (None, None) => {}
+        }
+    }
+
     /// Empties the interval, keeping the histograms' allocation.
     pub fn clear(&mut self) {
         self.latency.reset();
         // A service histogram is dropped, not kept: the next interval may well have its
         // service times equal to its latencies again (most steps of the open model).
         self.service = None;
-        if let Some(h) = &mut self.send_lag {
-            h.reset();
-        }
+        self.figures.reset();
         self.statuses.clear();
         self.errors = [0; CLASSES];
         self.samples = Default::default();
@@ -262,25 +280,6 @@ impl StepInterval {
         self.hops = 0;
         self.checks.clear();
     }
-}
-
-/// Adds `from` into `into`; both auto-resize, so adding cannot fail.
-fn add_into(into: &mut Histogram<u64>, from: &Histogram<u64>) {
-    let _ = into.add(from);
-}
-
-/// An empty histogram of values in µs to 3 significant figures, from 1 µs. It starts small
-/// (1 ..= 2,047 µs exact to the µs, 16 KiB) and grows as larger values arrive, so a step costs
-/// what its latencies need, not the full range of the request timeout (139 KiB for 60 s).
-/// Every histogram of a run has these settings, so any two can be added.
-pub fn latency_histogram() -> Histogram<u64> {
-    let mut h = Histogram::new_with_bounds(1, 2, 3).expect("bounds 1..=2 with 3 figures are valid");
-    h.auto(true);
-    h
-}
-
-pub(super) fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
 }
 
 #[cfg(test)]

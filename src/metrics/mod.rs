@@ -7,6 +7,7 @@
 //! else in the crate but `redact` (error samples are redacted once per tick).
 
 mod aggregate;
+mod histograms;
 pub mod history;
 mod interval;
 mod live;

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::interval::{latency_histogram, micros};
+use super::histograms::{latency_histogram, micros};
 use super::outcome::Outcome;
 use super::shard::{Shard, slot};
 
