@@ -1,5 +1,9 @@
-//! Files read into bodies, `body_file:` and multipart file parts, within the scenario's
-//! total of body-file bytes.
+//! Files read into bodies: `body_file:` (bytes as they are, or a template) and the bytes of
+//! multipart file parts.
+//!
+//! Depends on the `Validator`, `names`, `files`, `raw`, `plan` and `template`. Invariant:
+//! a scenario reads at most `BODIES_TOTAL` body-file bytes in all (each file is also capped
+//! by `files`), since every one is held in memory for the run.
 
 use super::Validator;
 use super::names::{Known, compile};

@@ -1,5 +1,8 @@
 //! `load:`: the model (closed or open, from the file or the command line), the stop
 //! conditions, the graceful stop and the stages.
+//!
+//! Depends on the `Validator`, `raw`, `plan` and `units`. Invariant: every stage ramps the
+//! same model as the level it starts from.
 
 use std::time::Duration;
 
@@ -14,6 +17,7 @@ use crate::scenario::raw::{RawLoad, RawStage};
 use crate::scenario::units::{parse_duration, parse_rate};
 use serde_saphyr::Spanned;
 
+/// `load:` with the command line's overrides: the model, its stages and how the run ends.
 pub(super) fn build_load(raw: Option<&Spanned<RawLoad>>, vd: &mut Validator<'_>) -> Option<Load> {
     let ov = vd.overrides;
     let empty = RawLoad::default();
@@ -108,12 +112,7 @@ fn build_stages(l: &RawLoad, vd: &mut Validator<'_>) -> Option<Vec<Stage>> {
     let mut unit: Option<Unit> = None;
     for (i, st) in raw.value.iter().enumerate() {
         let field = format!("load.stages[{i}]");
-        let RawStage {
-            duration,
-            vus,
-            rate,
-        } = &st.value;
-        let d = match duration {
+        let d = match &st.value.duration {
             Some(d) => positive_duration(d, &format!("{field}.duration"), vd),
             None => {
                 vd.problems.on(
@@ -124,33 +123,8 @@ fn build_stages(l: &RawLoad, vd: &mut Validator<'_>) -> Option<Vec<Stage>> {
                 None
             }
         };
-        let (this, target) = match (vus, rate) {
-            (Some(v), None) => {
-                check_users(v, &format!("{field}.vus"), vd);
-                (Unit::Vus, Some(v.value as f64))
-            }
-            (None, Some(r)) => {
-                let text = scalar_text(&r.value);
-                // A stage may ramp down to zero arrivals per second.
-                let rate = if text.trim().trim_end_matches("/s").trim() == "0" {
-                    Ok(0.0)
-                } else {
-                    parse_rate(&text)
-                };
-                (
-                    Unit::Rate,
-                    rate.map_err(|e| vd.problems.on(r, &format!("{field}.rate"), e))
-                        .ok(),
-                )
-            }
-            _ => {
-                vd.problems.on(
-                    st,
-                    &field,
-                    "a stage sets exactly one level: vus (closed model) or rate (open model)",
-                );
-                continue;
-            }
+        let Some((this, target)) = stage_level(st, &field, vd) else {
+            continue;
         };
         match unit {
             Some(first) if first != this => {
@@ -163,6 +137,47 @@ fn build_stages(l: &RawLoad, vd: &mut Validator<'_>) -> Option<Vec<Stage>> {
             stages.push(Stage { duration, target });
         }
     }
+    check_start(l, unit, vd);
+    (vd.problems.len() == before).then_some(stages)
+}
+
+/// A stage's level: its unit and its target (`None` when the value is wrong); `None` when
+/// it sets no level or both.
+fn stage_level(
+    st: &Spanned<RawStage>,
+    field: &str,
+    vd: &mut Validator<'_>,
+) -> Option<(Unit, Option<f64>)> {
+    let RawStage { vus, rate, .. } = &st.value;
+    match (vus, rate) {
+        (Some(v), None) => {
+            check_users(v, &format!("{field}.vus"), vd);
+            Some((Unit::Vus, Some(v.value as f64)))
+        }
+        (None, Some(r)) => {
+            let text = scalar_text(&r.value);
+            // A stage may ramp down to zero arrivals per second.
+            let rate = if text.trim().trim_end_matches("/s").trim() == "0" {
+                Ok(0.0)
+            } else {
+                parse_rate(&text)
+            };
+            let rate = rate.map_err(|e| vd.problems.on(r, &format!("{field}.rate"), e));
+            Some((Unit::Rate, rate.ok()))
+        }
+        _ => {
+            vd.problems.on(
+                st,
+                field,
+                "a stage sets exactly one level: vus (closed model) or rate (open model)",
+            );
+            None
+        }
+    }
+}
+
+/// The level the stages start from (`load.vus` or `load.rate`) is in the stages' unit.
+fn check_start(l: &RawLoad, unit: Option<Unit>, vd: &mut Validator<'_>) {
     match unit {
         Some(Unit::Vus) if l.rate.is_some() => {
             if let Some(r) = &l.rate {
@@ -184,7 +199,6 @@ fn build_stages(l: &RawLoad, vd: &mut Validator<'_>) -> Option<Vec<Stage>> {
         }
         _ => {}
     }
-    (vd.problems.len() == before).then_some(stages)
 }
 
 /// The model: the command line's choice, else the file's `vus` or `rate` (and, for the open

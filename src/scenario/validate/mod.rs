@@ -1,12 +1,18 @@
 //! Validation: one pass from the raw mirror to a `Plan`, collecting every problem it can find.
 //!
 //! One `Validator` carries what every check needs (the environment, the command-line
-//! overrides, the text for positions, the data directory) and collects the problems; each
-//! part of the scenario has its own file: `load` (model, stages), `data` (data files),
-//! `thresholds`, `flows` (flows, defaults, steps), `request` (a step's URL, query, headers,
-//! body and templates) and `expect` (a step's expectations and extraction). The parts depend
-//! on this module and on one another only downwards: flows → request, expect (request
-//! holds `defaults:` and the names known at a point of a flow, which flows pass down).
+//! overrides, the text for positions, the data directory, the body-file bytes read so far)
+//! and collects the problems; each part of the scenario has its own file: `load` (model,
+//! stages), `data` (data files), `thresholds`, `http` (HTTP version, proxies), `tls`,
+//! `flows` (flows, defaults, steps), and for a step: `request` (method, URL, query, headers,
+//! `defaults:`), `body` (which body, its content type) with `body_file` and `multipart`,
+//! `expect` (expectations and extraction), all compiling their templates through `names`
+//! (a template and the names known at a point of a flow).
+//!
+//! The parts depend on this module, on the scenario's own types (`raw`, `plan`, `template`,
+//! `units`, `checks`, `data`, `threshold`) and on one another only downwards: flows →
+//! request, body, expect → names; body → request (form fields), body_file, multipart;
+//! multipart → body_file. Outside `scenario`: `files` (body and TLS files) and `redact`.
 //!
 //! Command-line overrides are applied here, before the checks, so that `--vus 10` on a file
 //! that says `rate: 100/s` yields a valid closed-model plan rather than a conflict.
@@ -172,6 +178,7 @@ pub struct Overrides {
     pub cacert: Option<PathBuf>,
     /// `--cert` and `--key`: a client certificate for mutual TLS.
     pub cert: Option<PathBuf>,
+    /// The client certificate's private key (`--key`).
     pub key: Option<PathBuf>,
     /// `--http2`.
     pub http2: bool,
@@ -370,6 +377,7 @@ pub fn parse_target(text: &str) -> Result<Target, String> {
     Ok(Target::Url(text.trim_end_matches('/').to_string()))
 }
 
+/// A duration longer than zero, or the problem recorded at `field`.
 pub fn positive_duration(
     d: &Spanned<String>,
     field: &str,

@@ -1,5 +1,10 @@
-//! Templates and the names they read: each template is compiled here, once, and every name
-//! it reads is checked against what is defined at that point of the flow.
+//! Templates and the names they read (`Known`, `compile`): each template is compiled here,
+//! once, and every name it reads (a variable, a data column) is checked against what is
+//! defined at that point of the flow.
+//!
+//! Depends on the `Validator`, `template` and `data`. Invariant: a template that comes out
+//! reads only names that will be defined when it renders; a problem points inside the
+//! template when its text can be found in the source.
 
 use std::collections::BTreeSet;
 
@@ -78,6 +83,7 @@ pub(super) fn compile(
     ok.then_some(t)
 }
 
+/// `compile` for a template written as one YAML string.
 pub(super) fn compile_spanned(
     v: &Spanned<String>,
     field: &str,

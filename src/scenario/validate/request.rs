@@ -1,5 +1,9 @@
 //! A step's request: method and URL, query and headers, and the `defaults:` they start
-//! from (with the limits a step or its defaults may set).
+//! from (with the limits a step or its defaults may set: timeout, `max_body`,
+//! `follow_redirects`).
+//!
+//! Depends on the `Validator`, `names`, `raw`, `plan`, `template` and `units`. Invariant:
+//! literal header values are checked here; a templated one is checked when rendered.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,6 +19,7 @@ use crate::scenario::raw::{AnyValue, RawDefaults, RawStep};
 use crate::scenario::template::Template;
 use crate::scenario::units::parse_size;
 
+/// The step's method and URL: a shortcut (`get: /path`) or `method:` with `url:`.
 pub(super) fn method_and_url(
     raw: &Spanned<RawStep>,
     path: &str,
@@ -108,6 +113,7 @@ fn check_literal_url(text: &str) -> Result<(), String> {
     ))
 }
 
+/// `query:`: name-value pairs, each value a template.
 pub(super) fn build_query(
     query: Option<&BTreeMap<String, AnyValue>>,
     path: &str,
@@ -147,6 +153,8 @@ pub(super) fn build_fields(
     out
 }
 
+/// Adds `raw`'s headers to `into`, replacing those of the same name; literal values are
+/// checked now, templated ones when rendered.
 pub(super) fn add_headers(
     into: &mut Defaults,
     raw: &BTreeMap<String, Spanned<String>>,
@@ -189,10 +197,15 @@ pub(super) fn add_headers(
 
 /// The `defaults:` section, validated.
 pub struct Defaults {
+    /// Headers whose values are literal.
     pub(super) headers: HeaderMap,
+    /// Headers whose values are templates, rendered per request.
     pub(super) header_templates: Vec<(HeaderName, Template)>,
+    /// Time allowed for one request.
     pub(super) timeout: Duration,
+    /// Body bytes a step keeps when it reads the body.
     pub(super) max_body: usize,
+    /// Redirects a request follows.
     pub(super) follow_redirects: u32,
 }
 
