@@ -1,5 +1,9 @@
 //! The tick: merge every shard's interval, fold it into the run's totals, summarise both into
 //! a `Snapshot`. Owned by one task; the only code that reads shards.
+//!
+//! Depends on the rest of `metrics` and on `redact` (error samples are redacted here, once
+//! per tick). Invariant: a tick allocates no histograms once every step has recorded (the
+//! last tick's intervals are kept and reused).
 
 use std::time::{Duration, Instant};
 

@@ -8,6 +8,8 @@
 //! Points are never merged after the fact (percentiles of two intervals cannot be combined
 //! from their summaries), so every point's figures are exact for its interval, and the
 //! series grows with the logarithm of the run's length.
+//!
+//! Depends on `interval` and `histograms`; built by `aggregate`.
 
 use std::time::Duration;
 

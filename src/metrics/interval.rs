@@ -1,5 +1,9 @@
-//! One interval of one step: what a shard accumulates between two ticks, and the
-//! histogram settings every histogram of a run shares.
+//! One interval of one step (`StepInterval`): what a shard accumulates between two ticks,
+//! and, added up, what the aggregator keeps for a step over the whole run.
+//!
+//! Depends on `histograms` and `outcome`. Invariants: recording cannot fail (values are
+//! clamped to the run's highest, histograms auto-resize); a histogram is made only when its
+//! figure is first recorded, so a step costs what its values need.
 
 use std::time::Duration;
 

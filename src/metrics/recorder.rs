@@ -1,4 +1,4 @@
-//! Per-thread recording: the hot path of every request.
+//! Per-thread recording: the hot path of every request, through `Recorder`.
 //!
 //! Each runtime thread records into its own `Shard` (found through a thread-local), so no two
 //! workers ever contend on a lock or a counter. A shard holds only the current interval; the
@@ -6,6 +6,7 @@
 //! Memory is therefore bounded by threads × steps in use, whatever the run's length: a step's
 //! interval is made on a thread when the step first records there (a declared step that never
 //! runs costs a pointer per thread), and its histograms grow only as far as its values reach.
+//! Depends on `shard`, `histograms` and `outcome`.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,4 +1,8 @@
-//! One thread's recording area: the slots its steps record into.
+//! One thread's recording area (`Shard`): a slot per step, made when the step first records
+//! there, and the thread's counters.
+//!
+//! Depends on `interval`. Invariant: only the thread that owns a shard records into it; the
+//! aggregator takes its intervals once per tick, so each lock is uncontended.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, Weak};
