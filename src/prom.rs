@@ -72,7 +72,7 @@ impl Collector for Figures {
     }
 }
 
-/// Requests, errors, interruptions, responses and check failures, per step.
+/// Requests, errors and interruptions per step, then `answer_counters`.
 fn step_counters(
     e: &mut DescriptorEncoder<'_>,
     steps: &[StepStats],
@@ -107,6 +107,14 @@ fn step_counters(
             .iter()
             .map(|s| (step_labels(s), ConstCounter::new(s.interrupted))),
     )?;
+    answer_counters(e, steps)
+}
+
+/// Responses per status code and check failures, per step.
+fn answer_counters(
+    e: &mut DescriptorEncoder<'_>,
+    steps: &[StepStats],
+) -> Result<(), std::fmt::Error> {
     family(
         e,
         "stampede_responses",

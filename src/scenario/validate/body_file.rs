@@ -46,35 +46,7 @@ pub(super) fn body_file(
     known: &Known<'_>,
     vd: &mut Validator<'_>,
 ) -> Option<Body> {
-    let shape = "body_file is a path, or { path: FILE, template: true } to render the file's \
-                 {{ }} templates";
-    let (path, template) = match &file.value {
-        serde_json::Value::String(p) => (p.clone(), false),
-        serde_json::Value::Object(map) => {
-            if let Some(key) = map
-                .keys()
-                .find(|k| !["path", "template"].contains(&k.as_str()))
-            {
-                let message = format!("unknown field \"{key}\"; body_file takes path, template");
-                vd.problems.on(file, &format!("{field}.{key}"), message);
-                return None;
-            }
-            match (map.get("path"), map.get("template")) {
-                (Some(serde_json::Value::String(p)), None | Some(serde_json::Value::Bool(_))) => (
-                    p.clone(),
-                    map.get("template") == Some(&serde_json::Value::Bool(true)),
-                ),
-                _ => {
-                    vd.problems.on(file, field, shape);
-                    return None;
-                }
-            }
-        }
-        _ => {
-            vd.problems.on(file, field, shape);
-            return None;
-        }
-    };
+    let (path, template) = body_file_shape(file, field, vd)?;
     let (full, bytes) = match read_file(&path, vd) {
         Ok(read) => read,
         Err(e) => {
@@ -102,4 +74,39 @@ pub(super) fn body_file(
         vd,
     )
     .map(Body::Text)
+}
+
+/// The path and the `template` flag of `body_file:`, either shape.
+fn body_file_shape(file: &AnyValue, field: &str, vd: &mut Validator<'_>) -> Option<(String, bool)> {
+    let shape = "body_file is a path, or { path: FILE, template: true } to render the file's \
+                 {{ }} templates";
+    match &file.value {
+        serde_json::Value::String(p) => Some((p.clone(), false)),
+        serde_json::Value::Object(map) => {
+            if let Some(key) = map
+                .keys()
+                .find(|k| !["path", "template"].contains(&k.as_str()))
+            {
+                let message = format!("unknown field \"{key}\"; body_file takes path, template");
+                vd.problems.on(file, &format!("{field}.{key}"), message);
+                return None;
+            }
+            match (map.get("path"), map.get("template")) {
+                (Some(serde_json::Value::String(p)), None | Some(serde_json::Value::Bool(_))) => {
+                    Some((
+                        p.clone(),
+                        map.get("template") == Some(&serde_json::Value::Bool(true)),
+                    ))
+                }
+                _ => {
+                    vd.problems.on(file, field, shape);
+                    None
+                }
+            }
+        }
+        _ => {
+            vd.problems.on(file, field, shape);
+            None
+        }
+    }
 }

@@ -220,53 +220,12 @@ fn build_model(l: &RawLoad, constant: bool, vd: &mut Validator<'_>) -> Option<Mo
         .max_in_flight
         .or(l.max_in_flight.as_ref().map(|m| m.value))
         .unwrap_or(DEFAULT_MAX_IN_FLIGHT);
-    // The file's rate, parsed only where the file's model is used (and at most once).
-    let file_rate = |vd: &mut Validator<'_>| {
-        l.rate.as_ref().and_then(|r| {
-            parse_rate(&scalar_text(&r.value))
-                .map_err(|e| vd.problems.on(r, "load.rate", e))
-                .ok()
-        })
-    };
     // A command-line choice of model replaces the file's model entirely.
     let (vus, rate) = match (ov.vus, ov.rate) {
         (Some(v), _) => (Some(v), None),
         (None, Some(r)) => (None, Some(r)),
-        (None, None) => {
-            let vus = l.vus.as_ref().map(|v| v.value);
-            if let Some(v) = l.vus.as_ref().filter(|v| v.value == 0 && constant) {
-                vd.problems.on(v, "load.vus", "must be at least 1");
-            }
-            if !constant {
-                // Stages ramp from the given level, or from zero.
-                let closed = l
-                    .stages
-                    .iter()
-                    .flat_map(|s| s.value.first())
-                    .any(|s| s.value.vus.is_some());
-                return Some(if closed {
-                    Model::Closed {
-                        vus: vus.unwrap_or(0),
-                    }
-                } else {
-                    Model::Open {
-                        rate: file_rate(vd).unwrap_or(0.0),
-                        max_in_flight,
-                    }
-                });
-            }
-            let rate = file_rate(vd);
-            if let (Some(v), Some(_)) = (&l.vus, &l.rate) {
-                vd.problems.on(
-                    v,
-                    "load",
-                    "vus and rate are both set; choose vus (closed model: users run flows back \
-                     to back) or rate (open model: arrivals per second)",
-                );
-                return None;
-            }
-            (vus, rate)
-        }
+        (None, None) if !constant => return Some(staged_model(l, max_in_flight, vd)),
+        (None, None) => constant_model(l, vd)?,
     };
     if let Some(m) = l.max_in_flight.as_ref().filter(|m| m.value == 0) {
         vd.problems
@@ -281,4 +240,51 @@ fn build_model(l: &RawLoad, constant: bool, vd: &mut Validator<'_>) -> Option<Mo
         (None, None) if l.rate.is_some() => None,
         (None, None) => Some(Model::Closed { vus: 1 }),
     }
+}
+
+/// The file's rate, parsed only where the file's model is used (and at most once).
+fn file_rate(l: &RawLoad, vd: &mut Validator<'_>) -> Option<f64> {
+    l.rate.as_ref().and_then(|r| {
+        parse_rate(&scalar_text(&r.value))
+            .map_err(|e| vd.problems.on(r, "load.rate", e))
+            .ok()
+    })
+}
+
+/// The model stages ramp: from the file's level, or from zero, in the first stage's unit.
+fn staged_model(l: &RawLoad, max_in_flight: u64, vd: &mut Validator<'_>) -> Model {
+    let closed = l
+        .stages
+        .iter()
+        .flat_map(|s| s.value.first())
+        .any(|s| s.value.vus.is_some());
+    if closed {
+        Model::Closed {
+            vus: l.vus.as_ref().map_or(0, |v| v.value),
+        }
+    } else {
+        Model::Open {
+            rate: file_rate(l, vd).unwrap_or(0.0),
+            max_in_flight,
+        }
+    }
+}
+
+/// The file's level without stages: `vus` or `rate` (not both, and not zero users).
+fn constant_model(l: &RawLoad, vd: &mut Validator<'_>) -> Option<(Option<u64>, Option<f64>)> {
+    let vus = l.vus.as_ref().map(|v| v.value);
+    if let Some(v) = l.vus.as_ref().filter(|v| v.value == 0) {
+        vd.problems.on(v, "load.vus", "must be at least 1");
+    }
+    let rate = file_rate(l, vd);
+    if let (Some(v), Some(_)) = (&l.vus, &l.rate) {
+        vd.problems.on(
+            v,
+            "load",
+            "vus and rate are both set; choose vus (closed model: users run flows back \
+             to back) or rate (open model: arrivals per second)",
+        );
+        return None;
+    }
+    Some((vus, rate))
 }

@@ -37,7 +37,7 @@ use std::time::Duration;
 use serde_saphyr::{Location, Spanned};
 
 use super::diag::Problems;
-use super::plan::{Plan, Target};
+use super::plan::{Flow, Plan, Target};
 use super::raw::{AnyValue, RawScenario};
 use super::template::{EnvLookup, is_name, substitute_env};
 use super::units::parse_duration;
@@ -196,9 +196,8 @@ pub struct Overrides {
 pub fn build(raw: RawScenario, vd: &mut Validator<'_>) -> Option<Plan> {
     let http = build_http(&raw, vd);
     let secrets = build_secrets(raw.secrets.as_deref(), vd);
-    let name = raw
-        .name
-        .map(|n| n.value)
+    let name = (raw.name.as_ref())
+        .map(|n| n.value.clone())
         .unwrap_or_else(|| vd.fallback_name.clone());
     let target = build_target(raw.target.as_ref(), vd);
     let load = build_load(raw.load.as_ref(), vd);
@@ -209,31 +208,7 @@ pub fn build(raw: RawScenario, vd: &mut Validator<'_>) -> Option<Plan> {
         data: &data,
     };
     let defaults = Defaults::build(raw.defaults.as_ref(), &known, vd);
-    // Setup comes first: what it extracts is defined for every flow.
-    let setup = raw.setup.as_ref().and_then(|s| {
-        let name = s
-            .value
-            .name
-            .as_ref()
-            .map_or("setup".to_string(), |n| n.value.clone());
-        // Numbered from 0 here, and after the load's steps below.
-        vd.next_step_id = 0;
-        build_flow(s, "setup", name, &defaults, &mut known, vd)
-    });
-    vd.next_step_id = 0;
-    let flows = build_flows(raw.flows.as_ref(), &defaults, &known, vd);
-    // The load's steps are numbered from 0 (metrics index them); setup's come after.
-    let setup = setup.map(|mut f| {
-        let count: usize = flows.iter().map(|f| f.steps.len()).sum();
-        for (i, s) in f.steps.iter_mut().enumerate() {
-            s.id = count + i;
-        }
-        f
-    });
-    if let Some(p) = raw.setup.as_ref().and_then(|s| s.value.weight.as_ref()) {
-        vd.problems
-            .on(p, "setup.weight", "setup runs once; it has no weight");
-    }
+    let (setup, flows) = build_setup_and_flows(&raw, &defaults, &mut known, vd);
     let step_names: Vec<(String, String)> = flows
         .iter()
         .flat_map(|f| f.steps.iter().map(|s| (f.name.clone(), s.name.clone())))
@@ -243,10 +218,10 @@ pub fn build(raw: RawScenario, vd: &mut Validator<'_>) -> Option<Plan> {
     if !vd.problems.is_empty() {
         return None;
     }
+    // The secrets' names, and the values of the variables they name.
     let redactor = Redactor::new(
         &secrets,
-        variables
-            .iter()
+        (variables.iter())
             .filter(|(k, _)| secrets.contains(k))
             .map(|(_, v)| v.clone()),
     );
@@ -267,6 +242,40 @@ pub fn build(raw: RawScenario, vd: &mut Validator<'_>) -> Option<Plan> {
         http,
     };
     Some(plan.hiding(redactor))
+}
+
+/// `setup:` and `flows:`. Setup comes first: what it extracts is defined for every flow.
+/// The load's steps are numbered from 0 (metrics index them); setup's come after.
+fn build_setup_and_flows(
+    raw: &RawScenario,
+    defaults: &Defaults,
+    known: &mut Known<'_>,
+    vd: &mut Validator<'_>,
+) -> (Option<Flow>, Vec<Flow>) {
+    let setup = raw.setup.as_ref().and_then(|s| {
+        let name = s
+            .value
+            .name
+            .as_ref()
+            .map_or("setup".to_string(), |n| n.value.clone());
+        // Numbered from 0 here, and after the load's steps below.
+        vd.next_step_id = 0;
+        build_flow(s, "setup", name, defaults, known, vd)
+    });
+    vd.next_step_id = 0;
+    let flows = build_flows(raw.flows.as_ref(), defaults, known, vd);
+    let setup = setup.map(|mut f| {
+        let count: usize = flows.iter().map(|f| f.steps.len()).sum();
+        for (i, s) in f.steps.iter_mut().enumerate() {
+            s.id = count + i;
+        }
+        f
+    });
+    if let Some(p) = raw.setup.as_ref().and_then(|s| s.value.weight.as_ref()) {
+        vd.problems
+            .on(p, "setup.weight", "setup runs once; it has no weight");
+    }
+    (setup, flows)
 }
 
 /// `secrets:` and `--secret`: header or variable names.
