@@ -59,157 +59,198 @@ fn family<M: EncodeMetric>(
     Ok(())
 }
 
+// The families, in the order a scrape lists them: per-step counters, the run's own
+// figures, then latency (exact quantiles, then the 1-2-5 histogram).
 impl Collector for Figures {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let snap = Arc::clone(&self.latest.borrow());
-        let steps = &snap.steps;
         let e = &mut encoder;
-        family(
-            e,
-            "stampede_requests",
-            "Requests completed (a response or an error), per step",
-            MetricType::Counter,
-            steps
-                .iter()
-                .map(|s| (step_labels(s), ConstCounter::new(s.requests))),
-        )?;
-        family(
-            e,
-            "stampede_errors",
-            "Requests that ended in an error, per step and error class",
-            MetricType::Counter,
-            steps.iter().flat_map(|s| {
-                s.errors_by_class.iter().map(|c| {
-                    let labels = with(step_labels(s), "class", c.class.as_str().to_string());
-                    (labels, ConstCounter::new(c.count))
-                })
-            }),
-        )?;
-        family(
-            e,
-            "stampede_interrupted",
-            "Requests cut off by a hard stop, per step",
-            MetricType::Counter,
-            steps
-                .iter()
-                .map(|s| (step_labels(s), ConstCounter::new(s.interrupted))),
-        )?;
-        family(
-            e,
-            "stampede_responses",
-            "Responses per step and status code",
-            MetricType::Counter,
-            steps.iter().flat_map(|s| {
-                s.statuses.iter().map(|(code, n)| {
-                    (
-                        with(step_labels(s), "code", code.to_string()),
-                        ConstCounter::new(*n),
-                    )
-                })
-            }),
-        )?;
-        family(
-            e,
-            "stampede_check_failures",
-            "Responses that failed a check, per step and check",
-            MetricType::Counter,
-            steps.iter().flat_map(|s| {
-                s.checks.iter().map(|c| {
-                    let labels = with(step_labels(s), "check", c.name.clone());
-                    (labels, ConstCounter::new(c.failed))
-                })
-            }),
-        )?;
-        family(
-            e,
-            "stampede_dropped_arrivals",
-            "Open model: planned arrivals that did not start",
-            MetricType::Counter,
-            [(Labels::new(), ConstCounter::new(snap.dropped))],
-        )?;
-        family(
-            e,
-            "stampede_in_flight",
-            "Requests sent and not yet ended",
-            MetricType::Gauge,
-            [(Labels::new(), ConstGauge::new(snap.in_flight as i64))],
-        )?;
-        if let Some(level) = snap.live.level {
-            let (unit, value) = match level {
-                Level::Vus(v) => ("vus", v as f64),
-                Level::Rate(r) => ("arrivals_per_second", r),
-            };
-            family(
-                e,
-                "stampede_level",
-                "The load asked for now: virtual users (closed model) or arrivals per second (open)",
-                MetricType::Gauge,
-                [(vec![("unit", unit.to_string())], ConstGauge::new(value))],
-            )?;
-        }
-        let running = i64::from(snap.phase != Phase::Finished);
-        family(
-            e,
-            "stampede_running",
-            "1 while the run goes on (stopping included), 0 once it has ended",
-            MetricType::Gauge,
-            [(Labels::new(), ConstGauge::new(running))],
-        )?;
-        family(
-            e,
-            "stampede_elapsed_seconds",
-            "Time since the run started",
-            MetricType::Gauge,
-            [(Labels::new(), ConstGauge::new(snap.elapsed.as_secs_f64()))],
-        )?;
-        family(
-            e,
-            "stampede_latency_quantile_seconds",
-            "Exact whole-run latency quantiles per step, from its HDR histogram",
-            MetricType::Gauge,
-            steps.iter().filter(|s| s.latency.count > 0).flat_map(|s| {
-                let p = s.latency;
-                [
-                    ("0.5", p.p50),
-                    ("0.9", p.p90),
-                    ("0.99", p.p99),
-                    ("0.999", p.p999),
-                    ("1", p.max),
-                ]
-                .map(|(q, us)| {
-                    let labels = with(step_labels(s), "quantile", q.to_string());
-                    (labels, ConstGauge::new(us as f64 / 1e6))
-                })
-            }),
-        )?;
-        let mut metric = e.encode_descriptor(
-            "stampede_latency_seconds",
-            "Latency per step from the planned start to the end of the body (timeouts included)",
-            None,
-            MetricType::Histogram,
-        )?;
-        for s in steps {
-            let mut buckets = Vec::with_capacity(s.distribution.len());
-            for b in &s.distribution {
-                let upper = if b.upper_us == u64::MAX {
-                    f64::INFINITY
-                } else {
-                    b.upper_us as f64 / 1e6
-                };
-                buckets.push((upper, b.count));
-            }
-            if buckets.is_empty() {
-                buckets.push((f64::INFINITY, 0));
-            }
-            let p = s.latency;
-            let sum = p.mean * p.count as f64 / 1e6;
-            let labels = step_labels(s);
-            metric
-                .encode_family(&labels)?
-                .encode_histogram::<Labels>(sum, p.count, &buckets, None)?;
-        }
-        Ok(())
+        step_counters(e, &snap.steps)?;
+        run_figures(e, &snap)?;
+        latency_quantiles(e, &snap.steps)?;
+        latency_histograms(e, &snap.steps)
     }
+}
+
+/// Requests, errors and interruptions per step, then `answer_counters`.
+fn step_counters(
+    e: &mut DescriptorEncoder<'_>,
+    steps: &[StepStats],
+) -> Result<(), std::fmt::Error> {
+    family(
+        e,
+        "stampede_requests",
+        "Requests completed (a response or an error), per step",
+        MetricType::Counter,
+        steps
+            .iter()
+            .map(|s| (step_labels(s), ConstCounter::new(s.requests))),
+    )?;
+    family(
+        e,
+        "stampede_errors",
+        "Requests that ended in an error, per step and error class",
+        MetricType::Counter,
+        steps.iter().flat_map(|s| {
+            s.errors_by_class.iter().map(|c| {
+                let labels = with(step_labels(s), "class", c.class.as_str().to_string());
+                (labels, ConstCounter::new(c.count))
+            })
+        }),
+    )?;
+    family(
+        e,
+        "stampede_interrupted",
+        "Requests cut off by a hard stop, per step",
+        MetricType::Counter,
+        steps
+            .iter()
+            .map(|s| (step_labels(s), ConstCounter::new(s.interrupted))),
+    )?;
+    answer_counters(e, steps)
+}
+
+/// Responses per status code and check failures, per step.
+fn answer_counters(
+    e: &mut DescriptorEncoder<'_>,
+    steps: &[StepStats],
+) -> Result<(), std::fmt::Error> {
+    family(
+        e,
+        "stampede_responses",
+        "Responses per step and status code",
+        MetricType::Counter,
+        steps.iter().flat_map(|s| {
+            s.statuses.iter().map(|(code, n)| {
+                (
+                    with(step_labels(s), "code", code.to_string()),
+                    ConstCounter::new(*n),
+                )
+            })
+        }),
+    )?;
+    family(
+        e,
+        "stampede_check_failures",
+        "Responses that failed a check, per step and check",
+        MetricType::Counter,
+        steps.iter().flat_map(|s| {
+            s.checks.iter().map(|c| {
+                let labels = with(step_labels(s), "check", c.name.clone());
+                (labels, ConstCounter::new(c.failed))
+            })
+        }),
+    )?;
+    Ok(())
+}
+
+/// The run's own figures: dropped arrivals, requests in flight, the level asked for, whether
+/// it runs, and its age.
+fn run_figures(e: &mut DescriptorEncoder<'_>, snap: &Snapshot) -> Result<(), std::fmt::Error> {
+    family(
+        e,
+        "stampede_dropped_arrivals",
+        "Open model: planned arrivals that did not start",
+        MetricType::Counter,
+        [(Labels::new(), ConstCounter::new(snap.dropped))],
+    )?;
+    family(
+        e,
+        "stampede_in_flight",
+        "Requests sent and not yet ended",
+        MetricType::Gauge,
+        [(Labels::new(), ConstGauge::new(snap.in_flight as i64))],
+    )?;
+    if let Some(level) = snap.live.level {
+        let (unit, value) = match level {
+            Level::Vus(v) => ("vus", v as f64),
+            Level::Rate(r) => ("arrivals_per_second", r),
+        };
+        family(
+            e,
+            "stampede_level",
+            "The load asked for now: virtual users (closed model) or arrivals per second (open)",
+            MetricType::Gauge,
+            [(vec![("unit", unit.to_string())], ConstGauge::new(value))],
+        )?;
+    }
+    let running = i64::from(snap.phase != Phase::Finished);
+    family(
+        e,
+        "stampede_running",
+        "1 while the run goes on (stopping included), 0 once it has ended",
+        MetricType::Gauge,
+        [(Labels::new(), ConstGauge::new(running))],
+    )?;
+    family(
+        e,
+        "stampede_elapsed_seconds",
+        "Time since the run started",
+        MetricType::Gauge,
+        [(Labels::new(), ConstGauge::new(snap.elapsed.as_secs_f64()))],
+    )?;
+    Ok(())
+}
+
+/// The exact whole-run latency quantiles of each step that has any, from its HDR histogram.
+fn latency_quantiles(
+    e: &mut DescriptorEncoder<'_>,
+    steps: &[StepStats],
+) -> Result<(), std::fmt::Error> {
+    family(
+        e,
+        "stampede_latency_quantile_seconds",
+        "Exact whole-run latency quantiles per step, from its HDR histogram",
+        MetricType::Gauge,
+        steps.iter().filter(|s| s.latency.count > 0).flat_map(|s| {
+            let p = s.latency;
+            [
+                ("0.5", p.p50),
+                ("0.9", p.p90),
+                ("0.99", p.p99),
+                ("0.999", p.p999),
+                ("1", p.max),
+            ]
+            .map(|(q, us)| {
+                let labels = with(step_labels(s), "quantile", q.to_string());
+                (labels, ConstGauge::new(us as f64 / 1e6))
+            })
+        }),
+    )
+}
+
+/// Each step's latency on the 1-2-5 ladder, as a Prometheus histogram.
+fn latency_histograms(
+    e: &mut DescriptorEncoder<'_>,
+    steps: &[StepStats],
+) -> Result<(), std::fmt::Error> {
+    let mut metric = e.encode_descriptor(
+        "stampede_latency_seconds",
+        "Latency per step from the planned start to the end of the body (timeouts included)",
+        None,
+        MetricType::Histogram,
+    )?;
+    for s in steps {
+        let mut buckets = Vec::with_capacity(s.distribution.len());
+        for b in &s.distribution {
+            let upper = if b.upper_us == u64::MAX {
+                f64::INFINITY
+            } else {
+                b.upper_us as f64 / 1e6
+            };
+            buckets.push((upper, b.count));
+        }
+        if buckets.is_empty() {
+            buckets.push((f64::INFINITY, 0));
+        }
+        let p = s.latency;
+        let sum = p.mean * p.count as f64 / 1e6;
+        let labels = step_labels(s);
+        metric
+            .encode_family(&labels)?
+            .encode_histogram::<Labels>(sum, p.count, &buckets, None)?;
+    }
+    Ok(())
 }
 
 /// The endpoint of one run; it stops when the token is cancelled.

@@ -4,7 +4,9 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{Demo, binary, error_count, run_json, scenario, wait_with_limit};
@@ -229,18 +231,71 @@ fn a_million_users_for_one_iteration_ends_at_once() {
     );
 }
 
+/// Polls `ready` every 20 ms until it holds, so that a test acts on an event rather than
+/// after a guessed delay; panics (killing `child`) if `child` ends first or 30 s pass.
+fn wait_for(child: &mut Child, what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ready() {
+        if let Some(status) = child.try_wait().expect("wait") {
+            panic!("stampede ended ({status}) before {what}");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("waited 30 s for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A child's stderr, read as it comes by a thread of its own, so that a test can wait for
+/// a line of it (the headless progress) while the run goes on.
+struct Stderr {
+    text: Arc<Mutex<String>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl Stderr {
+    fn take(child: &mut Child) -> Self {
+        let mut pipe = child.stderr.take().expect("stderr piped");
+        let text = Arc::new(Mutex::new(String::new()));
+        let into = Arc::clone(&text);
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = pipe.read(&mut buf) {
+                let mut text = into.lock().expect("stderr text");
+                text.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Self { text, reader }
+    }
+
+    fn contains(&self, what: &str) -> bool {
+        self.text.lock().expect("stderr text").contains(what)
+    }
+
+    /// Everything the child wrote, once it has ended.
+    fn finish(self) -> String {
+        self.reader.join().expect("stderr reader");
+        let text = self.text.lock().expect("stderr text");
+        text.clone()
+    }
+}
+
+/// The signal arrives while the setup's request is in flight: the server has read it and
+/// never answers (so the setup cannot end before the signal, however slow the machine).
 #[test]
 #[cfg(unix)]
 fn sigterm_during_setup_says_so_and_exits_130() {
-    let demo = Demo::start();
+    use common::fault::{Fault, FaultServer};
+    let server = FaultServer::start(Fault::NeverAnswer);
     let (_dir, path) = scenario(&format!(
-        "target: {}\nload: {{ vus: 2, duration: 5s }}\nsetup:\n  name: warm\n  steps: [ {{ get: /delay/5000 }} ]\n\
+        "target: {}\nload: {{ vus: 2, duration: 5s }}\nsetup:\n  name: warm\n  steps: [ {{ get: /warm }} ]\n\
          flows:\n  - steps: [ {{ get: /fast }} ]\n",
-        demo.url
+        server.url
     ));
     let json = path.with_extension("json");
-    let child = spawn_run(&path, &json, Stdio::piped());
-    std::thread::sleep(Duration::from_millis(700));
+    let mut child = spawn_run(&path, &json, Stdio::piped());
+    wait_for(&mut child, "the setup's request", || server.requests() >= 1);
     common::signal(&child, "TERM");
     let out = wait_with_limit(child, Duration::from_secs(10));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -261,12 +316,18 @@ fn a_signal_during_the_graceful_stop_of_a_completed_run_keeps_it_completed() {
         demo.url
     ));
     let json = path.with_extension("json");
-    let child = spawn_run(&path, &json, Stdio::piped());
-    std::thread::sleep(Duration::from_millis(2500));
+    let mut child = spawn_run(&path, &json, Stdio::piped());
+    // The 1 s of load is over and its 8 s requests are still in flight: the progress line
+    // says the run is stopping.
+    let stderr = Stderr::take(&mut child);
+    wait_for(&mut child, "the graceful stop", || {
+        stderr.contains("· stopping")
+    });
     common::signal(&child, "TERM");
     let out = wait_with_limit(child, Duration::from_secs(5));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let stderr = stderr.finish();
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     let doc = common::read_json(&json);
     assert_eq!(doc["outcome"], "completed");
     assert_eq!(doc["total"]["interrupted"], 3);

@@ -3,8 +3,10 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use common::{Demo, binary, scenario, wait_with_limit};
 
@@ -13,6 +15,56 @@ use common::{Demo, binary, scenario, wait_with_limit};
 /// cannot stop the run (`an_ignored_sighup_stays_ignored_as_under_nohup` tests that case).
 fn inherited_ignore(number: u32) -> bool {
     stampede::signals::is_ignored(number)
+}
+
+/// Polls `ready` every 20 ms until it holds, so that a signal is sent on an event rather
+/// than after a guessed delay; panics (killing `child`) if `child` ends first or 30 s pass.
+fn wait_for(child: &mut Child, what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ready() {
+        if let Some(status) = child.try_wait().expect("wait") {
+            panic!("stampede ended ({status}) before {what}");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("waited 30 s for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A child's stderr, read as it comes by a thread of its own, so that a test can wait for
+/// a line of it (the headless progress) while the run goes on.
+struct Stderr {
+    text: Arc<Mutex<String>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl Stderr {
+    fn take(child: &mut Child) -> Self {
+        let mut pipe = child.stderr.take().expect("stderr piped");
+        let text = Arc::new(Mutex::new(String::new()));
+        let into = Arc::clone(&text);
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = pipe.read(&mut buf) {
+                let mut text = into.lock().expect("stderr text");
+                text.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Self { text, reader }
+    }
+
+    fn contains(&self, what: &str) -> bool {
+        self.text.lock().expect("stderr text").contains(what)
+    }
+
+    /// Everything the child wrote, once it has ended.
+    fn finish(self) -> String {
+        self.reader.join().expect("stderr reader");
+        let text = self.text.lock().expect("stderr text");
+        text.clone()
+    }
 }
 
 fn interrupt_with(signal: &str) {
@@ -32,7 +84,7 @@ fn interrupt_with(signal: &str) {
         demo.url
     ));
     let json = path.with_extension("json");
-    let child = Command::new(binary())
+    let mut child = Command::new(binary())
         .args([
             "run",
             path.to_str().expect("path"),
@@ -44,7 +96,8 @@ fn interrupt_with(signal: &str) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    std::thread::sleep(Duration::from_millis(1500));
+    // 15 served by the demo: with at most 4 in flight, the run has completed more than 10.
+    wait_for(&mut child, "15 requests", || demo.counters.total() >= 15);
     common::signal(&child, signal);
     let out = wait_with_limit(child, Duration::from_secs(20));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -89,8 +142,11 @@ fn an_ignored_sighup_stays_ignored_as_under_nohup() {
     ));
     let json = path.with_extension("json");
     let script = common::run_behind("trap '' HUP;", &path, &json);
-    let child = common::spawn_sh(&script);
-    std::thread::sleep(Duration::from_millis(700));
+    let mut child = common::spawn_sh(&script);
+    // A request served: the shell has become stampede, and its load is under way.
+    wait_for(&mut child, "the first request", || {
+        demo.counters.total() >= 1
+    });
     common::signal(&child, "HUP");
     let out = wait_with_limit(child, Duration::from_secs(20));
     assert_eq!(
@@ -110,7 +166,6 @@ fn an_ignored_sighup_stays_ignored_as_under_nohup() {
 /// requests as interrupted, writes its JSON and exits 130.
 #[test]
 fn a_second_signal_of_any_kind_interrupts_the_graceful_stop() {
-    use std::time::Instant;
     let server = common::fault::FaultServer::start(common::fault::Fault::NeverAnswer);
     let (_dir, path) = scenario(&format!(
         "name: hung\ntarget: {}\npreflight: false\nload: {{ vus: 2, duration: 60s, graceful_stop: 60s }}\n\
@@ -134,7 +189,8 @@ fn a_second_signal_of_any_kind_interrupts_the_graceful_stop() {
             continue;
         }
         let json = path.with_extension(format!("{first}-{second}.json"));
-        let child = Command::new(binary())
+        let before = server.requests();
+        let mut child = Command::new(binary())
             .args(["run", path.to_str().expect("path"), "--headless", "--json"])
             .arg(&json)
             .stdin(Stdio::null())
@@ -142,14 +198,21 @@ fn a_second_signal_of_any_kind_interrupts_the_graceful_stop() {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn");
-        std::thread::sleep(Duration::from_millis(1500));
+        let stderr = Stderr::take(&mut child);
+        // Both users' requests have reached the server (and hang there).
+        wait_for(&mut child, "the requests", || {
+            server.requests() >= before + 2
+        });
         common::signal(&child, first);
-        std::thread::sleep(Duration::from_millis(500));
+        // The first signal has begun the graceful stop: the progress line says so.
+        wait_for(&mut child, "the graceful stop", || {
+            stderr.contains("· stopping")
+        });
         common::signal(&child, second);
         let sent = Instant::now();
         let out = wait_with_limit(child, Duration::from_secs(20));
         let waited = sent.elapsed();
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = stderr.finish();
         assert!(
             waited < Duration::from_secs(5),
             "SIG{first} then SIG{second}: {waited:?} after the second signal\n{stderr}"

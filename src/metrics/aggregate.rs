@@ -1,13 +1,20 @@
 //! The tick: merge every shard's interval, fold it into the run's totals, summarise both into
 //! a `Snapshot`. Owned by one task; the only code that reads shards.
+//!
+//! Depends on the rest of `metrics` and on `redact` (error samples are redacted here, once
+//! per tick). Invariant: a tick allocates no histograms once every step has recorded (the
+//! last tick's intervals are kept and reused).
 
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
+use super::histograms::latency_histogram;
 use super::history::{self, EncodedHistograms, History, SeriesBuilder, TickState};
+use super::interval::StepInterval;
 use super::outcome::ErrorClass;
-use super::recorder::{Recorder, Slots, StepInterval, latency_histogram, slot};
+use super::recorder::Recorder;
+use super::shard::{Slots, slot};
 use super::snapshot::{
     BUCKET_BOUNDS, Bucket, CheckStat, ErrorStat, FlowStats, IntervalStats, LiveState, Percentiles,
     Phase, Snapshot, StepStats, per_second,
@@ -143,12 +150,44 @@ impl Aggregator {
         let elapsed = now.saturating_duration_since(self.started);
         let length = now.saturating_duration_since(self.last_tick);
         self.last_tick = now;
-        let mut started = 0;
+        let started = self.drain_shards();
+        let steps = self.fold_steps(elapsed, length, active);
+        let interval = interval_stats(&self.tick_total, length);
+        absorb(&mut self.total, &self.tick_total, elapsed);
+        let total = step_stats(
+            String::new(),
+            "total".into(),
+            &self.total,
+            interval,
+            active,
+            &self.redactor,
+        );
+        let finished = total.requests + total.interrupted;
+        self.seq += 1;
+        Snapshot {
+            seq: self.seq,
+            elapsed,
+            live: LiveState::default(),
+            distribution: total.distribution.clone(),
+            phase,
+            in_flight: started.saturating_sub(finished),
+            dropped: self.recorder.dropped(),
+            total,
+            steps,
+            flows: self.flow_stats(),
+            history: None,
+        }
+    }
+
+    /// Takes every shard's interval into this tick's (emptied first) and its iteration
+    /// durations into the flows'; returns the requests started so far over all threads.
+    fn drain_shards(&mut self) -> u64 {
         for tick in self.tick_steps.iter_mut().flatten() {
             tick.clear();
         }
         self.tick_total.clear();
         let high = self.recorder.high_us();
+        let mut started = 0;
         for shard in self.recorder.shards() {
             let mut intervals = shard.lock();
             for (i, from) in intervals.iter_mut().enumerate() {
@@ -172,6 +211,17 @@ impl Aggregator {
             // counts a request as finished before it counts it as started.
             started += shard.started();
         }
+        started
+    }
+
+    /// Folds each step's tick into its totals and the run-wide tick; returns each step's
+    /// figures.
+    fn fold_steps(
+        &mut self,
+        elapsed: Duration,
+        length: Duration,
+        active: Duration,
+    ) -> Vec<StepStats> {
         let mut steps = Vec::with_capacity(self.steps.len());
         for (i, tick) in self.tick_steps.iter().enumerate() {
             let tick = tick.as_deref();
@@ -189,61 +239,43 @@ impl Aggregator {
             };
             let (flow, name) = self.names.get(i).cloned().unwrap_or_default();
             let mut stats = step_stats(flow, name, totals, interval, active, &self.redactor);
-            // Checks judge complete responses only; those on the body skip a body that was
-            // cut at max_body.
-            let sums = &totals.sums;
-            let responses: u64 = sums.statuses.iter().map(|(_, n)| n).sum::<u64>()
-                - sums.failed_after_status
-                - sums.hops;
-            let cut = sums.errors[ErrorClass::BodyTooLarge.index()];
             if let Some(names) = self.checks.get(i) {
-                stats.checks = names
-                    .iter()
-                    .enumerate()
-                    .map(|(c, check)| CheckStat {
-                        name: check.name.clone(),
-                        evaluated: responses - if check.reads_body { cut } else { 0 },
-                        failed: totals.sums.checks.get(c).copied().unwrap_or(0),
-                    })
-                    .collect();
+                stats.checks = check_stats(names, &totals.sums);
             }
             steps.push(stats);
         }
-        let interval = interval_stats(&self.tick_total, length);
-        absorb(&mut self.total, &self.tick_total, elapsed);
-        let total = step_stats(
-            String::new(),
-            "total".into(),
-            &self.total,
-            interval,
-            active,
-            &self.redactor,
-        );
-        let finished = total.requests + total.interrupted;
-        self.seq += 1;
-        Snapshot {
-            seq: self.seq,
-            elapsed,
-            live: LiveState::default(),
-            distribution: total.distribution.clone(),
-            phase,
-            in_flight: started.saturating_sub(finished),
-            dropped: self.recorder.dropped(),
-            total,
-            steps,
-            flows: self
-                .flow_names
-                .iter()
-                .zip(&self.flows)
-                .map(|(name, h)| FlowStats {
-                    name: name.clone(),
-                    iterations: h.len(),
-                    duration: Percentiles::of(h),
-                })
-                .collect(),
-            history: None,
-        }
+        steps
     }
+
+    /// Each flow's iterations and their durations over the run.
+    fn flow_stats(&self) -> Vec<FlowStats> {
+        self.flow_names
+            .iter()
+            .zip(&self.flows)
+            .map(|(name, h)| FlowStats {
+                name: name.clone(),
+                iterations: h.len(),
+                duration: Percentiles::of(h),
+            })
+            .collect()
+    }
+}
+
+/// The checks of a step over the run. Checks judge complete responses only; those on the
+/// body skip a body that was cut at max_body.
+fn check_stats(names: &[CheckName], sums: &StepInterval) -> Vec<CheckStat> {
+    let responses: u64 =
+        sums.statuses.iter().map(|(_, n)| n).sum::<u64>() - sums.failed_after_status - sums.hops;
+    let cut = sums.errors[ErrorClass::BodyTooLarge.index()];
+    names
+        .iter()
+        .enumerate()
+        .map(|(c, check)| CheckStat {
+            name: check.name.clone(),
+            evaluated: responses - if check.reads_body { cut } else { 0 },
+            failed: sums.checks.get(c).copied().unwrap_or(0),
+        })
+        .collect()
 }
 
 fn absorb(totals: &mut Totals, tick: &StepInterval, elapsed: Duration) {

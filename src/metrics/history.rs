@@ -8,6 +8,8 @@
 //! Points are never merged after the fact (percentiles of two intervals cannot be combined
 //! from their summaries), so every point's figures are exact for its interval, and the
 //! series grows with the logarithm of the run's length.
+//!
+//! Depends on `interval` and `histograms`; built by `aggregate`.
 
 use std::time::Duration;
 
@@ -15,7 +17,7 @@ use base64::Engine as _;
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
 
-use super::recorder::StepInterval;
+use super::interval::StepInterval;
 
 /// Points kept at one width before the width doubles (at a 250 ms tick: the first hour at
 /// tick resolution, the next two hours at 500 ms, …).
@@ -131,7 +133,7 @@ impl OpenPoint {
         Self {
             requests: 0,
             errors: 0,
-            latency: super::recorder::latency_histogram(),
+            latency: super::histograms::latency_histogram(),
         }
     }
 

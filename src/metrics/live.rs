@@ -1,5 +1,6 @@
 //! Live load changes as plain values: the current level, how a key press steps it, and the
-//! log of changes that charts mark and reports list. Pure: no clock, no engine.
+//! log of changes that charts mark and reports list. Pure: no clock, no engine; depends on
+//! nothing in the crate.
 
 use std::time::Duration;
 

@@ -1,26 +1,45 @@
-//! Measurement: per-thread recording on the hot path, a tick that merges it, and the
-//! immutable `Snapshot` that displays and reports read.
+//! Measurement: workers record each request's outcome on the hot path; one tick merges what
+//! they recorded into the immutable `Snapshot` that displays, reports, thresholds and the
+//! Prometheus endpoint read.
 //!
-//! Invariants: no lock or counter is shared by workers per request (see `recorder`); memory is
-//! bounded by threads × steps in use (a step's state is made when it first records, its
-//! histograms sized to its values); percentiles are computed once per tick. Depends on nothing
-//! else in the crate but `redact` (error samples are redacted once per tick).
+//! What lives here, from the hot path to the readers: `outcome` (how a request ended),
+//! `recorder` (the handle workers record through) over `shard` (one thread's area) and
+//! `interval` (one step's figures between two ticks) with `histograms` (the settings every
+//! histogram shares, and a step's lazily made figures); `aggregate` (the tick), `history`
+//! (the time series and whole-run histograms) and `snapshot` (the picture a tick gives);
+//! `live` (load levels and their changes, as plain values); `ticker` (the task that ticks
+//! once a second and streams each snapshot on, through the `Steering` and `Listener` traits
+//! the run gives it); `connections` (a transport's connection counts).
+//!
+//! Depends on nothing else in the crate but `redact` (error samples are redacted once per
+//! tick, in `aggregate`), and on tokio for the ticker's task; the engine, `report`, `tui`,
+//! `progress`, `prom` and `scenario::threshold` depend on it.
+//!
+//! Invariants: no lock or counter is shared by workers per request (see `recorder`; the
+//! dropped-arrival count is shared, but touched once per dropped arrival); memory is bounded
+//! by threads × steps in use (a step's state is made when it first records, its histograms
+//! sized to its values); percentiles are computed once per tick, never by a reader.
 
 mod aggregate;
 mod connections;
+mod histograms;
+/// The time series and whole-run histograms a run leaves (its limits are public).
 pub mod history;
+mod interval;
 mod live;
 mod outcome;
 mod recorder;
+mod shard;
 mod snapshot;
 pub mod ticker;
 
 pub use aggregate::{Aggregator, CheckName};
 pub use connections::Connections;
 pub use history::{History, TickState};
+pub use interval::StepInterval;
 pub use live::{Change, Level, LoadEvent, MIN_LIVE_RATE};
 pub use outcome::{ErrorClass, Outcome};
-pub use recorder::{Recorder, StepInterval};
+pub use recorder::Recorder;
 pub use snapshot::{
     BUCKET_BOUNDS, Bucket, CheckStat, ErrorStat, FlowStats, IntervalStats, LiveState, Percentiles,
     Phase, Snapshot, StepStats, per_second,

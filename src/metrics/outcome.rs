@@ -1,4 +1,7 @@
 //! How a request ended: a status code, an error class, or interrupted by the stop.
+//!
+//! Plain values, depending on nothing in the crate; the engine makes them, `interval`
+//! records them.
 
 use serde::Serialize;
 

@@ -1,7 +1,7 @@
 //! The immutable picture of a run at one tick: what displays and reports read.
 //!
 //! Everything here is already computed (percentiles included), so a reader never touches a
-//! histogram or the clock.
+//! histogram or the clock. Depends on `history`, `live` and `outcome` (types only).
 
 use std::sync::Arc;
 use std::time::Duration;

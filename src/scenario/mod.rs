@@ -1,9 +1,17 @@
 //! Scenario files: reading (YAML, and JSON as its subset), validation into a `Plan`, and
-//! errors that name the file, line, column, field and fix.
+//! errors that name the file, line, column, field and fix; the one-step scenario of a URL
+//! run (`ad_hoc`); templates (`template`), checks (`checks`) and thresholds (`threshold`),
+//! which the engine and the reports evaluate.
 //!
 //! Flow: text → `reader` (into `raw`, the serde mirror with spans; parser errors retold by
-//! `parse_error`) → `validate` (every check, all problems collected) → `Plan` (immutable).
-//! Depends on no other module of the crate.
+//! `parse_error`, with `layout`) → `validate` (every check, all problems collected, in
+//! `diag`) → `Plan` (immutable).
+//!
+//! Depends on `files` (reading the scenario, data, body and TLS files within their size
+//! caps), `redact` (the plan's redactor; which names are credentials), `metrics` (the
+//! snapshot a threshold reads) and `format` (a threshold's latency in words); on nothing
+//! that runs load (`engine`, `session`, `report`, `tui`). Invariant: a `Plan` that comes out
+//! is valid; nothing downstream re-checks it.
 
 mod ad_hoc;
 mod checks;

@@ -1,5 +1,8 @@
 //! The validated, immutable description of a run: what the engine executes and the reports
 //! describe. A `Plan` cannot hold an invalid value; nothing downstream re-checks it.
+//!
+//! Depends on `checks`, `data` and `template` (the validated parts a step holds) and on
+//! `redact` (the plan carries the run's redactor).
 
 use crate::redact::Redactor;
 use std::path::PathBuf;
@@ -418,6 +421,7 @@ pub enum Body {
 pub struct Multipart {
     /// Chosen when the scenario loads: random, and found in no file part.
     pub boundary: String,
+    /// The parts, in the file's order.
     pub parts: Vec<Part>,
 }
 

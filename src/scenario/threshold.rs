@@ -1,11 +1,12 @@
 //! Thresholds: pass/fail criteria on a run's figures, as `[SCOPE:] METRIC OP VALUE`
 //! (`p99 < 200ms`, `checkout/pay: error_rate < 1%`, `rps >= 500`). Written under
 //! `thresholds:` in a scenario or with `--threshold`; the run's verdict and exit code come
-//! from them (`report::verdict`).
+//! from them (`report`'s verdicts).
 //!
 //! Parsing checks everything that can be checked before any load: the metric exists, the
 //! value's unit fits it (a latency takes a duration, a rate a percentage), the step named
-//! exists. Depends on `metrics` (the snapshot a threshold reads) and `units`.
+//! exists. Depends on `metrics` (the snapshot a threshold reads), `format` (a latency in
+//! words) and `units`.
 
 use std::time::Duration;
 
@@ -123,7 +124,9 @@ pub struct Threshold {
     pub text: String,
     /// The step it reads (an index into `Plan::steps`), or the whole run.
     pub step: Option<usize>,
+    /// What it measures.
     pub metric: Metric,
+    /// How the measure compares with the limit.
     pub op: Op,
     /// The limit, in the metric's own unit (µs, a fraction, per second).
     pub limit: f64,

@@ -6,12 +6,15 @@
 //! or `function(arg, ...)` with number or quoted string arguments. The encoders
 //! (`url_encode`, `base64`, `sha256_hex`) take one argument that is itself any of these: a
 //! quoted text, a name, a data column or another call.
+//!
+//! Depends only on `template`'s `EnvLookup` (`env.NAME` is resolved at compile time).
 
 use super::EnvLookup;
 
 /// A compiled template.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Template {
+    /// Its literal text and expressions, in order.
     pub(super) parts: Vec<Part>,
 }
 

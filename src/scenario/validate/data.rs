@@ -1,5 +1,7 @@
 //! `data:`: each data set's file (read now, so a missing file or column fails validation)
 //! and its mode.
+//!
+//! Depends on the `Validator`, `data`, `raw` and `template`.
 
 use std::collections::BTreeMap;
 

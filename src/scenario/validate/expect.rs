@@ -1,4 +1,7 @@
 //! A step's `expect:` (status, latency, body and header checks) and `extract:`.
+//!
+//! Depends on the `Validator`, `names`, `checks`, `raw`, `template` and `units`.
+//! Invariant: a step has at most `MAX_CHECKS` checks (their failures are bits of a `u64`).
 
 use std::collections::BTreeMap;
 
@@ -6,7 +9,7 @@ use serde_saphyr::Spanned;
 
 use reqwest::header::HeaderName;
 
-use super::request::{Known, compile};
+use super::names::{Known, compile};
 use super::{Validator, positive_duration, scalar_text};
 use crate::scenario::checks::{Check, CheckKind, Expect, Extraction, JsonPath, Source, Test};
 use crate::scenario::raw::{AnyValue, RawBodyCheck, RawExpect, RawHeaderCheck};
@@ -16,6 +19,8 @@ use crate::scenario::units::StatusSet;
 /// Most checks on one step (failures are recorded as one bit per check).
 const MAX_CHECKS: usize = 64;
 
+/// `expect:`: the statuses a step accepts, its latency limit and its checks on the body
+/// and headers.
 pub(super) fn build_expect(
     raw: Option<&RawExpect>,
     path: &str,
@@ -211,6 +216,7 @@ fn one_test<T>(
     }
 }
 
+/// `extract:`: the variables a step takes from its response, for the steps after it.
 pub(super) fn build_extract(
     raw: Option<&BTreeMap<String, AnyValue>>,
     path: &str,

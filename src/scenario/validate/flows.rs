@@ -1,15 +1,19 @@
-//! `flows:`, `setup:` and `defaults:`: each flow's weight, pace and steps, and each step
-//! put together from its request (`request`) and its expectations (`expect`). Step ids are
-//! numbered in plan order (metrics index them).
+//! `flows:` and `setup:`: each flow's weight, pace and steps, and each step put together
+//! from its request (`request`, `body`), its limits and its expectations (`expect`).
+//!
+//! Depends on the `Validator`, `request`, `body`, `expect`, `names`, `raw`, `plan` and
+//! `units`. Invariant: step ids are numbered in plan order (metrics index them), and a
+//! step's extractions are known only to the steps after it.
 
 use std::time::Duration;
 
 use serde_saphyr::{Location, Spanned};
 
+use super::body::build_body;
 use super::expect::{build_expect, build_extract};
+use super::names::Known;
 use super::request::{
-    Defaults, Known, add_headers, body_limit, build_body, build_query, method_and_url,
-    redirect_limit,
+    Defaults, add_headers, body_limit, build_query, method_and_url, redirect_limit,
 };
 use super::{Validator, positive_duration};
 use crate::scenario::plan::{Body, Flow, OnError, Step};
@@ -20,6 +24,7 @@ use reqwest::header::CONTENT_TYPE;
 /// Largest flow weight (weights are summed, so they must not overflow).
 const MAX_WEIGHT: u64 = 1_000_000;
 
+/// `flows:`: at least one, each named once, with its steps numbered in plan order.
 pub(super) fn build_flows(
     raw: Option<&Spanned<Vec<Spanned<RawFlow>>>>,
     defaults: &Defaults,
@@ -146,54 +151,11 @@ fn build_step(
     let (method, url) = method_and_url(raw, path, known, vd)?;
     let default_name = format!("{method} {}", url.as_str());
     let query = build_query(s.query.as_ref(), path, known, vd);
-    let mut headers = Defaults {
-        headers: defaults.headers.clone(),
-        header_templates: defaults.header_templates.clone(),
-        timeout: defaults.timeout,
-        max_body: defaults.max_body,
-        follow_redirects: defaults.follow_redirects,
-    };
-    if let Some(h) = &s.headers {
-        add_headers(&mut headers, h, &format!("{path}.headers"), known, vd);
-    }
-    let body = build_body(s, &mut headers.headers, path, known, vd);
-    if matches!(body, Some(Body::Multipart(_))) {
-        // Its content type names its boundary: an inherited, templated one must not
-        // replace it when the request is rendered.
-        headers
-            .header_templates
-            .retain(|(name, _)| *name != CONTENT_TYPE);
-    }
-    let timeout = match &s.timeout {
-        Some(t) => positive_duration(t, &format!("{path}.timeout"), vd),
-        None => Some(defaults.timeout),
-    };
-    let max_body = match &s.max_body {
-        Some(m) => body_limit(m, &format!("{path}.max_body"), vd),
-        None => Some(defaults.max_body),
-    };
-    let follow_redirects = match (vd.overrides.follow_redirects, &s.follow_redirects) {
-        (Some(n), _) => n,
-        (None, Some(n)) => redirect_limit(n, &format!("{path}.follow_redirects"), vd),
-        (None, None) => defaults.follow_redirects,
-    };
+    let (headers, body) = headers_and_body(s, path, defaults, known, vd);
+    let (timeout, max_body, follow_redirects) = limits(s, path, defaults, vd);
     let expect = build_expect(s.expect.as_ref(), path, known, vd);
     let extract = build_extract(s.extract.as_ref(), path, vd);
-    let on_error = match &s.on_error {
-        None => Some(OnError::AbortIteration),
-        Some(v) => match v.value.trim() {
-            "abort_iteration" => Some(OnError::AbortIteration),
-            "continue" => Some(OnError::Continue),
-            other => {
-                vd.problems.on(
-                    v,
-                    &format!("{path}.on_error"),
-                    format!("\"{other}\" is not a policy; write abort_iteration or continue"),
-                );
-                None
-            }
-        },
-    };
+    let on_error = on_error(s.on_error.as_ref(), path, vd);
     let think = s
         .think
         .as_ref()
@@ -229,6 +191,79 @@ fn build_step(
         think,
         follow_redirects,
     })
+}
+
+/// The step's headers (the defaults', then its own) and its body, which may set the
+/// content type.
+fn headers_and_body(
+    s: &RawStep,
+    path: &str,
+    defaults: &Defaults,
+    known: &Known<'_>,
+    vd: &mut Validator<'_>,
+) -> (Defaults, Option<Body>) {
+    let mut headers = Defaults {
+        headers: defaults.headers.clone(),
+        header_templates: defaults.header_templates.clone(),
+        timeout: defaults.timeout,
+        max_body: defaults.max_body,
+        follow_redirects: defaults.follow_redirects,
+    };
+    if let Some(h) = &s.headers {
+        add_headers(&mut headers, h, &format!("{path}.headers"), known, vd);
+    }
+    let body = build_body(s, &mut headers.headers, path, known, vd);
+    if matches!(body, Some(Body::Multipart(_))) {
+        // Its content type names its boundary: an inherited, templated one must not
+        // replace it when the request is rendered.
+        headers
+            .header_templates
+            .retain(|(name, _)| *name != CONTENT_TYPE);
+    }
+    (headers, body)
+}
+
+/// The step's `timeout`, `max_body` and `follow_redirects` (`--follow-redirects` first,
+/// then the step's, then the defaults'); `None` where the step's value is wrong.
+fn limits(
+    s: &RawStep,
+    path: &str,
+    defaults: &Defaults,
+    vd: &mut Validator<'_>,
+) -> (Option<Duration>, Option<usize>, u32) {
+    let timeout = match &s.timeout {
+        Some(t) => positive_duration(t, &format!("{path}.timeout"), vd),
+        None => Some(defaults.timeout),
+    };
+    let max_body = match &s.max_body {
+        Some(m) => body_limit(m, &format!("{path}.max_body"), vd),
+        None => Some(defaults.max_body),
+    };
+    let follow_redirects = match (vd.overrides.follow_redirects, &s.follow_redirects) {
+        (Some(n), _) => n,
+        (None, Some(n)) => redirect_limit(n, &format!("{path}.follow_redirects"), vd),
+        (None, None) => defaults.follow_redirects,
+    };
+    (timeout, max_body, follow_redirects)
+}
+
+/// `on_error`: `abort_iteration` (the default) or `continue`.
+fn on_error(raw: Option<&Spanned<String>>, path: &str, vd: &mut Validator<'_>) -> Option<OnError> {
+    match raw {
+        None => Some(OnError::AbortIteration),
+        Some(v) => match v.value.trim() {
+            "abort_iteration" => Some(OnError::AbortIteration),
+            "continue" => Some(OnError::Continue),
+            other => {
+                vd.problems.on(
+                    v,
+                    &format!("{path}.on_error"),
+                    format!("\"{other}\" is not a policy; write abort_iteration or continue"),
+                );
+                None
+            }
+        },
+    }
 }
 
 /// `500ms`, or a range `200ms..1s`.

@@ -2,6 +2,8 @@
 //! `--streams-per-connection`, `--proxy`, `--proxy-from-env`): the HTTP version and the way
 //! to the target. Proxy URLs, from the file, the flag or the environment, are checked here,
 //! so a bad one is an error before any request.
+//!
+//! Depends on the `Validator`, `raw`, `plan` and `template`.
 
 use serde_saphyr::{Location, Spanned};
 

@@ -1,5 +1,8 @@
 //! `load:`: the model (closed or open, from the file or the command line), the stop
 //! conditions, the graceful stop and the stages.
+//!
+//! Depends on the `Validator`, `raw`, `plan` and `units`. Invariant: every stage ramps the
+//! same model as the level it starts from.
 
 use std::time::Duration;
 
@@ -14,6 +17,7 @@ use crate::scenario::raw::{RawLoad, RawStage};
 use crate::scenario::units::{parse_duration, parse_rate};
 use serde_saphyr::Spanned;
 
+/// `load:` with the command line's overrides: the model, its stages and how the run ends.
 pub(super) fn build_load(raw: Option<&Spanned<RawLoad>>, vd: &mut Validator<'_>) -> Option<Load> {
     let ov = vd.overrides;
     let empty = RawLoad::default();
@@ -108,12 +112,7 @@ fn build_stages(l: &RawLoad, vd: &mut Validator<'_>) -> Option<Vec<Stage>> {
     let mut unit: Option<Unit> = None;
     for (i, st) in raw.value.iter().enumerate() {
         let field = format!("load.stages[{i}]");
-        let RawStage {
-            duration,
-            vus,
-            rate,
-        } = &st.value;
-        let d = match duration {
+        let d = match &st.value.duration {
             Some(d) => positive_duration(d, &format!("{field}.duration"), vd),
             None => {
                 vd.problems.on(
@@ -124,33 +123,8 @@ fn build_stages(l: &RawLoad, vd: &mut Validator<'_>) -> Option<Vec<Stage>> {
                 None
             }
         };
-        let (this, target) = match (vus, rate) {
-            (Some(v), None) => {
-                check_users(v, &format!("{field}.vus"), vd);
-                (Unit::Vus, Some(v.value as f64))
-            }
-            (None, Some(r)) => {
-                let text = scalar_text(&r.value);
-                // A stage may ramp down to zero arrivals per second.
-                let rate = if text.trim().trim_end_matches("/s").trim() == "0" {
-                    Ok(0.0)
-                } else {
-                    parse_rate(&text)
-                };
-                (
-                    Unit::Rate,
-                    rate.map_err(|e| vd.problems.on(r, &format!("{field}.rate"), e))
-                        .ok(),
-                )
-            }
-            _ => {
-                vd.problems.on(
-                    st,
-                    &field,
-                    "a stage sets exactly one level: vus (closed model) or rate (open model)",
-                );
-                continue;
-            }
+        let Some((this, target)) = stage_level(st, &field, vd) else {
+            continue;
         };
         match unit {
             Some(first) if first != this => {
@@ -163,6 +137,47 @@ fn build_stages(l: &RawLoad, vd: &mut Validator<'_>) -> Option<Vec<Stage>> {
             stages.push(Stage { duration, target });
         }
     }
+    check_start(l, unit, vd);
+    (vd.problems.len() == before).then_some(stages)
+}
+
+/// A stage's level: its unit and its target (`None` when the value is wrong); `None` when
+/// it sets no level or both.
+fn stage_level(
+    st: &Spanned<RawStage>,
+    field: &str,
+    vd: &mut Validator<'_>,
+) -> Option<(Unit, Option<f64>)> {
+    let RawStage { vus, rate, .. } = &st.value;
+    match (vus, rate) {
+        (Some(v), None) => {
+            check_users(v, &format!("{field}.vus"), vd);
+            Some((Unit::Vus, Some(v.value as f64)))
+        }
+        (None, Some(r)) => {
+            let text = scalar_text(&r.value);
+            // A stage may ramp down to zero arrivals per second.
+            let rate = if text.trim().trim_end_matches("/s").trim() == "0" {
+                Ok(0.0)
+            } else {
+                parse_rate(&text)
+            };
+            let rate = rate.map_err(|e| vd.problems.on(r, &format!("{field}.rate"), e));
+            Some((Unit::Rate, rate.ok()))
+        }
+        _ => {
+            vd.problems.on(
+                st,
+                field,
+                "a stage sets exactly one level: vus (closed model) or rate (open model)",
+            );
+            None
+        }
+    }
+}
+
+/// The level the stages start from (`load.vus` or `load.rate`) is in the stages' unit.
+fn check_start(l: &RawLoad, unit: Option<Unit>, vd: &mut Validator<'_>) {
     match unit {
         Some(Unit::Vus) if l.rate.is_some() => {
             if let Some(r) = &l.rate {
@@ -184,7 +199,6 @@ fn build_stages(l: &RawLoad, vd: &mut Validator<'_>) -> Option<Vec<Stage>> {
         }
         _ => {}
     }
-    (vd.problems.len() == before).then_some(stages)
 }
 
 /// The model: the command line's choice, else the file's `vus` or `rate` (and, for the open
@@ -206,53 +220,12 @@ fn build_model(l: &RawLoad, constant: bool, vd: &mut Validator<'_>) -> Option<Mo
         .max_in_flight
         .or(l.max_in_flight.as_ref().map(|m| m.value))
         .unwrap_or(DEFAULT_MAX_IN_FLIGHT);
-    // The file's rate, parsed only where the file's model is used (and at most once).
-    let file_rate = |vd: &mut Validator<'_>| {
-        l.rate.as_ref().and_then(|r| {
-            parse_rate(&scalar_text(&r.value))
-                .map_err(|e| vd.problems.on(r, "load.rate", e))
-                .ok()
-        })
-    };
     // A command-line choice of model replaces the file's model entirely.
     let (vus, rate) = match (ov.vus, ov.rate) {
         (Some(v), _) => (Some(v), None),
         (None, Some(r)) => (None, Some(r)),
-        (None, None) => {
-            let vus = l.vus.as_ref().map(|v| v.value);
-            if let Some(v) = l.vus.as_ref().filter(|v| v.value == 0 && constant) {
-                vd.problems.on(v, "load.vus", "must be at least 1");
-            }
-            if !constant {
-                // Stages ramp from the given level, or from zero.
-                let closed = l
-                    .stages
-                    .iter()
-                    .flat_map(|s| s.value.first())
-                    .any(|s| s.value.vus.is_some());
-                return Some(if closed {
-                    Model::Closed {
-                        vus: vus.unwrap_or(0),
-                    }
-                } else {
-                    Model::Open {
-                        rate: file_rate(vd).unwrap_or(0.0),
-                        max_in_flight,
-                    }
-                });
-            }
-            let rate = file_rate(vd);
-            if let (Some(v), Some(_)) = (&l.vus, &l.rate) {
-                vd.problems.on(
-                    v,
-                    "load",
-                    "vus and rate are both set; choose vus (closed model: users run flows back \
-                     to back) or rate (open model: arrivals per second)",
-                );
-                return None;
-            }
-            (vus, rate)
-        }
+        (None, None) if !constant => return Some(staged_model(l, max_in_flight, vd)),
+        (None, None) => constant_model(l, vd)?,
     };
     if let Some(m) = l.max_in_flight.as_ref().filter(|m| m.value == 0) {
         vd.problems
@@ -267,4 +240,51 @@ fn build_model(l: &RawLoad, constant: bool, vd: &mut Validator<'_>) -> Option<Mo
         (None, None) if l.rate.is_some() => None,
         (None, None) => Some(Model::Closed { vus: 1 }),
     }
+}
+
+/// The file's rate, parsed only where the file's model is used (and at most once).
+fn file_rate(l: &RawLoad, vd: &mut Validator<'_>) -> Option<f64> {
+    l.rate.as_ref().and_then(|r| {
+        parse_rate(&scalar_text(&r.value))
+            .map_err(|e| vd.problems.on(r, "load.rate", e))
+            .ok()
+    })
+}
+
+/// The model stages ramp: from the file's level, or from zero, in the first stage's unit.
+fn staged_model(l: &RawLoad, max_in_flight: u64, vd: &mut Validator<'_>) -> Model {
+    let closed = l
+        .stages
+        .iter()
+        .flat_map(|s| s.value.first())
+        .any(|s| s.value.vus.is_some());
+    if closed {
+        Model::Closed {
+            vus: l.vus.as_ref().map_or(0, |v| v.value),
+        }
+    } else {
+        Model::Open {
+            rate: file_rate(l, vd).unwrap_or(0.0),
+            max_in_flight,
+        }
+    }
+}
+
+/// The file's level without stages: `vus` or `rate` (not both, and not zero users).
+fn constant_model(l: &RawLoad, vd: &mut Validator<'_>) -> Option<(Option<u64>, Option<f64>)> {
+    let vus = l.vus.as_ref().map(|v| v.value);
+    if let Some(v) = l.vus.as_ref().filter(|v| v.value == 0) {
+        vd.problems.on(v, "load.vus", "must be at least 1");
+    }
+    let rate = file_rate(l, vd);
+    if let (Some(v), Some(_)) = (&l.vus, &l.rate) {
+        vd.problems.on(
+            v,
+            "load",
+            "vus and rate are both set; choose vus (closed model: users run flows back \
+             to back) or rate (open model: arrivals per second)",
+        );
+        return None;
+    }
+    Some((vus, rate))
 }

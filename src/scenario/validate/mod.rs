@@ -1,21 +1,31 @@
 //! Validation: one pass from the raw mirror to a `Plan`, collecting every problem it can find.
 //!
 //! One `Validator` carries what every check needs (the environment, the command-line
-//! overrides, the text for positions, the data directory) and collects the problems; each
-//! part of the scenario has its own file: `load` (model, stages), `data` (data files),
-//! `thresholds`, `flows` (flows, defaults, steps), `request` (a step's URL, query, headers,
-//! body and templates) and `expect` (a step's expectations and extraction). The parts depend
-//! on this module and on one another only downwards: flows → request, expect (request
-//! holds `defaults:` and the names known at a point of a flow, which flows pass down).
+//! overrides, the text for positions, the data directory, the body-file bytes read so far)
+//! and collects the problems; each part of the scenario has its own file: `load` (model,
+//! stages), `data` (data files), `thresholds`, `http` (HTTP version, proxies), `tls`,
+//! `flows` (flows, defaults, steps), and for a step: `request` (method, URL, query, headers,
+//! `defaults:`), `body` (which body, its content type) with `body_file` and `multipart`,
+//! `expect` (expectations and extraction), all compiling their templates through `names`
+//! (a template and the names known at a point of a flow).
+//!
+//! The parts depend on this module, on the scenario's own types (`raw`, `plan`, `template`,
+//! `units`, `checks`, `data`, `threshold`) and on one another only downwards: flows →
+//! request, body, expect → names; body → request (form fields), body_file, multipart;
+//! multipart → body_file. Outside `scenario`: `files` (body and TLS files) and `redact`.
 //!
 //! Command-line overrides are applied here, before the checks, so that `--vus 10` on a file
 //! that says `rate: 100/s` yields a valid closed-model plan rather than a conflict.
 
+mod body;
+mod body_file;
 mod data;
 mod expect;
 mod flows;
 mod http;
 mod load;
+mod multipart;
+mod names;
 mod request;
 mod thresholds;
 mod tls;
@@ -27,7 +37,7 @@ use std::time::Duration;
 use serde_saphyr::{Location, Spanned};
 
 use super::diag::Problems;
-use super::plan::{Plan, Target};
+use super::plan::{Flow, Plan, Target};
 use super::raw::{AnyValue, RawScenario};
 use super::template::{EnvLookup, is_name, substitute_env};
 use super::units::parse_duration;
@@ -37,7 +47,8 @@ use flows::{build_flow, build_flows};
 use http::build_http;
 pub(crate) use http::parse_proxy;
 use load::build_load;
-use request::{Defaults, Known};
+use names::Known;
+use request::Defaults;
 use thresholds::build_thresholds;
 use tls::build_tls;
 
@@ -57,7 +68,7 @@ pub struct Validator<'a> {
     pub problems: Problems,
     /// The id the next step gets (steps are numbered across flows; metrics index them).
     pub(super) next_step_id: usize,
-    /// Body-file bytes read so far, over every step (see `request::read_file`).
+    /// Body-file bytes read so far, over every step (see `body_file::read_file`).
     pub(super) body_bytes: u64,
 }
 
@@ -167,6 +178,7 @@ pub struct Overrides {
     pub cacert: Option<PathBuf>,
     /// `--cert` and `--key`: a client certificate for mutual TLS.
     pub cert: Option<PathBuf>,
+    /// The client certificate's private key (`--key`).
     pub key: Option<PathBuf>,
     /// `--http2`.
     pub http2: bool,
@@ -184,9 +196,8 @@ pub struct Overrides {
 pub fn build(raw: RawScenario, vd: &mut Validator<'_>) -> Option<Plan> {
     let http = build_http(&raw, vd);
     let secrets = build_secrets(raw.secrets.as_deref(), vd);
-    let name = raw
-        .name
-        .map(|n| n.value)
+    let name = (raw.name.as_ref())
+        .map(|n| n.value.clone())
         .unwrap_or_else(|| vd.fallback_name.clone());
     let target = build_target(raw.target.as_ref(), vd);
     let load = build_load(raw.load.as_ref(), vd);
@@ -197,31 +208,7 @@ pub fn build(raw: RawScenario, vd: &mut Validator<'_>) -> Option<Plan> {
         data: &data,
     };
     let defaults = Defaults::build(raw.defaults.as_ref(), &known, vd);
-    // Setup comes first: what it extracts is defined for every flow.
-    let setup = raw.setup.as_ref().and_then(|s| {
-        let name = s
-            .value
-            .name
-            .as_ref()
-            .map_or("setup".to_string(), |n| n.value.clone());
-        // Numbered from 0 here, and after the load's steps below.
-        vd.next_step_id = 0;
-        build_flow(s, "setup", name, &defaults, &mut known, vd)
-    });
-    vd.next_step_id = 0;
-    let flows = build_flows(raw.flows.as_ref(), &defaults, &known, vd);
-    // The load's steps are numbered from 0 (metrics index them); setup's come after.
-    let setup = setup.map(|mut f| {
-        let count: usize = flows.iter().map(|f| f.steps.len()).sum();
-        for (i, s) in f.steps.iter_mut().enumerate() {
-            s.id = count + i;
-        }
-        f
-    });
-    if let Some(p) = raw.setup.as_ref().and_then(|s| s.value.weight.as_ref()) {
-        vd.problems
-            .on(p, "setup.weight", "setup runs once; it has no weight");
-    }
+    let (setup, flows) = build_setup_and_flows(&raw, &defaults, &mut known, vd);
     let step_names: Vec<(String, String)> = flows
         .iter()
         .flat_map(|f| f.steps.iter().map(|s| (f.name.clone(), s.name.clone())))
@@ -231,10 +218,10 @@ pub fn build(raw: RawScenario, vd: &mut Validator<'_>) -> Option<Plan> {
     if !vd.problems.is_empty() {
         return None;
     }
+    // The secrets' names, and the values of the variables they name.
     let redactor = Redactor::new(
         &secrets,
-        variables
-            .iter()
+        (variables.iter())
             .filter(|(k, _)| secrets.contains(k))
             .map(|(_, v)| v.clone()),
     );
@@ -255,6 +242,40 @@ pub fn build(raw: RawScenario, vd: &mut Validator<'_>) -> Option<Plan> {
         http,
     };
     Some(plan.hiding(redactor))
+}
+
+/// `setup:` and `flows:`. Setup comes first: what it extracts is defined for every flow.
+/// The load's steps are numbered from 0 (metrics index them); setup's come after.
+fn build_setup_and_flows(
+    raw: &RawScenario,
+    defaults: &Defaults,
+    known: &mut Known<'_>,
+    vd: &mut Validator<'_>,
+) -> (Option<Flow>, Vec<Flow>) {
+    let setup = raw.setup.as_ref().and_then(|s| {
+        let name = s
+            .value
+            .name
+            .as_ref()
+            .map_or("setup".to_string(), |n| n.value.clone());
+        // Numbered from 0 here, and after the load's steps below.
+        vd.next_step_id = 0;
+        build_flow(s, "setup", name, defaults, known, vd)
+    });
+    vd.next_step_id = 0;
+    let flows = build_flows(raw.flows.as_ref(), defaults, known, vd);
+    let setup = setup.map(|mut f| {
+        let count: usize = flows.iter().map(|f| f.steps.len()).sum();
+        for (i, s) in f.steps.iter_mut().enumerate() {
+            s.id = count + i;
+        }
+        f
+    });
+    if let Some(p) = raw.setup.as_ref().and_then(|s| s.value.weight.as_ref()) {
+        vd.problems
+            .on(p, "setup.weight", "setup runs once; it has no weight");
+    }
+    (setup, flows)
 }
 
 /// `secrets:` and `--secret`: header or variable names.
@@ -365,6 +386,7 @@ pub fn parse_target(text: &str) -> Result<Target, String> {
     Ok(Target::Url(text.trim_end_matches('/').to_string()))
 }
 
+/// A duration longer than zero, or the problem recorded at `field`.
 pub fn positive_duration(
     d: &Spanned<String>,
     field: &str,

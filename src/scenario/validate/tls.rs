@@ -1,6 +1,8 @@
 //! `tls:` (and `--insecure`, `--cacert`, `--cert`, `--key`): files read and their PEM
 //! checked now, so a missing file, a file with no certificate, or a certificate without its
 //! key is an error at its place before any request.
+//!
+//! Depends on the `Validator`, `files`, `raw`, `plan` and `template`.
 
 use std::path::Path;
 

@@ -1,0 +1,417 @@
+//! One interval of one step (`StepInterval`): what a shard accumulates between two ticks,
+//! and, added up, what the aggregator keeps for a step over the whole run.
+//!
+//! Depends on `histograms` and `outcome`. Invariants: recording cannot fail (values are
+//! clamped to the run's highest, histograms auto-resize); a histogram is made only when its
+//! figure is first recorded, so a step costs what its values need.
+
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use super::histograms::{Figure, Figures, add_into, latency_histogram, micros};
+use super::outcome::{ErrorClass, Outcome};
+
+const CLASSES: usize = ErrorClass::ALL.len();
+
+/// One interval of one step: what a shard accumulates between two ticks.
+///
+/// Its histograms are sized to what they hold: they start at 1 µs ..= 2 ms (16 KiB) and grow
+/// as larger values arrive, up to the run's highest value (longer values are recorded as that
+/// highest). The service time and the send lag have histograms of their own only once they
+/// first differ from the latency or are first recorded: in the closed model a step's service
+/// time *is* its latency, so it costs nothing (`service()` then reads the latency).
+#[derive(Debug, Clone)]
+pub struct StepInterval {
+    /// End-to-end latency in µs (from the planned start): responses and timeouts.
+    pub latency: Histogram<u64>,
+    /// Service time in µs (from the actual send), once any differed from its latency;
+    /// `None`: every service time so far equalled its latency.
+    service: Option<Histogram<u64>>,
+    /// Count per status code, few distinct codes so a small vector beats a map.
+    pub statuses: Vec<(u16, u64)>,
+    /// Count per error class (indexed by `ErrorClass::index`).
+    pub errors: [u64; CLASSES],
+    /// One recent message per error class.
+    pub samples: [Option<String>; CLASSES],
+    /// Body bytes received.
+    pub bytes: u64,
+    /// Requests cut off by the hard stop.
+    pub interrupted: u64,
+    /// Failures that came after the status arrived (a body cut short): each is counted under
+    /// its status and under its error class, and once as a request.
+    pub failed_after_status: u64,
+    /// Redirects followed (`follow_redirects`): each counted as a request under its 3xx,
+    /// but not judged (checks see only the answer at the end of the chain).
+    pub hops: u64,
+    /// Failures per check of the step (index: the check's position in the step).
+    pub checks: Vec<u64>,
+    /// The figures with histograms of their own, each made when first recorded (µs): the
+    /// open model's send lag, the generator's own honesty figure (a late send is counted
+    /// in the latency, and this says how late the generator itself was).
+    figures: Figures,
+    /// The highest value the histograms record, in µs.
+    high_us: u64,
+}
+
+impl StepInterval {
+    /// An empty interval whose histograms record 1 µs ..= `high_us` (larger values as
+    /// `high_us`).
+    pub fn new(high_us: u64) -> Self {
+        Self {
+            latency: latency_histogram(),
+            service: None,
+            statuses: Vec::new(),
+            errors: [0; CLASSES],
+            samples: Default::default(),
+            bytes: 0,
+            interrupted: 0,
+            failed_after_status: 0,
+            hops: 0,
+            checks: Vec::new(),
+            figures: Figures::default(),
+            high_us: high_us.max(2),
+        }
+    }
+
+    /// Service times in µs (from the actual send): responses and timeouts.
+    pub fn service(&self) -> &Histogram<u64> {
+        self.service.as_ref().unwrap_or(&self.latency)
+    }
+
+    /// Whether its service times have a histogram of their own (some differed from the
+    /// latency).
+    #[cfg(test)]
+    pub(super) fn keeps_service_apart(&self) -> bool {
+        self.service.is_some()
+    }
+
+    /// Open-model send lags in µs, if any was recorded.
+    pub fn send_lag(&self) -> Option<&Histogram<u64>> {
+        self.figures.get(Figure::SendLag)
+    }
+
+    /// Requests that completed (a response or an error), interrupted ones excluded.
+    pub fn completed(&self) -> u64 {
+        let judged: u64 = ErrorClass::ALL
+            .iter()
+            .filter(|c| c.judges_response())
+            .map(|c| self.errors[c.index()])
+            .sum();
+        self.statuses.iter().map(|(_, n)| n).sum::<u64>() + self.errors.iter().sum::<u64>()
+            - judged
+            - self.failed_after_status
+    }
+
+    /// Records one latency and its service time (µs, clamped to the highest value).
+    fn record_times(&mut self, latency: Duration, service: Duration) {
+        let (latency, service) = (self.clamp(latency), self.clamp(service));
+        if self.service.is_none() && service != latency {
+            // The first time they differ: until now the service times were the latencies.
+            self.service = Some(self.latency.clone());
+        }
+        // Auto-resizing histograms and clamped values: recording cannot fail.
+        let _ = self.latency.record(latency);
+        if let Some(h) = &mut self.service {
+            let _ = h.record(service);
+        }
+    }
+
+    /// Records how late an open-model iteration's first request was sent.
+    pub(super) fn record_lag(&mut self, lag: Duration) {
+        self.figures.record(Figure::SendLag, self.clamp(lag));
+    }
+
+    fn clamp(&self, d: Duration) -> u64 {
+        micros(d).min(self.high_us)
+    }
+
+    /// Records how one request of the step ended.
+    pub(super) fn record(&mut self, latency: Duration, service: Duration, outcome: Outcome<'_>) {
+        match outcome {
+            Outcome::Response {
+                status,
+                bytes,
+                unexpected,
+                failure,
+                failed_checks,
+            } => {
+                self.record_times(latency, service);
+                self.count_status(status);
+                self.bytes += bytes;
+                if let Some(expected) = unexpected {
+                    let class = ErrorClass::StatusNotExpected;
+                    self.errors[class.index()] += 1;
+                    let slot = &mut self.samples[class.index()];
+                    if slot.is_none() {
+                        *slot = Some(format!("expected {expected}, got {status}"));
+                    }
+                } else if let Some((class, message)) = failure {
+                    self.count_error(class, message);
+                }
+                self.count_checks(failed_checks);
+            }
+            Outcome::Hop { status, bytes } => {
+                self.record_times(latency, service);
+                self.count_status(status);
+                self.bytes += bytes;
+                self.hops += 1;
+            }
+            Outcome::Failed {
+                class,
+                message,
+                status,
+                bytes,
+            } => self.record_failure(latency, service, class, message, (status, bytes)),
+            Outcome::Interrupted => self.interrupted += 1,
+        }
+    }
+
+    /// A request that failed, with its status if one came and the body bytes read before.
+    fn record_failure(
+        &mut self,
+        latency: Duration,
+        service: Duration,
+        class: ErrorClass,
+        message: String,
+        (status, bytes): (Option<u16>, u64),
+    ) {
+        // What arrived before the failure is counted, not lost.
+        self.bytes += bytes;
+        if let Some(status) = status {
+            self.count_status(status);
+            self.failed_after_status += 1;
+        }
+        // A timeout waited at least this long: leaving it out would make a stalled
+        // target look fast. A redirect past `follow_redirects` is a whole response,
+        // as each hop before it was. Fast failures (refused, reset) say nothing
+        // about latency.
+        if matches!(class, ErrorClass::Timeout | ErrorClass::TooManyRedirects) {
+            self.record_times(latency, service);
+        }
+        self.count_error(class, message);
+    }
+
+    /// Counts an error of `class`; `message` becomes its sample.
+    fn count_error(&mut self, class: ErrorClass, message: String) {
+        self.errors[class.index()] += 1;
+        self.samples[class.index()] = Some(message);
+    }
+
+    /// Counts a failure for each check whose bit is set (bit i: the step's check i).
+    fn count_checks(&mut self, failed_checks: u64) {
+        let mut bits = failed_checks;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            if self.checks.len() <= i {
+                self.checks.resize(i + 1, 0);
+            }
+            self.checks[i] += 1;
+            bits &= bits - 1;
+        }
+    }
+
+    fn count_status(&mut self, status: u16) {
+        match self.statuses.iter_mut().find(|(s, _)| *s == status) {
+            Some((_, n)) => *n += 1,
+            None => self.statuses.push((status, 1)),
+        }
+    }
+
+    /// Adds `other` into `self` and leaves `other` empty (histograms keep their allocation).
+    pub fn drain_from(&mut self, other: &mut StepInterval) {
+        self.add(other);
+        other.clear();
+    }
+
+    /// Adds `other` into `self`.
+    pub fn add(&mut self, other: &StepInterval) {
+        // The service histograms first, while `self.latency` still holds only its own.
+        self.add_service(other);
+        add_into(&mut self.latency, &other.latency);
+        self.figures.add(&other.figures);
+        for &(status, n) in &other.statuses {
+            match self.statuses.iter_mut().find(|(s, _)| *s == status) {
+                Some((_, m)) => *m += n,
+                None => self.statuses.push((status, n)),
+            }
+        }
+        for i in 0..CLASSES {
+            self.errors[i] += other.errors[i];
+            if let Some(s) = &other.samples[i] {
+                self.samples[i] = Some(s.clone());
+            }
+        }
+        self.bytes += other.bytes;
+        self.interrupted += other.interrupted;
+        self.failed_after_status += other.failed_after_status;
+        self.hops += other.hops;
+        if self.checks.len() < other.checks.len() {
+            self.checks.resize(other.checks.len(), 0);
+        }
+        for (mine, theirs) in self.checks.iter_mut().zip(&other.checks) {
+            *mine += theirs;
+        }
+    }
+
+    /// Adds `other`'s service times, before the latencies are added: a side without a
+    /// service histogram has service times equal to its latencies.
+    fn add_service(&mut self, other: &StepInterval) {
+        match (&mut self.service, &other.service) {
+            (Some(mine), theirs) => add_into(mine, theirs.as_ref().unwrap_or(&other.latency)),
+            (None, Some(theirs)) => {
+                let mut mine = self.latency.clone();
+                add_into(&mut mine, theirs);
+                self.service = Some(mine);
+            }
+            (None, None) => {}
+        }
+    }
+
+    /// Empties the interval, keeping the histograms' allocation.
+    pub fn clear(&mut self) {
+        self.latency.reset();
+        // A service histogram is dropped, not kept: the next interval may well have its
+        // service times equal to its latencies again (most steps of the open model).
+        self.service = None;
+        self.figures.reset();
+        self.statuses.clear();
+        self.errors = [0; CLASSES];
+        self.samples = Default::default();
+        self.bytes = 0;
+        self.interrupted = 0;
+        self.failed_after_status = 0;
+        self.hops = 0;
+        self.checks.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_count_in_latency_other_failures_do_not() {
+        let mut i = StepInterval::new(60_000_000);
+        let fail = |class| Outcome::Failed {
+            class,
+            message: String::new(),
+            status: None,
+            bytes: 0,
+        };
+        i.record(
+            Duration::from_secs(5),
+            Duration::from_secs(5),
+            fail(ErrorClass::Timeout),
+        );
+        i.record(
+            Duration::from_micros(50),
+            Duration::from_micros(50),
+            fail(ErrorClass::ConnectRefused),
+        );
+        assert_eq!(i.latency.len(), 1);
+        assert!(i.latency.min() >= 4_990_000);
+        assert_eq!(i.completed(), 2);
+    }
+
+    #[test]
+    fn unexpected_status_is_a_response_and_an_error() {
+        let mut i = StepInterval::new(1_000_000);
+        let bad = Outcome::Response {
+            status: 500,
+            bytes: 0,
+            unexpected: Some("200"),
+            failure: None,
+            failed_checks: 0,
+        };
+        i.record(Duration::from_millis(1), Duration::from_millis(1), bad);
+        assert_eq!(i.completed(), 1);
+        assert_eq!(i.errors[ErrorClass::StatusNotExpected.index()], 1);
+        assert_eq!(
+            i.samples[ErrorClass::StatusNotExpected.index()].as_deref(),
+            Some("expected 200, got 500")
+        );
+    }
+
+    fn ok() -> Outcome<'static> {
+        Outcome::Response {
+            status: 200,
+            bytes: 0,
+            unexpected: None,
+            failure: None,
+            failed_checks: 0,
+        }
+    }
+
+    /// The service histogram exists only once a service time differs from its latency, and
+    /// every way of adding intervals gives exactly the histogram of all service times.
+    #[test]
+    fn service_times_stay_exact_whether_kept_apart_or_not() {
+        let us = Duration::from_micros;
+        // (latency, service) pairs: a closed-model interval (equal) and an open one.
+        let closed: Vec<(u64, u64)> = (1..=300).map(|v| (v * 7, v * 7)).collect();
+        let open: Vec<(u64, u64)> = (1..=300).map(|v| (v * 11 + 900, v * 11)).collect();
+        let fill = |pairs: &[(u64, u64)]| {
+            let mut i = StepInterval::new(60_000_000);
+            for &(l, s) in pairs {
+                i.record(us(l), us(s), ok());
+            }
+            i
+        };
+        let (a, b) = (fill(&closed), fill(&open));
+        assert!(a.service.is_none(), "equal times keep one histogram");
+        assert!(b.service.is_some());
+        let mut want = latency_histogram();
+        for &(_, s) in closed.iter().chain(&open) {
+            want.record(s).expect("records");
+        }
+        for (first, second) in [(&a, &b), (&b, &a)] {
+            let mut sum = StepInterval::new(60_000_000);
+            sum.add(first);
+            sum.add(second);
+            assert_eq!(sum.service().len(), 600);
+            for q in [0.0, 0.25, 0.5, 0.9, 0.99, 1.0] {
+                assert_eq!(
+                    sum.service().value_at_quantile(q),
+                    want.value_at_quantile(q),
+                    "q {q}"
+                );
+            }
+            assert_eq!(sum.latency.len(), 600);
+        }
+        let mut drained = fill(&open);
+        let mut into = fill(&closed);
+        into.drain_from(&mut drained);
+        assert!(drained.service.is_none() && drained.latency.is_empty());
+        assert_eq!(
+            into.service().value_at_quantile(0.5),
+            want.value_at_quantile(0.5)
+        );
+    }
+
+    #[test]
+    fn values_past_the_highest_are_recorded_as_the_highest() {
+        let mut i = StepInterval::new(1_000_000);
+        i.record(Duration::from_secs(30), Duration::from_secs(30), ok());
+        assert_eq!(i.latency.len(), 1);
+        assert!(i.latency.max() >= 1_000_000 && i.latency.max() < 1_001_000);
+    }
+
+    #[test]
+    fn a_redirect_past_the_limit_keeps_its_latency() {
+        let mut i = StepInterval::new(1_000_000);
+        let exhausted = Outcome::Failed {
+            class: ErrorClass::TooManyRedirects,
+            message: String::new(),
+            status: Some(302),
+            bytes: 0,
+        };
+        i.record(
+            Duration::from_millis(3),
+            Duration::from_millis(3),
+            exhausted,
+        );
+        assert_eq!(i.latency.len(), 1);
+        assert_eq!((i.completed(), i.errors.iter().sum::<u64>()), (1, 1));
+    }
+}
