@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """The code's shape, as issue 19 measures it: files over 600 lines, functions over 60 and
-80 lines (tests excluded), and pairs of files in src/ that import each other.
+80 lines (tests excluded), pairs of files in src/ that import each other, and each room's
+`crate::` uses against the written list of what it may use (ROOMS, as ARCHITECTURE.md
+states it).
 
     python3 scripts/shape.py          # from the project root; exit 1 if a limit is broken
 """
@@ -9,6 +11,23 @@ import re
 import sys
 
 ROOT = "src"
+
+# What each room (a top-level module of src/) may use, besides itself and the leaves.
+# ARCHITECTURE.md states the same table in words; change both together.
+LEAVES = {"format", "redact", "files", "out", "note", "fdlimit", "signals"}
+ROOMS = {
+    "cli": {"prom", "scenario"},  # clap value parsers: the listen address, a scenario's units
+    "scenario": {"metrics"},  # thresholds are judged on a Snapshot
+    "metrics": set(),
+    "engine": {"scenario", "metrics"},
+    "report": {"scenario", "metrics"},
+    "tui": {"metrics", "report"},  # the summary's warnings, worded once
+    "progress": {"metrics"},
+    "prom": {"metrics"},
+    "demo": set(),
+    "run": None,  # the composition root (run, session) may use everything
+    "session": None,
+}
 
 
 def rust_files():
@@ -92,6 +111,23 @@ def imports(path, text):
     return targets
 
 
+def room_breaches():
+    """(file, room it may not use) for every `crate::` use outside its room's list."""
+    out = []
+    for path in sorted(rust_files()):
+        room = os.path.relpath(path, ROOT).split(os.sep)[0].removesuffix(".rs")
+        if room in ("lib", "main"):
+            continue
+        allowed = ROOMS.get(room, set())
+        if allowed is None:
+            continue
+        code = re.sub(r"//.*", "", open(path, encoding="utf-8").read().split("#[cfg(test)]")[0])
+        used = {m.group(1) for m in re.finditer(r"\bcrate::(\w+)", code)}
+        for other in sorted(used - {room} - LEAVES - allowed):
+            out.append((path, other))
+    return out
+
+
 def main():
     big, fn60, fn80, graph = [], [], [], {}
     for path in sorted(rust_files()):
@@ -118,7 +154,11 @@ def main():
     print(f"files that import each other: {len(cycles)}")
     for a, b in cycles:
         print(f"  {a} <-> {b}")
-    return 1 if big or len(fn80) > 3 or cycles else 0
+    breaches = room_breaches()
+    print(f"uses outside a room's list: {len(breaches)}")
+    for path, other in breaches:
+        print(f"  {path} uses crate::{other}")
+    return 1 if big or len(fn80) > 3 or cycles or breaches else 0
 
 
 if __name__ == "__main__":
