@@ -3,7 +3,8 @@
 
 use crate::metrics::Snapshot;
 
-use super::state::{History, Point, SortKey, Zoom};
+use super::choices::{SortKey, Zoom};
+use super::history::{History, Point};
 
 /// Lowest latency the log chart shows (ms): 10 µs.
 const LOG_FLOOR_MS: f64 = 0.01;

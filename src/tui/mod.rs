@@ -7,7 +7,9 @@
 //! Depends on `metrics` (and `format`), and on `report::warnings` for the health warnings it
 //! shares with the summary.
 
+mod choices;
 mod derived;
+mod history;
 mod input;
 mod panels;
 mod state;
@@ -23,7 +25,9 @@ use ratatui::DefaultTerminal;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-pub use state::{Action, App, History, Outcome, Panel, Point, SortKey, Zoom};
+pub use choices::{Panel, SortKey, Zoom};
+pub use history::{History, Point};
+pub use state::{Action, App, Outcome};
 pub use theme::Theme;
 pub use view::{body_layout, draw};
 

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
+use super::choices::{Panel, SortKey, Zoom};
 use super::derived::Derived;
+use super::history::History;
 use crate::metrics::{Phase, Snapshot};
 
 /// What a key asks of the engine.
@@ -37,193 +39,6 @@ pub enum Outcome {
     Engine(Action),
     /// Leave the dashboard.
     Leave,
-}
-
-/// The dashboard's panels, in focus order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Panel {
-    /// Requests per second over time, errors beside.
-    Throughput,
-    /// Percentiles over time.
-    LatencyChart,
-    /// The latency table and distribution.
-    LatencyNow,
-    /// One row per step.
-    Steps,
-    /// Responses per status code.
-    Statuses,
-    /// Error classes with samples.
-    Errors,
-    /// Each check's pass rate, failures first (shown when the plan has checks).
-    Checks,
-}
-
-impl Panel {
-    /// Every panel, in focus order.
-    pub const ALL: [Panel; 7] = [
-        Panel::Throughput,
-        Panel::LatencyChart,
-        Panel::LatencyNow,
-        Panel::Steps,
-        Panel::Statuses,
-        Panel::Errors,
-        Panel::Checks,
-    ];
-
-    fn shifted(self, by: isize) -> Panel {
-        let n = Self::ALL.len() as isize;
-        let i = Self::ALL.iter().position(|&p| p == self).unwrap_or(0) as isize;
-        Self::ALL[((i + by).rem_euclid(n)) as usize]
-    }
-}
-
-/// How the per-step table is ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortKey {
-    /// As in the scenario.
-    Plan,
-    /// Most requests first.
-    Requests,
-    /// Slowest p99 first.
-    P99,
-    /// Highest error rate first.
-    Errors,
-}
-
-impl SortKey {
-    fn next(self) -> SortKey {
-        match self {
-            SortKey::Plan => SortKey::Requests,
-            SortKey::Requests => SortKey::P99,
-            SortKey::P99 => SortKey::Errors,
-            SortKey::Errors => SortKey::Plan,
-        }
-    }
-
-    /// The name shown in the table's title.
-    pub fn label(self) -> &'static str {
-        match self {
-            SortKey::Plan => "plan order",
-            SortKey::Requests => "requests",
-            SortKey::P99 => "p99",
-            SortKey::Errors => "errors",
-        }
-    }
-}
-
-/// The time window the charts show.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Zoom {
-    /// The whole run.
-    All,
-    /// The last 60 seconds.
-    Last60,
-    /// The last 10 seconds.
-    Last10,
-}
-
-impl Zoom {
-    fn next(self) -> Zoom {
-        match self {
-            Zoom::All => Zoom::Last60,
-            Zoom::Last60 => Zoom::Last10,
-            Zoom::Last10 => Zoom::All,
-        }
-    }
-
-    /// Seconds shown, `None` for the whole run.
-    pub fn window(self) -> Option<f64> {
-        match self {
-            Zoom::All => None,
-            Zoom::Last60 => Some(60.0),
-            Zoom::Last10 => Some(10.0),
-        }
-    }
-
-    /// The name shown in chart titles.
-    pub fn label(self) -> &'static str {
-        match self {
-            Zoom::All => "all",
-            Zoom::Last60 => "last 60s",
-            Zoom::Last10 => "last 10s",
-        }
-    }
-}
-
-/// One tick of the charts.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Point {
-    /// Run time in seconds.
-    pub t: f64,
-    /// Requests per second in the tick.
-    pub rps: f64,
-    /// Errors per second in the tick.
-    pub eps: f64,
-    /// Latency percentiles of the tick in ms (0 when the tick had no response).
-    pub p50: f64,
-    /// 90th percentile, ms.
-    pub p90: f64,
-    /// 99th percentile, ms.
-    pub p99: f64,
-    /// Largest, ms.
-    pub max: f64,
-}
-
-/// Chart points for the whole run, bounded: past `HISTORY_CAP` points, the older half is
-/// merged two by two, so memory stays flat while the newest half (17 minutes of ticks)
-/// keeps full resolution for the zoomed windows.
-#[derive(Debug, Clone, Default)]
-pub struct History {
-    points: Vec<Point>,
-}
-
-/// Most points kept.
-pub const HISTORY_CAP: usize = 8192;
-
-/// Shortest interval that makes a chart point (half the 250 ms tick).
-const MIN_POINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(125);
-
-impl History {
-    /// Appends a tick.
-    pub fn push(&mut self, p: Point) {
-        if self.points.len() >= HISTORY_CAP {
-            let newer = self.points.split_off(self.points.len() / 2);
-            let mut older: Vec<Point> = self
-                .points
-                .chunks(2)
-                .map(|pair| match pair {
-                    [a, b] => merge(a, b),
-                    [a] => *a,
-                    _ => Point::default(),
-                })
-                .collect();
-            older.extend(newer);
-            self.points = older;
-        }
-        self.points.push(p);
-    }
-
-    /// The points inside a zoom window ending at the newest point.
-    pub fn window(&self, zoom: Zoom) -> &[Point] {
-        let Some(span) = zoom.window() else {
-            return &self.points;
-        };
-        let end = self.points.last().map_or(0.0, |p| p.t);
-        let first = self.points.partition_point(|p| p.t < end - span);
-        &self.points[first..]
-    }
-}
-
-fn merge(a: &Point, b: &Point) -> Point {
-    Point {
-        t: b.t,
-        rps: (a.rps + b.rps) / 2.0,
-        eps: (a.eps + b.eps) / 2.0,
-        p50: (a.p50 + b.p50) / 2.0,
-        p90: (a.p90 + b.p90) / 2.0,
-        p99: a.p99.max(b.p99),
-        max: a.max.max(b.max),
-    }
 }
 
 /// Everything the dashboard shows and remembers.
@@ -302,30 +117,7 @@ impl App {
         if snap.phase == Phase::Stopping && self.stopping_since.is_none() {
             self.stopping_since = Some(std::time::Instant::now());
         }
-        let full_tick = snap.total.interval.length >= MIN_POINT_INTERVAL;
-        let later = self
-            .history
-            .points
-            .last()
-            .is_none_or(|p| snap.elapsed.as_secs_f64() > p.t);
-        if snap.seq > self.snap.seq && snap.seq > 0 && full_tick && later {
-            let i = &snap.total.interval;
-            let secs = i.length.as_secs_f64();
-            let ms = |us: u64| us as f64 / 1000.0;
-            self.history.push(Point {
-                t: snap.elapsed.as_secs_f64(),
-                rps: i.rps(),
-                eps: if secs > 0.0 {
-                    i.errors as f64 / secs
-                } else {
-                    0.0
-                },
-                p50: ms(i.latency.p50),
-                p90: ms(i.latency.p90),
-                p99: ms(i.latency.p99),
-                max: ms(i.latency.max),
-            });
-        }
+        self.history.take_tick(&snap, self.snap.seq);
         self.snap = snap;
         self.rederive();
     }
@@ -442,6 +234,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::tui::history::HISTORY_CAP;
 
     fn key(code: KeyCode) -> KeyEvent {
         KeyEvent::new(code, KeyModifiers::NONE)

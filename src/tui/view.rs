@@ -12,8 +12,9 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Gauge, Paragraph, Wrap};
 
+use super::choices::Panel;
 use super::panels;
-use super::state::{App, Panel};
+use super::state::App;
 use super::theme::Theme;
 use crate::format::thousands;
 use crate::metrics::Phase;

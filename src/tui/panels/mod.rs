@@ -7,7 +7,8 @@ use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph, Row, Table};
 
-use super::state::{App, Panel};
+use super::choices::Panel;
+use super::state::App;
 use super::theme::Theme;
 use crate::format::{format_latency, thousands};
 use crate::metrics::{Bucket, Percentiles, StepStats};
