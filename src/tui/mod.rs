@@ -11,6 +11,7 @@ mod choices;
 mod derived;
 mod history;
 mod input;
+mod keys;
 mod panels;
 mod state;
 mod theme;
@@ -27,7 +28,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use choices::{Panel, SortKey, Zoom};
 pub use history::{History, Point};
-pub use state::{Action, App, Outcome};
+pub use keys::{Action, Outcome};
+pub use state::App;
 pub use theme::Theme;
 pub use view::{body_layout, draw};
 
