@@ -14,6 +14,7 @@ mod input;
 mod keys;
 mod panels;
 mod state;
+mod text;
 mod theme;
 mod view;
 

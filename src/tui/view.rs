@@ -15,6 +15,7 @@ use ratatui::widgets::{Block, Clear, Gauge, Paragraph, Wrap};
 use super::choices::Panel;
 use super::panels;
 use super::state::App;
+use super::text::truncate;
 use super::theme::Theme;
 use crate::format::thousands;
 use crate::metrics::Phase;
@@ -235,9 +236,9 @@ fn run_name(scenario: &str, target: &str, room: usize) -> String {
     }
     let name = scenario.chars().count() + 3;
     if room > name + 8 {
-        return format!("{scenario} → {}", panels::truncate(target, room - name));
+        return format!("{scenario} → {}", truncate(target, room - name));
     }
-    panels::truncate(&whole, room)
+    truncate(&whole, room)
 }
 
 /// The groups of spans that fit in `width`, two spaces apart, in their order; the most
