@@ -1,4 +1,4 @@
-//! The latency chart: p50, p90, p99 and max of each tick over time, on a log axis in whole
+//! The latency chart: each of `derived::LATENCY_LINES` (p50, p90, p99, max) per tick over time, on a log axis in whole
 //! decades, with the marks of live changes and, with `--baseline`, the saved run's p50 and
 //! p99 as faint level lines.
 //!
@@ -13,6 +13,7 @@ use ratatui::widgets::{Dataset, GraphType};
 
 use super::border::Border;
 use super::chart::{legend, line, mark, marks, timeline};
+use crate::tui::derived::LATENCY_LINES;
 use crate::tui::state::App;
 use crate::tui::text::ms_label;
 
@@ -20,7 +21,7 @@ use crate::tui::text::ms_label;
 /// half).
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, border: Border) {
     let theme = border.theme;
-    let mut names = vec!["p50", "p90", "p99", "max"];
+    let mut names: Vec<&str> = LATENCY_LINES.iter().map(|line| line.name).collect();
     if app.baseline.is_some() {
         names.extend(["base p50/p99"]);
     }
@@ -48,13 +49,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, border: Border) {
         })
         .collect();
     let marks = marks(&c.marks, [lo, hi]);
-    let names = ["p50", "p90", "p99", "max"];
     let mut sets: Vec<Dataset> = c
         .latency
         .iter()
-        .zip(names)
         .enumerate()
-        .map(|(i, (d, _))| line(i, theme, d))
+        .map(|(i, d)| line(i, theme, d))
         .collect();
     sets.extend(marks.iter().map(|m| mark(theme, m)));
     // The baseline's own marker (no series uses half blocks), so it differs without colour.
