@@ -12,11 +12,11 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Gauge, Paragraph, Wrap};
 
-use super::choices::Panel;
-use super::panels;
-use super::state::App;
-use super::text::truncate;
-use super::theme::Theme;
+use crate::tui::choices::Panel;
+use crate::tui::panels;
+use crate::tui::state::App;
+use crate::tui::text::truncate;
+use crate::tui::theme::Theme;
 use crate::format::thousands;
 use crate::metrics::Phase;
 
