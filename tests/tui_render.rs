@@ -338,25 +338,76 @@ fn the_stopping_footer_counts_down_and_says_what_q_does() {
     );
 }
 
+/// The screen's rows as text, trailing spaces trimmed.
+fn rows(terminal: &Terminal<TestBackend>) -> Vec<String> {
+    let buffer = terminal.backend().buffer();
+    buffer
+        .content()
+        .chunks(usize::from(buffer.area.width))
+        .map(|row| {
+            let text: String = row.iter().map(|c| c.symbol()).collect();
+            text.trim_end().to_string()
+        })
+        .collect()
+}
+
+/// What a `w`×`h` terminal below 80×24 must show: the notice, wrapped into the rows there
+/// are and cut where they end. Compared without whitespace, as wrapping moves it; a tiny
+/// terminal (even 1×1) shows the notice's beginning, and one with rows to spare all of it.
+fn assert_notice(w: u16, h: u16) {
+    let notice = format!(
+        "stampede: terminal too small ({w}×{h}); the dashboard needs 80×24. \
+         The run goes on; enlarge the window, or q to stop"
+    );
+    let squeeze = |s: &str| s.split_whitespace().collect::<String>();
+    let rows = rows(&render(&busy_app(), w, h, true));
+    let shown = squeeze(&rows.join(" "));
+    assert!(!shown.is_empty(), "{w}x{h}: nothing drawn");
+    assert!(
+        squeeze(&notice).starts_with(&shown),
+        "{w}x{h}: not the notice's beginning: {rows:?}"
+    );
+    if rows.last().is_some_and(String::is_empty) {
+        // A row was left over: nothing was cut.
+        assert_eq!(shown, squeeze(&notice), "{w}x{h}: {rows:?}");
+    }
+}
+
 #[test]
 fn tiny_terminal_gets_a_notice_not_a_panic() {
     // Between the old minimum and 80×24 panels were clipped into misleading figures.
     for (w, h) in [
         (30, 8),
         (1, 1),
+        (5, 3),
+        (9, 40),
         (80, 5),
         (39, 40),
         (60, 18),
         (79, 40),
         (120, 23),
     ] {
-        let screen = render(&busy_app(), w, h, true).backend().to_string();
-        assert!(screen.contains("too small") || w < 10, "{w}x{h}: {screen}");
+        assert_notice(w, h);
     }
-    // Every size from tiny to large draws without panicking.
+    // The whole notice where it fits, its words whole where they fit the width.
+    let small = rows(&render(&busy_app(), 30, 8, true));
+    assert!(
+        small.join(" ").contains("terminal too small (30×8);"),
+        "{small:?}"
+    );
+    // Every size from tiny to large draws: the notice below 80×24, the dashboard from it.
     for w in (20..=170).step_by(7) {
         for h in (6..=50).step_by(5) {
-            render(&busy_app(), w, h, true);
+            if w < 80 || h < 24 {
+                assert_notice(w, h);
+            } else {
+                let screen = rows(&render(&busy_app(), w, h, true));
+                assert!(
+                    screen[0].starts_with("stampede checkout → "),
+                    "{w}x{h}: {screen:?}"
+                );
+                assert!(!screen.join("\n").contains("too small"), "{w}x{h}");
+            }
         }
     }
 }

@@ -3,10 +3,42 @@
 
 use crate::metrics::Snapshot;
 
-use super::state::{History, Point, SortKey, Zoom};
+use super::choices::{SortKey, Zoom};
+use super::history::{History, Point};
 
 /// Lowest latency the log chart shows (ms): 10 µs.
 const LOG_FLOOR_MS: f64 = 0.01;
+
+/// A line of the latency chart.
+#[derive(Debug, Clone, Copy)]
+pub struct ChartLine {
+    /// Its name in the legend.
+    pub name: &'static str,
+    /// The value it plots of a point, in ms.
+    pub of: fn(&Point) -> f64,
+}
+
+/// The latency chart's lines, in drawing order (which picks each one's colour, or its
+/// marker without colour). A new line is a `Point` field (read from the tick in
+/// `history`) and an entry here.
+pub const LATENCY_LINES: [ChartLine; 4] = [
+    ChartLine {
+        name: "p50",
+        of: |p| p.p50,
+    },
+    ChartLine {
+        name: "p90",
+        of: |p| p.p90,
+    },
+    ChartLine {
+        name: "p99",
+        of: |p| p.p99,
+    },
+    ChartLine {
+        name: "max",
+        of: |p| p.max,
+    },
+];
 
 /// A (time, value) series for a chart.
 pub type Series = Vec<(f64, f64)>;
@@ -31,8 +63,9 @@ pub struct Charts {
     pub error_scaled: Series,
     /// Top of the throughput axis.
     pub top: f64,
-    /// log10(ms) of p50, p90, p99 and max per tick (ticks with responses only).
-    pub latency: [Series; 4],
+    /// log10(ms) of each of `LATENCY_LINES` per tick (ticks with responses only), in its
+    /// order.
+    pub latency: Vec<Series>,
     /// Bounds of the latency axis in log10(ms), whole decades.
     pub decades: [f64; 2],
     /// Times of live changes inside the window.
@@ -91,14 +124,14 @@ fn charts(snap: &Snapshot, points: &[Point]) -> Charts {
     let answered: Vec<&Point> = points.iter().filter(|p| p.max > 0.0).collect();
     let lat =
         |f: fn(&Point) -> f64| -> Series { answered.iter().map(|p| (p.t, log(f(p)))).collect() };
-    let lo = answered
-        .iter()
-        .map(|p| log(p.p50))
-        .fold(f64::INFINITY, f64::min);
-    let hi = answered
-        .iter()
-        .map(|p| log(p.max))
-        .fold(f64::NEG_INFINITY, f64::max);
+    // The axis spans every line's values (today p50 is the lowest and max the highest).
+    let values = || {
+        answered
+            .iter()
+            .flat_map(|p| LATENCY_LINES.iter().map(move |line| log((line.of)(p))))
+    };
+    let lo = values().fold(f64::INFINITY, f64::min);
+    let hi = values().fold(f64::NEG_INFINITY, f64::max);
     let decades = if lo.is_finite() && hi.is_finite() {
         [lo.floor(), hi.ceil().max(lo.floor() + 1.0)]
     } else {
@@ -127,12 +160,7 @@ fn charts(snap: &Snapshot, points: &[Point]) -> Charts {
         rps_top,
         error_scaled,
         top,
-        latency: [
-            lat(|p| p.p50),
-            lat(|p| p.p90),
-            lat(|p| p.p99),
-            lat(|p| p.max),
-        ],
+        latency: LATENCY_LINES.iter().map(|line| lat(line.of)).collect(),
         decades,
         marks: snap
             .live

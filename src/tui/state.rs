@@ -1,230 +1,19 @@
-//! The dashboard's state and its key handling, as pure functions of (state, key).
+//! The dashboard's state: `App` holds the latest snapshot, the history the charts draw
+//! (one point per tick, kept bounded), the view choices (focus, sort, zoom, help) and what
+//! the panels draw, derived from those. Its keys are in `keys`.
 //!
-//! `App` holds the latest snapshot, the history the charts draw (one point per tick, kept
-//! bounded), and the view choices (focus, sort, zoom, help). `on_key` returns what the
-//! outside must do (an engine action, or leave); it never touches the terminal or the clock
-//! (only `absorb` notes the instant a stop was first seen, for the footer's countdown).
+//! Depends on `metrics` (the snapshot), and on `choices`, `history` and `derived` below it.
+//! Invariant: `derived` always matches the snapshot, sort and zoom (every change of them
+//! goes through `rederive`); nothing here touches the terminal, and the clock only where
+//! `absorb` notes the instant a stop was first seen, for the footer's countdown.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-
+use super::choices::{Panel, SortKey, Zoom};
 use super::derived::Derived;
+use super::history::History;
 use crate::metrics::{Phase, Snapshot};
-
-/// What a key asks of the engine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    /// Stop gracefully (first `q`).
-    Stop,
-    /// Interrupt in-flight requests (second `q` while stopping).
-    Abort,
-    /// Pause or resume sending.
-    TogglePause,
-    /// One step more load.
-    Raise,
-    /// One step less load.
-    Lower,
-}
-
-/// What the event loop must do after a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Nothing beyond redrawing.
-    Redraw,
-    /// Send this to the engine.
-    Engine(Action),
-    /// Leave the dashboard.
-    Leave,
-}
-
-/// The dashboard's panels, in focus order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Panel {
-    /// Requests per second over time, errors beside.
-    Throughput,
-    /// Percentiles over time.
-    LatencyChart,
-    /// The latency table and distribution.
-    LatencyNow,
-    /// One row per step.
-    Steps,
-    /// Responses per status code.
-    Statuses,
-    /// Error classes with samples.
-    Errors,
-    /// Each check's pass rate, failures first (shown when the plan has checks).
-    Checks,
-}
-
-impl Panel {
-    /// Every panel, in focus order.
-    pub const ALL: [Panel; 7] = [
-        Panel::Throughput,
-        Panel::LatencyChart,
-        Panel::LatencyNow,
-        Panel::Steps,
-        Panel::Statuses,
-        Panel::Errors,
-        Panel::Checks,
-    ];
-
-    fn shifted(self, by: isize) -> Panel {
-        let n = Self::ALL.len() as isize;
-        let i = Self::ALL.iter().position(|&p| p == self).unwrap_or(0) as isize;
-        Self::ALL[((i + by).rem_euclid(n)) as usize]
-    }
-}
-
-/// How the per-step table is ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortKey {
-    /// As in the scenario.
-    Plan,
-    /// Most requests first.
-    Requests,
-    /// Slowest p99 first.
-    P99,
-    /// Highest error rate first.
-    Errors,
-}
-
-impl SortKey {
-    fn next(self) -> SortKey {
-        match self {
-            SortKey::Plan => SortKey::Requests,
-            SortKey::Requests => SortKey::P99,
-            SortKey::P99 => SortKey::Errors,
-            SortKey::Errors => SortKey::Plan,
-        }
-    }
-
-    /// The name shown in the table's title.
-    pub fn label(self) -> &'static str {
-        match self {
-            SortKey::Plan => "plan order",
-            SortKey::Requests => "requests",
-            SortKey::P99 => "p99",
-            SortKey::Errors => "errors",
-        }
-    }
-}
-
-/// The time window the charts show.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Zoom {
-    /// The whole run.
-    All,
-    /// The last 60 seconds.
-    Last60,
-    /// The last 10 seconds.
-    Last10,
-}
-
-impl Zoom {
-    fn next(self) -> Zoom {
-        match self {
-            Zoom::All => Zoom::Last60,
-            Zoom::Last60 => Zoom::Last10,
-            Zoom::Last10 => Zoom::All,
-        }
-    }
-
-    /// Seconds shown, `None` for the whole run.
-    pub fn window(self) -> Option<f64> {
-        match self {
-            Zoom::All => None,
-            Zoom::Last60 => Some(60.0),
-            Zoom::Last10 => Some(10.0),
-        }
-    }
-
-    /// The name shown in chart titles.
-    pub fn label(self) -> &'static str {
-        match self {
-            Zoom::All => "all",
-            Zoom::Last60 => "last 60s",
-            Zoom::Last10 => "last 10s",
-        }
-    }
-}
-
-/// One tick of the charts.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Point {
-    /// Run time in seconds.
-    pub t: f64,
-    /// Requests per second in the tick.
-    pub rps: f64,
-    /// Errors per second in the tick.
-    pub eps: f64,
-    /// Latency percentiles of the tick in ms (0 when the tick had no response).
-    pub p50: f64,
-    /// 90th percentile, ms.
-    pub p90: f64,
-    /// 99th percentile, ms.
-    pub p99: f64,
-    /// Largest, ms.
-    pub max: f64,
-}
-
-/// Chart points for the whole run, bounded: past `HISTORY_CAP` points, the older half is
-/// merged two by two, so memory stays flat while the newest half (17 minutes of ticks)
-/// keeps full resolution for the zoomed windows.
-#[derive(Debug, Clone, Default)]
-pub struct History {
-    points: Vec<Point>,
-}
-
-/// Most points kept.
-pub const HISTORY_CAP: usize = 8192;
-
-/// Shortest interval that makes a chart point (half the 250 ms tick).
-const MIN_POINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(125);
-
-impl History {
-    /// Appends a tick.
-    pub fn push(&mut self, p: Point) {
-        if self.points.len() >= HISTORY_CAP {
-            let newer = self.points.split_off(self.points.len() / 2);
-            let mut older: Vec<Point> = self
-                .points
-                .chunks(2)
-                .map(|pair| match pair {
-                    [a, b] => merge(a, b),
-                    [a] => *a,
-                    _ => Point::default(),
-                })
-                .collect();
-            older.extend(newer);
-            self.points = older;
-        }
-        self.points.push(p);
-    }
-
-    /// The points inside a zoom window ending at the newest point.
-    pub fn window(&self, zoom: Zoom) -> &[Point] {
-        let Some(span) = zoom.window() else {
-            return &self.points;
-        };
-        let end = self.points.last().map_or(0.0, |p| p.t);
-        let first = self.points.partition_point(|p| p.t < end - span);
-        &self.points[first..]
-    }
-}
-
-fn merge(a: &Point, b: &Point) -> Point {
-    Point {
-        t: b.t,
-        rps: (a.rps + b.rps) / 2.0,
-        eps: (a.eps + b.eps) / 2.0,
-        p50: (a.p50 + b.p50) / 2.0,
-        p90: (a.p90 + b.p90) / 2.0,
-        p99: a.p99.max(b.p99),
-        max: a.max.max(b.max),
-    }
-}
 
 /// Everything the dashboard shows and remembers.
 #[derive(Debug, Clone)]
@@ -292,7 +81,8 @@ impl App {
         app
     }
 
-    fn rederive(&mut self) {
+    /// Recomputes what the panels draw (after a new snapshot, sort or zoom).
+    pub(super) fn rederive(&mut self) {
         self.derived = Derived::compute(&self.snap, &self.history, self.zoom, self.sort);
     }
 
@@ -302,30 +92,7 @@ impl App {
         if snap.phase == Phase::Stopping && self.stopping_since.is_none() {
             self.stopping_since = Some(std::time::Instant::now());
         }
-        let full_tick = snap.total.interval.length >= MIN_POINT_INTERVAL;
-        let later = self
-            .history
-            .points
-            .last()
-            .is_none_or(|p| snap.elapsed.as_secs_f64() > p.t);
-        if snap.seq > self.snap.seq && snap.seq > 0 && full_tick && later {
-            let i = &snap.total.interval;
-            let secs = i.length.as_secs_f64();
-            let ms = |us: u64| us as f64 / 1000.0;
-            self.history.push(Point {
-                t: snap.elapsed.as_secs_f64(),
-                rps: i.rps(),
-                eps: if secs > 0.0 {
-                    i.errors as f64 / secs
-                } else {
-                    0.0
-                },
-                p50: ms(i.latency.p50),
-                p90: ms(i.latency.p90),
-                p99: ms(i.latency.p99),
-                max: ms(i.latency.max),
-            });
-        }
+        self.history.take_tick(&snap, self.snap.seq);
         self.snap = snap;
         self.rederive();
     }
@@ -333,102 +100,6 @@ impl App {
     /// Whether the run has ended (the final snapshot is shown).
     pub fn finished(&self) -> bool {
         self.snap.phase == Phase::Finished
-    }
-
-    /// Applies a key press.
-    ///
-    /// `q` and Ctrl-C stop the run (a second press interrupts what is in flight); once it
-    /// has ended they leave. `Esc` only goes back: it closes the help or an expanded panel
-    /// and never stops a run. The final screen stays browsable (focus, expand, sort, zoom,
-    /// help); the load keys do nothing there.
-    pub fn on_key(&mut self, key: KeyEvent) -> Outcome {
-        if key.kind == KeyEventKind::Release {
-            return Outcome::Redraw;
-        }
-        let ctrl_c =
-            key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
-        let finished = self.finished();
-        if finished && (ctrl_c || key.code == KeyCode::Char('q')) {
-            return Outcome::Leave;
-        }
-        if key.code == KeyCode::Esc {
-            if self.help {
-                self.help = false;
-            } else {
-                self.expanded = false;
-            }
-            return Outcome::Redraw;
-        }
-        // Any key but Ctrl-C closes the help, `q` too (as in less, htop or man): a key
-        // meant for the help never stops a run.
-        if self.help && !ctrl_c {
-            self.help = false;
-            return Outcome::Redraw;
-        }
-        let running = self.snap.phase == Phase::Running;
-        let engine = |action| {
-            if running {
-                Outcome::Engine(action)
-            } else {
-                Outcome::Redraw
-            }
-        };
-        match key.code {
-            _ if ctrl_c => {
-                // Ctrl-C means "get me out": the dashboard leaves once the run has ended.
-                self.leave_at_end = true;
-                self.quit()
-            }
-            KeyCode::Char('q') => self.quit(),
-            KeyCode::Char('p') => engine(Action::TogglePause),
-            KeyCode::Char('+') | KeyCode::Char('=') => engine(Action::Raise),
-            KeyCode::Char('-') | KeyCode::Char('_') => engine(Action::Lower),
-            KeyCode::Tab | KeyCode::Right | KeyCode::Down => self.refocus(1),
-            KeyCode::BackTab | KeyCode::Left | KeyCode::Up => self.refocus(-1),
-            KeyCode::Enter => {
-                self.expanded = !self.expanded;
-                Outcome::Redraw
-            }
-            KeyCode::Char('s') => {
-                self.sort = self.sort.next();
-                self.rederive();
-                Outcome::Redraw
-            }
-            KeyCode::Char('z') => {
-                self.zoom = self.zoom.next();
-                self.rederive();
-                Outcome::Redraw
-            }
-            KeyCode::Char('?') => {
-                self.help = true;
-                Outcome::Redraw
-            }
-            _ => Outcome::Redraw,
-        }
-    }
-
-    fn quit(&mut self) -> Outcome {
-        if self.snap.phase != Phase::Running && !self.quitting {
-            // The run is already stopping on its own (its duration is up): q interrupts.
-            self.quitting = true;
-            self.aborting = true;
-            return Outcome::Engine(Action::Abort);
-        }
-        if self.quitting {
-            self.aborting = true;
-            Outcome::Engine(Action::Abort)
-        } else {
-            self.quitting = true;
-            Outcome::Engine(Action::Stop)
-        }
-    }
-
-    fn refocus(&mut self, by: isize) -> Outcome {
-        self.focus = self.focus.shifted(by);
-        if self.focus == Panel::Checks && !self.has_checks() {
-            self.focus = self.focus.shifted(by);
-        }
-        Outcome::Redraw
     }
 
     /// Whether any step has checks (the checks panel is shown only then).
@@ -442,141 +113,11 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-
-    fn key(code: KeyCode) -> KeyEvent {
-        KeyEvent::new(code, KeyModifiers::NONE)
-    }
+    use crate::tui::history::HISTORY_CAP;
 
     fn app() -> App {
         let snap = Arc::new(Snapshot::empty(&[("f".into(), "s".into())]));
         App::new("demo".into(), "http://127.0.0.1:1".into(), snap)
-    }
-
-    #[test]
-    fn quit_stops_then_aborts_then_leaves_when_finished() {
-        let mut a = app();
-        assert_eq!(
-            a.on_key(key(KeyCode::Char('q'))),
-            Outcome::Engine(Action::Stop)
-        );
-        assert!(a.quitting);
-        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
-        assert_eq!(a.on_key(ctrl_c), Outcome::Engine(Action::Abort));
-        assert!(a.leave_at_end, "Ctrl-C leaves once the run has ended");
-        let mut done = (*a.snap).clone();
-        done.phase = Phase::Finished;
-        a.absorb(Arc::new(done));
-        assert_eq!(a.on_key(key(KeyCode::Char('x'))), Outcome::Redraw);
-        assert_eq!(a.on_key(key(KeyCode::Char('q'))), Outcome::Leave);
-    }
-
-    #[test]
-    fn esc_goes_back_and_never_stops_the_run() {
-        let mut a = app();
-        a.on_key(key(KeyCode::Enter));
-        assert!(a.expanded);
-        assert_eq!(a.on_key(key(KeyCode::Esc)), Outcome::Redraw);
-        assert!(!a.expanded && !a.quitting);
-        a.on_key(key(KeyCode::Char('?')));
-        assert!(a.help);
-        assert_eq!(a.on_key(key(KeyCode::Esc)), Outcome::Redraw);
-        assert!(!a.help && !a.quitting);
-        assert_eq!(a.on_key(key(KeyCode::Esc)), Outcome::Redraw);
-        assert!(!a.quitting, "Esc with nothing open does nothing");
-    }
-
-    #[test]
-    fn the_final_screen_stays_browsable_until_q() {
-        let mut a = app();
-        let mut done = (*a.snap).clone();
-        done.phase = Phase::Finished;
-        a.absorb(Arc::new(done));
-        let sort = a.sort;
-        assert_eq!(a.on_key(key(KeyCode::Char('s'))), Outcome::Redraw);
-        assert_ne!(a.sort, sort);
-        a.on_key(key(KeyCode::Enter));
-        assert!(a.expanded);
-        a.on_key(key(KeyCode::Esc));
-        assert!(!a.expanded);
-        for k in ['p', '+', '-'] {
-            assert_eq!(
-                a.on_key(key(KeyCode::Char(k))),
-                Outcome::Redraw,
-                "no load key acts once the run has ended"
-            );
-        }
-        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
-        assert_eq!(a.on_key(ctrl_c), Outcome::Leave);
-    }
-
-    #[test]
-    fn q_with_the_help_open_only_closes_it() {
-        let mut a = app();
-        a.on_key(key(KeyCode::Char('?')));
-        assert_eq!(a.on_key(key(KeyCode::Char('q'))), Outcome::Redraw);
-        assert!(!a.help && !a.quitting);
-    }
-
-    #[test]
-    fn load_keys_do_nothing_while_stopping() {
-        let mut a = app();
-        let mut stopping = (*a.snap).clone();
-        stopping.phase = Phase::Stopping;
-        a.absorb(Arc::new(stopping));
-        assert_eq!(a.on_key(key(KeyCode::Char('+'))), Outcome::Redraw);
-        assert_eq!(a.on_key(key(KeyCode::Char('p'))), Outcome::Redraw);
-    }
-
-    #[test]
-    fn q_during_a_stop_interrupts_what_is_in_flight() {
-        let mut a = app();
-        let mut stopping = (*a.snap).clone();
-        stopping.phase = Phase::Stopping;
-        a.absorb(Arc::new(stopping));
-        assert!(a.stopping_since.is_some());
-        assert_eq!(
-            a.on_key(key(KeyCode::Char('q'))),
-            Outcome::Engine(Action::Abort)
-        );
-    }
-
-    #[test]
-    fn load_and_pause_keys_become_engine_actions() {
-        let mut a = app();
-        assert_eq!(
-            a.on_key(key(KeyCode::Char('+'))),
-            Outcome::Engine(Action::Raise)
-        );
-        assert_eq!(
-            a.on_key(key(KeyCode::Char('-'))),
-            Outcome::Engine(Action::Lower)
-        );
-        assert_eq!(
-            a.on_key(key(KeyCode::Char('p'))),
-            Outcome::Engine(Action::TogglePause)
-        );
-    }
-
-    #[test]
-    fn view_keys_cycle_focus_sort_zoom_and_help() {
-        let mut a = app();
-        a.on_key(key(KeyCode::Tab));
-        assert_eq!(a.focus, Panel::LatencyChart);
-        a.on_key(key(KeyCode::Left));
-        a.on_key(key(KeyCode::Left));
-        assert_eq!(a.focus, Panel::Errors);
-        a.on_key(key(KeyCode::Char('s')));
-        assert_eq!(a.sort, SortKey::Requests);
-        a.on_key(key(KeyCode::Char('z')));
-        a.on_key(key(KeyCode::Char('z')));
-        assert_eq!(a.zoom, Zoom::Last10);
-        a.on_key(key(KeyCode::Char('?')));
-        assert!(a.help);
-        // Any key closes the help overlay and does nothing else.
-        assert_eq!(a.on_key(key(KeyCode::Char('p'))), Outcome::Redraw);
-        assert!(!a.help);
-        a.on_key(key(KeyCode::Enter));
-        assert!(a.expanded);
     }
 
     #[test]
