@@ -36,6 +36,7 @@ impl Panel {
         Panel::Checks,
     ];
 
+    /// The panel `by` places on in focus order, wrapping round.
     pub(super) fn shifted(self, by: isize) -> Panel {
         let n = Self::ALL.len() as isize;
         let i = Self::ALL.iter().position(|&p| p == self).unwrap_or(0) as isize;
@@ -57,6 +58,7 @@ pub enum SortKey {
 }
 
 impl SortKey {
+    /// The next order, back to the plan's after the last.
     pub(super) fn next(self) -> SortKey {
         match self {
             SortKey::Plan => SortKey::Requests,
@@ -89,6 +91,7 @@ pub enum Zoom {
 }
 
 impl Zoom {
+    /// The next window, back to the whole run after the last.
     pub(super) fn next(self) -> Zoom {
         match self {
             Zoom::All => Zoom::Last60,

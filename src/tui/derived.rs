@@ -1,5 +1,8 @@
 //! What the panels draw, computed once per snapshot (or per sort/zoom change), never per
 //! frame: chart series and bounds, the step order, and the grouped error rows.
+//!
+//! Depends on `metrics` (the snapshot), and on `choices` (sort, zoom) and `history` (the
+//! points) below it. A new line on the latency chart is an entry in `LATENCY_LINES`.
 
 use crate::metrics::Snapshot;
 

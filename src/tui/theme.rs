@@ -1,4 +1,7 @@
 //! Colours, in one place so `--no-color` and `NO_COLOR` switch every one off.
+//!
+//! Depends on nothing in the crate. Invariant: without colour every style is plain or
+//! bold, and series differ by marker (`marker`, `swatch`), never by colour alone.
 
 use ratatui::style::{Color, Modifier, Style};
 
@@ -61,7 +64,6 @@ impl Theme {
         self.fg(Color::Green)
     }
 
-    /// A chart series, by rank (0 = p50 / requests, then p90, p99, max).
     /// Whether colours are on.
     pub fn colored(self) -> bool {
         self.color
@@ -84,6 +86,7 @@ impl Theme {
         ["⣀", "•", "▄", "█"][rank % 4]
     }
 
+    /// A chart series' colour, by rank (0 = p50 / requests, then p90, p99, max).
     pub fn series(self, rank: usize) -> Style {
         let colors = [Color::Cyan, Color::Green, Color::Yellow, Color::Magenta];
         self.fg(colors[rank % colors.len()])

@@ -47,6 +47,7 @@ impl Metric {
         self.as_str()
     }
 
+    /// Its name in the compare table.
     pub(super) fn as_str(self) -> &'static str {
         match self {
             Metric::Rps => "rps",

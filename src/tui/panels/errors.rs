@@ -1,8 +1,8 @@
 //! The errors panel: error classes, most frequent first, each with its latest message and
 //! the steps it came from; expanded, every step with its own latest message, wrapped.
 //!
-//! Depends on `state` (the `App`, whose `derived.errors` groups the classes), `border`,
-//! `theme`, `text`, `format` and `metrics`. Invariant: every class gets its line before
+//! Depends on `state` (the `App`), `derived` (its `ErrorGroup`s, the classes grouped),
+//! `border`, `theme`, `text`, `format` and `metrics`. Invariant: every class gets its line before
 //! any class gets detail rows.
 
 use ratatui::Frame;

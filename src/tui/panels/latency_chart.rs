@@ -3,7 +3,7 @@
 //! p99 as faint level lines.
 //!
 //! Depends on `state` (the `App`, whose `derived.charts` holds the series in log10(ms)),
-//! `chart`, `border` and `text`. Invariant: the axis always shows the baseline's levels.
+//! `derived` (the lines' names), `chart`, `border` and `text`. Invariant: the axis always shows the baseline's levels.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;

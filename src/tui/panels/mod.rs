@@ -3,9 +3,10 @@
 //! checks. Each draws from the `App` alone (its snapshot and what `derived` computed from
 //! it), never from a clock or a sample.
 //!
-//! Depends on `state` (the `App`), `choices` (which panel), `theme`, `text`, `derived`,
-//! `format` and `metrics`. A new panel gets a file here with a `draw` of the same shape,
-//! a `Panel` variant, and an arm below; `view::body_layout` gives it its place.
+//! The panels depend on `state` (the `App`), `theme`, `text`, `derived`, `format` and
+//! `metrics`; this file on `choices` (which panel), `state` and `theme`, and on its panels.
+//! A new panel gets a file here with a `draw` of the same shape, a `Panel` variant, and an
+//! arm below; `view::body_layout` gives it its place.
 
 mod border;
 mod chart;

@@ -3,8 +3,8 @@
 //! each. Drawing reads the `App` only: no clock (but the stopping footer's countdown), no
 //! computation over samples.
 //!
-//! Depends on `state`, `choices`, `panels`, `theme` and `text` in `tui`, and on `format`,
-//! `metrics` and `report::warnings` (the header's health warnings).
+//! This file depends on `state`, `choices`, `panels` and `theme`; its parts also on `text`,
+//! `format`, `metrics` and `report::warnings` (the header's health warnings).
 //!
 //! Small terminals: the body's rows shrink in a fixed order of importance — the latency
 //! table and steps stay longest, then the charts, then statuses and errors; below 80×24 a
