@@ -4,11 +4,10 @@
 
 mod common;
 
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::child::{Stderr, wait_for};
 use common::{Demo, binary, error_count, run_json, scenario, wait_with_limit};
 
 /// Runs with a limit that the run must beat: `duration` + `graceful_stop` + 2 s.
@@ -229,56 +228,6 @@ fn a_million_users_for_one_iteration_ends_at_once() {
         "{:?}",
         began.elapsed()
     );
-}
-
-/// Polls `ready` every 20 ms until it holds, so that a test acts on an event rather than
-/// after a guessed delay; panics (killing `child`) if `child` ends first or 30 s pass.
-fn wait_for(child: &mut Child, what: &str, mut ready: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ready() {
-        if let Some(status) = child.try_wait().expect("wait") {
-            panic!("stampede ended ({status}) before {what}");
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("waited 30 s for {what}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// A child's stderr, read as it comes by a thread of its own, so that a test can wait for
-/// a line of it (the headless progress) while the run goes on.
-struct Stderr {
-    text: Arc<Mutex<String>>,
-    reader: std::thread::JoinHandle<()>,
-}
-
-impl Stderr {
-    fn take(child: &mut Child) -> Self {
-        let mut pipe = child.stderr.take().expect("stderr piped");
-        let text = Arc::new(Mutex::new(String::new()));
-        let into = Arc::clone(&text);
-        let reader = std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n @ 1..) = pipe.read(&mut buf) {
-                let mut text = into.lock().expect("stderr text");
-                text.push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        Self { text, reader }
-    }
-
-    fn contains(&self, what: &str) -> bool {
-        self.text.lock().expect("stderr text").contains(what)
-    }
-
-    /// Everything the child wrote, once it has ended.
-    fn finish(self) -> String {
-        self.reader.join().expect("stderr reader");
-        let text = self.text.lock().expect("stderr text");
-        text.clone()
-    }
 }
 
 /// The signal arrives while the setup's request is in flight: the server has read it and

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod child;
 pub mod fault;
 pub mod server;
 pub mod tmux;
