@@ -333,16 +333,6 @@ mod tests {
         );
     }
 
-    fn ok() -> Outcome<'static> {
-        Outcome::Response {
-            status: 200,
-            bytes: 0,
-            unexpected: None,
-            failure: None,
-            failed_checks: 0,
-        }
-    }
-
     /// The service histogram exists only once a service time differs from its latency, and
     /// every way of adding intervals gives exactly the histogram of all service times.
     #[test]
@@ -354,7 +344,7 @@ mod tests {
         let fill = |pairs: &[(u64, u64)]| {
             let mut i = StepInterval::new(60_000_000);
             for &(l, s) in pairs {
-                i.record(us(l), us(s), ok());
+                i.record(us(l), us(s), Outcome::ok());
             }
             i
         };
@@ -392,7 +382,11 @@ mod tests {
     #[test]
     fn values_past_the_highest_are_recorded_as_the_highest() {
         let mut i = StepInterval::new(1_000_000);
-        i.record(Duration::from_secs(30), Duration::from_secs(30), ok());
+        i.record(
+            Duration::from_secs(30),
+            Duration::from_secs(30),
+            Outcome::ok(),
+        );
         assert_eq!(i.latency.len(), 1);
         assert!(i.latency.max() >= 1_000_000 && i.latency.max() < 1_001_000);
     }

@@ -144,3 +144,18 @@ pub enum Outcome<'a> {
     /// The run's hard stop cut the request off.
     Interrupted,
 }
+
+#[cfg(test)]
+impl Outcome<'static> {
+    /// A plain 200 with no body, no failed check and no failure: what the recorder's and the
+    /// interval's tests record most.
+    pub(crate) fn ok() -> Self {
+        Outcome::Response {
+            status: 200,
+            bytes: 0,
+            unexpected: None,
+            failure: None,
+            failed_checks: 0,
+        }
+    }
+}

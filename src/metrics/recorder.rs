@@ -212,16 +212,6 @@ mod tests {
         assert_eq!(shards.iter().map(|s| s.started()).sum::<u64>(), 4000);
     }
 
-    fn ok() -> Outcome<'static> {
-        Outcome::Response {
-            status: 200,
-            bytes: 0,
-            unexpected: None,
-            failure: None,
-            failed_checks: 0,
-        }
-    }
-
     /// A step that never records costs its slot (a pointer) on each thread; one that does
     /// costs histograms sized to its values, not to the run's highest value.
     #[test]
@@ -232,7 +222,7 @@ mod tests {
                 7,
                 Duration::from_millis(ms),
                 Duration::from_millis(ms),
-                ok(),
+                Outcome::ok(),
             );
         }
         let shards = rec.shards();
