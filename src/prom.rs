@@ -6,6 +6,9 @@
 //! not touched. Latency is exported two ways, per step: a histogram on the 1-2-5 ladder
 //! (aggregatable across runs and machines), and the exact whole-run quantiles from the HDR
 //! histogram as gauges (`stampede_latency_quantile_seconds`), since ladder buckets are coarse.
+//! The server's own time and the overhead around it have exact quantiles the same way
+//! (`stampede_server_time_quantile_seconds`, `stampede_overhead_quantile_seconds`), for the
+//! steps whose responses say it.
 //! Depends on `metrics` and axum; binds where it is told (loopback by default).
 
 use std::net::SocketAddr;
@@ -25,7 +28,7 @@ use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::{Level, Phase, Snapshot, StepStats};
+use crate::metrics::{Level, Percentiles, Phase, Snapshot, StepStats};
 
 /// Encodes the latest snapshot on each scrape.
 #[derive(Debug)]
@@ -67,7 +70,27 @@ impl Collector for Figures {
         let e = &mut encoder;
         step_counters(e, &snap.steps)?;
         run_figures(e, &snap)?;
-        latency_quantiles(e, &snap.steps)?;
+        let quantiles: [Quantiles; 3] = [
+            (
+                "stampede_latency_quantile_seconds",
+                "Exact whole-run latency quantiles per step, from its HDR histogram",
+                |s| &s.latency,
+            ),
+            (
+                "stampede_server_time_quantile_seconds",
+                "Exact whole-run quantiles per step of the time the server said it spent \
+                 (X-Process-Time, Server-Timing)",
+                |s| &s.server_time,
+            ),
+            (
+                "stampede_overhead_quantile_seconds",
+                "Exact whole-run quantiles per step of service time minus server time",
+                |s| &s.overhead,
+            ),
+        ];
+        for (name, help, of) in quantiles {
+            quantiles_of(e, &snap.steps, name, help, of)?;
+        }
         latency_histograms(e, &snap.steps)
     }
 }
@@ -192,18 +215,25 @@ fn run_figures(e: &mut DescriptorEncoder<'_>, snap: &Snapshot) -> Result<(), std
     Ok(())
 }
 
-/// The exact whole-run latency quantiles of each step that has any, from its HDR histogram.
-fn latency_quantiles(
+/// A family of exact quantiles: its name, its help, and the figure it reads of a step.
+type Quantiles = (&'static str, &'static str, fn(&StepStats) -> &Percentiles);
+
+/// The exact whole-run quantiles of a figure (`of`), for each step that has any, from its
+/// HDR histogram.
+fn quantiles_of(
     e: &mut DescriptorEncoder<'_>,
     steps: &[StepStats],
+    name: &str,
+    help: &str,
+    of: fn(&StepStats) -> &Percentiles,
 ) -> Result<(), std::fmt::Error> {
     family(
         e,
-        "stampede_latency_quantile_seconds",
-        "Exact whole-run latency quantiles per step, from its HDR histogram",
+        name,
+        help,
         MetricType::Gauge,
-        steps.iter().filter(|s| s.latency.count > 0).flat_map(|s| {
-            let p = s.latency;
+        steps.iter().filter(|s| of(s).count > 0).flat_map(|s| {
+            let p = *of(s);
             [
                 ("0.5", p.p50),
                 ("0.9", p.p90),

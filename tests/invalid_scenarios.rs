@@ -16,6 +16,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
     ("wrong_type", "4:8", "load.vus", "whole number"),
     ("bad_duration", "5:13", "load.duration", "not a duration"),
     ("bad_rate", "4:9", "load.rate", "not a rate"),
+    (
+        "bad_server_time",
+        "6:22",
+        "flows[0].steps[0].server_time",
+        "write unit: s, ms or us",
+    ),
     ("bad_target", "2:9", "target", "http://"),
     (
         "bad_step_url",

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use stampede::metrics::{
-    Aggregator, CheckName, ErrorClass, Level, LiveState, Outcome, Phase, Recorder, Snapshot,
-    TickState,
+    Aggregator, CheckName, ErrorClass, Level, LiveState, Outcome, Phase, Recorder, ServerTime,
+    Snapshot, TickState,
 };
 use stampede::report::{self, Ending, RunInfo};
 use stampede::scenario::{Load, Model, Stage, Threshold};
@@ -17,12 +17,18 @@ use stampede::scenario::{Load, Model, Stage, Threshold};
 const TICK: Duration = Duration::from_millis(250);
 
 fn ok(status: u16, failed_checks: u64) -> Outcome<'static> {
+    said(status, failed_checks, ServerTime::Unknown)
+}
+
+/// A response whose server said its time (or did not, or said something wrong).
+fn said(status: u16, failed_checks: u64, server: ServerTime) -> Outcome<'static> {
     Outcome::Response {
         status,
         bytes: 512,
         unexpected: (status >= 500).then_some("2xx"),
         failure: None,
         failed_checks,
+        server,
     }
 }
 
@@ -57,7 +63,15 @@ fn run() -> (Vec<Snapshot>, Snapshot) {
             } else {
                 (201, u64::from(i % 7 == 0))
             };
-            rec.record(1, ms(30 + tick * 5), ms(30 + tick * 5), ok(status, failed));
+            // The pay step's server says its time: 3 ms less than the client measured, but
+            // one response in twenty says something that is not a time.
+            let server = if i % 20 == 19 {
+                ServerTime::Invalid
+            } else {
+                ServerTime::Took((27 + tick * 5) * 1000 + i * 97)
+            };
+            let pay = said(status, failed, server);
+            rec.record(1, ms(30 + tick * 5), ms(30 + tick * 5), pay);
             rec.end_iteration(Some((0, ms(40))));
         }
         rec.start();

@@ -210,6 +210,13 @@ fn places() -> Vec<Place> {
             scenario: top(&format!("tls: {{ {u}: 1 }}\n")),
         },
         Place {
+            schema_path: &["defaults", "server_time"],
+            field: "defaults.server_time",
+            scenario: top(&format!(
+                "defaults: {{ server_time: {{ header: X-Runtime, {u}: 1 }} }}\n"
+            )),
+        },
+        Place {
             schema_path: &["thresholds", "[]"],
             field: "thresholds[0]",
             scenario: top(&format!(

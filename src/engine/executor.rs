@@ -220,6 +220,7 @@ impl<'a> Iteration<'a> {
                     unexpected: (!judged.status_ok).then(|| step.spec.expect.status.label()),
                     failure: judged.failure,
                     failed_checks: judged.failed_checks,
+                    server: reply.server_time,
                 };
                 return Some((outcome, failed));
             }
@@ -283,6 +284,7 @@ impl StepPolicy for Iteration<'_> {
         let hop = Outcome::Hop {
             status: reply.status,
             bytes: reply.bytes,
+            server: reply.server_time,
         };
         let id = step.spec.id;
         self.recorder

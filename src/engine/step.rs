@@ -222,6 +222,7 @@ impl ReadyStep {
             timeout: step.timeout,
             keep: self.keep,
             wire: Wire::default(),
+            clock: step.server_time.clone(),
         })
     }
 
@@ -278,6 +279,7 @@ impl ReadyStep {
             timeout: req.timeout,
             keep: req.keep,
             wire: Wire::default(),
+            clock: req.clock.clone(),
         })
     }
 
@@ -475,6 +477,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             keep: Keep::default(),
             wire: Wire::default(),
+            clock: crate::scenario::ServerClock::Auto,
         }
     }
 

@@ -119,6 +119,8 @@ impl Aggregator {
         let encoded = |t: &Totals| EncodedHistograms {
             latency: history::encode(&t.sums.latency),
             service: history::encode(t.sums.service()),
+            server_time: t.sums.server_time().map(history::encode),
+            overhead: t.sums.overhead().map(history::encode),
         };
         History {
             series: self.series.series().clone(),
@@ -312,6 +314,7 @@ fn interval_stats(tick: &StepInterval, length: Duration) -> IntervalStats {
         requests: tick.completed(),
         errors: tick.errors.iter().sum(),
         latency: Percentiles::of(&tick.latency),
+        server_time: tick.server_time().map(Percentiles::of).unwrap_or_default(),
     }
 }
 
@@ -351,6 +354,9 @@ fn step_stats(
         latency: Percentiles::of(&s.latency),
         service: Percentiles::of(s.service()),
         send_lag: s.send_lag().map(Percentiles::of).unwrap_or_default(),
+        server_time: s.server_time().map(Percentiles::of).unwrap_or_default(),
+        overhead: s.overhead().map(Percentiles::of).unwrap_or_default(),
+        server_time_invalid: s.server_time_invalid,
         statuses,
         errors_by_class,
         checks: Vec::new(),
@@ -362,7 +368,7 @@ fn step_stats(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::Outcome;
+    use crate::metrics::{Outcome, ServerTime};
 
     fn ok(rec: &Recorder, step: usize, ms: u64) {
         rec.start();
@@ -372,6 +378,7 @@ mod tests {
             unexpected: None,
             failure: None,
             failed_checks: 0,
+            server: ServerTime::Unknown,
         };
         rec.record(
             step,

@@ -39,11 +39,16 @@ pub(super) fn micros(d: Duration) -> u64 {
 pub(super) enum Figure {
     /// Open model, first step of an iteration: its actual send minus its planned start.
     SendLag,
+    /// The time the server says it spent (`X-Process-Time`, `Server-Timing`).
+    ServerTime,
+    /// The service time minus the server's time: the network, queueing, parsing and the
+    /// framework's work outside the server's own timer.
+    Overhead,
 }
 
 impl Figure {
     /// Every figure, in index order.
-    const ALL: [Figure; 1] = [Figure::SendLag];
+    const ALL: [Figure; 3] = [Figure::SendLag, Figure::ServerTime, Figure::Overhead];
 
     fn index(self) -> usize {
         self as usize

@@ -277,6 +277,10 @@ pub struct EncodedHistograms {
     pub latency: String,
     /// Service time from the actual send, µs.
     pub service: String,
+    /// The server's own time, µs, when some response said it.
+    pub server_time: Option<String>,
+    /// Service time minus server time, µs, for the same responses.
+    pub overhead: Option<String>,
 }
 
 /// A histogram as HdrHistogram's own tools exchange it: the V2 encoding, deflated, in
@@ -331,7 +335,7 @@ pub fn decode(text: &str) -> Option<Histogram<u64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::Outcome;
+    use crate::metrics::{Outcome, ServerTime};
 
     fn tick_with(ms: &[u64]) -> StepInterval {
         let mut i = StepInterval::new(60_000_000);
@@ -343,6 +347,7 @@ mod tests {
                 unexpected: None,
                 failure: None,
                 failed_checks: 0,
+                server: ServerTime::Unknown,
             };
             i.record(d, d, ok);
         }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use super::histograms::{Figure, Figures, add_into, latency_histogram, micros};
-use super::outcome::{ErrorClass, Outcome};
+use super::outcome::{ErrorClass, Outcome, ServerTime};
 
 const CLASSES: usize = ErrorClass::ALL.len();
 
@@ -46,6 +46,9 @@ pub struct StepInterval {
     pub hops: u64,
     /// Failures per check of the step (index: the check's position in the step).
     pub checks: Vec<u64>,
+    /// Responses whose server time was not a time, or more than the service time itself
+    /// (a clock that cannot be right): counted here, recorded nowhere.
+    pub server_time_invalid: u64,
     /// The figures with histograms of their own, each made when first recorded (µs): the
     /// open model's send lag, the generator's own honesty figure (a late send is counted
     /// in the latency, and this says how late the generator itself was).
@@ -69,6 +72,7 @@ impl StepInterval {
             failed_after_status: 0,
             hops: 0,
             checks: Vec::new(),
+            server_time_invalid: 0,
             figures: Figures::default(),
             high_us: high_us.max(2),
         }
@@ -89,6 +93,16 @@ impl StepInterval {
     /// Open-model send lags in µs, if any was recorded.
     pub fn send_lag(&self) -> Option<&Histogram<u64>> {
         self.figures.get(Figure::SendLag)
+    }
+
+    /// The server's own times in µs, if any response said one.
+    pub fn server_time(&self) -> Option<&Histogram<u64>> {
+        self.figures.get(Figure::ServerTime)
+    }
+
+    /// Service time minus server time in µs, for the responses that said their server time.
+    pub fn overhead(&self) -> Option<&Histogram<u64>> {
+        self.figures.get(Figure::Overhead)
     }
 
     /// Requests that completed (a response or an error), interrupted ones excluded.
@@ -117,6 +131,28 @@ impl StepInterval {
         }
     }
 
+    /// Records the server's time of a response whose service time was `service`, and the
+    /// overhead around it. The service time (from the actual send), not the latency: in the
+    /// open model the latency also holds the time the request waited to be sent, which is
+    /// neither the server's nor the network's.
+    fn record_server(&mut self, service: Duration, server: ServerTime) {
+        match server {
+            ServerTime::Unknown => {}
+            ServerTime::Invalid => self.server_time_invalid += 1,
+            ServerTime::Took(us) => {
+                let service = u64::try_from(service.as_micros()).unwrap_or(u64::MAX);
+                if us > service {
+                    self.server_time_invalid += 1;
+                    return;
+                }
+                let (server, overhead) = (us.clamp(1, self.high_us), service - us);
+                self.figures.record(Figure::ServerTime, server);
+                self.figures
+                    .record(Figure::Overhead, overhead.clamp(1, self.high_us));
+            }
+        }
+    }
+
     /// Records how late an open-model iteration's first request was sent.
     pub(super) fn record_lag(&mut self, lag: Duration) {
         self.figures.record(Figure::SendLag, self.clamp(lag));
@@ -135,8 +171,10 @@ impl StepInterval {
                 unexpected,
                 failure,
                 failed_checks,
+                server,
             } => {
                 self.record_times(latency, service);
+                self.record_server(service, server);
                 self.count_status(status);
                 self.bytes += bytes;
                 if let Some(expected) = unexpected {
@@ -151,8 +189,13 @@ impl StepInterval {
                 }
                 self.count_checks(failed_checks);
             }
-            Outcome::Hop { status, bytes } => {
+            Outcome::Hop {
+                status,
+                bytes,
+                server,
+            } => {
                 self.record_times(latency, service);
+                self.record_server(service, server);
                 self.count_status(status);
                 self.bytes += bytes;
                 self.hops += 1;
@@ -252,6 +295,7 @@ impl StepInterval {
         for (mine, theirs) in self.checks.iter_mut().zip(&other.checks) {
             *mine += theirs;
         }
+        self.server_time_invalid += other.server_time_invalid;
     }
 
     /// Adds `other`'s service times, before the latencies are added: a side without a
@@ -283,6 +327,7 @@ impl StepInterval {
         self.failed_after_status = 0;
         self.hops = 0;
         self.checks.clear();
+        self.server_time_invalid = 0;
     }
 }
 
@@ -323,6 +368,7 @@ mod tests {
             unexpected: Some("200"),
             failure: None,
             failed_checks: 0,
+            server: ServerTime::Unknown,
         };
         i.record(Duration::from_millis(1), Duration::from_millis(1), bad);
         assert_eq!(i.completed(), 1);
@@ -407,5 +453,41 @@ mod tests {
         );
         assert_eq!(i.latency.len(), 1);
         assert_eq!((i.completed(), i.errors.iter().sum::<u64>()), (1, 1));
+    }
+
+    /// Server time and overhead are recorded from the service time, apart from the latency;
+    /// a value that cannot be right is counted, not recorded.
+    #[test]
+    fn server_time_splits_the_service_time_and_bad_values_are_counted() {
+        let mut i = StepInterval::new(60_000_000);
+        let said = |server| Outcome::Response {
+            status: 200,
+            bytes: 0,
+            unexpected: None,
+            failure: None,
+            failed_checks: 0,
+            server,
+        };
+        let ms = Duration::from_millis;
+        // Open model: 9 ms of latency, 5 of them from the send; the server took 3.
+        i.record(ms(9), ms(5), said(ServerTime::Took(3_000)));
+        i.record(ms(4), ms(4), said(ServerTime::Invalid));
+        // More than the client measured: a clock that cannot be right.
+        i.record(ms(4), ms(4), said(ServerTime::Took(4_001)));
+        i.record(ms(4), ms(4), said(ServerTime::Unknown));
+        let server = i.server_time().expect("one server time");
+        let overhead = i.overhead().expect("one overhead");
+        assert_eq!((server.len(), overhead.len()), (1, 1));
+        assert!(server.equivalent(server.value_at_quantile(0.5), 3_000));
+        assert!(overhead.equivalent(overhead.value_at_quantile(0.5), 2_000));
+        assert_eq!(i.server_time_invalid, 2);
+        assert_eq!(i.latency.len(), 4);
+        let mut sum = StepInterval::new(60_000_000);
+        sum.add(&i);
+        assert_eq!(sum.server_time_invalid, 2);
+        assert_eq!(sum.server_time().map(Histogram::len), Some(1));
+        i.clear();
+        assert_eq!(i.server_time_invalid, 0);
+        assert_eq!(i.server_time().map(Histogram::len), Some(0));
     }
 }

@@ -38,7 +38,7 @@ pub use connections::Connections;
 pub use history::{History, TickState};
 pub use interval::StepInterval;
 pub use live::{Change, Level, LoadEvent, MIN_LIVE_RATE};
-pub use outcome::{ErrorClass, Outcome};
+pub use outcome::{ErrorClass, Outcome, ServerTime};
 pub use recorder::Recorder;
 pub use snapshot::{
     BUCKET_BOUNDS, Bucket, CheckStat, ErrorStat, FlowStats, IntervalStats, LiveState, Percentiles,

@@ -106,6 +106,20 @@ impl std::fmt::Display for ErrorClass {
     }
 }
 
+/// The time a server says it spent on a request (its `X-Process-Time` or `Server-Timing`
+/// header), as read from the response.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ServerTime {
+    /// The response did not say (or the step does not read it).
+    #[default]
+    Unknown,
+    /// It said this many µs (rounded to the nearest).
+    Took(u64),
+    /// It said something that is not a time: not a number, negative, or too large. Counted
+    /// as `server_time_invalid`, never recorded as a value.
+    Invalid,
+}
+
 /// The end of one request, as the recorder sees it.
 #[derive(Debug)]
 pub enum Outcome<'a> {
@@ -121,6 +135,8 @@ pub enum Outcome<'a> {
         failure: Option<(ErrorClass, String)>,
         /// The step's checks that failed, one bit per check (bit i: check i).
         failed_checks: u64,
+        /// The time the server says it spent on the request.
+        server: ServerTime,
     },
     /// A redirect that was followed (`follow_redirects`): a complete response, counted as
     /// a request of its step, but not judged (the chain's last answer is).
@@ -129,6 +145,8 @@ pub enum Outcome<'a> {
         status: u16,
         /// Body bytes received.
         bytes: u64,
+        /// The time the server says it spent on the request.
+        server: ServerTime,
     },
     /// The request failed before a complete response.
     Failed {
@@ -156,6 +174,7 @@ impl Outcome<'static> {
             unexpected: None,
             failure: None,
             failed_checks: 0,
+            server: ServerTime::Unknown,
         }
     }
 }

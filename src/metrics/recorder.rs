@@ -175,7 +175,7 @@ impl Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::StepInterval;
+    use crate::metrics::{ServerTime, StepInterval};
 
     #[test]
     fn records_from_many_threads_into_separate_shards() {
@@ -192,6 +192,7 @@ mod tests {
                             unexpected: None,
                             failure: None,
                             failed_checks: 0,
+                            server: ServerTime::Unknown,
                         };
                         rec.record(0, Duration::from_millis(2), Duration::from_millis(1), ok);
                     }

@@ -90,6 +90,8 @@ pub struct IntervalStats {
     pub errors: u64,
     /// Latency of its responses.
     pub latency: Percentiles,
+    /// The server's own time of the responses that said it.
+    pub server_time: Percentiles,
 }
 
 impl IntervalStats {
@@ -136,6 +138,15 @@ pub struct StepStats {
     pub service: Percentiles,
     /// Open model: actual send − planned start of each iteration's first request.
     pub send_lag: Percentiles,
+    /// The time the server says it spent (`X-Process-Time`, `Server-Timing`), for the
+    /// responses that said it.
+    pub server_time: Percentiles,
+    /// Service time minus server time, for the same responses: the time spent outside the
+    /// server's own timer (network, queueing, parsing, the framework around it).
+    pub overhead: Percentiles,
+    /// Responses whose server time could not be right (not a number, negative, or more
+    /// than the service time): counted, not recorded.
+    pub server_time_invalid: u64,
     /// Responses per status code, ascending.
     pub statuses: Vec<(u16, u64)>,
     /// Errors per class, most frequent first.

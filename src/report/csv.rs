@@ -7,7 +7,9 @@
 //! Columns: `t_s` (end of the tick from the run's start), `length_s`, `flow`, `step` (`total`
 //! with an empty flow for the whole run), `requests`, `errors`, `rps`, `p50_ms`, `p90_ms`,
 //! `p99_ms`, `max_ms` (empty when the tick had no response), `in_flight`, `level` (VUs or
-//! arrivals per second), `dropped` (arrivals dropped in the tick, as in the JSON series).
+//! arrivals per second), `dropped` (arrivals dropped in the tick, as in the JSON series),
+//! `server_p50_ms`, `server_p99_ms` (the time the server said it spent, `X-Process-Time` or
+//! `Server-Timing`; empty when no response of the tick said it).
 //! Only the names can need quoting (`cell`), which also keeps a spreadsheet from running a
 //! name as a formula; the figures are plain numbers.
 
@@ -18,7 +20,7 @@ use super::export::{Exporter, Sink, Tick};
 use crate::metrics::{Level, Snapshot, StepStats};
 
 /// The columns, in order.
-pub const HEADER: [&str; 14] = [
+pub const HEADER: [&str; 16] = [
     "t_s",
     "length_s",
     "flow",
@@ -33,6 +35,8 @@ pub const HEADER: [&str; 14] = [
     "in_flight",
     "level",
     "dropped",
+    "server_p50_ms",
+    "server_p99_ms",
 ];
 
 /// Streams the series to its sink.
@@ -87,15 +91,17 @@ pub fn cell(text: &str) -> Cow<'_, str> {
     Cow::Owned(format!("\"{prefix}{}\"", text.replace('"', "\"\"")))
 }
 
-fn row(snap: &Snapshot, step: &StepStats, level: &str, dropped: &str) -> [String; 14] {
+fn row(snap: &Snapshot, step: &StepStats, level: &str, dropped: &str) -> [String; 16] {
     let i = &step.interval;
-    let ms = |us: u64| {
-        if i.latency.count == 0 {
+    let of = |count: u64, us: u64| {
+        if count == 0 {
             String::new()
         } else {
             format!("{}", us as f64 / 1000.0)
         }
     };
+    let ms = |us: u64| of(i.latency.count, us);
+    let server = |us: u64| of(i.server_time.count, us);
     [
         format!("{:.3}", snap.elapsed.as_secs_f64()),
         format!("{:.3}", i.length.as_secs_f64()),
@@ -111,6 +117,8 @@ fn row(snap: &Snapshot, step: &StepStats, level: &str, dropped: &str) -> [String
         snap.in_flight.to_string(),
         level.to_string(),
         dropped.to_string(),
+        server(i.server_time.p50),
+        server(i.server_time.p99),
     ]
 }
 

@@ -119,6 +119,11 @@ struct ColumnsDoc {
 struct HdrDoc {
     latency: String,
     service_time: String,
+    /// Only when some response said the server's time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    overhead: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -186,6 +191,12 @@ struct StatsDoc {
     latency_ms: LatencyDoc,
     service_time_ms: LatencyDoc,
     send_lag_ms: LatencyDoc,
+    /// The time the server said it spent (`X-Process-Time`, `Server-Timing`).
+    server_time_ms: LatencyDoc,
+    /// Service time − server time, for the responses that said it.
+    overhead_ms: LatencyDoc,
+    /// Responses whose server time could not be right: counted, not recorded.
+    server_time_invalid: u64,
     status_codes: BTreeMap<String, u64>,
     errors_by_class: Vec<ErrorDoc>,
     checks: Vec<CheckDoc>,
@@ -385,6 +396,9 @@ fn stats_doc(s: &StepStats, flow: Option<String>, hdr: Option<&EncodedHistograms
         latency_ms: latency_doc(&s.latency),
         service_time_ms: latency_doc(&s.service),
         send_lag_ms: latency_doc(&s.send_lag),
+        server_time_ms: latency_doc(&s.server_time),
+        overhead_ms: latency_doc(&s.overhead),
+        server_time_invalid: s.server_time_invalid,
         status_codes: s
             .statuses
             .iter()
@@ -411,6 +425,8 @@ fn stats_doc(s: &StepStats, flow: Option<String>, hdr: Option<&EncodedHistograms
         hdr: hdr.map(|h| HdrDoc {
             latency: h.latency.clone(),
             service_time: h.service.clone(),
+            server_time: h.server_time.clone(),
+            overhead: h.overhead.clone(),
         }),
     }
 }

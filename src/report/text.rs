@@ -42,6 +42,7 @@ pub fn summary(info: &RunInfo, snap: &Snapshot) -> String {
     out.push('\n');
     step_table(&mut out, snap, info.baseline.as_ref());
     out.push('\n');
+    server_time_table(&mut out, snap);
     latency_lines(&mut out, &t.latency, &t.service, info);
     send_lag_line(&mut out, &t.send_lag, info);
     status_line(&mut out, t);
@@ -288,6 +289,57 @@ fn step_table(out: &mut String, snap: &Snapshot, baseline: Option<&super::Baseli
         }
         out.push('\n');
     }
+}
+
+/// Where each step's time went, for the steps whose responses said the server's time:
+/// the server's own time against the overhead around it (service time − server time).
+fn server_time_table(out: &mut String, snap: &Snapshot) {
+    let said = |s: &StepStats| s.server_time.count > 0 || s.server_time_invalid > 0;
+    if !snap.steps.iter().any(said) {
+        return;
+    }
+    let label = |s: &StepStats| printable(&s.label()).into_owned();
+    let width = snap
+        .steps
+        .iter()
+        .map(|s| label(s).chars().count())
+        .max()
+        .unwrap_or(5)
+        .clamp(5, 48);
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:>10} {:>10} {:>10} {:>12} {:>12} {:>8}",
+        "server time",
+        "said",
+        "server p50",
+        "server p99",
+        "overhead p50",
+        "overhead p99",
+        "invalid"
+    );
+    for s in snap.steps.iter().filter(|s| said(s)).chain([&snap.total]) {
+        let mut name = label(s);
+        if name.chars().count() > width {
+            name = name.chars().take(width - 1).collect::<String>() + "…";
+        }
+        let (server, overhead) = (&s.server_time, &s.overhead);
+        let at = |p: &Percentiles, us: u64| latency_or_dash(p.count, us);
+        let _ = writeln!(
+            out,
+            "{name:<width$}  {:>10} {:>10} {:>10} {:>12} {:>12} {:>8}",
+            thousands(server.count),
+            at(server, server.p50),
+            at(server, server.p99),
+            at(overhead, overhead.p50),
+            at(overhead, overhead.p99),
+            thousands(s.server_time_invalid),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "(server: its X-Process-Time or Server-Timing · overhead = service time − server \
+         time: network, queueing, parsing, framework)\n"
+    );
 }
 
 fn latency_lines(out: &mut String, latency: &Percentiles, service: &Percentiles, info: &RunInfo) {

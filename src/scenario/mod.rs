@@ -17,6 +17,7 @@ mod ad_hoc;
 mod checks;
 mod data;
 mod diag;
+mod insight;
 mod layout;
 mod parse_error;
 mod plan;
@@ -32,6 +33,7 @@ use std::path::Path;
 pub use checks::{Check, CheckKind, Expect, Extraction, Response, Source};
 pub use data::{DataMode, DataSet};
 pub use diag::{Problem, ScenarioError};
+pub use insight::{ServerClock, TimeUnit};
 pub use plan::{
     Body, Flow, Http, Load, Model, Multipart, OnError, Part, PartContent, Plan, Proxies, ProxyUrl,
     Stage, Step, StepUrl, Target, Tls, TlsVersion,

@@ -1,7 +1,7 @@
 //! The validated, immutable description of a run: what the engine executes and the reports
 //! describe. A `Plan` cannot hold an invalid value; nothing downstream re-checks it.
 //!
-//! Depends on `checks`, `data` and `template` (the validated parts a step holds) and on
+//! Depends on `checks`, `data`, `insight` and `template` (the validated parts a step holds) and on
 //! `redact` (the plan carries the run's redactor).
 
 use crate::redact::Redactor;
@@ -14,6 +14,7 @@ use reqwest::header::{HeaderMap, HeaderName};
 
 use super::checks::{Expect, Extraction};
 use super::data::DataSet;
+use super::insight::ServerClock;
 use super::template::{JsonTemplate, Template};
 
 /// A validated scenario.
@@ -380,6 +381,8 @@ pub struct Step {
     /// How many redirects (3xx with a `Location`) to follow, each sent and recorded as a
     /// request of this step; 0: none, the 3xx is the answer.
     pub follow_redirects: u32,
+    /// Where its responses say the server's own time.
+    pub server_time: ServerClock,
 }
 
 impl Step {

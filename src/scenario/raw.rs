@@ -75,6 +75,7 @@ pub struct RawDefaults {
     pub timeout: Option<Spanned<String>>,
     pub max_body: Option<Spanned<String>>,
     pub follow_redirects: Option<Spanned<u64>>,
+    pub server_time: Option<AnyValue>,
 }
 
 /// How much load and for how long.
@@ -129,6 +130,7 @@ pub struct RawStep {
     pub on_error: Option<Spanned<String>>,
     pub think: Option<Spanned<String>>,
     pub follow_redirects: Option<Spanned<u64>>,
+    pub server_time: Option<AnyValue>,
 }
 
 impl RawStep {

@@ -56,6 +56,10 @@ pub enum Metric {
     SendLagP99,
     /// Check evaluations that passed (a fraction).
     Checks,
+    /// The time the server said it spent (µs): `server_time_p99`, any statistic.
+    ServerTime(Stat),
+    /// Service time − server time (µs): `overhead_p99`, any statistic.
+    Overhead(Stat),
 }
 
 /// How a value's unit is written, by metric.
@@ -67,9 +71,16 @@ enum Unit {
 
 impl Metric {
     const NAMES: &'static str = "p50, p90, p95, p99, p99.9, min, mean, max, error_rate, rps, dropped_rate, \
-         send_lag_p99 or checks";
+         send_lag_p99, checks, server_time_p99 or overhead_p99 (server_time_ and overhead_ \
+         take any latency statistic)";
 
     fn parse(name: &str) -> Option<Self> {
+        if let Some(stat) = name.strip_prefix("server_time_") {
+            return Self::stat(stat).map(Metric::ServerTime);
+        }
+        if let Some(stat) = name.strip_prefix("overhead_") {
+            return Self::stat(stat).map(Metric::Overhead);
+        }
         Some(match name {
             "min" => Metric::Latency(Stat::Min),
             "mean" | "avg" => Metric::Latency(Stat::Mean),
@@ -88,9 +99,20 @@ impl Metric {
         })
     }
 
+    /// A latency statistic by its name (`p99`).
+    fn stat(name: &str) -> Option<Stat> {
+        match Self::parse(name)? {
+            Metric::Latency(stat) => Some(stat),
+            _ => None,
+        }
+    }
+
     fn unit(self) -> Unit {
         match self {
-            Metric::Latency(_) | Metric::SendLagP99 => Unit::Duration,
+            Metric::Latency(_)
+            | Metric::SendLagP99
+            | Metric::ServerTime(_)
+            | Metric::Overhead(_) => Unit::Duration,
             Metric::ErrorRate | Metric::DroppedRate | Metric::Checks => Unit::Fraction,
             Metric::Rps => Unit::Rate,
         }
@@ -208,6 +230,10 @@ impl Threshold {
         match self.metric {
             Metric::Latency(stat) => (stats.latency.count > 0).then(|| stat.of(&stats.latency)),
             Metric::SendLagP99 => (stats.send_lag.count > 0).then_some(stats.send_lag.p99 as f64),
+            Metric::ServerTime(stat) => {
+                (stats.server_time.count > 0).then(|| stat.of(&stats.server_time))
+            }
+            Metric::Overhead(stat) => (stats.overhead.count > 0).then(|| stat.of(&stats.overhead)),
             Metric::ErrorRate => (stats.requests > 0).then(|| stats.error_rate()),
             Metric::Rps => Some(stats.rps),
             Metric::DroppedRate => {
@@ -341,6 +367,13 @@ mod tests {
         assert_eq!((t.step, t.op, t.limit), (Some(0), Op::Ge, 500.0));
         let t = Threshold::parse("checks > 0.99", &steps()).expect("valid");
         assert_eq!(t.limit, 0.99);
+        let t = Threshold::parse("pay: server_time_p99 < 50ms", &steps()).expect("valid");
+        assert_eq!(
+            (t.metric, t.limit),
+            (Metric::ServerTime(Stat::P99), 50_000.0)
+        );
+        let t = Threshold::parse("overhead_p50 <= 2ms", &steps()).expect("valid");
+        assert_eq!(t.metric, Metric::Overhead(Stat::P50));
     }
 
     #[test]
@@ -348,6 +381,8 @@ mod tests {
         let err = |text: &str| Threshold::parse(text, &steps()).expect_err(text);
         assert!(err("p99 200ms").contains("no comparison"));
         assert!(err("p98 < 1s").contains("not a threshold metric"));
+        assert!(err("server_time_rps < 1s").contains("not a threshold metric"));
+        assert!(err("overhead_p99 < 1%").contains("takes e.g. 200ms"));
         assert!(err("p99 < 1%").contains("takes e.g. 200ms"));
         assert!(err("error_rate < 5ms").contains("takes e.g. 1%"));
         assert!(err("error_rate < 150%").contains("takes e.g. 1%"));

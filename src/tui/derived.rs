@@ -19,27 +19,39 @@ pub struct ChartLine {
     pub name: &'static str,
     /// The value it plots of a point, in ms.
     pub of: fn(&Point) -> f64,
+    /// Drawn only where it has a value (above 0): a figure not every response gives, such
+    /// as the server's time. It then takes no part in the axis, nor in the legend.
+    pub sometimes: bool,
 }
 
 /// The latency chart's lines, in drawing order (which picks each one's colour, or its
 /// marker without colour). A new line is a `Point` field (read from the tick in
 /// `history`) and an entry here.
-pub const LATENCY_LINES: [ChartLine; 4] = [
+pub const LATENCY_LINES: [ChartLine; 5] = [
     ChartLine {
         name: "p50",
         of: |p| p.p50,
+        sometimes: false,
     },
     ChartLine {
         name: "p90",
         of: |p| p.p90,
+        sometimes: false,
     },
     ChartLine {
         name: "p99",
         of: |p| p.p99,
+        sometimes: false,
     },
     ChartLine {
         name: "max",
         of: |p| p.max,
+        sometimes: false,
+    },
+    ChartLine {
+        name: "srv p99",
+        of: |p| p.server_p99,
+        sometimes: true,
     },
 ];
 
@@ -123,23 +135,7 @@ fn charts(snap: &Snapshot, points: &[Point]) -> Charts {
     let x = [first, last.max(first + 1.0)];
     let series = |f: fn(&Point) -> f64| -> Series { points.iter().map(|p| (p.t, f(p))).collect() };
     let top = points.iter().map(|p| p.rps.max(p.eps)).fold(1.0, f64::max) * 1.1;
-    let log = |ms: f64| ms.max(LOG_FLOOR_MS).log10();
-    let answered: Vec<&Point> = points.iter().filter(|p| p.max > 0.0).collect();
-    let lat =
-        |f: fn(&Point) -> f64| -> Series { answered.iter().map(|p| (p.t, log(f(p)))).collect() };
-    // The axis spans every line's values (today p50 is the lowest and max the highest).
-    let values = || {
-        answered
-            .iter()
-            .flat_map(|p| LATENCY_LINES.iter().map(move |line| log((line.of)(p))))
-    };
-    let lo = values().fold(f64::INFINITY, f64::min);
-    let hi = values().fold(f64::NEG_INFINITY, f64::max);
-    let decades = if lo.is_finite() && hi.is_finite() {
-        [lo.floor(), hi.ceil().max(lo.floor() + 1.0)]
-    } else {
-        [-1.0, 2.0]
-    };
+    let (latency, decades) = latency_lines(points);
     let pct = |p: &Point| {
         if p.rps > 0.0 {
             p.eps / p.rps * 100.0
@@ -163,7 +159,7 @@ fn charts(snap: &Snapshot, points: &[Point]) -> Charts {
         rps_top,
         error_scaled,
         top,
-        latency: LATENCY_LINES.iter().map(|line| lat(line.of)).collect(),
+        latency,
         decades,
         marks: snap
             .live
@@ -173,6 +169,39 @@ fn charts(snap: &Snapshot, points: &[Point]) -> Charts {
             .filter(|t| (x[0]..=x[1]).contains(t))
             .collect(),
     }
+}
+
+/// Each of `LATENCY_LINES` in log10(ms) over the points with responses, and the axis's
+/// bounds in whole decades.
+fn latency_lines(points: &[Point]) -> (Vec<Series>, [f64; 2]) {
+    let log = |ms: f64| ms.max(LOG_FLOOR_MS).log10();
+    let answered: Vec<&Point> = points.iter().filter(|p| p.max > 0.0).collect();
+    // A line drawn only sometimes has no point where it has no value.
+    let has = |line: &ChartLine, p: &Point| !line.sometimes || (line.of)(p) > 0.0;
+    let lat = |line: &ChartLine| -> Series {
+        answered
+            .iter()
+            .filter(|p| has(line, p))
+            .map(|p| (p.t, log((line.of)(p))))
+            .collect()
+    };
+    // The axis spans every line's values (today p50 is the lowest and max the highest).
+    let values = || {
+        answered.iter().flat_map(|p| {
+            LATENCY_LINES
+                .iter()
+                .filter(|line| has(line, p))
+                .map(move |line| log((line.of)(p)))
+        })
+    };
+    let lo = values().fold(f64::INFINITY, f64::min);
+    let hi = values().fold(f64::NEG_INFINITY, f64::max);
+    let decades = if lo.is_finite() && hi.is_finite() {
+        [lo.floor(), hi.ceil().max(lo.floor() + 1.0)]
+    } else {
+        [-1.0, 2.0]
+    };
+    (LATENCY_LINES.iter().map(lat).collect(), decades)
 }
 
 fn step_order(snap: &Snapshot, sort: SortKey) -> Vec<usize> {

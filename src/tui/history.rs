@@ -25,6 +25,8 @@ pub struct Point {
     pub p99: f64,
     /// Largest, ms.
     pub max: f64,
+    /// The server's own time, 99th percentile, ms (0 when no response of the tick said it).
+    pub server_p99: f64,
 }
 
 impl Point {
@@ -45,6 +47,7 @@ impl Point {
             p90: ms(i.latency.p90),
             p99: ms(i.latency.p99),
             max: ms(i.latency.max),
+            server_p99: ms(i.server_time.p99),
         }
     }
 }
@@ -117,5 +120,6 @@ fn merge(a: &Point, b: &Point) -> Point {
         p90: (a.p90 + b.p90) / 2.0,
         p99: a.p99.max(b.p99),
         max: a.max.max(b.max),
+        server_p99: a.server_p99.max(b.server_p99),
     }
 }

@@ -75,7 +75,14 @@ impl Theme {
         if self.color {
             return Marker::Braille;
         }
-        [Marker::Braille, Marker::Dot, Marker::Bar, Marker::Block][rank % 4]
+        // The fifth (the server's time) shares the half block with `--baseline`'s level lines.
+        [
+            Marker::Braille,
+            Marker::Dot,
+            Marker::Bar,
+            Marker::Block,
+            Marker::HalfBlock,
+        ][rank % 5]
     }
 
     /// The legend's sample of a series: a coloured line, or the marker it is drawn with.
@@ -83,12 +90,19 @@ impl Theme {
         if self.color {
             return "━";
         }
-        ["⣀", "•", "▄", "█"][rank % 4]
+        ["⣀", "•", "▄", "█", "▀"][rank % 5]
     }
 
-    /// A chart series' colour, by rank (0 = p50 / requests, then p90, p99, max).
+    /// A chart series' colour, by rank (0 = p50 / requests, then p90, p99, max, and the
+    /// server's p99).
     pub fn series(self, rank: usize) -> Style {
-        let colors = [Color::Cyan, Color::Green, Color::Yellow, Color::Magenta];
+        let colors = [
+            Color::Cyan,
+            Color::Green,
+            Color::Yellow,
+            Color::Magenta,
+            Color::LightBlue,
+        ];
         self.fg(colors[rank % colors.len()])
     }
 

@@ -5,8 +5,9 @@
 //!
 //! The engine sees only this trait, so transports can be swapped without touching the
 //! worker loop, and tests can use a fake. Invariant: a transport never retries; every
-//! attempt is one recorded request. Depends on `failure` (the `Failure` type) and
-//! `metrics` (the `Connections` counts a transport reports).
+//! attempt is one recorded request. Depends on `failure` (the `Failure` type), `metrics`
+//! (the `Connections` counts a transport reports, the `ServerTime` a reply says) and the
+//! scenario's `ServerClock`.
 
 use std::future::Future;
 use std::time::Duration;
@@ -16,7 +17,8 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, Url};
 
 use super::failure::Failure;
-use crate::metrics::Connections;
+use crate::metrics::{Connections, ServerTime};
+use crate::scenario::ServerClock;
 
 /// A request ready to send: everything resolved, nothing left to parse.
 #[derive(Debug, Clone)]
@@ -35,6 +37,8 @@ pub struct Prepared {
     pub keep: Keep,
     /// The request as bytes on the wire, for a request sent many times (a literal step).
     pub wire: Wire,
+    /// Where the response says the server's own time.
+    pub clock: ServerClock,
 }
 
 /// A transport's encoding of a request, made at its first send and reused by every later
@@ -109,6 +113,8 @@ pub struct Reply {
     pub body: Bytes,
     /// The kept body is only the first `max_body` bytes of a longer one.
     pub cut: bool,
+    /// The time the server says it spent (read as the request's `clock` says).
+    pub server_time: ServerTime,
 }
 
 /// Sends one request and reads the whole response.

@@ -318,6 +318,7 @@ impl H2Transport {
         let status = response.status().as_u16();
         progress.status = Some(status);
         let (parts, mut body) = response.into_parts();
+        let server_time = super::stamp::read(&req.clock, &parts.headers);
         let headers = if req.keep.headers {
             parts.headers
         } else {
@@ -343,6 +344,7 @@ impl H2Transport {
             headers,
             body: kept.freeze(),
             cut,
+            server_time,
         })
     }
 }

@@ -39,6 +39,7 @@ mod http1;
 mod http2;
 mod preflight;
 mod reqwest;
+mod stamp;
 pub mod tls;
 mod x509;
 

@@ -62,11 +62,8 @@ impl Transport for ReqwestTransport {
     type Session = ();
 
     async fn send(&self, _session: &mut (), req: &Prepared) -> Result<Reply, Failure> {
-        let mut builder = self
-            .client
-            .request(req.method.clone(), req.url.clone())
-            .headers(req.headers.clone())
-            .timeout(req.timeout);
+        let builder = self.client.request(req.method.clone(), req.url.clone());
+        let mut builder = builder.headers(req.headers.clone()).timeout(req.timeout);
         if let Some(body) = &req.body {
             builder = builder.body(body.clone());
         }
@@ -77,6 +74,7 @@ impl Transport for ReqwestTransport {
             .await
             .map_err(|e| classify(&e.without_url(), Progress::default()))?;
         let status = response.status().as_u16();
+        let server_time = super::stamp::read(&req.clock, response.headers());
         let headers = if req.keep.headers {
             std::mem::take(response.headers_mut())
         } else {
@@ -118,6 +116,7 @@ impl Transport for ReqwestTransport {
             headers,
             cut: req.keep.body && bytes > kept.len() as u64,
             body: kept.freeze(),
+            server_time,
         })
     }
 }

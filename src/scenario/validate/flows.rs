@@ -1,7 +1,7 @@
 //! `flows:` and `setup:`: each flow's weight, pace and steps, and each step put together
 //! from its request (`request`, `body`), its limits and its expectations (`expect`).
 //!
-//! Depends on the `Validator`, `request`, `body`, `expect`, `names`, `raw`, `plan` and
+//! Depends on the `Validator`, `request`, `body`, `expect`, `insight`, `names`, `raw`, `plan` and
 //! `units`. Invariant: step ids are numbered in plan order (metrics index them), and a
 //! step's extractions are known only to the steps after it.
 
@@ -11,6 +11,7 @@ use serde_saphyr::{Location, Spanned};
 
 use super::body::build_body;
 use super::expect::{build_expect, build_extract};
+use super::insight::server_clock;
 use super::names::Known;
 use super::request::{
     Defaults, add_headers, body_limit, build_query, method_and_url, redirect_limit,
@@ -156,6 +157,10 @@ fn build_step(
     let expect = build_expect(s.expect.as_ref(), path, known, vd);
     let extract = build_extract(s.extract.as_ref(), path, vd);
     let on_error = on_error(s.on_error.as_ref(), path, vd);
+    let server_time = match &s.server_time {
+        Some(v) => server_clock(v, &format!("{path}.server_time"), vd),
+        None => Some(defaults.server_time.clone()),
+    };
     let think = s
         .think
         .as_ref()
@@ -165,8 +170,8 @@ fn build_step(
     for e in &extract {
         known.vars.insert(e.var.clone());
     }
-    let (Some(timeout), Some(max_body), Some(expect), Some(on_error)) =
-        (timeout, max_body, expect, on_error)
+    let (Some(timeout), Some(max_body), Some(expect), Some(on_error), Some(server_time)) =
+        (timeout, max_body, expect, on_error, server_time)
     else {
         return None;
     };
@@ -190,6 +195,7 @@ fn build_step(
         on_error,
         think,
         follow_redirects,
+        server_time,
     })
 }
 
@@ -208,6 +214,7 @@ fn headers_and_body(
         timeout: defaults.timeout,
         max_body: defaults.max_body,
         follow_redirects: defaults.follow_redirects,
+        server_time: defaults.server_time.clone(),
     };
     if let Some(h) = &s.headers {
         add_headers(&mut headers, h, &format!("{path}.headers"), known, vd);

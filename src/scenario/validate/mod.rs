@@ -23,6 +23,7 @@ mod data;
 mod expect;
 mod flows;
 mod http;
+mod insight;
 mod load;
 mod multipart;
 mod names;

@@ -1,8 +1,8 @@
 //! A step's request: method and URL, query and headers, and the `defaults:` they start
 //! from (with the limits a step or its defaults may set: timeout, `max_body`,
-//! `follow_redirects`).
+//! `follow_redirects`, `server_time`).
 //!
-//! Depends on the `Validator`, `names`, `raw`, `plan`, `template` and `units`. Invariant:
+//! Depends on the `Validator`, `names`, `insight`, `raw`, `plan`, `template` and `units`. Invariant:
 //! literal header values are checked here; a templated one is checked when rendered.
 
 use std::collections::BTreeMap;
@@ -12,8 +12,10 @@ use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_saphyr::Spanned;
 
+use super::insight::server_clock;
 use super::names::{Known, compile, compile_spanned};
 use super::{DEFAULT_TIMEOUT, Validator, positive_duration, scalar_text};
+use crate::scenario::insight::ServerClock;
 use crate::scenario::plan::StepUrl;
 use crate::scenario::raw::{AnyValue, RawDefaults, RawStep};
 use crate::scenario::template::Template;
@@ -207,6 +209,8 @@ pub struct Defaults {
     pub(super) max_body: usize,
     /// Redirects a request follows.
     pub(super) follow_redirects: u32,
+    /// Where responses say the server's own time.
+    pub(super) server_time: ServerClock,
 }
 
 impl Defaults {
@@ -218,8 +222,13 @@ impl Defaults {
             timeout: DEFAULT_TIMEOUT,
             max_body: DEFAULT_MAX_BODY,
             follow_redirects: 0,
+            server_time: ServerClock::Auto,
         };
         if let Some(raw) = raw {
+            if let Some(v) = &raw.server_time {
+                d.server_time =
+                    server_clock(v, "defaults.server_time", vd).unwrap_or(ServerClock::Auto);
+            }
             if let Some(n) = &raw.follow_redirects {
                 d.follow_redirects = redirect_limit(n, "defaults.follow_redirects", vd);
             }

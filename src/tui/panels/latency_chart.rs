@@ -1,4 +1,4 @@
-//! The latency chart: each of `derived::LATENCY_LINES` (p50, p90, p99, max) per tick over time, on a log axis in whole
+//! The latency chart: each of `derived::LATENCY_LINES` (p50, p90, p99, max, the server's p99) per tick over time, on a log axis in whole
 //! decades, with the marks of live changes and, with `--baseline`, the saved run's p50 and
 //! p99 as faint level lines.
 //!
@@ -21,18 +21,28 @@ use crate::tui::text::ms_label;
 /// half).
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, border: Border) {
     let theme = border.theme;
-    let mut names: Vec<&str> = LATENCY_LINES.iter().map(|line| line.name).collect();
+    let c = &app.derived.charts;
+    // A line drawn only sometimes is in the legend only when it has points.
+    let mut names: Vec<&str> = LATENCY_LINES
+        .iter()
+        .zip(&c.latency)
+        .filter(|(line, points)| !line.sometimes || !points.is_empty())
+        .map(|(line, _)| line.name)
+        .collect();
     if app.baseline.is_some() {
         names.extend(["base p50/p99"]);
     }
     let narrow = area.width < 60;
-    let title = if narrow {
+    // Narrow, a fifth line's name takes the zoom's place (the throughput chart beside it
+    // says the zoom too).
+    let title = if narrow && names.len() > 4 {
+        " latency ".to_string()
+    } else if narrow {
         format!(" latency · {} ", app.zoom.label())
     } else {
         format!(" latency over time (log) · {} ", app.zoom.label())
     };
     let block = border.chart(title, legend(&names, theme, narrow));
-    let c = &app.derived.charts;
     let [mut lo, mut hi] = c.decades;
     // `--baseline`: the saved run's p50 and p99 as faint level lines across the chart; the
     // axis widens to keep them in view.

@@ -4,7 +4,8 @@
 //!
 //! Depends on `state` (the `App`, whose `derived.step_order` gives the order), `border`,
 //! `theme`, `text`, `format` and `metrics`. A new figure is one entry in `COLUMNS`, saying
-//! where it shows. Invariant: each header says what its figure covers (the rate is the last
+//! where it shows. The server's time (`srv`) and the overhead around it (`ovh`) show only
+//! when some step's responses say it. Invariant: each header says what its figure covers (the rate is the last
 //! tick's while the run goes on, the run's once it has ended; the rest the run's).
 
 use ratatui::Frame;
@@ -42,18 +43,21 @@ struct Column {
     expanded: Show,
     /// Its cell for a step.
     value: fn(&App, &StepStats) -> String,
+    /// Shown only when some step's responses said the server's time.
+    server: bool,
 }
 
 /// The figure columns, in their order. When the table narrows, the columns that show only
 /// when it is wide go first: in the panel the rate and the median, expanded the rate and
 /// p99.9.
-const COLUMNS: [Column; 9] = [
+const COLUMNS: [Column; 11] = [
     Column {
         header: |_| "requests",
         width: 10,
         panel: Show::Always,
         expanded: Show::Always,
         value: |_, s| thousands(s.requests),
+        server: false,
     },
     Column {
         header: rate_header,
@@ -61,6 +65,7 @@ const COLUMNS: [Column; 9] = [
         panel: Show::Wide,
         expanded: Show::Wide,
         value: |app, s| format!("{:.0}", step_rate(app, s)),
+        server: false,
     },
     Column {
         header: |_| "p50 run",
@@ -68,6 +73,7 @@ const COLUMNS: [Column; 9] = [
         panel: Show::Wide,
         expanded: Show::Always,
         value: |_, s| cell(&s.latency, s.latency.p50),
+        server: false,
     },
     Column {
         header: |_| "p90 run",
@@ -75,6 +81,7 @@ const COLUMNS: [Column; 9] = [
         panel: Show::Never,
         expanded: Show::Always,
         value: |_, s| cell(&s.latency, s.latency.p90),
+        server: false,
     },
     Column {
         header: |_| "p99 run",
@@ -82,6 +89,7 @@ const COLUMNS: [Column; 9] = [
         panel: Show::Always,
         expanded: Show::Always,
         value: |_, s| cell(&s.latency, s.latency.p99),
+        server: false,
     },
     Column {
         header: |_| "p99.9 run",
@@ -89,6 +97,7 @@ const COLUMNS: [Column; 9] = [
         panel: Show::Never,
         expanded: Show::Wide,
         value: |_, s| cell(&s.latency, s.latency.p999),
+        server: false,
     },
     Column {
         header: |_| "max run",
@@ -96,6 +105,23 @@ const COLUMNS: [Column; 9] = [
         panel: Show::Never,
         expanded: Show::Always,
         value: |_, s| cell(&s.latency, s.latency.max),
+        server: false,
+    },
+    Column {
+        header: |_| "srv p99",
+        width: 9,
+        panel: Show::Wide,
+        expanded: Show::Wide,
+        value: |_, s| cell(&s.server_time, s.server_time.p99),
+        server: true,
+    },
+    Column {
+        header: |_| "ovh p99",
+        width: 9,
+        panel: Show::Never,
+        expanded: Show::Wide,
+        value: |_, s| cell(&s.overhead, s.overhead.p99),
+        server: true,
     },
     Column {
         header: |_| "err run",
@@ -103,6 +129,7 @@ const COLUMNS: [Column; 9] = [
         panel: Show::Always,
         expanded: Show::Always,
         value: |_, s| format!("{:.1}%", s.error_rate() * 100.0),
+        server: false,
     },
     Column {
         header: |_| "checks",
@@ -110,13 +137,17 @@ const COLUMNS: [Column; 9] = [
         panel: Show::Never,
         expanded: Show::Always,
         value: |_, s| checks(s),
+        server: false,
     },
 ];
 
-/// The columns a layout shows (`show` picks the layout's rule) at this width.
-fn shown(show: fn(&Column) -> Show, wide: bool) -> Vec<&'static Column> {
+/// The columns a layout shows (`show` picks the layout's rule) at this width; the server's
+/// time only when some step's responses said it.
+fn shown(app: &App, show: fn(&Column) -> Show, wide: bool) -> Vec<&'static Column> {
+    let said = app.snap.steps.iter().any(|s| s.server_time.count > 0);
     COLUMNS
         .iter()
+        .filter(|c| said || !c.server)
         .filter(|c| match show(c) {
             Show::Always => true,
             Show::Wide => wide,
@@ -132,7 +163,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, border: Border) {
         return in_full(frame, area, app, border.theme, block);
     }
     // Narrow panels keep the step name readable and drop the rate and median columns.
-    let shown = shown(|c| c.panel, area.width >= 72);
+    let shown = shown(app, |c| c.panel, area.width >= 72);
     let fixed: u16 = shown.iter().map(|c| c.width).sum();
     // The name gets what the figures leave (borders and one space between columns), and
     // is cut with `…` rather than at a column's edge.
@@ -157,7 +188,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, border: Border) {
 /// each step. The name gets up to its longest (at most 40), the classes at least 12 of
 /// what the figures leave.
 fn in_full(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
-    let shown = shown(|c| c.expanded, area.width >= 140);
+    let shown = shown(app, |c| c.expanded, area.width >= 140);
     let fixed: u16 = shown.iter().map(|c| c.width).sum::<u16>() + shown.len() as u16 + 1;
     let left = area.width.saturating_sub(2).saturating_sub(fixed);
     let longest = sorted_steps(app)

@@ -2,11 +2,16 @@
 //! a response head (httparse, in place), and decoding a chunked body incrementally.
 //!
 //! Pure functions over byte buffers, so every case is unit-tested (and fuzzed) without a
-//! socket. Depends on nothing else in the crate.
+//! socket. Depends on `stamp` (the server's time is read while the headers are framed), and
+//! on the types it names (`ServerClock`, `ServerTime`).
 
 use std::fmt::Write as _;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::engine::transport::stamp::Stamps;
+use crate::metrics::ServerTime;
+use crate::scenario::ServerClock;
 
 /// The most header lines a response may have; more is a malformed response (class `request`).
 const MAX_HEADERS: usize = 96;
@@ -97,6 +102,8 @@ pub struct Head {
     pub keep_alive: bool,
     /// The headers, when asked for.
     pub headers: HeaderMap,
+    /// The time the server says it spent, as the request's clock reads it.
+    pub server_time: ServerTime,
 }
 
 /// Why a response head could not be read.
@@ -105,8 +112,13 @@ pub struct Malformed(pub String);
 
 /// Parses a response head at the start of `buf`: `Ok(None)` when more bytes are needed.
 /// `head_request` says the request was HEAD (no body whatever the headers say); `keep`
-/// asks for the headers to be copied out.
-pub fn parse_head(buf: &[u8], head_request: bool, keep: bool) -> Result<Option<Head>, Malformed> {
+/// asks for the headers to be copied out; `clock` says where the server's time is.
+pub fn parse_head(
+    buf: &[u8],
+    head_request: bool,
+    keep: bool,
+    clock: &ServerClock,
+) -> Result<Option<Head>, Malformed> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut slots);
     let len = match response.parse(buf) {
@@ -120,7 +132,8 @@ pub fn parse_head(buf: &[u8], head_request: bool, keep: bool) -> Result<Option<H
         Err(e) => return Err(Malformed(format!("malformed response head: {e}"))),
     };
     let status = response.code.unwrap_or(0);
-    let (fields, headers) = read_fields(response.headers, keep)?;
+    let mut stamps = Stamps::new(clock);
+    let (fields, headers) = read_fields(response.headers, keep, &mut stamps)?;
     let mut keep_alive = fields.connection.unwrap_or(response.version == Some(1));
     // A length beside chunked framing is a smuggling risk (RFC 9112 §6.3): read the body by
     // its chunks, then close. A switched protocol is no longer HTTP/1.1.
@@ -137,6 +150,7 @@ pub fn parse_head(buf: &[u8], head_request: bool, keep: bool) -> Result<Option<H
         framing,
         keep_alive,
         headers,
+        server_time: stamps.finish(),
     }))
 }
 
@@ -151,13 +165,18 @@ struct Fields {
     connection: Option<bool>,
 }
 
-/// Reads the headers that frame the body and govern the connection; copies every header
-/// out when `keep` asks for them.
+/// Reads the headers that frame the body and govern the connection, and shows each to
+/// `stamps`; copies every header out when `keep` asks for them.
 #[inline]
-fn read_fields(raw: &[httparse::Header<'_>], keep: bool) -> Result<(Fields, HeaderMap), Malformed> {
+fn read_fields(
+    raw: &[httparse::Header<'_>],
+    keep: bool,
+    stamps: &mut Stamps<'_>,
+) -> Result<(Fields, HeaderMap), Malformed> {
     let mut fields = Fields::default();
     let mut headers = HeaderMap::new();
     for h in raw {
+        stamps.see(h.name, h.value);
         if h.name.eq_ignore_ascii_case("content-length") {
             let text = std::str::from_utf8(h.value).unwrap_or("").trim();
             let n: u64 = text
@@ -333,7 +352,7 @@ mod tests {
 
     #[test]
     fn heads_give_status_framing_and_keep_alive() {
-        let head = |text: &str| parse_head(text.as_bytes(), false, true);
+        let head = |text: &str| parse_head(text.as_bytes(), false, true, &ServerClock::Auto);
         let h = head("HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx-a: b\r\n\r\nhello")
             .expect("valid")
             .expect("complete");
@@ -363,9 +382,14 @@ mod tests {
         assert!(head("\u{0}\u{1} garbage\r\n\r\n").is_err());
         assert!(head("HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n").is_err());
         // A HEAD response announces a length but carries no body.
-        let h = parse_head(b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\n", true, false)
-            .expect("valid")
-            .expect("complete");
+        let h = parse_head(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\n",
+            true,
+            false,
+            &ServerClock::Off,
+        )
+        .expect("valid")
+        .expect("complete");
         assert_eq!(h.framing, Framing::None);
     }
 
@@ -416,7 +440,7 @@ mod tests {
 
             #[test]
             fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
-                if let Ok(Some(head)) = parse_head(&bytes, false, true) {
+                if let Ok(Some(head)) = parse_head(&bytes, false, true, &ServerClock::Auto) {
                     prop_assert!(head.len <= bytes.len());
                 }
                 let mut decoder = Chunked::default();
@@ -438,7 +462,7 @@ mod tests {
                     bytes[i] = b;
                 }
                 bytes.truncate(cut.min(bytes.len()));
-                if let Ok(Some(head)) = parse_head(&bytes, which == 2, false) {
+                if let Ok(Some(head)) = parse_head(&bytes, which == 2, false, &ServerClock::Auto) {
                     prop_assert!(head.len <= bytes.len());
                     let mut decoder = Chunked::default();
                     let _ = decoder.feed(&bytes[head.len..], &mut |_| {});

@@ -134,7 +134,7 @@ impl FastTransport {
             .await
             .map_err(|e| fail(ErrorClass::Reset, format!("sending the request: {e}")))?;
         let head_request = req.method == reqwest::Method::HEAD;
-        let head = read_head(&mut io, &mut session.read, head_request, req.keep.headers).await?;
+        let head = read_head(&mut io, &mut session.read, head_request, req).await?;
         progress.status = Some(head.status);
         let mut sink = Sink::new(req.keep, head.framing, progress);
         let buf = &mut session.read;
@@ -149,6 +149,7 @@ impl FastTransport {
             headers: head.headers,
             body,
             cut,
+            server_time: head.server_time,
         })
     }
 
@@ -216,16 +217,17 @@ fn still_open(io: &mut Io, buf: &mut BytesMut) -> bool {
     io.read_buf(buf).now_or_never().is_none()
 }
 
-/// Reads until a final (non-1xx) response head is complete; 1xx heads are skipped.
+/// Reads until a final (non-1xx) response head is complete; 1xx heads are skipped. The
+/// head keeps its headers and reads the server's time as `req` asks.
 async fn read_head(
     io: &mut Io,
     buf: &mut BytesMut,
     head_request: bool,
-    keep: bool,
+    req: &Prepared,
 ) -> Result<Head, Failure> {
     loop {
         if !buf.is_empty() {
-            match parse_head(buf, head_request, keep) {
+            match parse_head(buf, head_request, req.keep.headers, &req.clock) {
                 Ok(Some(head)) if (100..200).contains(&head.status) && head.status != 101 => {
                     buf.advance(head.len);
                     continue;
