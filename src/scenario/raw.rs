@@ -180,6 +180,7 @@ pub struct RawBodyCheck {
     pub exists: Option<Spanned<bool>>,
     pub contains: Option<Spanned<String>>,
     pub regex: Option<Spanned<String>>,
+    pub soft: Option<Spanned<bool>>,
 }
 
 /// An assertion on one response header.
@@ -190,4 +191,5 @@ pub struct RawHeaderCheck {
     pub exists: Option<Spanned<bool>>,
     pub contains: Option<Spanned<String>>,
     pub regex: Option<Spanned<String>>,
+    pub soft: Option<Spanned<bool>>,
 }
