@@ -37,10 +37,18 @@ fn run() -> (Vec<Snapshot>, Snapshot) {
     ];
     let checks = vec![
         vec![],
-        vec![CheckName {
-            name: "latency <= 50ms".into(),
-            reads_body: false,
-        }],
+        vec![
+            CheckName {
+                name: "latency <= 50ms".into(),
+                reads_body: false,
+                soft: false,
+            },
+            CheckName {
+                name: "header x-process-time matches /^0\\.00[0-4]/".into(),
+                reads_body: false,
+                soft: true,
+            },
+        ],
     ];
     let mut agg = Aggregator::new(rec.clone(), names, t0)
         .with_checks(checks)
@@ -55,7 +63,8 @@ fn run() -> (Vec<Snapshot>, Snapshot) {
             let (status, failed) = if i % 10 == 9 {
                 (503, 0)
             } else {
-                (201, u64::from(i % 7 == 0))
+                // The latency check fails on every 7th, the soft one on every 3rd.
+                (201, u64::from(i % 7 == 0) | u64::from(i % 3 == 0) << 1)
             };
             rec.record(1, ms(30 + tick * 5), ms(30 + tick * 5), ok(status, failed));
             rec.end_iteration(Some((0, ms(40))));
