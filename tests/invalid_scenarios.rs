@@ -126,6 +126,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
     ),
     ("zero_vus", "4:8", "load.vus", "at least 1"),
     (
+        "bad_soft",
+        "8:59",
+        "flows[0].steps[0].expect.headers.x-process-time.soft",
+        "\"sometimes\" is not a boolean; write true or false",
+    ),
+    (
         "bad_method",
         "6:17",
         "flows[0].steps[0].method",

@@ -229,12 +229,14 @@ fn a_run_shorter_than_a_tick_is_still_a_valid_result() {
     assert_eq!(doc["iterations"][0]["count"], 3);
 }
 
-/// The schema is strict: a key the writer does not have, or a missing one, fails.
+/// The schema is strict: a key the writer does not have, or a missing one, fails. The step
+/// has a hard and a soft check, so its `checks` entries are validated too.
 #[test]
 fn the_schema_rejects_unknown_and_missing_keys() {
     let demo = Demo::start();
     let (_dir, path) = scenario(&format!(
-        "name: strict\ntarget: {}\nload: {{ vus: 1, iterations: 1 }}\nflows:\n  - name: f\n    steps:\n      - name: s\n        get: /\n",
+        "name: strict\ntarget: {}\nload: {{ vus: 1, iterations: 1 }}\nflows:\n  - name: f\n    steps:\n      - name: s\n        get: /\n\
+         \x20       expect: {{ latency: 10s, headers: {{ x-process-time: {{ exists: false, soft: true }} }} }}\n",
         demo.url
     ));
     let (_, doc, _, _) = run_json(&path, &[], Duration::from_secs(30));
@@ -245,7 +247,16 @@ fn the_schema_rejects_unknown_and_missing_keys() {
     let mut missing = doc.clone();
     missing.as_object_mut().expect("object").remove("series");
     assert!(!validator.is_valid(&missing));
-    assert!(validator.is_valid(&doc));
+    let checks = &doc["steps"][0]["checks"];
+    assert_eq!(checks[0]["soft"], false, "{checks}");
+    assert_eq!(checks[1]["soft"], true, "{checks}");
+    let mut unsaid = doc.clone();
+    unsaid["steps"][0]["checks"][1]
+        .as_object_mut()
+        .expect("a check")
+        .remove("soft");
+    assert!(!validator.is_valid(&unsaid));
+    assert_valid(&doc);
 }
 
 /// An iteration counts when it ran every step, failed or not: a one-step flow whose step

@@ -1,13 +1,14 @@
 //! Thresholds gate a run: each is judged on the final figures against a target whose
 //! latency the test sets (`/delay/{ms}` of the demo service), listed in the summary and the
 //! JSON, and any failure makes the exit code 1. Bad thresholds are refused before any load,
-//! with their place in the file. Servers listen on 127.0.0.1 port 0.
+//! with their place in the file. A soft check is a measurement, not an error: `checks` sees
+//! its failures, `error_rate` does not. Servers listen on 127.0.0.1 port 0.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Demo, run_json, scenario, stampede};
+use common::{Demo, error_count, run_json, scenario, stampede, step};
 
 fn delayed(demo: &Demo, extra: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     scenario(&format!(
@@ -166,4 +167,82 @@ fn a_bad_command_line_threshold_names_the_flag() {
         "{stderr}"
     );
     assert_eq!(demo.counters.total(), 0);
+}
+
+/// 20 iterations of `/delay/20` whose `X-Process-Time` header, at least 0.020 s, is checked
+/// against `^0\.00[0-4]`: a check that every response fails. `soft` is `, soft: true` or
+/// nothing; `setup` adds a setup step with the same check.
+fn slow_header_checked(
+    demo: &Demo,
+    soft: &str,
+    setup: bool,
+) -> (tempfile::TempDir, std::path::PathBuf) {
+    let expect =
+        format!(r"expect: {{ headers: {{ x-process-time: {{ regex: '^0\.00[0-4]'{soft} }} }} }}");
+    let setup = if setup {
+        format!("setup:\n  steps: [ {{ name: warm, get: /delay/20, {expect} }} ]\n")
+    } else {
+        String::new()
+    };
+    scenario(&format!(
+        "name: observe\ntarget: {}\nload: {{ vus: 2, iterations: 20 }}\n\
+         thresholds:\n  - error_rate < 1%\n  - checks > 99%\n{setup}\
+         flows:\n  - name: shop\n    steps:\n      - {{ name: slow, get: /delay/20, {expect} }}\n",
+        demo.url
+    ))
+}
+
+#[test]
+fn a_soft_check_fails_the_checks_threshold_but_is_no_error() {
+    let demo = Demo::start();
+    let (_dir, path) = slow_header_checked(&demo, ", soft: true", true);
+    let (code, doc, stdout, stderr) = run_json(&path, &[], Duration::from_secs(60));
+    assert_eq!(code, 1, "the checks threshold fails: {stdout}\n{stderr}");
+    let slow = step(&doc, "slow");
+    let requests = slow["requests"].as_u64().expect("requests");
+    assert_eq!(
+        requests, 20,
+        "setup went on, every iteration ran: {stdout}\n{stderr}"
+    );
+    assert_eq!(doc["total"]["errors"], 0, "{stdout}");
+    assert_eq!(slow["errors_by_class"], serde_json::json!([]));
+    let check = &slow["checks"][0];
+    assert_eq!(check["soft"], true);
+    assert_eq!(check["evaluated"], requests);
+    assert_eq!(check["failed"], requests);
+    assert_eq!(doc["thresholds"][0]["threshold"], "error_rate < 1%");
+    assert_eq!(doc["thresholds"][0]["passed"], true);
+    assert_eq!(doc["thresholds"][1]["threshold"], "checks > 99%");
+    assert_eq!(doc["thresholds"][1]["passed"], false);
+    assert_eq!(doc["thresholds"][1]["observed"], 0.0);
+    let line =
+        r"FAILED  shop / slow · header x-process-time matches /^0\.00[0-4]/ (soft): 20 of 20";
+    assert!(stdout.contains(line), "{stdout}");
+}
+
+#[test]
+fn the_same_check_without_soft_is_an_error_of_class_check() {
+    let demo = Demo::start();
+    let (_dir, path) = slow_header_checked(&demo, "", true);
+    let out = stampede(
+        &["run", path.to_str().expect("path"), "--headless"],
+        Duration::from_secs(60),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("setup step \"warm\" failed: check failed: header x-process-time"),
+        "setup stops at a hard check: {stderr}"
+    );
+    let (_dir, path) = slow_header_checked(&demo, "", false);
+    let (code, doc, stdout, _) = run_json(&path, &[], Duration::from_secs(60));
+    assert_eq!(code, 1, "{stdout}");
+    let slow = step(&doc, "slow");
+    assert_eq!(slow["requests"], 20);
+    assert_eq!(slow["errors"], 20);
+    assert_eq!(error_count(slow, "check"), 20);
+    assert_eq!(slow["checks"][0]["soft"], false);
+    assert_eq!(slow["checks"][0]["failed"], 20);
+    assert_eq!(doc["thresholds"][0]["passed"], false, "error_rate < 1%");
+    assert_eq!(doc["thresholds"][1]["passed"], false, "checks > 99%");
 }

@@ -107,6 +107,7 @@ fn busy_snapshot(seq: u64, elapsed: Duration) -> Snapshot {
         name: name.into(),
         evaluated,
         failed,
+        soft: false,
     };
     steps[0].checks = vec![check("body.id == 42", 40_000, 0)];
     steps[3].checks = vec![
@@ -631,6 +632,35 @@ fn checks_panel_puts_failures_first() {
     app.focus = Panel::Checks;
     app.expanded = true;
     insta::assert_snapshot!(render(&app, 120, 40, true).backend());
+}
+
+/// A soft check says so after its name, and is ordered by its pass rate like any check.
+#[test]
+fn a_soft_check_says_so_in_the_checks_panel() {
+    let mut app = busy_app();
+    let mut snap = (*app.snap).clone();
+    snap.seq += 1;
+    snap.steps[0].checks.push(CheckStat {
+        name: r"header x-process-time matches /^0\.00[0-4]/".into(),
+        evaluated: 40_000,
+        failed: 12_800,
+        soft: true,
+    });
+    app.absorb(Arc::new(snap));
+    app.focus = Panel::Checks;
+    app.expanded = true;
+    let screen = render(&app, 120, 40, false).backend().to_string();
+    let line = "✗  68.0% browse / get user · header x-process-time matches /^0\\.00[0-4]/ (soft)  \
+                12,800 of 40,000 failed";
+    assert!(screen.contains(line), "{screen}");
+    assert!(screen.find(line) < screen.find("✗  95.0%"), "{screen}");
+    app.expanded = false;
+    let screen = render(&app, 160, 48, false).backend().to_string();
+    assert!(screen.contains("✗  68.0% browse …"), "{screen}");
+    assert!(
+        screen.contains(" (soft)  12,800 of 40,000 faile"),
+        "{screen}"
+    );
 }
 
 /// The open model: service time beside latency, and the send lag's p99 flagged over 1 ms.

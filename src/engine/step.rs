@@ -4,9 +4,9 @@
 //!
 //! Depends on `user` (the state templates render from and extractions go into), the
 //! transport's request and answer types, `scenario` (the step as planned) and `metrics` (the
-//! error classes). Invariant: a step whose request has no dynamic part is prepared once
+//! error classes). Invariants: a step whose request has no dynamic part is prepared once
 //! (`ReadyStep::fixed`) and sent as is; only steps with templates, or users with cookies,
-//! build a request per send.
+//! build a request per send. A soft check's failure sets its bit and is never the failure.
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -320,10 +320,11 @@ impl ReadyStep {
         )
     }
 
-    /// Judges a response: the checks that failed (one bit each), then whether the step
-    /// failed (status or extraction) and why. Extracted values go into the user's variables;
-    /// its cookies into the jar when `own` (not an answer that a redirect fetched from
-    /// another origin than the target: the jar is the target's only).
+    /// Judges a response: the checks that failed (one bit each, soft ones too), then whether
+    /// the step failed (status or extraction) and why; a failed hard check is error class
+    /// `check`, a failed soft one is only counted. Extracted values go into the user's
+    /// variables; its cookies into the jar when `own` (not an answer that a redirect fetched
+    /// from another origin than the target: the jar is the target's only).
     pub(super) fn judge(
         &self,
         reply: &Reply,
@@ -336,7 +337,7 @@ impl ReadyStep {
         // A body that was cut is never judged by its first part: a `contains` on its tail
         // would fail wrongly, an extraction could read a truncated value.
         let cut = reply.cut;
-        let (failed_checks, first_failed) = self.check(&mut response, cut, user, globals);
+        let (failed_checks, first_hard) = self.check(&mut response, cut, user, globals);
         if own {
             user.take_cookies(&reply.headers);
         }
@@ -351,7 +352,7 @@ impl ReadyStep {
             failure.get_or_insert_with(|| self.too_large(reply.bytes));
         }
         if failure.is_none()
-            && let Some(i) = first_failed
+            && let Some(i) = first_hard
         {
             let name = &expect.checks[i].name;
             failure = Some((ErrorClass::Check, format!("check failed: {name}")));
@@ -365,7 +366,8 @@ impl ReadyStep {
     }
 
     /// Runs the step's checks (those that read the body are skipped when it was `cut`): the
-    /// ones that failed, one bit each, and the first of them.
+    /// ones that failed, one bit each, and the first hard one among them (a soft check's
+    /// failure is counted, never an error).
     fn check(
         &self,
         response: &mut Response,
@@ -374,7 +376,7 @@ impl ReadyStep {
         globals: &Globals,
     ) -> (u64, Option<usize>) {
         let mut failed_checks = 0u64;
-        let mut first_failed = None;
+        let mut first_hard = None;
         for (i, check) in self.spec.expect.checks.iter().enumerate() {
             if cut && check.kind.needs_body() {
                 continue;
@@ -382,10 +384,12 @@ impl ReadyStep {
             let mut scope = user.scope(globals);
             if !check.passes(response, &mut scope) {
                 failed_checks |= 1 << i;
-                first_failed.get_or_insert(i);
+                if !check.soft {
+                    first_hard.get_or_insert(i);
+                }
             }
         }
-        (failed_checks, first_failed)
+        (failed_checks, first_hard)
     }
 
     /// Runs the step's extractions (those that read the body are skipped when it was
@@ -429,7 +433,7 @@ pub(super) struct Judgement {
     pub status_ok: bool,
     /// The step's checks that failed, one bit per check (bit i: check i).
     pub failed_checks: u64,
-    /// For an accepted status: an extraction or check failure.
+    /// For an accepted status: an extraction or hard check failure (never a soft check's).
     pub failure: Option<(ErrorClass, String)>,
     /// An extraction could not run (the body was cut): later steps would miss its values.
     missing_values: bool,

@@ -28,6 +28,8 @@ pub struct CheckName {
     pub name: String,
     /// Whether it reads the body (so it skips bodies cut at `max_body`).
     pub reads_body: bool,
+    /// A soft check: counted, never an error (reports say so beside its name).
+    pub soft: bool,
 }
 
 /// Cumulative state of one step (or of the whole run).
@@ -276,6 +278,7 @@ fn check_stats(names: &[CheckName], sums: &StepInterval) -> Vec<CheckStat> {
             name: check.name.clone(),
             evaluated: responses - if check.reads_body { cut } else { 0 },
             failed: sums.checks.get(c).copied().unwrap_or(0),
+            soft: check.soft,
         })
         .collect()
 }

@@ -199,6 +199,8 @@ pub struct CheckStat {
     pub evaluated: u64,
     /// Responses that failed it.
     pub failed: u64,
+    /// A soft check (`soft: true`): its failures are counted here, never as errors.
+    pub soft: bool,
 }
 
 /// What the run is asked to do right now, and what was changed live.

@@ -175,6 +175,7 @@ struct CheckDoc {
     name: String,
     evaluated: u64,
     failed: u64,
+    soft: bool,
 }
 
 #[derive(Serialize)]
@@ -420,6 +421,7 @@ fn stats_doc(s: &StepStats, flow: Option<String>, hdr: Option<&EncodedHistograms
                 name: c.name.clone(),
                 evaluated: c.evaluated,
                 failed: c.failed,
+                soft: c.soft,
             })
             .collect(),
         hdr: hdr.map(|h| HdrDoc {

@@ -102,7 +102,7 @@ fn threshold_lines(out: &mut String, info: &RunInfo) {
     }
 }
 
-/// Every check of every step: how many responses failed it.
+/// Every check of every step: how many responses failed it (a soft check says so).
 fn check_lines(out: &mut String, snap: &Snapshot) {
     let checks: Vec<(String, &crate::metrics::CheckStat)> = snap
         .steps
@@ -119,9 +119,10 @@ fn check_lines(out: &mut String, snap: &Snapshot) {
             (0, _) => "ok",
             _ => "FAILED",
         };
+        let soft = if c.soft { " (soft)" } else { "" };
         let _ = writeln!(
             out,
-            "  {verdict:<7} {step} · {}: {} of {} failed",
+            "  {verdict:<7} {step} · {}{soft}: {} of {} failed",
             c.name,
             thousands(c.failed),
             thousands(c.evaluated)

@@ -38,6 +38,9 @@ pub struct Check {
     pub name: String,
     /// What is asserted.
     pub kind: CheckKind,
+    /// `soft: true`: an observation. Its failures are counted like any check's (the checks
+    /// lines and panel, the `checks` threshold) but never make the response an error.
+    pub soft: bool,
 }
 
 /// What a check looks at.
@@ -420,6 +423,7 @@ mod tests {
         let check = |kind: CheckKind| Check {
             name: "c".into(),
             kind,
+            soft: false,
         };
         let body_test = |p: &str, t: Test| check(CheckKind::Body(Some(path(p)), t));
         let json = |v: serde_json::Value| Test::Equals(v);

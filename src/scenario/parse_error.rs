@@ -250,6 +250,8 @@ fn hint_for(message: &str, value: Option<&str>) -> String {
     let quoted = value.map_or(String::new(), |v| format!("\"{v}\" "));
     if message.starts_with("invalid u64") || message.starts_with("invalid u32") {
         format!("{quoted}is not a whole number; write e.g. 10")
+    } else if message.starts_with("invalid boolean") {
+        format!("{quoted}is not a boolean; write true or false")
     } else if message.starts_with("expected string") {
         format!("{quoted}is not a string; write a plain value or quote it")
     } else {

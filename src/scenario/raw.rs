@@ -182,6 +182,7 @@ pub struct RawBodyCheck {
     pub exists: Option<Spanned<bool>>,
     pub contains: Option<Spanned<String>>,
     pub regex: Option<Spanned<String>>,
+    pub soft: Option<Spanned<bool>>,
 }
 
 /// An assertion on one response header.
@@ -192,4 +193,5 @@ pub struct RawHeaderCheck {
     pub exists: Option<Spanned<bool>>,
     pub contains: Option<Spanned<String>>,
     pub regex: Option<Spanned<String>>,
+    pub soft: Option<Spanned<bool>>,
 }

@@ -89,6 +89,7 @@ pub(super) fn aggregator(
             let check = |c: &crate::scenario::Check| CheckName {
                 name: c.name.clone(),
                 reads_body: c.kind.needs_body(),
+                soft: c.soft,
             };
             s.expect.checks.iter().map(check).collect()
         })

@@ -1,4 +1,5 @@
-//! A step's `expect:` (status, latency, body and header checks) and `extract:`.
+//! A step's `expect:` (status, latency, body and header checks, each hard or `soft: true`)
+//! and `extract:`.
 //!
 //! Depends on the `Validator`, `names`, `checks`, `raw`, `template` and `units`.
 //! Invariant: a step has at most `MAX_CHECKS` checks (their failures are bits of a `u64`).
@@ -45,6 +46,7 @@ pub(super) fn build_expect(
         checks.push(Check {
             name: format!("latency <= {}", l.value.trim()),
             kind: CheckKind::Latency(max),
+            soft: false,
         });
     }
     for (i, c) in raw.body.iter().flat_map(|b| b.value.iter()).enumerate() {
@@ -70,6 +72,7 @@ pub(super) fn build_expect(
             checks.push(Check {
                 name: format!("header {name} {words}"),
                 kind: CheckKind::Header(header, test),
+                soft: is_soft(c.value.soft.as_ref()),
             });
         }
     }
@@ -116,7 +119,13 @@ fn body_check(
     Some(Check {
         name,
         kind: CheckKind::Body(path, test),
+        soft: is_soft(raw.soft.as_ref()),
     })
+}
+
+/// `soft: true`: the check is counted but its failure is not an error (absent: a hard check).
+fn is_soft(soft: Option<&Spanned<bool>>) -> bool {
+    soft.is_some_and(|s| s.value)
 }
 
 fn header_test<T>(

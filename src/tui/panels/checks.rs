@@ -1,5 +1,7 @@
 //! The checks panel (shown when the plan has checks): each check's pass rate, the most
-//! failed first: `✗ 92.0%  checkout / pay · body.id == 42  80 of 1,000 failed`.
+//! failed first: `✗ 92.0%  checkout / pay · body.id == 42  80 of 1,000 failed`. A soft
+//! check says `(soft)` after its name (where the line has room for its count), and its
+//! failures are marked as a warning, not an error.
 //!
 //! Depends on `state` (the `App`), `border`, `theme`, `text`, `format` and `metrics`.
 //! Invariant: a check never evaluated shows `—`, not a rate.
@@ -61,13 +63,16 @@ fn check_line(step: &StepStats, c: &CheckStat, width: usize, theme: Theme) -> Li
     };
     let (mark, style) = if c.evaluated == 0 {
         ("·", theme.dim())
+    } else if c.failed > 0 && c.soft {
+        ("✗", theme.warn())
     } else if c.failed > 0 {
         ("✗", theme.bad())
     } else {
         ("✓", theme.good())
     };
-    // Narrow: the failures only (the rate says the rest).
-    let tail = if width < 44 {
+    // Narrow: the failures only (the rate says the rest; a soft check's mark its colour).
+    let narrow = width < 44;
+    let tail = if narrow {
         format!(" {}✗", thousands(c.failed))
     } else {
         format!(
@@ -76,11 +81,15 @@ fn check_line(step: &StepStats, c: &CheckStat, width: usize, theme: Theme) -> Li
             thousands(c.evaluated)
         )
     };
-    let room = width.saturating_sub(pass.chars().count() + 4 + tail.chars().count());
-    let name = truncate(&format!("{} · {}", step.label(), c.name), room.max(8));
+    let soft = if c.soft && !narrow { " (soft)" } else { "" };
+    let used = pass.chars().count() + 4 + soft.chars().count() + tail.chars().count();
+    let name = truncate(
+        &format!("{} · {}", step.label(), c.name),
+        width.saturating_sub(used).max(8),
+    );
     Line::from(vec![
         Span::styled(format!("{mark} {pass} "), style),
         Span::raw(name),
-        Span::styled(tail, theme.dim()),
+        Span::styled(format!("{soft}{tail}"), theme.dim()),
     ])
 }
