@@ -8,7 +8,8 @@
 //! histogram as gauges (`stampede_latency_quantile_seconds`), since ladder buckets are coarse.
 //! The server's own time and the overhead around it have exact quantiles the same way
 //! (`stampede_server_time_quantile_seconds`, `stampede_overhead_quantile_seconds`), for the
-//! steps whose responses say it.
+//! steps whose responses say it. A tagged step's values have families of their own
+//! (`stampede_tag_*`, labelled `tag` and `value`: at most `max_values` + 1 per step).
 //! Depends on `metrics` and axum; binds where it is told (loopback by default).
 
 use std::net::SocketAddr;
@@ -38,8 +39,15 @@ struct Figures {
 
 type Labels = Vec<(&'static str, String)>;
 
+/// A step's labels; a tag value's row adds its `tag` and `value` (a bounded set: at most
+/// `max_values` + 1 per step).
 fn step_labels(s: &StepStats) -> Labels {
-    vec![("flow", s.flow.clone()), ("step", s.name.clone())]
+    let mut labels = vec![("flow", s.flow.clone()), ("step", s.name.clone())];
+    if let Some(tag) = &s.tag {
+        labels.push(("tag", tag.key.clone()));
+        labels.push(("value", tag.value.clone()));
+    }
+    labels
 }
 
 fn with(mut labels: Labels, key: &'static str, value: String) -> Labels {
@@ -91,6 +99,7 @@ impl Collector for Figures {
         for (name, help, of) in quantiles {
             quantiles_of(e, &snap.steps, name, help, of)?;
         }
+        tag_families(e, &snap.steps)?;
         latency_histograms(e, &snap.steps)
     }
 }
@@ -214,6 +223,51 @@ fn run_figures(e: &mut DescriptorEncoder<'_>, snap: &Snapshot) -> Result<(), std
     )?;
     Ok(())
 }
+
+/// A tagged step's figures per value (`tag_by:`), in families of their own (so that summing
+/// a step family never counts a request twice): requests, errors, and the exact latency and
+/// server-time quantiles.
+fn tag_families(e: &mut DescriptorEncoder<'_>, steps: &[StepStats]) -> Result<(), std::fmt::Error> {
+    let rows: Vec<StepStats> = steps.iter().flat_map(|s| s.tags.iter().cloned()).collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let counters: [Counter; 2] = [
+        (
+            "stampede_tag_requests",
+            "Requests completed per value of a step's tag",
+            |s| s.requests,
+        ),
+        (
+            "stampede_tag_errors",
+            "Requests that ended in an error per value of a step's tag",
+            |s| s.errors,
+        ),
+    ];
+    for (name, help, of) in counters {
+        let values = rows
+            .iter()
+            .map(|s| (step_labels(s), ConstCounter::new(of(s))));
+        family(e, name, help, MetricType::Counter, values)?;
+    }
+    quantiles_of(
+        e,
+        &rows,
+        "stampede_tag_latency_quantile_seconds",
+        "Exact whole-run latency quantiles per value of a step's tag",
+        |s| &s.latency,
+    )?;
+    quantiles_of(
+        e,
+        &rows,
+        "stampede_tag_server_time_quantile_seconds",
+        "Exact whole-run server-time quantiles per value of a step's tag",
+        |s| &s.server_time,
+    )
+}
+
+/// A family of counters: its name, its help, and the count it reads of a row.
+type Counter = (&'static str, &'static str, fn(&StepStats) -> u64);
 
 /// A family of exact quantiles: its name, its help, and the figure it reads of a step.
 type Quantiles = (&'static str, &'static str, fn(&StepStats) -> &Percentiles);

@@ -417,8 +417,14 @@ fn plan_of(args: &RunArgs) -> Result<Asked, String> {
 /// Adds the `--threshold`s after the file's, named as its steps are.
 fn with_thresholds(mut plan: Plan, texts: &[String]) -> Result<Plan, String> {
     let steps = plan.step_names();
+    let tags: Vec<Option<String>> = plan
+        .steps()
+        .map(|(_, s)| s.tag_by.as_ref().map(|t| t.key.clone()))
+        .collect();
+    let tags: Vec<Option<&str>> = tags.iter().map(Option::as_deref).collect();
     for text in texts {
         let threshold = scenario::Threshold::parse(text, &steps)
+            .and_then(|t| t.tag_fits(&tags).map(|()| t))
             .map_err(|why| format!("--threshold \"{text}\": {why}"))?;
         plan.thresholds.push(threshold);
     }

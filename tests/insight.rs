@@ -23,6 +23,9 @@ struct Record {
     requests: AtomicU64,
     /// Requests to `/bad`, which cycles through its three answers.
     bad: AtomicU64,
+    /// `/cache`'s own count of its hits and misses.
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 /// A server on 127.0.0.1 port 0 (HTTP/1.1, or h2c when `h2`):
@@ -31,7 +34,11 @@ struct Record {
 /// - `/timing`: sleeps 6 ms and says `Server-Timing: db;dur=3.2, app;dur=1.1`;
 /// - `/bad`: one response in three says `abc`, one says 99 s (more than the client could
 ///   have measured), one says 0.5 ms;
-/// - `/runtime`: sleeps 4 ms and says `X-Runtime: 2.5` (ms).
+/// - `/runtime`: sleeps 4 ms and says `X-Runtime: 2.5` (ms);
+/// - `/cache`: a JSON body whose `from_cache` is true two times in three (a hit answers at
+///   once, a miss after 3 ms), counting its own hits and misses; one answer in ten also
+///   says `x-cache: HIT` or `MISS`;
+/// - `/id`: a JSON body with an `id` never said before.
 struct Stamper {
     url: String,
     record: Arc<Record>,
@@ -106,6 +113,25 @@ async fn answer(path: &str, record: &Record) -> hyper::Response<Full<Bytes>> {
         "/runtime" => {
             tokio::time::sleep(Duration::from_millis(4)).await;
             builder.header("x-runtime", "2.5")
+        }
+        "/cache" => {
+            let hit = fastrand::u8(0..3) != 0;
+            let counter = if hit { &record.hits } else { &record.misses };
+            counter.fetch_add(1, Ordering::Relaxed);
+            if !hit {
+                tokio::time::sleep(Duration::from_millis(3)).await;
+            }
+            let body = format!("{{\"id\": 7, \"from_cache\": {hit}}}");
+            return hyper::Response::builder()
+                .header("x-cache", if hit { "HIT" } else { "MISS" })
+                .body(Full::new(Bytes::from(body)))
+                .expect("a response");
+        }
+        "/id" => {
+            let body = format!("{{\"id\": {n}}}");
+            return hyper::Response::builder()
+                .body(Full::new(Bytes::from(body)))
+                .expect("a response");
         }
         _ => builder.status(404),
     };
@@ -236,4 +262,80 @@ fn server_time_is_read_over_http2_too_and_judged_by_thresholds() {
         "{verdicts:#?}"
     );
     assert_eq!(verdicts[1]["passed"], true);
+}
+
+#[test]
+fn a_tag_splits_a_step_by_what_the_service_said_as_the_service_counted_it() {
+    let server = Stamper::start(false);
+    let steps = "      - { name: user, get: /cache, tag_by: { json: body.from_cache } }\n      \
+                 - { name: by header, get: /cache, tag_by: { header: X-Cache, name: cache } }\n      \
+                 - { name: ids, get: /id, tag_by: { json: body.id } }\n      \
+                 - { name: few ids, get: /id, tag_by: { json: body.id, max_values: 3 } }\n";
+    let extra = "thresholds:\n  - \"user[from_cache=false]: p50 >= 3ms\"\n  \
+                 - \"user[from_cache=true]: p50 < 3ms\"\n  \
+                 - \"user[from_cache=maybe]: error_rate < 1%\"\n";
+    let (_dir, path) = scenario(&load(&server.url, extra, steps, 1000));
+    let (code, doc, stdout, stderr) = run_json(&path, &[], Duration::from_secs(60));
+    let tags = |name: &str| step(&doc, name)["tags"].as_array().expect("tags").clone();
+    let count = |rows: &[serde_json::Value], value: &str| {
+        rows.iter()
+            .find(|t| t["value"] == value)
+            .map_or(0, |t| t["requests"].as_u64().expect("requests"))
+    };
+    // Every answer of the two /cache steps was counted by the server as a hit or a miss.
+    let (hits, misses) = (
+        server.record.hits.load(Ordering::Relaxed),
+        server.record.misses.load(Ordering::Relaxed),
+    );
+    assert_eq!(hits + misses, 2000);
+    let (user, header) = (tags("user"), tags("by header"));
+    assert_eq!(
+        count(&user, "true") + count(&header, "HIT"),
+        hits,
+        "{user:#?}\n{header:#?}"
+    );
+    assert_eq!(count(&user, "false") + count(&header, "MISS"), misses);
+    assert_eq!(count(&user, "true") + count(&user, "false"), 1000);
+    assert!(user.iter().all(|t| t["key"] == "from_cache"));
+    assert!(header.iter().all(|t| t["key"] == "cache"));
+    // Misses waited 3 ms at the server, hits did not: the split shows it.
+    let miss = user.iter().find(|t| t["value"] == "false").expect("misses");
+    assert!(
+        miss["latency_ms"]["p50"].as_f64().expect("p50") >= 3.0,
+        "{miss:#}"
+    );
+    // 1000 distinct ids: 20 values of their own and the rest as other, nothing lost.
+    let ids = tags("ids");
+    assert_eq!(ids.len(), 21, "{ids:#?}");
+    assert_eq!(ids[20]["value"], "other");
+    assert_eq!(count(&ids, "other"), 980);
+    let few = tags("few ids");
+    assert_eq!((few.len(), count(&few, "other")), (4, 997));
+    // The tag thresholds were judged on their own rows: a value never said fails.
+    let verdicts = doc["thresholds"].as_array().expect("verdicts");
+    assert_eq!(verdicts[0]["passed"], true, "{verdicts:#?}");
+    assert_eq!(verdicts[1]["passed"], true, "{verdicts:#?}");
+    assert_eq!(verdicts[2]["passed"], false, "{verdicts:#?}");
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.contains("[from_cache=false]"), "{stdout}");
+}
+
+#[test]
+fn a_threshold_on_a_tag_the_step_does_not_have_is_refused_before_any_load() {
+    let steps = "      - { name: user, get: /cache, tag_by: { json: body.from_cache } }\n      \
+                 - { name: plain, get: /cache }\n";
+    for (threshold, says) in [
+        ("user[cache=true]: p99 < 1s", "write [from_cache=VALUE]"),
+        ("plain[from_cache=true]: p99 < 1s", "no tag_by"),
+    ] {
+        let extra = format!("thresholds:\n  - \"{threshold}\"\n");
+        let (_dir, path) = scenario(&load("http://127.0.0.1:9", &extra, steps, 1));
+        let out = common::stampede(
+            &["validate", path.to_str().expect("utf-8 path")],
+            Duration::from_secs(30),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(says), "{threshold}: {stderr}");
+    }
 }

@@ -17,6 +17,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
     ("bad_duration", "5:13", "load.duration", "not a duration"),
     ("bad_rate", "4:9", "load.rate", "not a rate"),
     (
+        "bad_tag_by",
+        "6:17",
+        "flows[0].steps[0].tag_by",
+        "exactly one source",
+    ),
+    (
         "bad_server_time",
         "6:22",
         "flows[0].steps[0].server_time",

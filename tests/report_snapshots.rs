@@ -35,7 +35,11 @@ fn said(status: u16, failed_checks: u64, server: ServerTime) -> Outcome<'static>
 /// Four ticks of a two-step flow at fixed latencies; returns the per-tick snapshots (for
 /// the streaming formats) and the final one with its history.
 fn run() -> (Vec<Snapshot>, Snapshot) {
-    let rec = Recorder::new(2, Duration::from_secs(60)).with_flows(1);
+    // The pay step is split by what its responses say of the cache.
+    let tags = vec![None, Some(("from_cache".to_string(), 20))];
+    let rec = Recorder::new(2, Duration::from_secs(60))
+        .with_flows(1)
+        .with_tags(tags);
     let t0 = Instant::now();
     let names = vec![
         ("checkout".to_string(), "browse".to_string()),
@@ -80,12 +84,15 @@ fn run() -> (Vec<Snapshot>, Snapshot) {
                 ServerTime::Took((27 + tick * 5) * 1000 + i * 97)
             };
             let pay = said(status, failed, server);
-            rec.record(1, ms(30 + tick * 5), ms(30 + tick * 5), pay);
+            let cached = if i % 4 == 0 { "false" } else { "true" };
+            let took = ms(30 + tick * 5);
+            rec.record_in(1, Some(cached), took, took, pay);
             rec.end_iteration(Some((0, ms(40))));
         }
         rec.start();
-        rec.record(
+        rec.record_in(
             1,
+            Some("(none)"),
             Duration::from_secs(2),
             Duration::from_secs(2),
             Outcome::Failed {

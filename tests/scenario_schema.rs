@@ -217,6 +217,13 @@ fn places() -> Vec<Place> {
             )),
         },
         Place {
+            schema_path: &["defaults", "tag_by"],
+            field: "defaults.tag_by",
+            scenario: top(&format!(
+                "defaults: {{ tag_by: {{ status: true, {u}: 1 }} }}\n"
+            )),
+        },
+        Place {
             schema_path: &["thresholds", "[]"],
             field: "thresholds[0]",
             scenario: top(&format!(

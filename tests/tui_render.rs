@@ -11,7 +11,7 @@ use ratatui::style::Color;
 
 use stampede::metrics::{
     BUCKET_BOUNDS, Bucket, Change, CheckStat, ErrorClass, ErrorStat, IntervalStats, Level,
-    LiveState, LoadEvent, Percentiles, Phase, Snapshot, StepStats,
+    LiveState, LoadEvent, Percentiles, Phase, Snapshot, StepStats, Tag,
 };
 use stampede::tui::{App, Panel, Theme, draw};
 
@@ -57,6 +57,8 @@ fn step(flow: &str, name: &str, requests: u64, base_us: u64, errors: Vec<ErrorSt
             latency: percentiles(base_us + 300),
             server_time: percentiles(base_us * 7 / 10),
         },
+        tag: None,
+        tags: Vec::new(),
     }
 }
 
@@ -110,6 +112,16 @@ fn busy_snapshot(seq: u64, elapsed: Duration) -> Snapshot {
         soft: false,
     };
     steps[0].checks = vec![check("body.id == 42", 40_000, 0)];
+    // The first step is split by its cache: hits fast, misses slow.
+    steps[0].tags = [("true", 39_000, 300), ("false", 1_000, 6_000)]
+        .map(|(value, requests, base_us)| StepStats {
+            tag: Some(Tag {
+                key: "from_cache".into(),
+                value: value.into(),
+            }),
+            ..step("browse", "get user", requests, base_us, vec![])
+        })
+        .to_vec();
     steps[3].checks = vec![
         check("latency <= 200ms", 4_100, 205),
         check("body.paid exists", 4_100, 0),

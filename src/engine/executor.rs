@@ -24,7 +24,7 @@ use super::clock::now;
 use super::step::{Judgement, ReadyStep};
 use super::user::{Globals, User};
 use super::{Control, Failure, Reply, Transport};
-use crate::metrics::{ErrorClass, Outcome, Recorder};
+use crate::metrics::{ErrorClass, Outcome, Recorder, TAG_NONE};
 
 /// When a request's latency counts from (`begin`), when it was sent, and when it ended.
 #[derive(Debug, Clone, Copy)]
@@ -207,9 +207,14 @@ impl<'a> Iteration<'a> {
         }
     }
 
-    /// The outcome of a step's last request, and whether it failed the step (`None`: the
-    /// chain was stopped, there is nothing more to record).
-    fn outcome<'s>(&mut self, step: &'s ReadyStep, ending: Ending) -> Option<(Outcome<'s>, bool)> {
+    /// The outcome of a step's last request, whether it failed the step, and the answer's
+    /// tag value (a tagged step's answer; `None` otherwise) (`None`: the chain was stopped,
+    /// there is nothing more to record).
+    fn outcome<'s>(
+        &mut self,
+        step: &'s ReadyStep,
+        ending: Ending,
+    ) -> Option<(Outcome<'s>, bool, Option<String>)> {
         let outcome = match ending {
             Ending::Answered(reply, judged) => {
                 self.responded = true;
@@ -222,7 +227,7 @@ impl<'a> Iteration<'a> {
                     failed_checks: judged.failed_checks,
                     server: reply.server_time,
                 };
-                return Some((outcome, failed));
+                return Some((outcome, failed, judged.tag));
             }
             Ending::TooManyRedirects(reply) => {
                 self.responded = true;
@@ -253,7 +258,7 @@ impl<'a> Iteration<'a> {
             }
             Ending::Stopped => return None,
         };
-        Some((outcome, true))
+        Some((outcome, true, None))
     }
 }
 
@@ -287,8 +292,10 @@ impl StepPolicy for Iteration<'_> {
             server: reply.server_time,
         };
         let id = step.spec.id;
+        // A tagged step's hop is not judged: its tag is `(none)` (no-op when untagged).
+        let (latency, service) = (at.end - at.begin, at.end - at.sent);
         self.recorder
-            .record(id, at.end - at.begin, at.end - at.sent, hop);
+            .record_in(id, Some(TAG_NONE), latency, service, hop);
         // A stop ends the chain at a hop: no new request starts after it.
         if self.control.is_stopping() {
             return false;
@@ -302,18 +309,21 @@ impl StepPolicy for Iteration<'_> {
     fn ended(&mut self, step: &ReadyStep, ending: Ending, at: Timing) -> StepEnd {
         self.in_flight = None;
         let unsent = matches!(ending, Ending::Unsent(_));
-        let Some((outcome, failed)) = self.outcome(step, ending) else {
+        let Some((outcome, failed, tag)) = self.outcome(step, ending) else {
             return StepEnd::Stopped;
         };
         let id = step.spec.id;
+        // For a tagged step: a request without an answer to read is `(none)` too, so that
+        // its values' counts add up to the step's (the recorder ignores it otherwise).
+        let tag = Some(tag.as_deref().unwrap_or(TAG_NONE));
         if unsent {
             // Nothing was sent: no time to record.
-            self.recorder
-                .record(id, Duration::ZERO, Duration::ZERO, outcome);
+            let zero = Duration::ZERO;
+            self.recorder.record_in(id, tag, zero, zero, outcome);
             return StepEnd::Unsent(now());
         }
-        self.recorder
-            .record(id, at.end - at.begin, at.end - at.sent, outcome);
+        let (latency, service) = (at.end - at.begin, at.end - at.sent);
+        self.recorder.record_in(id, tag, latency, service, outcome);
         StepEnd::Sent {
             failed,
             end: at.end,
@@ -326,7 +336,9 @@ impl Drop for Iteration<'_> {
         if let Some((id, begin, sent)) = self.in_flight.take() {
             let end = now();
             let outcome = Outcome::Interrupted;
-            self.recorder.record(id, end - begin, end - sent, outcome);
+            let tag = Some(TAG_NONE);
+            self.recorder
+                .record_in(id, tag, end - begin, end - sent, outcome);
         }
         let whole = self
             .finished

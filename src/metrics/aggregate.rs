@@ -11,13 +11,13 @@ use hdrhistogram::Histogram;
 
 use super::histograms::latency_histogram;
 use super::history::{self, EncodedHistograms, History, SeriesBuilder, TickState};
-use super::interval::StepInterval;
+use super::interval::{StepInterval, Tagged};
 use super::outcome::ErrorClass;
 use super::recorder::Recorder;
 use super::shard::{Slots, slot};
 use super::snapshot::{
     BUCKET_BOUNDS, Bucket, CheckStat, ErrorStat, FlowStats, IntervalStats, LiveState, Percentiles,
-    Phase, Snapshot, StepStats, per_second,
+    Phase, Snapshot, StepStats, Tag, per_second,
 };
 use crate::redact::Redactor;
 
@@ -118,12 +118,7 @@ impl Aggregator {
 
     /// The time series and every step's whole-run histograms (then the total's).
     pub fn history(&self) -> History {
-        let encoded = |t: &Totals| EncodedHistograms {
-            latency: history::encode(&t.sums.latency),
-            service: history::encode(t.sums.service()),
-            server_time: t.sums.server_time().map(history::encode),
-            overhead: t.sums.overhead().map(history::encode),
-        };
+        let encoded = |t: &Totals| encode(&t.sums);
         History {
             series: self.series.series().clone(),
             histograms: self
@@ -159,9 +154,8 @@ impl Aggregator {
         let interval = interval_stats(&self.tick_total, length);
         absorb(&mut self.total, &self.tick_total, elapsed);
         let total = step_stats(
-            String::new(),
-            "total".into(),
-            &self.total,
+            (String::new(), "total".into()),
+            (&self.total.sums, &self.total.last_seen),
             interval,
             active,
             &self.redactor,
@@ -234,17 +228,27 @@ impl Aggregator {
                 (Some(tick), totals) => {
                     // Fold the step's tick into the run-wide tick before it is drained
                     // into totals.
-                    self.tick_total.add(tick);
+                    self.tick_total.add_figures(tick);
                     let totals = totals.get_or_insert_with(|| Box::new(self.empty.clone()));
                     absorb(totals, tick, elapsed);
                     &**totals
                 }
                 (None, totals) => totals.as_deref().unwrap_or(&self.empty),
             };
-            let (flow, name) = self.names.get(i).cloned().unwrap_or_default();
-            let mut stats = step_stats(flow, name, totals, interval, active, &self.redactor);
-            if let Some(names) = self.checks.get(i) {
-                stats.checks = check_stats(names, &totals.sums);
+            let names = self.names.get(i).cloned().unwrap_or_default();
+            let sums = (&totals.sums, &totals.last_seen);
+            let mut stats = step_stats(names, sums, interval, active, &self.redactor);
+            let checks = self.checks.get(i).map_or(&[][..], Vec::as_slice);
+            stats.checks = check_stats(checks, &totals.sums);
+            if let (Some(key), Some(tagged)) = (self.recorder.tag_key(i), totals.sums.tagged()) {
+                let tick = tick.and_then(StepInterval::tagged);
+                let rows = TagRows {
+                    key,
+                    checks,
+                    length,
+                    active,
+                };
+                stats.tags = rows.of(&stats, tagged, tick, &self.redactor);
             }
             steps.push(stats);
         }
@@ -260,6 +264,57 @@ impl Aggregator {
                 name: name.clone(),
                 iterations: h.len(),
                 duration: Percentiles::of(h),
+            })
+            .collect()
+    }
+}
+
+/// A step's (or the run's) whole-run histograms, encoded, its tag values' too.
+fn encode(s: &StepInterval) -> EncodedHistograms {
+    EncodedHistograms {
+        latency: history::encode(&s.latency),
+        service: history::encode(s.service()),
+        server_time: s.server_time().map(history::encode),
+        overhead: s.overhead().map(history::encode),
+        tags: s
+            .tagged()
+            .map(|t| t.each().map(|(_, sub)| encode(sub)).collect())
+            .unwrap_or_default(),
+    }
+}
+
+/// What a tagged step's rows per value share.
+struct TagRows<'a> {
+    key: &'a str,
+    checks: &'a [CheckName],
+    length: Duration,
+    active: Duration,
+}
+
+impl TagRows<'_> {
+    /// A row per value of `step`'s tag (`tagged` over the run, `tick` the last tick's), in
+    /// the values' order, `other` last.
+    fn of(
+        &self,
+        step: &StepStats,
+        tagged: &Tagged,
+        tick: Option<&Tagged>,
+        redactor: &Redactor,
+    ) -> Vec<StepStats> {
+        let empty = StepInterval::new(2);
+        tagged
+            .each()
+            .map(|(i, sums)| {
+                let last = tick.and_then(|t| t.intervals.get(i)?.as_deref());
+                let interval = interval_stats(last.unwrap_or(&empty), self.length);
+                let names = (step.flow.clone(), step.name.clone());
+                let mut row = step_stats(names, (sums, &NEVER), interval, self.active, redactor);
+                row.checks = check_stats(self.checks, sums);
+                row.tag = Some(Tag {
+                    key: self.key.to_string(),
+                    value: tagged.name(i).to_string(),
+                });
+                row
             })
             .collect()
     }
@@ -321,15 +376,18 @@ fn interval_stats(tick: &StepInterval, length: Duration) -> IntervalStats {
     }
 }
 
+/// When each error class was last seen: never, for a tag value's row (the step's row says).
+const NEVER: [Duration; ErrorClass::ALL.len()] = [Duration::ZERO; ErrorClass::ALL.len()];
+
+/// The figures of a step (or the run, or a tag value): `s` summed over the run, `last_seen`
+/// each error class, `interval` the last tick's.
 fn step_stats(
-    flow: String,
-    name: String,
-    t: &Totals,
+    (flow, name): (String, String),
+    (s, last_seen): (&StepInterval, &[Duration; ErrorClass::ALL.len()]),
     interval: IntervalStats,
     active: Duration,
     redactor: &Redactor,
 ) -> StepStats {
-    let s = &t.sums;
     let requests = s.completed();
     let mut statuses = s.statuses.clone();
     statuses.sort_unstable();
@@ -342,7 +400,7 @@ fn step_stats(
             sample: s.samples[class.index()]
                 .as_deref()
                 .map_or_else(String::new, |m| redactor.owned(m)),
-            last_seen: t.last_seen[class.index()],
+            last_seen: last_seen[class.index()],
         })
         .collect();
     errors_by_class.sort_by_key(|e| std::cmp::Reverse(e.count));
@@ -365,6 +423,8 @@ fn step_stats(
         checks: Vec::new(),
         distribution: distribution(&s.latency),
         interval,
+        tag: None,
+        tags: Vec::new(),
     }
 }
 

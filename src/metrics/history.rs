@@ -281,6 +281,8 @@ pub struct EncodedHistograms {
     pub server_time: Option<String>,
     /// Service time minus server time, µs, for the same responses.
     pub overhead: Option<String>,
+    /// A tagged step's, per value (in the order of `StepStats::tags`).
+    pub tags: Vec<EncodedHistograms>,
 }
 
 /// A histogram as HdrHistogram's own tools exchange it: the V2 encoding, deflated, in

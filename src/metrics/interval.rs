@@ -1,16 +1,19 @@
 //! One interval of one step (`StepInterval`): what a shard accumulates between two ticks,
-//! and, added up, what the aggregator keeps for a step over the whole run.
+//! and, added up, what the aggregator keeps for a step over the whole run; a tagged step's
+//! figures per tag value (`Tagged`, numbered by the step's `tags::TagRegistry`).
 //!
-//! Depends on `histograms` and `outcome`. Invariants: recording cannot fail (values are
+//! Depends on `histograms`, `outcome` and `tags`. Invariants: recording cannot fail (values are
 //! clamped to the run's highest, histograms auto-resize); a histogram is made only when its
 //! figure is first recorded, so a step costs what its values need.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
 use super::histograms::{Figure, Figures, add_into, latency_histogram, micros};
 use super::outcome::{ErrorClass, Outcome, ServerTime};
+use super::tags::{OTHER, TagRegistry};
 
 const CLASSES: usize = ErrorClass::ALL.len();
 
@@ -55,6 +58,8 @@ pub struct StepInterval {
     figures: Figures,
     /// The highest value the histograms record, in µs.
     high_us: u64,
+    /// The step's figures per tag value (`tag_by:`), once one was recorded.
+    tagged: Option<Box<Tagged>>,
 }
 
 impl StepInterval {
@@ -75,6 +80,7 @@ impl StepInterval {
             server_time_invalid: 0,
             figures: Figures::default(),
             high_us: high_us.max(2),
+            tagged: None,
         }
     }
 
@@ -160,6 +166,29 @@ impl StepInterval {
 
     fn clamp(&self, d: Duration) -> u64 {
         micros(d).min(self.high_us)
+    }
+
+    /// The step's figures per tag value, if it is tagged and recorded one.
+    pub fn tagged(&self) -> Option<&Tagged> {
+        self.tagged.as_deref()
+    }
+
+    /// Records how one request of the step ended, in the step's figures and in those of its
+    /// tag's `value` (numbered by `registry`).
+    pub(super) fn record_tagged(
+        &mut self,
+        registry: &TagRegistry,
+        value: &str,
+        (latency, service): (Duration, Duration),
+        outcome: Outcome<'_>,
+    ) {
+        let high_us = self.high_us;
+        let tagged = self.tagged.get_or_insert_with(Box::default);
+        let i = registry.index(&mut tagged.values, value);
+        tagged
+            .slot(i, high_us)
+            .record(latency, service, outcome.clone());
+        self.record(latency, service, outcome);
     }
 
     /// Records how one request of the step ended.
@@ -267,8 +296,20 @@ impl StepInterval {
         other.clear();
     }
 
-    /// Adds `other` into `self`.
+    /// Adds `other` into `self`, its figures per tag value too.
     pub fn add(&mut self, other: &StepInterval) {
+        self.add_figures(other);
+        if let Some(theirs) = &other.tagged {
+            let high_us = self.high_us;
+            self.tagged
+                .get_or_insert_with(Box::default)
+                .add(theirs, high_us);
+        }
+    }
+
+    /// Adds `other`'s figures into `self`, not its tags: for a sum over several steps (the
+    /// run's), whose tag values are numbered each by its own step.
+    pub fn add_figures(&mut self, other: &StepInterval) {
         // The service histograms first, while `self.latency` still holds only its own.
         self.add_service(other);
         add_into(&mut self.latency, &other.latency);
@@ -328,6 +369,58 @@ impl StepInterval {
         self.hops = 0;
         self.checks.clear();
         self.server_time_invalid = 0;
+        if let Some(tagged) = &mut self.tagged {
+            tagged.clear();
+        }
+    }
+}
+
+/// One interval's figures per tag value, by number (`other` is number `max`).
+#[derive(Debug, Clone, Default)]
+pub struct Tagged {
+    /// The values numbered so far (a copy of a prefix of the registry's).
+    pub values: Vec<Arc<str>>,
+    /// Figures per number, made when the number first records.
+    pub intervals: Vec<Option<Box<StepInterval>>>,
+}
+
+impl Tagged {
+    /// The interval of number `i`, made on its first use.
+    pub fn slot(&mut self, i: usize, high_us: u64) -> &mut StepInterval {
+        if self.intervals.len() <= i {
+            self.intervals.resize_with(i + 1, || None);
+        }
+        self.intervals[i].get_or_insert_with(|| Box::new(StepInterval::new(high_us)))
+    }
+
+    /// The value number `i` stands for.
+    pub fn name(&self, i: usize) -> &str {
+        self.values.get(i).map_or(OTHER, |v| v)
+    }
+
+    /// Every value with figures, by number: (number, its figures).
+    pub fn each(&self) -> impl Iterator<Item = (usize, &StepInterval)> {
+        self.intervals
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_deref().map(|s| (i, s)))
+    }
+
+    /// Adds `other`'s figures, number by number (both count by the same registry).
+    pub fn add(&mut self, other: &Tagged, high_us: u64) {
+        if other.values.len() > self.values.len() {
+            self.values = other.values.clone();
+        }
+        for (i, theirs) in other.each() {
+            self.slot(i, high_us).add(theirs);
+        }
+    }
+
+    /// Empties every value's figures, keeping the numbered values.
+    pub fn clear(&mut self) {
+        for s in self.intervals.iter_mut().flatten() {
+            s.clear();
+        }
     }
 }
 

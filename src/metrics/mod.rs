@@ -31,6 +31,7 @@ mod outcome;
 mod recorder;
 mod shard;
 mod snapshot;
+mod tags;
 pub mod ticker;
 
 pub use aggregate::{Aggregator, CheckName};
@@ -42,5 +43,6 @@ pub use outcome::{ErrorClass, Outcome, ServerTime};
 pub use recorder::Recorder;
 pub use snapshot::{
     BUCKET_BOUNDS, Bucket, CheckStat, ErrorStat, FlowStats, IntervalStats, LiveState, Percentiles,
-    Phase, Snapshot, StepStats, per_second,
+    Phase, Snapshot, StepStats, Tag, per_second,
 };
+pub use tags::{NONE as TAG_NONE, OTHER as TAG_OTHER};

@@ -120,8 +120,9 @@ pub enum ServerTime {
     Invalid,
 }
 
-/// The end of one request, as the recorder sees it.
-#[derive(Debug)]
+/// The end of one request, as the recorder sees it. Cloned only to record it twice: in its
+/// step and in its tag value's figures.
+#[derive(Debug, Clone)]
 pub enum Outcome<'a> {
     /// A response arrived and its body was read.
     Response {

@@ -16,6 +16,7 @@ use std::time::Duration;
 use super::histograms::{latency_histogram, micros};
 use super::outcome::Outcome;
 use super::shard::{Shard, slot};
+use super::tags::TagRegistry;
 
 thread_local! {
     // (recorder id, shard) for every recorder this thread has recorded into.
@@ -39,6 +40,8 @@ struct Inner {
     shards: Mutex<Vec<Arc<Shard>>>,
     dropped: AtomicU64,
     alive: Arc<()>,
+    /// Each step's tag (`tag_by:`), if it has one.
+    tags: Vec<Option<TagRegistry>>,
 }
 
 impl Recorder {
@@ -53,6 +56,7 @@ impl Recorder {
                 shards: Mutex::new(Vec::new()),
                 dropped: AtomicU64::new(0),
                 alive: Arc::new(()),
+                tags: Vec::new(),
             }),
         }
     }
@@ -64,6 +68,23 @@ impl Recorder {
             inner.flows = flows;
         }
         self
+    }
+
+    /// Splits the figures of the steps that have a tag: (its key, its most values of their
+    /// own), in plan order. Call before the recorder is cloned.
+    pub fn with_tags(mut self, tags: Vec<Option<(String, usize)>>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.tags = tags
+                .into_iter()
+                .map(|t| t.map(|(key, max)| TagRegistry::new(key, max)))
+                .collect();
+        }
+        self
+    }
+
+    /// The key of step `step`'s tag, if it has one.
+    pub fn tag_key(&self, step: usize) -> Option<&str> {
+        self.inner.tags.get(step)?.as_ref().map(TagRegistry::key)
     }
 
     /// Number of steps recorded.
@@ -91,6 +112,27 @@ impl Recorder {
         self.with_shard(|s| {
             if let Some(interval) = slot(&mut s.lock(), step, s.high_us()) {
                 interval.record(latency, service, outcome);
+            }
+        });
+    }
+
+    /// Records how a request of step `step` ended, whose response said `tag` for the step's
+    /// `tag_by` (`None`: the step has none).
+    pub fn record_in(
+        &self,
+        step: usize,
+        tag: Option<&str>,
+        latency: Duration,
+        service: Duration,
+        outcome: Outcome<'_>,
+    ) {
+        let registry = tag.and_then(|_| self.inner.tags.get(step)?.as_ref());
+        let (Some(value), Some(registry)) = (tag, registry) else {
+            return self.record(step, latency, service, outcome);
+        };
+        self.with_shard(|s| {
+            if let Some(interval) = slot(&mut s.lock(), step, s.high_us()) {
+                interval.record_tagged(registry, value, (latency, service), outcome);
             }
         });
     }

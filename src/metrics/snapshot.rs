@@ -157,16 +157,35 @@ pub struct StepStats {
     pub distribution: Vec<Bucket>,
     /// The last tick alone.
     pub interval: IntervalStats,
+    /// For a tag value's row: the tag and the value (`from_cache`, `true`).
+    pub tag: Option<Tag>,
+    /// For a tagged step: its figures per tag value (each a row of its own, in the order
+    /// the values were first seen, `other` last).
+    pub tags: Vec<StepStats>,
+}
+
+/// A tag value's row: which tag, which value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tag {
+    /// The tag's name (`from_cache`, `x-cache`, `status`).
+    pub key: String,
+    /// The value, `(none)` when the response did not say, `other` past `max_values`.
+    pub value: String,
 }
 
 impl StepStats {
-    /// `flow / step`, or just the name for the whole-run total.
+    /// `flow / step`, or just the name for the whole-run total; a tag value's row adds
+    /// `[key=value]`.
     pub fn label(&self) -> String {
-        if self.flow.is_empty() {
+        let mut label = if self.flow.is_empty() {
             self.name.clone()
         } else {
             format!("{} / {}", self.flow, self.name)
+        };
+        if let Some(tag) = &self.tag {
+            label.push_str(&format!(" [{}={}]", tag.key, tag.value));
         }
+        label
     }
 
     /// Fraction of completed requests that were errors (0 when nothing completed).

@@ -9,7 +9,8 @@
 //! `p99_ms`, `max_ms` (empty when the tick had no response), `in_flight`, `level` (VUs or
 //! arrivals per second), `dropped` (arrivals dropped in the tick, as in the JSON series),
 //! `server_p50_ms`, `server_p99_ms` (the time the server said it spent, `X-Process-Time` or
-//! `Server-Timing`; empty when no response of the tick said it).
+//! `Server-Timing`; empty when no response of the tick said it), `tag` (`key=value` on the
+//! row of a tagged step's value, right after its step's row; empty otherwise).
 //! Only the names can need quoting (`cell`), which also keeps a spreadsheet from running a
 //! name as a formula; the figures are plain numbers.
 
@@ -20,7 +21,7 @@ use super::export::{Exporter, Sink, Tick};
 use crate::metrics::{Level, Snapshot, StepStats};
 
 /// The columns, in order.
-pub const HEADER: [&str; 16] = [
+pub const HEADER: [&str; 17] = [
     "t_s",
     "length_s",
     "flow",
@@ -37,6 +38,7 @@ pub const HEADER: [&str; 16] = [
     "dropped",
     "server_p50_ms",
     "server_p99_ms",
+    "tag",
 ];
 
 /// Streams the series to its sink.
@@ -72,7 +74,11 @@ pub fn rows(snap: &Snapshot, header: bool, dropped_before: u64) -> std::io::Resu
         None => String::new(),
     };
     let dropped = snap.dropped.saturating_sub(dropped_before).to_string();
-    for step in snap.steps.iter().chain(std::iter::once(&snap.total)) {
+    let with_tags = snap
+        .steps
+        .iter()
+        .flat_map(|s| std::iter::once(s).chain(s.tags.iter()));
+    for step in with_tags.chain(std::iter::once(&snap.total)) {
         out.push_str(&row(snap, step, &level, &dropped).join(","));
         out.push('\n');
     }
@@ -91,7 +97,7 @@ pub fn cell(text: &str) -> Cow<'_, str> {
     Cow::Owned(format!("\"{prefix}{}\"", text.replace('"', "\"\"")))
 }
 
-fn row(snap: &Snapshot, step: &StepStats, level: &str, dropped: &str) -> [String; 16] {
+fn row(snap: &Snapshot, step: &StepStats, level: &str, dropped: &str) -> [String; 17] {
     let i = &step.interval;
     let of = |count: u64, us: u64| {
         if count == 0 {
@@ -119,6 +125,9 @@ fn row(snap: &Snapshot, step: &StepStats, level: &str, dropped: &str) -> [String
         dropped.to_string(),
         server(i.server_time.p50),
         server(i.server_time.p99),
+        step.tag.as_ref().map_or(String::new(), |t| {
+            cell(&format!("{}={}", t.key, t.value)).into_owned()
+        }),
     ]
 }
 

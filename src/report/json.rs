@@ -203,6 +203,19 @@ struct StatsDoc {
     checks: Vec<CheckDoc>,
     /// Only in a final result.
     hdr: Option<HdrDoc>,
+    /// A step's figures per tag value (`tag_by:`; empty when it has none). Not in the
+    /// total, nor in a tag value's own figures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tags: Option<Vec<TagDoc>>,
+}
+
+/// One value of a step's tag: which tag and value, and the same figures as a step.
+#[derive(Serialize)]
+struct TagDoc {
+    key: String,
+    value: String,
+    #[serde(flatten)]
+    stats: StatsDoc,
 }
 
 #[derive(Serialize)]
@@ -257,7 +270,9 @@ pub fn to_json(info: &RunInfo, snap: &Snapshot) -> String {
             .enumerate()
             .map(|(i, s)| {
                 let hdr = history.and_then(|h| h.histograms.get(i));
-                stats_doc(s, Some(s.flow.clone()), hdr)
+                let mut doc = stats_doc(s, Some(s.flow.clone()), hdr);
+                doc.tags = Some(tag_docs(s, hdr));
+                doc
             })
             .collect(),
         iterations: snap
@@ -383,6 +398,23 @@ fn series_doc(h: &History, snap: &Snapshot) -> SeriesDoc {
     }
 }
 
+/// A step's rows per tag value, with their histograms when the result is final.
+fn tag_docs(s: &StepStats, hdr: Option<&EncodedHistograms>) -> Vec<TagDoc> {
+    s.tags
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let tag = row.tag.clone().unwrap_or_default();
+            let hdr = hdr.and_then(|h| h.tags.get(i));
+            TagDoc {
+                key: tag.key,
+                value: tag.value,
+                stats: stats_doc(row, Some(row.flow.clone()), hdr),
+            }
+        })
+        .collect()
+}
+
 fn stats_doc(s: &StepStats, flow: Option<String>, hdr: Option<&EncodedHistograms>) -> StatsDoc {
     StatsDoc {
         flow,
@@ -430,6 +462,7 @@ fn stats_doc(s: &StepStats, flow: Option<String>, hdr: Option<&EncodedHistograms
             server_time: h.server_time.clone(),
             overhead: h.overhead.clone(),
         }),
+        tags: None,
     }
 }
 

@@ -246,16 +246,34 @@ fn p99_delta(baseline: &super::Baseline, step: &str) -> String {
     }
 }
 
-fn step_table(out: &mut String, snap: &Snapshot, baseline: Option<&super::Baseline>) {
-    // Escaped before measuring, so a name with control characters keeps the columns aligned.
-    let label = |s: &StepStats| printable(&s.label()).into_owned();
-    let width = snap
-        .steps
+/// Each step followed by its tag values' rows.
+fn with_tags(steps: &[StepStats]) -> impl Iterator<Item = &StepStats> {
+    steps
         .iter()
+        .flat_map(|s| std::iter::once(s).chain(s.tags.iter()))
+}
+
+/// A row's name in the tables: `flow / step`, or `  [key=value]` under its step for a tag
+/// value, escaped so that a name with control characters keeps the columns aligned.
+fn label(s: &StepStats) -> String {
+    match &s.tag {
+        Some(tag) => printable(&format!("  [{}={}]", tag.key, tag.value)).into_owned(),
+        None => printable(&s.label()).into_owned(),
+    }
+}
+
+/// The width of the tables' name column: the longest name, 5 to 48 characters.
+fn label_width(snap: &Snapshot) -> usize {
+    with_tags(&snap.steps)
         .map(|s| label(s).chars().count())
         .max()
         .unwrap_or(5)
-        .clamp(5, 48);
+        .clamp(5, 48)
+}
+
+fn step_table(out: &mut String, snap: &Snapshot, baseline: Option<&super::Baseline>) {
+    // Escaped before measuring, so a name with control characters keeps the columns aligned.
+    let width = label_width(snap);
     let _ = write!(
         out,
         "{:<width$}  {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
@@ -265,8 +283,7 @@ fn step_table(out: &mut String, snap: &Snapshot, baseline: Option<&super::Baseli
         let _ = write!(out, "  {:>10}", "p99 vs base");
     }
     out.push('\n');
-    let rows = snap.steps.iter().chain(std::iter::once(&snap.total));
-    for s in rows {
+    for s in with_tags(&snap.steps).chain(std::iter::once(&snap.total)) {
         let mut name = label(s);
         if name.chars().count() > width {
             name = name.chars().take(width - 1).collect::<String>() + "…";
@@ -285,7 +302,9 @@ fn step_table(out: &mut String, snap: &Snapshot, baseline: Option<&super::Baseli
             lat(l.max),
             s.error_rate() * 100.0,
         );
-        if let Some(b) = baseline {
+        if let Some(b) = baseline
+            && s.tag.is_none()
+        {
             let _ = write!(out, "  {:>11}", p99_delta(b, &label(s)));
         }
         out.push('\n');
@@ -299,14 +318,7 @@ fn server_time_table(out: &mut String, snap: &Snapshot) {
     if !snap.steps.iter().any(said) {
         return;
     }
-    let label = |s: &StepStats| printable(&s.label()).into_owned();
-    let width = snap
-        .steps
-        .iter()
-        .map(|s| label(s).chars().count())
-        .max()
-        .unwrap_or(5)
-        .clamp(5, 48);
+    let width = label_width(snap);
     let _ = writeln!(
         out,
         "{:<width$}  {:>10} {:>10} {:>10} {:>12} {:>12} {:>8}",
@@ -318,7 +330,10 @@ fn server_time_table(out: &mut String, snap: &Snapshot) {
         "overhead p99",
         "invalid"
     );
-    for s in snap.steps.iter().filter(|s| said(s)).chain([&snap.total]) {
+    for s in with_tags(&snap.steps)
+        .filter(|s| said(s))
+        .chain([&snap.total])
+    {
         let mut name = label(s);
         if name.chars().count() > width {
             name = name.chars().take(width - 1).collect::<String>() + "…";

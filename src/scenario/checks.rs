@@ -287,6 +287,35 @@ impl Test {
     }
 }
 
+impl Source {
+    /// The value the response has here, as text (`None`: it has none, or the body is not
+    /// JSON for a path; a JSON null is `null`).
+    pub fn value(&self, r: &mut Response<'_>) -> Option<String> {
+        match self {
+            Source::Status => Some(r.status.to_string()),
+            Source::Header(name) => r.header(name).map(str::to_string),
+            Source::Regex(re) => {
+                let text = r.text();
+                let caps = re.captures(&text)?;
+                caps.get(1)
+                    .or_else(|| caps.get(0))
+                    .map(|m| m.as_str().to_string())
+            }
+            Source::Body(path) => r.json().and_then(|root| path.find(root)).map(text_of),
+        }
+    }
+
+    /// Whether it reads the body.
+    pub fn needs_body(&self) -> bool {
+        matches!(self, Source::Body(_) | Source::Regex(_))
+    }
+
+    /// Whether it reads the headers.
+    pub fn needs_headers(&self) -> bool {
+        matches!(self, Source::Header(_))
+    }
+}
+
 impl Extraction {
     /// The extracted text, or why there is none.
     pub fn apply(&self, r: &mut Response<'_>) -> Result<String, String> {
@@ -322,12 +351,12 @@ impl Extraction {
 
     /// Whether it reads the body.
     pub fn needs_body(&self) -> bool {
-        matches!(self.source, Source::Body(_) | Source::Regex(_))
+        self.source.needs_body()
     }
 
     /// Whether it reads the headers.
     pub fn needs_headers(&self) -> bool {
-        matches!(self.source, Source::Header(_))
+        self.source.needs_headers()
     }
 }
 

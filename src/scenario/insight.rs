@@ -1,12 +1,38 @@
 //! What a step reads from its responses beyond judging them: where the server says how long
-//! it took (`server_time:`, `ServerClock`).
+//! it took (`server_time:`, `ServerClock`), and the value that splits its figures
+//! (`tag_by:`, `TagBy`).
 //!
-//! Plain validated values; the transport reads the headers they name
-//! (`engine::transport::stamp`). Depends on nothing else in the crate.
+//! Plain validated values; the transport reads the headers a clock names
+//! (`engine::transport::stamp`), the engine reads a tag's value when it judges a response.
+//! Depends on `checks` (a tag's source is an extraction's).
 
 use std::sync::Arc;
 
 use reqwest::header::HeaderName;
+
+use super::checks::{Response, Source};
+
+/// A step's tag (`tag_by:`): where its value comes from, and how many values get a row.
+#[derive(Debug, Clone)]
+pub struct TagBy {
+    /// The tag's name in reports: the JSON field's last key (`from_cache`), the header's
+    /// name, `status`, or `match` for a regex; `name:` sets another.
+    pub key: String,
+    /// Where the value is read.
+    pub source: Source,
+    /// The most values with a row of their own; later ones are `other` (`max_values`).
+    pub max_values: usize,
+}
+
+/// How many values of a tag get a row of their own, unless `max_values` says.
+pub const DEFAULT_MAX_VALUES: usize = 20;
+
+impl TagBy {
+    /// The response's value (`None`: it did not say; a JSON null is `null`).
+    pub fn value(&self, r: &mut Response<'_>) -> Option<String> {
+        self.source.value(r)
+    }
+}
 
 /// The unit of a number a server-time header holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -33,7 +33,7 @@ use std::path::Path;
 pub use checks::{Check, CheckKind, Expect, Extraction, Response, Source};
 pub use data::{DataMode, DataSet};
 pub use diag::{Problem, ScenarioError};
-pub use insight::{ServerClock, TimeUnit};
+pub use insight::{DEFAULT_MAX_VALUES, ServerClock, TagBy, TimeUnit};
 pub use plan::{
     Body, Flow, Http, Load, Model, Multipart, OnError, Part, PartContent, Plan, Proxies, ProxyUrl,
     Stage, Step, StepUrl, Target, Tls, TlsVersion,

@@ -14,7 +14,7 @@ use reqwest::header::{HeaderMap, HeaderName};
 
 use super::checks::{Expect, Extraction};
 use super::data::DataSet;
-use super::insight::ServerClock;
+use super::insight::{ServerClock, TagBy};
 use super::template::{JsonTemplate, Template};
 
 /// A validated scenario.
@@ -383,6 +383,8 @@ pub struct Step {
     pub follow_redirects: u32,
     /// Where its responses say the server's own time.
     pub server_time: ServerClock,
+    /// The value that splits its figures (`tag_by:`), if any.
+    pub tag_by: Option<TagBy>,
 }
 
 impl Step {

@@ -76,6 +76,7 @@ pub struct RawDefaults {
     pub max_body: Option<Spanned<String>>,
     pub follow_redirects: Option<Spanned<u64>>,
     pub server_time: Option<AnyValue>,
+    pub tag_by: Option<AnyValue>,
 }
 
 /// How much load and for how long.
@@ -131,6 +132,7 @@ pub struct RawStep {
     pub think: Option<Spanned<String>>,
     pub follow_redirects: Option<Spanned<u64>>,
     pub server_time: Option<AnyValue>,
+    pub tag_by: Option<AnyValue>,
 }
 
 impl RawStep {

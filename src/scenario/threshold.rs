@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use super::units::{parse_duration, parse_rate};
-use crate::metrics::{Percentiles, Snapshot, StepStats};
+use crate::metrics::{Percentiles, Snapshot, StepStats, Tag};
 
 /// A latency statistic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +146,8 @@ pub struct Threshold {
     pub text: String,
     /// The step it reads (an index into `Plan::steps`), or the whole run.
     pub step: Option<usize>,
+    /// One value of the step's tag it reads (`get user[from_cache=false]: p99 < 50ms`).
+    pub tag: Option<Tag>,
     /// What it measures.
     pub metric: Metric,
     /// How the measure compares with the limit.
@@ -188,10 +190,7 @@ impl Threshold {
                 Metric::NAMES
             )
         })?;
-        let step = match scope {
-            None | Some("") => None,
-            Some(scope) => Some(find_step(scope, steps)?),
-        };
+        let (step, tag) = scope_of(scope, steps)?;
         if step.is_some() && metric == Metric::DroppedRate {
             return Err(
                 "dropped_rate is a figure of the whole run; write it without a step".into(),
@@ -199,7 +198,10 @@ impl Threshold {
         }
         let value = value.trim();
         let limit = parse_limit(metric, value)?;
-        let scope_label = step.map(|i| format!("{} / {}: ", steps[i].0, steps[i].1));
+        let tag_label = tag
+            .as_ref()
+            .map_or(String::new(), |t| format!("[{}={}]", t.key, t.value));
+        let scope_label = step.map(|i| format!("{} / {}{tag_label}: ", steps[i].0, steps[i].1));
         let op_text = match op {
             Op::Lt => "<",
             Op::Le => "<=",
@@ -212,6 +214,7 @@ impl Threshold {
                 scope_label.unwrap_or_default()
             ),
             step,
+            tag,
             metric,
             op,
             limit,
@@ -226,6 +229,11 @@ impl Threshold {
         let stats: &StepStats = match self.step {
             Some(i) => snap.steps.get(i)?,
             None => &snap.total,
+        };
+        // A tag value that no response has said yet has no figures.
+        let stats = match &self.tag {
+            Some(tag) => stats.tags.iter().find(|t| t.tag.as_ref() == Some(tag))?,
+            None => stats,
         };
         match self.metric {
             Metric::Latency(stat) => (stats.latency.count > 0).then(|| stat.of(&stats.latency)),
@@ -281,6 +289,63 @@ impl Threshold {
 
 /// The step `scope` names: `flow/step` (spaces around `/` allowed) or a step name that is
 /// unique in the plan.
+/// The step a scope names (`None`: the whole run) and the value of its tag, if it names one.
+fn scope_of(
+    scope: Option<&str>,
+    steps: &[(String, String)],
+) -> Result<(Option<usize>, Option<Tag>), String> {
+    let (scope, tag) = match scope.map(split_tag) {
+        Some(split) => split?,
+        None => ("", None),
+    };
+    match scope {
+        "" if tag.is_some() => Err("a tag value belongs to a step; write e.g. \
+                                    \"get user[from_cache=false]: p99 < 50ms\""
+            .into()),
+        "" => Ok((None, None)),
+        scope => Ok((Some(find_step(scope, steps)?), tag)),
+    }
+}
+
+/// `get user[from_cache=false]` → (`get user`, the tag); a scope without `[...]` has none.
+fn split_tag(scope: &str) -> Result<(&str, Option<Tag>), String> {
+    let Some(inner) = scope.strip_suffix(']') else {
+        return Ok((scope, None));
+    };
+    let (step, tag) = inner
+        .rsplit_once('[')
+        .ok_or_else(|| format!("\"{scope}\" has a ] without its [; write STEP[KEY=VALUE]"))?;
+    let (key, value) = tag
+        .split_once('=')
+        .ok_or_else(|| format!("\"[{tag}]\" names no value; write STEP[KEY=VALUE]"))?;
+    let tag = Tag {
+        key: key.trim().to_string(),
+        value: value.trim().to_string(),
+    };
+    Ok((step.trim(), Some(tag)))
+}
+
+impl Threshold {
+    /// Whether its tag, if it has one, is the tag of its step; `keys` are each step's tag
+    /// key in plan order (`None`: the step has no `tag_by`).
+    pub fn tag_fits(&self, keys: &[Option<&str>]) -> Result<(), String> {
+        let (Some(tag), Some(step)) = (&self.tag, self.step) else {
+            return Ok(());
+        };
+        match keys.get(step).copied().flatten() {
+            Some(key) if key == tag.key => Ok(()),
+            Some(key) => Err(format!(
+                "the step's tag is \"{key}\", not \"{}\"; write [{key}=VALUE]",
+                tag.key
+            )),
+            None => Err(format!(
+                "the step has no tag_by; give it one, e.g. tag_by: {{ json: body.{} }}",
+                tag.key
+            )),
+        }
+    }
+}
+
 fn find_step(scope: &str, steps: &[(String, String)]) -> Result<usize, String> {
     let known = || {
         let names: Vec<String> = steps.iter().map(|(f, s)| format!("{f}/{s}")).collect();

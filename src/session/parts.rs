@@ -68,11 +68,18 @@ pub(super) fn client_options(plan: &Plan) -> ClientOptions {
     }
 }
 
-/// The recorder of a run, its histograms sized past the longest a request can take.
+/// The recorder of a run, its histograms sized past the longest a request can take, its
+/// tagged steps' figures split by value.
 pub(super) fn recorder(plan: &Plan) -> Recorder {
     let highest =
         (plan.longest_timeout() * 2 + plan.load.graceful_stop).max(Duration::from_secs(60));
-    Recorder::new(plan.step_count(), highest).with_flows(plan.flows.len())
+    let tags = plan
+        .steps()
+        .map(|(_, s)| s.tag_by.as_ref().map(|t| (t.key.clone(), t.max_values)))
+        .collect();
+    Recorder::new(plan.step_count(), highest)
+        .with_flows(plan.flows.len())
+        .with_tags(tags)
 }
 
 /// The aggregator of a run: its steps (`names`), their checks and flows, and the redactor

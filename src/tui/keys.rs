@@ -98,7 +98,7 @@ impl App {
         })
     }
 
-    /// The keys that change only what is shown: focus, expand, sort, zoom, help.
+    /// The keys that change only what is shown: focus, expand, sort, zoom, tags, help.
     fn view_key(&mut self, code: KeyCode) -> Outcome {
         match code {
             KeyCode::Tab | KeyCode::Right | KeyCode::Down => self.refocus(1),
@@ -112,6 +112,7 @@ impl App {
                 self.zoom = self.zoom.next();
                 self.rederive();
             }
+            KeyCode::Char('t') => self.show_tags = !self.show_tags,
             KeyCode::Char('?') => self.help = true,
             _ => {}
         }

@@ -36,6 +36,8 @@ pub struct App {
     pub zoom: Zoom,
     /// Whether the help overlay is open.
     pub help: bool,
+    /// Whether the steps table shows each tagged step's values under it (`t`).
+    pub show_tags: bool,
     /// Whether the user asked to stop (a second `q` then interrupts).
     pub quitting: bool,
     /// Leave as soon as the run has ended (Ctrl-C, a signal), not on the final screen.
@@ -68,6 +70,7 @@ impl App {
             sort: SortKey::Plan,
             zoom: Zoom::All,
             help: false,
+            show_tags: true,
             quitting: false,
             leave_at_end: false,
             aborting: false,

@@ -11,12 +11,13 @@ use serde_saphyr::{Location, Spanned};
 
 use super::body::build_body;
 use super::expect::{build_expect, build_extract};
-use super::insight::server_clock;
+use super::insight::{server_clock, tag_by};
 use super::names::Known;
 use super::request::{
     Defaults, add_headers, body_limit, build_query, method_and_url, redirect_limit,
 };
 use super::{Validator, positive_duration};
+use crate::scenario::insight::{ServerClock, TagBy};
 use crate::scenario::plan::{Body, Flow, OnError, Step};
 use crate::scenario::raw::{RawFlow, RawStep};
 use crate::scenario::units::parse_duration;
@@ -157,10 +158,7 @@ fn build_step(
     let expect = build_expect(s.expect.as_ref(), path, known, vd);
     let extract = build_extract(s.extract.as_ref(), path, vd);
     let on_error = on_error(s.on_error.as_ref(), path, vd);
-    let server_time = match &s.server_time {
-        Some(v) => server_clock(v, &format!("{path}.server_time"), vd),
-        None => Some(defaults.server_time.clone()),
-    };
+    let (server_time, tag_by) = insight(s, path, defaults, vd);
     let think = s
         .think
         .as_ref()
@@ -175,6 +173,7 @@ fn build_step(
     else {
         return None;
     };
+    let tag_by = tag_by?;
     if vd.problems.len() != before {
         return None;
     }
@@ -196,7 +195,27 @@ fn build_step(
         think,
         follow_redirects,
         server_time,
+        tag_by,
     })
+}
+
+/// The step's `server_time` and `tag_by` (its own, else the defaults'); `None` where the
+/// step's value is wrong.
+fn insight(
+    s: &RawStep,
+    path: &str,
+    defaults: &Defaults,
+    vd: &mut Validator<'_>,
+) -> (Option<ServerClock>, Option<Option<TagBy>>) {
+    let server_time = match &s.server_time {
+        Some(v) => server_clock(v, &format!("{path}.server_time"), vd),
+        None => Some(defaults.server_time.clone()),
+    };
+    let tag_by = match &s.tag_by {
+        Some(v) => tag_by(v, &format!("{path}.tag_by"), vd),
+        None => Some(defaults.tag_by.clone()),
+    };
+    (server_time, tag_by)
 }
 
 /// The step's headers (the defaults', then its own) and its body, which may set the
@@ -215,6 +234,7 @@ fn headers_and_body(
         max_body: defaults.max_body,
         follow_redirects: defaults.follow_redirects,
         server_time: defaults.server_time.clone(),
+        tag_by: defaults.tag_by.clone(),
     };
     if let Some(h) = &s.headers {
         add_headers(&mut headers, h, &format!("{path}.headers"), known, vd);

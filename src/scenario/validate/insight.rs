@@ -1,7 +1,7 @@
-//! What a step reads from its responses beyond judging them: `server_time:` (in `defaults`
-//! or a step), into a `ServerClock`.
+//! What a step reads from its responses beyond judging them, in `defaults` or a step:
+//! `server_time:` into a `ServerClock`, `tag_by:` into a `TagBy`.
 //!
-//! Depends on the `Validator` and the scenario's `insight` and `raw` types.
+//! Depends on the `Validator` and the scenario's `insight`, `checks` and `raw` types.
 
 use std::sync::Arc;
 
@@ -9,7 +9,8 @@ use reqwest::header::HeaderName;
 use serde_json::Value;
 
 use super::Validator;
-use crate::scenario::insight::{ServerClock, TimeUnit};
+use crate::scenario::checks::{JsonPath, Source};
+use crate::scenario::insight::{DEFAULT_MAX_VALUES, ServerClock, TagBy, TimeUnit};
 use crate::scenario::raw::AnyValue;
 
 /// What `server_time:` may say, for the error messages.
@@ -86,6 +87,103 @@ fn header_clock(map: &serde_json::Map<String, Value>) -> Result<ServerClock, Str
         }
     };
     Ok(ServerClock::Header { name, unit })
+}
+
+/// What `tag_by:` may say, for the error messages.
+const TAG_FORMS: &str = "write tag_by: { json: body.from_cache }, { header: X-Cache }, \
+    { status: true } or { regex: 'hit|miss' }, with max_values: N and name: KEY if you like, \
+    or tag_by: false";
+
+/// The most values a tag may give rows of their own.
+const MOST_MAX_VALUES: u64 = 1000;
+
+/// `tag_by:`: one source (`json`, `header`, `status`, `regex`) with `max_values` and `name`,
+/// or `false` (no tag, over the defaults' one). `None` after a problem (recorded);
+/// `Some(None)`: no tag.
+pub(super) fn tag_by(raw: &AnyValue, field: &str, vd: &mut Validator<'_>) -> Option<Option<TagBy>> {
+    let said = match &raw.value {
+        Value::Bool(false) => return Some(None),
+        Value::Object(map) => tag_of(map).map(Some),
+        other => Err(format!("tag_by is {other}; {TAG_FORMS}")),
+    };
+    said.map_err(|message| vd.problems.on(raw, field, message))
+        .ok()
+}
+
+/// `tag_by: { SOURCE, max_values?, name? }`; `Err` says what is wrong and what to write.
+fn tag_of(map: &serde_json::Map<String, Value>) -> Result<TagBy, String> {
+    const SOURCES: [&str; 4] = ["json", "header", "status", "regex"];
+    if let Some(key) = map
+        .keys()
+        .find(|k| !SOURCES.contains(&k.as_str()) && !matches!(k.as_str(), "max_values" | "name"))
+    {
+        return Err(format!(
+            "unknown field \"{key}\"; tag_by takes json, header, status, regex, max_values, name"
+        ));
+    }
+    let given: Vec<&str> = SOURCES
+        .into_iter()
+        .filter(|k| map.contains_key(*k))
+        .collect();
+    let [which] = given[..] else {
+        return Err(format!("tag_by needs exactly one source; {TAG_FORMS}"));
+    };
+    let (source, key) = tag_source(which, map)?;
+    let key = match map.get("name") {
+        None => key,
+        Some(Value::String(name)) if !name.trim().is_empty() => name.trim().to_string(),
+        Some(_) => return Err("name is the tag's name in reports, e.g. name: cache".into()),
+    };
+    let max_values = match map.get("max_values") {
+        None => DEFAULT_MAX_VALUES,
+        Some(v) => match v.as_u64() {
+            Some(n) if (1..=MOST_MAX_VALUES).contains(&n) => n as usize,
+            _ => {
+                return Err(format!(
+                    "max_values is {v}; write a whole number from 1 to {MOST_MAX_VALUES} (the \
+                     values past it are counted as other)"
+                ));
+            }
+        },
+    };
+    Ok(TagBy {
+        key,
+        source,
+        max_values,
+    })
+}
+
+/// The source `which` of a `tag_by:` and the tag's default name.
+fn tag_source(
+    which: &str,
+    map: &serde_json::Map<String, Value>,
+) -> Result<(Source, String), String> {
+    let text = map.get(which).and_then(Value::as_str).map(str::trim);
+    let (source, key) = match (which, text) {
+        ("json", Some(path)) => {
+            let path = JsonPath::parse(path)?;
+            let key = path.as_str().rsplit(['.', ']']).find(|k| !k.is_empty());
+            let key = key.unwrap_or("body").to_string();
+            (Source::Body(path), key)
+        }
+        ("header", Some(name)) => {
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                format!("\"{name}\" is not a header name; write e.g. header: X-Cache")
+            })?;
+            let key = name.as_str().to_string();
+            (Source::Header(name), key)
+        }
+        ("regex", Some(pattern)) => {
+            let re = regex_lite::Regex::new(pattern).map_err(|e| format!("not a regex: {e}"))?;
+            (Source::Regex(re), "match".to_string())
+        }
+        ("status", None) if map.get("status") == Some(&Value::Bool(true)) => {
+            (Source::Status, "status".to_string())
+        }
+        ("status", _) => return Err("write tag_by: { status: true }".into()),
+        _ => return Err(format!("tag_by's {which} takes text; {TAG_FORMS}")),
+    };
+    Ok((source, key))
 }
 
 #[cfg(test)]

@@ -214,7 +214,15 @@ pub fn build(raw: RawScenario, vd: &mut Validator<'_>) -> Option<Plan> {
         .iter()
         .flat_map(|f| f.steps.iter().map(|s| (f.name.clone(), s.name.clone())))
         .collect();
-    let thresholds = build_thresholds(raw.thresholds.as_deref(), &step_names, vd);
+    let tag_keys: Vec<Option<&str>> = flows
+        .iter()
+        .flat_map(|f| {
+            f.steps
+                .iter()
+                .map(|s| s.tag_by.as_ref().map(|t| t.key.as_str()))
+        })
+        .collect();
+    let thresholds = build_thresholds(raw.thresholds.as_deref(), (&step_names, &tag_keys), vd);
     let tls = build_tls(raw.tls.as_ref(), vd);
     if !vd.problems.is_empty() {
         return None;

@@ -1,6 +1,6 @@
 //! A step's request: method and URL, query and headers, and the `defaults:` they start
 //! from (with the limits a step or its defaults may set: timeout, `max_body`,
-//! `follow_redirects`, `server_time`).
+//! `follow_redirects`, `server_time`, `tag_by`).
 //!
 //! Depends on the `Validator`, `names`, `insight`, `raw`, `plan`, `template` and `units`. Invariant:
 //! literal header values are checked here; a templated one is checked when rendered.
@@ -12,10 +12,10 @@ use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_saphyr::Spanned;
 
-use super::insight::server_clock;
+use super::insight::{server_clock, tag_by};
 use super::names::{Known, compile, compile_spanned};
 use super::{DEFAULT_TIMEOUT, Validator, positive_duration, scalar_text};
-use crate::scenario::insight::ServerClock;
+use crate::scenario::insight::{ServerClock, TagBy};
 use crate::scenario::plan::StepUrl;
 use crate::scenario::raw::{AnyValue, RawDefaults, RawStep};
 use crate::scenario::template::Template;
@@ -211,6 +211,8 @@ pub struct Defaults {
     pub(super) follow_redirects: u32,
     /// Where responses say the server's own time.
     pub(super) server_time: ServerClock,
+    /// The value that splits each step's figures.
+    pub(super) tag_by: Option<TagBy>,
 }
 
 impl Defaults {
@@ -223,8 +225,12 @@ impl Defaults {
             max_body: DEFAULT_MAX_BODY,
             follow_redirects: 0,
             server_time: ServerClock::Auto,
+            tag_by: None,
         };
         if let Some(raw) = raw {
+            if let Some(v) = &raw.tag_by {
+                d.tag_by = tag_by(v, "defaults.tag_by", vd).flatten();
+            }
             if let Some(v) = &raw.server_time {
                 d.server_time =
                     server_clock(v, "defaults.server_time", vd).unwrap_or(ServerClock::Auto);

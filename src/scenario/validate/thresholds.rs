@@ -18,16 +18,19 @@ type Written = (String, bool, Duration);
 /// `thresholds:` and `--threshold`. An entry is a string (`"p99 < 200ms"`, `"checkout/pay:
 /// error_rate < 1%"`), a step's own list (`checkout/pay: [ "p99 < 1s" ]`, which is how YAML
 /// reads `checkout/pay: p99 < 1s`), or `{ threshold: ..., abort_on_fail: true, delay: 10s }`.
+/// `tags` are each step's tag key, in plan order, which a threshold on a tag value must
+/// name.
 pub(super) fn build_thresholds(
     raw: Option<&[AnyValue]>,
-    steps: &[(String, String)],
+    (steps, tags): (&[(String, String)], &[Option<&str>]),
     vd: &mut Validator<'_>,
 ) -> Vec<Threshold> {
     let mut out = Vec::new();
     for (i, entry) in raw.into_iter().flatten().enumerate() {
         let field = format!("thresholds[{i}]");
         for (text, abort, delay) in written(entry, &field, vd) {
-            match Threshold::parse(&text, steps) {
+            let parsed = Threshold::parse(&text, steps).and_then(|t| t.tag_fits(tags).map(|()| t));
+            match parsed {
                 Ok(mut t) => {
                     t.abort_on_fail = abort;
                     t.delay = delay;

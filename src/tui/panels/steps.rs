@@ -4,7 +4,8 @@
 //!
 //! Depends on `state` (the `App`, whose `derived.step_order` gives the order), `border`,
 //! `theme`, `text`, `format` and `metrics`. A new figure is one entry in `COLUMNS`, saying
-//! where it shows. The server's time (`srv`) and the overhead around it (`ovh`) show only
+//! where it shows. A tagged step's values (`tag_by`) follow it as rows of their own, which
+//! `t` hides and shows. The server's time (`srv`) and the overhead around it (`ovh`) show only
 //! when some step's responses say it. Invariant: each header says what its figure covers (the rate is the last
 //! tick's while the run goes on, the run's once it has ended; the rest the run's).
 
@@ -171,7 +172,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, border: Border) {
     let rows: Vec<Row> = sorted_steps(app)
         .into_iter()
         .map(|s| {
-            let mut cells = vec![truncate(&s.label(), name_width)];
+            let mut cells = vec![truncate(&row_label(s), name_width)];
             cells.extend(shown.iter().map(|c| (c.value)(app, s)));
             step_row(cells, s, border.theme)
         })
@@ -193,7 +194,7 @@ fn in_full(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block)
     let left = area.width.saturating_sub(2).saturating_sub(fixed);
     let longest = sorted_steps(app)
         .iter()
-        .map(|s| s.label().chars().count())
+        .map(|s| row_label(s).chars().count())
         .max()
         .unwrap_or(4) as u16;
     let name_width = longest.min(40).min(left.saturating_sub(12)).max(8);
@@ -201,7 +202,7 @@ fn in_full(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block)
     let rows: Vec<Row> = sorted_steps(app)
         .into_iter()
         .map(|s| {
-            let mut cells = vec![truncate(&s.label(), usize::from(name_width))];
+            let mut cells = vec![truncate(&row_label(s), usize::from(name_width))];
             cells.extend(shown.iter().map(|c| (c.value)(app, s)));
             cells.push(truncate(&error_classes(s), usize::from(classes_width)));
             step_row(cells, s, theme)
@@ -253,23 +254,36 @@ fn error_classes(s: &StepStats) -> String {
         .join(", ")
 }
 
-/// A step's row, red when it has errors.
+/// A step's row, red when it has errors; a tag value's row dimmed unless it has errors.
 fn step_row(cells: Vec<String>, s: &StepStats, theme: Theme) -> Row<'static> {
     let style = if s.errors > 0 {
         theme.bad()
+    } else if s.tag.is_some() {
+        theme.dim()
     } else {
         theme.text()
     };
     Row::new(cells).style(style)
 }
 
-/// The steps in the chosen order.
+/// The steps in the chosen order, each followed by its tag values' rows unless `t` hid them.
 fn sorted_steps(app: &App) -> Vec<&StepStats> {
+    let shown = if app.show_tags { usize::MAX } else { 0 };
     app.derived
         .step_order
         .iter()
         .filter_map(|&i| app.snap.steps.get(i))
+        .flat_map(|s| std::iter::once(s).chain(s.tags.iter().take(shown)))
         .collect()
+}
+
+/// A row's name: `flow / step`, or ` value · key` under its step for a tag value (the
+/// value first: a narrow column cuts the key, not the value).
+fn row_label(s: &StepStats) -> String {
+    match &s.tag {
+        Some(tag) => format!(" {} · {}", tag.value, tag.key),
+        None => s.label(),
+    }
 }
 
 /// A step's rate in the steps tables: the last tick's while the run goes on; once it has

@@ -32,6 +32,10 @@ const HELP: &[(&str, &str)] = &[
     ("enter", "expand the focused panel / back"),
     ("s", "change the per-step sort: plan, requests, p99, errors"),
     ("z", "chart window: whole run, last 60 s, last 10 s"),
+    (
+        "t",
+        "steps table: show or hide each tagged step's values (tag_by)",
+    ),
     ("?", "this help (any key closes it)"),
 ];
 
