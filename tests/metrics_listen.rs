@@ -40,7 +40,7 @@ fn sample(text: &str, name_and_labels: &str) -> Option<f64> {
 fn metrics_are_scraped_during_the_run_and_agree_with_the_result() {
     let demo = Demo::start();
     let (dir, path) = scenario(&format!(
-        "name: metrics\ntarget: {}\nload: {{ vus: 2, duration: 3s }}\nflows:\n  - name: f\n    steps:\n      - name: s\n        get: /delay/2\n",
+        "name: metrics\ntarget: {}\nload: {{ vus: 2, duration: 3s }}\nflows:\n  - name: f\n    steps:\n      - name: s\n        get: /delay/2\n        tag_by: {{ status: true }}\n",
         demo.url
     ));
     let json = dir.path().join("r.json");
@@ -86,6 +86,16 @@ fn metrics_are_scraped_during_the_run_and_agree_with_the_result() {
     let p50 = sample(&second, p50).expect("a median");
     assert!((0.002..0.05).contains(&p50), "the target waits 2 ms: {p50}");
     assert!(second.contains("# TYPE stampede_latency_seconds histogram"));
+    // The demo says its own time (X-Process-Time): at least the 2 ms it waits.
+    let server = "stampede_server_time_quantile_seconds{flow=\"f\",step=\"s\",quantile=\"0.5\"}";
+    let server = sample(&second, server).expect("the server's median");
+    assert!(
+        (0.002..p50).contains(&server),
+        "server {server} within latency {p50}"
+    );
+    // The tag's values have families of their own, labelled with the tag and the value.
+    let tagged = "stampede_tag_requests_total{flow=\"f\",step=\"s\",tag=\"status\",value=\"200\"}";
+    assert_eq!(sample(&second, tagged), Some(later), "{second}");
     assert!(second.trim_end().ends_with("# EOF"));
     openmetrics_parser(&second);
 
