@@ -10,8 +10,9 @@ use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 
 use stampede::metrics::{
-    BUCKET_BOUNDS, Bucket, Change, CheckStat, ErrorClass, ErrorStat, IntervalStats, Level,
-    LiveState, LoadEvent, Percentiles, Phase, Snapshot, StepStats,
+    BUCKET_BOUNDS, Bucket, Change, CheckStat, ConnectionCounts, ErrorClass, ErrorStat,
+    IntervalStats, Level, LiveState, LoadEvent, Percentiles, Phase, PhaseStats, Snapshot,
+    StepStats,
 };
 use stampede::tui::{App, Panel, Theme, draw};
 
@@ -46,6 +47,21 @@ fn step(flow: &str, name: &str, requests: u64, base_us: u64, errors: Vec<ErrorSt
         server_time: percentiles(base_us * 7 / 10),
         overhead: percentiles(base_us * 3 / 10),
         server_time_invalid: 0,
+        // https by IP address: connect and TLS per new connection, no DNS; most of the
+        // time waiting for the first byte.
+        phases: PhaseStats {
+            dns: Percentiles::default(),
+            connect: percentiles(base_us / 20 + 40),
+            tls: percentiles(base_us / 10 + 900),
+            write: percentiles(base_us / 100 + 10),
+            ttfb: percentiles(base_us * 8 / 10),
+            download: percentiles(base_us / 10),
+        },
+        connections: ConnectionCounts {
+            new: 22 + error_count,
+            reused: requests - 22 - error_count,
+            reconnects: error_count,
+        },
         statuses: vec![(200, requests - error_count), (500, error_count)],
         errors_by_class: errors,
         checks: Vec::new(),

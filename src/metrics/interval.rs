@@ -1,7 +1,7 @@
 //! One interval of one step (`StepInterval`): what a shard accumulates between two ticks,
 //! and, added up, what the aggregator keeps for a step over the whole run.
 //!
-//! Depends on `histograms` and `outcome`. Invariants: recording cannot fail (values are
+//! Depends on `histograms`, `outcome` and `phases`. Invariants: recording cannot fail (values are
 //! clamped to the run's highest, histograms auto-resize); a histogram is made only when its
 //! figure is first recorded, so a step costs what its values need.
 
@@ -11,6 +11,7 @@ use hdrhistogram::Histogram;
 
 use super::histograms::{Figure, Figures, add_into, latency_histogram, micros};
 use super::outcome::{ErrorClass, Outcome, ServerTime};
+use super::phases::{self, ConnectionCounts, Phases};
 
 const CLASSES: usize = ErrorClass::ALL.len();
 
@@ -49,6 +50,8 @@ pub struct StepInterval {
     /// Responses whose server time was not a time, or more than the service time itself
     /// (a clock that cannot be right): counted here, recorded nowhere.
     pub server_time_invalid: u64,
+    /// Its requests' connections: new, reused, and remade after the server closed one.
+    pub connections: ConnectionCounts,
     /// The figures with histograms of their own, each made when first recorded (µs): the
     /// open model's send lag, the generator's own honesty figure (a late send is counted
     /// in the latency, and this says how late the generator itself was).
@@ -73,6 +76,7 @@ impl StepInterval {
             hops: 0,
             checks: Vec::new(),
             server_time_invalid: 0,
+            connections: ConnectionCounts::default(),
             figures: Figures::default(),
             high_us: high_us.max(2),
         }
@@ -103,6 +107,11 @@ impl StepInterval {
     /// Service time minus server time in µs, for the responses that said their server time.
     pub fn overhead(&self) -> Option<&Histogram<u64>> {
         self.figures.get(Figure::Overhead)
+    }
+
+    /// A phase's times in µs (`phases::FIGURES`), if any was recorded.
+    pub(super) fn figure(&self, figure: Figure) -> Option<&Histogram<u64>> {
+        self.figures.get(figure)
     }
 
     /// Requests that completed (a response or an error), interrupted ones excluded.
@@ -172,11 +181,9 @@ impl StepInterval {
                 failure,
                 failed_checks,
                 server,
+                phases,
             } => {
-                self.record_times(latency, service);
-                self.record_server(service, server);
-                self.count_status(status);
-                self.bytes += bytes;
+                self.record_answer((latency, service), server, &phases, (status, bytes));
                 if let Some(expected) = unexpected {
                     let class = ErrorClass::StatusNotExpected;
                     self.errors[class.index()] += 1;
@@ -193,11 +200,9 @@ impl StepInterval {
                 status,
                 bytes,
                 server,
+                phases,
             } => {
-                self.record_times(latency, service);
-                self.record_server(service, server);
-                self.count_status(status);
-                self.bytes += bytes;
+                self.record_answer((latency, service), server, &phases, (status, bytes));
                 self.hops += 1;
             }
             Outcome::Failed {
@@ -205,9 +210,31 @@ impl StepInterval {
                 message,
                 status,
                 bytes,
-            } => self.record_failure(latency, service, class, message, (status, bytes)),
+                connection,
+            } => {
+                let (counts, figures) = (&mut self.connections, &mut self.figures);
+                phases::record_connection(counts, figures, connection, self.high_us);
+                self.record_failure(latency, service, class, message, (status, bytes));
+            }
             Outcome::Interrupted => self.interrupted += 1,
         }
+    }
+
+    /// A whole response (an answer or a followed redirect): its times, the server's time,
+    /// its phases, its status and body bytes.
+    fn record_answer(
+        &mut self,
+        (latency, service): (Duration, Duration),
+        server: ServerTime,
+        phases: &Phases,
+        (status, bytes): (u16, u64),
+    ) {
+        self.record_times(latency, service);
+        self.record_server(service, server);
+        let (counts, figures) = (&mut self.connections, &mut self.figures);
+        phases::record(counts, figures, phases, self.high_us);
+        self.count_status(status);
+        self.bytes += bytes;
     }
 
     /// A request that failed, with its status if one came and the body bytes read before.
@@ -273,6 +300,7 @@ impl StepInterval {
         self.add_service(other);
         add_into(&mut self.latency, &other.latency);
         self.figures.add(&other.figures);
+        self.connections.add(&other.connections);
         for &(status, n) in &other.statuses {
             match self.statuses.iter_mut().find(|(s, _)| *s == status) {
                 Some((_, m)) => *m += n,
@@ -328,6 +356,7 @@ impl StepInterval {
         self.hops = 0;
         self.checks.clear();
         self.server_time_invalid = 0;
+        self.connections = ConnectionCounts::default();
     }
 }
 
@@ -343,6 +372,7 @@ mod tests {
             message: String::new(),
             status: None,
             bytes: 0,
+            connection: Default::default(),
         };
         i.record(
             Duration::from_secs(5),
@@ -369,6 +399,7 @@ mod tests {
             failure: None,
             failed_checks: 0,
             server: ServerTime::Unknown,
+            phases: Default::default(),
         };
         i.record(Duration::from_millis(1), Duration::from_millis(1), bad);
         assert_eq!(i.completed(), 1);
@@ -445,6 +476,7 @@ mod tests {
             message: String::new(),
             status: Some(302),
             bytes: 0,
+            connection: Default::default(),
         };
         i.record(
             Duration::from_millis(3),
@@ -467,6 +499,7 @@ mod tests {
             failure: None,
             failed_checks: 0,
             server,
+            phases: Default::default(),
         };
         let ms = Duration::from_millis;
         // Open model: 9 ms of latency, 5 of them from the send; the server took 3.
