@@ -194,6 +194,7 @@ fn info(snap: &Snapshot) -> RunInfo {
             graceful_closes: None,
         }),
         proxy: None,
+        phases: false,
     }
 }
 
@@ -201,6 +202,18 @@ fn info(snap: &Snapshot) -> RunInfo {
 fn text_summary() {
     let (_, snap) = run();
     insta::assert_snapshot!(report::summary(&info(&snap), &snap));
+}
+
+/// `--phases`: each step's connections and the p50 / p99 of each phase it saw (no TLS: the
+/// fixture's connections are plain TCP).
+#[test]
+fn text_summary_with_phases() {
+    let (_, snap) = run();
+    let info = RunInfo {
+        phases: true,
+        ..info(&snap)
+    };
+    insta::assert_snapshot!(report::summary(&info, &snap));
 }
 
 #[test]
