@@ -707,6 +707,48 @@ fn open_model_shows_service_time_and_send_lag() {
     insta::assert_snapshot!(render(&app, 80, 24, true).backend());
 }
 
+/// Expanded, the steps panel has each step's connections and phases below its table: at
+/// 80×24 the counts and the connect, TLS, first-byte and download p99s; from 120 columns
+/// the reconnects, the write and the first byte's p50 too. A phase no step saw has no
+/// column (DNS: the fixture's connections are made to IP addresses), and a run with none
+/// seen leaves the whole panel to the steps.
+#[test]
+fn expanded_steps_show_connections_and_phases() {
+    let mut app = busy_app();
+    app.focus = Panel::Steps;
+    app.expanded = true;
+    let narrow = render(&app, 80, 24, false).backend().to_string();
+    for text in [
+        "connections and phases",
+        "reused",
+        "conn p99",
+        "tls p99",
+        "ttfb p99",
+        "dl p99",
+        "39,978",
+        "192.00ms",
+    ] {
+        assert!(narrow.contains(text), "80 columns: no {text}:\n{narrow}");
+    }
+    for text in ["dns p99", "write p99", "reconn"] {
+        assert!(!narrow.contains(text), "80 columns: {text}:\n{narrow}");
+    }
+    insta::assert_snapshot!("expanded_steps_80x24", render(&app, 80, 24, true).backend());
+    let wide = render(&app, 160, 48, false).backend().to_string();
+    for text in ["reconn", "write p99", "ttfb p50", "p99.9 run"] {
+        assert!(wide.contains(text), "160 columns: no {text}:\n{wide}");
+    }
+    assert!(!wide.contains("dns p99"), "{wide}");
+    let snap = Arc::make_mut(&mut app.snap);
+    for step in &mut snap.steps {
+        step.phases = PhaseStats::default();
+        step.connections = ConnectionCounts::default();
+    }
+    let unseen = render(&app, 80, 24, false).backend().to_string();
+    assert!(!unseen.contains("connections and phases"), "{unseen}");
+    assert!(unseen.contains("checkout / pay"), "{unseen}");
+}
+
 /// Expanded, the steps table has every percentile, the checks and the error classes, and
 /// the errors panel the full messages and the steps they came from.
 #[test]
