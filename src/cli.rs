@@ -301,6 +301,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub quiet: bool,
 
+    /// The summary also shows each step's phases (DNS, connect, TLS, write, time to first
+    /// byte, download: p50 / p99) and its new, reused and remade connections.
+    #[arg(long)]
+    pub phases: bool,
+
     /// No dashboard: progress lines on stderr, the summary on stdout (also whenever stdout
     /// is not a terminal).
     #[arg(long)]

@@ -465,6 +465,7 @@ fn run(args: &RunArgs) -> u8 {
         baseline: args.baseline.clone(),
         tolerance: args.tolerance,
         quiet: args.quiet,
+        phases: args.phases,
         display: display_for(args),
         preflight: !args.no_preflight,
         transport: args.transport,

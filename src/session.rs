@@ -50,6 +50,8 @@ pub struct SessionOptions {
     pub tolerance: f64,
     /// No summary at the end.
     pub quiet: bool,
+    /// The summary shows the phases table.
+    pub phases: bool,
     /// Dashboard or headless.
     pub display: Display,
     /// Connect to the target before the load (unless the plan turns it off).
@@ -187,6 +189,7 @@ async fn run_with<T: Transport>(
         ran.ending,
         ran.connections,
     );
+    info.phases = opts.phases;
     if let Some(saved) = baseline {
         info.baseline = Some(saved.compare(&info, &ran.snapshot, opts.tolerance)?);
     }

@@ -97,6 +97,12 @@ fn the_report_draws_in_a_browser_and_is_the_same_from_a_saved_result() {
             dom.contains("&lt;/script&gt;&lt;img src=x"),
             "the name is shown as text"
         );
+        // The phases card, with the phases the run saw.
+        assert!(dom.contains("Phases and connections"), "no phases card");
+        assert!(
+            dom.contains("ttfb p99") && dom.contains("reconnects"),
+            "no phases table"
+        );
     }
 }
 

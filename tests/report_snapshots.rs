@@ -8,20 +8,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use stampede::metrics::{
-    Aggregator, CheckName, ErrorClass, Level, LiveState, Outcome, Phase, Recorder, ServerTime,
-    Snapshot, TickState,
+    Aggregator, CheckName, ConnectionUse, Dial, ErrorClass, Level, LiveState, Outcome, Phase,
+    Phases, Recorder, ServerTime, Snapshot, TickState,
 };
 use stampede::report::{self, Ending, RunInfo};
 use stampede::scenario::{Load, Model, Stage, Threshold};
 
 const TICK: Duration = Duration::from_millis(250);
 
-fn ok(status: u16, failed_checks: u64) -> Outcome<'static> {
-    said(status, failed_checks, ServerTime::Unknown)
+fn ok(status: u16, failed_checks: u64, phases: Phases) -> Outcome<'static> {
+    said(status, failed_checks, ServerTime::Unknown, phases)
 }
 
 /// A response whose server said its time (or did not, or said something wrong).
-fn said(status: u16, failed_checks: u64, server: ServerTime) -> Outcome<'static> {
+fn said(status: u16, failed_checks: u64, server: ServerTime, phases: Phases) -> Outcome<'static> {
     Outcome::Response {
         status,
         bytes: 512,
@@ -29,6 +29,33 @@ fn said(status: u16, failed_checks: u64, server: ServerTime) -> Outcome<'static>
         failure: None,
         failed_checks,
         server,
+        phases,
+    }
+}
+
+/// The phases of the `i`th response of a tick, whose whole exchange took `took`: the first
+/// of each tick on a new connection (looked up by name, plain TCP; after the first tick, the
+/// server had closed the one before), the rest on kept ones; its first byte 400 µs before
+/// the end.
+fn phases(tick: u64, i: u64, took: Duration) -> Phases {
+    let us = Duration::from_micros;
+    let connection = if i == 0 {
+        ConnectionUse::New {
+            dial: Dial {
+                dns: Some(us(300)),
+                connect: us(100 + tick * 10),
+                tls: None,
+            },
+            reconnect: tick > 1,
+        }
+    } else {
+        ConnectionUse::Reused
+    };
+    Phases {
+        connection,
+        write: Some(us(15 + i)),
+        ttfb: Some(took - us(400 + 15 + i)),
+        download: Some(us(400)),
     }
 }
 
@@ -68,7 +95,7 @@ fn run() -> (Vec<Snapshot>, Snapshot) {
         for i in 0..(20 * tick) {
             let ms = |base: u64| Duration::from_micros(base * 1000 + i * 97);
             rec.start();
-            rec.record(0, ms(4), ms(4), ok(200, 0));
+            rec.record(0, ms(4), ms(4), ok(200, 0, phases(tick, i, ms(4))));
             rec.start();
             let (status, failed) = if i % 10 == 9 {
                 (503, 0)
@@ -83,9 +110,9 @@ fn run() -> (Vec<Snapshot>, Snapshot) {
             } else {
                 ServerTime::Took((27 + tick * 5) * 1000 + i * 97)
             };
-            let pay = said(status, failed, server);
-            let cached = if i % 4 == 0 { "false" } else { "true" };
             let took = ms(30 + tick * 5);
+            let pay = said(status, failed, server, phases(tick, i, took));
+            let cached = if i % 4 == 0 { "false" } else { "true" };
             rec.record_in(1, Some(cached), took, took, pay);
             rec.end_iteration(Some((0, ms(40))));
         }
@@ -100,6 +127,7 @@ fn run() -> (Vec<Snapshot>, Snapshot) {
                 message: "no response within 2s".into(),
                 status: None,
                 bytes: 0,
+                connection: ConnectionUse::Reused,
             },
         );
         let at = TICK * tick as u32;
@@ -172,6 +200,7 @@ fn info(snap: &Snapshot) -> RunInfo {
             graceful_closes: None,
         }),
         proxy: None,
+        phases: false,
     }
 }
 
@@ -179,6 +208,18 @@ fn info(snap: &Snapshot) -> RunInfo {
 fn text_summary() {
     let (_, snap) = run();
     insta::assert_snapshot!(report::summary(&info(&snap), &snap));
+}
+
+/// `--phases`: each step's connections and the p50 / p99 of each phase it saw (no TLS: the
+/// fixture's connections are plain TCP).
+#[test]
+fn text_summary_with_phases() {
+    let (_, snap) = run();
+    let info = RunInfo {
+        phases: true,
+        ..info(&snap)
+    };
+    insta::assert_snapshot!(report::summary(&info, &snap));
 }
 
 #[test]

@@ -10,8 +10,9 @@ use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 
 use stampede::metrics::{
-    BUCKET_BOUNDS, Bucket, Change, CheckStat, ErrorClass, ErrorStat, IntervalStats, Level,
-    LiveState, LoadEvent, Percentiles, Phase, Snapshot, StepStats, Tag,
+    BUCKET_BOUNDS, Bucket, Change, CheckStat, ConnectionCounts, ErrorClass, ErrorStat,
+    IntervalStats, Level, LiveState, LoadEvent, Percentiles, Phase, PhaseStats, Snapshot,
+    StepStats, Tag,
 };
 use stampede::tui::{App, Panel, Theme, draw};
 
@@ -46,6 +47,21 @@ fn step(flow: &str, name: &str, requests: u64, base_us: u64, errors: Vec<ErrorSt
         server_time: percentiles(base_us * 7 / 10),
         overhead: percentiles(base_us * 3 / 10),
         server_time_invalid: 0,
+        // https by IP address: connect and TLS per new connection, no DNS; most of the
+        // time waiting for the first byte.
+        phases: PhaseStats {
+            dns: Percentiles::default(),
+            connect: percentiles(base_us / 20 + 40),
+            tls: percentiles(base_us / 10 + 900),
+            write: percentiles(base_us / 100 + 10),
+            ttfb: percentiles(base_us * 8 / 10),
+            download: percentiles(base_us / 10),
+        },
+        connections: ConnectionCounts {
+            new: 22 + error_count,
+            reused: requests - 22 - error_count,
+            reconnects: error_count,
+        },
         statuses: vec![(200, requests - error_count), (500, error_count)],
         errors_by_class: errors,
         checks: Vec::new(),
@@ -701,6 +717,48 @@ fn open_model_shows_service_time_and_send_lag() {
     app.focus = Panel::LatencyNow;
     app.expanded = true;
     insta::assert_snapshot!(render(&app, 80, 24, true).backend());
+}
+
+/// Expanded, the steps panel has each step's connections and phases below its table: at
+/// 80×24 the counts and the connect, TLS, first-byte and download p99s; from 120 columns
+/// the reconnects, the write and the first byte's p50 too. A phase no step saw has no
+/// column (DNS: the fixture's connections are made to IP addresses), and a run with none
+/// seen leaves the whole panel to the steps.
+#[test]
+fn expanded_steps_show_connections_and_phases() {
+    let mut app = busy_app();
+    app.focus = Panel::Steps;
+    app.expanded = true;
+    let narrow = render(&app, 80, 24, false).backend().to_string();
+    for text in [
+        "connections and phases",
+        "reused",
+        "conn p99",
+        "tls p99",
+        "ttfb p99",
+        "dl p99",
+        "39,978",
+        "192.00ms",
+    ] {
+        assert!(narrow.contains(text), "80 columns: no {text}:\n{narrow}");
+    }
+    for text in ["dns p99", "write p99", "reconn"] {
+        assert!(!narrow.contains(text), "80 columns: {text}:\n{narrow}");
+    }
+    insta::assert_snapshot!("expanded_steps_80x24", render(&app, 80, 24, true).backend());
+    let wide = render(&app, 160, 48, false).backend().to_string();
+    for text in ["reconn", "write p99", "ttfb p50", "p99.9 run"] {
+        assert!(wide.contains(text), "160 columns: no {text}:\n{wide}");
+    }
+    assert!(!wide.contains("dns p99"), "{wide}");
+    let snap = Arc::make_mut(&mut app.snap);
+    for step in &mut snap.steps {
+        step.phases = PhaseStats::default();
+        step.connections = ConnectionCounts::default();
+    }
+    let unseen = render(&app, 80, 24, false).backend().to_string();
+    assert!(!unseen.contains("connections and phases"), "{unseen}");
+    assert!(unseen.contains("checkout / pay"), "{unseen}");
 }
 
 /// Expanded, the steps table has every percentile, the checks and the error classes, and

@@ -7,7 +7,9 @@
 //! Where the next features go: a retry is another attempt of `send_step`'s send (each one a
 //! request the policy sees, with its own latency); phase timings, server time and failure
 //! samples are read from the `Reply` where a policy makes an `Ending` into an outcome
-//! (`Iteration::ended`); a per-user `init` flow is `send_step` under a policy of its own.
+//! (`Iteration::ended`; the phases from the reply's `Marks` and the request's own send and
+//! end, so no clock is read for them here); a per-user `init` flow is `send_step` under a
+//! policy of its own.
 //!
 //! Depends on `step` (the prepared step), `user` (the state it renders from and extracts
 //! into), `backoff` (which failures are fast), `clock`, `metrics` (the recorder and outcomes)
@@ -24,7 +26,7 @@ use super::clock::now;
 use super::step::{Judgement, ReadyStep};
 use super::user::{Globals, User};
 use super::{Control, Failure, Reply, Transport};
-use crate::metrics::{ErrorClass, Outcome, Recorder, TAG_NONE};
+use crate::metrics::{ConnectionUse, ErrorClass, Outcome, Recorder, TAG_NONE};
 
 /// When a request's latency counts from (`begin`), when it was sent, and when it ended.
 #[derive(Debug, Clone, Copy)]
@@ -207,13 +209,14 @@ impl<'a> Iteration<'a> {
         }
     }
 
-    /// The outcome of a step's last request, whether it failed the step, and the answer's
-    /// tag value (a tagged step's answer; `None` otherwise) (`None`: the chain was stopped,
-    /// there is nothing more to record).
+    /// The outcome of a step's last request, timed by `at`, whether it failed the step, and
+    /// the answer's tag value (a tagged step's answer; `None` otherwise) (`None`: the chain
+    /// was stopped, there is nothing more to record).
     fn outcome<'s>(
         &mut self,
         step: &'s ReadyStep,
         ending: Ending,
+        at: Timing,
     ) -> Option<(Outcome<'s>, bool, Option<String>)> {
         let outcome = match ending {
             Ending::Answered(reply, judged) => {
@@ -226,6 +229,7 @@ impl<'a> Iteration<'a> {
                     failure: judged.failure,
                     failed_checks: judged.failed_checks,
                     server: reply.server_time,
+                    phases: reply.marks.phases(at.sent, at.end),
                 };
                 return Some((outcome, failed, judged.tag));
             }
@@ -236,6 +240,7 @@ impl<'a> Iteration<'a> {
                     message: step.too_many_redirects(reply.status),
                     status: Some(reply.status),
                     bytes: reply.bytes,
+                    connection: reply.marks.connection,
                 }
             }
             Ending::Failed(failure) => {
@@ -245,6 +250,7 @@ impl<'a> Iteration<'a> {
                     message: failure.message,
                     status: failure.status,
                     bytes: failure.bytes,
+                    connection: failure.connection,
                 }
             }
             Ending::Unsent(message) => {
@@ -254,6 +260,7 @@ impl<'a> Iteration<'a> {
                     message,
                     status: None,
                     bytes: 0,
+                    connection: ConnectionUse::Unknown,
                 }
             }
             Ending::Stopped => return None,
@@ -290,6 +297,7 @@ impl StepPolicy for Iteration<'_> {
             status: reply.status,
             bytes: reply.bytes,
             server: reply.server_time,
+            phases: reply.marks.phases(at.sent, at.end),
         };
         let id = step.spec.id;
         // A tagged step's hop is not judged: its tag is `(none)` (no-op when untagged).
@@ -309,7 +317,7 @@ impl StepPolicy for Iteration<'_> {
     fn ended(&mut self, step: &ReadyStep, ending: Ending, at: Timing) -> StepEnd {
         self.in_flight = None;
         let unsent = matches!(ending, Ending::Unsent(_));
-        let Some((outcome, failed, tag)) = self.outcome(step, ending) else {
+        let Some((outcome, failed, tag)) = self.outcome(step, ending, at) else {
             return StepEnd::Stopped;
         };
         let id = step.spec.id;

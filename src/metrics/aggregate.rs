@@ -13,11 +13,12 @@ use super::histograms::latency_histogram;
 use super::history::{self, EncodedHistograms, History, SeriesBuilder, TickState};
 use super::interval::{StepInterval, Tagged};
 use super::outcome::ErrorClass;
+use super::phases;
 use super::recorder::Recorder;
 use super::shard::{Slots, slot};
 use super::snapshot::{
     BUCKET_BOUNDS, Bucket, CheckStat, ErrorStat, FlowStats, IntervalStats, LiveState, Percentiles,
-    Phase, Snapshot, StepStats, Tag, per_second,
+    Phase, PhaseStats, Snapshot, StepStats, Tag, per_second,
 };
 use crate::redact::Redactor;
 
@@ -376,6 +377,20 @@ fn interval_stats(tick: &StepInterval, length: Duration) -> IntervalStats {
     }
 }
 
+/// The phases of a step's exchanges, each summarised (zeros for one never seen).
+fn phase_stats(s: &StepInterval) -> PhaseStats {
+    let [dns, connect, tls, write, ttfb, download] =
+        phases::FIGURES.map(|f| s.figure(f).map(Percentiles::of).unwrap_or_default());
+    PhaseStats {
+        dns,
+        connect,
+        tls,
+        write,
+        ttfb,
+        download,
+    }
+}
+
 /// When each error class was last seen: never, for a tag value's row (the step's row says).
 const NEVER: [Duration; ErrorClass::ALL.len()] = [Duration::ZERO; ErrorClass::ALL.len()];
 
@@ -418,6 +433,8 @@ fn step_stats(
         server_time: s.server_time().map(Percentiles::of).unwrap_or_default(),
         overhead: s.overhead().map(Percentiles::of).unwrap_or_default(),
         server_time_invalid: s.server_time_invalid,
+        phases: phase_stats(s),
+        connections: s.connections,
         statuses,
         errors_by_class,
         checks: Vec::new(),
@@ -442,6 +459,7 @@ mod tests {
             failure: None,
             failed_checks: 0,
             server: ServerTime::Unknown,
+            phases: Default::default(),
         };
         rec.record(
             step,
@@ -471,6 +489,7 @@ mod tests {
                 message: "slow".into(),
                 status: None,
                 bytes: 0,
+                connection: Default::default(),
             },
         );
         let snap = agg.tick(

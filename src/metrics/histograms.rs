@@ -44,11 +44,33 @@ pub(super) enum Figure {
     /// The service time minus the server's time: the network, queueing, parsing and the
     /// framework's work outside the server's own timer.
     Overhead,
+    /// A new connection's name resolution (see `phases`).
+    Dns,
+    /// A new connection's TCP connect.
+    Connect,
+    /// A new connection's TLS handshake.
+    Tls,
+    /// Writing the request.
+    Write,
+    /// From the request written to the response's first byte.
+    Ttfb,
+    /// From the first byte to the end of the body.
+    Download,
 }
 
 impl Figure {
     /// Every figure, in index order.
-    const ALL: [Figure; 3] = [Figure::SendLag, Figure::ServerTime, Figure::Overhead];
+    const ALL: [Figure; 9] = [
+        Figure::SendLag,
+        Figure::ServerTime,
+        Figure::Overhead,
+        Figure::Dns,
+        Figure::Connect,
+        Figure::Tls,
+        Figure::Write,
+        Figure::Ttfb,
+        Figure::Download,
+    ];
 
     fn index(self) -> usize {
         self as usize

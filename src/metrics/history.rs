@@ -350,6 +350,7 @@ mod tests {
                 failure: None,
                 failed_checks: 0,
                 server: ServerTime::Unknown,
+                phases: Default::default(),
             };
             i.record(d, d, ok);
         }

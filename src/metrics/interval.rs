@@ -2,7 +2,7 @@
 //! and, added up, what the aggregator keeps for a step over the whole run; a tagged step's
 //! figures per tag value (`Tagged`, numbered by the step's `tags::TagRegistry`).
 //!
-//! Depends on `histograms`, `outcome` and `tags`. Invariants: recording cannot fail (values are
+//! Depends on `histograms`, `outcome`, `phases` and `tags`. Invariants: recording cannot fail (values are
 //! clamped to the run's highest, histograms auto-resize); a histogram is made only when its
 //! figure is first recorded, so a step costs what its values need.
 
@@ -13,6 +13,7 @@ use hdrhistogram::Histogram;
 
 use super::histograms::{Figure, Figures, add_into, latency_histogram, micros};
 use super::outcome::{ErrorClass, Outcome, ServerTime};
+use super::phases::{self, ConnectionCounts, Phases};
 use super::tags::{OTHER, TagRegistry};
 
 const CLASSES: usize = ErrorClass::ALL.len();
@@ -52,6 +53,8 @@ pub struct StepInterval {
     /// Responses whose server time was not a time, or more than the service time itself
     /// (a clock that cannot be right): counted here, recorded nowhere.
     pub server_time_invalid: u64,
+    /// Its requests' connections: new, reused, and remade after the server closed one.
+    pub connections: ConnectionCounts,
     /// The figures with histograms of their own, each made when first recorded (µs): the
     /// open model's send lag, the generator's own honesty figure (a late send is counted
     /// in the latency, and this says how late the generator itself was).
@@ -78,6 +81,7 @@ impl StepInterval {
             hops: 0,
             checks: Vec::new(),
             server_time_invalid: 0,
+            connections: ConnectionCounts::default(),
             figures: Figures::default(),
             high_us: high_us.max(2),
             tagged: None,
@@ -109,6 +113,11 @@ impl StepInterval {
     /// Service time minus server time in µs, for the responses that said their server time.
     pub fn overhead(&self) -> Option<&Histogram<u64>> {
         self.figures.get(Figure::Overhead)
+    }
+
+    /// A phase's times in µs (`phases::FIGURES`), if any was recorded.
+    pub(super) fn figure(&self, figure: Figure) -> Option<&Histogram<u64>> {
+        self.figures.get(figure)
     }
 
     /// Requests that completed (a response or an error), interrupted ones excluded.
@@ -201,11 +210,9 @@ impl StepInterval {
                 failure,
                 failed_checks,
                 server,
+                phases,
             } => {
-                self.record_times(latency, service);
-                self.record_server(service, server);
-                self.count_status(status);
-                self.bytes += bytes;
+                self.record_answer((latency, service), server, &phases, (status, bytes));
                 if let Some(expected) = unexpected {
                     let class = ErrorClass::StatusNotExpected;
                     self.errors[class.index()] += 1;
@@ -222,11 +229,9 @@ impl StepInterval {
                 status,
                 bytes,
                 server,
+                phases,
             } => {
-                self.record_times(latency, service);
-                self.record_server(service, server);
-                self.count_status(status);
-                self.bytes += bytes;
+                self.record_answer((latency, service), server, &phases, (status, bytes));
                 self.hops += 1;
             }
             Outcome::Failed {
@@ -234,9 +239,31 @@ impl StepInterval {
                 message,
                 status,
                 bytes,
-            } => self.record_failure(latency, service, class, message, (status, bytes)),
+                connection,
+            } => {
+                let (counts, figures) = (&mut self.connections, &mut self.figures);
+                phases::record_connection(counts, figures, connection, self.high_us);
+                self.record_failure(latency, service, class, message, (status, bytes));
+            }
             Outcome::Interrupted => self.interrupted += 1,
         }
+    }
+
+    /// A whole response (an answer or a followed redirect): its times, the server's time,
+    /// its phases, its status and body bytes.
+    fn record_answer(
+        &mut self,
+        (latency, service): (Duration, Duration),
+        server: ServerTime,
+        phases: &Phases,
+        (status, bytes): (u16, u64),
+    ) {
+        self.record_times(latency, service);
+        self.record_server(service, server);
+        let (counts, figures) = (&mut self.connections, &mut self.figures);
+        phases::record(counts, figures, phases, self.high_us);
+        self.count_status(status);
+        self.bytes += bytes;
     }
 
     /// A request that failed, with its status if one came and the body bytes read before.
@@ -314,6 +341,7 @@ impl StepInterval {
         self.add_service(other);
         add_into(&mut self.latency, &other.latency);
         self.figures.add(&other.figures);
+        self.connections.add(&other.connections);
         for &(status, n) in &other.statuses {
             match self.statuses.iter_mut().find(|(s, _)| *s == status) {
                 Some((_, m)) => *m += n,
@@ -369,6 +397,7 @@ impl StepInterval {
         self.hops = 0;
         self.checks.clear();
         self.server_time_invalid = 0;
+        self.connections = ConnectionCounts::default();
         if let Some(tagged) = &mut self.tagged {
             tagged.clear();
         }
@@ -425,162 +454,5 @@ impl Tagged {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timeouts_count_in_latency_other_failures_do_not() {
-        let mut i = StepInterval::new(60_000_000);
-        let fail = |class| Outcome::Failed {
-            class,
-            message: String::new(),
-            status: None,
-            bytes: 0,
-        };
-        i.record(
-            Duration::from_secs(5),
-            Duration::from_secs(5),
-            fail(ErrorClass::Timeout),
-        );
-        i.record(
-            Duration::from_micros(50),
-            Duration::from_micros(50),
-            fail(ErrorClass::ConnectRefused),
-        );
-        assert_eq!(i.latency.len(), 1);
-        assert!(i.latency.min() >= 4_990_000);
-        assert_eq!(i.completed(), 2);
-    }
-
-    #[test]
-    fn unexpected_status_is_a_response_and_an_error() {
-        let mut i = StepInterval::new(1_000_000);
-        let bad = Outcome::Response {
-            status: 500,
-            bytes: 0,
-            unexpected: Some("200"),
-            failure: None,
-            failed_checks: 0,
-            server: ServerTime::Unknown,
-        };
-        i.record(Duration::from_millis(1), Duration::from_millis(1), bad);
-        assert_eq!(i.completed(), 1);
-        assert_eq!(i.errors[ErrorClass::StatusNotExpected.index()], 1);
-        assert_eq!(
-            i.samples[ErrorClass::StatusNotExpected.index()].as_deref(),
-            Some("expected 200, got 500")
-        );
-    }
-
-    /// The service histogram exists only once a service time differs from its latency, and
-    /// every way of adding intervals gives exactly the histogram of all service times.
-    #[test]
-    fn service_times_stay_exact_whether_kept_apart_or_not() {
-        let us = Duration::from_micros;
-        // (latency, service) pairs: a closed-model interval (equal) and an open one.
-        let closed: Vec<(u64, u64)> = (1..=300).map(|v| (v * 7, v * 7)).collect();
-        let open: Vec<(u64, u64)> = (1..=300).map(|v| (v * 11 + 900, v * 11)).collect();
-        let fill = |pairs: &[(u64, u64)]| {
-            let mut i = StepInterval::new(60_000_000);
-            for &(l, s) in pairs {
-                i.record(us(l), us(s), Outcome::ok());
-            }
-            i
-        };
-        let (a, b) = (fill(&closed), fill(&open));
-        assert!(a.service.is_none(), "equal times keep one histogram");
-        assert!(b.service.is_some());
-        let mut want = latency_histogram();
-        for &(_, s) in closed.iter().chain(&open) {
-            want.record(s).expect("records");
-        }
-        for (first, second) in [(&a, &b), (&b, &a)] {
-            let mut sum = StepInterval::new(60_000_000);
-            sum.add(first);
-            sum.add(second);
-            assert_eq!(sum.service().len(), 600);
-            for q in [0.0, 0.25, 0.5, 0.9, 0.99, 1.0] {
-                assert_eq!(
-                    sum.service().value_at_quantile(q),
-                    want.value_at_quantile(q),
-                    "q {q}"
-                );
-            }
-            assert_eq!(sum.latency.len(), 600);
-        }
-        let mut drained = fill(&open);
-        let mut into = fill(&closed);
-        into.drain_from(&mut drained);
-        assert!(drained.service.is_none() && drained.latency.is_empty());
-        assert_eq!(
-            into.service().value_at_quantile(0.5),
-            want.value_at_quantile(0.5)
-        );
-    }
-
-    #[test]
-    fn values_past_the_highest_are_recorded_as_the_highest() {
-        let mut i = StepInterval::new(1_000_000);
-        i.record(
-            Duration::from_secs(30),
-            Duration::from_secs(30),
-            Outcome::ok(),
-        );
-        assert_eq!(i.latency.len(), 1);
-        assert!(i.latency.max() >= 1_000_000 && i.latency.max() < 1_001_000);
-    }
-
-    #[test]
-    fn a_redirect_past_the_limit_keeps_its_latency() {
-        let mut i = StepInterval::new(1_000_000);
-        let exhausted = Outcome::Failed {
-            class: ErrorClass::TooManyRedirects,
-            message: String::new(),
-            status: Some(302),
-            bytes: 0,
-        };
-        i.record(
-            Duration::from_millis(3),
-            Duration::from_millis(3),
-            exhausted,
-        );
-        assert_eq!(i.latency.len(), 1);
-        assert_eq!((i.completed(), i.errors.iter().sum::<u64>()), (1, 1));
-    }
-
-    /// Server time and overhead are recorded from the service time, apart from the latency;
-    /// a value that cannot be right is counted, not recorded.
-    #[test]
-    fn server_time_splits_the_service_time_and_bad_values_are_counted() {
-        let mut i = StepInterval::new(60_000_000);
-        let said = |server| Outcome::Response {
-            status: 200,
-            bytes: 0,
-            unexpected: None,
-            failure: None,
-            failed_checks: 0,
-            server,
-        };
-        let ms = Duration::from_millis;
-        // Open model: 9 ms of latency, 5 of them from the send; the server took 3.
-        i.record(ms(9), ms(5), said(ServerTime::Took(3_000)));
-        i.record(ms(4), ms(4), said(ServerTime::Invalid));
-        // More than the client measured: a clock that cannot be right.
-        i.record(ms(4), ms(4), said(ServerTime::Took(4_001)));
-        i.record(ms(4), ms(4), said(ServerTime::Unknown));
-        let server = i.server_time().expect("one server time");
-        let overhead = i.overhead().expect("one overhead");
-        assert_eq!((server.len(), overhead.len()), (1, 1));
-        assert!(server.equivalent(server.value_at_quantile(0.5), 3_000));
-        assert!(overhead.equivalent(overhead.value_at_quantile(0.5), 2_000));
-        assert_eq!(i.server_time_invalid, 2);
-        assert_eq!(i.latency.len(), 4);
-        let mut sum = StepInterval::new(60_000_000);
-        sum.add(&i);
-        assert_eq!(sum.server_time_invalid, 2);
-        assert_eq!(sum.server_time().map(Histogram::len), Some(1));
-        i.clear();
-        assert_eq!(i.server_time_invalid, 0);
-        assert_eq!(i.server_time().map(Histogram::len), Some(0));
-    }
-}
+#[path = "interval_tests.rs"]
+mod tests;

@@ -5,7 +5,8 @@
 //! What lives here, from the hot path to the readers: `outcome` (how a request ended),
 //! `recorder` (the handle workers record through) over `shard` (one thread's area) and
 //! `interval` (one step's figures between two ticks) with `histograms` (the settings every
-//! histogram shares, and a step's lazily made figures); `aggregate` (the tick), `history`
+//! histogram shares, and a step's lazily made figures) and `phases` (a request's phases and
+//! the use of its connection); `aggregate` (the tick), `history`
 //! (the time series and whole-run histograms) and `snapshot` (the picture a tick gives);
 //! `live` (load levels and their changes, as plain values); `ticker` (the task that ticks
 //! once a second and streams each snapshot on, through the `Steering` and `Listener` traits
@@ -28,6 +29,7 @@ pub mod history;
 mod interval;
 mod live;
 mod outcome;
+mod phases;
 mod recorder;
 mod shard;
 mod snapshot;
@@ -40,9 +42,10 @@ pub use history::{History, TickState};
 pub use interval::StepInterval;
 pub use live::{Change, Level, LoadEvent, MIN_LIVE_RATE};
 pub use outcome::{ErrorClass, Outcome, ServerTime};
+pub use phases::{ConnectionCounts, ConnectionUse, Dial, Phases};
 pub use recorder::Recorder;
 pub use snapshot::{
     BUCKET_BOUNDS, Bucket, CheckStat, ErrorStat, FlowStats, IntervalStats, LiveState, Percentiles,
-    Phase, Snapshot, StepStats, Tag, per_second,
+    Phase, PhaseStats, Snapshot, StepStats, Tag, per_second,
 };
 pub use tags::{NONE as TAG_NONE, OTHER as TAG_OTHER};

@@ -1,9 +1,11 @@
 //! How a request ended: a status code, an error class, or interrupted by the stop.
 //!
-//! Plain values, depending on nothing in the crate; the engine makes them, `interval`
-//! records them.
+//! Plain values, depending only on `phases` (the types of a request's phases); the engine
+//! makes them, `interval` records them.
 
 use serde::Serialize;
+
+use super::phases::{ConnectionUse, Phases};
 
 /// Why a request did not produce an acceptable response. Every failure is one of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -138,6 +140,8 @@ pub enum Outcome<'a> {
         failed_checks: u64,
         /// The time the server says it spent on the request.
         server: ServerTime,
+        /// Its connection and the phases of its exchange.
+        phases: Phases,
     },
     /// A redirect that was followed (`follow_redirects`): a complete response, counted as
     /// a request of its step, but not judged (the chain's last answer is).
@@ -148,6 +152,8 @@ pub enum Outcome<'a> {
         bytes: u64,
         /// The time the server says it spent on the request.
         server: ServerTime,
+        /// Its connection and the phases of its exchange.
+        phases: Phases,
     },
     /// The request failed before a complete response.
     Failed {
@@ -159,6 +165,8 @@ pub enum Outcome<'a> {
         status: Option<u16>,
         /// Body bytes received before the failure.
         bytes: u64,
+        /// The connection it had before it failed (a new one is counted, with its phases).
+        connection: ConnectionUse,
     },
     /// The run's hard stop cut the request off.
     Interrupted,
@@ -176,6 +184,7 @@ impl Outcome<'static> {
             failure: None,
             failed_checks: 0,
             server: ServerTime::Unknown,
+            phases: Phases::default(),
         }
     }
 }

@@ -235,6 +235,7 @@ mod tests {
                             failure: None,
                             failed_checks: 0,
                             server: ServerTime::Unknown,
+                            phases: Default::default(),
                         };
                         rec.record(0, Duration::from_millis(2), Duration::from_millis(1), ok);
                     }

@@ -1,7 +1,8 @@
 //! The immutable picture of a run at one tick: what displays and reports read.
 //!
 //! Everything here is already computed (percentiles included), so a reader never touches a
-//! histogram or the clock. Depends on `history`, `live` and `outcome` (types only).
+//! histogram or the clock. Depends on `history`, `live`, `outcome` and `phases` (types
+//! only).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use hdrhistogram::Histogram;
 use super::history::History;
 use super::live::{Level, LoadEvent};
 use super::outcome::ErrorClass;
+use super::phases::ConnectionCounts;
 
 /// Where the run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +65,43 @@ impl Percentiles {
             p999: h.value_at_quantile(0.999),
             max: h.max(),
         }
+    }
+}
+
+/// The phases of a step's exchanges, each summarised over the requests that saw it: DNS,
+/// connect and TLS once per new connection, the rest per response (see `metrics::Phases`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PhaseStats {
+    /// A new connection's name resolution (not for an IP address).
+    pub dns: Percentiles,
+    /// A new connection's TCP connect.
+    pub connect: Percentiles,
+    /// A new connection's TLS handshake.
+    pub tls: Percentiles,
+    /// Writing the request (HTTP/1.1 only: where the transport sees the write).
+    pub write: Percentiles,
+    /// From the request written (or handed over) to the response's first byte.
+    pub ttfb: Percentiles,
+    /// From the first byte to the end of the body.
+    pub download: Percentiles,
+}
+
+impl PhaseStats {
+    /// Each phase with its name as reports give it, in the order of an exchange.
+    pub fn named(&self) -> [(&'static str, &Percentiles); 6] {
+        [
+            ("dns", &self.dns),
+            ("connect", &self.connect),
+            ("tls", &self.tls),
+            ("write", &self.write),
+            ("ttfb", &self.ttfb),
+            ("download", &self.download),
+        ]
+    }
+
+    /// Whether any phase was seen.
+    pub fn any(&self) -> bool {
+        self.named().iter().any(|(_, p)| p.count > 0)
     }
 }
 
@@ -147,6 +186,11 @@ pub struct StepStats {
     /// Responses whose server time could not be right (not a number, negative, or more
     /// than the service time): counted, not recorded.
     pub server_time_invalid: u64,
+    /// The phases of its exchanges, where the transport saw them.
+    pub phases: PhaseStats,
+    /// Its requests' connections: new, reused, and remade after the server closed one (all
+    /// zero when the transport does not say).
+    pub connections: ConnectionCounts,
     /// Responses per status code, ascending.
     pub statuses: Vec<(u16, u64)>,
     /// Errors per class, most frequent first.

@@ -38,6 +38,7 @@ impl RunInfo {
             insecure: insecure_applies(plan, base),
             connections,
             proxy: plan.http.proxy.as_ref().map(proxy_summary),
+            phases: false,
         }
     }
 }

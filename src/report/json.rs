@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use super::RunInfo;
 use crate::metrics::history::{Columns, EncodedHistograms, History};
-use crate::metrics::{Change, LoadEvent, Percentiles, Snapshot, StepStats};
+use crate::metrics::{Change, LoadEvent, Percentiles, PhaseStats, Snapshot, StepStats};
 use crate::scenario::Model;
 
 /// Bumped whenever a key is renamed or removed (adding keys keeps the version).
@@ -198,6 +198,10 @@ struct StatsDoc {
     overhead_ms: LatencyDoc,
     /// Responses whose server time could not be right: counted, not recorded.
     server_time_invalid: u64,
+    /// The phases of its exchanges, where the transport saw them.
+    phases_ms: PhasesDoc,
+    /// Its requests' connections (all zero when the transport does not say).
+    connections: ConnectionsDoc,
     status_codes: BTreeMap<String, u64>,
     errors_by_class: Vec<ErrorDoc>,
     checks: Vec<CheckDoc>,
@@ -216,6 +220,26 @@ struct TagDoc {
     value: String,
     #[serde(flatten)]
     stats: StatsDoc,
+}
+
+/// DNS, connect and TLS once per new connection; write, time to first byte and download
+/// per response.
+#[derive(Serialize)]
+struct PhasesDoc {
+    dns: LatencyDoc,
+    connect: LatencyDoc,
+    tls: LatencyDoc,
+    write: LatencyDoc,
+    ttfb: LatencyDoc,
+    download: LatencyDoc,
+}
+
+#[derive(Serialize)]
+struct ConnectionsDoc {
+    new: u64,
+    reused: u64,
+    /// New connections made because the server closed the one before.
+    reconnects: u64,
 }
 
 #[derive(Serialize)]
@@ -432,6 +456,12 @@ fn stats_doc(s: &StepStats, flow: Option<String>, hdr: Option<&EncodedHistograms
         server_time_ms: latency_doc(&s.server_time),
         overhead_ms: latency_doc(&s.overhead),
         server_time_invalid: s.server_time_invalid,
+        phases_ms: phases_doc(&s.phases),
+        connections: ConnectionsDoc {
+            new: s.connections.new,
+            reused: s.connections.reused,
+            reconnects: s.connections.reconnects,
+        },
         status_codes: s
             .statuses
             .iter()
@@ -463,6 +493,17 @@ fn stats_doc(s: &StepStats, flow: Option<String>, hdr: Option<&EncodedHistograms
             overhead: h.overhead.clone(),
         }),
         tags: None,
+    }
+}
+
+fn phases_doc(p: &PhaseStats) -> PhasesDoc {
+    PhasesDoc {
+        dns: latency_doc(&p.dns),
+        connect: latency_doc(&p.connect),
+        tls: latency_doc(&p.tls),
+        write: latency_doc(&p.write),
+        ttfb: latency_doc(&p.ttfb),
+        download: latency_doc(&p.download),
     }
 }
 

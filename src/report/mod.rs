@@ -89,6 +89,8 @@ pub struct RunInfo {
     pub connections: Option<crate::metrics::Connections>,
     /// The proxy requests went through, as named in the summary (no credentials).
     pub proxy: Option<String>,
+    /// `--phases`: the summary shows each step's phases and connections.
+    pub phases: bool,
 }
 
 /// The comparison with a saved run, for the summary.

@@ -1,10 +1,11 @@
-//! The text summary printed at the end of every run (headless or not).
+//! The text summary printed at the end of every run (headless or not); with `--phases`,
+//! the phases of each step's exchanges and the use of its connections too.
 
 use std::fmt::Write as _;
 
 use super::RunInfo;
 use crate::format::{bytes, format_latency, latency_or_dash, printable, thousands};
-use crate::metrics::{Percentiles, Snapshot, StepStats};
+use crate::metrics::{Percentiles, PhaseStats, Snapshot, StepStats};
 use crate::scenario::Model;
 
 /// The end-of-run summary: run description, one row per step, latency, statuses and errors.
@@ -43,6 +44,9 @@ pub fn summary(info: &RunInfo, snap: &Snapshot) -> String {
     step_table(&mut out, snap, info.baseline.as_ref());
     out.push('\n');
     server_time_table(&mut out, snap);
+    if info.phases {
+        phases_table(&mut out, snap);
+    }
     latency_lines(&mut out, &t.latency, &t.service, info);
     send_lag_line(&mut out, &t.send_lag, info);
     status_line(&mut out, t);
@@ -356,6 +360,80 @@ fn server_time_table(out: &mut String, snap: &Snapshot) {
         "(server: its X-Process-Time or Server-Timing · overhead = service time − server \
          time: network, queueing, parsing, framework)\n"
     );
+}
+
+/// `--phases`: each step's connections (new, reused, remade after the server closed one)
+/// and the p50 / p99 of each phase some step saw.
+fn phases_table(out: &mut String, snap: &Snapshot) {
+    let rows: Vec<&StepStats> = snap.steps.iter().chain([&snap.total]).collect();
+    let seen: Vec<usize> = (0..6)
+        .filter(|&i| rows.iter().any(|s| s.phases.named()[i].1.count > 0))
+        .collect();
+    let counted = |s: &StepStats| s.connections.new + s.connections.reused > 0;
+    if seen.is_empty() && !rows.iter().any(|s| counted(s)) {
+        let _ = writeln!(
+            out,
+            "phases    none seen (the transport does not time them)\n"
+        );
+        return;
+    }
+    let width = name_width(snap);
+    let names = PhaseStats::default().named().map(|(name, _)| name);
+    let _ = write!(
+        out,
+        "{:<width$}  {:>8} {:>8} {:>10}",
+        "phases", "new", "reused", "reconnects"
+    );
+    for &i in &seen {
+        let _ = write!(out, " {:>19}", names[i]);
+    }
+    out.push('\n');
+    for s in rows {
+        let c = &s.connections;
+        let _ = write!(
+            out,
+            "{:<width$}  {:>8} {:>8} {:>10}",
+            cut(s, width),
+            thousands(c.new),
+            thousands(c.reused),
+            thousands(c.reconnects)
+        );
+        let phases = s.phases.named();
+        for &i in &seen {
+            let p = phases[i].1;
+            let cell = match p.count {
+                0 => "—".to_string(),
+                _ => format!("{} / {}", format_latency(p.p50), format_latency(p.p99)),
+            };
+            let _ = write!(out, " {cell:>19}");
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "(p50 / p99 · dns, connect, tls: once per new connection · write: to the request sent \
+         · ttfb: to the first byte · download: to the body's end)\n"
+    );
+}
+
+/// The width of the step column: the longest step name, within 5 ..= 48.
+fn name_width(snap: &Snapshot) -> usize {
+    snap.steps
+        .iter()
+        .map(|s| printable(&s.label()).chars().count())
+        .max()
+        .unwrap_or(5)
+        .clamp(5, 48)
+}
+
+/// A step's name, escaped, cut with `…` to `width`.
+fn cut(s: &StepStats, width: usize) -> String {
+    let name = printable(&s.label()).into_owned();
+    if name.chars().count() > width {
+        name.chars().take(width - 1).collect::<String>() + "…"
+    } else {
+        name
+    }
 }
 
 fn latency_lines(out: &mut String, latency: &Percentiles, service: &Percentiles, info: &RunInfo) {

@@ -1,23 +1,23 @@
 //! The contract between the engine and a transport: the `Transport` trait (how one
 //! request is sent and its whole response read), what it is given (`Prepared`, with its
-//! `Wire` encoding and what to `Keep`) and what it gives back (`Reply`, or a `Failure`),
-//! and the `USER_AGENT` every transport sends.
+//! `Wire` encoding and what to `Keep`) and what it gives back (`Reply` with the `Marks` its
+//! phases are timed from, or a `Failure`), and the `USER_AGENT` every transport sends.
 //!
 //! The engine sees only this trait, so transports can be swapped without touching the
 //! worker loop, and tests can use a fake. Invariant: a transport never retries; every
 //! attempt is one recorded request. Depends on `failure` (the `Failure` type), `metrics`
-//! (the `Connections` counts a transport reports, the `ServerTime` a reply says) and the
-//! scenario's `ServerClock`.
+//! (the `Connections` counts a transport reports, the `ServerTime` a reply says, the
+//! `Phases` its marks make) and the scenario's `ServerClock`.
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, Url};
 
 use super::failure::Failure;
-use crate::metrics::{Connections, ServerTime};
+use crate::metrics::{ConnectionUse, Connections, Phases, ServerTime};
 use crate::scenario::ServerClock;
 
 /// A request ready to send: everything resolved, nothing left to parse.
@@ -115,6 +115,45 @@ pub struct Reply {
     pub cut: bool,
     /// The time the server says it spent (read as the request's `clock` says).
     pub server_time: ServerTime,
+    /// Its connection, and the instants its phases are timed from.
+    pub marks: Marks,
+}
+
+/// What a transport saw of an exchange's course: its connection, and instants on the
+/// engine's clock (`engine::clock`, the one the executor times requests with), from which
+/// the executor makes its `Phases` with the send and end it has read anyway. So a transport
+/// reads the clock only where a phase ends inside it (two reads per request on HTTP/1.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Marks {
+    /// Kept, or new with what making it took.
+    pub connection: ConnectionUse,
+    /// A new connection was ready (TCP, tunnel and TLS done): its request's write counts
+    /// from here.
+    pub ready: Option<Instant>,
+    /// The request was written (HTTP/1.1: its last byte handed to the socket).
+    pub written: Option<Instant>,
+    /// The request was handed to its connection, whose write is not seen (HTTP/2): the
+    /// wait for the first byte counts from here, and there is no write phase.
+    pub handed: Option<Instant>,
+    /// The response's first byte arrived (HTTP/2 and reqwest: its head).
+    pub first_byte: Option<Instant>,
+}
+
+impl Marks {
+    /// The phases of an exchange sent at `sent` that ended at `end`: the write from the new
+    /// connection's readiness (or the send), the time to first byte from the write (or the
+    /// hand-over, or else the same start), the download from the first byte to the end.
+    /// A phase whose instant the transport did not see is left out, never made up.
+    pub fn phases(&self, sent: Instant, end: Instant) -> Phases {
+        let start = self.ready.unwrap_or(sent);
+        let asked = self.written.or(self.handed).unwrap_or(start);
+        Phases {
+            connection: self.connection,
+            write: self.written.map(|w| w.saturating_duration_since(start)),
+            ttfb: self.first_byte.map(|f| f.saturating_duration_since(asked)),
+            download: self.first_byte.map(|f| end.saturating_duration_since(f)),
+        }
+    }
 }
 
 /// Sends one request and reads the whole response.
@@ -146,6 +185,67 @@ pub const USER_AGENT: &str = concat!("stampede/", env!("CARGO_PKG_VERSION"));
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::Dial;
+
+    #[test]
+    fn phases_are_timed_between_the_marks_a_transport_saw() {
+        let sent = Instant::now();
+        let at = |ms: u64| sent + Duration::from_millis(ms);
+        let ms = |n: u64| Some(Duration::from_millis(n));
+        // HTTP/1.1 on a new connection: ready at 5, written at 6, first byte at 36, end 40.
+        let new = ConnectionUse::New {
+            dial: Dial {
+                dns: None,
+                connect: Duration::from_millis(5),
+                tls: None,
+            },
+            reconnect: false,
+        };
+        let http1 = Marks {
+            connection: new,
+            ready: Some(at(5)),
+            written: Some(at(6)),
+            handed: None,
+            first_byte: Some(at(36)),
+        };
+        let phases = http1.phases(sent, at(40));
+        assert_eq!(phases.connection, new);
+        assert_eq!(
+            (phases.write, phases.ttfb, phases.download),
+            (ms(1), ms(30), ms(4))
+        );
+        // On a kept connection the write counts from the send.
+        let kept = Marks {
+            connection: ConnectionUse::Reused,
+            ready: None,
+            ..http1
+        };
+        assert_eq!(kept.phases(sent, at(40)).write, ms(6));
+        // HTTP/2: no write seen; the wait counts from the hand-over.
+        let h2 = Marks {
+            written: None,
+            handed: Some(at(2)),
+            ..kept
+        };
+        let phases = h2.phases(sent, at(40));
+        assert_eq!(
+            (phases.write, phases.ttfb, phases.download),
+            (None, ms(34), ms(4))
+        );
+        // reqwest: only the head's arrival; the wait counts from the send.
+        let pooled = Marks {
+            connection: ConnectionUse::Unknown,
+            first_byte: Some(at(20)),
+            ..Marks::default()
+        };
+        let phases = pooled.phases(sent, at(40));
+        assert_eq!(
+            (phases.write, phases.ttfb, phases.download),
+            (None, ms(20), ms(20))
+        );
+        // Nothing seen, nothing recorded.
+        assert_eq!(Marks::default().phases(sent, at(40)), Phases::default());
+    }
 
     #[test]
     fn only_a_reusable_request_keeps_its_encoding_and_a_clone_never_carries_it() {

@@ -2,16 +2,20 @@
 //! preflight: TCP to the target, or to a proxy (a CONNECT tunnel for https and HTTP/2; for
 //! plain HTTP/1.1 the proxy forwards requests written in absolute form), then TLS with the
 //! run's configuration (`tls`) and, for HTTP/2, ALPN's `h2` required. Counts the
-//! connections it makes; `Io` is the connection, with the read that reuses its buffer.
-//! Depends on `tls`, `credentials` (the proxy's), `failure`, the plan's `Tls` and `Http`,
-//! and `metrics` (error classes). Invariant: a connection is counted once it is usable (TCP,
-//! tunnel and TLS done), and is made within the connect timeout or fails as `timeout`.
+//! connections it makes and times each one's phases (`Dialed`: DNS, connect, TLS, on the
+//! engine's clock); `Io` is the connection, with the read that reuses its buffer.
+//! Depends on `tls`, `credentials` (the proxy's), `failure`, the engine's `clock`, the
+//! plan's `Tls` and `Http`, and `metrics` (error classes, `Dial`). Invariant: a connection
+//! is counted once it is usable (TCP, tunnel and TLS done), and is made within the connect
+//! timeout or fails as `timeout`; the name is resolved apart from the connect only so that
+//! each is timed (an IP address is not looked up, as before).
 
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -20,7 +24,8 @@ use tokio::net::TcpStream;
 use super::credentials::proxy_authorization;
 use super::failure::{Failure, Signs, fail};
 use super::tls;
-use crate::metrics::ErrorClass;
+use crate::engine::clock::now;
+use crate::metrics::{Dial, ErrorClass};
 use crate::scenario::{Http, Proxies, ProxyUrl, Tls};
 
 /// Read buffer growth step; a response head and small bodies fit in one read.
@@ -169,6 +174,16 @@ impl AsyncWrite for Io {
     }
 }
 
+/// A new connection, with what making it took and when it was ready.
+pub struct Dialed {
+    /// The connection.
+    pub io: Io,
+    /// Its phases: DNS (when a name was looked up), connect, TLS (https).
+    pub took: Dial,
+    /// When it was ready, on the engine's clock: its first request's write counts from here.
+    pub ready: Instant,
+}
+
 /// How a connection reaches its endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route<'a> {
@@ -232,12 +247,12 @@ impl Dialer {
         self.opened.load(Ordering::Relaxed)
     }
 
-    /// A new connection to `at`, within the connect timeout.
-    pub async fn dial(&self, at: &Endpoint) -> Result<Io, Failure> {
+    /// A new connection to `at`, within the connect timeout, and what making it took.
+    pub async fn dial(&self, at: &Endpoint) -> Result<Dialed, Failure> {
         match tokio::time::timeout(self.connect_timeout, self.dial_now(at)).await {
-            Ok(Ok(io)) => {
+            Ok(Ok(dialed)) => {
                 self.opened.fetch_add(1, Ordering::Relaxed);
-                Ok(io)
+                Ok(dialed)
             }
             Ok(Err(failure)) => Err(failure),
             Err(_) => Err(fail(
@@ -247,8 +262,44 @@ impl Dialer {
         }
     }
 
-    async fn dial_now(&self, at: &Endpoint) -> Result<Io, Failure> {
+    /// Makes the connection: TCP (and a proxy's tunnel), then TLS, each timed.
+    async fn dial_now(&self, at: &Endpoint) -> Result<Dialed, Failure> {
+        let began = now();
         let route = self.route(at);
+        let (tcp, resolved) = self.tcp(at, route).await?;
+        let connected = now();
+        let connect = connected.saturating_duration_since(resolved.unwrap_or(began));
+        let dns = resolved.map(|r| r.saturating_duration_since(began));
+        if !at.tls {
+            let took = Dial {
+                dns,
+                connect,
+                tls: None,
+            };
+            let io = Io::Plain(tcp);
+            return Ok(Dialed {
+                io,
+                took,
+                ready: connected,
+            });
+        }
+        let io = self.handshake(at, tcp).await?;
+        let ready = now();
+        let took = Dial {
+            dns,
+            connect,
+            tls: Some(ready.saturating_duration_since(connected)),
+        };
+        Ok(Dialed { io, took, ready })
+    }
+
+    /// A TCP connection on `route` to `at` (through a proxy's tunnel when one applies), and
+    /// when the name was resolved (`None`: the host is an IP address, nothing looked up).
+    async fn tcp(
+        &self,
+        at: &Endpoint,
+        route: Route<'_>,
+    ) -> Result<(TcpStream, Option<Instant>), Failure> {
         let (host, port, via) = match route {
             Route::Direct => (at.bare_host(), at.port, String::new()),
             Route::Forward(p) | Route::Tunnel(p) => (
@@ -257,24 +308,33 @@ impl Dialer {
                 format!(" to the proxy {}", p.shown()),
             ),
         };
-        let mut tcp = match TcpStream::connect((host, port)).await {
-            Ok(tcp) => tcp,
-            Err(e) => {
-                let signs = Signs {
-                    refused: e.kind() == std::io::ErrorKind::ConnectionRefused,
-                    connect: true,
-                    ..Signs::default()
-                };
-                return Err(fail(signs.class(), format!("connect{via}: {e}")));
+        let failed = |e: std::io::Error| {
+            let signs = Signs {
+                refused: e.kind() == std::io::ErrorKind::ConnectionRefused,
+                connect: true,
+                ..Signs::default()
+            };
+            fail(signs.class(), format!("connect{via}: {e}"))
+        };
+        let (addrs, resolved) = match host.parse::<IpAddr>() {
+            Ok(ip) => (vec![SocketAddr::new(ip, port)], None),
+            Err(_) => {
+                let addrs = tokio::net::lookup_host((host, port))
+                    .await
+                    .map_err(failed)?;
+                (addrs.collect(), Some(now()))
             }
         };
+        let mut tcp = connect_any(&addrs).await.map_err(failed)?;
         let _ = tcp.set_nodelay(true);
         if let Route::Tunnel(p) = route {
             tunnel(&mut tcp, at, p).await?;
         }
-        if !at.tls {
-            return Ok(Io::Plain(tcp));
-        }
+        Ok((tcp, resolved))
+    }
+
+    /// TLS over `tcp` to `at`, with ALPN's `h2` required for HTTP/2.
+    async fn handshake(&self, at: &Endpoint, tcp: TcpStream) -> Result<Io, Failure> {
         let name = rustls::pki_types::ServerName::try_from(at.bare_host())
             .map_err(|e| fail(ErrorClass::Tls, format!("{}: {e}", at.host)))?
             .to_owned();
@@ -297,6 +357,24 @@ impl Dialer {
         }
         Ok(Io::Tls(Box::new(tls)))
     }
+}
+
+/// A connection to the first of `addrs` that takes one, tried in order (as
+/// `TcpStream::connect` does with a name): the last one's error when none does.
+async fn connect_any(addrs: &[SocketAddr]) -> std::io::Result<TcpStream> {
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(tcp) => return Ok(tcp),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "could not resolve to any address",
+        )
+    }))
 }
 
 /// The TLS client settings, made when the first TLS connection needs them.

@@ -6,14 +6,15 @@
 //! `Signs`; which class wins when several signs show is decided here only, so a new
 //! transport, or a new kind of evidence, changes the classification in one place. The
 //! helpers that walk an error's chain (`chain`, `io_kind`, `has_tls_error`) are here too.
-//! Depends on `tls` (a refused certificate in plain words) and `metrics` (error classes).
-//! Invariant: every failure carries what its response had delivered (status, bytes), so a
-//! body cut short is counted with its status.
+//! Depends on `tls` (a refused certificate in plain words) and `metrics` (error classes,
+//! `ConnectionUse`). Invariant: every failure carries what its exchange had got (its
+//! connection, the status, body bytes), so a body cut short is counted with its status and
+//! a connection made for a request that then failed is counted with its phases.
 
 use std::time::Duration;
 
 use super::tls;
-use crate::metrics::ErrorClass;
+use crate::metrics::{ConnectionUse, ErrorClass};
 
 /// A failed exchange, already classified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +27,9 @@ pub struct Failure {
     pub status: Option<u16>,
     /// Body bytes received before the failure.
     pub bytes: u64,
+    /// The connection the request had when it failed (`Unknown` before one was had): a new
+    /// one is counted, with what making it took.
+    pub connection: ConnectionUse,
 }
 
 /// A failure before any response.
@@ -35,12 +39,16 @@ pub fn fail(class: ErrorClass, message: String) -> Failure {
         message,
         status: None,
         bytes: 0,
+        connection: ConnectionUse::Unknown,
     }
 }
 
-/// What a response had delivered when it failed: its status and body bytes count.
+/// What an exchange had got when it failed: its connection, the response's status and its
+/// body bytes count.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Progress {
+    /// The connection, once the request has one.
+    pub connection: ConnectionUse,
     /// The status, once the response head has arrived.
     pub status: Option<u16>,
     /// Body bytes received so far.
@@ -55,6 +63,7 @@ impl Progress {
             message,
             status: self.status,
             bytes: self.bytes,
+            connection: self.connection,
         }
     }
 
@@ -215,6 +224,7 @@ mod tests {
         let progress = Progress {
             status: Some(200),
             bytes: 7,
+            ..Progress::default()
         };
         let f = progress.timed_out(Duration::from_millis(250));
         assert_eq!(f.class, ErrorClass::Timeout);

@@ -14,13 +14,21 @@
 //! from the first send. A server that ends connections this way (nginx after
 //! `keepalive_requests`) is counted in `graceful_closes`, not as errors; a GOAWAY with an
 //! error code is the `goaway` class. hyper's errors are read into `failure::Signs` here.
-//! Depends on `contract`, `dial`, `credentials`, `failure`, the plan's TLS and HTTP
-//! settings and `metrics` (error classes, `Connections`).
+//!
+//! Phases: hyper does not tell when a request's frames are written, so there is no write
+//! phase; the time to first byte counts from the request handed to its connection to the
+//! response head, the download from the head to the body's end. A request is on a new
+//! connection when it made the connection (the other users of the slot reuse it); a
+//! reconnect when the slot's connection had closed (or refused a request). A request sent
+//! again after a graceful GOAWAY tells the connection of its last send only.
+//! Depends on `contract`, `dial`, `credentials`, `failure`, the engine's `clock`, the
+//! plan's TLS and HTTP settings and `metrics` (error classes, `Connections`,
+//! `ConnectionUse`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use http_body_util::{BodyExt, Full};
@@ -31,11 +39,12 @@ use reqwest::header::{
     UPGRADE, USER_AGENT,
 };
 
-use super::contract::{Prepared, Reply, Transport};
+use super::contract::{Marks, Prepared, Reply, Transport};
 use super::credentials::url_authorization;
 use super::dial::{Dialer, Endpoint};
 use super::failure::{Failure, Progress, Signs, chain, fail};
-use crate::metrics::{Connections, ErrorClass};
+use crate::engine::clock::now;
+use crate::metrics::{ConnectionUse, Connections, ErrorClass};
 
 type Sender = SendRequest<Full<Bytes>>;
 
@@ -143,13 +152,14 @@ impl H2Transport {
     }
 
     /// The connection of `slot` at `at`: the one there if it is open (and is not `stale`,
-    /// a connection that refused a request), else a new one.
+    /// a connection that refused a request), else a new one; with how it was had (a new
+    /// one replacing a closed or stale one is a reconnect).
     async fn connection(
         &self,
         at: &Endpoint,
         slot: usize,
         stale: Option<u64>,
-    ) -> Result<Conn, Failure> {
+    ) -> Result<(Conn, ConnectionUse), Failure> {
         let cell = {
             let mut slots = self
                 .slots
@@ -162,10 +172,24 @@ impl H2Transport {
             .as_ref()
             .filter(|c| !c.sender.is_closed() && Some(c.id) != stale)
         {
-            return Ok(conn.clone());
+            return Ok((conn.clone(), ConnectionUse::Reused));
         }
-        *kept = None;
-        let io = self.dialer.dial(at).await?;
+        let reconnect = kept.take().is_some();
+        let dialed = self.dialer.dial(at).await?;
+        let conn = Conn {
+            id: self.made.fetch_add(1, Ordering::Relaxed),
+            sender: self.handshake(dialed.io).await?,
+        };
+        *kept = Some(conn.clone());
+        let how = ConnectionUse::New {
+            dial: dialed.took,
+            reconnect,
+        };
+        Ok((conn, how))
+    }
+
+    /// HTTP/2 over `io`: the handshake, and the connection's own task started.
+    async fn handshake(&self, io: super::dial::Io) -> Result<Sender, Failure> {
         let mut builder = Builder::new(TokioExecutor::new());
         // Larger windows than the protocol's 64 KiB default, so a large body is not held
         // back by flow control on a fast network (as browsers and curl configure).
@@ -194,12 +218,7 @@ impl H2Transport {
                 graceful.fetch_add(1, Ordering::Relaxed);
             }
         });
-        let conn = Conn {
-            id: self.made.fetch_add(1, Ordering::Relaxed),
-            sender,
-        };
-        *kept = Some(conn.clone());
-        Ok(conn)
+        Ok(sender)
     }
 
     /// The request as hyper takes it: the URL's authority (or a `Host` header's) as
@@ -243,13 +262,13 @@ impl H2Transport {
     }
 
     /// The user's connection for `req`: its own if it is open, serves the URL and is not
-    /// `stale`, else its slot's.
+    /// `stale`, else its slot's; with how it was had.
     async fn session_connection(
         &self,
         session: &mut Session,
         req: &Prepared,
         stale: Option<u64>,
-    ) -> Result<(Endpoint, Conn), Failure> {
+    ) -> Result<(Endpoint, Conn, ConnectionUse), Failure> {
         let slot = session
             .place
             .get_or_insert_with(|| self.places.take())
@@ -259,11 +278,11 @@ impl H2Transport {
             at.serves(&req.url) && !conn.sender.is_closed() && Some(conn.id) != stale
         });
         match kept {
-            Some(conn) => Ok(conn),
+            Some((at, conn)) => Ok((at, conn, ConnectionUse::Reused)),
             None => {
                 let at = Endpoint::of(&req.url);
-                let conn = self.connection(&at, slot, stale).await?;
-                Ok((at, conn))
+                let (conn, how) = self.connection(&at, slot, stale).await?;
+                Ok((at, conn, how))
             }
         }
     }
@@ -272,22 +291,26 @@ impl H2Transport {
     /// (see `unprocessed`) is sent again, on a new connection, up to `UNPROCESSED_RESENDS`
     /// times: the server never saw it, so it is still one request, counted once. (A busy
     /// shared connection may reach the server's limit again before the resent stream is
-    /// taken, so one resend is not always enough.)
+    /// taken, so one resend is not always enough.) Returns the head with the instants the
+    /// request was handed to its connection and the head arrived; `progress` takes how the
+    /// connection was had.
     async fn open(
         &self,
         session: &mut Session,
         req: &Prepared,
-        progress: &Progress,
-    ) -> Result<hyper::Response<hyper::body::Incoming>, Failure> {
+        progress: &mut Progress,
+    ) -> Result<(hyper::Response<hyper::body::Incoming>, Instant, Instant), Failure> {
         let mut stale = None;
         let mut resent = 0;
         loop {
             let request = self.build(req)?;
-            let (at, mut conn) = self.session_connection(session, req, stale).await?;
+            let (at, mut conn, how) = self.session_connection(session, req, stale).await?;
+            progress.connection = how;
+            let handed = now();
             match conn.sender.send_request(request).await {
                 Ok(response) => {
                     session.conn = Some((at, conn));
-                    return Ok(response);
+                    return Ok((response, handed, now()));
                 }
                 Err(e) if resent < UNPROCESSED_RESENDS && unprocessed(&e) => {
                     resent += 1;
@@ -314,7 +337,7 @@ impl H2Transport {
         req: &Prepared,
         progress: &mut Progress,
     ) -> Result<Reply, Failure> {
-        let response = self.open(session, req, progress).await?;
+        let (response, handed, first_byte) = self.open(session, req, progress).await?;
         let status = response.status().as_u16();
         progress.status = Some(status);
         let (parts, mut body) = response.into_parts();
@@ -345,6 +368,13 @@ impl H2Transport {
             body: kept.freeze(),
             cut,
             server_time,
+            marks: Marks {
+                connection: progress.connection,
+                ready: None,
+                written: None,
+                handed: Some(handed),
+                first_byte: Some(first_byte),
+            },
         })
     }
 }
@@ -436,7 +466,11 @@ impl Transport for H2Transport {
         // connection and the other users' streams on it go on.
         let exchange = self.exchange(session, req, &mut progress);
         match tokio::time::timeout(req.timeout, exchange).await {
-            Ok(done) => done,
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(mut failure)) => {
+                failure.connection = progress.connection;
+                Err(failure)
+            }
             Err(_) => Err(progress.timed_out(req.timeout)),
         }
     }

@@ -14,10 +14,11 @@
 //!   proxies), and `preflight` (one connection before the load, no request).
 //!
 //! Where the next things go: a new transport is a file here implementing
-//! `contract::Transport` and reading its library's errors into `failure::Signs`; phase
-//! timings are taken where the work happens (`dial` for DNS, connect and TLS,
-//! `http1::read_head` for the first byte, `http1::body` for the body) and travel on
-//! `Reply`/`Failure`; a response header such as the server's time is read with the head
+//! `contract::Transport` and reading its library's errors into `failure::Signs`, and
+//! marking what it sees of its phases (`contract::Marks`: a new connection's `dial::Dialed`
+//! timings, the write's end, the first byte) where the work happens, for the executor to
+//! time against the request's own send and end (a failure carries its connection in
+//! `Failure::connection`); a response header such as the server's time is read with the head
 //! (`http1::codec`, and the header maps of `http2` and `reqwest`); a failed response's
 //! body is kept by `http1::body::Sink`; retries are a policy above the transports, read
 //! from `Failure::class`, since a transport never retries.

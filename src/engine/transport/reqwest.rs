@@ -3,16 +3,19 @@
 //!
 //! Settings make it a load tester's client: no proxy lookup, no redirects, no retries (each
 //! would hide or add requests). Its errors are read into the shared `Signs` here; the class
-//! they make is decided in `failure`. Depends on `contract`, `failure`, `tls` (the run's
-//! rustls configuration) and the plan's `Tls`.
+//! they make is decided in `failure`. Its phases are the time to first byte (from the send
+//! to the head, any connection the pool made included) and the download: the pool does not
+//! say whether a connection was new. Depends on `contract`, `failure`, `tls` (the run's
+//! rustls configuration), the engine's `clock` and the plan's `Tls`.
 
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 
-use super::contract::{Prepared, Reply, Transport, USER_AGENT};
+use super::contract::{Marks, Prepared, Reply, Transport, USER_AGENT};
 use super::failure::{Failure, Progress, Signs, chain, has_tls_error, io_kind};
 use super::tls;
+use crate::engine::clock::now;
 
 /// Settings for the HTTP client, derived from the plan.
 #[derive(Debug, Clone)]
@@ -73,6 +76,7 @@ impl Transport for ReqwestTransport {
             .send()
             .await
             .map_err(|e| classify(&e.without_url(), Progress::default()))?;
+        let first_byte = now();
         let status = response.status().as_u16();
         let server_time = super::stamp::read(&req.clock, response.headers());
         let headers = if req.keep.headers {
@@ -80,36 +84,7 @@ impl Transport for ReqwestTransport {
         } else {
             HeaderMap::new()
         };
-        let mut bytes = 0u64;
-        // Room for the whole kept body at once: growing by doubling would hold up to twice
-        // max_body per user while it copies.
-        let room = match (req.keep.body, response.content_length()) {
-            (false, _) => 0,
-            (true, Some(n)) => usize::try_from(n)
-                .unwrap_or(usize::MAX)
-                .min(req.keep.max_body),
-            (true, None) => 0,
-        };
-        let mut kept = bytes::BytesMut::with_capacity(room);
-        // Read chunk by chunk: the size is counted; only a step that reads the body keeps it.
-        loop {
-            let chunk = match response.chunk().await {
-                Ok(Some(chunk)) => chunk,
-                Ok(None) => break,
-                Err(e) => {
-                    let progress = Progress {
-                        status: Some(status),
-                        bytes,
-                    };
-                    return Err(classify(&e.without_url(), progress));
-                }
-            };
-            bytes += chunk.len() as u64;
-            if req.keep.body && kept.len() < req.keep.max_body {
-                let room = req.keep.max_body - kept.len();
-                kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            }
-        }
+        let (kept, bytes) = read_body(&mut response, req, status).await?;
         Ok(Reply {
             status,
             bytes,
@@ -117,8 +92,53 @@ impl Transport for ReqwestTransport {
             cut: req.keep.body && bytes > kept.len() as u64,
             body: kept.freeze(),
             server_time,
+            // The pool does not say whether it made a connection: the head's arrival only.
+            marks: Marks {
+                first_byte: Some(first_byte),
+                ..Marks::default()
+            },
         })
     }
+}
+
+/// Reads the body of `response` (whose status is `status`) chunk by chunk: its size is
+/// counted, and only a step that reads the body keeps it (up to `max_body`).
+async fn read_body(
+    response: &mut reqwest::Response,
+    req: &Prepared,
+    status: u16,
+) -> Result<(bytes::BytesMut, u64), Failure> {
+    let mut bytes = 0u64;
+    // Room for the whole kept body at once: growing by doubling would hold up to twice
+    // max_body per user while it copies.
+    let room = match (req.keep.body, response.content_length()) {
+        (false, _) => 0,
+        (true, Some(n)) => usize::try_from(n)
+            .unwrap_or(usize::MAX)
+            .min(req.keep.max_body),
+        (true, None) => 0,
+    };
+    let mut kept = bytes::BytesMut::with_capacity(room);
+    loop {
+        let chunk = match response.chunk().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(e) => {
+                let progress = Progress {
+                    status: Some(status),
+                    bytes,
+                    ..Progress::default()
+                };
+                return Err(classify(&e.without_url(), progress));
+            }
+        };
+        bytes += chunk.len() as u64;
+        if req.keep.body && kept.len() < req.keep.max_body {
+            let room = req.keep.max_body - kept.len();
+            kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        }
+    }
+    Ok((kept, bytes))
 }
 
 /// Maps a reqwest error to a class by the flags and the errors in its chain. Once the

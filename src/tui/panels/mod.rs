@@ -1,6 +1,6 @@
 //! The dashboard's body panels, one file each: the throughput and latency charts over time,
-//! the latency table with its distribution, the per-step table, status codes, errors and
-//! checks. Each draws from the `App` alone (its snapshot and what `derived` computed from
+//! the latency table with its distribution, the per-step table (expanded, with the phases
+//! table below it), status codes, errors and checks. Each draws from the `App` alone (its snapshot and what `derived` computed from
 //! it), never from a clock or a sample.
 //!
 //! The panels depend on `state` (the `App`), `theme`, `text`, `derived`, `format` and
@@ -14,6 +14,7 @@ mod checks;
 mod errors;
 mod latency_chart;
 mod latency_now;
+mod phases;
 mod statuses;
 mod steps;
 mod throughput;

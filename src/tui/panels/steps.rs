@@ -1,11 +1,12 @@
 //! The steps panel: one row per step in the chosen order, red when it has errors. Laid out
 //! with the others it shows the main figures; expanded, every percentile of the run, the
-//! checks and the error classes of each step.
+//! checks and the error classes of each step, and below them (`phases`) each step's
+//! connections and the phases of its exchanges.
 //!
 //! Depends on `state` (the `App`, whose `derived.step_order` gives the order), `border`,
-//! `theme`, `text`, `format` and `metrics`. A new figure is one entry in `COLUMNS`, saying
-//! where it shows. A tagged step's values (`tag_by`) follow it as rows of their own, which
-//! `t` hides and shows. The server's time (`srv`) and the overhead around it (`ovh`) show only
+//! `phases`, `theme`, `text`, `format` and `metrics`. A new figure is one entry in `COLUMNS`,
+//! saying where it shows. A tagged step's values (`tag_by`) follow it as rows of their own,
+//! which `t` hides and shows. The server's time (`srv`) and the overhead around it (`ovh`) show only
 //! when some step's responses say it. Invariant: each header says what its figure covers (the rate is the last
 //! tick's while the run goes on, the run's once it has ended; the rest the run's).
 
@@ -157,8 +158,20 @@ fn shown(app: &App, show: fn(&Column) -> Show, wide: bool) -> Vec<&'static Colum
         .collect()
 }
 
-/// Draws the panel: the main figures, or every figure when expanded and wide enough.
+/// Draws the panel: the main figures, or every figure when expanded and wide enough, with
+/// the phases table below when expanded.
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, border: Border) {
+    let mut area = area;
+    if app.expanded {
+        let rows = sorted_steps(app);
+        let (above, below) = super::phases::split(area, app, rows.len());
+        if let Some(below) = below {
+            // The phases of each step (a tag value's are in the JSON, not on this screen).
+            let steps: Vec<&StepStats> = rows.into_iter().filter(|s| s.tag.is_none()).collect();
+            super::phases::draw(frame, below, app, &steps, border);
+        }
+        area = above;
+    }
     let block = border.titled(format!(" steps · by {} ", app.sort.label()));
     if app.expanded && area.width >= 100 {
         return in_full(frame, area, app, border.theme, block);

@@ -9,11 +9,16 @@
 //!
 //! An exchange goes in the order of the work, one function each: `connection` (kept or
 //! dialed), the request written, `read_head`, `body::read_body` by the head's framing,
-//! then the connection kept if it may carry the next request. Depends on `codec`, `body`,
-//! `contract`, `dial`, `credentials`, `failure`, the plan's proxy settings and `metrics`
-//! (error classes, `Connections`). Invariant (the hot path): per request, no allocation but
-//! the kept parts of the response, no boxing, no task, no channel, no lock; the session's
-//! buffers and timer are reused.
+//! then the connection kept if it may carry the next request. Its phases are marked where
+//! they end (`contract::Marks`): the write when the request is written, the first byte when
+//! the first read of the response returns; a new connection's DNS, connect and TLS come
+//! from `dial`. Whether a new connection replaces one the server closed is known here:
+//! the last response said so (or ended at the close), or the kept one was found closed.
+//! Depends on `codec`, `body`, `contract`, `dial`, `credentials`, `failure`, the engine's
+//! `clock`, the plan's proxy settings and `metrics` (error classes, `Connections`,
+//! `ConnectionUse`). Invariant (the hot path): per request, no allocation but the kept
+//! parts of the response, no boxing, no task, no channel, no lock; two clock reads (the
+//! write's end, the first byte); the session's buffers and timer are reused.
 
 mod body;
 mod codec;
@@ -23,16 +28,17 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 use reqwest::header::{AUTHORIZATION, HeaderMap, PROXY_AUTHORIZATION};
 
-use super::contract::{Prepared, Reply, Transport};
+use super::contract::{Marks, Prepared, Reply, Transport};
 use super::credentials::{proxy_authorization, url_authorization};
 use super::dial::{Dialer, Endpoint, Io, Route};
 use super::failure::{Failure, Progress, Signs, fail};
-use crate::metrics::{Connections, ErrorClass};
+use crate::engine::clock::now;
+use crate::metrics::{ConnectionUse, Connections, ErrorClass};
 use crate::scenario::ProxyUrl;
 use body::{Sink, read_body};
 use codec::{Head, Malformed, encode_request, parse_head};
@@ -53,6 +59,9 @@ pub struct Session {
     /// The request timeout: one timer per session, re-armed for each request instead of a
     /// new one allocated and registered per request.
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The server ended the last connection: its response said `connection: close`, or its
+    /// body ran to the close. The next connection is a reconnect.
+    server_closed: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -128,13 +137,14 @@ impl FastTransport {
             self.encode(req, &mut session.write)?;
             req.wire.keep(&session.write);
         }
-        let (endpoint, mut io) = self.connection(session, &req.url).await?;
+        let (endpoint, mut io, ready) = self.connection(session, &req.url, progress).await?;
         let wire = req.wire.get().map_or(&session.write[..], |kept| &kept[..]);
         io.write_all(wire)
             .await
             .map_err(|e| fail(ErrorClass::Reset, format!("sending the request: {e}")))?;
+        let written = now();
         let head_request = req.method == reqwest::Method::HEAD;
-        let head = read_head(&mut io, &mut session.read, head_request, req).await?;
+        let (head, first_byte) = read_head(&mut io, &mut session.read, head_request, req).await?;
         progress.status = Some(head.status);
         let mut sink = Sink::new(req.keep, head.framing, progress);
         let buf = &mut session.read;
@@ -142,6 +152,8 @@ impl FastTransport {
         if reusable && !asks_to_close(req) && session.read.is_empty() {
             session.conn = Some((endpoint, io));
         }
+        // Closed at the server's word, not at the request's.
+        session.server_closed = !reusable && !asks_to_close(req);
         let (body, cut) = sink.finish();
         Ok(Reply {
             status: head.status,
@@ -150,30 +162,48 @@ impl FastTransport {
             body,
             cut,
             server_time: head.server_time,
+            marks: Marks {
+                connection: progress.connection,
+                ready,
+                written: Some(written),
+                handed: None,
+                first_byte: Some(first_byte),
+            },
         })
     }
 
     /// The session's connection to `url`'s endpoint: the one it kept, if it goes there and
-    /// is still open, else a new one (its read buffer emptied).
+    /// is still open, else a new one (its read buffer emptied), and when a new one was
+    /// ready. `progress` takes how the connection was had.
     async fn connection(
         &self,
         session: &mut Session,
         url: &url::Url,
-    ) -> Result<(Endpoint, Io), Failure> {
+        progress: &mut Progress,
+    ) -> Result<(Endpoint, Io, Option<Instant>), Failure> {
         // Compared in place: the endpoint is copied only for a new connection.
         let mut kept = session.conn.take().filter(|(e, _)| e.serves(url));
+        let mut reconnect = std::mem::take(&mut session.server_closed);
         if let Some((_, io)) = &mut kept
             && !still_open(io, &mut session.read)
         {
             kept = None;
+            reconnect = true;
         }
         match kept {
-            Some(conn) => Ok(conn),
+            Some((at, io)) => {
+                progress.connection = ConnectionUse::Reused;
+                Ok((at, io, None))
+            }
             None => {
                 session.read.clear();
                 let at = Endpoint::of(url);
-                let io = self.dialer.dial(&at).await?;
-                Ok((at, io))
+                let dialed = self.dialer.dial(&at).await?;
+                progress.connection = ConnectionUse::New {
+                    dial: dialed.took,
+                    reconnect,
+                };
+                Ok((at, dialed.io, Some(dialed.ready)))
             }
         }
     }
@@ -218,13 +248,15 @@ fn still_open(io: &mut Io, buf: &mut BytesMut) -> bool {
 }
 
 /// Reads until a final (non-1xx) response head is complete; 1xx heads are skipped. The
-/// head keeps its headers and reads the server's time as `req` asks.
+/// head keeps its headers and reads the server's time as `req` asks; returned with the
+/// instant its first byte (or a 1xx head's) arrived.
 async fn read_head(
     io: &mut Io,
     buf: &mut BytesMut,
     head_request: bool,
     req: &Prepared,
-) -> Result<Head, Failure> {
+) -> Result<(Head, Instant), Failure> {
+    let mut first_byte = None;
     loop {
         if !buf.is_empty() {
             match parse_head(buf, head_request, req.keep.headers, &req.clock) {
@@ -234,7 +266,7 @@ async fn read_head(
                 }
                 Ok(Some(head)) => {
                     buf.advance(head.len);
-                    return Ok(head);
+                    return Ok((head, first_byte.unwrap_or_else(now)));
                 }
                 Ok(None) => {}
                 Err(Malformed(why)) => return Err(fail(ErrorClass::Request, why)),
@@ -254,7 +286,9 @@ async fn read_head(
                     "connection closed inside the response head".into(),
                 ));
             }
-            Ok(_) => {}
+            Ok(_) => {
+                first_byte.get_or_insert_with(now);
+            }
             Err(e) => {
                 // rustls reports a TLS failure as invalid data; anything else ended the
                 // connection.
@@ -305,9 +339,10 @@ impl Transport for FastTransport {
         session.timer = Some(timer);
         match outcome {
             Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(failure)) => {
+            Ok(Err(mut failure)) => {
                 // A failed exchange leaves the connection in an unknown state.
                 session.conn = None;
+                failure.connection = progress.connection;
                 Err(failure)
             }
             Err(_) => {
