@@ -1,7 +1,8 @@
 //! Redaction: what stampede prints and writes never carries a secret of the scenario's.
 //!
 //! Three kinds of secret are hidden wherever text leaves the process (the summary, the JSON,
-//! the dashboard, error samples, error messages):
+//! the dashboard, error samples, failure samples (the bytes of a body shown in hex too),
+//! error messages):
 //! - in URLs, the password of `user:password@`, and query values whose name looks like a
 //!   credential (`api_key`, `token`, `password`, `secret`, `sig`, `session`, ...);
 //! - the values of credential headers (`authorization`, `cookie`, `set-cookie`,
@@ -102,6 +103,22 @@ impl Redactor {
     /// `text` as an owned string with its secrets hidden.
     pub fn owned(&self, text: &str) -> String {
         self.text(text).into_owned()
+    }
+
+    /// `bytes` (not text: a body shown in hex) with every byte of each secret value in
+    /// them turned into `*`.
+    pub fn bytes<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
+        let mut out = Cow::Borrowed(bytes);
+        for value in &self.values {
+            let value = value.as_bytes();
+            let mut at = 0;
+            while let Some(i) = out[at..].windows(value.len()).position(|w| w == value) {
+                let start = at + i;
+                out.to_mut()[start..start + value.len()].fill(b'*');
+                at = start + value.len();
+            }
+        }
+        out
     }
 
     /// `name: value` (or `name=value`) for a hidden header: the value goes, up to the end of
@@ -266,5 +283,10 @@ mod tests {
         );
         // Too short to search for without garbling every output.
         assert_eq!(r.text("tab"), "tab");
+        assert_eq!(
+            &r.bytes(b"\xffs3cr3t-value\x00s3cr3t-value")[..],
+            b"\xff************\x00************"
+        );
+        assert!(matches!(r.bytes(b"\xffab"), Cow::Borrowed(_)));
     }
 }

@@ -75,7 +75,8 @@ impl Transport for ReqwestTransport {
             .map_err(|e| classify(&e.without_url(), Progress::default()))?;
         let status = response.status().as_u16();
         let server_time = super::stamp::read(&req.clock, response.headers());
-        let headers = if req.keep.headers {
+        let keep = req.keep.for_status(status);
+        let headers = if keep.headers {
             std::mem::take(response.headers_mut())
         } else {
             HeaderMap::new()
@@ -83,11 +84,9 @@ impl Transport for ReqwestTransport {
         let mut bytes = 0u64;
         // Room for the whole kept body at once: growing by doubling would hold up to twice
         // max_body per user while it copies.
-        let room = match (req.keep.body, response.content_length()) {
+        let room = match (keep.body, response.content_length()) {
             (false, _) => 0,
-            (true, Some(n)) => usize::try_from(n)
-                .unwrap_or(usize::MAX)
-                .min(req.keep.max_body),
+            (true, Some(n)) => usize::try_from(n).unwrap_or(usize::MAX).min(keep.max_body),
             (true, None) => 0,
         };
         let mut kept = bytes::BytesMut::with_capacity(room);
@@ -105,8 +104,8 @@ impl Transport for ReqwestTransport {
                 }
             };
             bytes += chunk.len() as u64;
-            if req.keep.body && kept.len() < req.keep.max_body {
-                let room = req.keep.max_body - kept.len();
+            if keep.body && kept.len() < keep.max_body {
+                let room = keep.max_body - kept.len();
                 kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
             }
         }
@@ -114,7 +113,7 @@ impl Transport for ReqwestTransport {
             status,
             bytes,
             headers,
-            cut: req.keep.body && bytes > kept.len() as u64,
+            cut: keep.body && bytes > kept.len() as u64,
             body: kept.freeze(),
             server_time,
         })

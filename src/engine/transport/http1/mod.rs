@@ -136,7 +136,8 @@ impl FastTransport {
         let head_request = req.method == reqwest::Method::HEAD;
         let head = read_head(&mut io, &mut session.read, head_request, req).await?;
         progress.status = Some(head.status);
-        let mut sink = Sink::new(req.keep, head.framing, progress);
+        let keep = req.keep.for_status(head.status);
+        let mut sink = Sink::new(keep, head.framing, progress);
         let buf = &mut session.read;
         let reusable = read_body(&mut io, buf, head.framing, head.keep_alive, &mut sink).await?;
         if reusable && !asks_to_close(req) && session.read.is_empty() {
@@ -218,7 +219,8 @@ fn still_open(io: &mut Io, buf: &mut BytesMut) -> bool {
 }
 
 /// Reads until a final (non-1xx) response head is complete; 1xx heads are skipped. The
-/// head keeps its headers and reads the server's time as `req` asks.
+/// head keeps its headers as `req` asks for its status, and reads the server's time as it
+/// asks.
 async fn read_head(
     io: &mut Io,
     buf: &mut BytesMut,
@@ -227,7 +229,7 @@ async fn read_head(
 ) -> Result<Head, Failure> {
     loop {
         if !buf.is_empty() {
-            match parse_head(buf, head_request, req.keep.headers, &req.clock) {
+            match parse_head(buf, head_request, req.keep, &req.clock) {
                 Ok(Some(head)) if (100..200).contains(&head.status) && head.status != 101 => {
                     buf.advance(head.len);
                     continue;
