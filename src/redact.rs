@@ -7,7 +7,9 @@
 //!   credential (`api_key`, `token`, `password`, `secret`, `sig`, `session`, ...);
 //! - the values of credential headers (`authorization`, `cookie`, `set-cookie`,
 //!   `proxy-authorization`) and of any header named in `secrets:` or by `--secret`;
-//! - the values of variables named in `secrets:` or by `--secret`, wherever they appear.
+//! - the values of variables named in `secrets:` or by `--secret`, wherever they appear, and
+//!   the fixed values a scenario gives those headers (`credential_parts`: a server may echo
+//!   them in a body).
 //!
 //! Requests themselves are never changed: this is applied to text on its way out, at the
 //! few places where outputs are made (the plan's names, the run's description, error
@@ -198,6 +200,13 @@ fn userinfo(text: &str) -> Option<String> {
     splice(text, cuts)
 }
 
+/// What of a credential header's `value` is hidden wherever it appears: the value, and its
+/// last word (the token of `Bearer TOKEN`, the encoded pair of `Basic …`).
+pub fn credential_parts(value: &str) -> impl Iterator<Item = String> {
+    let last = value.split_whitespace().last().filter(|w| *w != value);
+    std::iter::once(value.to_string()).chain(last.map(str::to_string))
+}
+
 /// Whether the value of query parameter `name` is a credential (`token`, `api_key`, `auth`...).
 pub fn is_credential_query(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
@@ -288,5 +297,8 @@ mod tests {
             b"\xff************\x00************"
         );
         assert!(matches!(r.bytes(b"\xffab"), Cow::Borrowed(_)));
+        let parts: Vec<String> = credential_parts("Bearer abc.def").collect();
+        assert_eq!(parts, vec!["Bearer abc.def", "abc.def"]);
+        assert_eq!(credential_parts("k-42").count(), 1);
     }
 }
