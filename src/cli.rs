@@ -319,6 +319,12 @@ pub struct RunArgs {
     /// until `q`.
     #[arg(long)]
     pub exit_on_end: bool,
+
+    /// Print each failure's sample (the request, the status, the response's headers and
+    /// the first 2 KiB of its body) to stderr as it happens, at most 5 a second, the rest
+    /// counted. Headless only: on the dashboard, `enter` on the errors shows a sample.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
 }
 
 /// The HTTP clients a run can use.

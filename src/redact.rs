@@ -1,12 +1,15 @@
 //! Redaction: what stampede prints and writes never carries a secret of the scenario's.
 //!
 //! Three kinds of secret are hidden wherever text leaves the process (the summary, the JSON,
-//! the dashboard, error samples, error messages):
+//! the dashboard, error samples, failure samples (the bytes of a body shown in hex too),
+//! error messages):
 //! - in URLs, the password of `user:password@`, and query values whose name looks like a
 //!   credential (`api_key`, `token`, `password`, `secret`, `sig`, `session`, ...);
 //! - the values of credential headers (`authorization`, `cookie`, `set-cookie`,
 //!   `proxy-authorization`) and of any header named in `secrets:` or by `--secret`;
-//! - the values of variables named in `secrets:` or by `--secret`, wherever they appear.
+//! - the values of variables named in `secrets:` or by `--secret`, wherever they appear, and
+//!   the fixed values a scenario gives those headers (`credential_parts`: a server may echo
+//!   them in a body).
 //!
 //! Requests themselves are never changed: this is applied to text on its way out, at the
 //! few places where outputs are made (the plan's names, the run's description, error
@@ -104,6 +107,22 @@ impl Redactor {
         self.text(text).into_owned()
     }
 
+    /// `bytes` (not text: a body shown in hex) with every byte of each secret value in
+    /// them turned into `*`.
+    pub fn bytes<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
+        let mut out = Cow::Borrowed(bytes);
+        for value in &self.values {
+            let value = value.as_bytes();
+            let mut at = 0;
+            while let Some(i) = out[at..].windows(value.len()).position(|w| w == value) {
+                let start = at + i;
+                out.to_mut()[start..start + value.len()].fill(b'*');
+                at = start + value.len();
+            }
+        }
+        out
+    }
+
     /// `name: value` (or `name=value`) for a hidden header: the value goes, up to the end of
     /// the line or a closing quote.
     fn header_lines(&self, text: &str) -> Option<String> {
@@ -179,6 +198,13 @@ fn userinfo(text: &str) -> Option<String> {
         }
     }
     splice(text, cuts)
+}
+
+/// What of a credential header's `value` is hidden wherever it appears: the value, and its
+/// last word (the token of `Bearer TOKEN`, the encoded pair of `Basic …`).
+pub fn credential_parts(value: &str) -> impl Iterator<Item = String> {
+    let last = value.split_whitespace().last().filter(|w| *w != value);
+    std::iter::once(value.to_string()).chain(last.map(str::to_string))
 }
 
 /// Whether the value of query parameter `name` is a credential (`token`, `api_key`, `auth`...).
@@ -266,5 +292,13 @@ mod tests {
         );
         // Too short to search for without garbling every output.
         assert_eq!(r.text("tab"), "tab");
+        assert_eq!(
+            &r.bytes(b"\xffs3cr3t-value\x00s3cr3t-value")[..],
+            b"\xff************\x00************"
+        );
+        assert!(matches!(r.bytes(b"\xffab"), Cow::Borrowed(_)));
+        let parts: Vec<String> = credential_parts("Bearer abc.def").collect();
+        assert_eq!(parts, vec!["Bearer abc.def", "abc.def"]);
+        assert_eq!(credential_parts("k-42").count(), 1);
     }
 }

@@ -473,6 +473,7 @@ fn run(args: &RunArgs) -> u8 {
         threads: args
             .threads
             .map_or_else(engine::default_threads, usize::from),
+        verbose: args.verbose,
     };
     // The shared shape runs the load on this runtime, so it gets the worker threads asked
     // for; per core, it only runs the dashboard, the metrics tick and the signal watcher.

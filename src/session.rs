@@ -11,6 +11,7 @@
 
 mod display;
 mod parts;
+mod verbose;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -36,6 +37,7 @@ use crate::signals::StopSignals;
 use crate::tui::Action;
 use display::{Shown, show};
 use parts::{aggregator, bind_metrics, client_options, recorder, start_target};
+use verbose::Printer;
 
 /// What a run produces besides the summary on stdout, and how it runs.
 #[derive(Debug, Clone)]
@@ -62,6 +64,8 @@ pub struct SessionOptions {
     pub shape: RuntimeShape,
     /// Worker threads for the load.
     pub threads: usize,
+    /// `-v`: print failure samples as they happen (headless only).
+    pub verbose: bool,
 }
 
 /// The longest the preflight waits for the target's name, connection and handshake.
@@ -221,7 +225,7 @@ async fn load<T: Transport>(
     (signals, outputs, metrics): (StopSignals, Outputs, Option<Bound>),
     shown: Shown<'_>,
 ) -> Result<Ran, String> {
-    let recorder = recorder(plan);
+    let (recorder, tapped) = recorder(plan, opts.verbose && opts.display == Display::Headless);
     let workers = match opts.shape {
         RuntimeShape::PerCore => Workers::per_core(opts.threads).await?,
         RuntimeShape::Shared => Workers::shared(),
@@ -250,6 +254,7 @@ async fn load<T: Transport>(
     let (end_tx, end_rx) = oneshot::channel();
     let ticker = tokio::spawn(Ticker::new(agg, tx, steering, planned, outputs).run(end_rx));
     let display = show(opts.display, rx, act_tx, leave, plan, shown);
+    let printer = tapped.map(|t| Printer::start(t, plan, started));
 
     let connections = Arc::clone(&transport);
     let (work, runtimes) = (Arc::new(work), workers.handles());
@@ -268,6 +273,7 @@ async fn load<T: Transport>(
     let (snapshot, outputs) = ticker
         .await
         .map_err(|e| format!("the metrics task failed: {e}"))?;
+    Printer::finish(printer).await;
     // The dashboard stays on the final snapshot until the user leaves it.
     let _ = display.await;
     helm.stop();

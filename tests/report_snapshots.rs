@@ -7,9 +7,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use bytes::Bytes;
+use reqwest::Method;
+use reqwest::header::{HeaderMap, HeaderValue};
 use stampede::metrics::{
-    Aggregator, CheckName, ConnectionUse, Dial, ErrorClass, Level, LiveState, Outcome, Phase,
-    Phases, Recorder, ServerTime, Snapshot, TickState,
+    Aggregator, CheckName, ConnectionUse, Dial, ErrorClass, Exchange, Kept, Level, LiveState,
+    Outcome, Phase, Phases, Recorder, ServerTime, Snapshot, TickState,
 };
 use stampede::report::{self, Ending, RunInfo};
 use stampede::scenario::{Load, Model, Stage, Threshold};
@@ -56,6 +59,36 @@ fn phases(tick: u64, i: u64, took: Duration) -> Phases {
         write: Some(us(15 + i)),
         ttfb: Some(took - us(400 + 15 + i)),
         download: Some(us(400)),
+    }
+}
+
+/// The pay step's exchange, for its samples: with the server's answer, or none.
+fn exchange(at: Instant, answered: bool) -> Exchange {
+    let mut request_headers = HeaderMap::new();
+    request_headers.insert("authorization", HeaderValue::from_static("Bearer s3cret"));
+    request_headers.insert("content-type", HeaderValue::from_static("application/json"));
+    let response = answered.then(|| {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        headers.insert("retry-after", HeaderValue::from_static("5"));
+        Kept {
+            headers: Some(headers),
+            body: Some(Bytes::from_static(b"{\"error\":\"db down\"}")),
+            bytes: 19,
+        }
+    });
+    Exchange {
+        method: Method::POST,
+        url: Some("http://127.0.0.1:8000/pay?token=s3cret&n=1".into()),
+        request_headers,
+        response,
+        server_time: if answered {
+            ServerTime::Took(47_000)
+        } else {
+            ServerTime::Unknown
+        },
+        at,
+        phases: Vec::new(),
     }
 }
 
@@ -113,15 +146,24 @@ fn run() -> (Vec<Snapshot>, Snapshot) {
             let took = ms(30 + tick * 5);
             let pay = said(status, failed, server, phases(tick, i, took));
             let cached = if i % 4 == 0 { "false" } else { "true" };
-            rec.record_in(1, Some(cached), took, took, pay);
+            if tick == 4 && i == 9 {
+                // The last tick's first 503 leaves a sample, with what its server said.
+                let at = t0 + Duration::from_millis(900);
+                let sample = || exchange(at, true);
+                rec.record_exchange(1, Some(cached), (took, took), pay, sample);
+            } else {
+                rec.record_in(1, Some(cached), took, took, pay);
+            }
             rec.end_iteration(Some((0, ms(40))));
         }
         rec.start();
-        rec.record_in(
+        let two = Duration::from_secs(2);
+        let at = t0 + TICK * tick as u32;
+        // Every tick's timeout is sampled: the JSON shows the latest first.
+        rec.record_exchange(
             1,
             Some("(none)"),
-            Duration::from_secs(2),
-            Duration::from_secs(2),
+            (two, two),
             Outcome::Failed {
                 class: ErrorClass::Timeout,
                 message: "no response within 2s".into(),
@@ -129,6 +171,7 @@ fn run() -> (Vec<Snapshot>, Snapshot) {
                 bytes: 0,
                 connection: ConnectionUse::Reused,
             },
+            || exchange(at, false),
         );
         let at = TICK * tick as u32;
         let last = tick == 4;

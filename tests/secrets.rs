@@ -1,11 +1,17 @@
 //! Secrets never leave the process: a known secret is planted in each place a scenario can
 //! hold one (URL credentials, credential query values, credential headers, a header and a
 //! variable named in `secrets:` or by `--secret`), and every output is searched for it: the
-//! summary, stderr, the JSON report, the dashboard's screen, and validation errors.
+//! summary, stderr, the JSON report, the dashboard's screen, and validation errors; and a
+//! server that echoes every secret back (in its body and headers) leaves failure samples,
+//! in the JSON and on stderr with `-v`, without one.
 
 mod common;
 
+use std::convert::Infallible;
 use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
 
 use common::tmux::Tmux;
 use common::{Demo, scenario};
@@ -164,4 +170,80 @@ fn no_secret_reaches_the_dashboard() {
     assert_clean("the dashboard", &screen);
     assert!(screen.contains("ann:***@"), "{screen}");
     tmux.keys(&["q"]);
+}
+
+/// A server on 127.0.0.1 port 0 that fails every request with 500, echoing it back: the
+/// path and query, and each request header (the bare credential too), in its body and in
+/// headers of its own (`x-echo-authorization`, `set-cookie`). Lives as long as its runtime.
+fn echo_server() -> (String, tokio::runtime::Runtime) {
+    let (runtime, listener, addr) = common::server::listening();
+    runtime.spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|req: hyper::Request<_>| async move {
+                    let mut body = format!("you asked for {}\n", req.uri());
+                    let mut answer = hyper::Response::builder().status(500);
+                    for (name, value) in req.headers() {
+                        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                        let bare = value.rsplit(' ').next().unwrap_or("").to_string();
+                        body.push_str(&format!("{name}: {value} (bare {bare})\n"));
+                        answer = answer.header(format!("x-echo-{name}"), bare);
+                    }
+                    answer = answer.header("set-cookie", "sid=SETsecret7");
+                    let answer = answer.body(Full::new(Bytes::from(body))).expect("answer");
+                    Ok::<_, Infallible>(answer)
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
+                    .await;
+            });
+        }
+    });
+    (format!("http://{addr}"), runtime)
+}
+
+#[test]
+fn no_secret_reaches_a_failure_sample_in_the_json_or_on_stderr() {
+    let (url, _server) = echo_server();
+    let authority = url.trim_start_matches("http://");
+    let (_dir, path) = scenario(&format!(
+        r#"name: echo
+target: http://ann:PWsecret1@{authority}
+secrets: [api_token, x-api-key]
+variables: {{ api_token: VARsecret2 }}
+load: {{ vus: 2, iterations: 10 }}
+defaults:
+  headers: {{ authorization: "Bearer HDRsecret3", x-api-key: KEYsecret5 }}
+flows:
+  - steps:
+      - get: /users/{{{{ api_token }}}}?api_key=QUERYsecret4&tok={{{{ tok }}}}
+"#
+    ));
+    let extra = ["--set", "tok=SETsecret7", "--secret", "tok", "-v"];
+    let (code, doc, stdout, stderr) = common::run_json(&path, &extra, Duration::from_secs(60));
+    assert_eq!(code, 0, "{stderr}");
+    let failures = &doc["steps"][0]["samples"]["failures"];
+    let sample = &failures[0];
+    // The samples are there, with what the server said, secrets masked.
+    assert_eq!(sample["status"], 500, "{doc:#}");
+    let body = sample["body"].as_str().expect("the body");
+    assert!(
+        body.contains("you asked for /users/***?api_key=***"),
+        "{body}"
+    );
+    assert!(body.contains("x-api-key: ***"), "{body}");
+    assert_eq!(sample["request_headers"]["authorization"], "***");
+    assert_eq!(sample["response_headers"]["set-cookie"], "***");
+    assert!(
+        sample["url"]
+            .as_str()
+            .is_some_and(|u| u.contains("ann:***@")),
+        "{sample:#}"
+    );
+    assert!(stderr.contains("sample: "), "{stderr}");
+    assert!(stderr.contains("you asked for"), "{stderr}");
+    assert_clean("the summary", &stdout);
+    assert_clean("the samples on stderr (-v)", &stderr);
+    assert_clean("the JSON's samples", &failures.to_string());
+    assert_clean("the JSON report", &doc.to_string());
 }

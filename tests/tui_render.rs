@@ -75,6 +75,7 @@ fn step(flow: &str, name: &str, requests: u64, base_us: u64, errors: Vec<ErrorSt
         },
         tag: None,
         tags: Vec::new(),
+        samples: Arc::default(),
     }
 }
 

@@ -8,15 +8,18 @@
 //! request the policy sees, with its own latency); phase timings, server time and failure
 //! samples are read from the `Reply` where a policy makes an `Ending` into an outcome
 //! (`Iteration::ended`; the phases from the reply's `Marks` and the request's own send and
-//! end, so no clock is read for them here); a per-user `init` flow is `send_step` under a
-//! policy of its own.
+//! end, so no clock is read for them here; a sample from the request as sent and what the
+//! transport kept of the reply: see `exchange`); a per-user `init` flow is `send_step` under
+//! a policy of its own.
 //!
 //! Depends on `step` (the prepared step), `user` (the state it renders from and extracts
 //! into), `backoff` (which failures are fast), `clock`, `metrics` (the recorder and outcomes)
 //! and the engine's `Transport` and `Control`. Invariants: the hot path allocates nothing,
 //! boxes nothing and spawns nothing per step (the policy is a type parameter, not a trait
-//! object); every request the run starts is recorded once — as it ends, or as interrupted
-//! when a hard stop drops the iteration (`Iteration`'s `Drop`).
+//! object); a failure sample is made only when the step's samples want it (a failure, a
+//! success slower than its 5th slowest), through a closure the recorder calls; every
+//! request the run starts is recorded once — as it ends, or as interrupted when a hard stop
+//! drops the iteration (`Iteration`'s `Drop`).
 
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
@@ -25,8 +28,12 @@ use super::backoff::{IterationEnd, fails_fast};
 use super::clock::now;
 use super::step::{Judgement, ReadyStep};
 use super::user::{Globals, User};
-use super::{Control, Failure, Reply, Transport};
-use crate::metrics::{ConnectionUse, ErrorClass, Outcome, Recorder, TAG_NONE};
+use super::{Control, Failure, Prepared, Reply, Transport};
+use crate::metrics::samples::{BODY_PREVIEW, phase_list};
+use crate::metrics::{
+    ConnectionUse, ErrorClass, Exchange, Kept, Outcome, Phases, Recorder, ServerTime, TAG_NONE,
+};
+use reqwest::header::HeaderMap;
 
 /// When a request's latency counts from (`begin`), when it was sent, and when it ended.
 #[derive(Debug, Clone, Copy)]
@@ -67,8 +74,15 @@ pub(super) trait StepPolicy {
     /// here (`Ending::Stopped`); `true` sends the next hop, whose latency counts from `at.end`.
     fn hop(&mut self, step: &ReadyStep, reply: &Reply, at: Timing) -> bool;
 
-    /// The step ended as `ending`, its last request timed by `at`.
-    fn ended(&mut self, step: &ReadyStep, ending: Ending, at: Timing) -> Self::Output;
+    /// The step ended as `ending`, its last request (`sent`, if it could be built) timed by
+    /// `at`.
+    fn ended(
+        &mut self,
+        step: &ReadyStep,
+        ending: Ending,
+        at: Timing,
+        sent: Option<&Prepared>,
+    ) -> Self::Output;
 }
 
 /// Sends `step` as `user` on `session`: builds its request, sends it, follows up to
@@ -92,7 +106,7 @@ pub(super) async fn send_step<T: Transport, P: StepPolicy>(
     };
     let mut request = match step.request(user, globals) {
         Ok(request) => request,
-        Err(why) => return policy.ended(step, Ending::Unsent(why), at),
+        Err(why) => return policy.ended(step, Ending::Unsent(why), at, None),
     };
     let mut hops = 0;
     let result = loop {
@@ -106,7 +120,7 @@ pub(super) async fn send_step<T: Transport, P: StepPolicy>(
         };
         at.end = now();
         if !policy.hop(step, reply, at) {
-            return policy.ended(step, Ending::Stopped, at);
+            return policy.ended(step, Ending::Stopped, at, Some(&request));
         }
         at = Timing {
             begin: at.end,
@@ -122,7 +136,6 @@ pub(super) async fn send_step<T: Transport, P: StepPolicy>(
         && hops == step.spec.follow_redirects
         && matches!(&result, Ok(r) if ReadyStep::next_url(&request, r).is_some());
     let own = hops == 0 || step.at_target(&request.url);
-    drop(request);
     at.end = now();
     let ending = match result {
         Ok(reply) if exhausted => Ending::TooManyRedirects(reply),
@@ -132,7 +145,7 @@ pub(super) async fn send_step<T: Transport, P: StepPolicy>(
         }
         Err(failure) => Ending::Failed(failure),
     };
-    policy.ended(step, ending, at)
+    policy.ended(step, ending, at, Some(&request))
 }
 
 /// How a step of the run ended, for the flow loop.
@@ -209,15 +222,14 @@ impl<'a> Iteration<'a> {
         }
     }
 
-    /// The outcome of a step's last request, timed by `at`, whether it failed the step, and
-    /// the answer's tag value (a tagged step's answer; `None` otherwise) (`None`: the chain
-    /// was stopped, there is nothing more to record).
+    /// What a step's last request, timed by `at`, leaves to record (`None`: the chain was
+    /// stopped, there is nothing more to record).
     fn outcome<'s>(
         &mut self,
         step: &'s ReadyStep,
         ending: Ending,
         at: Timing,
-    ) -> Option<(Outcome<'s>, bool, Option<String>)> {
+    ) -> Option<Recorded<'s>> {
         let outcome = match ending {
             Ending::Answered(reply, judged) => {
                 self.responded = true;
@@ -231,17 +243,18 @@ impl<'a> Iteration<'a> {
                     server: reply.server_time,
                     phases: reply.marks.phases(at.sent, at.end),
                 };
-                return Some((outcome, failed, judged.tag));
+                return Some(Recorded::of(outcome, failed, judged.tag, Some(reply)));
             }
             Ending::TooManyRedirects(reply) => {
                 self.responded = true;
-                Outcome::Failed {
+                let outcome = Outcome::Failed {
                     class: ErrorClass::TooManyRedirects,
                     message: step.too_many_redirects(reply.status),
                     status: Some(reply.status),
                     bytes: reply.bytes,
                     connection: reply.marks.connection,
-                }
+                };
+                return Some(Recorded::of(outcome, true, None, Some(reply)));
             }
             Ending::Failed(failure) => {
                 self.failed_fast |= fails_fast(failure.class);
@@ -265,7 +278,66 @@ impl<'a> Iteration<'a> {
             }
             Ending::Stopped => return None,
         };
-        Some((outcome, true, None))
+        Some(Recorded::of(outcome, true, None, None))
+    }
+}
+
+/// What the end of a step's last request leaves to record.
+struct Recorded<'s> {
+    outcome: Outcome<'s>,
+    /// It failed the step.
+    failed: bool,
+    /// A tagged step's answer's tag value (`None` otherwise).
+    tag: Option<String>,
+    /// The reply, for the exchange's sample.
+    reply: Option<Reply>,
+}
+
+impl<'s> Recorded<'s> {
+    fn of(outcome: Outcome<'s>, failed: bool, tag: Option<String>, reply: Option<Reply>) -> Self {
+        Self {
+            outcome,
+            failed,
+            tag,
+            reply,
+        }
+    }
+}
+
+/// The wire's side of a step's exchange, for its sample: the request as sent (`None`: it
+/// could not be built) and what the transport kept of the `reply`, which ended at `end`.
+/// Called only when a sample is wanted (a failure, one of the slowest).
+fn exchange(
+    step: &ReadyStep,
+    sent: Option<&Prepared>,
+    reply: Option<Reply>,
+    (end, seen): (Instant, Phases),
+) -> Exchange {
+    let (method, url, request_headers) = match sent {
+        Some(r) => (r.method.clone(), Some(r.url.to_string()), r.headers.clone()),
+        None => (step.spec.method.clone(), None, HeaderMap::new()),
+    };
+    let server_time = reply
+        .as_ref()
+        .map_or(ServerTime::Unknown, |r| r.server_time);
+    let response = reply.map(|r| {
+        let keep = step.keep().for_status(r.status);
+        Kept {
+            headers: keep.headers.then_some(r.headers),
+            body: keep
+                .body
+                .then(|| r.body.slice(..r.body.len().min(BODY_PREVIEW))),
+            bytes: r.bytes,
+        }
+    });
+    Exchange {
+        method,
+        url,
+        request_headers,
+        response,
+        server_time,
+        at: end,
+        phases: phase_list(&seen),
     }
 }
 
@@ -314,24 +386,49 @@ impl StepPolicy for Iteration<'_> {
     }
 
     #[inline]
-    fn ended(&mut self, step: &ReadyStep, ending: Ending, at: Timing) -> StepEnd {
+    fn ended(
+        &mut self,
+        step: &ReadyStep,
+        ending: Ending,
+        at: Timing,
+        sent: Option<&Prepared>,
+    ) -> StepEnd {
         self.in_flight = None;
         let unsent = matches!(ending, Ending::Unsent(_));
-        let Some((outcome, failed, tag)) = self.outcome(step, ending, at) else {
+        let Some(Recorded {
+            outcome,
+            failed,
+            tag,
+            reply,
+        }) = self.outcome(step, ending, at)
+        else {
             return StepEnd::Stopped;
         };
         let id = step.spec.id;
         // For a tagged step: a request without an answer to read is `(none)` too, so that
         // its values' counts add up to the step's (the recorder ignores it otherwise).
         let tag = Some(tag.as_deref().unwrap_or(TAG_NONE));
+        // Made only when the step's samples want it: never for an ordinary success.
+        // What the transport saw of the phases, copied out (no allocation) for the sample.
+        let seen = match &outcome {
+            Outcome::Response { phases, .. } | Outcome::Hop { phases, .. } => *phases,
+            Outcome::Failed { connection, .. } => Phases {
+                connection: *connection,
+                ..Phases::default()
+            },
+            Outcome::Interrupted => Phases::default(),
+        };
+        let sample = || exchange(step, sent, reply, (at.end, seen));
         if unsent {
             // Nothing was sent: no time to record.
-            let zero = Duration::ZERO;
-            self.recorder.record_in(id, tag, zero, zero, outcome);
+            let zero = (Duration::ZERO, Duration::ZERO);
+            self.recorder
+                .record_exchange(id, tag, zero, outcome, sample);
             return StepEnd::Unsent(now());
         }
-        let (latency, service) = (at.end - at.begin, at.end - at.sent);
-        self.recorder.record_in(id, tag, latency, service, outcome);
+        let times = (at.end - at.begin, at.end - at.sent);
+        self.recorder
+            .record_exchange(id, tag, times, outcome, sample);
         StepEnd::Sent {
             failed,
             end: at.end,
@@ -372,7 +469,13 @@ impl StepPolicy for Setup {
         true
     }
 
-    fn ended(&mut self, step: &ReadyStep, ending: Ending, _: Timing) -> Result<(), String> {
+    fn ended(
+        &mut self,
+        step: &ReadyStep,
+        ending: Ending,
+        _: Timing,
+        _: Option<&Prepared>,
+    ) -> Result<(), String> {
         let why = match ending {
             Ending::Answered(reply, judged) if !judged.status_ok => format!(
                 "expected status {}, got {}",
@@ -437,7 +540,7 @@ mod tests {
             sent: now,
             end: now,
         };
-        Setup.ended(step, Ending::Answered(answer(), judged(step)), at)
+        Setup.ended(step, Ending::Answered(answer(), judged(step)), at, None)
     }
 
     #[test]

@@ -30,8 +30,8 @@ pub use control::{Command, Control, FileBudget, Helm, MAX_LIVE_RATE, Outside};
 pub use ramp::Ramp;
 pub use threads::{Workers, default_threads};
 pub use transport::{
-    ClientOptions, Connections, Failure, FastTransport, H2Transport, Keep, Prepared, Reply,
-    ReqwestTransport, Transport, Wire, preflight, tls,
+    Accepted, ClientOptions, Connections, Failure, FastTransport, H2Transport, Keep, Prepared,
+    Reply, ReqwestTransport, Transport, Wire, preflight, tls,
 };
 pub use user::User;
 pub use workload::Workload;

@@ -2,9 +2,11 @@
 //! a `Snapshot`. Owned by one task; the only code that reads shards.
 //!
 //! Depends on the rest of `metrics` and on `redact` (error samples are redacted here, once
-//! per tick). Invariant: a tick allocates no histograms once every step has recorded (the
-//! last tick's intervals are kept and reused).
+//! per tick; failure samples once per tick that brings new ones). Invariant: a tick
+//! allocates no histograms once every step has recorded (the last tick's intervals are kept
+//! and reused).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -15,6 +17,7 @@ use super::interval::{StepInterval, Tagged};
 use super::outcome::ErrorClass;
 use super::phases;
 use super::recorder::Recorder;
+use super::samples::Samples;
 use super::shard::{Slots, slot};
 use super::snapshot::{
     BUCKET_BOUNDS, Bucket, CheckStat, ErrorStat, FlowStats, IntervalStats, LiveState, Percentiles,
@@ -38,6 +41,9 @@ pub struct CheckName {
 struct Totals {
     sums: StepInterval,
     last_seen: [Duration; ErrorClass::ALL.len()],
+    /// Its samples as the last snapshot showed them: made anew only when a tick brings new
+    /// ones, not redacted again every tick.
+    shown: Arc<Samples>,
 }
 
 /// Turns recorded samples into snapshots, one per tick.
@@ -71,6 +77,7 @@ impl Aggregator {
         let totals = || Totals {
             sums: StepInterval::new(high),
             last_seen: [Duration::ZERO; ErrorClass::ALL.len()],
+            shown: Arc::default(),
         };
         let n = recorder.steps();
         Self {
@@ -232,6 +239,9 @@ impl Aggregator {
                     self.tick_total.add_figures(tick);
                     let totals = totals.get_or_insert_with(|| Box::new(self.empty.clone()));
                     absorb(totals, tick, elapsed);
+                    if let (Some(_), Some(all)) = (&tick.exchanges, &totals.sums.exchanges) {
+                        totals.shown = Arc::new(all.shown(&self.redactor, self.started));
+                    }
                     &**totals
                 }
                 (None, totals) => totals.as_deref().unwrap_or(&self.empty),
@@ -239,6 +249,7 @@ impl Aggregator {
             let names = self.names.get(i).cloned().unwrap_or_default();
             let sums = (&totals.sums, &totals.last_seen);
             let mut stats = step_stats(names, sums, interval, active, &self.redactor);
+            stats.samples = Arc::clone(&totals.shown);
             let checks = self.checks.get(i).map_or(&[][..], Vec::as_slice);
             stats.checks = check_stats(checks, &totals.sums);
             if let (Some(key), Some(tagged)) = (self.recorder.tag_key(i), totals.sums.tagged()) {
@@ -442,6 +453,7 @@ fn step_stats(
         interval,
         tag: None,
         tags: Vec::new(),
+        samples: Arc::default(),
     }
 }
 

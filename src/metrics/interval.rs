@@ -2,9 +2,10 @@
 //! and, added up, what the aggregator keeps for a step over the whole run; a tagged step's
 //! figures per tag value (`Tagged`, numbered by the step's `tags::TagRegistry`).
 //!
-//! Depends on `histograms`, `outcome`, `phases` and `tags`. Invariants: recording cannot fail (values are
-//! clamped to the run's highest, histograms auto-resize); a histogram is made only when its
-//! figure is first recorded, so a step costs what its values need.
+//! Depends on `histograms`, `outcome`, `phases`, `samples` and `tags`. Invariants: recording
+//! cannot fail (values are clamped to the run's highest, histograms auto-resize); a
+//! histogram is made only when its figure is first recorded, so a step costs what its
+//! values need.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use hdrhistogram::Histogram;
 use super::histograms::{Figure, Figures, add_into, latency_histogram, micros};
 use super::outcome::{ErrorClass, Outcome, ServerTime};
 use super::phases::{self, ConnectionCounts, Phases};
+use super::samples::SampleStore;
 use super::tags::{OTHER, TagRegistry};
 
 const CLASSES: usize = ErrorClass::ALL.len();
@@ -63,6 +65,8 @@ pub struct StepInterval {
     high_us: u64,
     /// The step's figures per tag value (`tag_by:`), once one was recorded.
     tagged: Option<Box<Tagged>>,
+    /// Failure samples and the slowest successes (`samples`), once one was kept.
+    pub(super) exchanges: Option<Box<SampleStore>>,
 }
 
 impl StepInterval {
@@ -85,6 +89,7 @@ impl StepInterval {
             figures: Figures::default(),
             high_us: high_us.max(2),
             tagged: None,
+            exchanges: None,
         }
     }
 
@@ -319,13 +324,16 @@ impl StepInterval {
 
     /// Adds `other` into `self` and leaves `other` empty (histograms keep their allocation).
     pub fn drain_from(&mut self, other: &mut StepInterval) {
+        let exchanges = other.exchanges.take();
         self.add(other);
         other.clear();
+        SampleStore::merge_into(&mut self.exchanges, exchanges);
     }
 
-    /// Adds `other` into `self`, its figures per tag value too.
+    /// Adds `other` into `self`, its figures per tag value and its samples too.
     pub fn add(&mut self, other: &StepInterval) {
         self.add_figures(other);
+        SampleStore::merge_into(&mut self.exchanges, other.exchanges.clone());
         if let Some(theirs) = &other.tagged {
             let high_us = self.high_us;
             self.tagged
@@ -334,8 +342,8 @@ impl StepInterval {
         }
     }
 
-    /// Adds `other`'s figures into `self`, not its tags: for a sum over several steps (the
-    /// run's), whose tag values are numbered each by its own step.
+    /// Adds `other`'s figures into `self`, not its tags nor samples: for a sum over several
+    /// steps (the run's), whose tag values are numbered each by its own step.
     pub fn add_figures(&mut self, other: &StepInterval) {
         // The service histograms first, while `self.latency` still holds only its own.
         self.add_service(other);
@@ -401,6 +409,7 @@ impl StepInterval {
         if let Some(tagged) = &mut self.tagged {
             tagged.clear();
         }
+        self.exchanges = None;
     }
 }
 

@@ -6,7 +6,8 @@
 //! Memory is therefore bounded by threads × steps in use, whatever the run's length: a step's
 //! interval is made on a thread when the step first records there (a declared step that never
 //! runs costs a pointer per thread), and its histograms grow only as far as its values reach.
-//! Depends on `shard`, `histograms` and `outcome`.
+//! Depends on `shard`, `histograms`, `outcome`, `samples` and `tap` (a failure's sample
+//! goes to the tap, for `-v`).
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,8 +16,10 @@ use std::time::Duration;
 
 use super::histograms::{latency_histogram, micros};
 use super::outcome::Outcome;
+use super::samples::{Candidate, Exchange};
 use super::shard::{Shard, slot};
 use super::tags::TagRegistry;
+use super::tap::Tap;
 
 thread_local! {
     // (recorder id, shard) for every recorder this thread has recorded into.
@@ -42,6 +45,8 @@ struct Inner {
     alive: Arc<()>,
     /// Each step's tag (`tag_by:`), if it has one.
     tags: Vec<Option<TagRegistry>>,
+    /// `-v`: where failure samples go as they happen.
+    tap: Option<Tap>,
 }
 
 impl Recorder {
@@ -57,6 +62,7 @@ impl Recorder {
                 dropped: AtomicU64::new(0),
                 alive: Arc::new(()),
                 tags: Vec::new(),
+                tap: None,
             }),
         }
     }
@@ -78,6 +84,15 @@ impl Recorder {
                 .into_iter()
                 .map(|t| t.map(|(key, max)| TagRegistry::new(key, max)))
                 .collect();
+        }
+        self
+    }
+
+    /// Hands each failure's sample to `tap` as well (`-v`). Call before the recorder is
+    /// cloned.
+    pub fn with_tap(mut self, tap: Tap) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.tap = Some(tap);
         }
         self
     }
@@ -133,6 +148,42 @@ impl Recorder {
         self.with_shard(|s| {
             if let Some(interval) = slot(&mut s.lock(), step, s.high_us()) {
                 interval.record_tagged(registry, value, (latency, service), outcome);
+            }
+        });
+    }
+
+    /// `record_in`, and a sample of the exchange when the step's samples want it (a
+    /// failure; a success slower than its 5th slowest): only then is `exchange` called, so
+    /// an ordinary success allocates nothing. A failure's sample is offered to the tap.
+    pub fn record_exchange(
+        &self,
+        step: usize,
+        tag: Option<&str>,
+        (latency, service): (Duration, Duration),
+        outcome: Outcome<'_>,
+        exchange: impl FnOnce() -> Exchange,
+    ) {
+        let candidate = Candidate::of(&outcome);
+        let registry = tag.and_then(|_| self.inner.tags.get(step)?.as_ref());
+        self.with_shard(|s| {
+            let mut slots = s.lock();
+            let Some(interval) = slot(&mut slots, step, s.high_us()) else {
+                return;
+            };
+            let wanted = candidate.wanted(interval.exchanges.as_deref(), latency);
+            match (tag, registry) {
+                (Some(value), Some(registry)) => {
+                    interval.record_tagged(registry, value, (latency, service), outcome);
+                }
+                _ => interval.record(latency, service, outcome),
+            }
+            if wanted {
+                let caught = candidate.caught(latency, exchange());
+                if let Some(tap) = &self.inner.tap {
+                    tap.offer(step, &caught);
+                }
+                let store = interval.exchanges.get_or_insert_with(Box::default);
+                store.keep(caught);
             }
         });
     }
@@ -254,6 +305,67 @@ mod tests {
         assert_eq!(total.latency.len(), 4000);
         assert_eq!(total.bytes, 20_000);
         assert_eq!(shards.iter().map(|s| s.started()).sum::<u64>(), 4000);
+    }
+
+    /// A sample is made for every failure and for a success slower than the 5th slowest so
+    /// far, never for an ordinary one; the aggregator shows them redacted.
+    #[test]
+    fn samples_are_made_for_failures_and_the_slowest_only() {
+        use crate::metrics::{Aggregator, ErrorClass, Exchange, Phase};
+        let rec = Recorder::new(1, Duration::from_secs(60));
+        let t0 = std::time::Instant::now();
+        let made = std::cell::Cell::new(0);
+        let exchange = || {
+            made.set(made.get() + 1);
+            Exchange {
+                method: reqwest::Method::POST,
+                url: Some("http://h/pay?token=T0K3N".into()),
+                request_headers: Default::default(),
+                response: None,
+                server_time: ServerTime::Unknown,
+                at: t0 + Duration::from_secs(1),
+                phases: Vec::new(),
+            }
+        };
+        let ms = Duration::from_millis;
+        for latency in [5, 6, 7, 8, 9, 1, 2, 3, 4, 10] {
+            rec.record_exchange(0, None, (ms(latency), ms(latency)), Outcome::ok(), exchange);
+        }
+        assert_eq!(
+            made.get(),
+            6,
+            "five to fill the slowest, then only the 10 ms one"
+        );
+        let failed = Outcome::Failed {
+            class: ErrorClass::Timeout,
+            message: "timed out".into(),
+            status: None,
+            bytes: 0,
+            connection: Default::default(),
+        };
+        rec.record_exchange(0, None, (ms(1), ms(1)), failed, exchange);
+        assert_eq!(made.get(), 7);
+        let mut agg = Aggregator::new(rec.clone(), vec![("f".into(), "pay".into())], t0);
+        let snap = agg.tick(t0 + ms(2000), ms(2000), Phase::Running);
+        let samples = &snap.steps[0].samples;
+        let slowest: Vec<u128> = samples
+            .slowest
+            .iter()
+            .map(|s| s.latency.as_millis())
+            .collect();
+        assert_eq!(slowest, vec![10, 9, 8, 7, 6]);
+        let failure = &samples.failures[0];
+        assert_eq!(failure.class, Some(ErrorClass::Timeout));
+        assert_eq!(failure.message, "timed out");
+        assert_eq!(failure.url.as_deref(), Some("http://h/pay?token=***"));
+        assert_eq!(
+            (failure.method.as_str(), failure.at),
+            ("POST", Duration::from_secs(1))
+        );
+        assert!(
+            snap.total.samples.failures.is_empty(),
+            "samples are per step"
+        );
     }
 
     /// A step that never records costs its slot (a pointer) on each thread; one that does

@@ -1,7 +1,7 @@
 //! The immutable picture of a run at one tick: what displays and reports read.
 //!
 //! Everything here is already computed (percentiles included), so a reader never touches a
-//! histogram or the clock. Depends on `history`, `live`, `outcome` and `phases` (types
+//! histogram or the clock. Depends on `history`, `live`, `outcome`, `phases` and `samples` (types
 //! only).
 
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use super::history::History;
 use super::live::{Level, LoadEvent};
 use super::outcome::ErrorClass;
 use super::phases::ConnectionCounts;
+use super::samples::Samples;
 
 /// Where the run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,6 +207,9 @@ pub struct StepStats {
     /// For a tagged step: its figures per tag value (each a row of its own, in the order
     /// the values were first seen, `other` last).
     pub tags: Vec<StepStats>,
+    /// A step's failure samples and slowest exchanges over the run, redacted (empty for the
+    /// total and a tag value's row). Shared: a snapshot's copy costs a count.
+    pub samples: Arc<Samples>,
 }
 
 /// A tag value's row: which tag, which value.

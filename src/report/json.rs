@@ -7,6 +7,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 use super::RunInfo;
+use super::samples::{SamplesDoc, samples_doc};
 use crate::metrics::history::{Columns, EncodedHistograms, History};
 use crate::metrics::{Change, LoadEvent, Percentiles, PhaseStats, Snapshot, StepStats};
 use crate::scenario::Model;
@@ -211,6 +212,9 @@ struct StatsDoc {
     /// total, nor in a tag value's own figures.
     #[serde(skip_serializing_if = "Option::is_none")]
     tags: Option<Vec<TagDoc>>,
+    /// A step's failure samples and slowest exchanges; not in the total nor a tag value's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    samples: Option<SamplesDoc>,
 }
 
 /// One value of a step's tag: which tag and value, and the same figures as a step.
@@ -296,6 +300,7 @@ pub fn to_json(info: &RunInfo, snap: &Snapshot) -> String {
                 let hdr = history.and_then(|h| h.histograms.get(i));
                 let mut doc = stats_doc(s, Some(s.flow.clone()), hdr);
                 doc.tags = Some(tag_docs(s, hdr));
+                doc.samples = Some(samples_doc(&s.samples));
                 doc
             })
             .collect(),
@@ -493,6 +498,7 @@ fn stats_doc(s: &StepStats, flow: Option<String>, hdr: Option<&EncodedHistograms
             overhead: h.overhead.clone(),
         }),
         tags: None,
+        samples: None,
     }
 }
 

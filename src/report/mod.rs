@@ -24,6 +24,7 @@ mod info;
 mod json;
 mod junit;
 pub mod outputs;
+mod samples;
 pub mod saved;
 pub mod staged;
 mod text;
@@ -36,6 +37,7 @@ pub use info::insecure_applies;
 pub use json::{SCHEMA_VERSION, to_json};
 pub use junit::to_junit;
 pub use outputs::{OutputPaths, Outputs};
+pub use samples::sample_lines;
 pub use text::summary;
 
 use crate::metrics::Snapshot;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::demo::{DemoConfig, DemoServer};
 use crate::engine::ClientOptions;
-use crate::metrics::{Aggregator, CheckName, Recorder};
+use crate::metrics::{Aggregator, CheckName, Recorder, Tapped};
 use crate::prom::Bound;
 use crate::scenario::{Model, Plan, Target};
 
@@ -69,17 +69,23 @@ pub(super) fn client_options(plan: &Plan) -> ClientOptions {
 }
 
 /// The recorder of a run, its histograms sized past the longest a request can take, its
-/// tagged steps' figures split by value.
-pub(super) fn recorder(plan: &Plan) -> Recorder {
+/// tagged steps' figures split by value; `verbose` (`-v`): with a tap for the printer of
+/// failure samples, whose end is returned.
+pub(super) fn recorder(plan: &Plan, verbose: bool) -> (Recorder, Option<Tapped>) {
     let highest =
         (plan.longest_timeout() * 2 + plan.load.graceful_stop).max(Duration::from_secs(60));
     let tags = plan
         .steps()
         .map(|(_, s)| s.tag_by.as_ref().map(|t| (t.key.clone(), t.max_values)))
         .collect();
-    Recorder::new(plan.step_count(), highest)
+    let recorder = Recorder::new(plan.step_count(), highest)
         .with_flows(plan.flows.len())
-        .with_tags(tags)
+        .with_tags(tags);
+    if !verbose {
+        return (recorder, None);
+    }
+    let (tap, tapped) = crate::metrics::tap(Instant::now());
+    (recorder.with_tap(tap), Some(tapped))
 }
 
 /// The aggregator of a run: its steps (`names`), their checks and flows, and the redactor

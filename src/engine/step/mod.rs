@@ -15,7 +15,7 @@ use bytes::Bytes;
 use reqwest::header::{COOKIE, HeaderMap, HeaderName, HeaderValue};
 
 use super::user::{Feed, Globals, User};
-use super::{Keep, Prepared, Reply, Wire};
+use super::{Accepted, Keep, Prepared, Reply, Wire};
 use crate::metrics::{ErrorClass, TAG_NONE};
 use crate::scenario::{Body, Extraction, Flow, Response, Scope, Step};
 
@@ -128,6 +128,8 @@ impl ReadyStep {
                 || step.expect.checks.iter().any(|c| c.kind.needs_headers())
                 || tag.is_some_and(|t| t.needs_headers()),
             max_body: step.max_body,
+            // A failing status keeps what its sample shows (`Keep::for_status`).
+            accepted: Accepted::of(|s| step.expect.status.accepts(s)),
         };
         let mut ready = Self {
             spec: step.clone(),
@@ -225,6 +227,11 @@ impl ReadyStep {
             wire: Wire::default(),
             clock: step.server_time.clone(),
         })
+    }
+
+    /// What the step keeps of its responses (`Keep::for_status` says what a status keeps).
+    pub(super) fn keep(&self) -> Keep {
+        self.keep
     }
 
     /// The think time after this step, if it has one: its fixed pause, or one drawn from its

@@ -7,7 +7,8 @@
 //! worker loop, and tests can use a fake. Invariant: a transport never retries; every
 //! attempt is one recorded request. Depends on `failure` (the `Failure` type), `metrics`
 //! (the `Connections` counts a transport reports, the `ServerTime` a reply says, the
-//! `Phases` its marks make) and the scenario's `ServerClock`.
+//! `Phases` its marks make, how much body a failure's sample shows) and the scenario's
+//! `ServerClock`.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -17,6 +18,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, Url};
 
 use super::failure::Failure;
+use crate::metrics::samples::BODY_PREVIEW;
 use crate::metrics::{ConnectionUse, Connections, Phases, ServerTime};
 use crate::scenario::ServerClock;
 
@@ -88,7 +90,9 @@ impl std::fmt::Debug for Wire {
 }
 
 /// Which parts of a response to keep; a step that reads neither keeps nothing, so the
-/// common case pays nothing for checks and extraction it does not use.
+/// common case pays nothing for checks and extraction it does not use. A response whose
+/// status the step does not accept (a failure) keeps its headers and the first bytes of
+/// its body for the failure's sample: a transport asks `for_status` once the status is in.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Keep {
     /// Keep the body, up to `max_body` bytes.
@@ -98,6 +102,75 @@ pub struct Keep {
     /// The most body bytes kept; the rest is counted, not stored, and the reply says it
     /// was cut.
     pub max_body: usize,
+    /// The statuses the step accepts.
+    pub accepted: Accepted,
+}
+
+impl Keep {
+    /// What to keep of a response with `status`: what the step keeps, and for a status it
+    /// does not accept, the headers and (if the step keeps no body) the first
+    /// `BODY_PREVIEW` bytes of the body too. A bit test: the hot path pays nothing more.
+    #[inline]
+    pub fn for_status(self, status: u16) -> Keep {
+        if self.accepted.accepts(status) {
+            return self;
+        }
+        Keep {
+            body: true,
+            headers: true,
+            max_body: if self.body {
+                self.max_body
+            } else {
+                BODY_PREVIEW
+            },
+            accepted: self.accepted,
+        }
+    }
+}
+
+/// The statuses a step accepts, a bit per code below 640 (every HTTP status), so that a
+/// transport can tell a failing status without the step's `StatusSet` (a list, not `Copy`).
+/// `Default` accepts every status: nothing more is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepted {
+    bits: [u64; 10],
+    /// Whether a code past the bits is accepted.
+    rest: bool,
+}
+
+impl Default for Accepted {
+    fn default() -> Self {
+        Self::ALL
+    }
+}
+
+impl Accepted {
+    /// Every status.
+    pub const ALL: Accepted = Accepted {
+        bits: [u64::MAX; 10],
+        rest: true,
+    };
+
+    /// The statuses `accepts` says yes to (asked once per code below 640; a code past
+    /// them is not accepted).
+    pub fn of(accepts: impl Fn(u16) -> bool) -> Self {
+        let mut bits = [0u64; 10];
+        for code in 0..640u16 {
+            if accepts(code) {
+                bits[usize::from(code / 64)] |= 1 << (code % 64);
+            }
+        }
+        Self { bits, rest: false }
+    }
+
+    /// Whether `status` is accepted.
+    #[inline]
+    pub fn accepts(self, status: u16) -> bool {
+        match self.bits.get(usize::from(status / 64)) {
+            Some(word) => word >> (status % 64) & 1 == 1,
+            None => self.rest,
+        }
+    }
 }
 
 /// A complete response: status and body size, and the parts the request asked to keep.
@@ -245,6 +318,31 @@ mod tests {
         );
         // Nothing seen, nothing recorded.
         assert_eq!(Marks::default().phases(sent, at(40)), Phases::default());
+    }
+
+    #[test]
+    fn a_failing_status_keeps_headers_and_a_preview_of_the_body() {
+        let step = Keep {
+            accepted: Accepted::of(|s| (200..300).contains(&s)),
+            ..Keep::default()
+        };
+        assert_eq!(
+            step.for_status(204),
+            step,
+            "an accepted status keeps what the step keeps"
+        );
+        let failing = step.for_status(503);
+        assert!(failing.headers && failing.body);
+        assert_eq!(failing.max_body, BODY_PREVIEW);
+        assert!(!step.accepted.accepts(999) && !step.accepted.accepts(0));
+        // A step that keeps its body keeps it as it says.
+        let reading = Keep {
+            body: true,
+            max_body: 100,
+            ..step
+        };
+        assert_eq!(reading.for_status(500).max_body, 100);
+        assert_eq!(Keep::default().for_status(500), Keep::default());
     }
 
     #[test]

@@ -342,7 +342,8 @@ impl H2Transport {
         progress.status = Some(status);
         let (parts, mut body) = response.into_parts();
         let server_time = super::stamp::read(&req.clock, &parts.headers);
-        let headers = if req.keep.headers {
+        let keep = req.keep.for_status(status);
+        let headers = if keep.headers {
             parts.headers
         } else {
             HeaderMap::new()
@@ -354,8 +355,8 @@ impl H2Transport {
             let frame = frame.map_err(|e| classify(&e, *progress))?;
             if let Ok(data) = frame.into_data() {
                 progress.bytes += data.len() as u64;
-                if req.keep.body {
-                    let room = req.keep.max_body.saturating_sub(kept.len());
+                if keep.body {
+                    let room = keep.max_body.saturating_sub(kept.len());
                     kept.put_slice(&data[..data.len().min(room)]);
                     cut |= data.len() > room;
                 }

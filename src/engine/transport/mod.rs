@@ -45,7 +45,7 @@ pub mod tls;
 mod x509;
 
 pub use crate::metrics::Connections;
-pub use contract::{Keep, Prepared, Reply, Transport, Wire};
+pub use contract::{Accepted, Keep, Prepared, Reply, Transport, Wire};
 pub use failure::Failure;
 pub use http1::FastTransport;
 pub use http2::H2Transport;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 
-use super::contract::{Marks, Prepared, Reply, Transport, USER_AGENT};
+use super::contract::{Keep, Marks, Prepared, Reply, Transport, USER_AGENT};
 use super::failure::{Failure, Progress, Signs, chain, has_tls_error, io_kind};
 use super::tls;
 use crate::engine::clock::now;
@@ -79,17 +79,18 @@ impl Transport for ReqwestTransport {
         let first_byte = now();
         let status = response.status().as_u16();
         let server_time = super::stamp::read(&req.clock, response.headers());
-        let headers = if req.keep.headers {
+        let keep = req.keep.for_status(status);
+        let headers = if keep.headers {
             std::mem::take(response.headers_mut())
         } else {
             HeaderMap::new()
         };
-        let (kept, bytes) = read_body(&mut response, req, status).await?;
+        let (kept, bytes) = read_body(&mut response, keep, status).await?;
         Ok(Reply {
             status,
             bytes,
             headers,
-            cut: req.keep.body && bytes > kept.len() as u64,
+            cut: keep.body && bytes > kept.len() as u64,
             body: kept.freeze(),
             server_time,
             // The pool does not say whether it made a connection: the head's arrival only.
@@ -105,17 +106,15 @@ impl Transport for ReqwestTransport {
 /// counted, and only a step that reads the body keeps it (up to `max_body`).
 async fn read_body(
     response: &mut reqwest::Response,
-    req: &Prepared,
+    keep: Keep,
     status: u16,
 ) -> Result<(bytes::BytesMut, u64), Failure> {
     let mut bytes = 0u64;
     // Room for the whole kept body at once: growing by doubling would hold up to twice
     // max_body per user while it copies.
-    let room = match (req.keep.body, response.content_length()) {
+    let room = match (keep.body, response.content_length()) {
         (false, _) => 0,
-        (true, Some(n)) => usize::try_from(n)
-            .unwrap_or(usize::MAX)
-            .min(req.keep.max_body),
+        (true, Some(n)) => usize::try_from(n).unwrap_or(usize::MAX).min(keep.max_body),
         (true, None) => 0,
     };
     let mut kept = bytes::BytesMut::with_capacity(room);
@@ -133,8 +132,8 @@ async fn read_body(
             }
         };
         bytes += chunk.len() as u64;
-        if req.keep.body && kept.len() < req.keep.max_body {
-            let room = req.keep.max_body - kept.len();
+        if keep.body && kept.len() < keep.max_body {
+            let room = keep.max_body - kept.len();
             kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
         }
     }

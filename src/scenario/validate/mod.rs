@@ -227,13 +227,7 @@ pub fn build(raw: RawScenario, vd: &mut Validator<'_>) -> Option<Plan> {
     if !vd.problems.is_empty() {
         return None;
     }
-    // The secrets' names, and the values of the variables they name.
-    let redactor = Redactor::new(
-        &secrets,
-        (variables.iter())
-            .filter(|(k, _)| secrets.contains(k))
-            .map(|(_, v)| v.clone()),
-    );
+    let redactor = redactor(&secrets, &variables, flows.iter().chain(&setup));
     let plan = Plan {
         name,
         source: None,
@@ -251,6 +245,26 @@ pub fn build(raw: RawScenario, vd: &mut Validator<'_>) -> Option<Plan> {
         http,
     };
     Some(plan.hiding(redactor))
+}
+
+/// What the plan hides: the secrets' names; the values of the variables they name, and of
+/// the credential headers the `flows` send (a server may echo one in a body that a failure
+/// sample shows).
+fn redactor<'a>(
+    secrets: &[String],
+    variables: &[(String, String)],
+    flows: impl Iterator<Item = &'a Flow>,
+) -> Redactor {
+    let hidden = Redactor::new(secrets, Vec::new());
+    let sent: Vec<String> = flows
+        .flat_map(|f| &f.steps)
+        .flat_map(|s| &s.headers)
+        .filter(|(name, _)| hidden.hides_header(name.as_str()))
+        .filter_map(|(_, value)| value.to_str().ok())
+        .flat_map(crate::redact::credential_parts)
+        .collect();
+    let named = variables.iter().filter(|(k, _)| secrets.contains(k));
+    Redactor::new(secrets, named.map(|(_, v)| v.clone()).chain(sent))
 }
 
 /// `setup:` and `flows:`. Setup comes first: what it extracts is defined for every flow.

@@ -3,12 +3,13 @@
 //!
 //! Pure functions over byte buffers, so every case is unit-tested (and fuzzed) without a
 //! socket. Depends on `stamp` (the server's time is read while the headers are framed), and
-//! on the types it names (`ServerClock`, `ServerTime`).
+//! on the types it names (`Keep`, `ServerClock`, `ServerTime`).
 
 use std::fmt::Write as _;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
+use crate::engine::transport::contract::Keep;
 use crate::engine::transport::stamp::Stamps;
 use crate::metrics::ServerTime;
 use crate::scenario::ServerClock;
@@ -112,11 +113,12 @@ pub struct Malformed(pub String);
 
 /// Parses a response head at the start of `buf`: `Ok(None)` when more bytes are needed.
 /// `head_request` says the request was HEAD (no body whatever the headers say); `keep`
-/// asks for the headers to be copied out; `clock` says where the server's time is.
+/// says whether the headers are copied out, for the status read (`Keep::for_status`);
+/// `clock` says where the server's time is.
 pub fn parse_head(
     buf: &[u8],
     head_request: bool,
-    keep: bool,
+    keep: Keep,
     clock: &ServerClock,
 ) -> Result<Option<Head>, Malformed> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -133,6 +135,7 @@ pub fn parse_head(
     };
     let status = response.code.unwrap_or(0);
     let mut stamps = Stamps::new(clock);
+    let keep = keep.for_status(status).headers;
     let (fields, headers) = read_fields(response.headers, keep, &mut stamps)?;
     let mut keep_alive = fields.connection.unwrap_or(response.version == Some(1));
     // A length beside chunked framing is a smuggling risk (RFC 9112 §6.3): read the body by
@@ -324,6 +327,35 @@ fn chunk_size(line: &[u8]) -> Result<u64, Malformed> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::transport::contract::Accepted;
+
+    /// Keeps every response's headers.
+    const KEEP_HEADERS: Keep = Keep {
+        body: false,
+        headers: true,
+        max_body: 0,
+        accepted: Accepted::ALL,
+    };
+
+    #[test]
+    fn a_failing_status_keeps_its_headers_an_accepted_one_does_not() {
+        let keep = Keep {
+            accepted: Accepted::of(|s| s == 200),
+            ..Keep::default()
+        };
+        let head = |text: &str| {
+            parse_head(text.as_bytes(), false, keep, &ServerClock::Auto)
+                .expect("valid")
+                .expect("complete")
+        };
+        let ok = head("HTTP/1.1 200 OK\r\nx-a: b\r\ncontent-length: 0\r\n\r\n");
+        assert!(ok.headers.is_empty());
+        let failed = head("HTTP/1.1 503 Busy\r\nx-a: b\r\ncontent-length: 0\r\n\r\n");
+        assert_eq!(
+            failed.headers.get("x-a").map(|v| v.as_bytes()),
+            Some(&b"b"[..])
+        );
+    }
 
     #[test]
     fn a_request_head_has_host_agent_headers_and_length() {
@@ -352,7 +384,8 @@ mod tests {
 
     #[test]
     fn heads_give_status_framing_and_keep_alive() {
-        let head = |text: &str| parse_head(text.as_bytes(), false, true, &ServerClock::Auto);
+        let head =
+            |text: &str| parse_head(text.as_bytes(), false, KEEP_HEADERS, &ServerClock::Auto);
         let h = head("HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx-a: b\r\n\r\nhello")
             .expect("valid")
             .expect("complete");
@@ -385,7 +418,7 @@ mod tests {
         let h = parse_head(
             b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\n",
             true,
-            false,
+            Keep::default(),
             &ServerClock::Off,
         )
         .expect("valid")
@@ -440,7 +473,7 @@ mod tests {
 
             #[test]
             fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
-                if let Ok(Some(head)) = parse_head(&bytes, false, true, &ServerClock::Auto) {
+                if let Ok(Some(head)) = parse_head(&bytes, false, KEEP_HEADERS, &ServerClock::Auto) {
                     prop_assert!(head.len <= bytes.len());
                 }
                 let mut decoder = Chunked::default();
@@ -462,7 +495,7 @@ mod tests {
                     bytes[i] = b;
                 }
                 bytes.truncate(cut.min(bytes.len()));
-                if let Ok(Some(head)) = parse_head(&bytes, which == 2, false, &ServerClock::Auto) {
+                if let Ok(Some(head)) = parse_head(&bytes, which == 2, Keep::default(), &ServerClock::Auto) {
                     prop_assert!(head.len <= bytes.len());
                     let mut decoder = Chunked::default();
                     let _ = decoder.feed(&bytes[head.len..], &mut |_| {});

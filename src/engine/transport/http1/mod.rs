@@ -146,7 +146,8 @@ impl FastTransport {
         let head_request = req.method == reqwest::Method::HEAD;
         let (head, first_byte) = read_head(&mut io, &mut session.read, head_request, req).await?;
         progress.status = Some(head.status);
-        let mut sink = Sink::new(req.keep, head.framing, progress);
+        let keep = req.keep.for_status(head.status);
+        let mut sink = Sink::new(keep, head.framing, progress);
         let buf = &mut session.read;
         let reusable = read_body(&mut io, buf, head.framing, head.keep_alive, &mut sink).await?;
         if reusable && !asks_to_close(req) && session.read.is_empty() {
@@ -248,8 +249,8 @@ fn still_open(io: &mut Io, buf: &mut BytesMut) -> bool {
 }
 
 /// Reads until a final (non-1xx) response head is complete; 1xx heads are skipped. The
-/// head keeps its headers and reads the server's time as `req` asks; returned with the
-/// instant its first byte (or a 1xx head's) arrived.
+/// head keeps its headers as `req` asks for its status, and reads the server's time as it
+/// asks; returned with the instant its first byte (or a 1xx head's) arrived.
 async fn read_head(
     io: &mut Io,
     buf: &mut BytesMut,
@@ -259,7 +260,7 @@ async fn read_head(
     let mut first_byte = None;
     loop {
         if !buf.is_empty() {
-            match parse_head(buf, head_request, req.keep.headers, &req.clock) {
+            match parse_head(buf, head_request, req.keep, &req.clock) {
                 Ok(Some(head)) if (100..200).contains(&head.status) && head.status != 101 => {
                     buf.advance(head.len);
                     continue;
