@@ -324,6 +324,7 @@ fn exchange(
         response,
         server_time,
         at: end,
+        // Filled from the reply's phase timings once they are measured (issue 20 §3).
         phases: Vec::new(),
     }
 }

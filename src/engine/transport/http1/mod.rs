@@ -12,8 +12,9 @@
 //! then the connection kept if it may carry the next request. Depends on `codec`, `body`,
 //! `contract`, `dial`, `credentials`, `failure`, the plan's proxy settings and `metrics`
 //! (error classes, `Connections`). Invariant (the hot path): per request, no allocation but
-//! the kept parts of the response, no boxing, no task, no channel, no lock; the session's
-//! buffers and timer are reused.
+//! the kept parts of the response (what the step reads; for a status the step does not
+//! accept, the headers and first bytes its failure sample shows: `Keep::for_status`), no
+//! boxing, no task, no channel, no lock; the session's buffers and timer are reused.
 
 mod body;
 mod codec;
