@@ -2,8 +2,9 @@
 //! (`stampede report R.json --html`), the same page either way; opened in headless Chromium
 //! (`tests/browser/render_report.py`), which checks that every chart drew, that no script
 //! failed and that hostile names stay text, and keeps a screenshot under
-//! `target/test-artifacts/`. Chromium is required under CI (`.ci/run` installs it) and the
-//! browser part is skipped with a note elsewhere. Servers listen on 127.0.0.1 port 0.
+//! `target/test-artifacts/`; failure samples open under their error class. Chromium is
+//! required under CI (`.ci/run` installs it) and the browser part is skipped with a note
+//! elsewhere. Servers listen on 127.0.0.1 port 0.
 
 mod common;
 
@@ -103,6 +104,11 @@ fn the_report_draws_in_a_browser_and_is_the_same_from_a_saved_result() {
             dom.contains("ttfb p99") && dom.contains("reconnects"),
             "no phases table"
         );
+        // The flaky step's failures open under their class, with the body they failed
+        // with; its slowest exchanges have a card of their own.
+        assert!(dom.contains("<details class=\"samples\">"), "{dom}");
+        assert!(dom.contains("simulated failure"), "the sampled body");
+        assert!(dom.contains("Slowest exchanges"));
     }
 }
 

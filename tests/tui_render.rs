@@ -1,6 +1,7 @@
 //! The dashboard rendered from fixture snapshots into ratatui's `TestBackend`, pinned with
 //! insta: whole screens at 80×24 and 160×48, each panel alone, 500 distinct error messages,
-//! a run with no request yet, the help overlay, a terminal too small, and no colour.
+//! a run with no request yet, the help overlay, a terminal too small, no colour, and the
+//! latest failure sample that `enter` on the errors opens.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,9 +11,9 @@ use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 
 use stampede::metrics::{
-    BUCKET_BOUNDS, Bucket, Change, CheckStat, ConnectionCounts, ErrorClass, ErrorStat,
-    IntervalStats, Level, LiveState, LoadEvent, Percentiles, Phase, PhaseStats, Snapshot,
-    StepStats, Tag,
+    BUCKET_BOUNDS, BodyPreview, Bucket, Change, CheckStat, ConnectionCounts, ErrorClass, ErrorStat,
+    IntervalStats, Level, LiveState, LoadEvent, Percentiles, Phase, PhaseStats, Sample, Samples,
+    Snapshot, StepStats, Tag,
 };
 use stampede::tui::{App, Panel, Theme, draw};
 
@@ -88,6 +89,49 @@ fn error(class: ErrorClass, count: u64, sample: &str, last_seen_s: u64) -> Error
     }
 }
 
+/// A failing exchange kept as a sample: `status` with `body`, `at_ms` into the run.
+fn failure_sample(status: u16, at_ms: u64, body: &str) -> Sample {
+    Sample {
+        class: Some(ErrorClass::StatusNotExpected),
+        status: Some(status),
+        message: format!("expected 2xx, got {status}"),
+        method: "POST".into(),
+        url: Some("http://127.0.0.1:8000/users?source=tui".into()),
+        request_headers: vec![
+            ("authorization".into(), "***".into()),
+            ("content-type".into(), "application/json".into()),
+        ],
+        response_headers: Some(vec![
+            ("content-type".into(), "application/json".into()),
+            ("x-request-id".into(), "r-4242".into()),
+        ]),
+        body: Some(BodyPreview {
+            text: body.into(),
+            hex: false,
+            bytes: body.len() as u64,
+            cut: false,
+        }),
+        server_time: Some(Duration::from_micros(9_870)),
+        latency: Duration::from_micros(11_460),
+        at: Duration::from_millis(at_ms),
+        phases: Vec::new(),
+    }
+}
+
+/// A timeout kept as a sample: no response, so no headers nor body.
+fn timeout_sample() -> Sample {
+    Sample {
+        class: Some(ErrorClass::Timeout),
+        status: None,
+        message: "operation timed out".into(),
+        response_headers: None,
+        body: None,
+        server_time: None,
+        latency: Duration::from_secs(5),
+        ..failure_sample(0, 18_100, "")
+    }
+}
+
 /// A run 20 s in: four steps, errors of two classes, a live change and a pause.
 fn busy_snapshot(seq: u64, elapsed: Duration) -> Snapshot {
     let steps = vec![
@@ -143,6 +187,17 @@ fn busy_snapshot(seq: u64, elapsed: Duration) -> Snapshot {
         check("latency <= 200ms", 4_100, 205),
         check("body.paid exists", 4_100, 0),
     ];
+    steps[2].samples = Arc::new(Samples {
+        failures: vec![failure_sample(500, 19_200, "{\"error\":\"email taken\"}")],
+        slowest: Vec::new(),
+    });
+    steps[3].samples = Arc::new(Samples {
+        failures: vec![
+            timeout_sample(),
+            failure_sample(503, 12_400, "{\"error\":\"db down\",\"retry_in\":5}"),
+        ],
+        slowest: Vec::new(),
+    });
     let mut total = step("", "total", 93_400, 6_500, vec![]);
     total.errors = 163;
     total.statuses = vec![(200, 93_237), (201, 0), (404, 0), (500, 132), (503, 31)];
@@ -795,4 +850,48 @@ fn expanded_steps_and_errors_say_everything() {
         "expanded_errors_120x40",
         render(&app, 120, 40, true).backend()
     );
+}
+
+/// `enter` on the errors panel: the latest sample of the class, over every step (the 503 of
+/// checkout / pay at 12.4 s is older than signup's 500 at 19.2 s), with its request, the
+/// response's headers and its body; up and down go to the next class (a timeout: no
+/// response, so no headers nor body).
+#[test]
+fn enter_on_the_errors_shows_the_latest_sample() {
+    let mut app = busy_app();
+    app.focus = Panel::Errors;
+    app.on_key(crossterm::event::KeyEvent::from(
+        crossterm::event::KeyCode::Enter,
+    ));
+    assert_eq!(app.sample, Some(0));
+    let screen = render(&app, 160, 48, false).backend().to_string();
+    for text in [
+        "latest sample · status_not_expected · class 1 of 2",
+        "signup / create user: status_not_expected (500) at 19.20s after 11.46ms, server 9.87ms",
+        "POST http://127.0.0.1:8000/users?source=tui",
+        "> authorization: ***",
+        "< x-request-id: r-4242",
+        "{\"error\":\"email taken\"}",
+        "the latest of 2 kept for status_not_expected",
+    ] {
+        assert!(screen.contains(text), "no {text}:\n{screen}");
+    }
+    insta::assert_snapshot!("sample_160x48", render(&app, 160, 48, true).backend());
+    insta::assert_snapshot!("sample_80x24", render(&app, 80, 24, true).backend());
+    app.on_key(crossterm::event::KeyEvent::from(
+        crossterm::event::KeyCode::Down,
+    ));
+    let screen = render(&app, 160, 48, false).backend().to_string();
+    assert!(
+        screen.contains("checkout / pay: timeout at 18.10s after 5.00s"),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("body ("),
+        "a timeout has no body:\n{screen}"
+    );
+    app.on_key(crossterm::event::KeyEvent::from(
+        crossterm::event::KeyCode::Esc,
+    ));
+    assert_eq!(app.sample, None);
 }

@@ -1,7 +1,8 @@
 //! The dashboard in a real terminal: the built binary runs inside tmux against the embedded
 //! demo service (started by the binary on 127.0.0.1, port 0); keys go in with `send-keys`,
 //! the screen comes out with `capture-pane`. Needs tmux: required under CI (`.ci/run`
-//! installs it), skipped with a visible line elsewhere.
+//! installs it), skipped with a visible line elsewhere. Covers live figures, keys, the
+//! restored terminal, and a failure sample opened from the errors panel.
 
 mod common;
 
@@ -265,4 +266,40 @@ fn esc_in_an_expanded_panel_leaves_the_run_to_complete_with_exit_0() {
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON written")).expect("JSON");
     assert_eq!(doc["outcome"], "completed", "{doc:#}");
+}
+
+/// `enter` on the errors panel, in a real terminal: the latest failure sample of the demo's
+/// flaky route, with the body it failed with; `Esc` closes it and the run goes on.
+#[test]
+fn enter_on_the_errors_shows_a_failure_sample_in_a_real_terminal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("flaky.yaml");
+    std::fs::write(
+        &path,
+        "name: flaky\ntarget: demo\nload: { vus: 2, duration: 20s }\n\
+         flows:\n  - steps: [ { name: flaky, get: \"/flaky?fail_pct=50\" } ]\n",
+    )
+    .expect("scenario");
+    let Some(tmux) = Tmux::start(120, 40) else {
+        return;
+    };
+    let command = format!("{} {}", env!("CARGO_BIN_EXE_stampede"), path.display());
+    tmux.keys(&[&command, "Enter"]);
+    let limit = Duration::from_secs(20);
+    tmux.wait_for("errors on the dashboard", limit, |s| {
+        s.contains("RUNNING") && s.contains("status_not_expected")
+    });
+    // Left from the first panel goes round to the errors (the last, without checks).
+    tmux.keys(&["Left", "Enter"]);
+    let screen = tmux.wait_for("the sample", limit, |s| s.contains("latest sample"));
+    assert!(screen.contains("simulated failure"), "{screen}");
+    assert!(screen.contains("GET http://127.0.0.1:"), "{screen}");
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("the panels again", limit, |s| {
+        !s.contains("latest sample") && s.contains("RUNNING")
+    });
+    tmux.keys(&["q"]);
+    tmux.wait_for("the final screen", limit, |s| s.contains("run ended"));
+    tmux.keys(&["q"]);
+    tmux.wait_for("the summary", limit, |s| s.contains("statuses"));
 }

@@ -41,9 +41,9 @@ pub struct CheckName {
 struct Totals {
     sums: StepInterval,
     last_seen: [Duration; ErrorClass::ALL.len()],
-    /// Its samples as the last snapshot showed them: made anew only when a tick brings new
-    /// ones, not redacted again every tick.
-    shown: Arc<Samples>,
+    /// Its samples as the last snapshot showed them, and the store's version they show:
+    /// made anew only when the store kept a new one, not redacted again every tick.
+    shown: (Arc<Samples>, u64),
 }
 
 /// Turns recorded samples into snapshots, one per tick.
@@ -77,7 +77,7 @@ impl Aggregator {
         let totals = || Totals {
             sums: StepInterval::new(high),
             last_seen: [Duration::ZERO; ErrorClass::ALL.len()],
-            shown: Arc::default(),
+            shown: (Arc::default(), 0),
         };
         let n = recorder.steps();
         Self {
@@ -239,8 +239,11 @@ impl Aggregator {
                     self.tick_total.add_figures(tick);
                     let totals = totals.get_or_insert_with(|| Box::new(self.empty.clone()));
                     absorb(totals, tick, elapsed);
-                    if let (Some(_), Some(all)) = (&tick.exchanges, &totals.sums.exchanges) {
-                        totals.shown = Arc::new(all.shown(&self.redactor, self.started));
+                    if let Some(all) = &totals.sums.exchanges
+                        && all.version() != totals.shown.1
+                    {
+                        let shown = all.shown(&self.redactor, self.started);
+                        totals.shown = (Arc::new(shown), all.version());
                     }
                     &**totals
                 }
@@ -249,7 +252,7 @@ impl Aggregator {
             let names = self.names.get(i).cloned().unwrap_or_default();
             let sums = (&totals.sums, &totals.last_seen);
             let mut stats = step_stats(names, sums, interval, active, &self.redactor);
-            stats.samples = Arc::clone(&totals.shown);
+            stats.samples = Arc::clone(&totals.shown.0);
             let checks = self.checks.get(i).map_or(&[][..], Vec::as_slice);
             stats.checks = check_stats(checks, &totals.sums);
             if let (Some(key), Some(tagged)) = (self.recorder.tag_key(i), totals.sums.tagged()) {

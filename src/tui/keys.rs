@@ -41,9 +41,10 @@ impl App {
     /// Applies a key press.
     ///
     /// `q` and Ctrl-C stop the run (a second press interrupts what is in flight); once it
-    /// has ended they leave. `Esc` only goes back: it closes the help or an expanded panel
-    /// and never stops a run. The final screen stays browsable (focus, expand, sort, zoom,
-    /// help); the load keys do nothing there.
+    /// has ended they leave. `Esc` only goes back: it closes the help, a sample or an
+    /// expanded panel and never stops a run. `enter` on the errors panel opens the latest
+    /// failure sample of an error group (up and down pick another). The final screen stays
+    /// browsable (focus, expand, samples, sort, zoom, help); the load keys do nothing there.
     pub fn on_key(&mut self, key: KeyEvent) -> Outcome {
         if key.kind == KeyEventKind::Release {
             return Outcome::Redraw;
@@ -68,17 +69,39 @@ impl App {
             self.leave_at_end = true;
             return self.quit();
         }
-        self.run_key(key.code)
-            .unwrap_or_else(|| self.view_key(key.code))
+        self.run_key(key.code).unwrap_or_else(|| match self.sample {
+            Some(group) => self.sample_key(key.code, group),
+            None => self.view_key(key.code),
+        })
     }
 
-    /// `Esc`: closes the help, else an expanded panel.
+    /// `Esc`: closes the help, else an open sample, else an expanded panel.
     fn go_back(&mut self) {
         if self.help {
             self.help = false;
+        } else if self.sample.is_some() {
+            self.sample = None;
         } else {
             self.expanded = false;
         }
+    }
+
+    /// The keys while a sample is open (on `group`): up and down pick another error group,
+    /// `enter` closes it, `?` opens the help.
+    fn sample_key(&mut self, code: KeyCode, group: usize) -> Outcome {
+        let groups = self.derived.errors.len().max(1);
+        match code {
+            KeyCode::Up | KeyCode::BackTab | KeyCode::Char('k') => {
+                self.sample = Some((group + groups - 1) % groups);
+            }
+            KeyCode::Down | KeyCode::Tab | KeyCode::Char('j') => {
+                self.sample = Some((group + 1) % groups);
+            }
+            KeyCode::Enter => self.sample = None,
+            KeyCode::Char('?') => self.help = true,
+            _ => {}
+        }
+        Outcome::Redraw
     }
 
     /// The keys that steer the run (`q`, pause, load); the load keys act only while it
@@ -103,6 +126,10 @@ impl App {
         match code {
             KeyCode::Tab | KeyCode::Right | KeyCode::Down => self.refocus(1),
             KeyCode::BackTab | KeyCode::Left | KeyCode::Up => self.refocus(-1),
+            // On the errors panel: the latest sample of its first group (up/down: others).
+            KeyCode::Enter if self.focus == Panel::Errors && !self.derived.errors.is_empty() => {
+                self.sample = Some(0);
+            }
             KeyCode::Enter => self.expanded = !self.expanded,
             KeyCode::Char('s') => {
                 self.sort = self.sort.next();
@@ -264,6 +291,55 @@ mod tests {
         assert_eq!(
             a.on_key(key(KeyCode::Char('p'))),
             Outcome::Engine(Action::TogglePause)
+        );
+    }
+
+    #[test]
+    fn enter_on_the_errors_opens_a_sample_and_up_down_pick_its_group() {
+        use crate::metrics::{ErrorClass, ErrorStat};
+        let mut a = app();
+        a.focus = Panel::Errors;
+        a.on_key(key(KeyCode::Enter));
+        assert!(a.sample.is_none() && a.expanded, "no errors: enter expands");
+        a.on_key(key(KeyCode::Esc));
+        let mut snap = (*a.snap).clone();
+        snap.total.errors_by_class = [ErrorClass::Timeout, ErrorClass::Reset]
+            .map(|class| ErrorStat {
+                class,
+                count: 1,
+                sample: String::new(),
+                last_seen: std::time::Duration::ZERO,
+            })
+            .to_vec();
+        a.absorb(Arc::new(snap));
+        a.on_key(key(KeyCode::Enter));
+        assert_eq!((a.sample, a.expanded), (Some(0), false));
+        a.on_key(key(KeyCode::Down));
+        assert_eq!(a.sample, Some(1));
+        a.on_key(key(KeyCode::Down));
+        assert_eq!(a.sample, Some(0), "round again");
+        a.on_key(key(KeyCode::Up));
+        assert_eq!(a.sample, Some(1));
+        assert_eq!(
+            a.focus,
+            Panel::Errors,
+            "the arrows pick a group, not a panel"
+        );
+        assert_eq!(a.on_key(key(KeyCode::Esc)), Outcome::Redraw);
+        assert!(a.sample.is_none() && !a.quitting);
+        a.on_key(key(KeyCode::Enter));
+        a.on_key(key(KeyCode::Enter));
+        assert!(a.sample.is_none(), "enter closes it too");
+        // A new snapshot with fewer groups keeps an open sample on one that exists.
+        a.on_key(key(KeyCode::Enter));
+        a.on_key(key(KeyCode::Down));
+        let mut fewer = (*a.snap).clone();
+        fewer.total.errors_by_class.truncate(1);
+        a.absorb(Arc::new(fewer));
+        assert_eq!(a.sample, Some(0));
+        assert_eq!(
+            a.on_key(key(KeyCode::Char('q'))),
+            Outcome::Engine(Action::Stop)
         );
     }
 

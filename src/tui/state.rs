@@ -1,6 +1,6 @@
 //! The dashboard's state: `App` holds the latest snapshot, the history the charts draw
-//! (one point per tick, kept bounded), the view choices (focus, sort, zoom, help) and what
-//! the panels draw, derived from those. Its keys are in `keys`.
+//! (one point per tick, kept bounded), the view choices (focus, sort, zoom, help, the open
+//! failure sample) and what the panels draw, derived from those. Its keys are in `keys`.
 //!
 //! Depends on `metrics` (the snapshot), and on `choices`, `history` and `derived` below it.
 //! Invariant: `derived` always matches the snapshot, sort and zoom (every change of them
@@ -30,6 +30,9 @@ pub struct App {
     pub focus: Panel,
     /// Whether the focused panel fills the body.
     pub expanded: bool,
+    /// The error group (its place in `derived.errors`) whose latest failure sample fills
+    /// the body: `enter` on the errors panel opens it, `Esc` closes it.
+    pub sample: Option<usize>,
     /// Per-step table order.
     pub sort: SortKey,
     /// Chart window.
@@ -67,6 +70,7 @@ impl App {
             history: History::default(),
             focus: Panel::Throughput,
             expanded: false,
+            sample: None,
             sort: SortKey::Plan,
             zoom: Zoom::All,
             help: false,
@@ -87,6 +91,12 @@ impl App {
     /// Recomputes what the panels draw (after a new snapshot, sort or zoom).
     pub(super) fn rederive(&mut self) {
         self.derived = Derived::compute(&self.snap, &self.history, self.zoom, self.sort);
+        // The groups are the snapshot's: an open sample stays on a group that exists.
+        let groups = self.derived.errors.len();
+        self.sample = self
+            .sample
+            .filter(|_| groups > 0)
+            .map(|g| g.min(groups - 1));
     }
 
     /// Takes in a new snapshot; a new tick adds a chart point (not the final snapshot's

@@ -209,6 +209,8 @@ pub struct SampleStore {
     groups: Vec<(Group, Vec<Caught>)>,
     /// The slowest successes, slowest first.
     slowest: Vec<Caught>,
+    /// Counts the samples kept so far: a reader tells a change by it.
+    version: u64,
 }
 
 impl SampleStore {
@@ -231,6 +233,7 @@ impl SampleStore {
             if at < KEPT {
                 self.slowest.insert(at, caught);
                 self.slowest.truncate(KEPT);
+                self.version += 1;
             }
             return;
         };
@@ -244,10 +247,19 @@ impl SampleStore {
             }
         };
         let at = latest.partition_point(|c| c.exchange.at <= caught.exchange.at);
+        if at == 0 && latest.len() >= KEPT {
+            return; // older than every one kept
+        }
         latest.insert(at, caught);
         if latest.len() > KEPT {
             latest.remove(0);
         }
+        self.version += 1;
+    }
+
+    /// Changes whenever a sample is kept (a snapshot's samples are made anew only then).
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     /// The group of a failure of `class` with `status`: its own for an unexpected status,
@@ -395,6 +407,9 @@ mod tests {
         assert_eq!(got, vec![30, 25, 19, 15, 12]);
         assert!(!run.wants_slow(Duration::from_millis(12)));
         assert!(run.wants_slow(Duration::from_millis(13)));
+        let version = run.version();
+        run.keep(success(2, t0));
+        assert_eq!(run.version(), version, "not kept: no change");
     }
 
     #[test]
@@ -410,5 +425,16 @@ mod tests {
         let shown = a.shown(&Redactor::default(), t0);
         let ats: Vec<u128> = shown.failures.iter().map(|s| s.at.as_millis()).collect();
         assert_eq!(ats, vec![7, 6, 5, 4, 3]);
+        // One older than every kept one changes nothing.
+        let version = a.version();
+        a.keep(failure(ErrorClass::Reset, None, t0, 0));
+        assert_eq!(a.version(), version);
+        a.keep(failure(
+            ErrorClass::Reset,
+            None,
+            t0 + Duration::from_millis(9),
+            9,
+        ));
+        assert_eq!(a.version(), version + 1);
     }
 }

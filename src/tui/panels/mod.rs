@@ -1,6 +1,7 @@
 //! The dashboard's body panels, one file each: the throughput and latency charts over time,
 //! the latency table with its distribution, the per-step table (expanded, with the phases
-//! table below it), status codes, errors and checks. Each draws from the `App` alone (its snapshot and what `derived` computed from
+//! table below it), status codes, errors and checks; and the sample view (`enter` on the
+//! errors). Each draws from the `App` alone (its snapshot and what `derived` computed from
 //! it), never from a clock or a sample.
 //!
 //! The panels depend on `state` (the `App`), `theme`, `text`, `derived`, `format` and
@@ -15,6 +16,7 @@ mod errors;
 mod latency_chart;
 mod latency_now;
 mod phases;
+mod sample;
 mod statuses;
 mod steps;
 mod throughput;
@@ -42,4 +44,13 @@ pub fn draw(frame: &mut Frame, area: Rect, panel: Panel, app: &App, theme: Theme
         Panel::Errors => errors::draw(frame, area, app, border),
         Panel::Checks => checks::draw(frame, area, app, border),
     }
+}
+
+/// Draws the open failure sample (`App::sample`) into `area`, the body.
+pub fn draw_sample(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    let border = Border {
+        theme,
+        focused: true,
+    };
+    sample::draw(frame, area, app, border);
 }

@@ -51,6 +51,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         ])
     } else if let Some(notice) = &app.snap.live.notice {
         Line::from(Span::styled(notice.clone(), theme.warn()))
+    } else if app.sample.is_some() {
+        Line::from(Span::styled(
+            fitting_keys(SAMPLE_KEYS, usize::from(area.width)),
+            theme.dim(),
+        ))
     } else {
         Line::from(Span::styled(
             fitting_keys(RUNNING_KEYS, usize::from(area.width)),
@@ -71,6 +76,16 @@ const RUNNING_KEYS: &[(&str, u8)] = &[
     ("s sort", 6),
     ("z zoom", 7),
     ("? help", 1),
+];
+
+/// The keys while a sample is open, as `RUNNING_KEYS`.
+const SAMPLE_KEYS: &[(&str, u8)] = &[
+    ("q stop", 0),
+    ("↑/↓ another error class", 1),
+    ("enter/esc close", 2),
+    ("p pause", 4),
+    ("+/- load", 5),
+    ("? help", 3),
 ];
 
 /// The keys that fit in `width` columns, in their order, joined by " · ".

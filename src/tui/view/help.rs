@@ -18,7 +18,7 @@ const HELP: &[(&str, &str)] = &[
     ),
     (
         "Esc",
-        "close this help or an expanded panel (never stops the run)",
+        "close help, sample or expanded panel (never stops the run)",
     ),
     (
         "p",
@@ -29,7 +29,11 @@ const HELP: &[(&str, &str)] = &[
         "raise / lower the load by 10 % (VUs or rate), marked on the charts",
     ),
     ("tab, arrows", "move the focus between panels"),
-    ("enter", "expand the focused panel / back"),
+    (
+        "enter",
+        "expand the focused panel / back; on the errors panel: an error class's latest \
+         sample (up/down: another class)",
+    ),
     ("s", "change the per-step sort: plan, requests, p99, errors"),
     ("z", "chart window: whole run, last 60 s, last 10 s"),
     (

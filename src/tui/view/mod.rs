@@ -50,8 +50,12 @@ pub fn draw(frame: &mut Frame, app: &App, theme: Theme) {
     ])
     .areas(area);
     header::draw(frame, header, app, theme);
-    for (panel, rect) in body_layout(body, app) {
-        panels::draw(frame, rect, panel, app, theme);
+    if app.sample.is_some() {
+        panels::draw_sample(frame, body, app, theme);
+    } else {
+        for (panel, rect) in body_layout(body, app) {
+            panels::draw(frame, rect, panel, app, theme);
+        }
     }
     footer::draw(frame, footer, app, theme);
     if app.help {

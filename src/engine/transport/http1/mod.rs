@@ -17,8 +17,10 @@
 //! Depends on `codec`, `body`, `contract`, `dial`, `credentials`, `failure`, the engine's
 //! `clock`, the plan's proxy settings and `metrics` (error classes, `Connections`,
 //! `ConnectionUse`). Invariant (the hot path): per request, no allocation but the kept
-//! parts of the response, no boxing, no task, no channel, no lock; two clock reads (the
-//! write's end, the first byte); the session's buffers and timer are reused.
+//! parts of the response (what the step reads; for a status the step does not accept, the
+//! headers and first bytes its failure sample shows: `Keep::for_status`), no boxing, no
+//! task, no channel, no lock; two clock reads (the write's end, the first byte); the
+//! session's buffers and timer are reused.
 
 mod body;
 mod codec;
