@@ -303,7 +303,9 @@ mod tests {
     use crate::redact::Redactor;
     use reqwest::header::HeaderValue;
 
-    fn exchange(at: Instant) -> Exchange {
+    /// A GET with a secret in its URL and its authorization header, and no response: the
+    /// exchange these tests and `shown`'s catch.
+    pub(super) fn exchange(at: Instant) -> Exchange {
         let mut request_headers = HeaderMap::new();
         request_headers.insert("authorization", HeaderValue::from_static("Bearer s3cret"));
         request_headers.insert("accept", HeaderValue::from_static("application/json"));

@@ -185,27 +185,17 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::samples::{Exchange, Kept};
+    use crate::metrics::samples::Kept;
+    use crate::metrics::samples::tests::exchange;
     use reqwest::header::HeaderValue;
 
     fn failure(class: ErrorClass, status: Option<u16>, at: Instant, n: u64) -> Caught {
-        let mut request_headers = HeaderMap::new();
-        request_headers.insert("authorization", HeaderValue::from_static("Bearer s3cret"));
-        request_headers.insert("accept", HeaderValue::from_static("application/json"));
         Caught {
             class: Some(class),
             status,
             message: format!("failure {n}"),
             latency: Duration::from_millis(n),
-            exchange: Exchange {
-                method: reqwest::Method::GET,
-                url: Some("http://u:pw@h/x?token=abc&n=1".into()),
-                request_headers,
-                response: None,
-                server_time: ServerTime::Unknown,
-                at,
-                phases: Vec::new(),
-            },
+            exchange: exchange(at),
         }
     }
 
