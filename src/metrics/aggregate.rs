@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::histograms::latency_histogram;
+use super::histograms::{Tally, latency_histogram};
 use super::history::{self, EncodedHistograms, History, SeriesBuilder, TickState};
 use super::interval::{StepInterval, Tagged};
 use super::outcome::ErrorClass;
@@ -200,6 +200,10 @@ impl Aggregator {
                 if let Some(from) = from
                     && let Some(into) = slot(&mut self.tick_steps, i, high)
                 {
+                    // Phases are read over the whole run only: from the thread straight
+                    // into the step's totals and the run's, not through the tick.
+                    let totals = self.steps[i].get_or_insert_with(|| Box::new(self.empty.clone()));
+                    from.pass_phases(&mut totals.sums, &mut self.total.sums);
                     into.drain_from(from);
                 }
             }
@@ -287,10 +291,10 @@ impl Aggregator {
 /// A step's (or the run's) whole-run histograms, encoded, its tag values' too.
 fn encode(s: &StepInterval) -> EncodedHistograms {
     EncodedHistograms {
-        latency: history::encode(&s.latency),
-        service: history::encode(s.service()),
-        server_time: s.server_time().map(history::encode),
-        overhead: s.overhead().map(history::encode),
+        latency: s.latency.encode_with(history::encode),
+        service: s.service().encode_with(history::encode),
+        server_time: s.server_time().map(|t| t.encode_with(history::encode)),
+        overhead: s.overhead().map(|t| t.encode_with(history::encode)),
         tags: s
             .tagged()
             .map(|t| t.each().map(|(_, sub)| encode(sub)).collect())
@@ -381,20 +385,25 @@ fn distribution(h: &hdrhistogram::Histogram<u64>) -> Vec<Bucket> {
     out
 }
 
+/// The percentiles of a tally, read exactly as from a histogram of its values.
+fn summary(t: &Tally) -> Percentiles {
+    t.view(Percentiles::of)
+}
+
 fn interval_stats(tick: &StepInterval, length: Duration) -> IntervalStats {
     IntervalStats {
         length,
         requests: tick.completed(),
         errors: tick.errors.iter().sum(),
-        latency: Percentiles::of(&tick.latency),
-        server_time: tick.server_time().map(Percentiles::of).unwrap_or_default(),
+        latency: summary(&tick.latency),
+        server_time: tick.server_time().map(summary).unwrap_or_default(),
     }
 }
 
 /// The phases of a step's exchanges, each summarised (zeros for one never seen).
 fn phase_stats(s: &StepInterval) -> PhaseStats {
     let [dns, connect, tls, write, ttfb, download] =
-        phases::FIGURES.map(|f| s.figure(f).map(Percentiles::of).unwrap_or_default());
+        phases::FIGURES.map(|f| s.figure(f).map(summary).unwrap_or_default());
     PhaseStats {
         dns,
         connect,
@@ -441,18 +450,18 @@ fn step_stats(
         interrupted: s.interrupted,
         rps: per_second(requests, active),
         bytes: s.bytes,
-        latency: Percentiles::of(&s.latency),
-        service: Percentiles::of(s.service()),
-        send_lag: s.send_lag().map(Percentiles::of).unwrap_or_default(),
-        server_time: s.server_time().map(Percentiles::of).unwrap_or_default(),
-        overhead: s.overhead().map(Percentiles::of).unwrap_or_default(),
+        latency: summary(&s.latency),
+        service: summary(s.service()),
+        send_lag: s.send_lag().map(summary).unwrap_or_default(),
+        server_time: s.server_time().map(summary).unwrap_or_default(),
+        overhead: s.overhead().map(summary).unwrap_or_default(),
         server_time_invalid: s.server_time_invalid,
         phases: phase_stats(s),
         connections: s.connections,
         statuses,
         errors_by_class,
         checks: Vec::new(),
-        distribution: distribution(&s.latency),
+        distribution: s.latency.view(distribution),
         interval,
         tag: None,
         tags: Vec::new(),

@@ -10,9 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hdrhistogram::Histogram;
-
-use super::histograms::{Figure, Figures, add_into, latency_histogram, micros};
+use super::histograms::{Figure, Figures, Tally, micros};
 use super::outcome::{ErrorClass, Outcome, ServerTime};
 use super::phases::{self, ConnectionCounts, Phases};
 use super::samples::SampleStore;
@@ -22,18 +20,19 @@ const CLASSES: usize = ErrorClass::ALL.len();
 
 /// One interval of one step: what a shard accumulates between two ticks.
 ///
-/// Its histograms are sized to what they hold: they start at 1 µs ..= 2 ms (16 KiB) and grow
-/// as larger values arrive, up to the run's highest value (longer values are recorded as that
-/// highest). The service time and the send lag have histograms of their own only once they
-/// first differ from the latency or are first recorded: in the closed model a step's service
-/// time *is* its latency, so it costs nothing (`service()` then reads the latency).
+/// Its figures are `Tally`s, sized to what they hold: a few values as they came, then a
+/// histogram that starts at 1 µs ..= 2 ms (16 KiB) and grows as larger values arrive, up to
+/// the run's highest value (longer values are recorded as that highest). The service time
+/// and the send lag have tallies of their own only once they first differ from the latency
+/// or are first recorded: in the closed model a step's service time *is* its latency, so it
+/// costs nothing (`service()` then reads the latency).
 #[derive(Debug, Clone)]
 pub struct StepInterval {
     /// End-to-end latency in µs (from the planned start): responses and timeouts.
-    pub latency: Histogram<u64>,
+    pub latency: Tally,
     /// Service time in µs (from the actual send), once any differed from its latency;
     /// `None`: every service time so far equalled its latency.
-    service: Option<Histogram<u64>>,
+    service: Option<Tally>,
     /// Count per status code, few distinct codes so a small vector beats a map.
     pub statuses: Vec<(u16, u64)>,
     /// Count per error class (indexed by `ErrorClass::index`).
@@ -74,7 +73,7 @@ impl StepInterval {
     /// `high_us`).
     pub fn new(high_us: u64) -> Self {
         Self {
-            latency: latency_histogram(),
+            latency: Tally::default(),
             service: None,
             statuses: Vec::new(),
             errors: [0; CLASSES],
@@ -94,7 +93,7 @@ impl StepInterval {
     }
 
     /// Service times in µs (from the actual send): responses and timeouts.
-    pub fn service(&self) -> &Histogram<u64> {
+    pub fn service(&self) -> &Tally {
         self.service.as_ref().unwrap_or(&self.latency)
     }
 
@@ -106,22 +105,22 @@ impl StepInterval {
     }
 
     /// Open-model send lags in µs, if any was recorded.
-    pub fn send_lag(&self) -> Option<&Histogram<u64>> {
+    pub fn send_lag(&self) -> Option<&Tally> {
         self.figures.get(Figure::SendLag)
     }
 
     /// The server's own times in µs, if any response said one.
-    pub fn server_time(&self) -> Option<&Histogram<u64>> {
+    pub fn server_time(&self) -> Option<&Tally> {
         self.figures.get(Figure::ServerTime)
     }
 
     /// Service time minus server time in µs, for the responses that said their server time.
-    pub fn overhead(&self) -> Option<&Histogram<u64>> {
+    pub fn overhead(&self) -> Option<&Tally> {
         self.figures.get(Figure::Overhead)
     }
 
     /// A phase's times in µs (`phases::FIGURES`), if any was recorded.
-    pub(super) fn figure(&self, figure: Figure) -> Option<&Histogram<u64>> {
+    pub(super) fn figure(&self, figure: Figure) -> Option<&Tally> {
         self.figures.get(figure)
     }
 
@@ -145,9 +144,9 @@ impl StepInterval {
             self.service = Some(self.latency.clone());
         }
         // Auto-resizing histograms and clamped values: recording cannot fail.
-        let _ = self.latency.record(latency);
-        if let Some(h) = &mut self.service {
-            let _ = h.record(service);
+        self.latency.record(latency);
+        if let Some(t) = &mut self.service {
+            t.record(service);
         }
     }
 
@@ -322,6 +321,14 @@ impl StepInterval {
         }
     }
 
+    /// Moves its phases' values into `step`'s and `run`'s (a step's and the run's whole-run
+    /// figures) and empties its own: nothing reads a phase per tick, so the aggregator's tick
+    /// never holds a third copy of them (a busy step's phase costs a histogram per copy).
+    pub fn pass_phases(&mut self, step: &mut StepInterval, run: &mut StepInterval) {
+        let into = [&mut step.figures, &mut run.figures];
+        self.figures.pass(&phases::FIGURES, into);
+    }
+
     /// Adds `other` into `self` and leaves `other` empty (histograms keep their allocation).
     pub fn drain_from(&mut self, other: &mut StepInterval) {
         let exchanges = other.exchanges.take();
@@ -347,7 +354,7 @@ impl StepInterval {
     pub fn add_figures(&mut self, other: &StepInterval) {
         // The service histograms first, while `self.latency` still holds only its own.
         self.add_service(other);
-        add_into(&mut self.latency, &other.latency);
+        self.latency.add(&other.latency);
         self.figures.add(&other.figures);
         self.connections.add(&other.connections);
         for &(status, n) in &other.statuses {
@@ -379,10 +386,10 @@ impl StepInterval {
     /// service histogram has service times equal to its latencies.
     fn add_service(&mut self, other: &StepInterval) {
         match (&mut self.service, &other.service) {
-            (Some(mine), theirs) => add_into(mine, theirs.as_ref().unwrap_or(&other.latency)),
+            (Some(mine), theirs) => mine.add(theirs.as_ref().unwrap_or(&other.latency)),
             (None, Some(theirs)) => {
                 let mut mine = self.latency.clone();
-                add_into(&mut mine, theirs);
+                mine.add(theirs);
                 self.service = Some(mine);
             }
             (None, None) => {}

@@ -169,7 +169,7 @@ mod tests {
         for figure in [Figure::Dns, Figure::Connect, Figure::Tls] {
             assert!(figures.get(figure).is_none(), "{figure:?} made for nothing");
         }
-        let ttfb = figures.get(Figure::Ttfb).expect("ttfb");
+        let ttfb = figures.get(Figure::Ttfb).expect("ttfb").to_histogram();
         assert!(ttfb.equivalent(ttfb.value_at_quantile(0.5), 30_000));
         // An IP address over plain TCP: connect only.
         let plain = Phases {

@@ -94,12 +94,15 @@ impl Exporter for HdrLog {
         let length = snap.elapsed.saturating_sub(begin);
         for (interval, step) in tick.steps.iter().zip(&snap.steps) {
             let tag = tag_of(&step.flow, &step.name);
-            writer
-                .write_histogram(&interval.latency, begin, length, Tag::new(&tag))
+            // A step's few values are written from a histogram of exactly them.
+            interval
+                .latency
+                .encode_with(|h| writer.write_histogram(h, begin, length, Tag::new(&tag)))
                 .map_err(failed)?;
         }
-        writer
-            .write_histogram(&tick.total.latency, begin, length, None)
+        tick.total
+            .latency
+            .encode_with(|h| writer.write_histogram(h, begin, length, None))
             .map_err(failed)?;
         self.last_end = snap.elapsed;
         self.sink.append(&self.buf)
