@@ -28,6 +28,18 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "flows[0].steps[0].server_time",
         "write unit: s, ms or us",
     ),
+    (
+        "bad_retry",
+        "7:16",
+        "flows[0].steps[0].retry",
+        "runs from the longer wait",
+    ),
+    (
+        "bad_retry_on",
+        "5:10",
+        "defaults.retry",
+        "\"teapot\" is not something retried",
+    ),
     ("bad_target", "2:9", "target", "http://"),
     (
         "bad_step_url",

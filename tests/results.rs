@@ -10,30 +10,10 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Demo, run_json, scenario};
+use common::{
+    Demo, assert_valid_result as assert_valid, result_schema as schema, run_json, scenario,
+};
 use serde_json::Value;
-
-fn schema() -> jsonschema::Validator {
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/result.schema.json"),
-    )
-    .expect("schema file");
-    let schema: Value = serde_json::from_str(&text).expect("schema is JSON");
-    jsonschema::draft202012::new(&schema).expect("a valid schema")
-}
-
-fn assert_valid(doc: &Value) {
-    let validator = schema();
-    let problems: Vec<String> = validator
-        .iter_errors(doc)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(
-        problems.is_empty(),
-        "schema violations:\n{}",
-        problems.join("\n")
-    );
-}
 
 fn numbers(v: &Value) -> Vec<f64> {
     v.as_array()

@@ -8,7 +8,6 @@
 mod common;
 
 use std::convert::Infallible;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -17,7 +16,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use serde_json::Value;
 
-use common::{run_json, scenario, step};
+use common::{assert_valid_result as assert_valid, run_json, scenario, step};
 
 /// The body `/db` fails with.
 const DB_DOWN: &str = "{\"error\":\"db down\"}";
@@ -89,16 +88,6 @@ async fn answer(path: &str, mixed: &AtomicU64) -> hyper::Response<Full<Bytes>> {
     builder
         .body(Full::new(Bytes::from(body)))
         .expect("a response")
-}
-
-/// The result schema's verdict on `doc`.
-fn assert_valid(doc: &Value) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/result.schema.json");
-    let schema: Value =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("schema")).expect("JSON");
-    let validator = jsonschema::draft202012::new(&schema).expect("a valid schema");
-    let problems: Vec<String> = validator.iter_errors(doc).map(|e| e.to_string()).collect();
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 fn samples<'a>(doc: &'a Value, name: &str, which: &str) -> &'a Vec<Value> {

@@ -224,6 +224,13 @@ fn places() -> Vec<Place> {
             )),
         },
         Place {
+            schema_path: &["defaults", "retry"],
+            field: "defaults.retry",
+            scenario: top(&format!(
+                "defaults: {{ retry: {{ attempts: 2, {u}: 1 }} }}\n"
+            )),
+        },
+        Place {
             schema_path: &["thresholds", "[]"],
             field: "thresholds[0]",
             scenario: top(&format!(

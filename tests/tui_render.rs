@@ -12,8 +12,8 @@ use ratatui::style::Color;
 
 use stampede::metrics::{
     BUCKET_BOUNDS, BodyPreview, Bucket, Change, CheckStat, ConnectionCounts, ErrorClass, ErrorStat,
-    IntervalStats, Level, LiveState, LoadEvent, Percentiles, Phase, PhaseStats, Sample, Samples,
-    Snapshot, StepStats, Tag,
+    IntervalStats, Level, LiveState, LoadEvent, Percentiles, Phase, PhaseStats, RetryCounts,
+    RetryStats, Sample, Samples, Snapshot, StepStats, Tag,
 };
 use stampede::tui::{App, Panel, Theme, draw};
 
@@ -63,6 +63,7 @@ fn step(flow: &str, name: &str, requests: u64, base_us: u64, errors: Vec<ErrorSt
             reused: requests - 22 - error_count,
             reconnects: error_count,
         },
+        retries: None,
         statuses: vec![(200, requests - error_count), (500, error_count)],
         errors_by_class: errors,
         checks: Vec::new(),
@@ -894,4 +895,42 @@ fn enter_on_the_errors_shows_the_latest_sample() {
         crossterm::event::KeyCode::Esc,
     ));
     assert_eq!(app.sample, None);
+}
+
+/// A step with `retry:` gives the steps table a retries column (the retries it sent); a
+/// run where no step retries has none.
+#[test]
+fn retried_steps_show_their_retries() {
+    let mut app = busy_app();
+    let plain = render(&app, 160, 48, false).backend().to_string();
+    assert!(!plain.contains("retries"), "{plain}");
+    let snap = Arc::make_mut(&mut app.snap);
+    let counts = RetryCounts {
+        exchanges: 900,
+        retried: 40,
+        retries: 4_321,
+        succeeded_after_retry: 38,
+        gave_up: 2,
+        successes: 898,
+        success_attempts: 900 + 4_000,
+    };
+    snap.steps[0].retries = Some(RetryStats {
+        counts,
+        attempts_per_success: 5.46,
+        exchange: percentiles(9_000),
+    });
+    let wide = render(&app, 160, 48, false).backend().to_string();
+    assert!(wide.contains("retries") && wide.contains("4,321"), "{wide}");
+    insta::assert_snapshot!("retries_160x48", render(&app, 160, 48, true).backend());
+    // At 80 columns the panel keeps its room for the step names; expanded, it has it.
+    let narrow = render(&app, 80, 24, false).backend().to_string();
+    assert!(!narrow.contains("4,321"), "{narrow}");
+    app.focus = Panel::Steps;
+    app.expanded = true;
+    let expanded = render(&app, 120, 40, false).backend().to_string();
+    assert!(expanded.contains("4,321"), "{expanded}");
+    insta::assert_snapshot!(
+        "retries_expanded_120x40",
+        render(&app, 120, 40, true).backend()
+    );
 }

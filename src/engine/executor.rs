@@ -4,16 +4,20 @@
 //! every request recorded, failures recorded as data and the flow goes on as the step's
 //! `on_error` says) and setup's (`Setup`: nothing recorded, the first failure ends setup).
 //!
-//! Where the next features go: a retry is another attempt of `send_step`'s send (each one a
-//! request the policy sees, with its own latency); phase timings, server time and failure
-//! samples are read from the `Reply` where a policy makes an `Ending` into an outcome
+//! A step with `retry:` sends the same request again while an attempt ends as its policy
+//! retries (`attempt::retried`) and attempts are left: each attempt is a request the policy
+//! sees (`attempted`), the wait is the policy's (`back_off`: the run's ends at a stop), and
+//! the exchange's `attempt::Tries` reach the policy before the step's end. Phase timings,
+//! server time and failure samples are read from the `Reply` where a policy makes an
+//! `Ending` into an outcome
 //! (`Iteration::ended`; the phases from the reply's `Marks` and the request's own send and
 //! end, so no clock is read for them here; a sample from the request as sent and what the
 //! transport kept of the reply: see `exchange`); a per-user `init` flow is `send_step` under
 //! a policy of its own.
 //!
-//! Depends on `step` (the prepared step), `user` (the state it renders from and extracts
-//! into), `backoff` (which failures are fast), `clock`, `metrics` (the recorder and outcomes)
+//! Depends on `attempt` (an attempt's timing and ending, and its retry), `step` (the
+//! prepared step), `user` (the state it renders from and extracts into), `backoff` (which
+//! failures are fast), `clock`, `metrics` (the recorder and outcomes)
 //! and the engine's `Transport` and `Control`. Invariants: the hot path allocates nothing,
 //! boxes nothing and spawns nothing per step (the policy is a type parameter, not a trait
 //! object); a failure sample is made only when the step's samples want it (a failure, a
@@ -24,42 +28,17 @@
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
+use super::attempt::{Ending, Timing, Tries, retried};
 use super::backoff::{IterationEnd, fails_fast};
 use super::clock::now;
-use super::step::{Judgement, ReadyStep};
+use super::step::ReadyStep;
 use super::user::{Globals, User};
-use super::{Control, Failure, Prepared, Reply, Transport};
+use super::{Control, Prepared, Reply, Transport};
 use crate::metrics::samples::{BODY_PREVIEW, phase_list};
 use crate::metrics::{
     ConnectionUse, ErrorClass, Exchange, Kept, Outcome, Phases, Recorder, ServerTime, TAG_NONE,
 };
 use reqwest::header::HeaderMap;
-
-/// When a request's latency counts from (`begin`), when it was sent, and when it ended.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Timing {
-    /// Latency counts from here: the send, or the open model's planned instant.
-    pub begin: Instant,
-    /// Service time counts from here.
-    pub sent: Instant,
-    /// The answer or failure came (for a request that was not sent: `sent`).
-    pub end: Instant,
-}
-
-/// How a step's exchange ended: what its last request got.
-#[derive(Debug)]
-pub(super) enum Ending {
-    /// Its request could not be built (error class `render`): nothing was sent.
-    Unsent(String),
-    /// The request failed before a complete response.
-    Failed(Failure),
-    /// Still a redirect after every hop `follow_redirects` allows.
-    TooManyRedirects(Reply),
-    /// The step's answer, judged (its checks run, its values extracted into the user).
-    Answered(Reply, Judgement),
-    /// The policy ended a redirect chain between two hops: nothing more is sent.
-    Stopped,
-}
 
 /// What a caller of `send_step` does at each point of a step's exchange.
 pub(super) trait StepPolicy {
@@ -83,12 +62,27 @@ pub(super) trait StepPolicy {
         at: Timing,
         sent: Option<&Prepared>,
     ) -> Self::Output;
+
+    /// An attempt of a step with `retry:` ended as `ending` and will be retried: it was a
+    /// request all the same. Then `start` begins the next attempt.
+    fn attempted(&mut self, step: &ReadyStep, ending: Ending, at: Timing, sent: Option<&Prepared>);
+
+    /// Waits `wait` before a retry; `Some` ends the step there instead (a stop came), with
+    /// what the caller gets.
+    fn back_off(&mut self, wait: Duration) -> impl Future<Output = Option<Self::Output>>;
+
+    /// A step with `retry:` is about to end (`ended` comes next, at `end`): what its
+    /// exchange's attempts came to.
+    fn tries(&mut self, step: &ReadyStep, tries: Tries, end: Instant);
 }
 
 /// Sends `step` as `user` on `session`: builds its request, sends it, follows up to
 /// `follow_redirects` redirects (each hop a request of the step, handed to `policy.hop`, not
 /// judged), then judges the last answer (`user` takes its cookies and extracted values) and
-/// hands how it ended to `policy.ended`.
+/// hands how it ended to `policy.ended`. A step with `retry:` sends the same request again
+/// while an attempt ends as its policy retries and attempts are left: each attempt is a
+/// request the policy sees (`attempted`), the wait between them is the policy's
+/// (`back_off`, which a stop ends), and the exchange's `Tries` go to `policy.tries`.
 pub(super) async fn send_step<T: Transport, P: StepPolicy>(
     transport: &T,
     session: &mut T::Session,
@@ -99,15 +93,54 @@ pub(super) async fn send_step<T: Transport, P: StepPolicy>(
 ) -> P::Output {
     let sent = now();
     let begin = policy.start(step, sent);
-    let mut at = Timing {
-        begin,
-        sent,
-        end: sent,
-    };
-    let mut request = match step.request(user, globals) {
+    let mut at = Timing::from(begin, sent);
+    let original = match step.request(user, globals) {
         Ok(request) => request,
         Err(why) => return policy.ended(step, Ending::Unsent(why), at, None),
     };
+    let mut tries = Tries {
+        made: 1,
+        began: begin,
+        gave_up: false,
+    };
+    loop {
+        let sending = (&*original, &mut at);
+        let (ending, request) =
+            attempt(transport, session, globals, step, user, policy, sending).await;
+        if let (Some(retry), false) = (&step.spec.retry, matches!(ending, Ending::Stopped)) {
+            match retried(retry, &ending) {
+                Some(asked) if tries.made < retry.attempts => {
+                    let wait = retry.delay(tries.made, user.rng.f64(), asked);
+                    policy.attempted(step, ending, at, Some(&request));
+                    if let Some(stopped) = policy.back_off(wait).await {
+                        return stopped;
+                    }
+                    tries.made += 1;
+                    let sent = now();
+                    at = Timing::from(policy.start(step, sent), sent);
+                    continue;
+                }
+                Some(_) => tries.gave_up = true,
+                None => {}
+            }
+            policy.tries(step, tries, at.end);
+        }
+        return policy.ended(step, ending, at, Some(&request));
+    }
+}
+
+/// One attempt of a step: sends `original` (from `at`), follows its redirects, and judges
+/// the last answer; returns how it ended (`at.end` set) and the last request sent.
+async fn attempt<'r, T: Transport, P: StepPolicy>(
+    transport: &T,
+    session: &mut T::Session,
+    globals: &Globals,
+    step: &ReadyStep,
+    user: &mut User,
+    policy: &mut P,
+    (original, at): (&'r Prepared, &mut Timing),
+) -> (Ending, Cow<'r, Prepared>) {
+    let mut request = Cow::Borrowed(original);
     let mut hops = 0;
     let result = loop {
         let result = transport.send(session, &request).await;
@@ -119,14 +152,10 @@ pub(super) async fn send_step<T: Transport, P: StepPolicy>(
             break result;
         };
         at.end = now();
-        if !policy.hop(step, reply, at) {
-            return policy.ended(step, Ending::Stopped, at, Some(&request));
+        if !policy.hop(step, reply, *at) {
+            return (Ending::Stopped, request);
         }
-        at = Timing {
-            begin: at.end,
-            sent: at.end,
-            end: at.end,
-        };
+        *at = Timing::from(at.end, at.end);
         request = Cow::Owned(next);
         hops += 1;
     };
@@ -145,7 +174,7 @@ pub(super) async fn send_step<T: Transport, P: StepPolicy>(
         }
         Err(failure) => Ending::Failed(failure),
     };
-    policy.ended(step, ending, at, Some(&request))
+    (ending, request)
 }
 
 /// How a step of the run ended, for the flow loop.
@@ -183,6 +212,13 @@ pub(super) struct Iteration<'a> {
     responded: bool,
     /// A step failed without the server's time (see `backoff::fails_fast`).
     failed_fast: bool,
+    /// Open model: when the step being sent counts from, if it took the planned instant
+    /// (its retries count from there too).
+    step_planned: Option<Instant>,
+    /// The begin the next attempt takes (a retry of the step that took the planned instant).
+    retry_begin: Option<Instant>,
+    /// What the ending step's attempts came to, and when it ended (a step with `retry:`).
+    tries: Option<(Tries, Instant)>,
 }
 
 impl<'a> Iteration<'a> {
@@ -205,6 +241,9 @@ impl<'a> Iteration<'a> {
             finished: None,
             responded: false,
             failed_fast: false,
+            step_planned: None,
+            retry_begin: None,
+            tries: None,
         }
     }
 
@@ -350,13 +389,20 @@ impl StepPolicy for Iteration<'_> {
         // Open model: the first step's latency counts from its planned arrival. Closed
         // model: every step's from its send, so latency and service time are one figure
         // (and the recorder keeps one histogram for both).
-        let begin = match self.planned.take() {
-            Some(planned) => {
+        // A retry of the open model's first step still counts from its arrival (and is
+        // no new send lag).
+        let begin = match (self.retry_begin.take(), self.planned.take()) {
+            (Some(begin), _) => begin,
+            (None, Some(planned)) => {
                 let lag = sent.saturating_duration_since(planned);
                 self.recorder.record_lag(step.spec.id, lag);
+                self.step_planned = Some(planned.min(sent));
                 planned.min(sent)
             }
-            None => sent,
+            (None, None) => {
+                self.step_planned = None;
+                sent
+            }
         };
         self.in_flight = Some((step.spec.id, begin, sent));
         begin
@@ -429,10 +475,36 @@ impl StepPolicy for Iteration<'_> {
         let times = (at.end - at.begin, at.end - at.sent);
         self.recorder
             .record_exchange(id, tag, times, outcome, sample);
+        if let Some((tries, end)) = self.tries.take() {
+            let exchange = end.saturating_duration_since(tries.began);
+            self.recorder
+                .record_tries(id, (tries.made, !failed, tries.gave_up), exchange);
+        }
         StepEnd::Sent {
             failed,
             end: at.end,
         }
+    }
+
+    fn attempted(&mut self, step: &ReadyStep, ending: Ending, at: Timing, sent: Option<&Prepared>) {
+        let _ = self.ended(step, ending, at, sent);
+        self.retry_begin = self.step_planned;
+    }
+
+    async fn back_off(&mut self, wait: Duration) -> Option<StepEnd> {
+        // A retry is never sent once the stop began.
+        if self.control.is_stopping() {
+            return Some(StepEnd::Stopped);
+        }
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = self.control.stop.cancelled() => return Some(StepEnd::Stopped),
+        }
+        self.control.is_stopping().then_some(StepEnd::Stopped)
+    }
+
+    fn tries(&mut self, _: &ReadyStep, tries: Tries, end: Instant) {
+        self.tries = Some((tries, end));
     }
 }
 
@@ -469,6 +541,15 @@ impl StepPolicy for Setup {
         true
     }
 
+    fn attempted(&mut self, _: &ReadyStep, _: Ending, _: Timing, _: Option<&Prepared>) {}
+
+    async fn back_off(&mut self, wait: Duration) -> Option<Result<(), String>> {
+        tokio::time::sleep(wait).await;
+        None
+    }
+
+    fn tries(&mut self, _: &ReadyStep, _: Tries, _: Instant) {}
+
     fn ended(
         &mut self,
         step: &ReadyStep,
@@ -496,90 +577,5 @@ impl StepPolicy for Setup {
 }
 
 #[cfg(test)]
-mod tests {
-    use reqwest::header::{HeaderMap, HeaderValue};
-
-    use super::*;
-    use crate::engine::step::ReadyFlow;
-
-    /// A flow of one `GET /` with `expect`, ready for http://a.test.
-    fn expecting(expect: &str) -> ReadyFlow {
-        let text = format!(
-            "target: http://a.test\nload: {{ vus: 1, iterations: 1 }}\n\
-             flows: [ {{ steps: [ {{ get: /, expect: {expect} }} ] }} ]\n"
-        );
-        let overrides = crate::scenario::Overrides::default();
-        let plan =
-            crate::scenario::parse(&text, "t.yaml", "t", &|_| None, &overrides).expect("plan");
-        ReadyFlow::new(&plan.flows[0], "http://a.test", false, &[]).expect("flow")
-    }
-
-    /// A 200 with an empty body whose `X-Process-Time` (20 ms) is slower than
-    /// `^0\.00[0-4]` asks.
-    fn answer() -> Reply {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-process-time", HeaderValue::from_static("0.020113"));
-        Reply {
-            status: 200,
-            headers,
-            ..Reply::default()
-        }
-    }
-
-    fn judged(step: &ReadyStep) -> Judgement {
-        let mut user = User::new(0, 1, false);
-        let latency = Duration::from_millis(20);
-        step.judge(&answer(), latency, &mut user, &Globals::default(), true)
-    }
-
-    /// What setup makes of the answer.
-    fn in_setup(step: &ReadyStep) -> Result<(), String> {
-        let now = Instant::now();
-        let at = Timing {
-            begin: now,
-            sent: now,
-            end: now,
-        };
-        Setup.ended(step, Ending::Answered(answer(), judged(step)), at, None)
-    }
-
-    #[test]
-    fn a_failed_soft_check_is_counted_but_is_no_error() {
-        let flow =
-            expecting(r"{ headers: { x-process-time: { regex: '^0\.00[0-4]', soft: true } } }");
-        let judged = judged(&flow.steps[0]);
-        assert_eq!(judged.failed_checks, 0b1, "its failure is counted");
-        assert!(judged.failure.is_none(), "{:?}", judged.failure);
-        assert!(!judged.step_failed());
-        assert_eq!(in_setup(&flow.steps[0]), Ok(()), "setup goes on");
-    }
-
-    #[test]
-    fn a_failed_hard_check_is_an_error_of_class_check() {
-        let flow = expecting(r"{ headers: { x-process-time: { regex: '^0\.00[0-4]' } } }");
-        let judged = judged(&flow.steps[0]);
-        assert_eq!(judged.failed_checks, 0b1);
-        let (class, why) = judged.failure.expect("a failure");
-        assert_eq!(class, ErrorClass::Check);
-        assert_eq!(
-            why,
-            r"check failed: header x-process-time matches /^0\.00[0-4]/"
-        );
-        let setup = in_setup(&flow.steps[0]).expect_err("setup stops");
-        assert!(setup.contains("check failed"), "{setup}");
-    }
-
-    #[test]
-    fn a_hard_check_after_failed_soft_ones_is_the_failure() {
-        let flow = expecting(
-            "{ body: [ { name: seen, contains: ok, soft: true }, { name: needed, contains: ok } ], \
-             headers: { x-process-time: { exists: false, soft: true } } }",
-        );
-        let judged = judged(&flow.steps[0]);
-        assert_eq!(judged.failed_checks, 0b111, "every failed check is counted");
-        assert_eq!(
-            judged.failure,
-            Some((ErrorClass::Check, "check failed: needed".to_string()))
-        );
-    }
-}
+#[path = "executor_tests.rs"]
+mod tests;

@@ -43,6 +43,7 @@ use crate::scenario::Model;
 // The prepared step and the virtual user it is sent as; the worker loop and the two load
 // models that start it.
 mod arrivals;
+mod attempt;
 mod crowd;
 mod executor;
 mod step;

@@ -21,7 +21,7 @@ use super::samples::Samples;
 use super::shard::{Slots, slot};
 use super::snapshot::{
     BUCKET_BOUNDS, Bucket, CheckStat, ErrorStat, FlowStats, IntervalStats, LiveState, Percentiles,
-    Phase, PhaseStats, Snapshot, StepStats, Tag, per_second,
+    Phase, PhaseStats, RetryStats, Snapshot, StepStats, Tag, per_second,
 };
 use crate::redact::Redactor;
 
@@ -458,6 +458,10 @@ fn step_stats(
         server_time_invalid: s.server_time_invalid,
         phases: phase_stats(s),
         connections: s.connections,
+        retries: (s.retries.exchanges > 0).then(|| {
+            let exchange = s.exchange().map(summary).unwrap_or_default();
+            RetryStats::of(s.retries, exchange)
+        }),
         statuses,
         errors_by_class,
         checks: Vec::new(),

@@ -194,11 +194,13 @@ pub(super) enum Figure {
     Ttfb,
     /// From the first byte to the end of the body.
     Download,
+    /// A step with `retry:`: its exchange, first attempt's start to last attempt's end.
+    Exchange,
 }
 
 impl Figure {
     /// Every figure, in index order.
-    const ALL: [Figure; 9] = [
+    const ALL: [Figure; 10] = [
         Figure::SendLag,
         Figure::ServerTime,
         Figure::Overhead,
@@ -208,6 +210,7 @@ impl Figure {
         Figure::Write,
         Figure::Ttfb,
         Figure::Download,
+        Figure::Exchange,
     ];
 
     fn index(self) -> usize {

@@ -13,6 +13,7 @@ use std::time::Duration;
 use super::histograms::{Figure, Figures, Tally, micros};
 use super::outcome::{ErrorClass, Outcome, ServerTime};
 use super::phases::{self, ConnectionCounts, Phases};
+use super::retries::RetryCounts;
 use super::samples::SampleStore;
 use super::tags::{OTHER, TagRegistry};
 
@@ -56,6 +57,8 @@ pub struct StepInterval {
     pub server_time_invalid: u64,
     /// Its requests' connections: new, reused, and remade after the server closed one.
     pub connections: ConnectionCounts,
+    /// How its exchanges' attempts came out (a step with `retry:`).
+    pub retries: RetryCounts,
     /// The figures with histograms of their own, each made when first recorded (µs): the
     /// open model's send lag, the generator's own honesty figure (a late send is counted
     /// in the latency, and this says how late the generator itself was).
@@ -85,6 +88,7 @@ impl StepInterval {
             checks: Vec::new(),
             server_time_invalid: 0,
             connections: ConnectionCounts::default(),
+            retries: RetryCounts::default(),
             figures: Figures::default(),
             high_us: high_us.max(2),
             tagged: None,
@@ -170,6 +174,22 @@ impl StepInterval {
                     .record(Figure::Overhead, overhead.clamp(1, self.high_us));
             }
         }
+    }
+
+    /// Records an exchange of `made` attempts that `succeeded` or `gave_up`, which took
+    /// `exchange` from its first attempt's start to its last one's end.
+    pub(super) fn record_tries(
+        &mut self,
+        (made, succeeded, gave_up): (u32, bool, bool),
+        exchange: Duration,
+    ) {
+        self.retries.count(made, succeeded, gave_up);
+        self.figures.record(Figure::Exchange, self.clamp(exchange));
+    }
+
+    /// Its exchanges' times (a step with `retry:`), if any was recorded.
+    pub fn exchange(&self) -> Option<&Tally> {
+        self.figures.get(Figure::Exchange)
     }
 
     /// Records how late an open-model iteration's first request was sent.
@@ -357,6 +377,7 @@ impl StepInterval {
         self.latency.add(&other.latency);
         self.figures.add(&other.figures);
         self.connections.add(&other.connections);
+        self.retries.add(&other.retries);
         for &(status, n) in &other.statuses {
             match self.statuses.iter_mut().find(|(s, _)| *s == status) {
                 Some((_, m)) => *m += n,
@@ -413,6 +434,7 @@ impl StepInterval {
         self.checks.clear();
         self.server_time_invalid = 0;
         self.connections = ConnectionCounts::default();
+        self.retries = RetryCounts::default();
         if let Some(tagged) = &mut self.tagged {
             tagged.clear();
         }

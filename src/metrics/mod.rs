@@ -36,6 +36,7 @@ mod live;
 mod outcome;
 mod phases;
 mod recorder;
+mod retries;
 /// Failure samples and the slowest exchanges (their limits are public).
 pub mod samples;
 mod shard;
@@ -52,10 +53,11 @@ pub use live::{Change, Level, LoadEvent, MIN_LIVE_RATE};
 pub use outcome::{ErrorClass, Outcome, ServerTime};
 pub use phases::{ConnectionCounts, ConnectionUse, Dial, Phases};
 pub use recorder::Recorder;
+pub use retries::RetryCounts;
 pub use samples::{BodyPreview, Exchange, Kept, Sample, Samples};
 pub use snapshot::{
     BUCKET_BOUNDS, Bucket, CheckStat, ErrorStat, FlowStats, IntervalStats, LiveState, Percentiles,
-    Phase, PhaseStats, Snapshot, StepStats, Tag, per_second,
+    Phase, PhaseStats, RetryStats, Snapshot, StepStats, Tag, per_second,
 };
 pub use tags::{NONE as TAG_NONE, OTHER as TAG_OTHER};
 pub use tap::{PER_SECOND as SAMPLES_PER_SECOND, Tap, Tapped, tap};

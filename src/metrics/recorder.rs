@@ -188,6 +188,16 @@ impl Recorder {
         });
     }
 
+    /// Records an exchange of step `step` (with `retry:`): its attempts `made`, whether it
+    /// `succeeded` or `gave_up`, and its time from the first attempt's start to the last's end.
+    pub fn record_tries(&self, step: usize, tries: (u32, bool, bool), exchange: Duration) {
+        self.with_shard(|s| {
+            if let Some(interval) = slot(&mut s.lock(), step, s.high_us()) {
+                interval.record_tries(tries, exchange);
+            }
+        });
+    }
+
     /// Records how late the first request of an open-model iteration of step `step` was sent.
     pub fn record_lag(&self, step: usize, lag: Duration) {
         self.with_shard(|s| {

@@ -13,6 +13,7 @@ use super::history::History;
 use super::live::{Level, LoadEvent};
 use super::outcome::ErrorClass;
 use super::phases::ConnectionCounts;
+use super::retries::RetryCounts;
 use super::samples::Samples;
 
 /// Where the run is.
@@ -192,6 +193,9 @@ pub struct StepStats {
     /// Its requests' connections: new, reused, and remade after the server closed one (all
     /// zero when the transport does not say).
     pub connections: ConnectionCounts,
+    /// A step with `retry:` (and the total, when one has): how its exchanges' attempts came
+    /// out; `None` until one ended.
+    pub retries: Option<RetryStats>,
     /// Responses per status code, ascending.
     pub statuses: Vec<(u16, u64)>,
     /// Errors per class, most frequent first.
@@ -210,6 +214,42 @@ pub struct StepStats {
     /// A step's failure samples and slowest exchanges over the run, redacted (empty for the
     /// total and a tag value's row). Shared: a snapshot's copy costs a count.
     pub samples: Arc<Samples>,
+}
+
+/// A step's retries over the run, as a snapshot shows them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RetryStats {
+    /// The counts.
+    pub counts: RetryCounts,
+    /// Attempts per exchange that succeeded (1.0 when none needed a retry; 0 with none).
+    pub attempts_per_success: f64,
+    /// The whole exchange: first attempt's start to last attempt's end, in µs.
+    pub exchange: Percentiles,
+}
+
+impl RetryStats {
+    /// The summary of `counts` with the exchanges' times `exchange`.
+    pub(super) fn of(counts: RetryCounts, exchange: Percentiles) -> Self {
+        let attempts_per_success = if counts.successes == 0 {
+            0.0
+        } else {
+            counts.success_attempts as f64 / counts.successes as f64
+        };
+        Self {
+            counts,
+            attempts_per_success,
+            exchange,
+        }
+    }
+
+    /// Requests that were retries, per request of the step (`requests`).
+    pub fn retry_rate(&self, requests: u64) -> f64 {
+        if requests == 0 {
+            0.0
+        } else {
+            self.counts.retries as f64 / requests as f64
+        }
+    }
 }
 
 /// A tag value's row: which tag, which value.

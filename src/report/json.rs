@@ -203,6 +203,12 @@ struct StatsDoc {
     phases_ms: PhasesDoc,
     /// Its requests' connections (all zero when the transport does not say).
     connections: ConnectionsDoc,
+    /// A step with `retry:` (and the total, when one has): how its exchanges' attempts came
+    /// out, and each whole exchange's time, first attempt's start to last attempt's end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retries: Option<RetriesDoc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exchange_ms: Option<LatencyDoc>,
     status_codes: BTreeMap<String, u64>,
     errors_by_class: Vec<ErrorDoc>,
     checks: Vec<CheckDoc>,
@@ -244,6 +250,21 @@ struct ConnectionsDoc {
     reused: u64,
     /// New connections made because the server closed the one before.
     reconnects: u64,
+}
+
+#[derive(Serialize)]
+struct RetriesDoc {
+    /// Exchanges that took more than one attempt.
+    retried: u64,
+    /// Attempts after the first (each also a request of the step).
+    retries: u64,
+    succeeded_after_retry: u64,
+    /// Exchanges whose last attempt was still one to retry, with no attempt left.
+    gave_up: u64,
+    /// Attempts per exchange that succeeded.
+    attempts_per_success: f64,
+    /// Retries over all requests of the step.
+    retry_rate: f64,
 }
 
 #[derive(Serialize)]
@@ -467,6 +488,15 @@ fn stats_doc(s: &StepStats, flow: Option<String>, hdr: Option<&EncodedHistograms
             reused: s.connections.reused,
             reconnects: s.connections.reconnects,
         },
+        retries: s.retries.map(|r| RetriesDoc {
+            retried: r.counts.retried,
+            retries: r.counts.retries,
+            succeeded_after_retry: r.counts.succeeded_after_retry,
+            gave_up: r.counts.gave_up,
+            attempts_per_success: r.attempts_per_success,
+            retry_rate: r.retry_rate(s.requests),
+        }),
+        exchange_ms: s.retries.map(|r| latency_doc(&r.exchange)),
         status_codes: s
             .statuses
             .iter()

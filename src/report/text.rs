@@ -51,6 +51,7 @@ pub fn summary(info: &RunInfo, snap: &Snapshot) -> String {
     send_lag_line(&mut out, &t.send_lag, info);
     status_line(&mut out, t);
     error_lines(&mut out, snap);
+    retry_lines(&mut out, snap);
     check_lines(&mut out, snap);
     change_line(&mut out, snap);
     if let Some(reason) = &snap.live.stop_reason {
@@ -504,6 +505,37 @@ fn error_lines(out: &mut String, snap: &Snapshot) {
             "  {:<20} {:>10}  {sample}",
             e.class.as_str(),
             thousands(e.count)
+        );
+    }
+}
+
+/// A line per step with `retry:`: how its exchanges came out, never hidden in the counts
+/// (each attempt is also a request above).
+fn retry_lines(out: &mut String, snap: &Snapshot) {
+    let steps: Vec<_> = snap
+        .steps
+        .iter()
+        .filter_map(|s| s.retries.map(|r| (s, r)))
+        .collect();
+    if steps.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "retries");
+    let width = name_width(snap);
+    for (s, r) in steps {
+        let c = r.counts;
+        let _ = writeln!(
+            out,
+            "  {:<width$}  {} succeeded after retry, {} gave up · {} retries ({:.1}% of its \
+             requests) · {:.2} attempts per success · exchange p50 {} p99 {}",
+            cut(s, width),
+            thousands(c.succeeded_after_retry),
+            thousands(c.gave_up),
+            thousands(c.retries),
+            r.retry_rate(s.requests) * 100.0,
+            r.attempts_per_success,
+            format_latency(r.exchange.p50),
+            format_latency(r.exchange.p99),
         );
     }
 }

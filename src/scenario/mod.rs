@@ -23,6 +23,7 @@ mod parse_error;
 mod plan;
 mod raw;
 mod reader;
+mod retry;
 mod template;
 mod threshold;
 mod units;
@@ -38,6 +39,7 @@ pub use plan::{
     Body, Flow, Http, Load, Model, Multipart, OnError, Part, PartContent, Plan, Proxies, ProxyUrl,
     Stage, Step, StepUrl, Target, Tls, TlsVersion,
 };
+pub use retry::{Retry, RetryOn, retry_after};
 pub use template::{
     EnvLookup, FUNCTIONS, JsonTemplate, Missing, Scope, Template, TemplateError, is_name,
 };

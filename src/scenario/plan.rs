@@ -15,6 +15,7 @@ use reqwest::header::{HeaderMap, HeaderName};
 use super::checks::{Expect, Extraction};
 use super::data::DataSet;
 use super::insight::{ServerClock, TagBy};
+use super::retry::Retry;
 use super::template::{JsonTemplate, Template};
 
 /// A validated scenario.
@@ -385,6 +386,8 @@ pub struct Step {
     pub server_time: ServerClock,
     /// The value that splits its figures (`tag_by:`), if any.
     pub tag_by: Option<TagBy>,
+    /// How its failed attempts are retried (`retry:`), if they are.
+    pub retry: Option<Retry>,
 }
 
 impl Step {

@@ -77,6 +77,7 @@ pub struct RawDefaults {
     pub follow_redirects: Option<Spanned<u64>>,
     pub server_time: Option<AnyValue>,
     pub tag_by: Option<AnyValue>,
+    pub retry: Option<AnyValue>,
 }
 
 /// How much load and for how long.
@@ -133,6 +134,7 @@ pub struct RawStep {
     pub follow_redirects: Option<Spanned<u64>>,
     pub server_time: Option<AnyValue>,
     pub tag_by: Option<AnyValue>,
+    pub retry: Option<AnyValue>,
 }
 
 impl RawStep {

@@ -60,6 +60,8 @@ pub enum Metric {
     ServerTime(Stat),
     /// Service time − server time (µs): `overhead_p99`, any statistic.
     Overhead(Stat),
+    /// Requests that were retries (`retry:`) over all requests (a fraction).
+    RetryRate,
 }
 
 /// How a value's unit is written, by metric.
@@ -71,7 +73,7 @@ enum Unit {
 
 impl Metric {
     const NAMES: &'static str = "p50, p90, p95, p99, p99.9, min, mean, max, error_rate, rps, dropped_rate, \
-         send_lag_p99, checks, server_time_p99 or overhead_p99 (server_time_ and overhead_ \
+         send_lag_p99, checks, retry_rate, server_time_p99 or overhead_p99 (server_time_ and overhead_ \
          take any latency statistic)";
 
     fn parse(name: &str) -> Option<Self> {
@@ -95,6 +97,7 @@ impl Metric {
             "dropped_rate" => Metric::DroppedRate,
             "send_lag_p99" => Metric::SendLagP99,
             "checks" => Metric::Checks,
+            "retry_rate" => Metric::RetryRate,
             _ => return None,
         })
     }
@@ -113,7 +116,9 @@ impl Metric {
             | Metric::SendLagP99
             | Metric::ServerTime(_)
             | Metric::Overhead(_) => Unit::Duration,
-            Metric::ErrorRate | Metric::DroppedRate | Metric::Checks => Unit::Fraction,
+            Metric::ErrorRate | Metric::DroppedRate | Metric::Checks | Metric::RetryRate => {
+                Unit::Fraction
+            }
             Metric::Rps => Unit::Rate,
         }
     }
@@ -243,6 +248,9 @@ impl Threshold {
             }
             Metric::Overhead(stat) => (stats.overhead.count > 0).then(|| stat.of(&stats.overhead)),
             Metric::ErrorRate => (stats.requests > 0).then(|| stats.error_rate()),
+            // A step without `retry:` retries nothing: its rate is 0.
+            Metric::RetryRate => (stats.requests > 0)
+                .then(|| stats.retries.map_or(0.0, |r| r.retry_rate(stats.requests))),
             Metric::Rps => Some(stats.rps),
             Metric::DroppedRate => {
                 let planned = stats.requests + stats.interrupted + snap.dropped;

@@ -221,3 +221,24 @@ pub fn error_count(stats: &serde_json::Value, class: &str) -> u64 {
         .and_then(|e| e.iter().find(|e| e["class"] == class))
         .map_or(0, |e| e["count"].as_u64().unwrap_or(0))
 }
+
+/// The published result schema (`schema/result.schema.json`), ready to validate.
+pub fn result_schema() -> jsonschema::Validator {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/result.schema.json");
+    let text = std::fs::read_to_string(path).expect("schema file");
+    let schema: serde_json::Value = serde_json::from_str(&text).expect("schema is JSON");
+    jsonschema::draft202012::new(&schema).expect("a valid schema")
+}
+
+/// Asserts that `doc` satisfies the result schema, listing every violation with its place.
+pub fn assert_valid_result(doc: &serde_json::Value) {
+    let problems: Vec<String> = result_schema()
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "schema violations:\n{}",
+        problems.join("\n")
+    );
+}

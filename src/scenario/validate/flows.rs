@@ -16,6 +16,7 @@ use super::names::Known;
 use super::request::{
     Defaults, add_headers, body_limit, build_query, method_and_url, redirect_limit,
 };
+use super::retry::retry;
 use super::{Validator, positive_duration};
 use crate::scenario::insight::{ServerClock, TagBy};
 use crate::scenario::plan::{Body, Flow, OnError, Step};
@@ -174,6 +175,10 @@ fn build_step(
         return None;
     };
     let tag_by = tag_by?;
+    let retry = match &s.retry {
+        Some(v) => retry(v, &format!("{path}.retry"), vd)?,
+        None => defaults.retry.clone(),
+    };
     if vd.problems.len() != before {
         return None;
     }
@@ -196,6 +201,7 @@ fn build_step(
         follow_redirects,
         server_time,
         tag_by,
+        retry,
     })
 }
 
@@ -235,6 +241,7 @@ fn headers_and_body(
         follow_redirects: defaults.follow_redirects,
         server_time: defaults.server_time.clone(),
         tag_by: defaults.tag_by.clone(),
+        retry: defaults.retry.clone(),
     };
     if let Some(h) = &s.headers {
         add_headers(&mut headers, h, &format!("{path}.headers"), known, vd);

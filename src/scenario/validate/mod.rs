@@ -28,6 +28,7 @@ mod load;
 mod multipart;
 mod names;
 mod request;
+mod retry;
 mod thresholds;
 mod tls;
 

@@ -14,10 +14,12 @@ use serde_saphyr::Spanned;
 
 use super::insight::{server_clock, tag_by};
 use super::names::{Known, compile, compile_spanned};
+use super::retry::retry;
 use super::{DEFAULT_TIMEOUT, Validator, positive_duration, scalar_text};
 use crate::scenario::insight::{ServerClock, TagBy};
 use crate::scenario::plan::StepUrl;
 use crate::scenario::raw::{AnyValue, RawDefaults, RawStep};
+use crate::scenario::retry::Retry;
 use crate::scenario::template::Template;
 use crate::scenario::units::parse_size;
 
@@ -213,6 +215,8 @@ pub struct Defaults {
     pub(super) server_time: ServerClock,
     /// The value that splits each step's figures.
     pub(super) tag_by: Option<TagBy>,
+    /// How each step's failed attempts are retried.
+    pub(super) retry: Option<Retry>,
 }
 
 impl Defaults {
@@ -226,8 +230,12 @@ impl Defaults {
             follow_redirects: 0,
             server_time: ServerClock::Auto,
             tag_by: None,
+            retry: None,
         };
         if let Some(raw) = raw {
+            if let Some(v) = &raw.retry {
+                d.retry = retry(v, "defaults.retry", vd).flatten();
+            }
             if let Some(v) = &raw.tag_by {
                 d.tag_by = tag_by(v, "defaults.tag_by", vd).flatten();
             }

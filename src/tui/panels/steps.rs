@@ -7,7 +7,7 @@
 //! `phases`, `theme`, `text`, `format` and `metrics`. A new figure is one entry in `COLUMNS`,
 //! saying where it shows. A tagged step's values (`tag_by`) follow it as rows of their own,
 //! which `t` hides and shows. The server's time (`srv`) and the overhead around it (`ovh`) show only
-//! when some step's responses say it. Invariant: each header says what its figure covers (the rate is the last
+//! when some step's responses say it, the retries when some step retried. Invariant: each header says what its figure covers (the rate is the last
 //! tick's while the run goes on, the run's once it has ended; the rest the run's).
 
 use ratatui::Frame;
@@ -28,6 +28,8 @@ enum Show {
     Always,
     /// When the table is wide (the panel: 72 columns; expanded: 140).
     Wide,
+    /// When the table has room to spare (100 columns), so the step names keep theirs.
+    Roomy,
     /// Never in this layout.
     Never,
 }
@@ -45,21 +47,32 @@ struct Column {
     expanded: Show,
     /// Its cell for a step.
     value: fn(&App, &StepStats) -> String,
-    /// Shown only when some step's responses said the server's time.
-    server: bool,
+    /// When it shows at all.
+    only: Only,
+}
+
+/// Columns that show only when some step has their figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Only {
+    /// Always.
+    Any,
+    /// When some step's responses said the server's time.
+    ServerTime,
+    /// When some step retried (`retry:`).
+    Retries,
 }
 
 /// The figure columns, in their order. When the table narrows, the columns that show only
 /// when it is wide go first: in the panel the rate and the median, expanded the rate and
 /// p99.9.
-const COLUMNS: [Column; 11] = [
+const COLUMNS: [Column; 12] = [
     Column {
         header: |_| "requests",
         width: 10,
         panel: Show::Always,
         expanded: Show::Always,
         value: |_, s| thousands(s.requests),
-        server: false,
+        only: Only::Any,
     },
     Column {
         header: rate_header,
@@ -67,7 +80,7 @@ const COLUMNS: [Column; 11] = [
         panel: Show::Wide,
         expanded: Show::Wide,
         value: |app, s| format!("{:.0}", step_rate(app, s)),
-        server: false,
+        only: Only::Any,
     },
     Column {
         header: |_| "p50 run",
@@ -75,7 +88,7 @@ const COLUMNS: [Column; 11] = [
         panel: Show::Wide,
         expanded: Show::Always,
         value: |_, s| cell(&s.latency, s.latency.p50),
-        server: false,
+        only: Only::Any,
     },
     Column {
         header: |_| "p90 run",
@@ -83,7 +96,7 @@ const COLUMNS: [Column; 11] = [
         panel: Show::Never,
         expanded: Show::Always,
         value: |_, s| cell(&s.latency, s.latency.p90),
-        server: false,
+        only: Only::Any,
     },
     Column {
         header: |_| "p99 run",
@@ -91,7 +104,7 @@ const COLUMNS: [Column; 11] = [
         panel: Show::Always,
         expanded: Show::Always,
         value: |_, s| cell(&s.latency, s.latency.p99),
-        server: false,
+        only: Only::Any,
     },
     Column {
         header: |_| "p99.9 run",
@@ -99,7 +112,7 @@ const COLUMNS: [Column; 11] = [
         panel: Show::Never,
         expanded: Show::Wide,
         value: |_, s| cell(&s.latency, s.latency.p999),
-        server: false,
+        only: Only::Any,
     },
     Column {
         header: |_| "max run",
@@ -107,7 +120,7 @@ const COLUMNS: [Column; 11] = [
         panel: Show::Never,
         expanded: Show::Always,
         value: |_, s| cell(&s.latency, s.latency.max),
-        server: false,
+        only: Only::Any,
     },
     Column {
         header: |_| "srv p99",
@@ -115,7 +128,7 @@ const COLUMNS: [Column; 11] = [
         panel: Show::Wide,
         expanded: Show::Wide,
         value: |_, s| cell(&s.server_time, s.server_time.p99),
-        server: true,
+        only: Only::ServerTime,
     },
     Column {
         header: |_| "ovh p99",
@@ -123,7 +136,7 @@ const COLUMNS: [Column; 11] = [
         panel: Show::Never,
         expanded: Show::Wide,
         value: |_, s| cell(&s.overhead, s.overhead.p99),
-        server: true,
+        only: Only::ServerTime,
     },
     Column {
         header: |_| "err run",
@@ -131,7 +144,18 @@ const COLUMNS: [Column; 11] = [
         panel: Show::Always,
         expanded: Show::Always,
         value: |_, s| format!("{:.1}%", s.error_rate() * 100.0),
-        server: false,
+        only: Only::Any,
+    },
+    Column {
+        header: |_| "retries",
+        width: 8,
+        panel: Show::Roomy,
+        expanded: Show::Always,
+        value: |_, s| {
+            s.retries
+                .map_or_else(|| "—".into(), |r| thousands(r.counts.retries))
+        },
+        only: Only::Retries,
     },
     Column {
         header: |_| "checks",
@@ -139,20 +163,31 @@ const COLUMNS: [Column; 11] = [
         panel: Show::Never,
         expanded: Show::Always,
         value: |_, s| checks(s),
-        server: false,
+        only: Only::Any,
     },
 ];
 
 /// The columns a layout shows (`show` picks the layout's rule) at this width; the server's
 /// time only when some step's responses said it.
-fn shown(app: &App, show: fn(&Column) -> Show, wide: bool) -> Vec<&'static Column> {
-    let said = app.snap.steps.iter().any(|s| s.server_time.count > 0);
+fn shown(
+    app: &App,
+    show: fn(&Column) -> Show,
+    (wide, roomy): (bool, bool),
+) -> Vec<&'static Column> {
+    let steps = &app.snap.steps;
+    let said = steps.iter().any(|s| s.server_time.count > 0);
+    let retried = steps.iter().any(|s| s.retries.is_some());
     COLUMNS
         .iter()
-        .filter(|c| said || !c.server)
+        .filter(|c| match c.only {
+            Only::Any => true,
+            Only::ServerTime => said,
+            Only::Retries => retried,
+        })
         .filter(|c| match show(c) {
             Show::Always => true,
             Show::Wide => wide,
+            Show::Roomy => roomy,
             Show::Never => false,
         })
         .collect()
@@ -177,7 +212,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, border: Border) {
         return in_full(frame, area, app, border.theme, block);
     }
     // Narrow panels keep the step name readable and drop the rate and median columns.
-    let shown = shown(app, |c| c.panel, area.width >= 72);
+    let shown = shown(app, |c| c.panel, (area.width >= 72, area.width >= 100));
     let fixed: u16 = shown.iter().map(|c| c.width).sum();
     // The name gets what the figures leave (borders and one space between columns), and
     // is cut with `…` rather than at a column's edge.
@@ -202,7 +237,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, border: Border) {
 /// each step. The name gets up to its longest (at most 40), the classes at least 12 of
 /// what the figures leave.
 fn in_full(frame: &mut Frame, area: Rect, app: &App, theme: Theme, block: Block) {
-    let shown = shown(app, |c| c.expanded, area.width >= 140);
+    let shown = shown(app, |c| c.expanded, (area.width >= 140, true));
     let fixed: u16 = shown.iter().map(|c| c.width).sum::<u16>() + shown.len() as u16 + 1;
     let left = area.width.saturating_sub(2).saturating_sub(fixed);
     let longest = sorted_steps(app)
