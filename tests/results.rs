@@ -11,7 +11,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{
-    Demo, assert_valid_result as assert_valid, result_schema as schema, run_json, scenario,
+    Demo, assert_valid_result as assert_valid, decode_histogram as decode, result_schema as schema,
+    run_json, scenario,
 };
 use serde_json::Value;
 
@@ -29,16 +30,6 @@ fn sum(v: &Value) -> u64 {
         .iter()
         .map(|x| x.as_u64().expect("count"))
         .sum()
-}
-
-fn decode(text: &str) -> hdrhistogram::Histogram<u64> {
-    use base64::Engine as _;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .expect("base64");
-    hdrhistogram::serialization::Deserializer::new()
-        .deserialize(&mut bytes.as_slice())
-        .expect("V2 deflate histogram")
 }
 
 /// Two steps at 20 ms and 5 ms (the demo's `/delay`), 4 VUs for 3 s, a stage and a

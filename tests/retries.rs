@@ -141,6 +141,11 @@ fn every_attempt_is_a_request_and_the_counts_equal_the_servers() {
     // The retries and the exchange's time are in the published schema; the total has them.
     assert_valid_result(&doc);
     assert_eq!(doc["total"]["retries"]["succeeded_after_retry"], 50);
+    // The exchanges' histogram is in the result, to be merged or read again exactly.
+    let encoded = stats["hdr"]["exchange"]
+        .as_str()
+        .expect("an encoded histogram");
+    assert_eq!(common::decode_histogram(encoded).len(), 50);
 }
 
 #[test]

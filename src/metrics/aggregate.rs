@@ -295,6 +295,7 @@ fn encode(s: &StepInterval) -> EncodedHistograms {
         service: s.service().encode_with(history::encode),
         server_time: s.server_time().map(|t| t.encode_with(history::encode)),
         overhead: s.overhead().map(|t| t.encode_with(history::encode)),
+        exchange: s.exchange().map(|t| t.encode_with(history::encode)),
         tags: s
             .tagged()
             .map(|t| t.each().map(|(_, sub)| encode(sub)).collect())

@@ -288,6 +288,8 @@ pub struct EncodedHistograms {
     pub server_time: Option<String>,
     /// Service time minus server time, µs, for the same responses.
     pub overhead: Option<String>,
+    /// A step with `retry:`: each whole exchange, first attempt's start to last one's end.
+    pub exchange: Option<String>,
     /// A tagged step's, per value (in the order of `StepStats::tags`).
     pub tags: Vec<EncodedHistograms>,
 }

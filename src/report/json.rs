@@ -125,6 +125,9 @@ struct HdrDoc {
     server_time: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     overhead: Option<String>,
+    /// Only for a step with `retry:` (and the total, when one has).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exchange: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -526,6 +529,7 @@ fn stats_doc(s: &StepStats, flow: Option<String>, hdr: Option<&EncodedHistograms
             service_time: h.service.clone(),
             server_time: h.server_time.clone(),
             overhead: h.overhead.clone(),
+            exchange: h.exchange.clone(),
         }),
         tags: None,
         samples: None,

@@ -242,3 +242,15 @@ pub fn assert_valid_result(doc: &serde_json::Value) {
         problems.join("\n")
     );
 }
+
+/// A histogram of a result's `hdr` (base64 of the V2 encoding, deflated), read by
+/// hdrhistogram's own decoder.
+pub fn decode_histogram(text: &str) -> hdrhistogram::Histogram<u64> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .expect("base64");
+    hdrhistogram::serialization::Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .expect("V2 deflate histogram")
+}
