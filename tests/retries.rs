@@ -254,3 +254,51 @@ fn in_the_open_model_a_retry_belongs_to_its_arrival_and_counts_from_it() {
     // And no retry was an arrival of its own: one send lag per arrival.
     assert_eq!(stats["send_lag_ms"]["count"].as_u64(), Some(arrivals));
 }
+
+#[test]
+fn an_exchange_the_stop_cuts_short_still_counts_the_retries_it_sent() {
+    let server = Flaky::start();
+    // Attempts at about 0, 0.3, 0.6 and 0.9 s; the stop at 1 s comes during the 4th wait.
+    let text = load(
+        &server.url,
+        "{ vus: 3, duration: 1s }",
+        "{ name: down, get: /down, retry: { attempts: 10, backoff: 300ms..300ms } }",
+    );
+    let (_dir, path) = scenario(&text);
+    let (code, doc, _, stderr) = run_json(&path, &[], Duration::from_secs(60));
+    assert_eq!(code, 0, "{stderr}");
+    let stats = step(&doc, "down");
+    let requests = server.requests();
+    assert!(requests >= 9, "{requests}");
+    assert_eq!(stats["requests"].as_u64(), Some(requests));
+    let retries = &stats["retries"];
+    // Every request but each exchange's first was a retry, cut short or not.
+    assert_eq!(
+        retries["retries"].as_u64(),
+        Some(requests - 3),
+        "{retries:#}"
+    );
+    assert_eq!(retries["retried"], 3);
+    assert_eq!(retries["gave_up"], 0);
+    assert_eq!(retries["succeeded_after_retry"], 0);
+    // A cut exchange has no whole time.
+    assert_eq!(stats["exchange_ms"]["count"], 0);
+}
+
+#[test]
+fn a_status_the_step_accepts_is_its_answer_and_never_retried() {
+    let server = Flaky::start();
+    let text = load(
+        &server.url,
+        "{ vus: 1, iterations: 5 }",
+        "{ name: down, get: /down, expect: { status: 503 }, retry: { attempts: 3, on: [503] } }",
+    );
+    let (_dir, path) = scenario(&text);
+    let (code, doc, _, stderr) = run_json(&path, &[], Duration::from_secs(60));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(server.requests(), 5);
+    let retries = &step(&doc, "down")["retries"];
+    assert_eq!(retries["retries"], 0, "{retries:#}");
+    assert_eq!(retries["gave_up"], 0);
+    assert_eq!(retries["attempts_per_success"], 1.0);
+}

@@ -67,12 +67,17 @@ pub(super) struct Tries {
 /// server asked for (`Retry-After`, in seconds), `None` when it is not retried.
 pub(super) fn retried(retry: &Retry, ending: &Ending) -> Option<Option<Duration>> {
     match ending {
-        Ending::Answered(reply, _) if retry.retries_status(reply.status) => Some(
-            reply
-                .headers
-                .get(RETRY_AFTER)
-                .and_then(|v| retry_after(v.as_bytes())),
-        ),
+        // A status the step accepts is its answer, whatever `on` lists.
+        Ending::Answered(reply, judged)
+            if !judged.status_ok && retry.retries_status(reply.status) =>
+        {
+            Some(
+                reply
+                    .headers
+                    .get(RETRY_AFTER)
+                    .and_then(|v| retry_after(v.as_bytes())),
+            )
+        }
         Ending::Failed(failure) if retry.retries_class(failure.class) => Some(None),
         _ => None,
     }

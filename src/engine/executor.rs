@@ -67,9 +67,14 @@ pub(super) trait StepPolicy {
     /// request all the same. Then `start` begins the next attempt.
     fn attempted(&mut self, step: &ReadyStep, ending: Ending, at: Timing, sent: Option<&Prepared>);
 
-    /// Waits `wait` before a retry; `Some` ends the step there instead (a stop came), with
-    /// what the caller gets.
-    fn back_off(&mut self, wait: Duration) -> impl Future<Output = Option<Self::Output>>;
+    /// Waits `wait` before a retry of an exchange whose attempts so far are `tries`; `Some`
+    /// ends the step there instead (a stop came), with what the caller gets.
+    fn back_off(
+        &mut self,
+        step: &ReadyStep,
+        wait: Duration,
+        tries: Tries,
+    ) -> impl Future<Output = Option<Self::Output>>;
 
     /// A step with `retry:` is about to end (`ended` comes next, at `end`): what its
     /// exchange's attempts came to.
@@ -107,12 +112,17 @@ pub(super) async fn send_step<T: Transport, P: StepPolicy>(
         let sending = (&*original, &mut at);
         let (ending, request) =
             attempt(transport, session, globals, step, user, policy, sending).await;
-        if let (Some(retry), false) = (&step.spec.retry, matches!(ending, Ending::Stopped)) {
-            match retried(retry, &ending) {
+        if let Some(retry) = &step.spec.retry {
+            // A chain stopped at a hop is not retried, but its attempts still count.
+            let again = match &ending {
+                Ending::Stopped => None,
+                ending => retried(retry, ending),
+            };
+            match again {
                 Some(asked) if tries.made < retry.attempts => {
                     let wait = retry.delay(tries.made, user.rng.f64(), asked);
                     policy.attempted(step, ending, at, Some(&request));
-                    if let Some(stopped) = policy.back_off(wait).await {
+                    if let Some(stopped) = policy.back_off(step, wait, tries).await {
                         return stopped;
                     }
                     tries.made += 1;
@@ -448,6 +458,12 @@ impl StepPolicy for Iteration<'_> {
             reply,
         }) = self.outcome(step, ending, at)
         else {
+            // A stop ended the exchange at a hop: its attempts count, as neither outcome.
+            if let Some((tries, _)) = self.tries.take() {
+                let id = step.spec.id;
+                self.recorder
+                    .record_tries(id, (tries.made, false, false), None);
+            }
             return StepEnd::Stopped;
         };
         let id = step.spec.id;
@@ -477,8 +493,11 @@ impl StepPolicy for Iteration<'_> {
             .record_exchange(id, tag, times, outcome, sample);
         if let Some((tries, end)) = self.tries.take() {
             let exchange = end.saturating_duration_since(tries.began);
-            self.recorder
-                .record_tries(id, (tries.made, !failed, tries.gave_up), exchange);
+            self.recorder.record_tries(
+                id,
+                (tries.made, !failed && !tries.gave_up, tries.gave_up),
+                Some(exchange),
+            );
         }
         StepEnd::Sent {
             failed,
@@ -491,16 +510,28 @@ impl StepPolicy for Iteration<'_> {
         self.retry_begin = self.step_planned;
     }
 
-    async fn back_off(&mut self, wait: Duration) -> Option<StepEnd> {
-        // A retry is never sent once the stop began.
-        if self.control.is_stopping() {
-            return Some(StepEnd::Stopped);
+    async fn back_off(
+        &mut self,
+        step: &ReadyStep,
+        wait: Duration,
+        tries: Tries,
+    ) -> Option<StepEnd> {
+        // A retry is never sent once the stop began, nor while the run is paused; an
+        // exchange a stop cuts short still counts its attempts (as neither outcome).
+        if !self.control.is_stopping() {
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = self.control.stop.cancelled() => {}
+            }
+            self.control.wait_while_paused().await;
         }
-        tokio::select! {
-            () = tokio::time::sleep(wait) => {}
-            () = self.control.stop.cancelled() => return Some(StepEnd::Stopped),
+        if !self.control.is_stopping() {
+            return None;
         }
-        self.control.is_stopping().then_some(StepEnd::Stopped)
+        let id = step.spec.id;
+        self.recorder
+            .record_tries(id, (tries.made, false, false), None);
+        Some(StepEnd::Stopped)
     }
 
     fn tries(&mut self, _: &ReadyStep, tries: Tries, end: Instant) {
@@ -543,7 +574,12 @@ impl StepPolicy for Setup {
 
     fn attempted(&mut self, _: &ReadyStep, _: Ending, _: Timing, _: Option<&Prepared>) {}
 
-    async fn back_off(&mut self, wait: Duration) -> Option<Result<(), String>> {
+    async fn back_off(
+        &mut self,
+        _: &ReadyStep,
+        wait: Duration,
+        _: Tries,
+    ) -> Option<Result<(), String>> {
         tokio::time::sleep(wait).await;
         None
     }

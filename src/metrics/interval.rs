@@ -177,14 +177,17 @@ impl StepInterval {
     }
 
     /// Records an exchange of `made` attempts that `succeeded` or `gave_up`, which took
-    /// `exchange` from its first attempt's start to its last one's end.
+    /// `exchange` from its first attempt's start to its last one's end (`None`: a stop cut
+    /// it short, so it has no whole time).
     pub(super) fn record_tries(
         &mut self,
         (made, succeeded, gave_up): (u32, bool, bool),
-        exchange: Duration,
+        exchange: Option<Duration>,
     ) {
         self.retries.count(made, succeeded, gave_up);
-        self.figures.record(Figure::Exchange, self.clamp(exchange));
+        if let Some(exchange) = exchange {
+            self.figures.record(Figure::Exchange, self.clamp(exchange));
+        }
     }
 
     /// Its exchanges' times (a step with `retry:`), if any was recorded.

@@ -189,8 +189,9 @@ impl Recorder {
     }
 
     /// Records an exchange of step `step` (with `retry:`): its attempts `made`, whether it
-    /// `succeeded` or `gave_up`, and its time from the first attempt's start to the last's end.
-    pub fn record_tries(&self, step: usize, tries: (u32, bool, bool), exchange: Duration) {
+    /// `succeeded` or `gave_up`, and its time from the first attempt's start to the last's
+    /// end (`None` for one a stop cut short).
+    pub fn record_tries(&self, step: usize, tries: (u32, bool, bool), exchange: Option<Duration>) {
         self.with_shard(|s| {
             if let Some(interval) = slot(&mut s.lock(), step, s.high_us()) {
                 interval.record_tries(tries, exchange);

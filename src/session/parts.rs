@@ -72,8 +72,20 @@ pub(super) fn client_options(plan: &Plan) -> ClientOptions {
 /// tagged steps' figures split by value; `verbose` (`-v`): with a tap for the printer of
 /// failure samples, whose end is returned.
 pub(super) fn recorder(plan: &Plan, verbose: bool) -> (Recorder, Option<Tapped>) {
-    let highest =
-        (plan.longest_timeout() * 2 + plan.load.graceful_stop).max(Duration::from_secs(60));
+    // A retried exchange (and, in the open model, its last attempt's latency from the
+    // arrival) can take every attempt's timeout and every wait.
+    let retried = plan
+        .steps()
+        .filter_map(|(_, s)| {
+            let r = s.retry.as_ref()?;
+            Some(s.timeout * r.attempts + r.backoff.1 * (r.attempts - 1))
+        })
+        .max()
+        .unwrap_or_default();
+    let highest = (plan.longest_timeout() * 2)
+        .max(retried)
+        .saturating_add(plan.load.graceful_stop)
+        .max(Duration::from_secs(60));
     let tags = plan
         .steps()
         .map(|(_, s)| s.tag_by.as_ref().map(|t| (t.key.clone(), t.max_values)))
