@@ -12,7 +12,7 @@
 //! `Ending` into an outcome
 //! (`Iteration::ended`; the phases from the reply's `Marks` and the request's own send and
 //! end, so no clock is read for them here; a sample from the request as sent and what the
-//! transport kept of the reply: see `exchange`); a per-user `init` flow is `send_step` under
+//! transport kept of the reply: see `attempt::exchange`); a per-user `init` flow is `send_step` under
 //! a policy of its own.
 //!
 //! Depends on `attempt` (an attempt's timing and ending, and its retry), `step` (the
@@ -28,17 +28,13 @@
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
-use super::attempt::{Ending, Timing, Tries, retried};
+use super::attempt::{Ending, Timing, Tries, exchange, retried};
 use super::backoff::{IterationEnd, fails_fast};
 use super::clock::now;
 use super::step::ReadyStep;
 use super::user::{Globals, User};
 use super::{Control, Prepared, Reply, Transport};
-use crate::metrics::samples::{BODY_PREVIEW, phase_list};
-use crate::metrics::{
-    ConnectionUse, ErrorClass, Exchange, Kept, Outcome, Phases, Recorder, ServerTime, TAG_NONE,
-};
-use reqwest::header::HeaderMap;
+use crate::metrics::{ConnectionUse, ErrorClass, Outcome, Phases, Recorder, TAG_NONE};
 
 /// What a caller of `send_step` does at each point of a step's exchange.
 pub(super) trait StepPolicy {
@@ -350,43 +346,6 @@ impl<'s> Recorded<'s> {
             tag,
             reply,
         }
-    }
-}
-
-/// The wire's side of a step's exchange, for its sample: the request as sent (`None`: it
-/// could not be built) and what the transport kept of the `reply`, which ended at `end`.
-/// Called only when a sample is wanted (a failure, one of the slowest).
-fn exchange(
-    step: &ReadyStep,
-    sent: Option<&Prepared>,
-    reply: Option<Reply>,
-    (end, seen): (Instant, Phases),
-) -> Exchange {
-    let (method, url, request_headers) = match sent {
-        Some(r) => (r.method.clone(), Some(r.url.to_string()), r.headers.clone()),
-        None => (step.spec.method.clone(), None, HeaderMap::new()),
-    };
-    let server_time = reply
-        .as_ref()
-        .map_or(ServerTime::Unknown, |r| r.server_time);
-    let response = reply.map(|r| {
-        let keep = step.keep().for_status(r.status);
-        Kept {
-            headers: keep.headers.then_some(r.headers),
-            body: keep
-                .body
-                .then(|| r.body.slice(..r.body.len().min(BODY_PREVIEW))),
-            bytes: r.bytes,
-        }
-    });
-    Exchange {
-        method,
-        url,
-        request_headers,
-        response,
-        server_time,
-        at: end,
-        phases: phase_list(&seen),
     }
 }
 
