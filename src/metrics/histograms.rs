@@ -68,8 +68,12 @@ impl Tally {
         }
     }
 
-    /// Adds every value of `other`.
+    /// Adds every value of `other` (an empty one changes nothing, not even the form: a
+    /// thread's reset histogram must not make a few values a histogram).
     pub fn add(&mut self, other: &Tally) {
+        if other.is_empty() {
+            return;
+        }
         match (&mut *self, other) {
             (Tally::Many(h), Tally::Many(theirs)) => add_into(h, theirs),
             (Tally::Many(h), Tally::Few(theirs)) => record_all(h, theirs),
@@ -345,7 +349,13 @@ mod tests {
         let mut many = tally(&(1..=1_000).collect::<Vec<u64>>());
         many.reset();
         assert!(matches!(many, Tally::Many(_)) && many.is_empty());
-        let (a, b) = (tally(&[5, 6, 7]), tally(&[100, 200]));
+        let mut few = tally(&[5, 6, 7]);
+        few.add(&many);
+        assert!(
+            matches!(few, Tally::Few(_)),
+            "an empty histogram adds nothing"
+        );
+        let (a, b) = (few, tally(&[100, 200]));
         let maxes = a.view(|ha| (ha.max(), b.view(|hb| hb.max())));
         assert_eq!(maxes, (7, 200));
     }
