@@ -443,6 +443,8 @@ fn step_stats(
         })
         .collect();
     errors_by_class.sort_by_key(|e| std::cmp::Reverse(e.count));
+    // One read of the latencies for both (a few values fill a histogram each time).
+    let (latency, distribution) = s.latency.view(|h| (Percentiles::of(h), distribution(h)));
     StepStats {
         flow,
         name,
@@ -451,7 +453,7 @@ fn step_stats(
         interrupted: s.interrupted,
         rps: per_second(requests, active),
         bytes: s.bytes,
-        latency: summary(&s.latency),
+        latency,
         service: summary(s.service()),
         send_lag: s.send_lag().map(summary).unwrap_or_default(),
         server_time: s.server_time().map(summary).unwrap_or_default(),
@@ -466,7 +468,7 @@ fn step_stats(
         statuses,
         errors_by_class,
         checks: Vec::new(),
-        distribution: s.latency.view(distribution),
+        distribution,
         interval,
         tag: None,
         tags: Vec::new(),

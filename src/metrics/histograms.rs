@@ -139,7 +139,8 @@ impl Tally {
         }
     }
 
-    /// A histogram of its values (a copy).
+    /// A histogram of its values (a copy), for tests that read one.
+    #[cfg(test)]
     pub fn to_histogram(&self) -> Histogram<u64> {
         match self {
             Tally::Many(h) => h.clone(),

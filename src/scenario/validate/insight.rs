@@ -8,7 +8,7 @@ use std::sync::Arc;
 use reqwest::header::HeaderName;
 use serde_json::Value;
 
-use super::Validator;
+use super::{Validator, only_keys};
 use crate::scenario::checks::{JsonPath, Source};
 use crate::scenario::insight::{DEFAULT_MAX_VALUES, ServerClock, TagBy, TimeUnit};
 use crate::scenario::raw::AnyValue;
@@ -38,14 +38,7 @@ pub(super) fn server_clock(
 
 /// `server_time: { header, unit | metric }`; `Err` says what is wrong and what to write.
 fn header_clock(map: &serde_json::Map<String, Value>) -> Result<ServerClock, String> {
-    if let Some(key) = map
-        .keys()
-        .find(|k| !matches!(k.as_str(), "header" | "unit" | "metric"))
-    {
-        return Err(format!(
-            "unknown field \"{key}\"; server_time takes header, unit, metric"
-        ));
-    }
+    only_keys(map, "server_time", &["header", "unit", "metric"])?;
     let Some(Value::String(header)) = map.get("header") else {
         return Err(format!(
             "server_time needs a header name; {SERVER_TIME_FORMS}"
@@ -113,14 +106,8 @@ pub(super) fn tag_by(raw: &AnyValue, field: &str, vd: &mut Validator<'_>) -> Opt
 /// `tag_by: { SOURCE, max_values?, name? }`; `Err` says what is wrong and what to write.
 fn tag_of(map: &serde_json::Map<String, Value>) -> Result<TagBy, String> {
     const SOURCES: [&str; 4] = ["json", "header", "status", "regex"];
-    if let Some(key) = map
-        .keys()
-        .find(|k| !SOURCES.contains(&k.as_str()) && !matches!(k.as_str(), "max_values" | "name"))
-    {
-        return Err(format!(
-            "unknown field \"{key}\"; tag_by takes json, header, status, regex, max_values, name"
-        ));
-    }
+    let keys = ["json", "header", "status", "regex", "max_values", "name"];
+    only_keys(map, "tag_by", &keys)?;
     let given: Vec<&str> = SOURCES
         .into_iter()
         .filter(|k| map.contains_key(*k))

@@ -440,3 +440,19 @@ pub fn scalar_text(v: &serde_json::Value) -> String {
         other => other.to_string(),
     }
 }
+
+/// `Err` naming the first key of `map` that is not one of `keys`, as every object field
+/// written as a map says it: `unknown field "x"; WHAT takes a, b`.
+pub(super) fn only_keys(
+    map: &serde_json::Map<String, serde_json::Value>,
+    what: &str,
+    keys: &[&str],
+) -> Result<(), String> {
+    match map.keys().find(|k| !keys.contains(&k.as_str())) {
+        Some(key) => Err(format!(
+            "unknown field \"{key}\"; {what} takes {}",
+            keys.join(", ")
+        )),
+        None => Ok(()),
+    }
+}

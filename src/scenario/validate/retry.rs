@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::Validator;
+use super::{Validator, only_keys};
 use crate::scenario::raw::AnyValue;
 use crate::scenario::retry::{
     DEFAULT_ATTEMPTS, DEFAULT_BACKOFF, MAX_ATTEMPTS, RETRY_CLASSES, Retry, RetryOn,
@@ -39,14 +39,7 @@ fn default_policy() -> Retry {
 
 /// `{ attempts, backoff, on }`, each optional; `Err` says what is wrong and what to write.
 fn policy(map: &serde_json::Map<String, Value>) -> Result<Retry, String> {
-    if let Some(key) = map
-        .keys()
-        .find(|k| !matches!(k.as_str(), "attempts" | "backoff" | "on"))
-    {
-        return Err(format!(
-            "unknown field \"{key}\"; retry takes attempts, backoff, on"
-        ));
-    }
+    only_keys(map, "retry", &["attempts", "backoff", "on"])?;
     let mut retry = default_policy();
     if let Some(n) = map.get("attempts") {
         retry.attempts = match n.as_u64() {
