@@ -76,7 +76,7 @@ fn validate(args: &ValidateArgs) -> u8 {
                     0 => String::new(),
                     n => format!(" then {n} stage(s)"),
                 };
-                let line = format!(
+                let mut line = format!(
                     "ok    {}: \"{}\", {} flow(s), {} step(s), {}{stages}",
                     file.display(),
                     plan.name,
@@ -84,6 +84,10 @@ fn validate(args: &ValidateArgs) -> u8 {
                     plan.step_count(),
                     plan.load.model
                 );
+                // Which setup or init step gives each default header its value.
+                for source in &plan.header_sources {
+                    line.push_str(&format!("\n      {source}"));
+                }
                 if let Err(e) = crate::out::text(&format!("{line}\n")) {
                     crate::note!("error: cannot write to stdout: {e}");
                     failed = true;

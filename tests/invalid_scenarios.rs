@@ -40,6 +40,19 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "defaults.retry",
         "\"teapot\" is not something retried",
     ),
+    (
+        "init_header_missing",
+        "5:29",
+        "defaults.headers.authorization",
+        "extracted by init step \"login\" of flow \"shop\"",
+    ),
+    (
+        "init_header_unknown",
+        "5:40",
+        "defaults.headers.authorization",
+        "what setup or a flow's init extracts",
+    ),
+    ("setup_init", "6:5", "setup.init", "setup runs once"),
     ("bad_target", "2:9", "target", "http://"),
     (
         "bad_step_url",

@@ -1,6 +1,7 @@
 //! The open model: the pace loop (`Pace`), which starts each arrival at its planned instant
 //! on a thread of its own (or, in the engine's tests, on their paused clock), and the
-//! arrival itself (a new user running the worker loop once).
+//! arrival itself (a user running the worker loop once: a new one, or a finished arrival's
+//! when a flow has an `init`).
 //!
 //! Depends on `worker` (the shared state and the one worker loop), `pacer` (the schedule's
 //! arithmetic), `ramp`, `clock`, `metrics` (the level), `scenario` (the load model) and the
@@ -310,17 +311,20 @@ impl<T: Transport> Arrival<T> {
     async fn run(mut self, n: u64, seed: u64, lane: usize, planned: Instant) {
         self.started = true;
         let shared = &self.shared;
-        // Every arrival is a new user: vu() is its number, iteration() is 0.
-        let mut user = shared.work.user(n, seed);
+        // Every arrival is a new user (vu() is its number, iteration() is 0), unless the plan
+        // keeps users: then it goes on as a finished arrival's user, if one is idle.
+        let idle = shared.take_idle(lane);
+        let mut session = idle.session;
+        let mut user = idle.user.unwrap_or_else(|| shared.work.user(n, seed));
         let flow = shared.work.pick(&mut user.rng);
         if let Err(why) = shared.work.take_rows(flow, &mut user) {
             shared.recorder.end_iteration(None);
             shared.control.stop_because(why);
             return;
         }
-        let mut session = shared.take_session(lane);
         run_iteration(shared, flow, planned, &mut user, &mut session).await;
-        shared.give_back(lane, session);
+        user.iteration += 1;
+        shared.give_back(lane, session, user);
     }
 }
 

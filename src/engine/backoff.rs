@@ -18,15 +18,35 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// CPU allows (15,000 refused connects/s with 10 users), burn both cores and starve the stop
 /// timer and the signal task. Every attempt is still sent and counted; the pause doubles from
 /// `BACKOFF_FIRST` up to `BACKOFF_MAX` and resets at the first response.
+///
+/// A user whose flow's `init` failed (a login refused) pauses too, from `INIT_FIRST` and
+/// doubling up to `INIT_MOST`, until an init succeeds: a dead login is asked about a few
+/// times a second by the whole crowd at first, then once every few seconds by each user.
 #[derive(Debug, Default)]
 pub(super) struct Backoff {
     failures: u32,
+    init_failures: u32,
 }
+
+/// The first pause after a failed init.
+const INIT_FIRST: Duration = Duration::from_millis(200);
+
+/// The longest pause after failed inits.
+const INIT_MOST: Duration = Duration::from_secs(5);
 
 impl Backoff {
     /// The pause before the next iteration, given how the last one ended.
     pub(super) fn after(&mut self, end: IterationEnd) -> Option<Duration> {
+        if end == IterationEnd::InitFailed {
+            let pause = INIT_FIRST
+                .saturating_mul(1u32 << self.init_failures.min(16))
+                .min(INIT_MOST);
+            self.init_failures = self.init_failures.saturating_add(1);
+            return Some(pause);
+        }
+        self.init_failures = 0;
         match end {
+            IterationEnd::InitFailed => None,
             IterationEnd::FailedFast => {
                 let pause = BACKOFF_FIRST
                     .saturating_mul(1u32 << self.failures.min(16))
@@ -50,6 +70,8 @@ pub(super) enum IterationEnd {
     FailedFast,
     /// Anything else: a response arrived, a timeout, an interruption.
     Other,
+    /// The flow's init failed (its steps are the user's to run again).
+    InitFailed,
 }
 
 /// Whether a failure of this class comes back without having waited for the server (a
@@ -84,5 +106,20 @@ mod tests {
             b.after(IterationEnd::FailedFast);
         }
         assert_eq!(b.after(IterationEnd::FailedFast), Some(BACKOFF_MAX));
+    }
+
+    #[test]
+    fn failed_inits_back_off_apart_from_fast_failures_until_one_succeeds() {
+        let mut b = Backoff::default();
+        let ms: Vec<u128> = (0..7)
+            .filter_map(|_| b.after(IterationEnd::InitFailed))
+            .map(|d| d.as_millis())
+            .collect();
+        assert_eq!(ms, [200, 400, 800, 1600, 3200, 5000, 5000]);
+        // An init that succeeds (any other ending) starts the count again.
+        assert_eq!(b.after(IterationEnd::Other), None);
+        assert_eq!(b.after(IterationEnd::InitFailed), Some(INIT_FIRST));
+        assert_eq!(b.after(IterationEnd::FailedFast), Some(BACKOFF_FIRST));
+        assert_eq!(b.after(IterationEnd::InitFailed), Some(INIT_FIRST));
     }
 }

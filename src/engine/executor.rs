@@ -12,8 +12,8 @@
 //! `Ending` into an outcome
 //! (`Iteration::ended`; the phases from the reply's `Marks` and the request's own send and
 //! end, so no clock is read for them here; a sample from the request as sent and what the
-//! transport kept of the reply: see `attempt::exchange`); a per-user `init` flow is `send_step` under
-//! a policy of its own.
+//! transport kept of the reply: see `attempt::exchange`). A flow's `init` steps are sent under
+//! the run's policy like any step (`Iteration::restart` then begins the iteration proper).
 //!
 //! Depends on `attempt` (an attempt's timing and ending, and its retry), `step` (the
 //! prepared step), `user` (the state it renders from and extracts into), `backoff` (which
@@ -256,6 +256,17 @@ impl<'a> Iteration<'a> {
     /// The iteration ran every step, the last ending at `end`: its duration ends there.
     pub(super) fn finished_at(&mut self, end: Instant) {
         self.finished = Some(end);
+    }
+
+    /// The flow's init ended: the iteration proper begins at `began` (its duration counts
+    /// from there).
+    pub(super) fn restart(&mut self, began: Instant) {
+        self.began = began;
+    }
+
+    /// Ends an iteration whose init failed: no iteration is timed, and the user pauses.
+    pub(super) fn end_init_failed(self) -> IterationEnd {
+        IterationEnd::InitFailed
     }
 
     /// Ends the iteration (records it) and says how it ended, for the user's pacing.

@@ -1,5 +1,5 @@
-//! The virtual user's own state — its variables, counters, random generator, data rows and
-//! cookies — and what every user reads besides (`Globals`: the run's variables and data
+//! The virtual user's own state — its variables, counters, random generator, data rows,
+//! cookies and the flows whose init it ran — and what every user reads besides (`Globals`: the run's variables and data
 //! feeds). Templates render through a `UserScope`: the user's own variables first, then the
 //! run's.
 //!
@@ -53,6 +53,8 @@ pub struct User {
     vars: HashMap<String, String>,
     rows: Vec<usize>,
     jar: Option<Jar>,
+    /// By flow index: whether the user has run that flow's init.
+    inited: Vec<bool>,
 }
 
 impl User {
@@ -65,7 +67,22 @@ impl User {
             vars: HashMap::new(),
             rows: Vec::new(),
             jar: cookies.then(Jar::default),
+            inited: Vec::new(),
         }
+    }
+
+    /// Whether the user has run the init of flow `flow`.
+    #[inline]
+    pub(super) fn has_init(&self, flow: usize) -> bool {
+        self.inited.get(flow).copied().unwrap_or(false)
+    }
+
+    /// Notes that the user ran flow `flow`'s init (what it extracted is in its variables).
+    pub(super) fn init_done(&mut self, flow: usize) {
+        if self.inited.len() <= flow {
+            self.inited.resize(flow + 1, false);
+        }
+        self.inited[flow] = true;
     }
 
     /// The values this user extracted.

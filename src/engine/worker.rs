@@ -26,7 +26,7 @@ use tokio::task::AbortHandle;
 
 use super::backoff::IterationEnd;
 use super::executor::{Iteration, StepEnd, send_step};
-use super::step::ReadyFlow;
+use super::step::{ReadyFlow, ReadyStep};
 use super::user::User;
 use super::{Control, Transport, Workload};
 use crate::metrics::Recorder;
@@ -50,7 +50,18 @@ pub struct Shared<T: Transport> {
     /// list per runtime (a connection stays with the runtime whose driver it is registered
     /// with). An arrival takes one and gives it back: one uncontended lock per iteration,
     /// so that arrivals reuse as many connections as are in flight instead of one each.
-    idle: Vec<Mutex<Vec<T::Session>>>,
+    /// When a flow has an `init`, the arrival's user goes with its session (see `Idle`).
+    idle: Vec<Mutex<Vec<Idle<T::Session>>>>,
+}
+
+/// A finished open-model arrival's session, and its user when the plan keeps users (a flow
+/// has an `init`): the next arrival goes on as that user, logged in, its variables and
+/// cookies kept, so an init runs once per user, not once per arrival.
+pub(super) struct Idle<S> {
+    /// Its connection(s).
+    pub(super) session: S,
+    /// Its user, if the plan keeps users.
+    pub(super) user: Option<User>,
 }
 
 impl<T: Transport> Shared<T> {
@@ -76,14 +87,20 @@ impl<T: Transport> Shared<T> {
         }
     }
 
-    /// A session for an open-model arrival on runtime `lane`: an idle one, or a new one.
-    pub(super) fn take_session(&self, lane: usize) -> T::Session {
-        lock(&self.idle[lane]).pop().unwrap_or_default()
+    /// A session (and, when the plan keeps users, a user) for an open-model arrival on
+    /// runtime `lane`: an idle one, or a new one.
+    pub(super) fn take_idle(&self, lane: usize) -> Idle<T::Session> {
+        lock(&self.idle[lane]).pop().unwrap_or_else(|| Idle {
+            session: T::Session::default(),
+            user: None,
+        })
     }
 
-    /// Gives an arrival's session back for the next arrival on runtime `lane`.
-    pub(super) fn give_back(&self, lane: usize, session: T::Session) {
-        lock(&self.idle[lane]).push(session);
+    /// Gives an arrival's session back for the next arrival on runtime `lane`, with its
+    /// user if the plan keeps users.
+    pub(super) fn give_back(&self, lane: usize, session: T::Session, user: User) {
+        let user = self.work.keeps_users().then_some(user);
+        lock(&self.idle[lane]).push(Idle { session, user });
     }
 
     /// Whether the iteration budget exists and is used up.
@@ -147,6 +164,11 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// when a step fails and its `on_error` says so, or the run stops. The first step's latency
 /// counts from `planned` in the open model (or from the send, if that came a little
 /// earlier); every other from its own send.
+///
+/// A user that has not run the flow's `init` runs it first, under the same policy (its
+/// requests are the init steps' own, the first of them taking `planned`); the iteration
+/// then begins when the init ends. A failed init is no iteration: the user runs it again
+/// next time, after the pause `IterationEnd::InitFailed` asks for.
 pub(super) async fn run_iteration<T: Transport>(
     shared: &Shared<T>,
     flow: &ReadyFlow,
@@ -157,34 +179,79 @@ pub(super) async fn run_iteration<T: Transport>(
     let open = matches!(shared.work.load.model, Model::Open { .. });
     let (recorder, control) = (&shared.recorder, &shared.control);
     let mut iteration = Iteration::begin(recorder, control, flow.index, planned, open);
+    let mut first = true;
+    if !flow.init.is_empty() && !user.has_init(flow.index) {
+        let ran = run_steps(shared, &flow.init, user, session, (&mut iteration, true)).await;
+        match ran.0 {
+            Ran::Through => {
+                user.init_done(flow.index);
+                iteration.restart(super::clock::now());
+                first = false;
+            }
+            Ran::Failed => return iteration.end_init_failed(),
+            Ran::Stopped => return iteration.end(),
+        }
+    }
+    if let (_, Some(end)) =
+        run_steps(shared, &flow.steps, user, session, (&mut iteration, first)).await
+    {
+        // The iteration ran every step: its duration ends with the last, before any think
+        // time, and a stop during that think time does not take it back.
+        iteration.finished_at(end);
+    }
+    iteration.end()
+}
+
+/// How a list of steps ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ran {
+    /// Every step ran (or failed with `on_error: continue`).
+    Through,
+    /// A step failed and its `on_error` ended the list.
+    Failed,
+    /// The run stopped (or paused into a stop) before the list's end.
+    Stopped,
+}
+
+/// Sends `steps` in order as `user` under `iteration`'s policy, taking each step's think
+/// time; `first`: the list opens the iteration (no pause or stop is checked before its
+/// first step, which the caller just started). Returns how it ended, and when its last
+/// step's request ended if the list got that far (failed or not).
+async fn run_steps<T: Transport>(
+    shared: &Shared<T>,
+    steps: &[ReadyStep],
+    user: &mut User,
+    session: &mut T::Session,
+    (iteration, first): (&mut Iteration<'_>, bool),
+) -> (Ran, Option<Instant>) {
     let (transport, globals) = (&*shared.transport, &shared.work.globals);
-    for (i, step) in flow.steps.iter().enumerate() {
-        if i > 0 {
+    let control = &shared.control;
+    let mut last = None;
+    for (i, step) in steps.iter().enumerate() {
+        if i > 0 || !first {
             control.wait_while_paused().await;
             if control.is_stopping() {
-                break;
+                return (Ran::Stopped, last);
             }
         }
-        let sent = send_step(transport, session, globals, step, user, &mut iteration);
+        let sent = send_step(transport, session, globals, step, user, iteration);
         let (failed, end, think) = match sent.await {
-            StepEnd::Stopped => break,
+            StepEnd::Stopped => return (Ran::Stopped, last),
             StepEnd::Unsent(end) => (true, end, false),
             StepEnd::Sent { failed, end } => (failed, end, true),
         };
-        if i + 1 == flow.steps.len() {
-            // The iteration ran every step: its duration ends here, before any think time,
-            // and a stop during that think time does not take it back.
-            iteration.finished_at(end);
+        if i + 1 == steps.len() {
+            last = Some(end);
         }
         if failed && step.spec.on_error == OnError::AbortIteration {
-            break;
+            return (Ran::Failed, last);
         }
         if think && let Some(pause) = step.think(&mut user.rng) {
             tokio::select! {
                 () = tokio::time::sleep(pause) => {}
-                () = control.stop.cancelled() => break,
+                () = control.stop.cancelled() => return (Ran::Stopped, last),
             }
         }
     }
-    iteration.end()
+    (Ran::Through, last)
 }

@@ -26,6 +26,8 @@ pub struct Workload {
     /// and the data feeds.
     pub(super) globals: Globals,
     cookies: bool,
+    /// A flow has an `init` (see `keeps_users`).
+    keeps_users: bool,
 }
 
 impl Workload {
@@ -43,6 +45,7 @@ impl Workload {
         }
         let setup = plan.setup.as_ref().map(ready).transpose()?;
         Ok(Self {
+            keeps_users: flows.iter().any(|f| !f.init.is_empty()),
             load: plan.load.clone(),
             total_weight: flows.iter().map(|f| f.weight).sum(),
             flows,
@@ -58,6 +61,13 @@ impl Workload {
     /// A user of this workload, numbered `vu` (with a cookie jar if the plan keeps cookies).
     pub(super) fn user(&self, vu: u64, seed: u64) -> User {
         User::new(vu, seed, self.cookies)
+    }
+
+    /// Whether open-model arrivals keep their users for the next ones: a flow has an
+    /// `init`, which runs once per user.
+    #[inline]
+    pub(super) fn keeps_users(&self) -> bool {
+        self.keeps_users
     }
 
     /// Picks a flow at random, in proportion to the weights.

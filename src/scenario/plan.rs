@@ -46,6 +46,9 @@ pub struct Plan {
     pub redactor: Redactor,
     /// Pass/fail criteria on the run's figures (`thresholds:` and `--threshold`).
     pub thresholds: Vec<super::Threshold>,
+    /// Where the default headers that read setup's or an init's values get them, one line
+    /// each (`defaults.headers.authorization reads token from …`), for `stampede validate`.
+    pub header_sources: Vec<String>,
     /// How TLS connections are verified and authenticated.
     pub tls: Tls,
     /// The HTTP version and the way to the target (a proxy).
@@ -216,7 +219,7 @@ impl Plan {
         self.name = redactor.owned(&self.name);
         for flow in self.flows.iter_mut().chain(self.setup.as_mut()) {
             flow.name = redactor.owned(&flow.name);
-            for step in &mut flow.steps {
+            for step in flow.init.iter_mut().chain(&mut flow.steps) {
                 step.name = redactor.owned(&step.name);
                 // Generated check names quote the expected value (`header x-api-key == "…"`).
                 for check in &mut step.expect.checks {
@@ -235,16 +238,20 @@ impl Plan {
             .collect()
     }
 
-    /// Every step of every flow, in order; `Step::id` indexes this sequence.
+    /// Every step of every flow (each flow's init steps first), in order; `Step::id`
+    /// indexes this sequence.
     pub fn steps(&self) -> impl Iterator<Item = (&Flow, &Step)> {
         self.flows
             .iter()
-            .flat_map(|f| f.steps.iter().map(move |s| (f, s)))
+            .flat_map(|f| f.all_steps().map(move |s| (f, s)))
     }
 
-    /// The number of steps over all flows.
+    /// The number of steps over all flows (init steps included).
     pub fn step_count(&self) -> usize {
-        self.flows.iter().map(|f| f.steps.len()).sum()
+        self.flows
+            .iter()
+            .map(|f| f.init.len() + f.steps.len())
+            .sum()
     }
 
     /// The longest timeout of any step: the histograms must cover it.
@@ -342,8 +349,19 @@ pub struct Flow {
     pub weight: u64,
     /// Closed model: an iteration of this flow starts at most once per `pace`.
     pub pace: Option<Duration>,
+    /// Steps a virtual user runs once, before its first iteration of the flow (a login):
+    /// what they extract stays in the user's scope. Their requests are the run's like any
+    /// other (their own steps in every figure); they are never iterations.
+    pub init: Vec<Step>,
     /// The steps, at least one.
     pub steps: Vec<Step>,
+}
+
+impl Flow {
+    /// Its init steps, then its steps: the order of their ids.
+    pub fn all_steps(&self) -> impl Iterator<Item = &Step> {
+        self.init.iter().chain(&self.steps)
+    }
 }
 
 /// One request and what its response must look like.

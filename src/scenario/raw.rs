@@ -100,6 +100,7 @@ pub struct RawFlow {
     pub name: Option<Spanned<String>>,
     pub weight: Option<Spanned<u64>>,
     pub pace: Option<Spanned<String>>,
+    pub init: Option<Spanned<Vec<Spanned<RawStep>>>>,
     pub steps: Option<Spanned<Vec<Spanned<RawStep>>>>,
 }
 

@@ -31,6 +31,8 @@ pub(super) struct ReadyFlow {
     pub weight: u64,
     /// A closed-model user starts its iterations at most once per `pace`.
     pub pace: Option<Duration>,
+    /// What a user runs once, before its first iteration of the flow.
+    pub init: Vec<ReadyStep>,
     /// Its steps, in order.
     pub steps: Vec<ReadyStep>,
     /// The data feeds this flow reads (indexes into `Globals::data`).
@@ -46,13 +48,14 @@ impl ReadyFlow {
         cookies: bool,
         data: &[Feed],
     ) -> Result<Self, String> {
-        let steps = flow
-            .steps
-            .iter()
-            .map(|s| ReadyStep::new(s, base, cookies))
-            .collect::<Result<Vec<_>, _>>()?;
+        let ready = |steps: &[Step]| {
+            (steps.iter())
+                .map(|s| ReadyStep::new(s, base, cookies))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let (init, steps) = (ready(&flow.init)?, ready(&flow.steps)?);
         let mut feeds: Vec<usize> = Vec::new();
-        for step in &flow.steps {
+        for step in flow.all_steps() {
             for (set, _) in step_templates(step).flat_map(|t| t.data_columns()) {
                 if let Some(i) = data.iter().position(|f| f.set.name == set)
                     && !feeds.contains(&i)
@@ -65,6 +68,7 @@ impl ReadyFlow {
             index: usize::MAX,
             weight: flow.weight,
             pace: flow.pace,
+            init,
             steps,
             feeds,
         })

@@ -1,8 +1,8 @@
-//! `flows:` and `setup:`: each flow's weight, pace and steps, and each step put together
+//! `flows:` and `setup:`: each flow's weight, pace, init steps and steps, and each step put together
 //! from its request (`request`, `body`), its limits and its expectations (`expect`).
 //!
-//! Depends on the `Validator`, `request`, `body`, `expect`, `insight`, `names`, `raw`, `plan` and
-//! `units`. Invariant: step ids are numbered in plan order (metrics index them), and a
+//! Depends on the `Validator`, `request`, `body`, `expect`, `insight`, `names`, `sources`,
+//! `raw`, `plan` and `units`. Invariant: step ids are numbered in plan order (metrics index them), and a
 //! step's extractions are known only to the steps after it.
 
 use std::time::Duration;
@@ -17,6 +17,7 @@ use super::request::{
     Defaults, add_headers, body_limit, build_query, method_and_url, redirect_limit,
 };
 use super::retry::retry;
+use super::sources::{Providers, applies, check_flow};
 use super::{Validator, positive_duration};
 use crate::scenario::insight::{ServerClock, TagBy};
 use crate::scenario::plan::{Body, Flow, OnError, Step};
@@ -30,7 +31,7 @@ const MAX_WEIGHT: u64 = 1_000_000;
 /// `flows:`: at least one, each named once, with its steps numbered in plan order.
 pub(super) fn build_flows(
     raw: Option<&Spanned<Vec<Spanned<RawFlow>>>>,
-    defaults: &Defaults,
+    defaults: (&Defaults, &Providers),
     known: &Known<'_>,
     vd: &mut Validator<'_>,
 ) -> Vec<Flow> {
@@ -63,6 +64,7 @@ pub(super) fn build_flows(
         let mut known = Known {
             vars: known.vars.clone(),
             data: known.data,
+            defaults: false,
         };
         if let Some(f) = build_flow(flow, &path, name, defaults, &mut known, vd) {
             flows.push(f);
@@ -71,12 +73,12 @@ pub(super) fn build_flows(
     flows
 }
 
-/// One flow (or the setup flow): weight, pace and steps.
+/// One flow (or the setup flow): weight, pace, init steps and steps.
 pub(super) fn build_flow(
     raw: &Spanned<RawFlow>,
     path: &str,
     name: String,
-    defaults: &Defaults,
+    (defaults, providers): (&Defaults, &Providers),
     known: &mut Known<'_>,
     vd: &mut Validator<'_>,
 ) -> Option<Flow> {
@@ -105,29 +107,43 @@ pub(super) fn build_flow(
         );
         return None;
     };
-    let steps = build_steps(&steps.value, path, defaults, known, vd);
+    // Init steps come first: what they extract is known to the flow's steps, and their ids
+    // come before the steps' (`Flow::all_steps`).
+    let init_path = format!("{path}.init");
+    let init = (flow.init.as_ref()).map_or_else(Vec::new, |init| {
+        build_steps(&init.value, &init_path, defaults, known, (&[], vd))
+    });
+    if path != "setup" {
+        check_flow(&defaults.late, providers, &name, known, vd);
+    }
+    let steps_path = format!("{path}.steps");
+    let steps = build_steps(&steps.value, &steps_path, defaults, known, (&init, vd));
     Some(Flow {
         name,
         weight,
         pace,
+        init,
         steps,
     })
 }
 
+/// The steps of one list (`path`: `flows[0].steps`, `flows[0].init`); `before` are the
+/// flow's steps already built, whose names these must not repeat.
 fn build_steps(
     raw: &[Spanned<RawStep>],
     path: &str,
     defaults: &Defaults,
     known: &mut Known<'_>,
-    vd: &mut Validator<'_>,
+    (before, vd): (&[Step], &mut Validator<'_>),
 ) -> Vec<Step> {
     let mut built: Vec<Step> = Vec::new();
     for (j, step) in raw.iter().enumerate() {
-        let step_path = format!("{path}.steps[{j}]");
+        let step_path = format!("{path}[{j}]");
         let Some(s) = build_step(step, &step_path, defaults, known, vd) else {
             continue;
         };
-        if step.value.name.is_some() && built.iter().any(|b| b.name == s.name) {
+        let taken = before.iter().chain(&built).any(|b| b.name == s.name);
+        if step.value.name.is_some() && taken {
             let message = format!(
                 "\"{}\" names two steps of this flow; names must be unique",
                 s.name
@@ -233,15 +249,23 @@ fn headers_and_body(
     known: &Known<'_>,
     vd: &mut Validator<'_>,
 ) -> (Defaults, Option<Body>) {
+    // A default header reading what setup or an init extracts goes only where that is known.
+    let mut header_templates = defaults.header_templates.clone();
+    header_templates.retain(|(h, _)| {
+        (defaults.late.iter())
+            .find(|l| l.header == *h)
+            .is_none_or(|l| applies(l, known))
+    });
     let mut headers = Defaults {
         headers: defaults.headers.clone(),
-        header_templates: defaults.header_templates.clone(),
+        header_templates,
         timeout: defaults.timeout,
         max_body: defaults.max_body,
         follow_redirects: defaults.follow_redirects,
         server_time: defaults.server_time.clone(),
         tag_by: defaults.tag_by.clone(),
         retry: defaults.retry.clone(),
+        late: Vec::new(),
     };
     if let Some(h) = &s.headers {
         add_headers(&mut headers, h, &format!("{path}.headers"), known, vd);

@@ -29,10 +29,11 @@ mod multipart;
 mod names;
 mod request;
 mod retry;
+mod sources;
 mod thresholds;
 mod tls;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -51,6 +52,7 @@ pub(crate) use http::parse_proxy;
 use load::build_load;
 use names::Known;
 use request::Defaults;
+use sources::Providers;
 use thresholds::build_thresholds;
 use tls::build_tls;
 
@@ -205,21 +207,32 @@ pub fn build(raw: RawScenario, vd: &mut Validator<'_>) -> Option<Plan> {
     let load = build_load(raw.load.as_ref(), vd);
     let variables = build_variables(raw.variables.as_ref(), vd);
     let data = build_data(raw.data.as_ref(), vd);
+    let variable_names: BTreeSet<String> = variables.iter().map(|(k, _)| k.clone()).collect();
+    let providers = Providers::of(&raw);
+    let defaults = Defaults::build(
+        raw.defaults.as_ref(),
+        &Known {
+            vars: (variable_names.iter().chain(providers.names()).cloned()).collect(),
+            data: &data,
+            defaults: true,
+        },
+        &variable_names,
+        vd,
+    );
     let mut known = Known {
-        vars: variables.iter().map(|(k, _)| k.clone()).collect(),
+        vars: variable_names,
         data: &data,
+        defaults: false,
     };
-    let defaults = Defaults::build(raw.defaults.as_ref(), &known, vd);
-    let (setup, flows) = build_setup_and_flows(&raw, &defaults, &mut known, vd);
+    let (setup, flows) = build_setup_and_flows(&raw, (&defaults, &providers), &mut known, vd);
     let step_names: Vec<(String, String)> = flows
         .iter()
-        .flat_map(|f| f.steps.iter().map(|s| (f.name.clone(), s.name.clone())))
+        .flat_map(|f| f.all_steps().map(|s| (f.name.clone(), s.name.clone())))
         .collect();
     let tag_keys: Vec<Option<&str>> = flows
         .iter()
         .flat_map(|f| {
-            f.steps
-                .iter()
+            f.all_steps()
                 .map(|s| s.tag_by.as_ref().map(|t| t.key.as_str()))
         })
         .collect();
@@ -242,6 +255,7 @@ pub fn build(raw: RawScenario, vd: &mut Validator<'_>) -> Option<Plan> {
         preflight: raw.preflight.is_none_or(|p| p.value),
         redactor: Redactor::default(),
         thresholds,
+        header_sources: sources::describe(&defaults.late, &providers),
         tls,
         http,
     };
@@ -258,7 +272,7 @@ fn redactor<'a>(
 ) -> Redactor {
     let hidden = Redactor::new(secrets, Vec::new());
     let sent: Vec<String> = flows
-        .flat_map(|f| &f.steps)
+        .flat_map(Flow::all_steps)
         .flat_map(|s| &s.headers)
         .filter(|(name, _)| hidden.hides_header(name.as_str()))
         .filter_map(|(_, value)| value.to_str().ok())
@@ -272,7 +286,7 @@ fn redactor<'a>(
 /// The load's steps are numbered from 0 (metrics index them); setup's come after.
 fn build_setup_and_flows(
     raw: &RawScenario,
-    defaults: &Defaults,
+    defaults: (&Defaults, &Providers),
     known: &mut Known<'_>,
     vd: &mut Validator<'_>,
 ) -> (Option<Flow>, Vec<Flow>) {
@@ -289,7 +303,7 @@ fn build_setup_and_flows(
     vd.next_step_id = 0;
     let flows = build_flows(raw.flows.as_ref(), defaults, known, vd);
     let setup = setup.map(|mut f| {
-        let count: usize = flows.iter().map(|f| f.steps.len()).sum();
+        let count: usize = flows.iter().map(|f| f.init.len() + f.steps.len()).sum();
         for (i, s) in f.steps.iter_mut().enumerate() {
             s.id = count + i;
         }
@@ -298,6 +312,10 @@ fn build_setup_and_flows(
     if let Some(p) = raw.setup.as_ref().and_then(|s| s.value.weight.as_ref()) {
         vd.problems
             .on(p, "setup.weight", "setup runs once; it has no weight");
+    }
+    if let Some(p) = raw.setup.as_ref().and_then(|s| s.value.init.as_ref()) {
+        let message = "setup runs once, before the load; put its steps under setup.steps";
+        vd.problems.on(p, "setup.init", message);
     }
     (setup, flows)
 }

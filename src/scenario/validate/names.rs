@@ -20,6 +20,8 @@ pub struct Known<'a> {
     pub vars: BTreeSet<String>,
     /// The data files.
     pub data: &'a [DataSet],
+    /// Compiling `defaults:`, which run before any step: an unknown name's fix differs.
+    pub defaults: bool,
 }
 
 /// Compiles one template found at `loc`, and checks every name it reads. Problems point
@@ -43,14 +45,19 @@ pub(super) fn compile(
     for var in t.variables() {
         if !known.vars.contains(var) {
             let offset = text.find(var).map_or(0, |b| text[..b].chars().count());
-            vd.problems.at_pos(
-                vd.position(loc, text, offset),
-                field,
+            let message = if known.defaults {
+                format!(
+                    "{var} is not defined; defaults read variables:, --set {var}=VALUE, and \
+                     what setup or a flow's init extracts (a step of the flow comes too late)"
+                )
+            } else {
                 format!(
                     "{var} is not defined; define it under variables:, pass --set {var}=VALUE, \
                      or extract it in an earlier step"
-                ),
-            );
+                )
+            };
+            vd.problems
+                .at_pos(vd.position(loc, text, offset), field, message);
             ok = false;
         }
     }

@@ -2,10 +2,11 @@
 //! from (with the limits a step or its defaults may set: timeout, `max_body`,
 //! `follow_redirects`, `server_time`, `tag_by`).
 //!
-//! Depends on the `Validator`, `names`, `insight`, `raw`, `plan`, `template` and `units`. Invariant:
+//! Depends on the `Validator`, `names`, `insight`, `sources` (default headers that read
+//! setup's or an init's values), `raw`, `plan`, `template` and `units`. Invariant:
 //! literal header values are checked here; a templated one is checked when rendered.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use reqwest::Method;
@@ -15,6 +16,7 @@ use serde_saphyr::Spanned;
 use super::insight::{server_clock, tag_by};
 use super::names::{Known, compile, compile_spanned};
 use super::retry::retry;
+use super::sources::{Late, late_headers};
 use super::{DEFAULT_TIMEOUT, Validator, positive_duration, scalar_text};
 use crate::scenario::insight::{ServerClock, TagBy};
 use crate::scenario::plan::StepUrl;
@@ -217,11 +219,19 @@ pub struct Defaults {
     pub(super) tag_by: Option<TagBy>,
     /// How each step's failed attempts are retried.
     pub(super) retry: Option<Retry>,
+    /// The templated headers that read what setup or an init extracts.
+    pub(super) late: Vec<Late>,
 }
 
 impl Defaults {
-    /// Validates the defaults section (absent means no headers and a 30 s timeout).
-    pub fn build(raw: Option<&RawDefaults>, known: &Known<'_>, vd: &mut Validator<'_>) -> Self {
+    /// Validates the defaults section (absent means no headers and a 30 s timeout). `known`
+    /// holds `variables` (the names every step has) and what setup and the inits extract.
+    pub fn build(
+        raw: Option<&RawDefaults>,
+        known: &Known<'_>,
+        variables: &BTreeSet<String>,
+        vd: &mut Validator<'_>,
+    ) -> Self {
         let mut d = Self {
             headers: HeaderMap::new(),
             header_templates: Vec::new(),
@@ -231,6 +241,7 @@ impl Defaults {
             server_time: ServerClock::Auto,
             tag_by: None,
             retry: None,
+            late: Vec::new(),
         };
         if let Some(raw) = raw {
             if let Some(v) = &raw.retry {
@@ -251,6 +262,7 @@ impl Defaults {
             }
             if let Some(h) = &raw.headers {
                 add_headers(&mut d, h, "defaults.headers", known, vd);
+                d.late = late_headers(&d.header_templates, variables, Some(h));
             }
             if let Some(t) = &raw.timeout {
                 d.timeout = positive_duration(t, "defaults.timeout", vd).unwrap_or(d.timeout);
