@@ -249,10 +249,15 @@ async fn load<T: Transport>(
         },
     );
     let metrics = metrics.map(|bound| bound.serve(rx.clone()));
+    let search = (plan.load.capacity.clone()).map(|spec| {
+        let high = recorder.high_us();
+        engine::capacity::Driver::new(spec, control.clone(), recorder.clone(), names.clone(), high)
+    });
     let agg = aggregator(plan, recorder.clone(), names, started);
     let (steering, planned) = (control.clone(), plan.load.duration);
     let (end_tx, end_rx) = oneshot::channel();
-    let ticker = tokio::spawn(Ticker::new(agg, tx, steering, planned, outputs).run(end_rx));
+    let listeners = (outputs, search);
+    let ticker = tokio::spawn(Ticker::new(agg, tx, steering, planned, listeners).run(end_rx));
     let display = show(opts.display, rx, act_tx, leave, plan, shown);
     let printer = tapped.map(|t| Printer::start(t, plan, started));
 
@@ -270,7 +275,7 @@ async fn load<T: Transport>(
     drop(workers);
     let ended = Instant::now();
     let _ = end_tx.send(ended);
-    let (snapshot, outputs) = ticker
+    let (snapshot, (outputs, _)) = ticker
         .await
         .map_err(|e| format!("the metrics task failed: {e}"))?;
     Printer::finish(printer).await;

@@ -53,6 +53,19 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "what setup or a flow's init extracts",
     ),
     ("setup_init", "6:5", "setup.init", "setup runs once"),
+    ("capacity_step", "4:18", "load.find_capacity", "(1.5x)"),
+    (
+        "capacity_thresholds",
+        "6:5",
+        "thresholds",
+        "move these limits into until",
+    ),
+    (
+        "capacity_until",
+        "4:18",
+        "load.find_capacity.until",
+        "not a threshold metric",
+    ),
     ("bad_target", "2:9", "target", "http://"),
     (
         "bad_step_url",

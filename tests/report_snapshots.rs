@@ -229,6 +229,7 @@ fn info(snap: &Snapshot) -> RunInfo {
                 duration: Duration::from_secs(1),
                 target: 6.0,
             }],
+            capacity: None,
         },
         started_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000),
         duration: Duration::from_secs(1),

@@ -226,6 +226,7 @@ fn busy_snapshot(seq: u64, elapsed: Duration) -> Snapshot {
             paused_for: Duration::from_secs(2),
             stop_reason: None,
             notice: None,
+            capacity: None,
             events: vec![
                 LoadEvent {
                     at: Duration::from_secs(8),

@@ -32,7 +32,7 @@ pub use steer::{Command, Helm, Outside};
 
 use crate::fdlimit;
 use crate::metrics::ticker::Steering;
-use crate::metrics::{Change, Level, LiveState, LoadEvent};
+use crate::metrics::{CapacityReport, Change, Level, LiveState, LoadEvent};
 use crate::scenario::{MAX_USERS, Model, Plan, Target};
 
 /// The highest open-model rate a live change reaches (arrivals per second): far past what
@@ -123,6 +123,8 @@ struct Book {
     stop_reason: Option<String>,
     /// The last refused live change: when, and why.
     notice: Option<(Instant, String)>,
+    /// A capacity search's progress (`engine::capacity`).
+    capacity: Option<CapacityReport>,
 }
 
 impl Control {
@@ -314,6 +316,11 @@ impl Control {
         });
     }
 
+    /// A capacity search's progress, for the displays and the reports.
+    pub fn report_capacity(&self, report: CapacityReport) {
+        self.book().capacity = Some(report);
+    }
+
     /// Whether the user has changed the level by hand.
     pub fn is_manual(&self) -> bool {
         self.live.manual.load(Ordering::Acquire)
@@ -363,6 +370,7 @@ impl Steering for Control {
             events: self.events(),
             stop_reason: self.stop_reason(),
             notice: self.notice(now),
+            capacity: self.book().capacity.clone(),
         }
     }
 }

@@ -11,6 +11,7 @@
 //! on `scenario` (the plan) and `metrics` (the recorder).
 
 mod backoff;
+pub mod capacity;
 mod clock;
 mod control;
 mod pacer;

@@ -111,7 +111,8 @@ impl Pacer {
 /// The schedule at a new rate from arrival `next` on: one new gap after the last arrival of
 /// the segment, but never in the past (a faster rate must not backdate arrivals, whose
 /// latency would then count time before the change). A segment with no arrival yet keeps its
-/// start.
+/// start, unless that start is still to come: a slow rate's first gap (10 s at 0.1/s) must
+/// not hold back the faster rate that replaces it, which starts now.
 fn replan(schedule: &Schedule, next: u64, rate: f64, now: Instant) -> Schedule {
     let last = next
         .checked_sub(1)
@@ -121,7 +122,7 @@ fn replan(schedule: &Schedule, next: u64, rate: f64, now: Instant) -> Schedule {
         let base = if schedule.ramp.is_some() {
             now
         } else {
-            schedule.base
+            schedule.base.min(now)
         };
         return Schedule {
             base,
@@ -215,6 +216,22 @@ mod tests {
         assert_eq!(pacer.next(), Some(t0));
         pacer.advance();
         assert_eq!(pacer.next(), Some(t0 + ms(500)));
+    }
+
+    #[test]
+    fn a_fast_rate_after_a_slow_one_that_sent_nothing_starts_now() {
+        let t0 = Instant::now();
+        let mut pacer = Pacer::new(t0, 100.0, None, None);
+        take_all(&mut pacer, 3); // 0, 10, 20 ms
+        // Down to 0.1/s: its first arrival would be 10 s after the last one.
+        pacer.change_rate(0.1, true, t0 + ms(25));
+        assert_eq!(pacer.next(), Some(t0 + ms(10_020)));
+        // Back up 2 s later, before that arrival: the new rate starts then, not at 10 s.
+        let now = t0 + ms(2_000);
+        pacer.change_rate(100.0, true, now);
+        assert_eq!(pacer.next(), Some(now));
+        pacer.advance();
+        assert_eq!(pacer.next(), Some(now + ms(10)));
     }
 
     #[test]

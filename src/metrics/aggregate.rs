@@ -416,11 +416,11 @@ fn phase_stats(s: &StepInterval) -> PhaseStats {
 }
 
 /// When each error class was last seen: never, for a tag value's row (the step's row says).
-const NEVER: [Duration; ErrorClass::ALL.len()] = [Duration::ZERO; ErrorClass::ALL.len()];
+pub(super) const NEVER: [Duration; ErrorClass::ALL.len()] = [Duration::ZERO; ErrorClass::ALL.len()];
 
 /// The figures of a step (or the run, or a tag value): `s` summed over the run, `last_seen`
 /// each error class, `interval` the last tick's.
-fn step_stats(
+pub(super) fn step_stats(
     (flow, name): (String, String),
     (s, last_seen): (&StepInterval, &[Duration; ErrorClass::ALL.len()]),
     interval: IntervalStats,

@@ -27,6 +27,7 @@
 //! sized to its values); percentiles are computed once per tick, never by a reader.
 
 mod aggregate;
+mod capacity;
 mod connections;
 mod histograms;
 /// The time series and whole-run histograms a run leaves (its limits are public).
@@ -44,8 +45,10 @@ mod snapshot;
 mod tags;
 mod tap;
 pub mod ticker;
+mod window;
 
 pub use aggregate::{Aggregator, CheckName};
+pub use capacity::{CapacityHold, CapacityReport, HoldVerdict};
 pub use connections::Connections;
 pub use history::{History, TickState};
 pub use interval::StepInterval;
@@ -61,3 +64,4 @@ pub use snapshot::{
 };
 pub use tags::{NONE as TAG_NONE, OTHER as TAG_OTHER};
 pub use tap::{PER_SECOND as SAMPLES_PER_SECOND, Tap, Tapped, tap};
+pub use window::Window;

@@ -329,6 +329,8 @@ pub struct LiveState {
     /// Why the user's last live change was refused, while it is recent (the dashboard's
     /// footer shows it).
     pub notice: Option<String>,
+    /// A capacity search's progress and, once it ended, its answer.
+    pub capacity: Option<super::CapacityReport>,
 }
 
 /// One bar of the latency distribution: responses with latency up to `upper_us`.

@@ -38,6 +38,23 @@ pub trait Listener: Send + 'static {
     fn tick(&mut self, agg: &Aggregator, snap: &Snapshot);
 }
 
+/// Two listeners, each given every tick in turn (the outputs, then a capacity search).
+impl<A: Listener, B: Listener> Listener for (A, B) {
+    fn tick(&mut self, agg: &Aggregator, snap: &Snapshot) {
+        self.0.tick(agg, snap);
+        self.1.tick(agg, snap);
+    }
+}
+
+/// A listener that may be absent.
+impl<L: Listener> Listener for Option<L> {
+    fn tick(&mut self, agg: &Aggregator, snap: &Snapshot) {
+        if let Some(l) = self {
+            l.tick(agg, snap);
+        }
+    }
+}
+
 /// The tick task of one run.
 pub struct Ticker<S, L> {
     /// Merges the workers' recording.

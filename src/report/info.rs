@@ -33,7 +33,7 @@ impl RunInfo {
             started_at,
             duration,
             ending,
-            verdicts: super::verdicts(&plan.thresholds, snap),
+            verdicts: verdicts(plan, snap),
             baseline: None,
             insecure: insecure_applies(plan, base),
             connections,
@@ -41,6 +41,15 @@ impl RunInfo {
             phases: false,
         }
     }
+}
+
+/// The thresholds' verdicts, or a capacity search's (a search has no thresholds).
+fn verdicts(plan: &Plan, snap: &Snapshot) -> Vec<super::Verdict> {
+    let mut all = super::verdicts(&plan.thresholds, snap);
+    if plan.load.capacity.is_some() {
+        all.push(super::capacity::verdict(snap.live.capacity.as_ref()));
+    }
+    all
 }
 
 /// `--insecure` is said only where it applies: an https target (or a step with an https

@@ -43,6 +43,9 @@ struct Document<'a> {
     /// The load level when the run ended (after stages and live changes).
     final_level: Option<String>,
     stop_reason: Option<String>,
+    /// A capacity search's holds and answer (`load.find_capacity`), rates per second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    capacity: Option<super::capacity::CapacityDoc>,
     /// What a reader must not miss: every request interrupted or failed, many dropped.
     warnings: Vec<String>,
     /// Each threshold, the figure it read and whether it held.
@@ -350,6 +353,7 @@ pub fn to_json(info: &RunInfo, snap: &Snapshot) -> String {
         events: snap.live.events.iter().map(event_doc).collect(),
         final_level: snap.live.level.map(|l| l.to_string()),
         stop_reason: snap.live.stop_reason.clone(),
+        capacity: (snap.live.capacity.as_ref()).map(super::capacity::CapacityDoc::of),
         warnings: super::health(info, snap),
         thresholds: info
             .verdicts

@@ -14,6 +14,7 @@
 //! it.
 
 pub mod baseline;
+mod capacity;
 pub mod compare;
 pub mod csv;
 pub mod exit;

@@ -57,6 +57,9 @@ pub fn summary(info: &RunInfo, snap: &Snapshot) -> String {
     if let Some(reason) = &snap.live.stop_reason {
         let _ = writeln!(out, "stopped   early: {reason}");
     }
+    if let Some(search) = &snap.live.capacity {
+        super::capacity::lines(&mut out, search);
+    }
     threshold_lines(&mut out, info);
     baseline_lines(&mut out, info);
     // Last, where a reader (and a CI log's tail) sees them.
@@ -152,6 +155,9 @@ fn describe_load(info: &RunInfo) -> String {
     let l = &info.load;
     let mut parts = vec![match l.model {
         Model::Closed { vus } => format!("closed model, {vus} VUs"),
+        Model::Open { max_in_flight, .. } if l.capacity.is_some() => {
+            format!("capacity search, open model (max {max_in_flight} in flight)")
+        }
         Model::Open {
             rate,
             max_in_flight,

@@ -14,6 +14,7 @@
 //! is valid; nothing downstream re-checks it.
 
 mod ad_hoc;
+mod capacity;
 mod checks;
 mod data;
 mod diag;
@@ -31,6 +32,7 @@ mod validate;
 
 use std::path::Path;
 
+pub use capacity::{Capacity, RateStep};
 pub use checks::{Check, CheckKind, Expect, Extraction, Response, Source};
 pub use data::{DataMode, DataSet};
 pub use diag::{Problem, ScenarioError};

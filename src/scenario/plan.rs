@@ -300,6 +300,9 @@ pub struct Load {
     /// Ramps from the model's starting level (VUs or arrivals/s, by model); empty for a
     /// constant level.
     pub stages: Vec<Stage>,
+    /// A capacity search (`find_capacity`): the open model at its `start`, the rate set hold
+    /// by hold, the run ending with the answer.
+    pub capacity: Option<super::Capacity>,
 }
 
 /// One stage: move linearly from the level at its start to `target` over `duration`.

@@ -91,6 +91,7 @@ pub struct RawLoad {
     pub iterations: Option<Spanned<u64>>,
     pub graceful_stop: Option<Spanned<String>>,
     pub stages: Option<Spanned<Vec<Spanned<RawStage>>>>,
+    pub find_capacity: Option<AnyValue>,
 }
 
 /// A named, weighted, ordered list of steps.

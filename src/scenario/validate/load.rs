@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_saphyr::Location;
 
+use super::capacity::build_capacity;
 use super::{
     DEFAULT_GRACEFUL_STOP, DEFAULT_MAX_IN_FLIGHT, Validator, check_users, positive_duration,
     scalar_text,
@@ -17,16 +18,25 @@ use crate::scenario::raw::{RawLoad, RawStage};
 use crate::scenario::units::{parse_duration, parse_rate};
 use serde_saphyr::Spanned;
 
-/// `load:` with the command line's overrides: the model, its stages and how the run ends.
-pub(super) fn build_load(raw: Option<&Spanned<RawLoad>>, vd: &mut Validator<'_>) -> Option<Load> {
+/// `load:` with the command line's overrides: the model, its stages and how the run ends;
+/// with `find_capacity`, its limits as text (parsed once the steps are known).
+pub(super) fn build_load(
+    raw: Option<&Spanned<RawLoad>>,
+    vd: &mut Validator<'_>,
+) -> Option<(Load, Vec<String>)> {
     let ov = vd.overrides;
     let empty = RawLoad::default();
     let (l, loc) = match raw {
         Some(s) => (&s.value, s.referenced),
         None => (&empty, Location::UNKNOWN),
     };
-    // A model chosen on the command line replaces the file's, stages included.
-    let stages = if ov.vus.is_some() || ov.rate.is_some() {
+    // A model chosen on the command line replaces the file's, stages and search included.
+    let from_command_line = ov.vus.is_some() || ov.rate.is_some();
+    let capacity = match &l.find_capacity {
+        Some(raw) if !from_command_line => Some(build_capacity(l, raw, vd)?),
+        _ => None,
+    };
+    let stages = if from_command_line {
         Some(Vec::new())
     } else {
         build_stages(l, vd)
@@ -53,7 +63,12 @@ pub(super) fn build_load(raw: Option<&Spanned<RawLoad>>, vd: &mut Validator<'_>)
         vd.problems.on(i, "load.iterations", "must be at least 1");
     }
     // An invalid duration is reported on its own; "no stop condition" would only add noise.
-    if l.duration.is_none() && ov.duration.is_none() && iterations.is_none() && l.stages.is_none() {
+    if l.duration.is_none()
+        && ov.duration.is_none()
+        && iterations.is_none()
+        && l.stages.is_none()
+        && capacity.is_none()
+    {
         vd.problems.at(
             loc,
             "load",
@@ -67,14 +82,38 @@ pub(super) fn build_load(raw: Option<&Spanned<RawLoad>>, vd: &mut Validator<'_>)
         None => Some(DEFAULT_GRACEFUL_STOP),
     };
     let stages = stages?;
-    let model = build_model(l, stages.is_empty(), vd);
-    Some(Load {
-        model: model?,
-        duration,
-        iterations,
-        graceful_stop: graceful_stop?,
-        stages,
-    })
+    let model = match &capacity {
+        Some((c, _)) => Some(search_model(l, c.start, vd)),
+        None => build_model(l, stages.is_empty(), vd),
+    };
+    let (capacity, until) = capacity.unzip();
+    Some((
+        Load {
+            model: model?,
+            duration,
+            iterations,
+            graceful_stop: graceful_stop?,
+            stages,
+            capacity,
+        },
+        until.unwrap_or_default(),
+    ))
+}
+
+/// A capacity search's model: the open model at its start rate.
+fn search_model(l: &RawLoad, start: f64, vd: &mut Validator<'_>) -> Model {
+    let max_in_flight = match (vd.overrides.max_in_flight, &l.max_in_flight) {
+        (Some(m), _) => m,
+        (None, Some(m)) => {
+            check_users(m, "load.max_in_flight", vd);
+            m.value
+        }
+        (None, None) => DEFAULT_MAX_IN_FLIGHT,
+    };
+    Model::Open {
+        rate: start,
+        max_in_flight,
+    }
 }
 
 /// What a level counts: virtual users (closed model) or arrivals per second (open).

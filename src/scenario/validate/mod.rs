@@ -19,6 +19,7 @@
 
 mod body;
 mod body_file;
+mod capacity;
 mod data;
 mod expect;
 mod flows;
@@ -237,6 +238,22 @@ pub fn build(raw: RawScenario, vd: &mut Validator<'_>) -> Option<Plan> {
         })
         .collect();
     let thresholds = build_thresholds(raw.thresholds.as_deref(), (&step_names, &tag_keys), vd);
+    let load = load.map(|(mut load, until)| {
+        let search = raw
+            .load
+            .as_ref()
+            .and_then(|l| l.value.find_capacity.as_ref());
+        if let (Some(c), Some(raw_search)) = (&mut load.capacity, search) {
+            c.until = capacity::limits(&until, &step_names, raw_search, vd);
+            if let Some(t) = raw.thresholds.as_deref().and_then(|t| t.first()) {
+                let message = "a capacity search judges each hold by find_capacity.until; \
+                               thresholds over the whole run would judge the holds that broke \
+                               too: move these limits into until";
+                vd.problems.on(t, "thresholds", message);
+            }
+        }
+        load
+    });
     let tls = build_tls(raw.tls.as_ref(), vd);
     if !vd.problems.is_empty() {
         return None;

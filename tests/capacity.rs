@@ -1,0 +1,123 @@
+//! The capacity search (`load.find_capacity`) against a server on 127.0.0.1 with a hard
+//! capacity: a semaphore of `SLOTS` slots, each request holding one for `SERVICE`, so it
+//! serves at most SLOTS / SERVICE requests a second and queues the rest. The search must
+//! find a rate that held just below that and one that broke above it.
+
+mod common;
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::rt::TokioIo;
+use tokio::sync::Semaphore;
+
+use common::{assert_valid_result, run_json, scenario};
+
+const SLOTS: usize = 8;
+const SERVICE: Duration = Duration::from_millis(20);
+
+/// SLOTS / SERVICE: 400 requests a second.
+const CAPACITY: f64 = SLOTS as f64 / 0.020;
+
+struct Limited {
+    url: String,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Limited {
+    fn start() -> Self {
+        let (runtime, listener, addr) = common::server::listening();
+        let slots = Arc::new(Semaphore::new(SLOTS));
+        runtime.spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let slots = Arc::clone(&slots);
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |_: hyper::Request<_>| {
+                        let slots = Arc::clone(&slots);
+                        async move {
+                            let _slot = slots.acquire().await;
+                            tokio::time::sleep(SERVICE).await;
+                            Ok::<_, Infallible>(hyper::Response::new(Full::new(
+                                Bytes::from_static(b"ok"),
+                            )))
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tcp), service)
+                        .await;
+                });
+            }
+        });
+        Self {
+            url: format!("http://{addr}"),
+            _runtime: runtime,
+        }
+    }
+}
+
+#[test]
+fn the_search_finds_a_held_rate_below_the_servers_capacity_and_a_broken_one_above() {
+    let server = Limited::start();
+    let text = format!(
+        "name: capacity\ntarget: {}\n\
+         load:\n  max_in_flight: 200\n  find_capacity:\n    start: 100/s\n    step: 2x\n    \
+         hold: 2s\n    max: 2000/s\n    precision: 10%\n    until: {{ p99: 60ms }}\n\
+         flows:\n  - steps:\n      - get: /\n",
+        server.url
+    );
+    let (_dir, path) = scenario(&text);
+    let (code, doc, stdout, stderr) = run_json(&path, &[], Duration::from_secs(120));
+    assert_eq!(code, 0, "a capacity was found\n{stdout}\n{stderr}");
+    let c = &doc["capacity"];
+    let held = c["max_held_rate"].as_f64().expect("a rate held");
+    let broke = c["broke_at_rate"].as_f64().expect("a rate broke");
+    assert_eq!(c["outcome"], "found", "{c:#}");
+    // Held at or below the capacity (sleeps run a little long, so a little below it), broke
+    // above it, the two within the precision.
+    assert!(
+        (CAPACITY * 0.7..=CAPACITY).contains(&held),
+        "held {held}\n{c:#}"
+    );
+    assert!(
+        broke > held && broke >= CAPACITY * 0.8,
+        "broke {broke}\n{c:#}"
+    );
+    assert!((broke - held) / held <= 0.10, "{held} {broke}");
+    assert!(
+        c["limit"].as_str().expect("a limit").starts_with("p99 "),
+        "{c:#}"
+    );
+    // The holds: raising from 100/s, the last one confirming the rate found.
+    let holds = c["holds"].as_array().expect("holds");
+    assert_eq!(holds[0]["rate"], 100.0);
+    assert_eq!(holds[0]["verdict"], "held");
+    let last = holds.last().expect("a hold");
+    assert_eq!(last["stage"], "confirming");
+    assert_eq!(last["rate"].as_f64(), Some(held));
+    assert_eq!(last["verdict"], "held");
+    // A hold that held achieved its rate.
+    let achieved = holds[0]["achieved_rate"].as_f64().expect("achieved");
+    assert!((90.0..=110.0).contains(&achieved), "{achieved}");
+    assert!(stdout.contains("capacity  held "), "{stdout}");
+    assert_valid_result(&doc);
+}
+
+#[test]
+fn a_start_that_already_breaks_exits_1() {
+    let server = Limited::start();
+    let text = format!(
+        "name: capacity\ntarget: {}\n\
+         load:\n  max_in_flight: 100\n  find_capacity: {{ start: 2000/s, hold: 2s, until: {{ p99: 60ms }} }}\n\
+         flows:\n  - steps:\n      - get: /\n",
+        server.url
+    );
+    let (_dir, path) = scenario(&text);
+    let (code, doc, stdout, stderr) = run_json(&path, &[], Duration::from_secs(60));
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    assert_eq!(doc["capacity"]["outcome"], "start broke");
+    assert_eq!(doc["capacity"]["holds"].as_array().map(Vec::len), Some(1));
+    assert!(stdout.contains("even the start"), "{stdout}");
+}
