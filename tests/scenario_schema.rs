@@ -192,6 +192,14 @@ fn places() -> Vec<Place> {
             scenario: top("").replace("duration: 1s", &format!("duration: 1s, {u}: 1")),
         },
         Place {
+            schema_path: &["load", "find_capacity"],
+            field: "load.find_capacity",
+            scenario: top("").replace(
+                "{ vus: 1, duration: 1s }",
+                &format!("{{ find_capacity: {{ start: 10/s, until: {{ p99: 1s }}, {u}: 1 }} }}"),
+            ),
+        },
+        Place {
             schema_path: &["load", "stages", "[]"],
             field: "load.stages[0]",
             scenario: top("").replace(

@@ -935,3 +935,19 @@ fn retried_steps_show_their_retries() {
         render(&app, 120, 40, true).backend()
     );
 }
+
+#[test]
+fn the_header_shows_a_capacity_searchs_stage() {
+    let mut app = busy_app();
+    let mut snap = busy_snapshot(81, Duration::from_millis(250 * 81));
+    snap.live.capacity = Some(stampede::metrics::CapacityReport {
+        stage: "bisecting",
+        rate: 1_200.0,
+        max_held_rate: Some(800.0),
+        broke_at_rate: Some(1_600.0),
+        ..Default::default()
+    });
+    app.absorb(Arc::new(snap));
+    let screen = render(&app, 120, 24, false);
+    insta::assert_snapshot!(screen.backend());
+}

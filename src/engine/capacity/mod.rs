@@ -265,7 +265,7 @@ mod tests {
         snap.total.latency.p99 = 212_000;
         assert_eq!(
             verdict(&snap, &until),
-            Verdict::Broke("p99 212.0ms >= 200ms".into())
+            Verdict::Broke("p99 212.00ms >= 200ms".into())
         );
         snap.total.latency.p99 = 150_000;
         snap.total.errors = 20;

@@ -95,7 +95,28 @@ fn figures(app: &App, theme: Theme) -> Vec<(Vec<Span<'static>>, u8)> {
         let mean = figure("mean ", format!("{:.0}", t.rps), theme.text(), theme);
         groups.insert(groups.len() - 1, (mean, 5));
     }
+    if let Some(search) = &s.live.capacity {
+        groups.insert(
+            1,
+            (
+                figure("capacity ", search_state(search), theme.strong(), theme),
+                1,
+            ),
+        );
+    }
     groups
+}
+
+/// A capacity search in a few words: its stage while it runs (`bisecting · held 800/s`),
+/// its answer once it ended.
+fn search_state(search: &crate::metrics::CapacityReport) -> String {
+    let held = search
+        .max_held_rate
+        .map_or(String::new(), |h| format!(" · held {h:.0}/s"));
+    match search.outcome {
+        Some(outcome) => format!("{outcome}{held}"),
+        None => format!("{}{held}", search.stage),
+    }
 }
 
 /// `scenario → target` in `room` characters: the target is shortened with `…` first (its
