@@ -28,9 +28,10 @@ struct Limited {
 }
 
 impl Limited {
-    fn start() -> Self {
+    /// A server of `slots` slots, each request holding one for `service`.
+    fn start(slots: usize, service: Duration) -> Self {
         let (runtime, listener, addr) = common::server::listening();
-        let slots = Arc::new(Semaphore::new(SLOTS));
+        let slots = Arc::new(Semaphore::new(slots));
         runtime.spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
                 let slots = Arc::clone(&slots);
@@ -39,7 +40,7 @@ impl Limited {
                         let slots = Arc::clone(&slots);
                         async move {
                             let _slot = slots.acquire().await;
-                            tokio::time::sleep(SERVICE).await;
+                            tokio::time::sleep(service).await;
                             Ok::<_, Infallible>(hyper::Response::new(Full::new(
                                 Bytes::from_static(b"ok"),
                             )))
@@ -60,7 +61,7 @@ impl Limited {
 
 #[test]
 fn the_search_finds_a_held_rate_below_the_servers_capacity_and_a_broken_one_above() {
-    let server = Limited::start();
+    let server = Limited::start(SLOTS, SERVICE);
     let text = format!(
         "name: capacity\ntarget: {}\n\
          load:\n  max_in_flight: 200\n  find_capacity:\n    start: 100/s\n    step: 2x\n    \
@@ -107,10 +108,12 @@ fn the_search_finds_a_held_rate_below_the_servers_capacity_and_a_broken_one_abov
 
 #[test]
 fn a_start_that_already_breaks_exits_1() {
-    let server = Limited::start();
+    // One slot of 50 ms: 20 requests a second, and the search starts at 100/s (a light load
+    // for the generator, so the verdict is the service's).
+    let server = Limited::start(1, Duration::from_millis(50));
     let text = format!(
         "name: capacity\ntarget: {}\n\
-         load:\n  max_in_flight: 100\n  find_capacity: {{ start: 2000/s, hold: 2s, until: {{ p99: 60ms }} }}\n\
+         load:\n  max_in_flight: 100\n  find_capacity: {{ start: 100/s, hold: 2s, until: {{ p99: 60ms }} }}\n\
          flows:\n  - steps:\n      - get: /\n",
         server.url
     );

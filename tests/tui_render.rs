@@ -44,6 +44,7 @@ fn step(flow: &str, name: &str, requests: u64, base_us: u64, errors: Vec<ErrorSt
         latency: percentiles(base_us),
         service: percentiles(base_us),
         send_lag: Percentiles::default(),
+        corrected: Percentiles::default(),
         // The server says its time (as the demo does): most of the latency is its own.
         server_time: percentiles(base_us * 7 / 10),
         overhead: percentiles(base_us * 3 / 10),
@@ -253,6 +254,7 @@ fn busy_snapshot(seq: u64, elapsed: Duration) -> Snapshot {
         phase: Phase::Running,
         in_flight: 22,
         dropped: 0,
+        stalls: Arc::default(),
         total,
         steps,
         flows: Vec::new(),
@@ -950,4 +952,25 @@ fn the_header_shows_a_capacity_searchs_stage() {
     app.absorb(Arc::new(snap));
     let screen = render(&app, 120, 24, false);
     insta::assert_snapshot!(screen.backend());
+}
+
+#[test]
+fn a_stalled_run_marks_its_stalls_and_shows_the_corrected_p99_expanded() {
+    let mut app = busy_app();
+    let mut snap = busy_snapshot(81, Duration::from_millis(250 * 81));
+    snap.stalls = Arc::new(vec![stampede::metrics::Stall {
+        at: Duration::from_secs(10),
+        length: Duration::from_millis(1_000),
+        in_flight: 22,
+    }]);
+    for s in &mut snap.steps {
+        s.corrected = percentiles(s.latency.p50 * 40);
+    }
+    app.absorb(Arc::new(snap));
+    insta::assert_snapshot!("stalled_dashboard", render(&app, 120, 32, false).backend());
+    app.focus = Panel::Steps;
+    app.expanded = true;
+    let screen = render(&app, 160, 24, false).backend().to_string();
+    assert!(screen.contains("p99 corr"), "{screen}");
+    insta::assert_snapshot!("stalled_expanded", screen);
 }

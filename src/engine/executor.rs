@@ -2,7 +2,8 @@
 //! judge (checks and status) and extract — and hands each point of the exchange to a
 //! `StepPolicy`, which decides what becomes of it. Two policies: the run's (`Iteration`:
 //! every request recorded, failures recorded as data and the flow goes on as the step's
-//! `on_error` says) and setup's (`Setup`: nothing recorded, the first failure ends setup).
+//! `on_error` says) and setup's (`setup_policy::Setup`: nothing recorded, the first failure
+//! ends setup).
 //!
 //! A step with `retry:` sends the same request again while an attempt ends as its policy
 //! retries (`attempt::retried`) and attempts are left: each attempt is a request the policy
@@ -225,6 +226,9 @@ pub(super) struct Iteration<'a> {
     retry_begin: Option<Instant>,
     /// What the ending step's attempts came to, and when it ended (a step with `retry:`).
     tries: Option<(Tries, Instant)>,
+    /// Closed model: each request's end goes to the stalls and its latency to the corrected
+    /// view, expecting the user's recent median time per iteration (`Some` once known).
+    closed: Option<Option<Duration>>,
 }
 
 impl<'a> Iteration<'a> {
@@ -250,6 +254,23 @@ impl<'a> Iteration<'a> {
             step_planned: None,
             retry_begin: None,
             tries: None,
+            closed: (!open).then_some(None),
+        }
+    }
+
+    /// Closed model: the user's recent median time per iteration, if known (see
+    /// `Recorder::closed_end`).
+    pub(super) fn expecting(&mut self, every: Option<Duration>) {
+        if let Some(expected) = &mut self.closed {
+            *expected = every;
+        }
+    }
+
+    /// Closed model: a request of step `id` that took `latency` ended at `end`.
+    #[inline]
+    fn closed_end(&self, id: usize, end: Instant, latency: Duration) {
+        if let Some(expected) = self.closed {
+            self.recorder.closed_end(id, end, latency, expected);
         }
     }
 
@@ -402,6 +423,7 @@ impl StepPolicy for Iteration<'_> {
         let (latency, service) = (at.end - at.begin, at.end - at.sent);
         self.recorder
             .record_in(id, Some(TAG_NONE), latency, service, hop);
+        self.closed_end(id, at.end, latency);
         // A stop ends the chain at a hop: no new request starts after it.
         if self.control.is_stopping() {
             return false;
@@ -456,11 +478,14 @@ impl StepPolicy for Iteration<'_> {
             let zero = (Duration::ZERO, Duration::ZERO);
             self.recorder
                 .record_exchange(id, tag, zero, outcome, sample);
-            return StepEnd::Unsent(now());
+            let end = now();
+            self.closed_end(id, end, Duration::ZERO);
+            return StepEnd::Unsent(end);
         }
         let times = (at.end - at.begin, at.end - at.sent);
         self.recorder
             .record_exchange(id, tag, times, outcome, sample);
+        self.closed_end(id, at.end, times.0);
         if let Some((tries, end)) = self.tries.take() {
             let exchange = end.saturating_duration_since(tries.began);
             self.recorder.record_tries(
@@ -517,68 +542,12 @@ impl Drop for Iteration<'_> {
             let tag = Some(TAG_NONE);
             self.recorder
                 .record_in(id, tag, end - begin, end - sent, outcome);
+            self.closed_end(id, end, end - begin);
         }
         let whole = self
             .finished
             .map(|end| (self.flow, end.saturating_duration_since(self.began)));
         self.recorder.end_iteration(whole);
-    }
-}
-
-/// Setup's policy: nothing is recorded (setup is not part of the run's figures), nothing
-/// stops a redirect chain, and the first failure — a request that could not be built or
-/// failed, too many redirects, an unexpected status, a failed extraction or hard check (a
-/// soft one is no failure) — ends setup: `Err` names the step and says why.
-pub(super) struct Setup;
-
-impl StepPolicy for Setup {
-    type Output = Result<(), String>;
-
-    fn start(&mut self, _: &ReadyStep, sent: Instant) -> Instant {
-        sent
-    }
-
-    fn hop(&mut self, _: &ReadyStep, _: &Reply, _: Timing) -> bool {
-        true
-    }
-
-    fn attempted(&mut self, _: &ReadyStep, _: Ending, _: Timing, _: Option<&Prepared>) {}
-
-    async fn back_off(
-        &mut self,
-        _: &ReadyStep,
-        wait: Duration,
-        _: Tries,
-    ) -> Option<Result<(), String>> {
-        tokio::time::sleep(wait).await;
-        None
-    }
-
-    fn tries(&mut self, _: &ReadyStep, _: Tries, _: Instant) {}
-
-    fn ended(
-        &mut self,
-        step: &ReadyStep,
-        ending: Ending,
-        _: Timing,
-        _: Option<&Prepared>,
-    ) -> Result<(), String> {
-        let why = match ending {
-            Ending::Answered(reply, judged) if !judged.status_ok => format!(
-                "expected status {}, got {}",
-                step.spec.expect.status.label(),
-                reply.status
-            ),
-            Ending::Answered(_, judged) => match judged.failure {
-                Some((_, why)) => why,
-                None => return Ok(()),
-            },
-            Ending::Unsent(why) => why,
-            Ending::Failed(failure) => format!("{}: {}", failure.class, failure.message),
-            Ending::TooManyRedirects(reply) => step.too_many_redirects(reply.status),
-            Ending::Stopped => return Ok(()), // never: `hop` always goes on
-        };
-        Err(format!("setup step \"{}\" failed: {why}", step.spec.name))
     }
 }
 

@@ -4,6 +4,7 @@
 use reqwest::header::{HeaderMap, HeaderValue};
 
 use super::*;
+use crate::engine::setup_policy::Setup;
 use crate::engine::step::{Judgement, ReadyFlow};
 
 /// A flow of one `GET /` with `expect`, ready for http://a.test.

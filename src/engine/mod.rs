@@ -47,11 +47,13 @@ mod arrivals;
 mod attempt;
 mod crowd;
 mod executor;
+mod setup_policy;
 mod step;
 mod user;
 
 use arrivals::PacerPlace;
-use executor::{Setup, send_step};
+use executor::send_step;
+use setup_policy::Setup;
 use worker::{Running, Shared, lock};
 
 /// The load level a plan starts at.

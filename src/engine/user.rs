@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue, SET_COOKIE};
 
@@ -55,7 +56,20 @@ pub struct User {
     jar: Option<Jar>,
     /// By flow index: whether the user has run that flow's init.
     inited: Vec<bool>,
+    /// Closed model: its last iterations' durations (µs), for the corrected view.
+    recent: Recent,
 }
+
+/// A user's last `RECENT` iteration durations (µs), oldest overwritten first.
+#[derive(Debug, Default)]
+struct Recent {
+    values: [u32; RECENT],
+    len: usize,
+    next: usize,
+}
+
+/// How many iterations a user's median time per iteration is taken over.
+const RECENT: usize = 9;
 
 impl User {
     /// A user with id `vu`; `cookies` gives it a cookie jar.
@@ -68,7 +82,29 @@ impl User {
             rows: Vec::new(),
             jar: cookies.then(Jar::default),
             inited: Vec::new(),
+            recent: Recent::default(),
         }
+    }
+
+    /// Closed model: an iteration of this user that ran every step took `took`.
+    pub(super) fn note_iteration(&mut self, took: Duration) {
+        let r = &mut self.recent;
+        r.values[r.next] = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
+        r.next = (r.next + 1) % RECENT;
+        r.len = (r.len + 1).min(RECENT);
+    }
+
+    /// Closed model: the user's median time per iteration over its last few (at least
+    /// three), the interval the corrected view expects between its requests of a step.
+    pub(super) fn expected_interval(&self) -> Option<Duration> {
+        let r = &self.recent;
+        if r.len < 3 {
+            return None;
+        }
+        let mut v = r.values;
+        let v = &mut v[..r.len];
+        v.sort_unstable();
+        Some(Duration::from_micros(u64::from(v[r.len / 2])))
     }
 
     /// Whether the user has run the init of flow `flow`.

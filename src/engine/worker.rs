@@ -179,13 +179,15 @@ pub(super) async fn run_iteration<T: Transport>(
     let open = matches!(shared.work.load.model, Model::Open { .. });
     let (recorder, control) = (&shared.recorder, &shared.control);
     let mut iteration = Iteration::begin(recorder, control, flow.index, planned, open);
-    let mut first = true;
+    iteration.expecting(user.expected_interval());
+    let (mut first, mut began) = (true, planned);
     if !flow.init.is_empty() && !user.has_init(flow.index) {
         let ran = run_steps(shared, &flow.init, user, session, (&mut iteration, true)).await;
         match ran.0 {
             Ran::Through => {
                 user.init_done(flow.index);
-                iteration.restart(super::clock::now());
+                began = super::clock::now();
+                iteration.restart(began);
                 first = false;
             }
             Ran::Failed => return iteration.end_init_failed(),
@@ -198,6 +200,9 @@ pub(super) async fn run_iteration<T: Transport>(
         // The iteration ran every step: its duration ends with the last, before any think
         // time, and a stop during that think time does not take it back.
         iteration.finished_at(end);
+        if !open {
+            user.note_iteration(end.saturating_duration_since(began));
+        }
     }
     iteration.end()
 }

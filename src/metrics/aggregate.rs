@@ -23,6 +23,7 @@ use super::snapshot::{
     BUCKET_BOUNDS, Bucket, CheckStat, ErrorStat, FlowStats, IntervalStats, LiveState, Percentiles,
     Phase, PhaseStats, RetryStats, Snapshot, StepStats, Tag, per_second,
 };
+use super::stalls::{Stall, Stalls};
 use crate::redact::Redactor;
 
 /// A check as the aggregator reports it.
@@ -68,6 +69,10 @@ pub struct Aggregator {
     flow_names: Vec<String>,
     flows: Vec<Histogram<u64>>,
     series: SeriesBuilder,
+    /// Closed model: stalls found so far, and the list snapshots share (made anew only when
+    /// one is found).
+    stalls: Stalls,
+    stalls_shown: Arc<Vec<Stall>>,
 }
 
 impl Aggregator {
@@ -80,6 +85,7 @@ impl Aggregator {
             shown: (Arc::default(), 0),
         };
         let n = recorder.steps();
+        let recorder_epoch = recorder.epoch();
         Self {
             recorder,
             names,
@@ -96,6 +102,8 @@ impl Aggregator {
             flow_names: Vec::new(),
             flows: Vec::new(),
             series: SeriesBuilder::new(n),
+            stalls: Stalls::new(started, recorder_epoch),
+            stalls_shown: Arc::default(),
         }
     }
 
@@ -169,6 +177,11 @@ impl Aggregator {
             &self.redactor,
         );
         let finished = total.requests + total.interrupted;
+        let in_flight = started.saturating_sub(finished);
+        let median = (total.interval.requests > 0).then_some(total.interval.latency.p50);
+        if (self.stalls).tick(&self.recorder.shards(), now, median, in_flight) {
+            self.stalls_shown = Arc::new(self.stalls.found().0.to_vec());
+        }
         self.seq += 1;
         Snapshot {
             seq: self.seq,
@@ -176,8 +189,9 @@ impl Aggregator {
             live: LiveState::default(),
             distribution: total.distribution.clone(),
             phase,
-            in_flight: started.saturating_sub(finished),
+            in_flight,
             dropped: self.recorder.dropped(),
+            stalls: Arc::clone(&self.stalls_shown),
             total,
             steps,
             flows: self.flow_stats(),
@@ -455,6 +469,7 @@ pub(super) fn step_stats(
         bytes: s.bytes,
         latency,
         service: summary(s.service()),
+        corrected: s.corrected(&latency),
         send_lag: s.send_lag().map(summary).unwrap_or_default(),
         server_time: s.server_time().map(summary).unwrap_or_default(),
         overhead: s.overhead().map(summary).unwrap_or_default(),

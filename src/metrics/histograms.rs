@@ -201,11 +201,14 @@ pub(super) enum Figure {
     Download,
     /// A step with `retry:`: its exchange, first attempt's start to last attempt's end.
     Exchange,
+    /// Closed model: what the corrected view adds to the latency's values (see
+    /// `StepInterval::record_corrected`), never mixed with the raw figures.
+    Corrected,
 }
 
 impl Figure {
     /// Every figure, in index order.
-    const ALL: [Figure; 10] = [
+    const ALL: [Figure; 11] = [
         Figure::SendLag,
         Figure::ServerTime,
         Figure::Overhead,
@@ -216,6 +219,7 @@ impl Figure {
         Figure::Ttfb,
         Figure::Download,
         Figure::Exchange,
+        Figure::Corrected,
     ];
 
     fn index(self) -> usize {
@@ -234,6 +238,12 @@ impl Figures {
         self.0[figure.index()]
             .get_or_insert_with(Tally::default)
             .record(us);
+    }
+
+    /// Makes `figure` exist, empty if it has no value yet (a figure whose absence means
+    /// something: the corrected view's extras are empty in a closed run without stalls).
+    pub(super) fn touch(&mut self, figure: Figure) {
+        self.0[figure.index()].get_or_insert_with(Tally::default);
     }
 
     /// The values of `figure`, if it was ever recorded.

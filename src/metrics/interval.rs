@@ -10,12 +10,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::histograms::{Figure, Figures, Tally, micros};
+use super::histograms::{Figure, Figures, Tally, add_into, micros};
 use super::outcome::{ErrorClass, Outcome, ServerTime};
 use super::phases::{self, ConnectionCounts, Phases};
 use super::retries::RetryCounts;
 use super::samples::SampleStore;
+use super::snapshot::Percentiles;
 use super::tags::{OTHER, TagRegistry};
+
+/// The most values one request adds to the corrected view (a 30 s timeout corrected by a
+/// 100 µs iteration would add 300,000).
+const MOST_CORRECTED: u32 = 100_000;
 
 const CLASSES: usize = ErrorClass::ALL.len();
 
@@ -193,6 +198,45 @@ impl StepInterval {
     /// Its exchanges' times (a step with `retry:`), if any was recorded.
     pub fn exchange(&self) -> Option<&Tally> {
         self.figures.get(Figure::Exchange)
+    }
+
+    /// Closed model: what a corrected view adds to `latency`, as `HdrHistogram`'s
+    /// `record_correct` does with the user's recent median time per iteration `expected`:
+    /// when the latency is at least twice `expected`, the latencies of the requests the
+    /// user would have sent every `expected` meanwhile (latency − expected, − 2 × expected,
+    /// … down to `expected`), at most `MOST_CORRECTED` of them. Only these are kept (the
+    /// corrected view is the latency's values and these: see `corrected`), so a run without
+    /// stalls pays almost nothing for it. Without an `expected` yet (a user's first
+    /// iterations), nothing is added.
+    pub(super) fn record_corrected(&mut self, latency: Duration, expected: Option<Duration>) {
+        self.figures.touch(Figure::Corrected);
+        let us = self.clamp(latency);
+        let Some(every) = expected.map(micros).filter(|e| *e > 0 && *e < us) else {
+            return;
+        };
+        let mut missed = us - every;
+        for _ in 0..MOST_CORRECTED {
+            if missed < every {
+                break;
+            }
+            self.figures.record(Figure::Corrected, missed);
+            missed -= every;
+        }
+    }
+
+    /// Closed model: the corrected view, the latency's values with what correction added
+    /// (`latency`: the raw figures, already read); zeros in the open model, which needs no
+    /// correction.
+    pub fn corrected(&self, latency: &Percentiles) -> Percentiles {
+        match self.figures.get(Figure::Corrected) {
+            None => Percentiles::default(),
+            Some(extra) if extra.is_empty() => *latency,
+            Some(extra) => self.latency.view(|h| {
+                let mut all = h.clone();
+                extra.view(|e| add_into(&mut all, e));
+                Percentiles::of(&all)
+            }),
+        }
     }
 
     /// Records how late an open-model iteration's first request was sent.

@@ -163,3 +163,37 @@ fn server_time_splits_the_service_time_and_bad_values_are_counted() {
     assert_eq!(i.server_time_invalid, 0);
     assert_eq!(i.server_time().map(Tally::len), Some(0));
 }
+
+/// The corrected view is what `HdrHistogram`'s `record_correct` makes of the same latencies
+/// and expected intervals (and the plain latency where none is known yet).
+#[test]
+fn the_corrected_view_is_hdr_record_correct_of_the_latencies() {
+    let mut interval = StepInterval::new(60_000_000);
+    let mut truth = crate::metrics::histograms::latency_histogram();
+    let cases = [
+        (1, Some(2)),
+        (10, Some(2)),
+        (1_000, Some(3)),
+        (5, None),
+        (7, Some(7)),
+    ];
+    for (ms, expected) in cases {
+        let latency = Duration::from_millis(ms);
+        interval.record(latency, latency, Outcome::ok());
+        interval.record_corrected(latency, expected.map(Duration::from_millis));
+        let us = ms * 1000;
+        match expected {
+            Some(e) => truth.record_correct(us, e * 1000).expect("records"),
+            None => truth.record(us).expect("records"),
+        }
+    }
+    let raw = interval.latency.view(Percentiles::of);
+    assert_eq!(raw.count, 5);
+    let corrected = interval.corrected(&raw);
+    assert_eq!(corrected, Percentiles::of(&truth));
+    assert_eq!(corrected.count, truth.len());
+    assert!(corrected.count > 300, "{corrected:?}");
+    // The open model records none: no corrected view.
+    let open = StepInterval::new(60_000_000);
+    assert_eq!(open.corrected(&raw), Percentiles::default());
+}

@@ -42,6 +42,7 @@ mod retries;
 pub mod samples;
 mod shard;
 mod snapshot;
+mod stalls;
 mod tags;
 mod tap;
 pub mod ticker;
@@ -62,6 +63,7 @@ pub use snapshot::{
     BUCKET_BOUNDS, Bucket, CheckStat, ErrorStat, FlowStats, IntervalStats, LiveState, Percentiles,
     Phase, PhaseStats, RetryStats, Snapshot, StepStats, Tag, per_second,
 };
+pub use stalls::Stall;
 pub use tags::{NONE as TAG_NONE, OTHER as TAG_OTHER};
 pub use tap::{PER_SECOND as SAMPLES_PER_SECOND, Tap, Tapped, tap};
 pub use window::Window;

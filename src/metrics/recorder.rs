@@ -12,7 +12,7 @@
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::histograms::{latency_histogram, micros};
 use super::outcome::Outcome;
@@ -37,6 +37,8 @@ pub struct Recorder {
 #[derive(Debug)]
 struct Inner {
     id: u64,
+    /// The instant closed-model request ends are counted from (see `done_at`).
+    epoch: Instant,
     steps: usize,
     flows: usize,
     high_us: u64,
@@ -55,6 +57,7 @@ impl Recorder {
         Self {
             inner: Arc::new(Inner {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                epoch: Instant::now(),
                 steps,
                 flows: 0,
                 high_us: micros(highest),
@@ -197,6 +200,35 @@ impl Recorder {
                 interval.record_tries(tries, exchange);
             }
         });
+    }
+
+    /// Closed model, after `record…` of a request of step `step` that ended at `end`:
+    /// - for the stalls, notes the end (gaps of `stalls::FLOOR_US` or more in which requests
+    ///   were in flight on this thread and none ended are kept for the tick);
+    /// - records its `latency` in the corrected view too (`HdrHistogram`'s `record_correct`,
+    ///   the user's recent median time per iteration being `expected`: see
+    ///   `StepInterval::record_corrected`).
+    ///
+    /// One more shard lookup per request; no lock is contended (a gap's is taken rarely).
+    pub fn closed_end(
+        &self,
+        step: usize,
+        end: Instant,
+        latency: Duration,
+        expected: Option<Duration>,
+    ) {
+        let at = micros(end.saturating_duration_since(self.inner.epoch));
+        self.with_shard(|s| {
+            s.note_done(at, super::stalls::FLOOR_US);
+            if let Some(interval) = slot(&mut s.lock(), step, s.high_us()) {
+                interval.record_corrected(latency, expected);
+            }
+        });
+    }
+
+    /// The instant `closed_end` counts request ends from.
+    pub fn epoch(&self) -> Instant {
+        self.inner.epoch
     }
 
     /// Records how late the first request of an open-model iteration of step `step` was sent.

@@ -16,6 +16,13 @@ use super::interval::StepInterval;
 pub struct Shard {
     started: AtomicU64,
     iterations: AtomicU64,
+    /// Closed model: when the last request ended on this thread (µs from the recorder's
+    /// epoch, 0: none yet).
+    last_done: AtomicU64,
+    /// Closed model: stretches of at least `stalls::FLOOR_US` in which no request ended on
+    /// this thread, (from, to) in µs from the epoch, until the tick takes them. Pushed
+    /// rarely (a stretch that long is rare), so its lock is uncontended.
+    gaps: Mutex<Vec<(u64, u64)>>,
     /// One slot per step of the plan, filled when the step first records on this thread.
     steps: Mutex<Slots>,
     /// Completed iterations' durations per flow (µs), since the last tick, each made when
@@ -43,6 +50,8 @@ impl Shard {
         Self {
             started: AtomicU64::new(0),
             iterations: AtomicU64::new(0),
+            last_done: AtomicU64::new(0),
+            gaps: Mutex::new(Vec::new()),
             steps: Mutex::new((0..steps).map(|_| None).collect()),
             flows: Mutex::new((0..flows).map(|_| None).collect()),
             high_us,
@@ -83,6 +92,31 @@ impl Shard {
     /// Locks the shard's iteration durations, one histogram per flow (once it has one).
     pub fn lock_flows(&self) -> MutexGuard<'_, Vec<Option<Histogram<u64>>>> {
         self.flows.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Closed model: a request ended `at` µs from the recorder's epoch; a stretch of at
+    /// least `floor_us` since the last one that ended here is a gap. Only the owning thread
+    /// calls this: a plain load and store, no read-modify-write. (Whether requests were in
+    /// flight is the tick's to say: a task's requests may start on one thread of a
+    /// work-stealing runtime and end on another, so a thread's own counts cannot tell.)
+    pub fn note_done(&self, at: u64, floor_us: u64) {
+        let last = self.last_done.load(Ordering::Relaxed);
+        if last != 0 && at >= last + floor_us {
+            self.gaps
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((last, at));
+        }
+        // Release: a reader that sees this instant also sees the gap pushed before it.
+        self.last_done.store(at.max(last), Ordering::Release);
+    }
+
+    /// The last request's end here (µs from the epoch, 0: none), and the gaps closed since
+    /// the last call (taken).
+    pub fn take_gaps(&self) -> (u64, Vec<(u64, u64)>) {
+        let last = self.last_done.load(Ordering::Acquire);
+        let gaps = std::mem::take(&mut *self.gaps.lock().unwrap_or_else(|p| p.into_inner()));
+        (last, gaps)
     }
 
     /// Requests started on this thread since the run began.

@@ -177,6 +177,10 @@ pub struct StepStats {
     pub latency: Percentiles,
     /// Service time from the actual send, responses only.
     pub service: Percentiles,
+    /// Closed model: the latency as a corrected view has it (each user's latency also
+    /// recorded with `HdrHistogram`'s `record_correct`, the user's recent median time per
+    /// iteration the expected interval), µs. Never mixed with the raw figures.
+    pub corrected: Percentiles,
     /// Open model: actual send − planned start of each iteration's first request.
     pub send_lag: Percentiles,
     /// The time the server says it spent (`X-Process-Time`, `Server-Timing`), for the
@@ -367,6 +371,9 @@ pub struct Snapshot {
     /// Open model: planned arrivals that did not start (`max_in_flight` reached, or due as
     /// the run stopped).
     pub dropped: u64,
+    /// Closed model: stretches in which requests were in flight and none ended (see
+    /// `metrics::stalls`), oldest first.
+    pub stalls: Arc<Vec<super::Stall>>,
     /// All steps together.
     pub total: StepStats,
     /// One entry per step, in plan order.
@@ -407,6 +414,7 @@ impl Snapshot {
             phase: Phase::Running,
             in_flight: 0,
             dropped: 0,
+            stalls: Arc::default(),
             total: stats("", "total"),
             steps: names.iter().map(|(f, s)| stats(f, s)).collect(),
             flows: Vec::new(),

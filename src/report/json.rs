@@ -43,6 +43,9 @@ struct Document<'a> {
     /// The load level when the run ended (after stages and live changes).
     final_level: Option<String>,
     stop_reason: Option<String>,
+    /// Closed model: stretches in which requests were in flight and none ended for more
+    /// than 10 × the recent median latency (and at least 50 ms).
+    stalls: Vec<StallDoc>,
     /// A capacity search's holds and answer (`load.find_capacity`), rates per second.
     #[serde(skip_serializing_if = "Option::is_none")]
     capacity: Option<super::capacity::CapacityDoc>,
@@ -185,6 +188,14 @@ struct CheckDoc {
     soft: bool,
 }
 
+/// One stall: when it began (from the start of the run), how long, requests in flight.
+#[derive(Serialize)]
+struct StallDoc {
+    at_s: f64,
+    duration_s: f64,
+    in_flight: u64,
+}
+
 #[derive(Serialize)]
 struct StatsDoc {
     flow: Option<String>,
@@ -199,6 +210,11 @@ struct StatsDoc {
     latency_ms: LatencyDoc,
     service_time_ms: LatencyDoc,
     send_lag_ms: LatencyDoc,
+    /// Closed model: the latency as a corrected view has it (each request also recorded
+    /// with `record_correct`, the user's recent median time per iteration expected between
+    /// requests): what users sending on schedule would have seen. Never the raw figure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latency_corrected_ms: Option<LatencyDoc>,
     /// The time the server said it spent (`X-Process-Time`, `Server-Timing`).
     server_time_ms: LatencyDoc,
     /// Service time − server time, for the responses that said it.
@@ -354,6 +370,13 @@ pub fn to_json(info: &RunInfo, snap: &Snapshot) -> String {
         final_level: snap.live.level.map(|l| l.to_string()),
         stop_reason: snap.live.stop_reason.clone(),
         capacity: (snap.live.capacity.as_ref()).map(super::capacity::CapacityDoc::of),
+        stalls: (snap.stalls.iter())
+            .map(|s| StallDoc {
+                at_s: s.at.as_secs_f64(),
+                duration_s: s.length.as_secs_f64(),
+                in_flight: s.in_flight,
+            })
+            .collect(),
         warnings: super::health(info, snap),
         thresholds: info
             .verdicts
@@ -486,6 +509,7 @@ fn stats_doc(s: &StepStats, flow: Option<String>, hdr: Option<&EncodedHistograms
         latency_ms: latency_doc(&s.latency),
         service_time_ms: latency_doc(&s.service),
         send_lag_ms: latency_doc(&s.send_lag),
+        latency_corrected_ms: (s.corrected.count > 0).then(|| latency_doc(&s.corrected)),
         server_time_ms: latency_doc(&s.server_time),
         overhead_ms: latency_doc(&s.overhead),
         server_time_invalid: s.server_time_invalid,

@@ -221,5 +221,20 @@ pub fn warnings(snap: &Snapshot, graceful_stop: std::time::Duration) -> Vec<Warn
             ),
         );
     }
+    if let Some(longest) = snap.stalls.iter().max_by_key(|s| s.length) {
+        let n = snap.stalls.len();
+        let took = crate::format::format_latency(longest.length.as_micros() as u64);
+        warn(
+            format!("{n} stall(s), up to {took}"),
+            format!(
+                "{n} stall(s): requests were in flight and none ended, the longest {took} (at \
+                 {:.1}s, {} in flight); a closed model's users wait through a stall instead of \
+                 sending, so its percentiles hide it: see the corrected view \
+                 (latency_corrected_ms) and the stalls list",
+                longest.at.as_secs_f64(),
+                longest.in_flight
+            ),
+        );
+    }
     out
 }

@@ -161,11 +161,9 @@ fn charts(snap: &Snapshot, points: &[Point]) -> Charts {
         top,
         latency,
         decades,
-        marks: snap
-            .live
-            .events
-            .iter()
-            .map(|e| e.at.as_secs_f64())
+        // Level changes and pauses, and stalls (closed model) where they began.
+        marks: (snap.live.events.iter().map(|e| e.at.as_secs_f64()))
+            .chain(snap.stalls.iter().map(|s| s.at.as_secs_f64()))
             .filter(|t| (x[0]..=x[1]).contains(t))
             .collect(),
     }

@@ -7,7 +7,8 @@
 //! `phases`, `theme`, `text`, `format` and `metrics`. A new figure is one entry in `COLUMNS`,
 //! saying where it shows. A tagged step's values (`tag_by`) follow it as rows of their own,
 //! which `t` hides and shows. The server's time (`srv`) and the overhead around it (`ovh`) show only
-//! when some step's responses say it, the retries when some step retried. Invariant: each header says what its figure covers (the rate is the last
+//! when some step's responses say it, the retries when some step retried, the corrected
+//! p99 (`p99 corr`, closed model) when the run stalled. Invariant: each header says what its figure covers (the rate is the last
 //! tick's while the run goes on, the run's once it has ended; the rest the run's).
 
 use ratatui::Frame;
@@ -60,12 +61,14 @@ enum Only {
     ServerTime,
     /// When some step retried (`retry:`).
     Retries,
+    /// When the run stalled (closed model): the corrected view matters then.
+    Stalled,
 }
 
 /// The figure columns, in their order. When the table narrows, the columns that show only
 /// when it is wide go first: in the panel the rate and the median, expanded the rate and
 /// p99.9.
-const COLUMNS: [Column; 12] = [
+const COLUMNS: [Column; 13] = [
     Column {
         header: |_| "requests",
         width: 10,
@@ -123,6 +126,15 @@ const COLUMNS: [Column; 12] = [
         only: Only::Any,
     },
     Column {
+        // The corrected view (closed model), labelled as such: never the raw figure.
+        header: |_| "p99 corr",
+        width: 9,
+        panel: Show::Never,
+        expanded: Show::Always,
+        value: |_, s| cell(&s.corrected, s.corrected.p99),
+        only: Only::Stalled,
+    },
+    Column {
         header: |_| "srv p99",
         width: 9,
         panel: Show::Wide,
@@ -177,12 +189,14 @@ fn shown(
     let steps = &app.snap.steps;
     let said = steps.iter().any(|s| s.server_time.count > 0);
     let retried = steps.iter().any(|s| s.retries.is_some());
+    let stalled = !app.snap.stalls.is_empty();
     COLUMNS
         .iter()
         .filter(|c| match c.only {
             Only::Any => true,
             Only::ServerTime => said,
             Only::Retries => retried,
+            Only::Stalled => stalled,
         })
         .filter(|c| match show(c) {
             Show::Always => true,
