@@ -16,6 +16,10 @@ use tokio::sync::Semaphore;
 
 use common::{assert_valid_result, run_json, scenario};
 
+/// The searches of this file run one at a time: each judges its holds' send lag, which a
+/// second search on the same two cores would spoil.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 const SLOTS: usize = 8;
 const SERVICE: Duration = Duration::from_millis(20);
 
@@ -61,6 +65,7 @@ impl Limited {
 
 #[test]
 fn the_search_finds_a_held_rate_below_the_servers_capacity_and_a_broken_one_above() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let server = Limited::start(SLOTS, SERVICE);
     let text = format!(
         "name: capacity\ntarget: {}\n\
@@ -94,13 +99,18 @@ fn the_search_finds_a_held_rate_below_the_servers_capacity_and_a_broken_one_abov
     // The holds: raising from 100/s, the last one confirming the rate found.
     let holds = c["holds"].as_array().expect("holds");
     assert_eq!(holds[0]["rate"], 100.0);
-    assert_eq!(holds[0]["verdict"], "held");
+    // (A hold the generator was late for runs again: the first that held is at 100/s.)
+    let first = holds
+        .iter()
+        .find(|h| h["verdict"] == "held")
+        .expect("one held");
+    assert_eq!(first["rate"], 100.0);
     let last = holds.last().expect("a hold");
     assert_eq!(last["stage"], "confirming");
     assert_eq!(last["rate"].as_f64(), Some(held));
     assert_eq!(last["verdict"], "held");
     // A hold that held achieved its rate.
-    let achieved = holds[0]["achieved_rate"].as_f64().expect("achieved");
+    let achieved = first["achieved_rate"].as_f64().expect("achieved");
     assert!((90.0..=110.0).contains(&achieved), "{achieved}");
     assert!(stdout.contains("capacity  held "), "{stdout}");
     assert_valid_result(&doc);
@@ -108,6 +118,7 @@ fn the_search_finds_a_held_rate_below_the_servers_capacity_and_a_broken_one_abov
 
 #[test]
 fn a_start_that_already_breaks_exits_1() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     // One slot of 50 ms: 20 requests a second, and the search starts at 100/s (a light load
     // for the generator, so the verdict is the service's).
     let server = Limited::start(1, Duration::from_millis(50));
@@ -121,6 +132,11 @@ fn a_start_that_already_breaks_exits_1() {
     let (code, doc, stdout, stderr) = run_json(&path, &[], Duration::from_secs(60));
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     assert_eq!(doc["capacity"]["outcome"], "start broke");
-    assert_eq!(doc["capacity"]["holds"].as_array().map(Vec::len), Some(1));
+    let holds = doc["capacity"]["holds"].as_array().expect("holds");
+    assert!(
+        holds.len() <= 2,
+        "one hold (or a late one run again): {holds:#?}"
+    );
+    assert_eq!(holds.last().map(|h| &h["verdict"]), Some(&"broke".into()));
     assert!(stdout.contains("even the start"), "{stdout}");
 }

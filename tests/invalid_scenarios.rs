@@ -55,6 +55,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
     ("setup_init", "6:5", "setup.init", "setup runs once"),
     ("capacity_step", "4:18", "load.find_capacity", "(1.5x)"),
     (
+        "capacity_checks",
+        "4:18",
+        "load.find_capacity.until",
+        "not kept per hold",
+    ),
+    (
         "capacity_thresholds",
         "6:5",
         "thresholds",

@@ -74,6 +74,9 @@ async fn virtual_user<T: Transport>(shared: Arc<Shared<T>>, vu: u64, retire: Arc
     let mut user = shared.work.user(vu, fastrand::u64(..) ^ vu);
     let mut backoff = Backoff::default();
     let mut session = T::Session::default();
+    // When the user's last iteration began: its cadence (think time, pace and pauses
+    // included) is the interval the corrected view expects between its requests.
+    let mut last_began: Option<std::time::Instant> = None;
     loop {
         shared.control.wait_while_paused().await;
         if shared.control.is_stopping() || retire.load(Ordering::Relaxed) || !shared.claim() {
@@ -85,6 +88,9 @@ async fn virtual_user<T: Transport>(shared: Arc<Shared<T>>, vu: u64, retire: Arc
             return;
         }
         let began = now();
+        if let Some(last) = last_began.replace(began) {
+            user.note_iteration(began.saturating_duration_since(last));
+        }
         let end = run_iteration(&shared, flow, began, &mut user, &mut session).await;
         user.iteration += 1;
         // A paced user starts its iterations at most once per `pace`.

@@ -56,7 +56,8 @@ pub struct User {
     jar: Option<Jar>,
     /// By flow index: whether the user has run that flow's init.
     inited: Vec<bool>,
-    /// Closed model: its last iterations' durations (µs), for the corrected view.
+    /// Closed model: the times between its last iterations' starts (µs), for the corrected
+    /// view.
     recent: Recent,
 }
 
@@ -86,7 +87,7 @@ impl User {
         }
     }
 
-    /// Closed model: an iteration of this user that ran every step took `took`.
+    /// Closed model: `took` passed between the starts of two of this user's iterations.
     pub(super) fn note_iteration(&mut self, took: Duration) {
         let r = &mut self.recent;
         r.values[r.next] = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
@@ -94,8 +95,9 @@ impl User {
         r.len = (r.len + 1).min(RECENT);
     }
 
-    /// Closed model: the user's median time per iteration over its last few (at least
-    /// three), the interval the corrected view expects between its requests of a step.
+    /// Closed model: the user's median time per iteration (start to start) over its last
+    /// few (at least three), the interval the corrected view expects between its requests
+    /// of a step.
     pub(super) fn expected_interval(&self) -> Option<Duration> {
         let r = &self.recent;
         if r.len < 3 {

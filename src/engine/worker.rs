@@ -168,7 +168,8 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// A user that has not run the flow's `init` runs it first, under the same policy (its
 /// requests are the init steps' own, the first of them taking `planned`); the iteration
 /// then begins when the init ends. A failed init is no iteration: the user runs it again
-/// next time, after the pause `IterationEnd::InitFailed` asks for.
+/// next time (closed model: after the pause `IterationEnd::InitFailed` asks for; open
+/// model: when an arrival next goes on as this user, the rate being the bound).
 pub(super) async fn run_iteration<T: Transport>(
     shared: &Shared<T>,
     flow: &ReadyFlow,
@@ -180,14 +181,13 @@ pub(super) async fn run_iteration<T: Transport>(
     let (recorder, control) = (&shared.recorder, &shared.control);
     let mut iteration = Iteration::begin(recorder, control, flow.index, planned, open);
     iteration.expecting(user.expected_interval());
-    let (mut first, mut began) = (true, planned);
+    let mut first = true;
     if !flow.init.is_empty() && !user.has_init(flow.index) {
         let ran = run_steps(shared, &flow.init, user, session, (&mut iteration, true)).await;
         match ran.0 {
             Ran::Through => {
                 user.init_done(flow.index);
-                began = super::clock::now();
-                iteration.restart(began);
+                iteration.restart(super::clock::now());
                 first = false;
             }
             Ran::Failed => return iteration.end_init_failed(),
@@ -200,9 +200,6 @@ pub(super) async fn run_iteration<T: Transport>(
         // The iteration ran every step: its duration ends with the last, before any think
         // time, and a stop during that think time does not take it back.
         iteration.finished_at(end);
-        if !open {
-            user.note_iteration(end.saturating_duration_since(began));
-        }
     }
     iteration.end()
 }

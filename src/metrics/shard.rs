@@ -16,8 +16,9 @@ use super::interval::StepInterval;
 pub struct Shard {
     started: AtomicU64,
     iterations: AtomicU64,
-    /// Closed model: when the last request ended on this thread (µs from the recorder's
-    /// epoch, 0: none yet).
+    /// Closed model: when the first and the last request ended on this thread (µs from the
+    /// recorder's epoch, 0: none yet).
+    first_done: AtomicU64,
     last_done: AtomicU64,
     /// Closed model: stretches of at least `stalls::FLOOR_US` in which no request ended on
     /// this thread, (from, to) in µs from the epoch, until the tick takes them. Pushed
@@ -50,6 +51,7 @@ impl Shard {
         Self {
             started: AtomicU64::new(0),
             iterations: AtomicU64::new(0),
+            first_done: AtomicU64::new(0),
             last_done: AtomicU64::new(0),
             gaps: Mutex::new(Vec::new()),
             steps: Mutex::new((0..steps).map(|_| None).collect()),
@@ -101,6 +103,9 @@ impl Shard {
     /// work-stealing runtime and end on another, so a thread's own counts cannot tell.)
     pub fn note_done(&self, at: u64, floor_us: u64) {
         let last = self.last_done.load(Ordering::Relaxed);
+        if last == 0 {
+            self.first_done.store(at, Ordering::Relaxed);
+        }
         if last != 0 && at >= last + floor_us {
             self.gaps
                 .lock()
@@ -111,12 +116,13 @@ impl Shard {
         self.last_done.store(at.max(last), Ordering::Release);
     }
 
-    /// The last request's end here (µs from the epoch, 0: none), and the gaps closed since
-    /// the last call (taken).
-    pub fn take_gaps(&self) -> (u64, Vec<(u64, u64)>) {
+    /// The first and the last request's end here (µs from the epoch, 0: none), and the
+    /// gaps closed since the last call (taken).
+    pub fn take_gaps(&self) -> ((u64, u64), Vec<(u64, u64)>) {
         let last = self.last_done.load(Ordering::Acquire);
+        let first = self.first_done.load(Ordering::Relaxed);
         let gaps = std::mem::take(&mut *self.gaps.lock().unwrap_or_else(|p| p.into_inner()));
-        (last, gaps)
+        ((first, last), gaps)
     }
 
     /// Requests started on this thread since the run began.

@@ -94,11 +94,24 @@ impl Stalls {
         let mut open = Vec::with_capacity(shards.len());
         self.gaps
             .resize_with(shards.len().max(self.gaps.len()), Vec::new);
+        let (mut first_end, mut settled) = (u64::MAX, u64::MAX);
         for (i, shard) in shards.iter().enumerate() {
-            let (last, closed) = shard.take_gaps();
+            let ((first, last), closed) = shard.take_gaps();
             self.gaps[i].extend(closed);
-            // A thread that never ended a request says nothing (it has no users yet).
-            open.push((last != 0).then(|| (now_us >= last + FLOOR_US).then_some((last, now_us))));
+            // A thread says nothing before its first end (it had no users yet): its time
+            // until then counts as silent, so that it cannot hide a stall.
+            open.push((last != 0).then(|| {
+                let open = (now_us >= last + FLOOR_US).then_some((last, now_us));
+                ((0, first), open)
+            }));
+            if last != 0 {
+                first_end = first_end.min(first);
+                settled = settled.min(last);
+            }
+        }
+        if self.judged == 0 && first_end != u64::MAX {
+            // Before the run's first end, the first requests were being answered: no stall.
+            self.judged = first_end;
         }
         let shortest = FLOOR_US.max(MEDIANS * median(&self.medians).unwrap_or(0));
         let mut found = false;
@@ -113,6 +126,12 @@ impl Stalls {
                 found |= self.report(from, to);
             }
         }
+        // Every thread's silences before its last end are known: what came before the
+        // earliest of those instants is judged (a silence still open began after every
+        // thread's last end), so the gaps kept stay few even when no overlap closes.
+        if settled != u64::MAX {
+            self.judged = self.judged.max(settled);
+        }
         for gaps in &mut self.gaps {
             gaps.retain(|&(_, to)| to > self.judged);
         }
@@ -122,12 +141,14 @@ impl Stalls {
         found
     }
 
-    /// Where every thread that has ended requests has a gap (its open one included).
-    fn overlaps(&self, open: &[Option<Option<(u64, u64)>>]) -> Vec<(u64, u64)> {
+    /// Where every thread that has ended requests has a gap (its time before its first end
+    /// and its open gap included).
+    fn overlaps(&self, open: &[Option<ThreadEnds>]) -> Vec<(u64, u64)> {
         let mut common: Option<Vec<(u64, u64)>> = None;
         for (gaps, open) in self.gaps.iter().zip(open) {
-            let Some(open) = open else { continue };
-            let mut mine: Vec<(u64, u64)> = gaps.clone();
+            let Some((before, open)) = open else { continue };
+            let mut mine: Vec<(u64, u64)> = vec![*before];
+            mine.extend(gaps.iter().filter(|g| g.0 >= before.1));
             mine.extend(*open);
             common = Some(match common {
                 None => mine,
@@ -170,6 +191,10 @@ impl Stalls {
         u64::try_from(t.saturating_duration_since(self.epoch).as_micros()).unwrap_or(u64::MAX)
     }
 }
+
+/// A thread's time before its first end, and its open gap (from its last end to now, when
+/// that is long enough).
+type ThreadEnds = ((u64, u64), Option<(u64, u64)>);
 
 fn push_recent<T>(q: &mut VecDeque<T>, v: T) {
     if q.len() == RECENT {
@@ -301,5 +326,36 @@ mod tests {
         end(&shards[1], 400);
         assert!(stalls.tick(&shards, at(500), Some(1_000), 20));
         assert_eq!(stalls.found().0[0].length, Duration::from_millis(390));
+    }
+
+    #[test]
+    fn a_threads_first_end_after_a_stall_does_not_hide_it_and_gaps_stay_few() {
+        let (shards, _owner) = shards(2);
+        let epoch = Instant::now();
+        let mut stalls = Stalls::new(epoch, epoch);
+        let at = |ms: u64| epoch + Duration::from_millis(ms);
+        for ms in (10..=100).step_by(10) {
+            end(&shards[0], ms);
+        }
+        assert!(!stalls.tick(&shards, at(250), None, 20), "still going");
+        // Thread 1 ends its first request just after the stall.
+        end(&shards[0], 700);
+        end(&shards[1], 710);
+        assert!(stalls.tick(&shards, at(750), Some(1_000), 20));
+        assert_eq!(stalls.found().0[0].length, Duration::from_millis(600));
+        // A thread that leaves a gap at every end, beside one that never does: no overlap
+        // ever closes, and the gaps kept do not pile up.
+        for round in 0..40u64 {
+            let base = 750 + round * 250;
+            for ms in (base..base + 250).step_by(5) {
+                end(&shards[1], ms);
+            }
+            for ms in (base..base + 250).step_by(60) {
+                end(&shards[0], ms);
+            }
+            stalls.tick(&shards, at(base + 250), Some(1_000), 20);
+        }
+        assert!(stalls.gaps[0].len() <= 6, "{:?}", stalls.gaps[0]);
+        assert_eq!(stalls.found().0.len(), 1);
     }
 }

@@ -40,6 +40,8 @@ pub struct Driver {
     /// After a hold that broke: since when the service has been left to drain (arrivals
     /// all but stopped), before the next hold begins.
     cooling: Option<Duration>,
+    /// The rate of the last hold the generator could not keep up with (run again once).
+    late_at: Option<f64>,
     /// Iterations ended and arrivals dropped over the run by the last tick.
     last: (u64, u64),
     /// Iterations ended over the run before the judged part began (once it has).
@@ -65,6 +67,7 @@ impl Driver {
             window: Window::new(names, high_us),
             began: Duration::ZERO,
             cooling: None,
+            late_at: None,
             last: (0, 0),
             judged_from: None,
             holds: Vec::new(),
@@ -103,6 +106,15 @@ impl Driver {
             at: self.began,
             length: at.saturating_sub(self.began),
         });
+        if matches!(verdict, Verdict::Generator(_)) && self.late_at != Some(rate) {
+            // Late once is a hiccup of a busy machine as often as a limit: the hold runs
+            // again at the same rate, and only a second late hold ends the search.
+            self.late_at = Some(rate);
+            self.publish();
+            self.start_hold(at);
+            return;
+        }
+        self.late_at = None;
         self.search.judge(verdict);
         self.publish();
         match (self.search.rate(), self.holds.last().map(|h| h.verdict)) {
@@ -186,6 +198,12 @@ impl Listener for Driver {
             self.window.add(agg, length, snap.dropped);
         }
         if at >= self.began + self.spec.hold {
+            if self.judged_from.is_none() {
+                // No tick began after the warm-up (the tick was starved): nothing of this
+                // hold was measured, so it runs again rather than be judged on nothing.
+                self.start_hold(at);
+                return;
+            }
             self.judge(at, rate);
         }
     }

@@ -143,6 +143,8 @@ impl Search {
         match (self.stage, self.held, broke) {
             (Stage::Confirming, Some(_), None) => self.end(Outcome::Found),
             (Stage::Confirming, Some(h), Some(_)) if h == self.rate => self.end(Outcome::Found),
+            // Nothing holds: the start broke, or every rate that held broke on confirmation.
+            (_, None, Some(_)) if self.confirmations_broken > 0 => self.end(Outcome::Unstable),
             (_, None, Some(_)) => self.end(Outcome::StartBroke),
             // Bisecting needs a broken rate: without one, the search raises (never reached).
             (_, Some(h), None) => {
@@ -284,5 +286,24 @@ mod tests {
         search.judge(Verdict::Held);
         assert_eq!(search.outcome(), Some(&Outcome::Found));
         assert_eq!(search.held(), Some(187.5));
+    }
+
+    #[test]
+    fn a_search_whose_every_held_rate_breaks_again_is_unstable_not_a_broken_start() {
+        let mut search = Search::new(spec(RateStep::Times(2.0), 150.0));
+        search.judge(Verdict::Held); // 100
+        search.judge(Verdict::Held); // 150 (max)
+        assert_eq!(search.stage(), Stage::Confirming);
+        search.judge(Verdict::Broke("x".into())); // 150 again: broke
+        // 100 held and 150 broke: bisect down (125, 112.5, ...) as each breaks, until 100
+        // is confirmed again.
+        assert_eq!(search.rate(), Some(125.0));
+        while search.stage() == Stage::Bisecting {
+            search.judge(Verdict::Broke("y".into()));
+        }
+        assert_eq!(search.stage(), Stage::Confirming);
+        assert_eq!(search.rate(), Some(100.0));
+        search.judge(Verdict::Broke("w".into())); // 100 broke on confirmation too
+        assert_eq!(search.outcome(), Some(&Outcome::Unstable));
     }
 }

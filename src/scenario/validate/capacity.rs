@@ -8,13 +8,13 @@
 use serde_json::{Map, Value};
 
 use super::{Validator, only_keys, scalar_text};
-use crate::scenario::Threshold;
 use crate::scenario::capacity::{
     Capacity, DEFAULT_HOLD, DEFAULT_MAX, DEFAULT_PRECISION, DEFAULT_STEP, SHORTEST_HOLD,
     parse_precision, parse_step,
 };
 use crate::scenario::raw::{AnyValue, RawLoad};
 use crate::scenario::units::{parse_duration, parse_rate};
+use crate::scenario::{Metric, Threshold};
 
 const FIELD: &str = "load.find_capacity";
 
@@ -122,6 +122,16 @@ pub(super) fn limits(
     let mut out = Vec::new();
     for text in texts {
         match Threshold::parse(text, steps) {
+            // A hold's window keeps the requests' figures, not the checks' counts or the tag
+            // values' rows: such a limit would read "no data" and break every hold.
+            Ok(t) if t.metric == Metric::Checks || t.tag.is_some() => vd.problems.on(
+                raw,
+                &format!("{FIELD}.until"),
+                format!(
+                    "\"{text}\": a hold is judged on its requests' figures; checks and tag \
+                     values are not kept per hold (put them in thresholds of an ordinary run)"
+                ),
+            ),
             Ok(t) => out.push(t),
             Err(e) => vd.problems.on(raw, &format!("{FIELD}.until"), e),
         }
