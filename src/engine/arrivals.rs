@@ -264,8 +264,10 @@ impl<'a, T: Transport> Pace<'a, T> {
     fn arrive(&mut self, n: u64, planned: Instant) -> bool {
         let recorder = &self.shared.recorder;
         if self.shared.control.is_stopping() {
-            if planned > now() + TIMER_SLACK {
-                return false; // not due yet: the stop ended the schedule before it
+            // Not due yet, or the plan itself ended (as a duration would): the schedule
+            // ends before it.
+            if planned > now() + TIMER_SLACK || self.shared.control.finished_by_plan() {
+                return false;
             }
             recorder.drop_arrival(); // due, but the run is stopping: counted, not lost
             return true;

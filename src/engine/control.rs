@@ -110,6 +110,9 @@ struct Live {
     manual: AtomicBool,
     /// Set when the user (a key, a signal) stops the run before its end (see `steer`).
     interrupted: AtomicBool,
+    /// Set when the plan itself ended the run before its duration (a capacity search with
+    /// its answer): arrivals due then are not sent, and not dropped either.
+    planned_end: AtomicBool,
     files: FileBudget,
     book: Mutex<Book>,
 }
@@ -146,6 +149,7 @@ impl Control {
                 level: watch::Sender::new(level),
                 manual: AtomicBool::new(false),
                 interrupted: AtomicBool::new(false),
+                planned_end: AtomicBool::new(false),
                 files,
                 book: Mutex::new(Book::default()),
             }),
@@ -159,6 +163,18 @@ impl Control {
         self.stop.cancel();
         // A paused run must not stay parked once it is told to stop.
         self.live.resumed.notify_waiters();
+    }
+
+    /// Soft stop because the plan is done (a capacity search has its answer): like the end
+    /// of a duration, the arrivals due from now are not planned, rather than dropped.
+    pub fn finish(&self) {
+        self.live.planned_end.store(true, Ordering::Release);
+        self.stop();
+    }
+
+    /// Whether the plan itself ended the run (`finish`).
+    pub fn finished_by_plan(&self) -> bool {
+        self.live.planned_end.load(Ordering::Acquire)
     }
 
     /// Soft stop for a reason the reports should give (e.g. a data file ran out).
@@ -378,6 +394,17 @@ impl Steering for Control {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_plans_own_end_is_a_stop_that_says_so() {
+        let c = Control::new(Level::Rate(10.0), Instant::now());
+        c.stop();
+        assert!(c.is_stopping() && !c.finished_by_plan());
+        let c = Control::new(Level::Rate(10.0), Instant::now());
+        c.finish();
+        assert!(c.is_stopping() && c.finished_by_plan());
+        assert!(!c.was_interrupted());
+    }
 
     #[tokio::test]
     async fn pause_resume_and_level_changes_are_logged() {

@@ -127,7 +127,7 @@ impl Driver {
                 self.control.set_level(Level::Rate(next));
                 self.start_hold(at);
             }
-            (None, _) => self.control.stop(),
+            (None, _) => self.control.finish(),
         }
     }
 
