@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::scenario::{MAX_USERS, is_name, parse_duration, parse_rate};
+use crate::scenario::{MAX_USERS, Shard, is_name, parse_duration, parse_rate};
 
 /// The version and the commit it was built from: `0.1.0 (41c52fe)`.
 pub const VERSION: &str = concat!(
@@ -48,6 +48,9 @@ pub enum Command {
     Report(ReportArgs),
     /// Compare two results (`run --json`) step by step: exit 1 when one regressed.
     Compare(CompareArgs),
+    /// Merge the results of a split plan's shards (`run --shard I/N --json`) into the result
+    /// of one run that did all their work, judged by the plan's thresholds.
+    Merge(MergeArgs),
     /// Print a shell completion script: bash, zsh, fish or powershell.
     Completions(CompletionsArgs),
     /// Print the manual page (roff), e.g. `stampede man > stampede.1`.
@@ -74,6 +77,79 @@ pub struct CompareArgs {
     /// A change smaller than this (relative) is within noise, e.g. 10% (default 5%).
     #[arg(long, value_name = "PERCENT", value_parser = parse_percent, default_value = "5%")]
     pub tolerance: f64,
+}
+
+/// Arguments of `stampede merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' results (`run --shard I/N --json PATH`), or, with --from-log, their logs.
+    #[arg(required = true, value_name = "RESULT")]
+    pub results: Vec<PathBuf>,
+
+    /// The files are logs (`kubectl logs`) in which each shard printed its result between
+    /// marker lines (`run --log-result`); a log may hold several.
+    #[arg(long)]
+    pub from_log: bool,
+
+    /// Merge even when some of the plan's shards are missing (the result says which).
+    #[arg(long)]
+    pub partial: bool,
+
+    /// Write the merged result as JSON to this file (mergeable again).
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+
+    /// Write the HTML report of the merged result to this file.
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
+
+    /// Write a JUnit XML report of the merged result to this file.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+
+    /// Print no summary.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// How a run takes part in a plan split over several processes.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SplitArgs {
+    /// Run shard I of N (0-based) of the plan: its share of the arrivals, users, iterations
+    /// and data rows. Also from a Kubernetes Indexed Job: JOB_COMPLETION_INDEX with
+    /// STAMPEDE_SHARDS=N.
+    #[arg(long, value_name = "I/N", value_parser = Shard::parse)]
+    pub shard: Option<Shard>,
+
+    /// Begin the load at this instant (RFC 3339, e.g. 2026-12-06T10:00:00Z), so every shard
+    /// starts together; also STAMPEDE_START_AT.
+    #[arg(long, value_name = "TIME", value_parser = parse_instant)]
+    pub start_at: Option<std::time::SystemTime>,
+
+    /// `setup: { once: true }`, shard 0: write setup's values to this file for the others.
+    #[arg(long, value_name = "PATH")]
+    pub setup_out: Option<PathBuf>,
+
+    /// `setup: { once: true }`, the other shards: take setup's values from this file,
+    /// waiting for it.
+    #[arg(long, value_name = "PATH")]
+    pub setup_in: Option<PathBuf>,
+
+    /// How long a shard waits for --setup-in.
+    #[arg(long, value_name = "DURATION", value_parser = positive_duration, default_value = "2m")]
+    pub setup_wait: Duration,
+
+    /// Also print the result (the JSON of --json) to stdout between marker lines, for
+    /// `stampede merge --from-log` where shards share no volume.
+    #[arg(long)]
+    pub log_result: bool,
+}
+
+/// An RFC 3339 instant.
+pub fn parse_instant(text: &str) -> Result<std::time::SystemTime, String> {
+    humantime::parse_rfc3339_weak(text.trim()).map_err(|e| {
+        format!("\"{text}\" is not an RFC 3339 time ({e}); write e.g. 2026-12-06T10:00:00Z")
+    })
 }
 
 /// `5%` or `5` (percent) as a fraction.
@@ -197,6 +273,10 @@ pub struct RunArgs {
     #[command(flatten)]
     pub plan: PlanArgs,
 
+    /// A shard of a split plan (`--shard`, `--start-at`, setup's hand-over).
+    #[command(flatten)]
+    pub split: SplitArgs,
+
     /// Ad-hoc mode: load this URL without a scenario file (defaults: 50 VUs for 10s); the
     /// same as giving the URL in place of the file.
     #[arg(long, value_name = "URL")]
@@ -287,6 +367,11 @@ pub struct RunArgs {
     /// run: a port (on 127.0.0.1) or ADDRESS:PORT.
     #[arg(long, value_name = "ADDR", value_parser = crate::prom::parse_listen)]
     pub metrics_listen: Option<SocketAddr>,
+
+    /// With --metrics-listen: keep serving the final figures this long after the run ends
+    /// (default 5s; 0s closes at once), so Prometheus scrapes the last interval.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub metrics_linger: Option<Duration>,
 
     /// Compare this run with a saved result (`--json`): a delta column and the changes in
     /// the summary, the saved p50 and p99 on the dashboard's latency chart.
@@ -394,12 +479,13 @@ fn positive_duration(text: &str) -> Result<Duration, String> {
 /// Inserts `run` when the first argument is not a subcommand or a global flag, so that
 /// `stampede FILE` and `stampede --url URL` work as `stampede run ...`.
 pub fn with_default_subcommand(args: Vec<String>) -> Vec<String> {
-    const KNOWN: [&str; 13] = [
+    const KNOWN: [&str; 14] = [
         "run",
         "validate",
         "demo",
         "report",
         "compare",
+        "merge",
         "completions",
         "man",
         "help",

@@ -7,6 +7,8 @@
 //! `demo`, `signals`, `redact`, `files` and `out`; nothing imports it but `main`. Every other
 //! module is testable alone; this one and `session` only wire them together.
 
+mod split;
+
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
@@ -29,6 +31,7 @@ pub fn execute(cli: Cli) -> ExitCode {
         Command::Demo(args) => demo(&args),
         Command::Report(args) => report(&args),
         Command::Compare(args) => compare(&args),
+        Command::Merge(args) => split::merge(&args),
         Command::Completions(args) => completions(args.shell),
         Command::Man => man(),
     };
@@ -412,10 +415,8 @@ fn plan_of(args: &RunArgs) -> Result<Asked, String> {
         (None, None) => return Err("give a scenario file or a URL".into()),
     };
     let plan = plan.map_err(|e| e.to_string())?;
-    Ok(Asked::Run(Box::new(with_thresholds(
-        plan,
-        &args.plan.threshold,
-    )?)))
+    let plan = with_thresholds(plan, &args.plan.threshold)?;
+    Ok(Asked::Run(Box::new(split::sharded(plan, args, &env_var)?)))
 }
 
 /// Adds the `--threshold`s after the file's, named as its steps are.
@@ -457,6 +458,13 @@ fn run(args: &RunArgs) -> u8 {
         }
     };
     let hide = plan.redactor.clone();
+    let distributed = match split::distributed(args, &env_var) {
+        Ok(d) => d,
+        Err(e) => {
+            crate::note!("error: {e}");
+            return exit::USAGE;
+        }
+    };
     let opts = SessionOptions {
         outputs: OutputPaths {
             json: args.json.clone(),
@@ -466,6 +474,7 @@ fn run(args: &RunArgs) -> u8 {
             html: args.html.clone(),
         },
         metrics_listen: args.metrics_listen,
+        metrics_linger: args.metrics_linger.unwrap_or(session::METRICS_LINGER),
         baseline: args.baseline.clone(),
         tolerance: args.tolerance,
         quiet: args.quiet,
@@ -478,6 +487,7 @@ fn run(args: &RunArgs) -> u8 {
             .threads
             .map_or_else(engine::default_threads, usize::from),
         verbose: args.verbose,
+        distributed,
     };
     // The shared shape runs the load on this runtime, so it gets the worker threads asked
     // for; per core, it only runs the dashboard, the metrics tick and the signal watcher.

@@ -11,6 +11,7 @@
 
 mod display;
 mod parts;
+mod shards;
 mod verbose;
 
 use std::path::PathBuf;
@@ -21,6 +22,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 pub use display::Display;
+pub use shards::Distributed;
 
 use crate::cli::{RuntimeShape, TransportChoice};
 use crate::demo::DemoServer;
@@ -31,6 +33,7 @@ use crate::engine::{
 use crate::metrics::Snapshot;
 use crate::metrics::ticker::Ticker;
 use crate::prom::{Bound, MetricsServer};
+use crate::report::shards::Shards;
 use crate::report::{Ending, OutputPaths, Outputs, RunInfo, SavedRun, exit};
 use crate::scenario::Plan;
 use crate::signals::StopSignals;
@@ -46,6 +49,8 @@ pub struct SessionOptions {
     pub outputs: OutputPaths,
     /// Where to serve live Prometheus metrics.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// How long the metrics endpoint keeps serving the final figures after the run.
+    pub metrics_linger: Duration,
     /// A saved result to compare the run with.
     pub baseline: Option<PathBuf>,
     /// The relative change that counts against the baseline.
@@ -66,7 +71,13 @@ pub struct SessionOptions {
     pub threads: usize,
     /// `-v`: print failure samples as they happen (headless only).
     pub verbose: bool,
+    /// A shard's part in a split run: the common start, who runs setup.
+    pub distributed: Distributed,
 }
+
+/// How long the metrics endpoint serves the final figures after a run, by default: a few
+/// scrapes at the 1 s interval a load test's Prometheus uses (`--metrics-linger`).
+pub const METRICS_LINGER: Duration = Duration::from_secs(5);
 
 /// The longest the preflight waits for the target's name, connection and handshake.
 const PREFLIGHT_LIMIT: Duration = Duration::from_secs(10);
@@ -76,6 +87,7 @@ pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
     // Every output is opened first: one that cannot be written stops the run here, as does
     // a baseline that cannot be read (exit 2 before the load, not after it).
     let outputs = opts.outputs.open(opts.quiet)?;
+    let role = shards::setup_role(&plan, &opts.distributed)?;
     let baseline = opts.baseline.as_deref().map(SavedRun::read).transpose()?;
     let metrics = match opts.metrics_listen {
         Some(addr) => Some(bind_metrics(addr).await?),
@@ -103,6 +115,7 @@ pub async fn run_plan(plan: Plan, opts: &SessionOptions) -> Result<u8, String> {
         outputs,
         metrics,
         baseline,
+        role,
     };
     if plan.http.version2 {
         // HTTP/2 has one transport, whichever --transport says.
@@ -137,6 +150,8 @@ struct Ends {
     metrics: Option<Bound>,
     /// `--baseline`, read.
     baseline: Option<SavedRun>,
+    /// Who runs setup (a split plan may run it in shard 0 alone).
+    role: shards::SetupRole,
 }
 
 /// The run proper, on the chosen transport: the setup flow, the load, the reports.
@@ -147,18 +162,13 @@ async fn run_with<T: Transport>(
     opts: &SessionOptions,
     mut ends: Ends,
 ) -> Result<u8, String> {
-    if let Some(setup) = &plan.setup {
-        tokio::select! {
-            done = engine::setup(&mut work, transport.as_ref()) => done?,
-            () = ends.signals.recv() => {
-                crate::note!("interrupted during setup \"{}\": no load was sent", setup.name);
-                if let Some(server) = ends.demo {
-                    server.stop().await;
-                }
-                return Ok(exit::INTERRUPTED);
-            }
+    if !run_setup(transport.as_ref(), &mut work, plan, opts, &mut ends).await?
+        || !start_together(&opts.distributed, &mut ends.signals).await
+    {
+        if let Some(server) = ends.demo {
+            server.stop().await;
         }
-        crate::note!("setup \"{}\": {} step(s) ok", setup.name, setup.steps.len());
+        return Ok(exit::INTERRUPTED);
     }
     let Ends {
         signals,
@@ -167,6 +177,7 @@ async fn run_with<T: Transport>(
         outputs,
         metrics,
         baseline,
+        role: _,
     } = ends;
     let shown = Shown {
         base: &base,
@@ -194,14 +205,102 @@ async fn run_with<T: Transport>(
         ran.connections,
     );
     info.phases = opts.phases;
+    info.shards = (plan.shard.as_ref()).map(|s| {
+        let starts = (opts.distributed.start_at, ran.started_at);
+        Shards::one(s.shard, &s.fingerprint, starts, ran.snapshot.total.requests)
+    });
     if let Some(saved) = baseline {
         info.baseline = Some(saved.compare(&info, &ran.snapshot, opts.tolerance)?);
     }
     let code = ran.outputs.finish(&info, &ran.snapshot);
+    if opts.distributed.log_result {
+        shards::log_result(&crate::report::to_json(&info, &ran.snapshot))?;
+    }
     if let Some(server) = ran.metrics {
+        // After a Ctrl-C the user wants out: no lingering then.
+        if code != exit::INTERRUPTED {
+            linger(&server, opts.metrics_linger).await;
+        }
         server.stop().await;
     }
     Ok(code)
+}
+
+/// Serves the final figures a while longer (`--metrics-linger`), so that Prometheus scrapes
+/// the run's last interval; a signal ends the wait at once.
+async fn linger(server: &MetricsServer, time: Duration) {
+    if time.is_zero() {
+        return;
+    }
+    let mut signals = StopSignals::register();
+    crate::note!(
+        "serving the final metrics at http://{}/metrics for {} more (--metrics-linger; Ctrl-C ends it)",
+        server.addr,
+        humantime::format_duration(time)
+    );
+    tokio::select! {
+        () = tokio::time::sleep(time) => {}
+        () = signals.recv() => {}
+    }
+}
+
+/// Runs the setup flow, or takes its values from shard 0 (`setup: { once: true }`);
+/// `Ok(false)`: a signal came first (no load was sent).
+async fn run_setup<T: Transport>(
+    transport: &T,
+    work: &mut Workload,
+    plan: &Plan,
+    opts: &SessionOptions,
+    ends: &mut Ends,
+) -> Result<bool, String> {
+    let Some(setup) = &plan.setup else {
+        return Ok(true);
+    };
+    let d = &opts.distributed;
+    if let shards::SetupRole::Receive(path) = &ends.role {
+        crate::note!(
+            "setup \"{}\": waiting for shard 0's values at {}",
+            setup.name,
+            path.display()
+        );
+        let Some(values) = shards::receive_setup(path, plan, d, &mut ends.signals).await? else {
+            crate::note!("interrupted while waiting for setup's values: no load was sent");
+            return Ok(false);
+        };
+        crate::note!(
+            "setup \"{}\": {} value(s) from shard 0",
+            setup.name,
+            values.len()
+        );
+        work.adopt_setup(values);
+        return Ok(true);
+    }
+    let values = tokio::select! {
+        done = engine::setup(work, transport) => done?,
+        () = ends.signals.recv() => {
+            crate::note!("interrupted during setup \"{}\": no load was sent", setup.name);
+            return Ok(false);
+        }
+    };
+    crate::note!("setup \"{}\": {} step(s) ok", setup.name, setup.steps.len());
+    if let shards::SetupRole::Share(path) = &ends.role {
+        shards::write_setup(path, plan, d, values)?;
+    }
+    Ok(true)
+}
+
+/// `--start-at`: waits for the instant every shard starts at; `false`: a signal came first.
+async fn start_together(d: &Distributed, signals: &mut StopSignals) -> bool {
+    match d.start_at {
+        Some(at) => {
+            let started = shards::wait_until(at, signals).await;
+            if !started {
+                crate::note!("interrupted while waiting for --start-at: no load was sent");
+            }
+            started
+        }
+        None => true,
+    }
 }
 
 /// What the load leaves for the reports.
@@ -231,7 +330,7 @@ async fn load<T: Transport>(
         RuntimeShape::Shared => Workers::shared(),
     };
     let (started, started_at) = (Instant::now(), SystemTime::now());
-    let level = engine::initial_level(&plan.load.model);
+    let level = engine::initial_level(&plan.load.model, plan.shard());
     let control = Control::with_budget(level, started, FileBudget::of(plan, runtimes(opts)));
     let names = plan.step_names();
     let (tx, rx) = watch::channel(Arc::new(Snapshot::empty(&names)));

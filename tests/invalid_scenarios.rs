@@ -53,6 +53,7 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "what setup or a flow's init extracts",
     ),
     ("setup_init", "6:5", "setup.init", "setup runs once"),
+    ("flow_once", "5:11", "flows[0].once", "a flow has no once"),
     ("capacity_step", "4:18", "load.find_capacity", "(1.5x)"),
     (
         "capacity_checks",

@@ -46,7 +46,13 @@ fn metrics_are_scraped_during_the_run_and_agree_with_the_result() {
     let json = dir.path().join("r.json");
     let mut child = Command::new(binary())
         .args(["run", path.to_str().expect("path"), "--headless", "--quiet"])
-        .args(["--metrics-listen", "127.0.0.1:0", "--json"])
+        .args([
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--metrics-linger",
+            "3s",
+            "--json",
+        ])
         .arg(&json)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -99,10 +105,21 @@ fn metrics_are_scraped_during_the_run_and_agree_with_the_result() {
     assert!(second.trim_end().ends_with("# EOF"));
     openmetrics_parser(&second);
 
+    // The run ends, its result is written, and the endpoint still serves the final figures
+    // (--metrics-linger), which are the result's: Prometheus sees the last interval too.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !json.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(100)); // the result is renamed into place whole
+    let doc = common::read_json(&json);
+    let last = scrape(&addr);
+    assert_eq!(sample(&last, "stampede_running{}"), Some(0.0), "{last}");
+    let total = doc["total"]["requests"].as_f64().expect("n");
+    assert_eq!(sample(&last, key), Some(total), "the final figures: {last}");
+    assert!(total >= later);
     let out = wait_with_limit(child, Duration::from_secs(30));
     assert_eq!(out.status.code(), Some(0));
-    let doc = common::read_json(&json);
-    assert!(doc["total"]["requests"].as_f64().expect("n") >= later);
 }
 
 /// Python's `prometheus_client` parses the text as OpenMetrics. Required under CI.

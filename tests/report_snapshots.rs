@@ -245,6 +245,7 @@ fn info(snap: &Snapshot) -> RunInfo {
         }),
         proxy: None,
         phases: false,
+        shards: None,
     }
 }
 

@@ -135,7 +135,8 @@ fn tighten_timer_slack() {
 /// Every planned arrival is either started or counted as dropped: when `max_in_flight`
 /// iterations are running, and when a stop signal comes while arrivals are already due.
 /// The pacer ends the schedule itself at the run's duration, so a run of `d` seconds at
-/// `r`/s plans exactly `ceil(d × r)` arrivals. While paused, nothing is planned.
+/// `r`/s plans exactly `ceil(d × r)` arrivals. While paused, nothing is planned. A shard
+/// (`--shard k/N`) plans the same schedule and takes the arrivals numbered ≡ k (mod N).
 struct Pace<'a, T: Transport> {
     shared: &'a Arc<Shared<T>>,
     start: &'a Start,
@@ -194,6 +195,11 @@ impl<'a, T: Transport> Pace<'a, T> {
             let Some(planned) = self.pacer.next() else {
                 return;
             };
+            if !self.shared.work.shard.owns(self.pacer.planned()) {
+                // Another shard's arrival: it keeps its number and instant there.
+                self.pacer.advance();
+                continue;
+            }
             if !self.wait_for(planned).await {
                 continue; // re-planned: the level changed or a pause began
             }

@@ -35,6 +35,9 @@ pub(super) async fn crowd<T: Transport>(
     let mut users: Vec<Arc<AtomicBool>> = Vec::new();
     let mut spawned = 0usize;
     loop {
+        if shared.spent_all() {
+            return; // a shard whose share of the iterations is none
+        }
         let wanted = match *level.borrow_and_update() {
             Level::Vus(n) => usize::try_from(n).unwrap_or(usize::MAX),
             Level::Rate(_) => users.len(),
@@ -71,6 +74,8 @@ pub(super) async fn crowd<T: Transport>(
 }
 
 async fn virtual_user<T: Transport>(shared: Arc<Shared<T>>, vu: u64, retire: Arc<AtomicBool>) {
+    // Numbered over the whole plan: shard k's users are k, k + N, k + 2N, …
+    let vu = shared.work.shard.global(vu);
     let mut user = shared.work.user(vu, fastrand::u64(..) ^ vu);
     let mut backoff = Backoff::default();
     let mut session = T::Session::default();

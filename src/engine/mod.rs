@@ -39,7 +39,7 @@ pub use workload::Workload;
 
 use crate::metrics::Level;
 use crate::metrics::Recorder;
-use crate::scenario::Model;
+use crate::scenario::{Model, Shard};
 
 // The prepared step and the virtual user it is sent as; the worker loop and the two load
 // models that start it.
@@ -56,20 +56,26 @@ use executor::send_step;
 use setup_policy::Setup;
 use worker::{Running, Shared, lock};
 
-/// The load level a plan starts at.
-pub fn initial_level(model: &Model) -> Level {
+/// The load level a plan (or shard `shard` of it) starts at: a shard runs its share of the
+/// VUs; the open model's rate stays the plan's, since each shard takes its own arrivals of
+/// the plan's schedule (`arrivals`).
+pub fn initial_level(model: &Model, shard: Shard) -> Level {
     match *model {
-        Model::Closed { vus } => Level::Vus(vus),
+        Model::Closed { vus } => Level::Vus(shard.share(vus)),
         Model::Open { rate, .. } => Level::Rate(rate),
     }
 }
 
 /// Runs the setup flow once, if the plan has one, and makes what it extracts visible to
-/// every user. Setup requests are not part of the run's figures. `Err` names the step that
-/// failed and why: the run must not start.
-pub async fn setup<T: Transport>(work: &mut Workload, transport: &T) -> Result<(), String> {
+/// every user; returns those values, by name (for the other shards of a split plan).
+/// Setup requests are not part of the run's figures. `Err` names the step that failed and
+/// why: the run must not start.
+pub async fn setup<T: Transport>(
+    work: &mut Workload,
+    transport: &T,
+) -> Result<Vec<(String, String)>, String> {
     let Some(flow) = &work.setup else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let mut user = work.user(0, fastrand::u64(..));
     let mut session = T::Session::default();
@@ -86,8 +92,10 @@ pub async fn setup<T: Transport>(work: &mut Workload, transport: &T) -> Result<(
         .await?;
     }
     let vars = user.into_vars();
+    let mut values: Vec<(String, String)> = vars.clone().into_iter().collect();
+    values.sort();
     work.publish(vars);
-    Ok(())
+    Ok(values)
 }
 
 /// Runs the workload until its stop condition, a stop signal, or the end of its iterations;
@@ -122,7 +130,8 @@ async fn run_placed<T: Transport>(
         runtimes.len(),
     ));
     let load = shared.work.load.clone();
-    let stages = follow_stages(&load, &control, started);
+    let shard = shared.work.shard;
+    let stages = follow_stages(&load, shard, &control, started);
     let ramp = stage_ramp(&load);
     let watchdog = async {
         let deadline = load.duration.map(|d| started + d);
@@ -144,7 +153,13 @@ async fn run_placed<T: Transport>(
     if let Some((ramp, closed)) = ramp
         && !control.is_manual()
     {
-        control.follow(level_at(&ramp, closed, &control, started, clock::now()));
+        control.follow(level_at(
+            &ramp,
+            (closed, shard),
+            &control,
+            started,
+            clock::now(),
+        ));
     }
 }
 
@@ -161,6 +176,8 @@ async fn drive<T: Transport>(
     match shared.work.load.model {
         Model::Closed { .. } => crowd::crowd(&shared, &tracker, runtimes, &running).await,
         Model::Open { max_in_flight, .. } => {
+            // A shard's part of the cap, at least one (the cap guards, it is not load).
+            let max_in_flight = shared.work.shard.share(max_in_flight).max(1);
             let start = arrivals::Start {
                 tracker: tracker.clone(),
                 runtimes: runtimes.to_vec(),
@@ -192,12 +209,19 @@ fn stage_ramp(load: &crate::scenario::Load) -> Option<(Ramp, bool)> {
 }
 
 /// The stages' level at `now`; pausing holds the stages where they were (the pacer shifts
-/// its ramp the same way).
-fn level_at(ramp: &Ramp, closed: bool, control: &Control, started: Instant, now: Instant) -> Level {
+/// its ramp the same way). A shard runs its share of the plan's VUs at that moment, so the
+/// shards' levels add up to the plan's at every moment.
+fn level_at(
+    ramp: &Ramp,
+    (closed, shard): (bool, Shard),
+    control: &Control,
+    started: Instant,
+    now: Instant,
+) -> Level {
     let t = (now - started).saturating_sub(control.paused_for(now));
     let level = ramp.level_at(t.as_secs_f64());
     if closed {
-        Level::Vus(level.round() as u64)
+        Level::Vus(shard.share(level.round() as u64))
     } else {
         Level::Rate((level * 10.0).round() / 10.0)
     }
@@ -209,7 +233,12 @@ const STAGE_TICK: Duration = Duration::from_millis(100);
 /// Moves the level along the stages until they end, the run stops, or the user takes over
 /// with a live change. The closed model adds and retires users as it moves; the open model's
 /// pacer plans from the ramp itself, so here its level is only what the dashboard shows.
-async fn follow_stages(load: &crate::scenario::Load, control: &Control, started: Instant) {
+async fn follow_stages(
+    load: &crate::scenario::Load,
+    shard: Shard,
+    control: &Control,
+    started: Instant,
+) {
     if let Some((ramp, closed)) = stage_ramp(load) {
         let end: Duration = load.stages.iter().map(|s| s.duration).sum();
         let mut tick = tokio::time::interval(STAGE_TICK);
@@ -222,7 +251,7 @@ async fn follow_stages(load: &crate::scenario::Load, control: &Control, started:
                 break;
             }
             let now = clock::now();
-            control.follow(level_at(&ramp, closed, control, started, now));
+            control.follow(level_at(&ramp, (closed, shard), control, started, now));
             if (now - started).saturating_sub(control.paused_for(now)) > end {
                 break;
             }
@@ -245,6 +274,59 @@ mod tests {
     use super::*;
     use crate::metrics::{Aggregator, Phase, Snapshot};
     use crate::scenario::{Overrides, parse};
+
+    /// The closed model's stages, split over N shards: at every moment the shards' VUs add
+    /// up to the plan's, and a shard's share never differs from another's by more than one.
+    #[test]
+    fn the_shards_levels_add_up_to_the_plans_at_every_moment_of_the_stages() {
+        use crate::scenario::Stage;
+        let stages = [
+            Stage {
+                duration: Duration::from_secs(10),
+                target: 37.0,
+            },
+            Stage {
+                duration: Duration::from_secs(5),
+                target: 37.0,
+            },
+            Stage {
+                duration: Duration::from_secs(10),
+                target: 3.0,
+            },
+        ];
+        let ramp = Ramp::new(0.0, &stages);
+        let started = Instant::now();
+        let control = Control::new(Level::Vus(0), started);
+        let vus = |l: Level| match l {
+            Level::Vus(n) => n,
+            Level::Rate(_) => u64::MAX,
+        };
+        for count in 1..=8 {
+            for tenth in 0..=260 {
+                let now = started + Duration::from_millis(100 * tenth);
+                let whole = vus(level_at(
+                    &ramp,
+                    (true, Shard::WHOLE),
+                    &control,
+                    started,
+                    now,
+                ));
+                let shares: Vec<u64> = (0..count)
+                    .map(|index| {
+                        let shard = Shard { index, count };
+                        vus(level_at(&ramp, (true, shard), &control, started, now))
+                    })
+                    .collect();
+                assert_eq!(
+                    shares.iter().sum::<u64>(),
+                    whole,
+                    "N={count} at {tenth}/10 s"
+                );
+                let (lo, hi) = (shares.iter().min(), shares.iter().max());
+                assert!(hi.zip(lo).is_some_and(|(h, l)| h - l <= 1), "{shares:?}");
+            }
+        }
+    }
 
     /// Answers every request with 200 after a fixed delay.
     struct Slow(Duration);
@@ -300,7 +382,7 @@ mod tests {
             .collect();
         let started = clock::now();
         let mut agg = Aggregator::new(recorder.clone(), names, started);
-        let control = Control::new(initial_level(&plan.load.model), started);
+        let control = Control::new(initial_level(&plan.load.model, plan.shard()), started);
         let steering = tokio::spawn(steer(control.clone()));
         let slow = Arc::new(Slow(delay));
         run_placed(work, slow, recorder, control, started, runtimes, place).await;

@@ -292,4 +292,35 @@ mod tests {
         pacer.advance();
         assert_eq!(pacer.next(), Some(after + ms(20)));
     }
+
+    /// Split over N shards, a schedule (a constant rate, or stages) is shared out exactly:
+    /// each shard's arrivals are those numbered ≡ its index, as many as its share of the
+    /// whole, and together, in time order, they are the whole schedule, instant for instant.
+    #[test]
+    fn shards_take_the_arrivals_of_their_residue_and_together_make_the_schedule() {
+        use crate::scenario::Shard;
+        let t0 = Instant::now();
+        let end = Some(t0 + Duration::from_secs(3));
+        for ramp in [None, Some(stages())] {
+            let whole = take_all(&mut Pacer::new(t0, 7.0, ramp.clone(), end), 10_000);
+            for count in 1..=8 {
+                let mut union = Vec::new();
+                for index in 0..count {
+                    let shard = Shard { index, count };
+                    let mut pacer = Pacer::new(t0, 7.0, ramp.clone(), end);
+                    let mut mine = Vec::new();
+                    while let Some(at) = pacer.next() {
+                        if shard.owns(pacer.planned()) {
+                            mine.push(at);
+                        }
+                        pacer.advance();
+                    }
+                    assert_eq!(mine.len() as u64, shard.share(whole.len() as u64));
+                    union.extend(mine);
+                }
+                union.sort();
+                assert_eq!(union, whole, "N={count}");
+            }
+        }
+    }
 }

@@ -73,7 +73,9 @@ impl<T: Transport> Shared<T> {
         control: Control,
         runtimes: usize,
     ) -> Self {
-        let budget = work.load.iterations.map(AtomicU64::new);
+        // A shard's budget is its share of the plan's: the arrivals it owns among the plan's first
+        // `iterations` (open), or its part of them (closed).
+        let budget = (work.load.iterations).map(|n| AtomicU64::new(work.shard.share(n)));
         Self {
             work,
             transport,

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use super::step::ReadyFlow;
 use super::user::{Feed, Globals, User};
-use crate::scenario::{Flow, Load, Plan};
+use crate::scenario::{Flow, Load, Plan, Shard};
 
 /// The plan bound to a concrete base URL: what the workers execute.
 #[derive(Debug)]
@@ -28,6 +28,8 @@ pub struct Workload {
     cookies: bool,
     /// A flow has an `init` (see `keeps_users`).
     keeps_users: bool,
+    /// The part of the plan this process runs (`--shard`): its arrivals, users, budget.
+    pub(super) shard: Shard,
 }
 
 impl Workload {
@@ -55,6 +57,7 @@ impl Workload {
                 data,
             },
             cookies: plan.cookies,
+            shard: plan.shard(),
         })
     }
 
@@ -88,6 +91,12 @@ impl Workload {
     /// Makes values (setup's extractions) visible to every user.
     pub(super) fn publish(&mut self, vars: HashMap<String, String>) {
         self.globals.vars.extend(vars);
+    }
+
+    /// Makes values that another shard's setup extracted visible to every user, as if this
+    /// process had run setup itself (`setup: { once: true }`).
+    pub fn adopt_setup(&mut self, values: Vec<(String, String)>) {
+        self.globals.vars.extend(values);
     }
 
     /// Gives the user a row of each feed `flow` reads; `Err` names the feed whose unique

@@ -2,14 +2,17 @@
 //! `Tally` (an interval's values of one figure: kept as they came while they are few, then a
 //! histogram), and a step's lazily made figures beyond latency and service time.
 //!
-//! Depends on nothing in the crate. Invariant: every histogram here is made by
+//! Also the encoding results carry histograms in (`encode`, `decode`). Depends on nothing in
+//! the crate. Invariant: every histogram here is made by
 //! `latency_histogram`, records µs and auto-resizes, so recording a clamped value and adding
 //! two histograms cannot fail.
 
 use std::cell::RefCell;
 use std::time::Duration;
 
+use base64::Engine as _;
 use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
 
 /// An empty histogram of values in µs to 3 significant figures, from 1 µs. It starts small
 /// (1 ..= 2,047 µs exact to the µs, 16 KiB) and grows as larger values arrive, so a step costs
@@ -208,7 +211,7 @@ pub(super) enum Figure {
 
 impl Figure {
     /// Every figure, in index order.
-    const ALL: [Figure; 11] = [
+    pub(super) const ALL: [Figure; 11] = [
         Figure::SendLag,
         Figure::ServerTime,
         Figure::Overhead,
@@ -246,6 +249,11 @@ impl Figures {
         self.0[figure.index()].get_or_insert_with(Tally::default);
     }
 
+    /// Sets `figure`'s values (a shard's, read back from its result).
+    pub(super) fn set(&mut self, figure: Figure, values: Tally) {
+        self.0[figure.index()] = Some(values);
+    }
+
     /// The values of `figure`, if it was ever recorded.
     pub(super) fn get(&self, figure: Figure) -> Option<&Tally> {
         self.0[figure.index()].as_ref()
@@ -281,6 +289,55 @@ impl Figures {
             t.reset();
         }
     }
+}
+
+/// A histogram as HdrHistogram's own tools exchange it: the V2 encoding, deflated, in
+/// base64 (what `HistogramLogProcessor` and the Python `hdrhistogram` package decode).
+pub fn encode(h: &Histogram<u64>) -> String {
+    let mut bytes = Vec::new();
+    match V2DeflateSerializer::new().serialize(h, &mut bytes) {
+        Ok(_) => base64::engine::general_purpose::STANDARD.encode(&bytes),
+        // Writing to a Vec fails only on an impossible histogram; say so rather than panic.
+        Err(_) => String::new(),
+    }
+}
+
+/// The most a histogram read from a result may inflate to. Ours are a few kB; the cap
+/// keeps a crafted file from making the reader allocate gigabytes.
+const MAX_INFLATED: u64 = 16 << 20;
+
+/// Reads back what `encode` wrote (or another HdrHistogram tool's V2+deflate histogram).
+/// The result may come from anywhere, so its sizes are checked before hdrhistogram's
+/// deserializer trusts them: it allocates a buffer of the length the header claims.
+pub fn decode(text: &str) -> Option<Histogram<u64>> {
+    use std::io::Read as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .ok()?;
+    // V2 compressed: cookie, compressed length, zlib stream of [cookie, payload length,
+    // normalizing offset, significant digits, lowest, highest, ratio (40 bytes), payload].
+    let word = |b: &[u8], at: usize| -> Option<usize> {
+        let four: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
+        usize::try_from(u32::from_be_bytes(four)).ok()
+    };
+    let compressed = bytes.get(8..8 + word(&bytes, 4)?)?;
+    let mut inflated = Vec::new();
+    flate2::read::ZlibDecoder::new(compressed)
+        .take(MAX_INFLATED + 1)
+        .read_to_end(&mut inflated)
+        .ok()?;
+    let payload = word(&inflated, 4)?;
+    let digits = word(&inflated, 12)?;
+    if inflated.len() as u64 > MAX_INFLATED || payload > inflated.len().saturating_sub(40) {
+        return None;
+    }
+    // More significant digits than HdrHistogram allows (5) would also mean a huge array.
+    if digits > 5 {
+        return None;
+    }
+    hdrhistogram::serialization::Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .ok()
 }
 
 #[cfg(test)]

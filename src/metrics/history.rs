@@ -13,11 +13,10 @@
 
 use std::time::Duration;
 
-use base64::Engine as _;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
 
 use super::histograms::Tally;
+pub use super::histograms::{decode, encode};
 use super::interval::StepInterval;
 
 /// Points kept at one width before the width doubles (at a 250 ms tick: the first hour at
@@ -53,6 +52,9 @@ pub struct Columns {
     pub p99: Vec<Option<u64>>,
     /// Largest latency.
     pub max: Vec<Option<u64>>,
+    /// Each point's latency histogram, encoded (`encode`), when the run keeps them (a
+    /// shard, for a merge: `SeriesBuilder::keep_histograms`); empty otherwise.
+    pub hdr: Vec<String>,
 }
 
 impl Columns {
@@ -67,21 +69,32 @@ impl Columns {
             p90: after(n, None, &self.p90),
             p99: after(n, None, &self.p99),
             max: after(n, None, &self.max),
+            hdr: match self.hdr.is_empty() {
+                true => Vec::new(),
+                false => after(n, String::new(), &self.hdr),
+            },
         }
     }
 
-    fn push(&mut self, open: &OpenPoint) {
-        self.requests.push(open.requests);
-        self.errors.push(open.errors);
-        let [p50, p90, p99, max] = open.latency.view(|h| {
-            let at = |q: f64| (!h.is_empty()).then(|| h.value_at_quantile(q));
-            [
-                at(0.50),
-                at(0.90),
-                at(0.99),
-                (!h.is_empty()).then(|| h.max()),
-            ]
-        });
+    fn push(&mut self, open: &OpenPoint, keep: bool) {
+        if keep {
+            self.hdr.push(open.latency.encode_with(encode));
+        }
+        open.latency
+            .view(|h| self.push_figures(open.requests, open.errors, h));
+    }
+
+    /// Adds a point of `requests`, `errors` and the latencies in `h`.
+    pub fn push_figures(&mut self, requests: u64, errors: u64, h: &Histogram<u64>) {
+        self.requests.push(requests);
+        self.errors.push(errors);
+        let at = |q: f64| (!h.is_empty()).then(|| h.value_at_quantile(q));
+        let [p50, p90, p99, max] = [
+            at(0.50),
+            at(0.90),
+            at(0.99),
+            (!h.is_empty()).then(|| h.max()),
+        ];
         self.p50.push(p50);
         self.p90.push(p90);
         self.p99.push(p99);
@@ -173,6 +186,8 @@ pub struct SeriesBuilder {
     per_width: usize,
     length: Duration,
     dropped_before: u64,
+    /// Each point keeps its latency histogram (`Columns::hdr`).
+    keep: bool,
 }
 
 /// What the tick knows besides the intervals: the end of the tick and the run's state.
@@ -207,7 +222,14 @@ impl SeriesBuilder {
                 .clamp(MIN_POINTS_PER_WIDTH, POINTS_PER_WIDTH),
             length: Duration::ZERO,
             dropped_before: 0,
+            keep: false,
         }
+    }
+
+    /// Keeps each point's latency histogram from now on (a shard's run, whose series a
+    /// merge adds point by point).
+    pub fn keep_histograms(&mut self) {
+        self.keep = true;
     }
 
     /// Adds one tick: each step's interval (in plan order; `None` for a step that has
@@ -238,12 +260,12 @@ impl SeriesBuilder {
         s.dropped
             .push(state.dropped.saturating_sub(self.dropped_before));
         self.dropped_before = state.dropped;
-        s.total.push(&self.total);
+        s.total.push(&self.total, self.keep);
         self.total.clear();
         for (columns, open) in s.steps.iter_mut().zip(&mut self.steps) {
             match open {
                 Some(open) => {
-                    columns.push(open);
+                    columns.push(open, self.keep);
                     open.clear();
                 }
                 None => columns.skipped += 1,
@@ -275,6 +297,9 @@ pub struct History {
     pub total_histograms: EncodedHistograms,
     /// The histograms' highest trackable value (µs): longer values were recorded as this.
     pub high_us: u64,
+    /// The run's exact state, when it keeps one (a shard's, or a merge's): what
+    /// `stampede merge` adds.
+    pub state: Option<super::run_state::RunState>,
 }
 
 /// One step's whole-run histograms (or the run's), encoded.
@@ -294,59 +319,11 @@ pub struct EncodedHistograms {
     pub tags: Vec<EncodedHistograms>,
 }
 
-/// A histogram as HdrHistogram's own tools exchange it: the V2 encoding, deflated, in
-/// base64 (what `HistogramLogProcessor` and the Python `hdrhistogram` package decode).
-pub fn encode(h: &Histogram<u64>) -> String {
-    let mut bytes = Vec::new();
-    match V2DeflateSerializer::new().serialize(h, &mut bytes) {
-        Ok(_) => base64::engine::general_purpose::STANDARD.encode(&bytes),
-        // Writing to a Vec fails only on an impossible histogram; say so rather than panic.
-        Err(_) => String::new(),
-    }
-}
-
-/// The most a histogram read from a result may inflate to. Ours are a few kB; the cap
-/// keeps a crafted file from making the reader allocate gigabytes.
-const MAX_INFLATED: u64 = 16 << 20;
-
-/// Reads back what `encode` wrote (or another HdrHistogram tool's V2+deflate histogram).
-/// The result may come from anywhere, so its sizes are checked before hdrhistogram's
-/// deserializer trusts them: it allocates a buffer of the length the header claims.
-pub fn decode(text: &str) -> Option<Histogram<u64>> {
-    use std::io::Read as _;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(text.trim())
-        .ok()?;
-    // V2 compressed: cookie, compressed length, zlib stream of [cookie, payload length,
-    // normalizing offset, significant digits, lowest, highest, ratio (40 bytes), payload].
-    let word = |b: &[u8], at: usize| -> Option<usize> {
-        let four: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
-        usize::try_from(u32::from_be_bytes(four)).ok()
-    };
-    let compressed = bytes.get(8..8 + word(&bytes, 4)?)?;
-    let mut inflated = Vec::new();
-    flate2::read::ZlibDecoder::new(compressed)
-        .take(MAX_INFLATED + 1)
-        .read_to_end(&mut inflated)
-        .ok()?;
-    let payload = word(&inflated, 4)?;
-    let digits = word(&inflated, 12)?;
-    if inflated.len() as u64 > MAX_INFLATED || payload > inflated.len().saturating_sub(40) {
-        return None;
-    }
-    // More significant digits than HdrHistogram allows (5) would also mean a huge array.
-    if digits > 5 {
-        return None;
-    }
-    hdrhistogram::serialization::Deserializer::new()
-        .deserialize(&mut bytes.as_slice())
-        .ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::metrics::{Outcome, ServerTime};
+    use base64::Engine as _;
 
     fn tick_with(ms: &[u64]) -> StepInterval {
         let mut i = StepInterval::new(60_000_000);

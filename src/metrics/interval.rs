@@ -18,6 +18,9 @@ use super::samples::SampleStore;
 use super::snapshot::Percentiles;
 use super::tags::{OTHER, TagRegistry};
 
+mod state;
+pub use state::{IntervalState, class_named};
+
 /// The most values one request adds to the corrected view (a 30 s timeout corrected by a
 /// 100 µs iteration would add 300,000).
 const MOST_CORRECTED: u32 = 100_000;

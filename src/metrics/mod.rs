@@ -38,6 +38,7 @@ mod outcome;
 mod phases;
 mod recorder;
 mod retries;
+pub mod run_state;
 /// Failure samples and the slowest exchanges (their limits are public).
 pub mod samples;
 mod shard;
@@ -48,11 +49,11 @@ mod tap;
 pub mod ticker;
 mod window;
 
-pub use aggregate::{Aggregator, CheckName};
+pub use aggregate::{Aggregator, CheckName, snapshot_of};
 pub use capacity::{CapacityHold, CapacityReport, HoldVerdict};
 pub use connections::Connections;
 pub use history::{History, TickState};
-pub use interval::StepInterval;
+pub use interval::{IntervalState, StepInterval};
 pub use live::{Change, Level, LoadEvent, MIN_LIVE_RATE};
 pub use outcome::{ErrorClass, Outcome, ServerTime};
 pub use phases::{ConnectionCounts, ConnectionUse, Dial, Phases};

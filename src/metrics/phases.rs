@@ -58,7 +58,7 @@ pub struct Phases {
 
 /// A step's connections: made new, kept from an earlier request, and of the new ones, those
 /// that replaced a connection the server had closed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ConnectionCounts {
     /// Requests that made a new connection.
     pub new: u64,

@@ -5,7 +5,7 @@
 //! request is; these counts say how the exchanges came out.
 
 /// How a step's exchanges' attempts came out, in one interval.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RetryCounts {
     /// Exchanges of the step (each one or more attempts).
     pub exchanges: u64,

@@ -39,6 +39,7 @@ impl RunInfo {
             connections,
             proxy: plan.http.proxy.as_ref().map(proxy_summary),
             phases: false,
+            shards: None,
         }
     }
 }

@@ -6,9 +6,11 @@
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+mod series;
+
 use super::RunInfo;
 use super::samples::{SamplesDoc, samples_doc};
-use crate::metrics::history::{Columns, EncodedHistograms, History};
+use crate::metrics::history::EncodedHistograms;
 use crate::metrics::{Change, LoadEvent, Percentiles, PhaseStats, Snapshot, StepStats};
 use crate::scenario::Model;
 
@@ -37,7 +39,7 @@ struct Document<'a> {
     /// The whole run's latency distribution on a 1-2-5 ladder of upper bounds.
     distribution: Vec<BucketDoc>,
     /// The run over time, a column per figure.
-    series: Option<SeriesDoc>,
+    series: Option<series::SeriesDoc>,
     dropped: u64,
     events: Vec<EventDoc>,
     /// The load level when the run ended (after stages and live changes).
@@ -49,6 +51,12 @@ struct Document<'a> {
     /// A capacity search's holds and answer (`load.find_capacity`), rates per second.
     #[serde(skip_serializing_if = "Option::is_none")]
     capacity: Option<super::capacity::CapacityDoc>,
+    /// A split plan (`--shard`, `merge`): the shards this result holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shards: Option<super::shards::ShardsDoc>,
+    /// A shard's exact state, which `stampede merge` adds (see `metrics::run_state`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<&'a crate::metrics::run_state::RunState>,
     /// What a reader must not miss: every request interrupted or failed, many dropped.
     warnings: Vec<String>,
     /// Each threshold, the figure it read and whether it held.
@@ -84,40 +92,6 @@ struct BucketDoc {
     /// Upper bound in ms; null for the last, open-ended bucket.
     le_ms: Option<f64>,
     count: u64,
-}
-
-/// Points of the series: `t_s` is each point's end from the run's start, `length_s` its
-/// length (one tick, or more on long runs: see `metrics::history`).
-#[derive(Serialize)]
-struct SeriesDoc {
-    t_s: Vec<f64>,
-    length_s: Vec<f64>,
-    in_flight: Vec<u64>,
-    /// VUs (closed model) or arrivals per second (open).
-    level: Vec<Option<f64>>,
-    dropped: Vec<u64>,
-    total: ColumnsDoc,
-    steps: Vec<StepColumnsDoc>,
-}
-
-#[derive(Serialize)]
-struct StepColumnsDoc {
-    flow: String,
-    name: String,
-    #[serde(flatten)]
-    columns: ColumnsDoc,
-}
-
-/// One figure per point; latencies in ms, null where the point had no response.
-#[derive(Serialize)]
-struct ColumnsDoc {
-    requests: Vec<u64>,
-    errors: Vec<u64>,
-    rps: Vec<f64>,
-    p50_ms: Vec<Option<f64>>,
-    p90_ms: Vec<Option<f64>>,
-    p99_ms: Vec<Option<f64>>,
-    max_ms: Vec<Option<f64>>,
 }
 
 /// The whole-run histograms, values in µs, each base64 of HdrHistogram's V2 encoding,
@@ -322,13 +296,7 @@ pub fn to_json(info: &RunInfo, snap: &Snapshot) -> String {
         },
         target: &info.target,
         target_is_demo: info.demo,
-        protocol: ProtocolDoc {
-            http_version: info.connections.map(|c| c.http_version),
-            connections_opened: info.connections.map(|c| c.opened),
-            streams_per_connection: info.connections.and_then(|c| c.streams_per_connection),
-            graceful_closes: info.connections.and_then(|c| c.graceful_closes),
-            proxy: info.proxy.clone(),
-        },
+        protocol: protocol_doc(info),
         started_at: humantime::format_rfc3339_millis(info.started_at).to_string(),
         duration_s: info.duration.as_secs_f64(),
         outcome: info.ending.as_str(),
@@ -364,12 +332,14 @@ pub fn to_json(info: &RunInfo, snap: &Snapshot) -> String {
                 count: b.count,
             })
             .collect(),
-        series: history.map(|h| series_doc(h, snap)),
+        series: history.map(|h| series::series_doc(h, snap)),
         dropped: snap.dropped,
         events: snap.live.events.iter().map(event_doc).collect(),
         final_level: snap.live.level.map(|l| l.to_string()),
         stop_reason: snap.live.stop_reason.clone(),
         capacity: (snap.live.capacity.as_ref()).map(super::capacity::CapacityDoc::of),
+        shards: info.shards.as_ref().map(super::shards::Shards::doc),
+        state: history.and_then(|h| h.state.as_ref()),
         stalls: (snap.stalls.iter())
             .map(|s| StallDoc {
                 at_s: s.at.as_secs_f64(),
@@ -390,6 +360,17 @@ pub fn to_json(info: &RunInfo, snap: &Snapshot) -> String {
         thresholds_passed: info.verdicts.iter().all(|v| v.passed),
     };
     serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+/// How requests reached the target.
+fn protocol_doc(info: &RunInfo) -> ProtocolDoc {
+    ProtocolDoc {
+        http_version: info.connections.map(|c| c.http_version),
+        connections_opened: info.connections.map(|c| c.opened),
+        streams_per_connection: info.connections.and_then(|c| c.streams_per_connection),
+        graceful_closes: info.connections.and_then(|c| c.graceful_closes),
+        proxy: info.proxy.clone(),
+    }
 }
 
 fn event_doc(e: &LoadEvent) -> EventDoc {
@@ -433,46 +414,6 @@ fn load_doc(info: &RunInfo) -> LoadDoc {
                     vus: closed.then_some(s.target as u64),
                     rate_per_s: (!closed).then_some(s.target),
                 }
-            })
-            .collect(),
-    }
-}
-
-fn series_doc(h: &History, snap: &Snapshot) -> SeriesDoc {
-    let s = &h.series;
-    let secs = |d: &std::time::Duration| d.as_secs_f64();
-    let columns = |c: &Columns| {
-        let ms = |v: &Vec<Option<u64>>| v.iter().map(|x| x.map(|us| us as f64 / 1000.0)).collect();
-        ColumnsDoc {
-            requests: c.requests.clone(),
-            errors: c.errors.clone(),
-            rps: c
-                .requests
-                .iter()
-                .zip(&s.length)
-                .map(|(&n, len)| crate::metrics::per_second(n, *len))
-                .collect(),
-            p50_ms: ms(&c.p50),
-            p90_ms: ms(&c.p90),
-            p99_ms: ms(&c.p99),
-            max_ms: ms(&c.max),
-        }
-    };
-    SeriesDoc {
-        t_s: s.at.iter().map(secs).collect(),
-        length_s: s.length.iter().map(secs).collect(),
-        in_flight: s.in_flight.clone(),
-        level: s.level.clone(),
-        dropped: s.dropped.clone(),
-        total: columns(&s.total),
-        steps: s
-            .steps
-            .iter()
-            .zip(&snap.steps)
-            .map(|(c, step)| StepColumnsDoc {
-                flow: step.flow.clone(),
-                name: step.name.clone(),
-                columns: columns(&c.aligned()),
             })
             .collect(),
     }

@@ -24,9 +24,11 @@ pub mod html;
 mod info;
 mod json;
 mod junit;
+pub mod merge;
 pub mod outputs;
 mod samples;
 pub mod saved;
+pub mod shards;
 pub mod staged;
 mod text;
 
@@ -94,6 +96,8 @@ pub struct RunInfo {
     pub proxy: Option<String>,
     /// `--phases`: the summary shows each step's phases and connections.
     pub phases: bool,
+    /// A split plan: the shards this result holds (a shard's own run, or a merge).
+    pub shards: Option<shards::Shards>,
 }
 
 /// The comparison with a saved run, for the summary.

@@ -147,7 +147,11 @@ impl Outputs {
             SummaryTo::Stderr => crate::note!("{}", text.trim_end()),
             SummaryTo::Nowhere => {}
         }
-        exit::of_run(info.ending, &info.verdicts, written)
+        // A shard's thresholds read its part of the load alone: the run's verdict, and its
+        // exit code, are the merge's (`stampede merge`).
+        let shard = info.shards.as_ref().is_some_and(|s| s.is_shard_run());
+        let judged = if shard { &[][..] } else { &info.verdicts[..] };
+        exit::of_run(info.ending, judged, written)
     }
 }
 

@@ -28,6 +28,9 @@ pub fn summary(info: &RunInfo, snap: &Snapshot) -> String {
     if let Some(line) = protocol_line(info) {
         let _ = writeln!(out, "http      {line}");
     }
+    if let Some(shards) = &info.shards {
+        let _ = writeln!(out, "shards    {}", shards.line());
+    }
     let _ = writeln!(
         out,
         "requests  {} · {:.1}/s · {} errors ({:.2}%) · {} interrupted ({:.2}%) · {} dropped · {} received",
@@ -95,15 +98,21 @@ fn threshold_lines(out: &mut String, info: &RunInfo) {
         return;
     }
     let failed = info.verdicts.iter().filter(|v| !v.passed).count();
-    let _ = writeln!(
-        out,
-        "thresholds {}",
-        if failed == 0 {
-            "all passed".to_string()
-        } else {
-            format!("{failed} of {} FAILED", info.verdicts.len())
-        }
-    );
+    let verdict = if failed == 0 {
+        "all passed".to_string()
+    } else {
+        format!("{failed} of {} FAILED", info.verdicts.len())
+    };
+    if info.shards.as_ref().is_some_and(|s| s.is_shard_run()) {
+        let _ = writeln!(
+            out,
+            "thresholds on this shard's part of the load alone: {} (the run's verdict is \
+             stampede merge's, on every shard's figures)",
+            verdict.to_lowercase()
+        );
+    } else {
+        let _ = writeln!(out, "thresholds {verdict}");
+    }
     for v in &info.verdicts {
         let mark = if v.passed { "✓" } else { "✗" };
         let _ = writeln!(out, "  {mark} {}   observed {}", v.threshold, v.observed);

@@ -25,6 +25,8 @@ mod plan;
 mod raw;
 mod reader;
 mod retry;
+mod shard;
+mod split;
 mod template;
 mod threshold;
 mod units;
@@ -42,6 +44,8 @@ pub use plan::{
     Stage, Step, StepUrl, Target, Tls, TlsVersion,
 };
 pub use retry::{Retry, RetryOn, retry_after};
+pub use shard::{MAX_SHARDS, Shard, ShardOf};
+pub use split::fingerprint;
 pub use template::{
     EnvLookup, FUNCTIONS, JsonTemplate, Missing, Scope, Template, TemplateError, is_name,
 };

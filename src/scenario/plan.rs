@@ -33,6 +33,9 @@ pub struct Plan {
     pub flows: Vec<Flow>,
     /// A flow run once before the load; what it extracts is visible to every user.
     pub setup: Option<Flow>,
+    /// `setup: { once: true }`: a split plan runs setup in shard 0 alone, which hands what
+    /// it extracted to the others (`--setup-out`, `--setup-in`).
+    pub setup_once: bool,
     /// `variables:` and `--set` values, as (name, value).
     pub variables: Vec<(String, String)>,
     /// The data files, loaded.
@@ -53,6 +56,9 @@ pub struct Plan {
     pub tls: Tls,
     /// The HTTP version and the way to the target (a proxy).
     pub http: Http,
+    /// `--shard I/N`: which part of the plan this process runs, and the whole plan's
+    /// fingerprint (`None` until `Plan::into_shard`; left out of the fingerprint itself).
+    pub shard: Option<super::shard::ShardOf>,
 }
 
 /// `http2:`, `streams_per_connection:`, `proxy:`, `proxy_from_env:` and their flags.

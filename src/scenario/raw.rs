@@ -103,6 +103,8 @@ pub struct RawFlow {
     pub pace: Option<Spanned<String>>,
     pub init: Option<Spanned<Vec<Spanned<RawStep>>>>,
     pub steps: Option<Spanned<Vec<Spanned<RawStep>>>>,
+    /// Setup only: a split plan runs it in shard 0 alone.
+    pub once: Option<Spanned<bool>>,
 }
 
 /// One request. The method is given either as a shortcut key (`get: /path`) or as

@@ -119,8 +119,13 @@ pub(super) fn aggregator(
             s.expect.checks.iter().map(check).collect()
         })
         .collect();
-    Aggregator::new(recorder, names, started)
+    let agg = Aggregator::new(recorder, names, started)
         .with_checks(checks)
         .with_flows(plan.flows.iter().map(|f| f.name.clone()).collect())
-        .with_redactor(plan.redactor.clone())
+        .with_redactor(plan.redactor.clone());
+    // A shard's result carries its exact state, which `stampede merge` adds.
+    match plan.shard {
+        Some(_) => agg.keeping_state(),
+        None => agg,
+    }
 }

@@ -140,3 +140,32 @@ where
             .await;
     }
 }
+
+/// A server on 127.0.0.1 port 0, HTTP/1.1 with keep-alive, answering each request with
+/// `answer` on a runtime of its own: the accept-and-serve loop a test's own server needs.
+/// Returns its base URL and the runtime (the server stops when it is dropped).
+pub fn serve_http1<F>(answer: F) -> (String, tokio::runtime::Runtime)
+where
+    F: Fn(&hyper::Request<hyper::body::Incoming>) -> hyper::Response<Full<Bytes>>
+        + Send
+        + Sync
+        + 'static,
+{
+    let (runtime, listener, addr) = listening();
+    let answer = Arc::new(answer);
+    runtime.spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let answer = Arc::clone(&answer);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let response = answer(&req);
+                    async move { Ok::<_, Infallible>(response) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), service)
+                    .await;
+            });
+        }
+    });
+    (format!("http://{addr}"), runtime)
+}

@@ -66,6 +66,10 @@ pub(super) fn build_flows(
             data: known.data,
             defaults: false,
         };
+        if let Some(p) = &flow.value.once {
+            let message = "once says that setup runs in one shard only; a flow has no once";
+            vd.problems.on(p, &format!("{path}.once"), message);
+        }
         if let Some(f) = build_flow(flow, &path, name, defaults, &mut known, vd) {
             flows.push(f);
         }

@@ -239,10 +239,7 @@ pub fn build(raw: RawScenario, vd: &mut Validator<'_>) -> Option<Plan> {
         .collect();
     let thresholds = build_thresholds(raw.thresholds.as_deref(), (&step_names, &tag_keys), vd);
     let load = load.map(|(mut load, until)| {
-        let search = raw
-            .load
-            .as_ref()
-            .and_then(|l| l.value.find_capacity.as_ref());
+        let search = (raw.load.as_ref()).and_then(|l| l.value.find_capacity.as_ref());
         if let (Some(c), Some(raw_search)) = (&mut load.capacity, search) {
             c.until = capacity::limits(&until, &step_names, raw_search, vd);
             if let Some(t) = raw.thresholds.as_deref().and_then(|t| t.first()) {
@@ -265,6 +262,7 @@ pub fn build(raw: RawScenario, vd: &mut Validator<'_>) -> Option<Plan> {
         target: target?,
         load: load?,
         flows,
+        setup_once: setup_once(&raw),
         setup,
         variables,
         data,
@@ -275,6 +273,7 @@ pub fn build(raw: RawScenario, vd: &mut Validator<'_>) -> Option<Plan> {
         header_sources: sources::describe(&defaults.late, &providers),
         tls,
         http,
+        shard: None,
     };
     Some(plan.hiding(redactor))
 }
@@ -297,6 +296,12 @@ fn redactor<'a>(
         .collect();
     let named = variables.iter().filter(|(k, _)| secrets.contains(k));
     Redactor::new(secrets, named.map(|(_, v)| v.clone()).chain(sent))
+}
+
+/// `setup: { once: true }`.
+fn setup_once(raw: &RawScenario) -> bool {
+    let once = raw.setup.as_ref().and_then(|s| s.value.once.as_ref());
+    once.is_some_and(|o| o.value)
 }
 
 /// `setup:` and `flows:`. Setup comes first: what it extracts is defined for every flow.
