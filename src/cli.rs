@@ -139,6 +139,12 @@ pub struct SplitArgs {
     #[arg(long, value_name = "DURATION", value_parser = positive_duration, default_value = "2m")]
     pub setup_wait: Duration,
 
+    /// Which run of the plan this shard belongs to (any text, e.g. a Kubernetes Job's uid);
+    /// also STAMPEDE_RUN_ID. A merge refuses results of different runs, and setup's values
+    /// are taken only from the same run.
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+
     /// Also print the result (the JSON of --json) to stdout between marker lines, for
     /// `stampede merge --from-log` where shards share no volume.
     #[arg(long)]

@@ -207,7 +207,12 @@ async fn run_with<T: Transport>(
     info.phases = opts.phases;
     info.shards = (plan.shard.as_ref()).map(|s| {
         let starts = (opts.distributed.start_at, ran.started_at);
-        Shards::one(s.shard, &s.fingerprint, starts, ran.snapshot.total.requests)
+        let id = (
+            s.shard,
+            s.fingerprint.as_str(),
+            opts.distributed.run_id.clone(),
+        );
+        Shards::one(id, starts, ran.snapshot.total.requests)
     });
     if let Some(saved) = baseline {
         info.baseline = Some(saved.compare(&info, &ran.snapshot, opts.tolerance)?);

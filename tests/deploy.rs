@@ -83,6 +83,17 @@ fn the_shards_job_is_an_indexed_job_running_each_shard_with_its_volumes() {
             "{var}"
         );
     }
+    let run_id = &container["env"]
+        .as_array()
+        .expect("env")
+        .iter()
+        .find(|e| e["name"] == "STAMPEDE_RUN_ID");
+    let field = run_id.map(|e| &e["valueFrom"]["fieldRef"]["fieldPath"]);
+    assert_eq!(
+        field.and_then(Value::as_str),
+        Some("metadata.labels['batch.kubernetes.io/controller-uid']"),
+        "each run of the Job is a run of its own"
+    );
     let mounts = container["volumeMounts"].as_array().expect("mounts");
     let mounted = |name: &str, at: &str| {
         mounts
@@ -144,7 +155,11 @@ fn the_kustomization_sets_n_the_image_the_target_and_the_start_in_one_place() {
     assert_eq!(replaced["source"]["fieldPath"], "data.shards");
     assert_eq!(
         strings(&replaced["targets"][0]["fieldPaths"]),
-        ["spec.completions", "spec.parallelism"]
+        [
+            "spec.completions",
+            "spec.parallelism",
+            "spec.maxFailedIndexes"
+        ]
     );
     // The scenario the ConfigMap carries is one stampede runs.
     let out = common::stampede(

@@ -335,9 +335,13 @@ pub fn decode(text: &str) -> Option<Histogram<u64>> {
     if digits > 5 {
         return None;
     }
-    hdrhistogram::serialization::Deserializer::new()
+    let mut h: Histogram<u64> = hdrhistogram::serialization::Deserializer::new()
         .deserialize(&mut bytes.as_slice())
-        .ok()
+        .ok()?;
+    // A decoded histogram tracks only the range its encoder had: it must grow as larger
+    // values are added into it (another shard's), as every histogram of a run does.
+    h.auto(true);
+    Some(h)
 }
 
 #[cfg(test)]

@@ -107,6 +107,12 @@ pub struct SampleState {
 /// The phase names a sample may list (its phases are named by `&'static str`).
 const PHASE_NAMES: [&str; 6] = ["dns", "connect", "tls", "write", "ttfb", "download"];
 
+/// Seconds from a file as a duration: zero for a negative or not-a-number value, at most
+/// about 31,700 years (a crafted file must not make `Duration` panic).
+pub fn secs(v: f64) -> Duration {
+    Duration::try_from_secs_f64(v.clamp(0.0, 1e12)).unwrap_or_default()
+}
+
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
@@ -203,7 +209,10 @@ impl RunState {
         stalls.sort_by(|a, b| a.0.total_cmp(&b.0));
         Ok(RunState {
             high_us,
-            active_s: (parts.iter().map(|(s, _)| s.active_s)).fold(0.0, f64::max),
+            // From the earliest start to the latest end: rates are over the whole span.
+            active_s: (parts.iter())
+                .map(|(s, off)| off.as_secs_f64() + s.active_s)
+                .fold(0.0, f64::max),
             steps,
             total: total.unwrap_or_default(),
             total_last_seen: last_seen(parts.iter().map(|(s, off)| (&s.total_last_seen, *off))),
@@ -330,45 +339,83 @@ fn merge_flows(parts: &[Part<'_>]) -> Result<Vec<(String, String)>, String> {
     Ok(flows.into_iter().map(|(n, h)| (n, encode(&h))).collect())
 }
 
-/// The series of the part with the most points is the grid (its points' ends, on the merged
-/// clock); every other part's point is added to the grid point whose stretch holds its
-/// middle.
-fn merge_series(parts: &[Part<'_>], levels_add: bool) -> Result<SeriesState, String> {
-    let Some(&(grid, grid_off)) = parts
+/// The merged series' points: those of the part with the most points (on the merged
+/// clock), extended at its point width before and after it as far as another part's points
+/// reach (a shard that started earlier or ended later). Returns each point's end and
+/// length.
+fn grid(parts: &[Part<'_>]) -> (Vec<f64>, Vec<f64>) {
+    let Some(&(reference, off)) = parts
         .iter()
         .max_by_key(|(s, off)| (s.series.at_s.len(), std::cmp::Reverse(*off)))
     else {
-        return Ok(SeriesState::default());
+        return (Vec::new(), Vec::new());
     };
-    let ends: Vec<f64> = (grid.series.at_s.iter())
-        .map(|at| at + grid_off.as_secs_f64())
-        .collect();
+    let s = &reference.series;
+    let mut ends: Vec<f64> = s.at_s.iter().map(|at| at + off.as_secs_f64()).collect();
+    let mut lengths = s.length_s.clone();
+    lengths.resize(ends.len(), 0.0);
+    let (Some(&first), Some(&width)) = (ends.first(), lengths.first()) else {
+        return (ends, lengths);
+    };
+    let middles = parts.iter().flat_map(|(p, off)| {
+        let s = &p.series;
+        (0..s.at_s.len()).map(move |j| middle(s, j, *off))
+    });
+    let (low, high) = middles.fold((first, first), |(lo, hi), m| (lo.min(m), hi.max(m)));
+    if width > 0.0 {
+        // At most as many points again as the reference has, whatever a file claims.
+        let most = ends.len();
+        let before = (((first - width - low) / width).ceil().max(0.0) as usize).min(most);
+        let mut head: Vec<f64> = (1..=before)
+            .rev()
+            .map(|k| first - k as f64 * width)
+            .collect();
+        let last = ends.last().copied().unwrap_or(first);
+        let after = (((high - last) / width).ceil().max(0.0) as usize).min(most);
+        head.append(&mut ends);
+        head.extend((1..=after).map(|k| last + k as f64 * width));
+        let mut all_lengths = vec![width; before];
+        all_lengths.append(&mut lengths);
+        all_lengths.resize(head.len(), width);
+        return (head, all_lengths);
+    }
+    (ends, lengths)
+}
+
+/// The middle of point `j` of a part's series, on the merged clock.
+fn middle(s: &SeriesState, j: usize, off: Duration) -> f64 {
+    s.at_s[j] + off.as_secs_f64() - s.length_s.get(j).copied().unwrap_or(0.0) / 2.0
+}
+
+/// Every part's series added on one grid (`grid`): a point goes to the grid point whose
+/// stretch holds its middle. A part's gauges (in flight, level) hold from one of its points
+/// to its next, so a stretch where its tick did not land still counts it, until it ends.
+fn merge_series(parts: &[Part<'_>], levels_add: bool) -> Result<SeriesState, String> {
+    let (ends, lengths) = grid(parts);
     let n = ends.len();
-    let steps = grid.series.steps.len();
+    let steps = parts.first().map_or(0, |(s, _)| s.series.steps.len());
     let mut out = SeriesState {
         at_s: ends.clone(),
-        length_s: grid.series.length_s.clone(),
+        length_s: lengths,
         in_flight: vec![0; n],
         level: vec![None; n],
         dropped: vec![0; n],
         total: PointsState::default(),
         steps: vec![PointsState::default(); steps],
     };
+    if n == 0 {
+        return Ok(out);
+    }
     let mut total = Points::new(n);
     let mut columns: Vec<Points> = (0..steps).map(|_| Points::new(n)).collect();
     for (state, off) in parts {
         let s = &state.series;
-        // Each part's gauges at its last point in each grid point, then combined.
+        // The part's gauges at its last point in each grid point.
         let mut gauges: Vec<Option<(u64, Option<f64>)>> = vec![None; n];
         for j in 0..s.at_s.len() {
-            let middle =
-                s.at_s[j] + off.as_secs_f64() - s.length_s.get(j).copied().unwrap_or(0.0) / 2.0;
             let k = ends
-                .partition_point(|&end| end < middle)
-                .min(n.saturating_sub(1));
-            if n == 0 {
-                break;
-            }
+                .partition_point(|&end| end < middle(s, j, *off))
+                .min(n - 1);
             out.dropped[k] += s.dropped.get(j).copied().unwrap_or(0);
             gauges[k] = Some((
                 s.in_flight.get(j).copied().unwrap_or(0),
@@ -379,8 +426,12 @@ fn merge_series(parts: &[Part<'_>], levels_add: bool) -> Result<SeriesState, Str
                 col.add(k, theirs, j)?;
             }
         }
-        for (k, g) in gauges.into_iter().enumerate() {
-            let Some((in_flight, level)) = g else {
+        // Carried forward between two of its points, not past its last.
+        let last = gauges.iter().rposition(Option::is_some).unwrap_or(0);
+        let mut held = None;
+        for (k, g) in gauges.iter().enumerate().take(last + 1) {
+            held = g.or(held);
+            let Some((in_flight, level)) = held else {
                 continue;
             };
             out.in_flight[k] += in_flight;
@@ -443,9 +494,13 @@ impl Points {
 pub fn stalls_of(state: &RunState) -> Vec<Stall> {
     (state.stalls.iter())
         .map(|&(at, len, in_flight)| Stall {
-            at: Duration::from_secs_f64(at.max(0.0)),
-            length: Duration::from_secs_f64(len.max(0.0)),
+            at: secs(at),
+            length: secs(len),
             in_flight,
         })
         .collect()
 }
+
+#[cfg(test)]
+#[path = "run_state_tests.rs"]
+mod tests;

@@ -10,13 +10,13 @@
 //! of the same kind, so merging is associative. Depends on `metrics` (the state and its
 //! snapshot), `scenario` (the thresholds and the load) and the rest of `report`.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde_json::Value;
 
 use super::shards::{self, Shards};
 use super::{Ending, RunInfo, saved, verdicts};
-use crate::metrics::run_state::{Part, RunState};
+use crate::metrics::run_state::{Part, RunState, secs};
 use crate::metrics::{Connections, Level, Snapshot, snapshot_of};
 use crate::scenario::{Load, Model, Stage, Threshold};
 
@@ -101,6 +101,8 @@ fn read(input: &Input) -> Result<Read<'_>, String> {
     })?;
     let origin = (shards.parts.iter().map(|p| p.started_at).min())
         .ok_or_else(|| format!("{name}: its shards part lists no shard"))?;
+    // Every figure readable, or the file is named now rather than the merge failing later.
+    snapshot_of(&state).map_err(|e| format!("{name}: its exact state: {e}"))?;
     Ok(Read {
         input,
         shards,
@@ -115,6 +117,7 @@ fn check_shards(all: &[Read<'_>], partial: bool) -> Result<Shards, String> {
     let mut merged = Shards {
         count: first.shards.count,
         fingerprint: first.shards.fingerprint.clone(),
+        run_id: first.shards.run_id.clone(),
         parts: Vec::new(),
         merged: true,
     };
@@ -132,7 +135,24 @@ fn check_shards(all: &[Read<'_>], partial: bool) -> Result<Shards, String> {
                 merged.count
             ));
         }
+        if r.shards.run_id != merged.run_id {
+            return Err(format!(
+                "{name} is of another run than {} (run id {} against {}): merge the shards \
+                 of one run",
+                first.input.name,
+                r.shards.run_id.as_deref().unwrap_or("none"),
+                merged.run_id.as_deref().unwrap_or("none")
+            ));
+        }
+        let planned = first.shards.parts.first().and_then(|p| p.planned_start);
         for part in &r.shards.parts {
+            if part.planned_start != planned {
+                return Err(format!(
+                    "{name}: shard {} was to start at another instant than {}'s (--start-at): \
+                     merge the shards of one run, not an earlier run's file",
+                    part.index, first.input.name
+                ));
+            }
             if let Some((_, other)) = from.iter().find(|(i, _)| *i == part.index) {
                 return Err(format!(
                     "shard {}/{} is in both {other} and {name}: give each shard once",
@@ -182,16 +202,10 @@ pub fn merge(inputs: &[Input], partial: bool) -> Result<(RunInfo, Snapshot), Str
     });
     snap.live.stop_reason =
         (all.iter()).find_map(|r| r.input.doc["stop_reason"].as_str().map(str::to_string));
-    snap.live.paused_for = Duration::from_secs_f64(
-        (all.iter().filter_map(|r| r.input.doc["paused_s"].as_f64())).fold(0.0, f64::max),
-    );
+    snap.live.paused_for =
+        secs((all.iter().filter_map(|r| r.input.doc["paused_s"].as_f64())).fold(0.0, f64::max));
     let ended = (all.iter())
-        .map(|r| {
-            offset(r)
-                + Duration::from_secs_f64(
-                    r.input.doc["duration_s"].as_f64().unwrap_or(0.0).max(0.0),
-                )
-        })
+        .map(|r| offset(r).saturating_add(secs(r.input.doc["duration_s"].as_f64().unwrap_or(0.0))))
         .max()
         .unwrap_or_default();
     let steps = snap
@@ -238,7 +252,7 @@ fn thresholds_of(doc: &Value, steps: &[(String, String)]) -> Result<Vec<Threshol
 
 /// The load as the results describe it.
 fn load_of(v: &Value) -> Load {
-    let secs = |v: &Value| Duration::from_secs_f64(v.as_f64().unwrap_or(0.0).max(0.0));
+    let seconds = |v: &Value| secs(v.as_f64().unwrap_or(0.0));
     let model = match v["model"].as_str() {
         Some("open") => Model::Open {
             rate: v["rate_per_s"].as_f64().unwrap_or(0.0),
@@ -250,14 +264,12 @@ fn load_of(v: &Value) -> Load {
     };
     Load {
         model,
-        duration: v["duration_s"]
-            .as_f64()
-            .map(|s| Duration::from_secs_f64(s.max(0.0))),
+        duration: v["duration_s"].as_f64().map(secs),
         iterations: v["iterations"].as_u64(),
-        graceful_stop: secs(&v["graceful_stop_s"]),
+        graceful_stop: seconds(&v["graceful_stop_s"]),
         stages: (v["stages"].as_array().into_iter().flatten())
             .map(|s| Stage {
-                duration: secs(&s["duration_s"]),
+                duration: seconds(&s["duration_s"]),
                 target: s["vus"]
                     .as_f64()
                     .or_else(|| s["rate_per_s"].as_f64())

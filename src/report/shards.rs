@@ -18,6 +18,8 @@ pub struct Shards {
     pub count: u64,
     /// The whole plan's fingerprint (`scenario::fingerprint`).
     pub fingerprint: String,
+    /// `--run-id`: which run of the plan (a Kubernetes Job's uid), when given.
+    pub run_id: Option<String>,
     /// The shards held, by index.
     pub parts: Vec<ShardPart>,
     /// A merge of shards' results (`stampede merge`), not a shard's own run: only then are
@@ -40,14 +42,14 @@ pub struct ShardPart {
 impl Shards {
     /// A shard's own: `shard` of the plan with `fingerprint`, started at `started_at`.
     pub fn one(
-        shard: Shard,
-        fingerprint: &str,
+        (shard, fingerprint, run_id): (Shard, &str, Option<String>),
         (planned_start, started_at): (Option<SystemTime>, SystemTime),
         requests: u64,
     ) -> Self {
         Shards {
             count: shard.count,
             fingerprint: fingerprint.to_string(),
+            run_id,
             parts: vec![ShardPart {
                 index: shard.index,
                 planned_start,
@@ -117,6 +119,7 @@ impl Shards {
         ShardsDoc {
             count: self.count,
             fingerprint: self.fingerprint.clone(),
+            run_id: self.run_id.clone(),
             skew_ms: self.skew().as_secs_f64() * 1000.0,
             parts: parts
                 .into_iter()
@@ -149,6 +152,8 @@ pub struct ShardsDoc {
     count: u64,
     /// Shards of one plan share it; `merge` refuses results whose fingerprints differ.
     fingerprint: String,
+    /// `--run-id`, when given: `merge` refuses results of different runs.
+    run_id: Option<String>,
     /// From the earliest shard's start to the latest's.
     skew_ms: f64,
     parts: Vec<PartDoc>,
@@ -172,6 +177,7 @@ pub fn read(doc: &serde_json::Value) -> Result<Option<Shards>, String> {
         return Ok(None);
     }
     let count = v["count"].as_u64().ok_or("shards.count is not a count")?;
+    Shard::new(0, count).map_err(|e| format!("shards.count: {e}"))?;
     let fingerprint = (v["fingerprint"].as_str()).ok_or("shards.fingerprint is not text")?;
     let time = |at: &serde_json::Value, what: &str| -> Result<Option<SystemTime>, String> {
         match at.as_str() {
@@ -186,10 +192,12 @@ pub fn read(doc: &serde_json::Value) -> Result<Option<Shards>, String> {
         .ok_or("shards.parts is not a list")?
         .iter()
         .map(|p| {
+            let index = p["index"]
+                .as_u64()
+                .ok_or("a shard's index is not a count")?;
+            Shard::new(index, count).map_err(|e| format!("shards.parts: {e}"))?;
             Ok(ShardPart {
-                index: p["index"]
-                    .as_u64()
-                    .ok_or("a shard's index is not a count")?,
+                index,
                 planned_start: time(&p["planned_start"], "planned_start")?,
                 started_at: time(&p["started_at"], "started_at")?.ok_or("started_at is missing")?,
                 requests: p["requests"].as_u64().unwrap_or(0),
@@ -199,6 +207,7 @@ pub fn read(doc: &serde_json::Value) -> Result<Option<Shards>, String> {
     Ok(Some(Shards {
         count,
         fingerprint: fingerprint.to_string(),
+        run_id: v["run_id"].as_str().map(str::to_string),
         parts,
         merged: false,
     }))

@@ -16,6 +16,8 @@ const JOB_INDEX: &str = "JOB_COMPLETION_INDEX";
 const SHARDS: &str = "STAMPEDE_SHARDS";
 /// The common start, as --start-at.
 const START_AT: &str = "STAMPEDE_START_AT";
+/// Which run, as --run-id.
+const RUN_ID: &str = "STAMPEDE_RUN_ID";
 
 /// The shard this run is: `--shard`, else `JOB_COMPLETION_INDEX` of `STAMPEDE_SHARDS`.
 fn shard_of(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Option<Shard>, String> {
@@ -72,6 +74,9 @@ pub fn distributed(
         setup_in: args.split.setup_in.clone(),
         setup_wait: args.split.setup_wait,
         log_result: args.split.log_result,
+        run_id: (args.split.run_id.clone())
+            .or_else(|| env(RUN_ID))
+            .filter(|id| !id.trim().is_empty()),
     })
 }
 

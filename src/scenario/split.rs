@@ -6,15 +6,23 @@
 use super::data::DataMode;
 use super::plan::{Model, Plan};
 use super::shard::{Shard, ShardOf};
+use super::threshold::Metric;
 
-/// A hash of the resolved plan (the scenario with its overrides, data and secrets applied),
-/// before it is split: shards made from one file with the same flags have the same one,
+/// A hash of the resolved plan (the scenario with its overrides, data and secrets applied;
+/// files by name, not path), before it is split: shards made from one file with the same flags have the same one,
 /// whatever their `--shard`, and a merge refuses results whose fingerprints differ. The
 /// plan's debug form is the canonical text (it has no map, so its order is fixed); SHA-256,
 /// its first 16 bytes in hex.
 pub fn fingerprint(plan: &Plan) -> String {
     let mut whole = plan.clone();
     whole.shard = None;
+    // Files by name, not by path: the same scenario may sit in another folder on each
+    // machine (its content, and its data files' rows, are in the hash).
+    let name = |p: &std::path::Path| p.file_name().map(std::path::PathBuf::from);
+    whole.source = whole.source.as_deref().and_then(name);
+    for set in &mut whole.data {
+        set.file = name(&set.file).unwrap_or_default();
+    }
     let text = format!("{whole:?}");
     let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
     digest.as_ref()[..16]
@@ -40,6 +48,15 @@ impl Plan {
                  be split over shards; run it on one machine, without --shard"
                     .into(),
             );
+        }
+        let aborts_on_rps = |t: &&super::Threshold| t.abort_on_fail && t.metric == Metric::Rps;
+        if let Some(t) = self.thresholds.iter().find(aborts_on_rps) {
+            return Err(format!(
+                "threshold \"{}\" has abort_on_fail: a shard's rps is its part of the load, so \
+                 it would stop every shard at once; judge rps on the merge (leave abort_on_fail \
+                 out for it), or run without --shard",
+                t.text
+            ));
         }
         if let Model::Closed { vus } = self.load.model
             && self.load.stages.is_empty()

@@ -28,6 +28,8 @@ pub struct Distributed {
     pub setup_wait: Duration,
     /// `--log-result`: the result also goes to stdout between marker lines.
     pub log_result: bool,
+    /// `--run-id` (or `STAMPEDE_RUN_ID`): which run of the plan this shard belongs to.
+    pub run_id: Option<String>,
 }
 
 /// Prints the result between the marker lines `stampede merge --from-log` looks for.
@@ -77,8 +79,11 @@ pub fn setup_role(plan: &Plan, d: &Distributed) -> Result<SetupRole, String> {
 struct SetupFile {
     /// The plan's fingerprint: a file of another plan is not taken.
     fingerprint: String,
-    /// The run's `--start-at` (RFC 3339), if any: a file of an earlier run is not taken.
+    /// The run's `--start-at` (RFC 3339) and `--run-id`, if any: a file of an earlier run
+    /// is not taken.
     start_at: Option<String>,
+    #[serde(default)]
+    run_id: Option<String>,
     /// What setup extracted, by name.
     values: Vec<(String, String)>,
 }
@@ -97,6 +102,7 @@ pub fn write_setup(
     let file = SetupFile {
         fingerprint: fingerprint(plan),
         start_at: start_text(d.start_at),
+        run_id: d.run_id.clone(),
         values,
     };
     let text = serde_json::to_string(&file).map_err(|e| e.to_string())?;
@@ -149,8 +155,10 @@ pub async fn receive_setup(
     loop {
         match std::fs::read_to_string(path) {
             Ok(text) => match serde_json::from_str::<SetupFile>(&text) {
-                Ok(f) if f.fingerprint == want && f.start_at == start => return Ok(Some(f.values)),
-                Ok(_) => last = "it is another plan's, or another start's".into(),
+                Ok(f) if f.fingerprint == want && f.start_at == start && f.run_id == d.run_id => {
+                    return Ok(Some(f.values));
+                }
+                Ok(_) => last = "it is another plan's, or another run's".into(),
                 Err(e) => last = format!("it is not a setup file ({e})"),
             },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

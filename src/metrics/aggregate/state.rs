@@ -10,7 +10,7 @@ use crate::metrics::history::{self, Columns, History, Series};
 use crate::metrics::interval::{IntervalState, StepInterval, class_named};
 use crate::metrics::outcome::ErrorClass;
 use crate::metrics::run_state::{
-    PointsState, RunState, SampleState, SeriesState, StepState, samples_of, stalls_of,
+    PointsState, RunState, SampleState, SeriesState, StepState, samples_of, secs, stalls_of,
 };
 use crate::metrics::snapshot::{
     FlowStats, IntervalStats, LiveState, Percentiles, Phase, Snapshot, StepStats,
@@ -80,7 +80,7 @@ fn last_seen_of(seen: &[(String, f64)]) -> LastSeen {
     let mut last = NEVER;
     for (class, at) in seen {
         if let Some(c) = class_named(class) {
-            last[c.index()] = Duration::from_secs_f64(at.max(0.0));
+            last[c.index()] = secs(*at);
         }
     }
     last
@@ -121,14 +121,10 @@ fn series_of(s: &SeriesState) -> Result<Series, String> {
         }
         Ok(c)
     };
-    let secs = |v: &[f64]| {
-        v.iter()
-            .map(|s| Duration::from_secs_f64(s.max(0.0)))
-            .collect()
-    };
+    let times = |v: &[f64]| v.iter().map(|s| secs(*s)).collect();
     Ok(Series {
-        at: secs(&s.at_s),
-        length: secs(&s.length_s),
+        at: times(&s.at_s),
+        length: times(&s.length_s),
         in_flight: s.in_flight.clone(),
         level: s.level.clone(),
         dropped: s.dropped.clone(),
@@ -172,7 +168,7 @@ fn step_of(
 /// every tick summarises a run's totals. `Err` names a figure that cannot be read.
 pub fn snapshot_of(state: &RunState) -> Result<Snapshot, String> {
     let high = state.high_us.max(2);
-    let active = Duration::from_secs_f64(state.active_s.max(0.0));
+    let active = secs(state.active_s);
     let redactor = Redactor::default(); // a state's messages and samples are redacted
     let mut steps = Vec::with_capacity(state.steps.len());
     let mut histograms = Vec::with_capacity(state.steps.len());
@@ -211,11 +207,7 @@ pub fn snapshot_of(state: &RunState) -> Result<Snapshot, String> {
         high_us: high,
         state: Some(state.clone()),
     };
-    let elapsed = state
-        .series
-        .at_s
-        .last()
-        .map_or(active, |s| Duration::from_secs_f64(s.max(0.0)));
+    let elapsed = state.series.at_s.last().map_or(active, |s| secs(*s));
     Ok(Snapshot {
         seq: 1,
         elapsed,
