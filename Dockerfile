@@ -1,5 +1,5 @@
 # stampede in a container: the binary alone, run as a non-root user.
-#   docker build -t stampede .
+#   docker build --build-arg STAMPEDE_COMMIT=$(git rev-parse --short=7 HEAD) -t stampede .
 #   docker run --rm stampede --version
 # Multi-stage: cargo builds the release binary in the first stage; the second is a slim
 # Debian with the CA certificates (for https targets) and the binary, nothing else.
@@ -14,7 +14,10 @@ RUN mkdir -p src \
     && cargo fetch --locked
 COPY src ./src
 COPY assets ./assets
-RUN cargo build --release --locked \
+# The commit `stampede --version` names (the build has no .git):
+#   docker build --build-arg STAMPEDE_COMMIT=$(git rev-parse --short=7 HEAD) .
+ARG STAMPEDE_COMMIT=unknown
+RUN STAMPEDE_COMMIT=$STAMPEDE_COMMIT cargo build --release --locked \
     && strip target/release/stampede
 
 FROM debian:bookworm-slim

@@ -1,9 +1,18 @@
 //! Build script: records the git commit the binary was built from, for `stampede --version`
-//! (`0.1.0 (41c52fe)`). Outside a git checkout (a source tarball) it says `unknown`.
+//! (`0.1.0 (41c52fe)`). Outside a git checkout (a source tarball) it says `unknown`, unless
+//! the environment's `STAMPEDE_COMMIT` names it (the Dockerfile's build argument).
 
 use std::process::Command;
 
 fn main() {
+    println!("cargo:rerun-if-env-changed=STAMPEDE_COMMIT");
+    // A build without the repository (a container image) may say its commit itself.
+    if let Ok(commit) = std::env::var("STAMPEDE_COMMIT")
+        && !commit.trim().is_empty()
+    {
+        println!("cargo:rustc-env=STAMPEDE_COMMIT={}", commit.trim());
+        return;
+    }
     let commit = Command::new("git")
         .args(["rev-parse", "--short=7", "HEAD"])
         .output()
