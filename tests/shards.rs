@@ -274,7 +274,15 @@ fn merge_refuses_what_is_not_one_plans_shards() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let p = |p: &PathBuf| p.to_str().expect("utf-8").to_string();
-    let cases: [(Vec<String>, &str); 5] = [
+    let mut future = read_json(&b);
+    future["schema_version"] = 99.into();
+    let future_file = dir.path().join("future.json");
+    std::fs::write(&future_file, future.to_string()).expect("write");
+    let text_file = dir.path().join("notes.txt");
+    std::fs::write(&text_file, "not a result").expect("write");
+    let cases: [(Vec<String>, &str); 7] = [
+        (vec![p(&a), p(&future_file)], "schema version 99"),
+        (vec![p(&a), p(&text_file)], "not JSON"),
         (vec![p(&a), p(&a)], "is in both"),
         (vec![p(&a), p(&d)], "another run"),
         (vec![p(&a)], "missing"),
