@@ -25,6 +25,7 @@ ROOMS = {
     "progress": {"metrics"},
     "prom": {"metrics"},
     "demo": set(),
+    "convert": set(),  # stampede init: a document in, a scenario's text out
     "run": None,  # the composition root (run, session) may use everything
     "session": None,
 }

@@ -48,6 +48,9 @@ pub enum Command {
     Report(ReportArgs),
     /// Compare two results (`run --json`) step by step: exit 1 when one regressed.
     Compare(CompareArgs),
+    /// Write a scenario from what the service publishes: its OpenAPI document (FastAPI's
+    /// /openapi.json), a file or a URL.
+    Init(Box<InitArgs>),
     /// Merge the results of a split plan's shards (`run --shard I/N --json`) into the result
     /// of one run that did all their work, judged by the plan's thresholds.
     Merge(MergeArgs),
@@ -77,6 +80,49 @@ pub struct CompareArgs {
     /// A change smaller than this (relative) is within noise, e.g. 10% (default 5%).
     #[arg(long, value_name = "PERCENT", value_parser = parse_percent, default_value = "5%")]
     pub tolerance: f64,
+}
+
+/// Arguments of `stampede init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// An OpenAPI 3.0 or 3.1 document (JSON or YAML): a file, or a URL such as
+    /// http://127.0.0.1:8000/openapi.json.
+    #[arg(long, value_name = "FILE|URL")]
+    pub from_openapi: String,
+
+    /// Write the scenario to this file (default: stdout).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Keep only operations whose path matches this glob (`*` for any text) or that have
+    /// this tag (repeatable).
+    #[arg(long, value_name = "GLOB|TAG")]
+    pub include: Vec<String>,
+
+    /// Leave out operations whose path matches this glob or that have this tag
+    /// (repeatable), e.g. --exclude '/_internal*'.
+    #[arg(long, value_name = "GLOB|TAG")]
+    pub exclude: Vec<String>,
+
+    /// How operations are grouped into flows: a flow per tag, per path group (the first
+    /// segment), or one.
+    #[arg(long, value_name = "BY", value_enum, default_value_t = FlowPer::Tag)]
+    pub flow_per: FlowPer,
+
+    /// The target to write, instead of the document's server (or the URL it came from).
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+}
+
+/// How `init` groups operations into flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FlowPer {
+    /// A flow per tag (an operation's first).
+    Tag,
+    /// A flow per path group (the first segment of the path).
+    Path,
+    /// One flow for every operation.
+    Single,
 }
 
 /// Arguments of `stampede merge`.
@@ -485,8 +531,9 @@ fn positive_duration(text: &str) -> Result<Duration, String> {
 /// Inserts `run` when the first argument is not a subcommand or a global flag, so that
 /// `stampede FILE` and `stampede --url URL` work as `stampede run ...`.
 pub fn with_default_subcommand(args: Vec<String>) -> Vec<String> {
-    const KNOWN: [&str; 14] = [
+    const KNOWN: [&str; 15] = [
         "run",
+        "init",
         "validate",
         "demo",
         "report",

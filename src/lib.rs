@@ -14,6 +14,7 @@
 //! them imports them. `main` alone ends the process.
 
 pub mod cli;
+pub mod convert;
 pub mod demo;
 pub mod engine;
 pub mod fdlimit;

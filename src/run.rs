@@ -7,6 +7,7 @@
 //! `demo`, `signals`, `redact`, `files` and `out`; nothing imports it but `main`. Every other
 //! module is testable alone; this one and `session` only wire them together.
 
+mod init;
 mod split;
 
 use std::io::IsTerminal;
@@ -32,6 +33,7 @@ pub fn execute(cli: Cli) -> ExitCode {
         Command::Report(args) => report(&args),
         Command::Compare(args) => compare(&args),
         Command::Merge(args) => split::merge(&args),
+        Command::Init(args) => init::init(&args),
         Command::Completions(args) => completions(args.shell),
         Command::Man => man(),
     };

@@ -41,6 +41,19 @@ fn scenario_seeds() -> Vec<String> {
     seeds
 }
 
+/// The OpenAPI documents of the fixtures, and the demo's own.
+fn openapi_seeds() -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    [
+        "tests/fixtures/openapi/fastapi.json",
+        "tests/fixtures/openapi/petstore.yaml",
+        "src/demo/openapi.json",
+    ]
+    .iter()
+    .map(|p| std::fs::read_to_string(root.join(p)).expect("an OpenAPI seed"))
+    .collect()
+}
+
 fn template_seeds() -> Vec<String> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_seeds/templates.txt");
     std::fs::read_to_string(path)
@@ -185,6 +198,20 @@ proptest! {
     ) {
         let text = apply(seed, &edits);
         let _ = scenario::parse(&text, "fuzz.yaml", "fuzz", &env, &Overrides::default());
+    }
+
+    /// A document, mangled: the converter never panics, and what it writes always loads.
+    #[test]
+    fn openapi_conversion_never_panics_and_its_scenarios_load(
+        seed in prop::sample::select(openapi_seeds()),
+        edits in prop::collection::vec(edit(), 0..6),
+    ) {
+        let text = apply(seed, &edits);
+        let opts = stampede::convert::openapi::Options::default();
+        if let Ok(yaml) = stampede::convert::openapi::convert(&text, "fuzz.json", None, &opts) {
+            let loaded = scenario::parse(&yaml, "made.yaml", "made", &env, &Overrides::default());
+            prop_assert!(loaded.is_ok(), "{:?}\n{yaml}", loaded.err());
+        }
     }
 
     #[test]

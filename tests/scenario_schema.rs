@@ -292,9 +292,10 @@ fn places() -> Vec<Place> {
     ]
 }
 
-/// Closed objects of the schema that are no object of the parser's: `{ regex: ... }` in
-/// `extract:` is one free-form value that validation reads as exactly one key.
-const NOT_PARSER_OBJECTS: &[&str] = &["/$defs/extraction/oneOf/1"];
+/// Closed objects of the schema that are no object of the parser's: `{ regex: ... }` and
+/// `{ header: ..., regex: ... }` in `extract:` are free-form values that validation reads
+/// as exactly those keys.
+const NOT_PARSER_OBJECTS: &[&str] = &["/$defs/extraction/oneOf/1", "/$defs/extraction/oneOf/2"];
 
 /// The keys the parser takes at `place`, from its message about an unknown key there.
 fn parser_keys(place: &Place) -> BTreeSet<String> {

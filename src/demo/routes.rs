@@ -15,7 +15,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::state::{AppState, Shared, Store};
-use super::users::{create_user, delete_user, get_user, list_users, login, me};
+use super::users::{create_user, delete_user, get_user, list_users, login, me, token};
 use super::{Counters, DemoConfig, MAX_BODY_BYTES, Route};
 
 /// Builds the demo's router and the counters it updates.
@@ -36,6 +36,8 @@ pub fn router(config: DemoConfig) -> (Router, Arc<Counters>) {
         .route("/flaky", get(flaky))
         .route("/stall", get(stall))
         .route("/login", axum::routing::post(login))
+        .route("/token", axum::routing::post(token))
+        .route("/openapi.json", get(openapi))
         .route("/me", get(me))
         .route("/redirect/{n}", get(redirect))
         .route("/_demo/stats", get(stats))
@@ -61,6 +63,19 @@ async fn process_time(req: Request, next: Next) -> Response {
 async fn fast(State(s): Shared) -> Response {
     s.reply(Route::Fast, StatusCode::OK, "ok")
 }
+
+/// The demo's own OpenAPI document, as FastAPI serves one (not counted: it is not load).
+async fn openapi() -> Response {
+    let mut response = OPENAPI.into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// The document: every route a client would call, with its schemas.
+const OPENAPI: &str = include_str!("openapi.json");
 
 async fn not_found(State(s): Shared) -> Response {
     s.reply(Route::Unknown, StatusCode::NOT_FOUND, "not found")

@@ -170,6 +170,38 @@ pub(super) async fn login(State(s): Shared, body: Result<Bytes, BytesRejection>)
     response
 }
 
+/// OAuth2's password flow, as FastAPI's `OAuth2PasswordRequestForm` takes it: `username`
+/// and `password` urlencoded; the answer's `access_token` is a bearer token for `/me`.
+/// Counted as a login. Any password is taken (the demo has no accounts).
+pub(super) async fn token(State(s): Shared, body: Result<Bytes, BytesRejection>) -> Response {
+    let fields: Vec<(String, String)> = match &body {
+        Ok(bytes) => form_urlencoded::parse(bytes).into_owned().collect(),
+        Err(_) => Vec::new(),
+    };
+    let username = fields
+        .iter()
+        .find(|(k, _)| k == "username")
+        .map(|(_, v)| v.clone());
+    let Some(username) = username.filter(|u| !u.is_empty() && fits(&[u])) else {
+        let detail = "send username and password, urlencoded (OAuth2's password flow)";
+        return s.reply(
+            Route::Login,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            detail_json(detail),
+        );
+    };
+    tokio::time::sleep(s.config.db_delay).await;
+    let token = {
+        let mut store = s.store();
+        store.next_session += 1;
+        let token = format!("t{:x}{:04x}", store.next_session, fastrand::u16(..));
+        store.insert_session(token.clone(), username, s.config.max_sessions);
+        token
+    };
+    let answer = serde_json::json!({ "access_token": token, "token_type": "bearer" });
+    s.reply(Route::Login, StatusCode::OK, Json(answer))
+}
+
 /// Who is logged in: needs the session cookie or a bearer token from `POST /login`.
 pub(super) async fn me(State(s): Shared, headers: axum::http::HeaderMap) -> Response {
     let text = |name| {

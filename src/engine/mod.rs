@@ -32,7 +32,7 @@ pub use ramp::Ramp;
 pub use threads::{Workers, default_threads};
 pub use transport::{
     Accepted, ClientOptions, Connections, Failure, FastTransport, H2Transport, Keep, Prepared,
-    Reply, ReqwestTransport, Transport, Wire, preflight, tls,
+    Reply, ReqwestTransport, Transport, Wire, fetch, preflight, tls,
 };
 pub use user::User;
 pub use workload::Workload;

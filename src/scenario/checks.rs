@@ -90,6 +90,9 @@ pub enum Source {
     Header(HeaderName),
     /// The first capture group (or the whole match) of a regex over the body.
     Regex(regex_lite::Regex),
+    /// The same over a response header (`{ header: location, regex: '([^/]+)$' }`: the id
+    /// at the end of a created item's `Location`).
+    HeaderRegex(HeaderName, regex_lite::Regex),
     /// The status code.
     Status,
 }
@@ -294,6 +297,12 @@ impl Source {
         match self {
             Source::Status => Some(r.status.to_string()),
             Source::Header(name) => r.header(name).map(str::to_string),
+            Source::HeaderRegex(name, re) => {
+                let caps = re.captures(r.header(name)?)?;
+                caps.get(1)
+                    .or_else(|| caps.get(0))
+                    .map(|m| m.as_str().to_string())
+            }
             Source::Regex(re) => {
                 let text = r.text();
                 let caps = re.captures(&text)?;
@@ -312,7 +321,7 @@ impl Source {
 
     /// Whether it reads the headers.
     pub fn needs_headers(&self) -> bool {
-        matches!(self, Source::Header(_))
+        matches!(self, Source::Header(_) | Source::HeaderRegex(..))
     }
 }
 
@@ -325,6 +334,19 @@ impl Extraction {
                 .header(name)
                 .map(str::to_string)
                 .ok_or_else(|| format!("{}: no header {name} in the response", self.var)),
+            Source::HeaderRegex(name, re) => {
+                let value = (r.header(name))
+                    .ok_or_else(|| format!("{}: no header {name} in the response", self.var))?;
+                let caps = re.captures(value).ok_or_else(|| {
+                    format!(
+                        "{}: /{}/ does not match header {name}",
+                        self.var,
+                        re.as_str()
+                    )
+                })?;
+                let m = caps.get(1).or_else(|| caps.get(0));
+                Ok(m.map_or(String::new(), |m| m.as_str().to_string()))
+            }
             Source::Regex(re) => {
                 let text = r.text();
                 let caps = re.captures(&text).ok_or_else(|| {
@@ -407,6 +429,7 @@ mod tests {
     fn extractions_take_the_right_value() {
         let mut headers = HeaderMap::new();
         headers.insert("x-token", "abc".parse().expect("value"));
+        headers.insert("location", "/v1/pets/7f3a".parse().expect("value"));
         let body = br#"{"id": 42, "name": "Ada", "tags": ["x"], "gone": null}"#;
         let mut r = Response::new(201, &headers, body, Duration::from_millis(5));
         let ex = |var: &str, source: Source| Extraction {
@@ -427,6 +450,21 @@ mod tests {
             Ok("abc".into())
         );
         assert_eq!(ex("n", Source::Regex(re)).apply(&mut r), Ok("Ada".into()));
+        // The id at the end of a Location header; a header that does not match says so.
+        let last = regex_lite::Regex::new("([^/]+)$").expect("regex");
+        let location = HeaderName::from_static("location");
+        let id = ex("p", Source::HeaderRegex(location, last.clone()));
+        assert_eq!(id.apply(&mut r), Ok("7f3a".into()));
+        let digits = regex_lite::Regex::new("^[0-9]+$").expect("regex");
+        let token = ex(
+            "d",
+            Source::HeaderRegex(HeaderName::from_static("x-token"), digits),
+        );
+        assert!(
+            token
+                .apply(&mut r)
+                .is_err_and(|e| e.contains("does not match header x-token"))
+        );
         assert_eq!(ex("s", Source::Status).apply(&mut r), Ok("201".into()));
         let missing = ex("m", Source::Body(path("body.missing"))).apply(&mut r);
         assert!(missing.is_err_and(|e| e.contains("body.missing is not in the body")));

@@ -255,7 +255,8 @@ pub(super) fn build_extract(
 
 fn extraction_source(v: &serde_json::Value) -> Result<Source, String> {
     const HOW: &str = "write body.PATH (e.g. body.id, body.items[0].name), header.NAME, \
-                       status, or { regex: 'id=(\\d+)' }";
+                       status, { regex: 'id=(\\d+)' } (over the body), or { header: NAME, \
+                       regex: '([^/]+)$' }";
     match v {
         serde_json::Value::String(s) => {
             let s = s.trim();
@@ -277,6 +278,18 @@ fn extraction_source(v: &serde_json::Value) -> Result<Source, String> {
                 .map_err(|e| format!("not a regex: {e}")),
             _ => Err(format!("not a source; {HOW}")),
         },
+        serde_json::Value::Object(map) if map.len() == 2 => {
+            match (map.get("header"), map.get("regex")) {
+                (Some(serde_json::Value::String(h)), Some(serde_json::Value::String(pattern))) => {
+                    let name = HeaderName::from_bytes(h.trim().as_bytes())
+                        .map_err(|_| format!("\"{h}\" is not a valid header name"))?;
+                    let re =
+                        regex_lite::Regex::new(pattern).map_err(|e| format!("not a regex: {e}"))?;
+                    Ok(Source::HeaderRegex(name, re))
+                }
+                _ => Err(format!("not a source; {HOW}")),
+            }
+        }
         _ => Err(format!("not a source; {HOW}")),
     }
 }

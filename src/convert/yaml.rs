@@ -1,0 +1,214 @@
+//! A scenario file as a person writes it, from what a converter found: the schema comment,
+//! the target, a short load, default headers, and flows of steps, each step under a comment
+//! naming where it came from. Strings are written in JSON's double-quoted form, which YAML
+//! reads the same; bodies and queries as JSON flow mappings. Depends on nothing in the
+//! crate.
+
+use std::fmt::Write as _;
+
+use serde_json::{Map, Value};
+
+/// One step of a flow.
+#[derive(Debug, Clone, Default)]
+pub struct Step {
+    /// The comment above it (the operation or recorded request it came from).
+    pub comment: String,
+    pub name: String,
+    /// Lowercase: `get`, `post`, …
+    pub method: String,
+    pub url: String,
+    pub query: Map<String, Value>,
+    pub headers: Vec<(String, String)>,
+    pub json: Option<Value>,
+    /// Fields sent urlencoded (`form:`).
+    pub form: Vec<(String, String)>,
+    /// A text body, when the request had one that is neither JSON nor a form.
+    pub body: Option<String>,
+    /// `expect.status`: a code or a class.
+    pub status: Option<String>,
+    /// (variable, its source as the scenario writes it), e.g. (`user_id`, `"body.id"`).
+    pub extract: Vec<(String, String)>,
+    /// `think:` after the step.
+    pub think: Option<String>,
+}
+
+impl Step {
+    pub fn new(name: String, method: &str, url: String) -> Self {
+        Step {
+            name,
+            method: method.to_ascii_lowercase(),
+            url,
+            ..Step::default()
+        }
+    }
+}
+
+/// One flow.
+#[derive(Debug, Clone, Default)]
+pub struct Flow {
+    pub name: String,
+    /// A comment above it.
+    pub comment: String,
+    /// Steps each user runs once (a login).
+    pub init: Vec<Step>,
+    pub steps: Vec<Step>,
+}
+
+/// A whole scenario.
+#[derive(Debug, Clone, Default)]
+pub struct Scenario {
+    /// Comment lines at the top, after the schema's (without `# `).
+    pub header: Vec<String>,
+    pub name: String,
+    pub target: String,
+    /// `defaults.headers`.
+    pub headers: Vec<(String, String)>,
+    /// `secrets:` names.
+    pub secrets: Vec<String>,
+    pub flows: Vec<Flow>,
+}
+
+/// A string as a YAML scalar: JSON's double-quoted form, with the characters YAML does not
+/// take as they are (DEL, C1 controls, U+FFFE, U+FFFF) escaped too.
+pub fn quoted(text: &str) -> String {
+    let json = Value::String(text.to_string()).to_string();
+    if json.chars().all(printable) {
+        return json;
+    }
+    json.chars()
+        .map(|c| match printable(c) {
+            true => c.to_string(),
+            false => format!("\\u{:04X}", u32::from(c)),
+        })
+        .collect()
+}
+
+/// Whether YAML reads `c` as it is (its printable set; JSON already escaped C0 controls).
+fn printable(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}')
+        || c >= '\u{10000}'
+}
+
+/// A comment's text: one line, only what YAML prints.
+fn comment(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if printable(c) && !matches!(c, '\n' | '\r' | '\u{85}') {
+                c
+            } else {
+                ' '
+            }
+        })
+        .collect()
+}
+
+/// A key as written: plain when it is a simple name, quoted otherwise.
+fn key(name: &str) -> String {
+    let plain = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && !name.starts_with('-');
+    if plain {
+        name.to_string()
+    } else {
+        quoted(name)
+    }
+}
+
+/// A JSON value in YAML flow form on one line (JSON is YAML).
+fn flow(value: &Value) -> String {
+    value.to_string()
+}
+
+impl Scenario {
+    /// The file's text.
+    pub fn to_yaml(&self) -> String {
+        let mut y = String::new();
+        y.push_str("# yaml-language-server: $schema=schema/scenario.schema.json\n");
+        y.push_str("# (point $schema at stampede's schema/scenario.schema.json for completion in your editor)\n");
+        for line in &self.header {
+            let _ = writeln!(y, "# {}", comment(line));
+        }
+        let _ = writeln!(y, "name: {}", quoted(&self.name));
+        let _ = writeln!(y, "target: {}", quoted(&self.target));
+        y.push_str("load:\n  vus: 5\n  duration: 30s\n");
+        if !self.secrets.is_empty() {
+            let names: Vec<String> = self.secrets.iter().map(|s| quoted(s)).collect();
+            let _ = writeln!(y, "secrets: [{}]", names.join(", "));
+        }
+        y.push_str("defaults:\n  timeout: 10s\n");
+        if !self.headers.is_empty() {
+            y.push_str("  headers:\n");
+            for (name, value) in &self.headers {
+                let _ = writeln!(y, "    {}: {}", key(name), quoted(value));
+            }
+        }
+        y.push_str("flows:\n");
+        for f in &self.flows {
+            if !f.comment.is_empty() {
+                let _ = writeln!(y, "  # {}", comment(&f.comment));
+            }
+            let _ = writeln!(y, "  - name: {}", quoted(&f.name));
+            if !f.init.is_empty() {
+                y.push_str("    init:\n");
+                for s in &f.init {
+                    step(&mut y, s);
+                }
+            }
+            y.push_str("    steps:\n");
+            for s in &f.steps {
+                step(&mut y, s);
+            }
+        }
+        y
+    }
+}
+
+/// One step, at a flow's indentation.
+fn step(y: &mut String, s: &Step) {
+    let pad = "        ";
+    if !s.comment.is_empty() {
+        let _ = writeln!(y, "      # {}", comment(&s.comment));
+    }
+    let _ = writeln!(y, "      - name: {}", quoted(&s.name));
+    let _ = writeln!(y, "{pad}{}: {}", s.method, quoted(&s.url));
+    if !s.query.is_empty() {
+        let _ = writeln!(y, "{pad}query: {}", flow(&Value::Object(s.query.clone())));
+    }
+    if !s.headers.is_empty() {
+        y.push_str(&format!("{pad}headers:\n"));
+        for (name, value) in &s.headers {
+            let _ = writeln!(y, "{pad}  {}: {}", key(name), quoted(value));
+        }
+    }
+    if let Some(json) = &s.json {
+        let _ = writeln!(y, "{pad}json: {}", flow(json));
+    }
+    if !s.form.is_empty() {
+        let fields: Map<String, Value> = (s.form.iter())
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        let _ = writeln!(y, "{pad}form: {}", flow(&Value::Object(fields)));
+    }
+    if let Some(body) = &s.body {
+        let _ = writeln!(y, "{pad}body: {}", quoted(body));
+    }
+    if let Some(status) = &s.status {
+        let shown = if status.bytes().all(|b| b.is_ascii_digit()) {
+            status.clone()
+        } else {
+            quoted(status)
+        };
+        let _ = writeln!(y, "{pad}expect: {{ status: {shown} }}");
+    }
+    if !s.extract.is_empty() {
+        let pairs: Vec<String> = (s.extract.iter())
+            .map(|(var, from)| format!("{}: {from}", key(var)))
+            .collect();
+        let _ = writeln!(y, "{pad}extract: {{ {} }}", pairs.join(", "));
+    }
+    if let Some(think) = &s.think {
+        let _ = writeln!(y, "{pad}think: {think}");
+    }
+}
