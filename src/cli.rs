@@ -84,11 +84,30 @@ pub struct CompareArgs {
 
 /// Arguments of `stampede init`.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("from").required(true).args(["from_openapi", "from_har"])))]
 pub struct InitArgs {
     /// An OpenAPI 3.0 or 3.1 document (JSON or YAML): a file, or a URL such as
     /// http://127.0.0.1:8000/openapi.json.
     #[arg(long, value_name = "FILE|URL")]
-    pub from_openapi: String,
+    pub from_openapi: Option<String>,
+
+    /// A browser's recording of a session (HAR 1.2: Chromium's or Firefox's "Save all as
+    /// HAR"), as one flow in the recorded order.
+    #[arg(long, value_name = "FILE")]
+    pub from_har: Option<std::path::PathBuf>,
+
+    /// HAR: the pause after each step: `recorded` (the gap before the next request),
+    /// `none`, or a duration or range such as 500ms or 1s..3s.
+    #[arg(long, value_name = "HOW", default_value = "recorded")]
+    pub think: String,
+
+    /// HAR: keep scripts, styles, images and fonts.
+    #[arg(long)]
+    pub keep_static: bool,
+
+    /// HAR: keep the requests to this origin (default: the first page's).
+    #[arg(long, value_name = "URL")]
+    pub origin: Option<String>,
 
     /// Write the scenario to this file (default: stdout).
     #[arg(long, short = 'o', value_name = "FILE")]

@@ -214,6 +214,21 @@ proptest! {
         }
     }
 
+    /// A recording, mangled: the HAR converter never panics, and what it writes loads.
+    #[test]
+    fn har_conversion_never_panics_and_its_scenarios_load(
+        edits in prop::collection::vec(edit(), 0..6),
+    ) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let seed = std::fs::read_to_string(root.join("tests/fixtures/har/session.har")).expect("seed");
+        let text = apply(seed, &edits);
+        let opts = stampede::convert::har::Options::default();
+        if let Ok(made) = stampede::convert::har::convert(&text, "fuzz.har", &opts) {
+            let loaded = scenario::parse(&made.yaml, "made.yaml", "made", &env, &Overrides::default());
+            prop_assert!(loaded.is_ok(), "{:?}\n{}", loaded.err(), made.yaml);
+        }
+    }
+
     #[test]
     fn arbitrary_text_as_a_scenario_never_panics(text in "\\PC{0,400}") {
         let _ = scenario::parse(&text, "fuzz.yaml", "fuzz", &env, &Overrides::default());

@@ -65,6 +65,8 @@ pub struct Scenario {
     pub headers: Vec<(String, String)>,
     /// `secrets:` names.
     pub secrets: Vec<String>,
+    /// A cookie jar per user (`cookies: true`).
+    pub cookies: bool,
     pub flows: Vec<Flow>,
 }
 
@@ -85,8 +87,12 @@ pub fn quoted(text: &str) -> String {
 
 /// Whether YAML reads `c` as it is (its printable set; JSON already escaped C0 controls).
 fn printable(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}')
-        || c >= '\u{10000}'
+    // NEL and the Unicode line and paragraph separators are line breaks to some YAML
+    // readers: escaped, never written as they are.
+    let breaks = matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}');
+    !breaks
+        && (matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}')
+            || c >= '\u{10000}')
 }
 
 /// A comment's text: one line, only what YAML prints.
@@ -116,9 +122,19 @@ fn key(name: &str) -> String {
     }
 }
 
-/// A JSON value in YAML flow form on one line (JSON is YAML).
+/// A JSON value in YAML flow form on one line (JSON is YAML), with the characters YAML does
+/// not print escaped (they can only be inside its strings).
 fn flow(value: &Value) -> String {
-    value.to_string()
+    let json = value.to_string();
+    if json.chars().all(printable) {
+        return json;
+    }
+    json.chars()
+        .map(|c| match printable(c) {
+            true => c.to_string(),
+            false => format!("\\u{:04X}", u32::from(c)),
+        })
+        .collect()
 }
 
 impl Scenario {
@@ -133,6 +149,9 @@ impl Scenario {
         let _ = writeln!(y, "name: {}", quoted(&self.name));
         let _ = writeln!(y, "target: {}", quoted(&self.target));
         y.push_str("load:\n  vus: 5\n  duration: 30s\n");
+        if self.cookies {
+            y.push_str("cookies: true\n");
+        }
         if !self.secrets.is_empty() {
             let names: Vec<String> = self.secrets.iter().map(|s| quoted(s)).collect();
             let _ = writeln!(y, "secrets: [{}]", names.join(", "));
@@ -172,7 +191,13 @@ fn step(y: &mut String, s: &Step) {
         let _ = writeln!(y, "      # {}", comment(&s.comment));
     }
     let _ = writeln!(y, "      - name: {}", quoted(&s.name));
-    let _ = writeln!(y, "{pad}{}: {}", s.method, quoted(&s.url));
+    const SHORT: [&str; 7] = ["get", "post", "put", "patch", "delete", "head", "options"];
+    if SHORT.contains(&s.method.as_str()) {
+        let _ = writeln!(y, "{pad}{}: {}", s.method, quoted(&s.url));
+    } else {
+        let _ = writeln!(y, "{pad}method: {}", quoted(&s.method.to_ascii_uppercase()));
+        let _ = writeln!(y, "{pad}url: {}", quoted(&s.url));
+    }
     if !s.query.is_empty() {
         let _ = writeln!(y, "{pad}query: {}", flow(&Value::Object(s.query.clone())));
     }

@@ -1,10 +1,11 @@
-//! `stampede init --from-openapi FILE|URL`: reads the document (a URL through the engine's
-//! `fetch`), has `convert` write the scenario, checks that the scenario loads as `run` would
+//! `stampede init --from-openapi FILE|URL` or `--from-har FILE`: reads the document (a URL
+//! through the engine's `fetch`), has `convert` write the scenario, checks that the scenario loads as `run` would
 //! load it, and writes it (a file, or stdout).
 
 use std::time::Duration;
 
 use crate::cli::{FlowPer, InitArgs};
+use crate::convert::har;
 use crate::convert::openapi::{self, Options};
 use crate::report::exit;
 
@@ -24,7 +25,59 @@ pub fn init(args: &InitArgs) -> u8 {
 }
 
 fn made(args: &InitArgs) -> Result<(), String> {
-    let source = args.from_openapi.as_str();
+    let yaml = match (&args.from_openapi, &args.from_har) {
+        (Some(source), _) => from_openapi(args, source)?,
+        (None, Some(path)) => from_har(args, path)?,
+        (None, None) => return Err("give --from-openapi FILE|URL or --from-har FILE".into()),
+    };
+    check(&yaml)?;
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, &yaml)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            let p = path.display();
+            crate::note!("wrote {p}: `stampede validate {p}` checks it, `stampede {p}` runs it");
+            Ok(())
+        }
+        None => crate::out::text(&yaml).map_err(|e| format!("cannot write to stdout: {e}")),
+    }
+}
+
+/// A HAR recording's scenario; what could not be correlated is said on stderr.
+fn from_har(args: &InitArgs, path: &std::path::Path) -> Result<String, String> {
+    let limit = crate::files::Limit {
+        bytes: MAX_DOCUMENT * 4,
+        what: "a HAR file",
+        fix: "record a shorter session",
+    };
+    let text = crate::files::read_text(path, limit).map_err(|e| e.to_string())?;
+    let think = match args.think.trim() {
+        "recorded" => har::Think::Recorded,
+        "none" => har::Think::None,
+        fixed => {
+            for part in fixed.split("..") {
+                crate::scenario::parse_duration(part.trim()).map_err(|e| {
+                    format!("--think \"{fixed}\": {e}; write recorded, none, 500ms or 1s..3s")
+                })?;
+            }
+            har::Think::Fixed(fixed.to_string())
+        }
+    };
+    let opts = har::Options {
+        think,
+        keep_static: args.keep_static,
+        origin: args.origin.clone(),
+        target: args.target.clone(),
+    };
+    let made = har::convert(&text, &path.display().to_string(), &opts)?;
+    for warning in &made.warnings {
+        crate::note!("warning: {warning}");
+    }
+    Ok(made.yaml)
+}
+
+/// An OpenAPI document's scenario.
+fn from_openapi(args: &InitArgs, source: &str) -> Result<String, String> {
     let (text, origin) = read(source)?;
     let opts = Options {
         include: args.include.clone(),
@@ -36,22 +89,7 @@ fn made(args: &InitArgs) -> Result<(), String> {
         },
         target: args.target.clone(),
     };
-    let yaml = openapi::convert(&text, source, origin.as_deref(), &opts)?;
-    check(&yaml)?;
-    match &args.out {
-        Some(path) => {
-            std::fs::write(path, &yaml)
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            crate::note!(
-                "wrote {}: `stampede validate {}` checks it, `stampede {}` runs it",
-                path.display(),
-                path.display(),
-                path.display()
-            );
-            Ok(())
-        }
-        None => crate::out::text(&yaml).map_err(|e| format!("cannot write to stdout: {e}")),
-    }
+    openapi::convert(&text, source, origin.as_deref(), &opts)
 }
 
 /// The document's text, and the origin (scheme and host) of a URL it came from.

@@ -7,7 +7,7 @@
 //! Depends on `schema` (values from schemas), `ops` (an operation as a step) and the
 //! converters' `yaml`. Errors name the document and what is wrong with it.
 
-mod clean;
+pub mod clean;
 mod ops;
 pub mod schema;
 
