@@ -73,16 +73,7 @@ pub struct Scenario {
 /// A string as a YAML scalar: JSON's double-quoted form, with the characters YAML does not
 /// take as they are (DEL, C1 controls, U+FFFE, U+FFFF) escaped too.
 pub fn quoted(text: &str) -> String {
-    let json = Value::String(text.to_string()).to_string();
-    if json.chars().all(printable) {
-        return json;
-    }
-    json.chars()
-        .map(|c| match printable(c) {
-            true => c.to_string(),
-            false => format!("\\u{:04X}", u32::from(c)),
-        })
-        .collect()
+    escaped(Value::String(text.to_string()).to_string())
 }
 
 /// Whether YAML reads `c` as it is (its printable set; JSON already escaped C0 controls).
@@ -125,7 +116,12 @@ fn key(name: &str) -> String {
 /// A JSON value in YAML flow form on one line (JSON is YAML), with the characters YAML does
 /// not print escaped (they can only be inside its strings).
 fn flow(value: &Value) -> String {
-    let json = value.to_string();
+    escaped(value.to_string())
+}
+
+/// JSON text with the characters YAML does not print as they are written as `\uXXXX`
+/// (valid in both: they can only stand inside JSON's strings).
+fn escaped(json: String) -> String {
     if json.chars().all(printable) {
         return json;
     }
