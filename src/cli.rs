@@ -327,7 +327,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", value_parser = positive_duration)]
     pub timeout: Option<Duration>,
 
-    /// URL run: print the run as a scenario file (YAML) instead of running it.
+    /// Print the run as a scenario file (YAML) instead of running it: a URL run's request,
+    /// or a scenario file with the command line's changes (--rate, --duration, --set, ...)
+    /// written in.
     #[arg(long)]
     pub print_scenario: bool,
 

@@ -31,3 +31,4 @@ pub mod scenario;
 pub mod session;
 pub mod signals;
 pub mod tui;
+pub mod yaml_text;

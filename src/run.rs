@@ -334,7 +334,6 @@ fn ad_hoc_request(args: &RunArgs, url: Option<String>) -> Result<Option<scenario
         ("--json-body", args.json_body),
         ("--basic-auth", args.basic_auth.is_some()),
         ("--timeout", args.timeout.is_some()),
-        ("--print-scenario", args.print_scenario),
     ];
     let Some(url) = url else {
         if let Some((flag, _)) = given.iter().find(|(_, set)| *set) {
@@ -418,6 +417,10 @@ fn plan_of(args: &RunArgs) -> Result<Asked, String> {
     };
     let plan = plan.map_err(|e| e.to_string())?;
     let plan = with_thresholds(plan, &args.plan.threshold)?;
+    if let (true, Some(file)) = (args.print_scenario, &args.file) {
+        let texts = &args.plan.threshold;
+        return scenario::file_yaml(file, &plan, texts, &env_var, &ov).map(Asked::Print);
+    }
     Ok(Asked::Run(Box::new(split::sharded(plan, args, &env_var)?)))
 }
 

@@ -217,10 +217,11 @@ proptest! {
     /// A recording, mangled: the HAR converter never panics, and what it writes loads.
     #[test]
     fn har_conversion_never_panics_and_its_scenarios_load(
+        seed in prop::sample::select(vec!["session.har", "firefox.har"]),
         edits in prop::collection::vec(edit(), 0..6),
     ) {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let seed = std::fs::read_to_string(root.join("tests/fixtures/har/session.har")).expect("seed");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/har");
+        let seed = std::fs::read_to_string(root.join(seed)).expect("seed");
         let text = apply(seed, &edits);
         let opts = stampede::convert::har::Options::default();
         if let Ok(made) = stampede::convert::har::convert(&text, "fuzz.har", &opts) {

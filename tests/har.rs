@@ -1,19 +1,49 @@
 //! `stampede init --from-har`: a recorded create → read → delete session becomes one flow
 //! that runs against the demo service with no 404 (the created id extracted and used), the
 //! login's token correlated, static assets and other origins dropped, a recorded bearer
-//! token and password turned into environment references; bad input is exit 2. Every
+//! token and password turned into environment references; a Firefox recording of a session
+//! logged in before it began (no resource types, time zone offsets, the session's cookie in
+//! every request) reads that cookie from the environment; bad input is exit 2. Every
 //! server is the test's own, on 127.0.0.1.
 
 mod common;
 
+use std::io::{Read as _, Write as _};
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Demo, read_json, stampede};
+use common::{Demo, binary, read_json, stampede, wait_with_limit};
+
+fn fixture(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/har")
+        .join(name);
+    path.to_str().expect("utf-8").to_string()
+}
 
 fn session() -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/har/session.har");
-    path.to_str().expect("utf-8").to_string()
+    fixture("session.har")
+}
+
+/// Logs in at the demo (`POST /login`) and returns its session cookie's value.
+fn demo_session(addr: &str) -> String {
+    let body = r#"{"email":"ann@example.com"}"#;
+    let mut conn = std::net::TcpStream::connect(addr).expect("connect to the demo");
+    let request = format!(
+        "POST /login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    conn.write_all(request.as_bytes()).expect("send");
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).expect("read");
+    let at = answer.find("session=").expect("a session cookie") + "session=".len();
+    answer[at..]
+        .split(';')
+        .next()
+        .expect("its value")
+        .to_string()
 }
 
 fn text(out: &std::process::Output) -> String {
@@ -167,4 +197,86 @@ fn think_and_static_options_and_bad_recordings() {
         assert_eq!(out.status.code(), Some(2), "{path}: {err}");
         assert!(err.contains(&path) && err.contains(says), "{path}: {err}");
     }
+}
+
+#[test]
+fn a_firefox_recording_of_a_logged_in_session_reads_its_cookie_from_the_environment() {
+    let demo = Demo::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("firefox.yaml");
+    let out = stampede(
+        &[
+            "init",
+            "--from-har",
+            &fixture("firefox.har"),
+            "--target",
+            &demo.url,
+            "-o",
+            file.to_str().expect("utf-8"),
+        ],
+        Duration::from_secs(20),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let yaml = std::fs::read_to_string(&file).expect("scenario");
+    // No resource types in Firefox's file: the stylesheet and the icon go by MIME type.
+    assert_eq!(yaml.matches("      - name: ").count(), 5, "{yaml}");
+    assert!(
+        !yaml.contains("site.css") && !yaml.contains("favicon") && !yaml.contains("mozilla"),
+        "{yaml}"
+    );
+    // The session the recording began in: its cookies come from the environment, once.
+    assert!(
+        yaml.contains(
+            "    cookie: \"session={{ env.HAR_COOKIE_SESSION | default('') }}; \
+             theme={{ env.HAR_COOKIE_THEME | default('') }}\""
+        ),
+        "{yaml}"
+    );
+    assert!(
+        !yaml.contains("t9f3a1c2"),
+        "the recorded cookie is not written: {yaml}"
+    );
+    assert!(yaml.contains("HAR_COOKIE_SESSION (environment)"), "{yaml}");
+    // Think times from startedDateTime with a time zone offset (+01:00).
+    assert!(yaml.contains("think: 488ms"), "{yaml}");
+    assert!(yaml.contains("get: \"/users/{{ id }}\""), "{yaml}");
+
+    let json = dir.path().join("r.json");
+    let run = |session: Option<&str>| {
+        let mut cmd = Command::new(binary());
+        cmd.args([
+            "run",
+            file.to_str().expect("utf-8"),
+            "--headless",
+            "-c",
+            "1",
+        ])
+        .args(["-n", "2", "--json", json.to_str().expect("utf-8")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env_remove("HAR_COOKIE_SESSION");
+        if let Some(value) = session {
+            cmd.env("HAR_COOKIE_SESSION", value);
+        }
+        let out = wait_with_limit(cmd.spawn().expect("spawn"), Duration::from_secs(30));
+        (out, read_json(&json))
+    };
+    let me = |doc: &serde_json::Value, status: &str| {
+        let step = common::step(doc, "GET /me");
+        step["status_codes"][status].as_u64().unwrap_or(0)
+    };
+    // With a session of the demo's own in the environment, /me knows the user...
+    let addr = demo.url.trim_start_matches("http://").to_string();
+    let session = demo_session(&addr);
+    let (out, doc) = run(Some(&session));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(me(&doc, "200"), 2, "{doc:#}");
+    for step in doc["steps"].as_array().expect("steps") {
+        assert_eq!(step["errors"].as_u64(), Some(0), "{step:#}");
+    }
+    // ...and without it, the recorded session is not replayed: /me is refused.
+    let (out, doc) = run(None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(me(&doc, "401"), 2, "{doc:#}");
 }

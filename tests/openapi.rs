@@ -92,16 +92,29 @@ fn the_demos_own_document_makes_a_scenario_that_exercises_every_operation_cleanl
         "{yaml}"
     );
 
+    // The round trip: the load flags written into the file (--print-scenario), then run.
+    let printed = stampede(
+        &[
+            file.to_str().expect("utf-8"),
+            "-c",
+            "3",
+            "-z",
+            "2s",
+            "--print-scenario",
+        ],
+        Duration::from_secs(20),
+    );
+    assert_eq!(printed.status.code(), Some(0), "{}", text(&printed));
+    let tuned = String::from_utf8_lossy(&printed.stdout).to_string();
+    assert!(tuned.contains("  vus: 3\n  duration: \"2s\"\n"), "{tuned}");
+    let file = dir.path().join("tuned.yaml");
+    std::fs::write(&file, tuned).expect("write");
     let json = dir.path().join("r.json");
     let run = stampede(
         &[
             "run",
             file.to_str().expect("utf-8"),
             "--headless",
-            "-c",
-            "3",
-            "-z",
-            "2s",
             "--json",
             json.to_str().expect("utf-8"),
         ],

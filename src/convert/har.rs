@@ -161,6 +161,7 @@ pub fn convert(text: &str, source: &str, opts: &Options) -> Result<Converted, St
         scenario.header.push(note.clone());
     }
     scenario.cookies = true;
+    shared_headers(&mut scenario, &mut steps);
     scenario.flows.push(Flow {
         name: "recorded".into(),
         comment: format!("recorded at {origin}"),
@@ -171,6 +172,24 @@ pub fn convert(text: &str, source: &str, opts: &Options) -> Result<Converted, St
         yaml: scenario.to_yaml(),
         warnings: c.warnings,
     })
+}
+
+/// A header every step sends with the same value (the recorded session's cookies, an API
+/// key) is written once, in `defaults.headers`; not one that reads a response's value (a
+/// default header may read only setup's and init's).
+fn shared_headers(scenario: &mut Scenario, steps: &mut [Step]) {
+    let Some((first, rest)) = steps.split_first().filter(|(_, rest)| !rest.is_empty()) else {
+        return;
+    };
+    let fixed = |v: &str| v.matches("{{").count() == v.matches("{{ env.").count();
+    let shared: Vec<(String, String)> = (first.headers.iter())
+        .filter(|h| fixed(&h.1) && rest.iter().all(|s| s.headers.contains(h)))
+        .cloned()
+        .collect();
+    for step in steps.iter_mut() {
+        step.headers.retain(|h| !shared.contains(h));
+    }
+    scenario.headers.extend(shared);
 }
 
 /// An entry of the HAR, or `None` for one without a usable request.

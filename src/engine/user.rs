@@ -184,9 +184,24 @@ impl User {
         }
     }
 
-    /// The `Cookie` header to send to the target, if the user has cookies.
-    pub(super) fn cookie_header(&self) -> Option<HeaderValue> {
-        self.jar.as_ref().and_then(Jar::header)
+    /// The `Cookie` header to send to the target, if the user has cookies: the jar's, after
+    /// those of the step's own header (`own`) whose names the jar does not have (a recorded
+    /// session's cookie written in the step stays sent until the service sets its own).
+    pub(super) fn cookie_header(&self, own: Option<&HeaderValue>) -> Option<HeaderValue> {
+        let jar = self.jar.as_ref()?;
+        let own = own.and_then(|v| v.to_str().ok()).unwrap_or("");
+        let kept: Vec<&str> = (own.split(';').map(str::trim))
+            .filter(|pair| {
+                let name = pair.split_once('=').map_or(*pair, |(n, _)| n).trim();
+                !pair.is_empty() && !jar.cookies.iter().any(|(n, _)| n == name)
+            })
+            .collect();
+        let text: Vec<String> = (kept.into_iter().map(str::to_string))
+            .chain(jar.cookies.iter().map(|(n, v)| format!("{n}={v}")))
+            .collect();
+        (!text.is_empty())
+            .then(|| HeaderValue::from_str(&text.join("; ")).ok())
+            .flatten()
     }
 
     /// The user as templates see it, with the run's `globals` behind its own variables.
@@ -269,18 +284,6 @@ impl Jar {
             }
         }
     }
-
-    fn header(&self) -> Option<HeaderValue> {
-        if self.cookies.is_empty() {
-            return None;
-        }
-        let text: Vec<String> = self
-            .cookies
-            .iter()
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect();
-        HeaderValue::from_str(&text.join("; ")).ok()
-    }
 }
 
 #[cfg(test)]
@@ -289,22 +292,34 @@ mod tests {
 
     #[test]
     fn the_jar_keeps_replaces_and_deletes_cookies() {
-        let mut jar = Jar::default();
+        let mut user = User::new(0, 1, true);
         let mut h = HeaderMap::new();
         h.append(
             SET_COOKIE,
             HeaderValue::from_static("session=abc; Path=/; HttpOnly"),
         );
         h.append(SET_COOKIE, HeaderValue::from_static("theme=dark"));
-        jar.take(&h);
+        user.take_cookies(&h);
+        let sent = |own: Option<&'static str>| {
+            let own = own.map(HeaderValue::from_static);
+            user.cookie_header(own.as_ref())
+        };
         assert_eq!(
-            jar.header(),
+            sent(None),
             Some(HeaderValue::from_static("session=abc; theme=dark"))
+        );
+        // A step's own cookies go first, except those the jar has (the service's win).
+        assert_eq!(
+            sent(Some("sid=rec; session=old")),
+            Some(HeaderValue::from_static("sid=rec; session=abc; theme=dark"))
         );
         let mut h = HeaderMap::new();
         h.append(SET_COOKIE, HeaderValue::from_static("session=def"));
         h.append(SET_COOKIE, HeaderValue::from_static("theme=; Max-Age=0"));
-        jar.take(&h);
-        assert_eq!(jar.header(), Some(HeaderValue::from_static("session=def")));
+        user.take_cookies(&h);
+        let sent = user.cookie_header(None);
+        assert_eq!(sent, Some(HeaderValue::from_static("session=def")));
+        let no_jar = User::new(0, 1, false);
+        assert_eq!(no_jar.cookie_header(None), None);
     }
 }

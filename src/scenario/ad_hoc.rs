@@ -69,7 +69,7 @@ fn quoted(text: &str) -> String {
 }
 
 /// A duration the scenario language reads back exactly: `10s`, or `1500ms`.
-fn duration(d: Duration) -> String {
+pub(super) fn duration(d: Duration) -> String {
     if d.subsec_nanos() == 0 {
         format!("{}s", d.as_secs())
     } else if d.subsec_nanos().is_multiple_of(1_000_000) {

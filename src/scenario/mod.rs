@@ -22,6 +22,7 @@ mod insight;
 mod layout;
 mod parse_error;
 mod plan;
+mod print;
 mod raw;
 mod reader;
 mod retry;
@@ -54,6 +55,7 @@ pub use units::{StatusSet, parse_duration, parse_rate, parse_size};
 pub use validate::{MAX_USERS, Overrides, parse_target};
 
 pub use ad_hoc::{AD_HOC_DURATION, AD_HOC_VUS, AdHoc, AdHocBody, split_url};
+pub use print::file_yaml;
 
 /// Reads and validates a scenario file.
 pub fn load(path: &Path, env: EnvLookup<'_>, overrides: &Overrides) -> Result<Plan, ScenarioError> {

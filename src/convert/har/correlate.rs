@@ -6,7 +6,8 @@ use serde_json::{Map, Value};
 
 use super::{DROPPED, Entry};
 use crate::convert::openapi::clean;
-use crate::convert::yaml::{Step, quoted};
+use crate::convert::yaml::Step;
+use crate::yaml_text::quoted;
 
 /// What earlier responses produced, and what became of the requests' values.
 #[derive(Default)]
@@ -19,6 +20,8 @@ pub(super) struct Correlator {
     pub(super) extractions: Vec<(usize, String, String)>,
     pub(super) notes: Vec<String>,
     pub(super) warnings: Vec<String>,
+    /// The names of the cookies earlier responses set (the cookie jar sends those).
+    set_cookies: Vec<String>,
 }
 
 impl Correlator {
@@ -39,7 +42,11 @@ impl Correlator {
         }
         for (name, value) in &e.response_headers {
             let lower = name.to_ascii_lowercase();
-            if lower == "location" {
+            if lower == "set-cookie" {
+                if let Some((cookie, _)) = value.split_once('=') {
+                    self.set_cookies.push(cookie.trim().to_string());
+                }
+            } else if lower == "location" {
                 if let Some(last) = value.trim_end_matches('/').rsplit('/').next() {
                     let from = format!(
                         "{{ header: \"location\", regex: {} }}",
@@ -157,6 +164,9 @@ impl Correlator {
                 step.query.insert(k.to_string(), Value::String(value));
             }
         }
+        if let Some(cookies) = self.recorded_cookies(e) {
+            step.headers.push(("cookie".into(), cookies));
+        }
         for (name, value) in &e.headers {
             let lower = name.to_ascii_lowercase();
             if lower.starts_with(':')
@@ -210,6 +220,42 @@ impl Correlator {
             ));
         }
         literal_text(value)
+    }
+
+    /// The cookies a request sent that no earlier response set (the session was logged in
+    /// before the recording began), each read from `HAR_COOKIE_NAME`: the jar cannot have
+    /// them, and their values are credentials, never written. `None` when there are none.
+    fn recorded_cookies(&mut self, e: &Entry) -> Option<String> {
+        let sent = (e.headers.iter())
+            .filter(|(name, _)| name.eq_ignore_ascii_case("cookie"))
+            .flat_map(|(_, value)| value.split(';'));
+        let mut pairs: Vec<String> = Vec::new();
+        for pair in sent {
+            let Some((name, _)) = pair.split_once('=') else {
+                continue;
+            };
+            let name = name.trim();
+            let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+            if name.is_empty()
+                || !name.chars().all(token)
+                || self.set_cookies.iter().any(|n| n == name)
+            {
+                continue;
+            }
+            let var: String = (name.chars())
+                .map(|c| match c.is_ascii_alphanumeric() {
+                    true => c.to_ascii_uppercase(),
+                    false => '_',
+                })
+                .collect();
+            let var = format!("HAR_COOKIE_{var}");
+            self.note_env(&var, &format!("the recorded session's cookie {name}"));
+            let pair = format!("{name}={{{{ env.{var} | default('') }}}}");
+            if !pairs.contains(&pair) {
+                pairs.push(pair);
+            }
+        }
+        (!pairs.is_empty()).then(|| pairs.join("; "))
     }
 
     fn note_env(&mut self, var: &str, what: &str) {

@@ -14,7 +14,8 @@ pub mod schema;
 use serde_json::Value;
 
 use self::ops::{Created, METHODS, Operation};
-use super::yaml::{Flow, Scenario, Step, quoted};
+use super::yaml::{Flow, Scenario, Step};
+use crate::yaml_text::quoted;
 
 /// How operations are grouped into flows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -214,7 +214,7 @@ impl Created {
     /// The extraction that reads it, as the scenario writes it.
     pub fn source(&self) -> String {
         match self {
-            Created::Field(field) => crate::convert::yaml::quoted(&format!("body.{field}")),
+            Created::Field(field) => crate::yaml_text::quoted(&format!("body.{field}")),
             Created::Location => "{ header: \"location\", regex: \"([^/?#]+)/?$\" }".to_string(),
         }
     }

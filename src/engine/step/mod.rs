@@ -167,7 +167,7 @@ impl ReadyStep {
             Some(fixed) => fixed.clone(),
             None => self.render(user, globals)?,
         };
-        if let Some(cookie) = user.cookie_header() {
+        if let Some(cookie) = user.cookie_header(req.headers.get(COOKIE)) {
             req.headers.insert(COOKIE, cookie);
         }
         Ok(Cow::Owned(req))

@@ -55,7 +55,7 @@ impl ReadyStep {
             }
         }
         if at_target(&url)
-            && let Some(cookie) = user.cookie_header()
+            && let Some(cookie) = user.cookie_header(headers.get(COOKIE))
         {
             headers.insert(COOKIE, cookie);
         }
