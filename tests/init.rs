@@ -32,6 +32,7 @@ struct Seen {
 /// A server on 127.0.0.1 port 0:
 /// - `POST /login` (header `x-vu`): a new token for that user, `{"token": "tN"}`;
 /// - `POST /login-down`: always 503;
+/// - `POST /login-flaky`: 503 for the server's first two logins, then as `/login`;
 /// - `GET /work`: 200 when `authorization: Bearer T` holds a token issued to the sender's
 ///   `x-vu`, else 401.
 struct Tokens {
@@ -79,8 +80,13 @@ fn answer<B>(req: &hyper::Request<B>, seen: &Seen) -> hyper::Response<Full<Bytes
             .unwrap_or_default()
             .to_string()
     };
-    let (status, body) = match req.uri().path() {
-        "/login" => {
+    let path = req.uri().path();
+    let (status, body) = match path {
+        "/login-flaky" if seen.logins.load(Ordering::Relaxed) < 2 => {
+            seen.logins.fetch_add(1, Ordering::Relaxed);
+            (503, String::new())
+        }
+        "/login" | "/login-flaky" => {
             let n = seen.logins.fetch_add(1, Ordering::Relaxed);
             let token = format!("t{n}");
             let body = format!("{{\"token\": \"{token}\"}}");
@@ -191,4 +197,22 @@ fn a_failing_login_backs_off_and_is_never_an_iteration() {
     assert_eq!(server.seen.bad.load(Ordering::Relaxed), 0);
     assert_eq!(step(&doc, "work")["requests"], 0);
     assert_eq!(doc["iterations"][0]["count"], 0, "{:#}", doc["iterations"]);
+}
+
+/// A failed init takes nothing from `iterations:`: the budget is spent on iterations that
+/// ran, however many logins it took to get there.
+#[test]
+fn failed_logins_take_nothing_from_the_iteration_budget() {
+    let server = Tokens::start();
+    let text = shop(&server.url, "{ vus: 1, iterations: 3 }", "/login-flaky");
+    let (_dir, path) = scenario(&text);
+    let (_, doc, _, stderr) = run_json(&path, &[], Duration::from_secs(60));
+    assert_eq!(
+        server.logins(),
+        3,
+        "two refused, then one that held\n{stderr}"
+    );
+    assert_eq!(server.seen.good.load(Ordering::Relaxed), 3, "{stderr}");
+    assert_eq!(step(&doc, "work")["requests"], 3);
+    assert_eq!(doc["iterations"][0]["count"], 3, "{:#}", doc["iterations"]);
 }

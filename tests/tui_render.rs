@@ -942,9 +942,31 @@ fn retried_steps_show_their_retries() {
 fn the_header_shows_a_capacity_searchs_stage() {
     let mut app = busy_app();
     let mut snap = busy_snapshot(81, Duration::from_millis(250 * 81));
+    let hold = |at: u64, rate: f64, verdict| stampede::metrics::CapacityHold {
+        stage: "raising",
+        rate,
+        achieved_rate: rate,
+        requests: 0,
+        p50_us: 0,
+        p99_us: 0,
+        error_rate: 0.0,
+        verdict,
+        why: None,
+        at: Duration::from_secs(at),
+        length: Duration::from_secs(4),
+    };
+    use stampede::metrics::HoldVerdict::{Broke, Held};
+    // The chart marks each hold where it began (4, 8, 12 s and the running one at 16 s),
+    // not the search's level changes.
     snap.live.capacity = Some(stampede::metrics::CapacityReport {
         stage: "bisecting",
         rate: 1_200.0,
+        began: Duration::from_secs(16),
+        holds: vec![
+            hold(4, 400.0, Held),
+            hold(8, 800.0, Held),
+            hold(12, 1_600.0, Broke),
+        ],
         max_held_rate: Some(800.0),
         broke_at_rate: Some(1_600.0),
         ..Default::default()

@@ -97,7 +97,11 @@ async fn virtual_user<T: Transport>(shared: Arc<Shared<T>>, vu: u64, retire: Arc
             user.note_iteration(began.saturating_duration_since(last));
         }
         let end = run_iteration(&shared, flow, began, &mut user, &mut session).await;
-        user.iteration += 1;
+        if end == IterationEnd::InitFailed {
+            shared.unclaim();
+        } else {
+            user.iteration += 1;
+        }
         // A paced user starts its iterations at most once per `pace`.
         let paced = flow.pace.map(|pace| began + pace);
         let backed_off = backoff.after(end).map(|pause| now() + pause);

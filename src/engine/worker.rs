@@ -125,6 +125,14 @@ impl<T: Transport> Shared<T> {
         }
         claimed
     }
+
+    /// Gives back an iteration claimed for one that did not run (its user's init failed):
+    /// init is never an iteration, so it spends none of the budget.
+    pub(super) fn unclaim(&self) {
+        if let Some(left) = &self.budget {
+            left.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// The tasks a hard stop must interrupt. Finished ones are pruned as the list grows, so a

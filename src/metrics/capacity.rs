@@ -61,6 +61,8 @@ pub struct CapacityReport {
     pub stage: &'static str,
     /// The rate of the hold running now (while it runs).
     pub rate: f64,
+    /// When the hold running now began, from the start of the run (while it runs).
+    pub began: Duration,
     /// Every hold judged so far, in order.
     pub holds: Vec<CapacityHold>,
     /// The highest rate that held.

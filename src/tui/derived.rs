@@ -4,7 +4,7 @@
 //! Depends on `metrics` (the snapshot), and on `choices` (sort, zoom) and `history` (the
 //! points) below it. A new line on the latency chart is an entry in `LATENCY_LINES`.
 
-use crate::metrics::Snapshot;
+use crate::metrics::{Change, Snapshot};
 
 use super::choices::{SortKey, Zoom};
 use super::history::{History, Point};
@@ -161,12 +161,30 @@ fn charts(snap: &Snapshot, points: &[Point]) -> Charts {
         top,
         latency,
         decades,
-        // Level changes and pauses, and stalls (closed model) where they began.
-        marks: (snap.live.events.iter().map(|e| e.at.as_secs_f64()))
-            .chain(snap.stalls.iter().map(|s| s.at.as_secs_f64()))
-            .filter(|t| (x[0]..=x[1]).contains(t))
-            .collect(),
+        marks: marks(snap, x),
     }
+}
+
+/// The chart's marks within `x`: level changes and pauses, stalls (closed model) where they
+/// began, and in a capacity search each hold where it began (the search's own level changes,
+/// which a drained queue makes two of and a hold run again none, are left out).
+fn marks(snap: &Snapshot, x: [f64; 2]) -> Vec<f64> {
+    let search = snap.live.capacity.as_ref();
+    let events = (snap.live.events.iter())
+        .filter(|e| search.is_none() || !matches!(e.change, Change::Level { .. }))
+        .map(|e| e.at);
+    let holds = search.into_iter().flat_map(|c| {
+        let running = c.outcome.is_none().then_some(c.began);
+        c.holds.iter().map(|h| h.at).chain(running)
+    });
+    let mut marks: Vec<f64> = (events.chain(holds))
+        .chain(snap.stalls.iter().map(|s| s.at))
+        .map(|t| t.as_secs_f64())
+        .filter(|t| (x[0]..=x[1]).contains(t))
+        .collect();
+    marks.sort_by(f64::total_cmp);
+    marks.dedup();
+    marks
 }
 
 /// Each of `LATENCY_LINES` in log10(ms) over the points with responses, and the axis's
@@ -240,4 +258,77 @@ fn error_groups(snap: &Snapshot) -> Vec<ErrorGroup> {
             ErrorGroup { class, rows }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::marks;
+    use crate::metrics::{
+        CapacityHold, CapacityReport, Change, HoldVerdict, Level, LoadEvent, Snapshot,
+    };
+
+    fn level(at: u64, from: f64, to: f64) -> LoadEvent {
+        LoadEvent {
+            at: Duration::from_secs(at),
+            change: Change::Level {
+                from: Level::Rate(from),
+                to: Level::Rate(to),
+            },
+        }
+    }
+
+    fn hold(at: u64, rate: f64, verdict: HoldVerdict) -> CapacityHold {
+        CapacityHold {
+            stage: "raising",
+            rate,
+            achieved_rate: rate,
+            requests: 0,
+            p50_us: 0,
+            p99_us: 0,
+            error_rate: 0.0,
+            verdict,
+            why: None,
+            at: Duration::from_secs(at),
+            length: Duration::from_secs(2),
+        }
+    }
+
+    #[test]
+    fn a_capacity_search_marks_each_hold_where_it_began() {
+        let mut snap = Snapshot::empty(&[]);
+        // Raised at 2 s, broke; drained to the floor at 4 s, bisected at 6 s; a hold the
+        // generator was late for ran again at the same rate at 8 s (no level change); a
+        // pause at 9 s.
+        snap.live.events = vec![
+            level(2, 100.0, 200.0),
+            level(4, 200.0, 1.0),
+            level(6, 1.0, 150.0),
+            LoadEvent {
+                at: Duration::from_secs(9),
+                change: Change::Pause,
+            },
+        ];
+        let mut search = CapacityReport {
+            stage: "bisecting",
+            rate: 150.0,
+            began: Duration::from_secs(8),
+            holds: vec![
+                hold(0, 100.0, HoldVerdict::Held),
+                hold(2, 200.0, HoldVerdict::Broke),
+                hold(6, 150.0, HoldVerdict::Generator),
+            ],
+            ..CapacityReport::default()
+        };
+        snap.live.capacity = Some(search.clone());
+        assert_eq!(marks(&snap, [0.0, 20.0]), vec![0.0, 2.0, 6.0, 8.0, 9.0]);
+        // Once it ended, no hold runs; and the window cuts what is outside it.
+        search.outcome = Some("found");
+        snap.live.capacity = Some(search);
+        assert_eq!(marks(&snap, [1.0, 20.0]), vec![2.0, 6.0, 9.0]);
+        // Without a search, every level change is marked.
+        snap.live.capacity = None;
+        assert_eq!(marks(&snap, [0.0, 20.0]), vec![2.0, 4.0, 6.0, 9.0]);
+    }
 }

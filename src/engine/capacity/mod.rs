@@ -152,6 +152,7 @@ impl Driver {
         self.control.report_capacity(CapacityReport {
             stage: stage_word(self.search.stage()),
             rate: self.search.rate().unwrap_or_default(),
+            began: self.began,
             holds: self.holds.clone(),
             max_held_rate: self.search.held(),
             broke_at_rate: self.search.broke().map(|(rate, _)| *rate),
