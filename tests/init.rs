@@ -15,7 +15,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper_util::rt::TokioIo;
 
-use common::{assert_valid_result, run_json, scenario, step};
+use common::{assert_valid_result, run_json, scenario, stampede, step};
 
 /// What the server saw.
 #[derive(Default)]
@@ -215,4 +215,34 @@ fn failed_logins_take_nothing_from_the_iteration_budget() {
     assert_eq!(server.seen.good.load(Ordering::Relaxed), 3, "{stderr}");
     assert_eq!(step(&doc, "work")["requests"], 3);
     assert_eq!(doc["iterations"][0]["count"], 3, "{:#}", doc["iterations"]);
+}
+
+/// `stampede validate` says where each default header that reads a value gets it: an
+/// init's step or setup's (nothing is sent).
+#[test]
+fn validate_names_the_steps_default_headers_read_from() {
+    let text = "name: init\ntarget: http://127.0.0.1:9\nload: { vus: 1, duration: 1s }\n\
+                defaults:\n  headers:\n    authorization: \"Bearer {{ token }}\"\n    \
+                x-build: \"{{ build }}\"\n\
+                setup:\n  steps:\n    - { name: boot, get: /boot, extract: { build: body.build } }\n\
+                flows:\n  - name: shop\n    init:\n      \
+                - { name: login, post: /login, extract: { token: body.token } }\n    \
+                steps:\n      - { name: work, get: /work }\n";
+    let (_dir, path) = scenario(text);
+    let out = stampede(
+        &["validate", path.to_str().expect("utf-8")],
+        Duration::from_secs(10),
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains(
+            "defaults.headers.authorization reads token from init step \"login\" of flow \"shop\""
+        ),
+        "{said}"
+    );
+    assert!(
+        said.contains("defaults.headers.x-build reads build from setup step \"boot\""),
+        "{said}"
+    );
 }
