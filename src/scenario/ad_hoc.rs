@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::plan::Target;
 use super::{Overrides, parse_target};
 use crate::redact::Redactor;
+use crate::yaml_text::{flow, quoted};
 pub use credentials::Credentials;
 use credentials::{EnvRefs, header_value, path_line, target_line};
 
@@ -61,11 +62,6 @@ pub fn split_url(url: &str) -> Result<(Target, String), String> {
     })?;
     let target = parse_target(&parsed[..url::Position::BeforePath])?;
     Ok((target, parsed[url::Position::BeforePath..].to_string()))
-}
-
-/// A string as a YAML scalar: JSON's double-quoted form, which YAML reads the same.
-fn quoted(text: &str) -> String {
-    serde_json::Value::String(text.to_string()).to_string()
 }
 
 /// A duration the scenario language reads back exactly: `10s`, or `1500ms`.
@@ -161,7 +157,7 @@ fn step_lines(a: &AdHoc, path: &str, ov: &Overrides, refs: &mut EnvRefs) -> Stri
     }
     match &a.body {
         Some(AdHocBody::Text(text)) => y.push_str(&format!("        body: {}\n", quoted(text))),
-        Some(AdHocBody::Json(value)) => y.push_str(&format!("        json: {value}\n")),
+        Some(AdHocBody::Json(value)) => y.push_str(&format!("        json: {}\n", flow(value))),
         None => {}
     }
     if let Some(t) = a.timeout {
@@ -247,5 +243,30 @@ mod tests {
         }
         assert!(!y.contains("pw"), "the proxy password is not printed:\n{y}");
         assert_eq!(proxy_line("https://ann:pw@p:3128"), "https://p:3128");
+    }
+
+    /// Characters some YAML readers take as line breaks (NEL, U+2028) are escaped, so the
+    /// printed file reads back to the same request.
+    #[test]
+    fn line_separators_in_a_header_or_body_are_escaped() {
+        let a = AdHoc {
+            url: "http://127.0.0.1:8000/".into(),
+            method: "POST".into(),
+            headers: vec![("x-note".into(), "a\u{2028}b\u{85}c".into())],
+            body: Some(AdHocBody::Json(serde_json::json!({"s": "x\u{2029}y"}))),
+            timeout: None,
+        };
+        let ov = with_defaults(&Overrides::default());
+        let y = to_yaml(&a, &ov, Credentials::FromEnv).expect("yaml");
+        assert!(
+            y.contains("a\\u2028b\\u0085c") && y.contains("x\\u2029y"),
+            "{y}"
+        );
+        let env = |_: &str| None;
+        let plan = crate::scenario::parse(&y, "printed.yaml", "p", &env, &Overrides::default())
+            .expect("the printed file loads");
+        let step = &plan.flows[0].steps[0];
+        let sent = step.headers.get("x-note").map(|v| v.as_bytes());
+        assert_eq!(sent, Some("a\u{2028}b\u{85}c".as_bytes()));
     }
 }
