@@ -8,7 +8,6 @@
 pub mod kind {
     pub const DATA: u8 = 0x0;
     pub const HEADERS: u8 = 0x1;
-    pub const PRIORITY: u8 = 0x2;
     pub const RST_STREAM: u8 = 0x3;
     pub const SETTINGS: u8 = 0x4;
     pub const PUSH_PROMISE: u8 = 0x5;
@@ -33,12 +32,10 @@ pub const DEFAULT_MAX_FRAME: usize = 16_384;
 
 /// Settings identifiers (§6.5.2).
 pub mod setting {
-    pub const HEADER_TABLE_SIZE: u16 = 0x1;
     pub const ENABLE_PUSH: u16 = 0x2;
     pub const MAX_CONCURRENT_STREAMS: u16 = 0x3;
     pub const INITIAL_WINDOW_SIZE: u16 = 0x4;
     pub const MAX_FRAME_SIZE: u16 = 0x5;
-    pub const MAX_HEADER_LIST_SIZE: u16 = 0x6;
 }
 
 /// Error codes (§7).

@@ -132,6 +132,7 @@ impl Decoder {
     }
 
     /// The dynamic table's size now (§4.1).
+    #[cfg(test)]
     pub fn size(&self) -> usize {
         self.size
     }

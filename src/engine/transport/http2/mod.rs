@@ -1,6 +1,6 @@
-//! The HTTP/2 transport (`http2: true`): hyper's HTTP/2 client connection over the run's
-//! own connections (`dial`: ALPN `h2` over TLS, prior knowledge, h2c, over plain
-//! TCP; through a proxy's tunnel when one applies).
+//! The HTTP/2 transport (`http2: true`): the client's own HTTP/2 (`conn`, over `frame`,
+//! `hpack` and `huffman`) on the run's own connections (`dial`: ALPN `h2` over TLS, prior
+//! knowledge, h2c, over plain TCP; through a proxy's tunnel when one applies).
 //!
 //! Users share connections `streams_per_connection` at a time, each request on its own
 //! stream: users are numbered in the order they first send, and users `k·n .. k·n+n-1`
@@ -8,41 +8,35 @@
 //! when that connection closes, the first of them to notice makes a new one for the slot
 //! (under the slot's lock) and the others take it. Every request is one attempt: a request
 //! that fails because its connection failed is counted, never resent, with one exception:
-//! a request the server never processed (above the last stream id of a graceful GOAWAY,
-//! RFC 9113 §6.8, or never handed to a connection that had just closed) is sent again on
-//! a new connection (at most `UNPROCESSED_RESENDS` times) and counted once, its latency
-//! from the first send. A server that ends connections this way (nginx after
+//! a request the server never processed (refused, above the last stream id of a graceful
+//! GOAWAY, RFC 9113 §6.8, or never sent on a connection that had just closed) is sent
+//! again on a new connection (at most `UNPROCESSED_RESENDS` times) and counted once, its
+//! latency from the first send. A server that ends connections this way (nginx after
 //! `keepalive_requests`) is counted in `graceful_closes`, not as errors; a GOAWAY with an
-//! error code is the `goaway` class. hyper's errors are read into `failure::Signs` here.
+//! error code is the `goaway` class.
 //!
-//! Phases: hyper does not tell when a request's frames are written, so there is no write
-//! phase; the time to first byte counts from the request handed to its connection to the
-//! response head, the download from the head to the body's end. A request is on a new
-//! connection when it made the connection (the other users of the slot reuse it); a
-//! reconnect when the slot's connection had closed (or refused a request). A request sent
-//! again after a graceful GOAWAY tells the connection of its last send only.
-//! Depends on `contract`, `dial`, `credentials`, `failure`, the engine's `clock`, the
-//! plan's TLS and HTTP settings and `metrics` (error classes, `Connections`,
-//! `ConnectionUse`).
+//! A literal step's header block is encoded once (kept in the request's `Wire`) and sent
+//! with each stream's id written in. Phases: the connection's task writes, so there is no
+//! write phase; the time to first byte counts from the request handed to its connection
+//! to its header block read, the download from there to the body's end. A request is on a
+//! new connection when it made the connection (the other users of the slot reuse it); a
+//! reconnect when the slot's connection had closed. Depends on `contract`, `dial`,
+//! `credentials`, `failure`, `stamp`, the engine's `clock`, the plan's TLS and HTTP
+//! settings and `metrics` (error classes, `Connections`, `ConnectionUse`).
 
-// The wire format of the transport this one will give way to (issue 24): tested, not yet
-// sent by the running transport.
-#[allow(dead_code)]
+mod conn;
 mod frame;
-#[allow(dead_code)]
 mod hpack;
-#[allow(dead_code)]
 mod huffman;
+mod read;
+mod state;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::{BufMut, Bytes, BytesMut};
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http2::{Builder, SendRequest};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use bytes::Bytes;
 use reqwest::header::{
     AUTHORIZATION, CONNECTION, HOST, HeaderMap, HeaderName, HeaderValue, TRANSFER_ENCODING,
     UPGRADE, USER_AGENT,
@@ -51,17 +45,18 @@ use reqwest::header::{
 use super::contract::{Marks, Prepared, Reply, Transport};
 use super::credentials::url_authorization;
 use super::dial::{Dialer, Endpoint};
-use super::failure::{Failure, Progress, Signs, chain, fail};
-use crate::engine::clock::now;
+use super::failure::{Failure, Progress, Signs, fail};
+use super::stamp::Stamps;
 use crate::metrics::{ConnectionUse, Connections, ErrorClass};
+use conn::{Conn as Wire2, Request, Response, StreamError};
+use frame::{RequestFrame, code};
+use hpack::Encoder;
 
-type Sender = SendRequest<Full<Bytes>>;
-
-/// A connection's handle, with a number that tells it from the slot's later connections.
+/// A connection, with a number that tells it from the slot's later connections.
 #[derive(Clone)]
 struct Conn {
     id: u64,
-    sender: Sender,
+    wire: Wire2,
 }
 
 /// One slot's connection, made by the first user that needs it.
@@ -179,15 +174,21 @@ impl H2Transport {
         let mut kept = cell.lock().await;
         if let Some(conn) = kept
             .as_ref()
-            .filter(|c| !c.sender.is_closed() && Some(c.id) != stale)
+            .filter(|c| c.wire.is_open() && Some(c.id) != stale)
         {
             return Ok((conn.clone(), ConnectionUse::Reused));
         }
         let reconnect = kept.take().is_some();
         let dialed = self.dialer.dial(at).await?;
+        let graceful = Arc::clone(&self.graceful);
+        let wire = Wire2::start(dialed.io, move |gracefully| {
+            if gracefully {
+                graceful.fetch_add(1, Ordering::Relaxed);
+            }
+        });
         let conn = Conn {
             id: self.made.fetch_add(1, Ordering::Relaxed),
-            sender: self.handshake(dialed.io).await?,
+            wire,
         };
         *kept = Some(conn.clone());
         let how = ConnectionUse::New {
@@ -197,43 +198,19 @@ impl H2Transport {
         Ok((conn, how))
     }
 
-    /// HTTP/2 over `io`: the handshake, and the connection's own task started.
-    async fn handshake(&self, io: super::dial::Io) -> Result<Sender, Failure> {
-        let mut builder = Builder::new(TokioExecutor::new());
-        // Larger windows than the protocol's 64 KiB default, so a large body is not held
-        // back by flow control on a fast network (as browsers and curl configure).
-        // Pings while streams are open: a peer that vanishes without closing the
-        // connection (a NAT or balancer dropping its state) is found and the connection
-        // closed, so the slot's users make a new one instead of timing out on it forever.
-        builder
-            .initial_stream_window_size(4 << 20)
-            .initial_connection_window_size(8 << 20)
-            .max_concurrent_reset_streams(1024)
-            .timer(TokioTimer::new())
-            .keep_alive_interval(Duration::from_secs(10))
-            .keep_alive_timeout(Duration::from_secs(10));
-        let (sender, connection) = builder.handshake(TokioIo::new(io)).await.map_err(|e| {
-            let mut f = classify(&e, Progress::default());
-            f.message = format!("HTTP/2 handshake: {}", f.message);
-            f
-        })?;
-        // The connection is driven by its own task; its end shows in the senders (closed).
-        // It ends well (`Ok`) only when the server sent GOAWAY(NO_ERROR) or every sender
-        // is gone; the slot keeps one as long as the transport lives, so here it is the
-        // server's graceful close.
-        let graceful = Arc::clone(&self.graceful);
-        tokio::spawn(async move {
-            if connection.await.is_ok() {
-                graceful.fetch_add(1, Ordering::Relaxed);
-            }
-        });
-        Ok(sender)
-    }
-
-    /// The request as hyper takes it: the URL's authority (or a `Host` header's) as
+    /// The request's HEADERS frame: the URL's authority (or a `Host` header's) as
     /// `:authority`, no connection-specific headers (HTTP/2 forbids them), the user agent
-    /// and the URL's credentials as reqwest and the HTTP/1.1 transport send them.
-    fn build(&self, req: &Prepared) -> Result<hyper::Request<Full<Bytes>>, Failure> {
+    /// and the URL's credentials as reqwest and the HTTP/1.1 transport send them. A literal
+    /// step's is kept in its `Wire` and encoded once.
+    fn frames(&self, req: &Prepared) -> Result<RequestFrame, Failure> {
+        let end_stream = req.body.as_ref().is_none_or(Bytes::is_empty);
+        if let Some(kept) = req.wire.get() {
+            return Ok(RequestFrame::new(
+                kept,
+                end_stream,
+                frame::DEFAULT_MAX_FRAME,
+            ));
+        }
         let url = &req.url;
         let mut headers: HeaderMap = req.headers.clone();
         let authority = match headers.remove(HOST) {
@@ -244,9 +221,7 @@ impl H2Transport {
             None => url[url::Position::BeforeHost..url::Position::AfterPort].to_string(),
         };
         let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
-        let uri: hyper::Uri = format!("{}://{authority}{path}", url.scheme())
-            .parse()
-            .map_err(|e| fail(ErrorClass::Render, format!("the URL for HTTP/2: {e}")))?;
+        let path = if path.is_empty() { "/" } else { path };
         for name in [CONNECTION, TRANSFER_ENCODING, UPGRADE] {
             headers.remove(name);
         }
@@ -261,13 +236,21 @@ impl H2Transport {
         {
             headers.insert(AUTHORIZATION, value);
         }
-        let body = Full::new(req.body.clone().unwrap_or_default());
-        let mut request = hyper::Request::new(body);
-        *request.method_mut() = req.method.clone();
-        *request.uri_mut() = uri;
-        *request.version_mut() = hyper::Version::HTTP_2;
-        *request.headers_mut() = headers;
-        Ok(request)
+        let mut block = Vec::with_capacity(128);
+        Encoder::request(
+            &mut block,
+            req.method.as_str(),
+            url.scheme(),
+            &authority,
+            path,
+            headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
+        );
+        req.wire.keep(&block);
+        Ok(RequestFrame::new(
+            &block,
+            end_stream,
+            frame::DEFAULT_MAX_FRAME,
+        ))
     }
 
     /// The user's connection for `req`: its own if it is open, serves the URL and is not
@@ -284,7 +267,7 @@ impl H2Transport {
             .number
             / self.streams;
         let kept = session.conn.take().filter(|(at, conn)| {
-            at.serves(&req.url) && !conn.sender.is_closed() && Some(conn.id) != stale
+            at.serves(&req.url) && conn.wire.is_open() && Some(conn.id) != stale
         });
         match kept {
             Some((at, conn)) => Ok((at, conn, ConnectionUse::Reused)),
@@ -296,37 +279,42 @@ impl H2Transport {
         }
     }
 
-    /// Sends `req` and waits for the response head. A request the server did not process
-    /// (see `unprocessed`) is sent again, on a new connection, up to `UNPROCESSED_RESENDS`
-    /// times: the server never saw it, so it is still one request, counted once. (A busy
-    /// shared connection may reach the server's limit again before the resent stream is
-    /// taken, so one resend is not always enough.) Returns the head with the instants the
-    /// request was handed to its connection and the head arrived; `progress` takes how the
-    /// connection was had.
-    async fn open(
+    /// Sends `req` and reads its whole response. A request the server did not process is
+    /// sent again, on a new connection, up to `UNPROCESSED_RESENDS` times: the server never
+    /// saw it, so it is still one request, counted once. (A busy shared connection may
+    /// reach the server's limit again before the resent stream is taken, so one resend is
+    /// not always enough.) Returns the response with the instant the request was handed to
+    /// its connection; `progress` takes how the connection was had.
+    async fn exchange(
         &self,
         session: &mut Session,
         req: &Prepared,
         progress: &mut Progress,
-    ) -> Result<(hyper::Response<hyper::body::Incoming>, Instant, Instant), Failure> {
+    ) -> Result<(Response, Option<Instant>), Failure> {
+        let frames = self.frames(req)?;
         let mut stale = None;
         let mut resent = 0;
         loop {
-            let request = self.build(req)?;
-            let (at, mut conn, how) = self.session_connection(session, req, stale).await?;
+            let (at, conn, how) = self.session_connection(session, req, stale).await?;
             progress.connection = how;
-            let handed = now();
-            match conn.sender.send_request(request).await {
+            let request = Request {
+                frames: &frames,
+                body: req.body.clone(),
+                keep: req.keep,
+                fields: req.keep.headers || req.clock.is_on(),
+            };
+            let (handed, answer) = conn.wire.exchange(request).await;
+            match answer {
                 Ok(response) => {
                     session.conn = Some((at, conn));
-                    return Ok((response, handed, now()));
+                    return Ok((response, handed));
                 }
-                Err(e) if resent < UNPROCESSED_RESENDS && unprocessed(&e) => {
+                Err(StreamError::Unprocessed) if resent < UNPROCESSED_RESENDS => {
                     resent += 1;
                     stale = Some(conn.id);
                 }
                 Err(e) => {
-                    let mut f = classify(&e, *progress);
+                    let mut f = failure(&e, progress, resent);
                     if !at.tls && f.class == ErrorClass::Request {
                         // What an HTTP/1.1-only server's answer to the HTTP/2 preface looks like.
                         f.message.push_str(
@@ -340,111 +328,107 @@ impl H2Transport {
         }
     }
 
-    async fn exchange(
-        &self,
-        session: &mut Session,
+    /// The reply the engine reads, from the connection's response.
+    fn reply(
         req: &Prepared,
+        response: Response,
         progress: &mut Progress,
-    ) -> Result<Reply, Failure> {
-        let (response, handed, first_byte) = self.open(session, req, progress).await?;
-        let status = response.status().as_u16();
+        handed: Option<Instant>,
+    ) -> Reply {
+        let status = response.status;
         progress.status = Some(status);
-        let (parts, mut body) = response.into_parts();
-        let server_time = super::stamp::read(&req.clock, &parts.headers);
         let keep = req.keep.for_status(status);
-        let headers = if keep.headers {
-            parts.headers
-        } else {
-            HeaderMap::new()
-        };
-        let mut kept = BytesMut::new();
-        let mut cut = false;
-        while let Some(frame) = body.frame().await {
-            // The status is known: whatever ends the body early is a failure to read it.
-            let frame = frame.map_err(|e| classify(&e, *progress))?;
-            if let Ok(data) = frame.into_data() {
-                progress.bytes += data.len() as u64;
-                if keep.body {
-                    let room = keep.max_body.saturating_sub(kept.len());
-                    kept.put_slice(&data[..data.len().min(room)]);
-                    cut |= data.len() > room;
-                }
+        let mut headers = HeaderMap::new();
+        let mut stamps = Stamps::new(&req.clock);
+        for (name, value) in &response.fields {
+            let Ok(name) = std::str::from_utf8(name) else {
+                continue;
+            };
+            if req.clock.is_on() {
+                stamps.see(name, value);
+            }
+            if keep.headers
+                && let (Ok(n), Ok(v)) = (
+                    HeaderName::from_bytes(name.as_bytes()),
+                    HeaderValue::from_bytes(value),
+                )
+            {
+                headers.append(n, v);
             }
         }
-        Ok(Reply {
+        Reply {
             status,
-            bytes: progress.bytes,
+            bytes: response.bytes,
             headers,
-            body: kept.freeze(),
-            cut,
-            server_time,
+            body: response.body.freeze(),
+            cut: response.cut,
+            server_time: stamps.finish(),
             marks: Marks {
                 connection: progress.connection,
                 ready: None,
                 written: None,
-                handed: Some(handed),
-                first_byte: Some(first_byte),
+                handed,
+                first_byte: response.first_byte,
             },
-        })
-    }
-}
-
-/// Whether the server never processed the request, so that sending it again cannot make
-/// it processed twice: hyper had not handed it to the connection before the connection
-/// closed (`is_canceled`), or its stream is above the last stream id of the server's
-/// graceful GOAWAY (RFC 9113 §6.8; h2 gives the same error to a stream opened after it).
-fn unprocessed(e: &hyper::Error) -> bool {
-    e.is_canceled() || goaway(e).is_some_and(|reason| reason == h2::Reason::NO_ERROR)
-}
-
-/// The code of the GOAWAY the server sent, when that is what ended the request.
-fn goaway(e: &hyper::Error) -> Option<h2::Reason> {
-    let mut source = std::error::Error::source(e);
-    while let Some(err) = source {
-        if let Some(frame) = err.downcast_ref::<::h2::Error>() {
-            return frame
-                .is_go_away()
-                .then_some(frame.reason())
-                .flatten()
-                .filter(|_| frame.is_remote());
         }
-        source = err.source();
     }
-    None
 }
 
-/// A hyper error as a failure: after the status, a failure to read the body; a GOAWAY
-/// from the server is `goaway`, with its code; a closed or reset connection or stream
-/// (RST_STREAM) is `reset`; the rest `request`.
-fn classify(e: &hyper::Error, progress: Progress) -> Failure {
-    let message = chain(e);
-    let lower = message.to_ascii_lowercase();
-    let reason = goaway(e);
-    let signs = Signs {
-        in_body: progress.status.is_some(),
-        // hyper's own timeout is the keep-alive ping's: the peer went silent.
-        stalled: e.is_timeout(),
-        goaway: reason.is_some(),
-        closed: e.is_canceled()
-            || e.is_closed()
-            || e.is_incomplete_message()
-            || [
-                "reset",
-                "go away",
-                "goaway",
-                "broken pipe",
-                "connection closed",
-            ]
-            .iter()
-            .any(|words| lower.contains(words)),
-        ..Signs::default()
+/// A stream's end as a failure: a GOAWAY from the server is `goaway`, with its code; a
+/// closed connection or a reset stream (RST_STREAM) is `reset` (`body` once the status was
+/// read); a silent server `timeout`; the rest `request`.
+fn failure(e: &StreamError, progress: &Progress, resent: u32) -> Failure {
+    let mut signs = Signs::default();
+    let message = match e {
+        StreamError::Unprocessed => {
+            signs.goaway = true;
+            goaway_message(code::NO_ERROR, resent)
+        }
+        StreamError::GoAway(c) => {
+            signs.goaway = true;
+            goaway_message(*c, resent)
+        }
+        StreamError::Reset(c) => {
+            signs.closed = true;
+            format!("the server reset the stream (RST_STREAM {})", reason(*c))
+        }
+        StreamError::Closed(why) => {
+            signs.closed = !why.starts_with("the server broke HTTP/2");
+            why.clone()
+        }
+        StreamError::Stalled => {
+            signs.stalled = true;
+            format!(
+                "the server stopped answering: no frame for {}s, and no answer to a ping",
+                conn::KEEP_ALIVE.as_secs() * 2
+            )
+        }
     };
-    let class = signs.class();
-    match reason {
-        Some(reason) if class == ErrorClass::GoAway => {
-            progress.fail(class, goaway_message(reason, &message))
-        }
-        _ => progress.fail(class, message),
+    signs.in_body = progress.status.is_some();
+    progress.fail(signs.class(), message)
+}
+
+/// An error code's name (RFC 9113 §7), as h2 and nghttp2 write it.
+fn reason(c: u32) -> String {
+    const NAMES: [&str; 14] = [
+        "NO_ERROR",
+        "PROTOCOL_ERROR",
+        "INTERNAL_ERROR",
+        "FLOW_CONTROL_ERROR",
+        "SETTINGS_TIMEOUT",
+        "STREAM_CLOSED",
+        "FRAME_SIZE_ERROR",
+        "REFUSED_STREAM",
+        "CANCEL",
+        "COMPRESSION_ERROR",
+        "CONNECT_ERROR",
+        "ENHANCE_YOUR_CALM",
+        "INADEQUATE_SECURITY",
+        "HTTP_1_1_REQUIRED",
+    ];
+    match NAMES.get(c as usize) {
+        Some(name) => format!("{name} ({c:#x})"),
+        None => format!("{c:#x}"),
     }
 }
 
@@ -452,18 +436,17 @@ fn classify(e: &hyper::Error, progress: Progress) -> Failure {
 /// connection) before it counts as a `goaway` error.
 const UNPROCESSED_RESENDS: u32 = 3;
 
-/// `the server sent GOAWAY ENHANCE_YOUR_CALM (0xb): ...`; a graceful one met here had
-/// refused the request on every connection it was sent on.
-fn goaway_message(reason: h2::Reason, detail: &str) -> String {
-    let code = u32::from(reason);
-    if reason == h2::Reason::NO_ERROR {
+/// `the server sent GOAWAY ENHANCE_YOUR_CALM (0xb)`; a graceful one met here had refused
+/// the request on every connection it was sent on.
+fn goaway_message(c: u32, resent: u32) -> String {
+    if c == code::NO_ERROR {
         format!(
             "the server sent GOAWAY NO_ERROR (0x0) before processing the request, on each of \
-             the {} connections it was sent on: {detail}",
-            UNPROCESSED_RESENDS + 1
+             the {} connections it was sent on",
+            resent + 1
         )
     } else {
-        format!("the server sent GOAWAY {reason:?} ({code:#x}): {detail}")
+        format!("the server sent GOAWAY {}", reason(c))
     }
 }
 
@@ -476,7 +459,7 @@ impl Transport for H2Transport {
         // connection and the other users' streams on it go on.
         let exchange = self.exchange(session, req, &mut progress);
         match tokio::time::timeout(req.timeout, exchange).await {
-            Ok(Ok(reply)) => Ok(reply),
+            Ok(Ok((response, handed))) => Ok(Self::reply(req, response, &mut progress, handed)),
             Ok(Err(mut failure)) => {
                 failure.connection = progress.connection;
                 Err(failure)
