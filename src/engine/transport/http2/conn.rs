@@ -227,7 +227,12 @@ where
                 }
                 Err(e) => break StreamError::Closed(format!("reading: {e}")),
             },
-            () = shared.wake.notified() => {}
+            () = shared.wake.notified() => {
+                // A user queued a request, and the users woken with it are about to queue
+                // theirs: let them, so that one write carries them all (as h2load's event
+                // loop does), instead of one write per request.
+                tokio::task::yield_now().await;
+            }
             () = tokio::time::sleep_until(alarm.into()), if open > 0 => {
                 if pinged.is_some() {
                     break StreamError::Stalled;
