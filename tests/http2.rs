@@ -111,6 +111,20 @@ fn the_demo_speaks_h2c_and_http1_on_one_port() {
         assert_eq!(doc["total"]["errors"], 0, "{doc:#}");
         assert_eq!(doc["total"]["requests"], 30);
     }
+    // Many streams on few connections: stampede's count is the service's own.
+    let before = demo.counters.served(stampede::demo::Route::Fast);
+    let (_dir, path) = scenario(&format!(
+        "target: {}\nhttp2: true\nstreams_per_connection: 4\n\
+         load: {{ vus: 8, iterations: 2000 }}\nflows:\n  - steps: [ {{ get: /fast }} ]\n",
+        demo.url
+    ));
+    let (code, doc, _, stderr) = run_json(&path, &[], Duration::from_secs(60));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(doc["total"]["requests"], 2000, "{doc:#}");
+    assert_eq!(doc["total"]["errors"], 0, "{doc:#}");
+    assert_eq!(doc["protocol"]["connections_opened"], 2, "{doc:#}");
+    let served = demo.counters.served(stampede::demo::Route::Fast) - before;
+    assert_eq!(served, 2000, "the demo's own count");
 }
 
 #[test]

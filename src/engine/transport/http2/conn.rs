@@ -71,7 +71,8 @@ impl Conn {
         let state = State {
             out,
             next_id: 1,
-            max_open: usize::MAX,
+            // Until the server's SETTINGS say, at most 100 streams (RFC 9113 §5.1.2).
+            max_open: 100,
             send_window: 65_535,
             initial_send_window: 65_535,
             max_frame: frame::DEFAULT_MAX_FRAME,
@@ -83,6 +84,8 @@ impl Conn {
         });
         let task = Arc::clone(&shared);
         tokio::spawn(async move {
+            // Should the task end any other way (a panic), its streams still end.
+            let _ends = EndsStreams(Arc::clone(&task));
             let graceful = drive(io, &task).await;
             ended(graceful);
         });
@@ -101,14 +104,12 @@ impl Conn {
     pub async fn exchange(
         &self,
         req: Request<'_>,
-    ) -> (Option<Instant>, Result<Response, StreamError>) {
+    ) -> (Option<Instant>, Result<Response, (StreamError, Response)>) {
         let opened = std::future::poll_fn(|cx| {
             let mut state = lock(&self.shared);
-            if let Some(why) = &state.ended {
-                return Poll::Ready(Err(why.clone()));
-            }
-            if state.goaway.is_some() || state.next_id > 0x7fff_ffff {
-                return Poll::Ready(Err(StreamError::Unprocessed));
+            // Never sent: the transport sends it on a new connection.
+            if state.ended.is_some() || state.goaway.is_some() || state.next_id > 0x7fff_ffff {
+                return Poll::Ready(Err(StreamError::NotSent));
             }
             if state.open >= state.max_open {
                 state.waiting.push(cx.waker().clone());
@@ -119,7 +120,7 @@ impl Conn {
         .await;
         let id = match opened {
             Ok(id) => id,
-            Err(e) => return (None, Err(e)),
+            Err(e) => return (None, Err((e, Response::default()))),
         };
         let handed = now();
         self.shared.wake.notify_one();
@@ -131,13 +132,18 @@ impl Conn {
         let end = std::future::poll_fn(|cx| {
             let mut state = lock(&self.shared);
             let Some(stream) = state.streams.get_mut(&id) else {
-                return Poll::Ready(Err(StreamError::Closed("the stream was lost".into())));
+                let lost = StreamError::Closed("the stream was lost".into());
+                return Poll::Ready(Err((lost, Response::default())));
             };
             match stream.end.take() {
                 Some(end) => {
+                    // On an error too: the status and bytes read before it.
                     let response = std::mem::take(&mut stream.response);
                     state.streams.remove(&id);
-                    Poll::Ready(end.map(|()| response))
+                    Poll::Ready(match end {
+                        Ok(()) => Ok(response),
+                        Err(e) => Err((e, response)),
+                    })
                 }
                 None => {
                     match &stream.waker {
@@ -181,6 +187,24 @@ impl Drop for Guard<'_> {
     }
 }
 
+/// Ends every stream of a connection whose task ended without `finish` (a panic): no
+/// user waits on a connection nothing drives.
+struct EndsStreams(Arc<Shared>);
+
+impl Drop for EndsStreams {
+    fn drop(&mut self) {
+        let mut wakers = Vec::new();
+        {
+            let mut state = lock(&self.0);
+            if state.ended.is_none() {
+                let why = StreamError::Closed("the connection's task ended".into());
+                state.end_all(why, &mut wakers);
+            }
+        }
+        wakers.into_iter().for_each(Waker::wake);
+    }
+}
+
 /// The connection's task: writes what is queued, reads and handles frames, pings a silent
 /// server. Returns whether the server ended the connection gracefully.
 async fn drive<IO>(mut io: IO, shared: &Shared) -> bool
@@ -198,12 +222,13 @@ where
             Ok(false) => {}
             Err(why) => break why,
         }
-        let (open, ended) = {
+        let (open, going) = {
             let state = lock(shared);
-            (state.open, state.ended.is_some())
+            (state.open, state.goaway.is_some())
         };
-        if ended && open == 0 {
-            break StreamError::Closed("the connection was closed".into());
+        // The server said GOAWAY and its last streams ended: the client closes.
+        if going && open == 0 {
+            break StreamError::Closed("the server closed the connection (GOAWAY)".into());
         }
         let alarm = match pinged {
             Some(at) => at + KEEP_ALIVE,
@@ -261,9 +286,13 @@ where
         io.write_all(&bytes).await?;
         io.flush().await
     };
-    wrote
-        .await
-        .map_err(|e| StreamError::Closed(format!("writing: {e}")))?;
+    // A server that takes nothing (its window full, its reading stopped) is as silent as
+    // one that answers no ping.
+    match tokio::time::timeout(KEEP_ALIVE * 2, wrote).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(StreamError::Closed(format!("writing: {e}"))),
+        Err(_) => return Err(StreamError::Stalled),
+    }
     bytes.clear();
     *spare = bytes;
     Ok(true)

@@ -282,6 +282,9 @@ fn integer(block: &[u8], at: &mut usize, prefix: u32) -> Result<usize, HpackErro
     loop {
         let byte = *block.get(*at).ok_or(cut.clone())? as usize;
         *at += 1;
+        if shift > 21 {
+            return Err(HpackError("an integer too large"));
+        }
         value += (byte & 0x7f) << shift;
         if value > MAX_INT {
             return Err(HpackError("an integer too large"));
@@ -325,6 +328,9 @@ impl Encoder {
         path: &str,
         headers: impl IntoIterator<Item = (&'h str, &'h [u8])>,
     ) {
+        // A table size update to 0 first: the client's blocks use no dynamic table, and a
+        // server that lowered its SETTINGS_HEADER_TABLE_SIZE is told so, as it must be.
+        out.push(0x20);
         match method {
             "GET" => out.push(0x82),
             "POST" => out.push(0x83),

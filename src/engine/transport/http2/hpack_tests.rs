@@ -179,7 +179,7 @@ fn the_encoders_blocks_read_back_and_leave_no_table() {
     );
     let mut get = Vec::new();
     Encoder::request(&mut get, "GET", "http", "a", "/", []);
-    assert_eq!(get, [0x82, 0x86, 0x11, 0x01, b'a', 0x84]);
+    assert_eq!(get, [0x20, 0x82, 0x86, 0x11, 0x01, b'a', 0x84]);
 }
 
 #[test]
@@ -191,6 +191,9 @@ fn bad_blocks_are_refused() {
         &[0x82, 0x20],                         // a size update after a field
         &[0x3f, 0xe2, 0x1f],                   // a size above the client's setting (4097)
         &[0x0f, 0xff, 0xff, 0xff, 0xff, 0x7f], // an integer too large
+        &[
+            0x0f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+        ], // a long one
         &[0x00, 0x81, 0x18, 0x00],             // a Huffman name with bad padding
     ];
     for block in bad {

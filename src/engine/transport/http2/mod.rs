@@ -38,8 +38,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqwest::header::{
-    AUTHORIZATION, CONNECTION, HOST, HeaderMap, HeaderName, HeaderValue, TRANSFER_ENCODING,
-    UPGRADE, USER_AGENT,
+    AUTHORIZATION, CONNECTION, CONTENT_LENGTH, HOST, HeaderMap, HeaderName, HeaderValue,
+    TRANSFER_ENCODING, UPGRADE, USER_AGENT,
 };
 
 use super::contract::{Marks, Prepared, Reply, Transport};
@@ -236,6 +236,13 @@ impl H2Transport {
         {
             headers.insert(AUTHORIZATION, value);
         }
+        // As hyper and the HTTP/1.1 transport send it: a body's length, and 0 for a method
+        // that expects a body and has none.
+        let length = req.body.as_ref().map_or(0, Bytes::len);
+        let expects = matches!(req.method.as_str(), "POST" | "PUT" | "PATCH");
+        if !headers.contains_key(CONTENT_LENGTH) && (length > 0 || expects) {
+            headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+        }
         let mut block = Vec::with_capacity(128);
         Encoder::request(
             &mut block,
@@ -294,6 +301,9 @@ impl H2Transport {
         let frames = self.frames(req)?;
         let mut stale = None;
         let mut resent = 0;
+        // Connections found ending before the request went (not a resend: the server never
+        // saw it), bounded all the same.
+        let mut redials = 0;
         loop {
             let (at, conn, how) = self.session_connection(session, req, stale).await?;
             progress.connection = how;
@@ -309,11 +319,24 @@ impl H2Transport {
                     session.conn = Some((at, conn));
                     return Ok((response, handed));
                 }
-                Err(StreamError::Unprocessed) if resent < UNPROCESSED_RESENDS => {
+                Err((StreamError::NotSent, _)) if redials < 8 => {
+                    redials += 1;
+                    stale = Some(conn.id);
+                }
+                Err((StreamError::Unprocessed, _)) if resent < UNPROCESSED_RESENDS => {
                     resent += 1;
                     stale = Some(conn.id);
                 }
-                Err(e) => {
+                // Refused (the server's stream limit): again, on the same connection.
+                Err((StreamError::Refused, _)) if resent < UNPROCESSED_RESENDS => {
+                    resent += 1;
+                    session.conn = Some((at, conn));
+                }
+                Err((e, partial)) => {
+                    if partial.first_byte.is_some() {
+                        progress.status = Some(partial.status);
+                    }
+                    progress.bytes = partial.bytes;
                     let mut f = failure(&e, progress, resent);
                     if !at.tls && f.class == ErrorClass::Request {
                         // What an HTTP/1.1-only server's answer to the HTTP/2 preface looks like.
@@ -380,6 +403,10 @@ impl H2Transport {
 fn failure(e: &StreamError, progress: &Progress, resent: u32) -> Failure {
     let mut signs = Signs::default();
     let message = match e {
+        StreamError::NotSent => {
+            signs.closed = true;
+            "the connection kept closing before the request could be sent".into()
+        }
         StreamError::Unprocessed => {
             signs.goaway = true;
             goaway_message(code::NO_ERROR, resent)
@@ -388,6 +415,15 @@ fn failure(e: &StreamError, progress: &Progress, resent: u32) -> Failure {
             signs.goaway = true;
             goaway_message(*c, resent)
         }
+        StreamError::Refused => {
+            signs.closed = true;
+            format!(
+                "the server refused the stream (RST_STREAM REFUSED_STREAM (0x7)) each of the {} \
+                 times it was sent",
+                resent + 1
+            )
+        }
+        StreamError::Malformed(why) => format!("the server broke HTTP/2: {why}"),
         StreamError::Reset(c) => {
             signs.closed = true;
             format!("the server reset the stream (RST_STREAM {})", reason(*c))

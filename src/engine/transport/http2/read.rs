@@ -195,7 +195,8 @@ impl Reader {
                     s.response.first_byte = Some(at);
                 }
                 None if !s.headed => {
-                    state.end_stream(id, Err(StreamError::Reset(code::PROTOCOL_ERROR)), wakers);
+                    let malformed = StreamError::Malformed("a response without :status");
+                    state.end_stream(id, Err(malformed), wakers);
                     return Ok(());
                 }
                 None => {}
@@ -220,7 +221,7 @@ fn control(
         kind::RST_STREAM => {
             let reset = frame::word(payload, 0)?;
             let end = match reset {
-                code::REFUSED_STREAM => StreamError::Unprocessed,
+                code::REFUSED_STREAM => StreamError::Refused,
                 c => StreamError::Reset(c),
             };
             state.end_stream(head.stream, Err(end), wakers);

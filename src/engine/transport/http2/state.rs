@@ -21,9 +21,16 @@ pub(super) const CONN_WINDOW: u32 = 8 << 20;
 /// How a stream ended, when it did not end with a whole response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StreamError {
-    /// The server never processed it (REFUSED_STREAM, above a graceful GOAWAY's last
-    /// stream, or the connection was closing when it came): it may be sent again.
+    /// The server never processed it (above a graceful GOAWAY's last stream, or the
+    /// connection was ending when it came): it may be sent again, on a new connection.
     Unprocessed,
+    /// It was never sent: the connection had ended or had been told GOAWAY when it came.
+    NotSent,
+    /// The server refused it (RST_STREAM REFUSED_STREAM, RFC 9113 §8.7): it may be sent
+    /// again.
+    Refused,
+    /// The response broke the protocol (no `:status`).
+    Malformed(&'static str),
     /// The server reset it (RST_STREAM with this code).
     Reset(u32),
     /// The server's GOAWAY with an error code ended it.
@@ -141,11 +148,18 @@ impl State {
         if stream.end.is_some() {
             return;
         }
+        let ok = end.is_ok();
         stream.end = Some(end);
-        stream.pending = None;
+        // A response that came before the whole body went: the rest is not sent, and the
+        // server is told the stream is done with.
+        if stream.pending.take().is_some() && ok && self.ended.is_none() {
+            frame::put_rst_stream(&mut self.out, id, code::CANCEL);
+        }
         wakers.extend(stream.waker.take());
         self.open -= 1;
-        wakers.extend(self.waiting.pop());
+        // Every waiting user tries again (a waiter that gave up left its waker behind: waking
+        // one alone could wake only that one).
+        wakers.append(&mut self.waiting);
     }
 
     /// Ends the connection: no new stream, and every open one ends with why (those a
