@@ -48,7 +48,7 @@ use super::dial::{Dialer, Endpoint};
 use super::failure::{Failure, Progress, Signs, fail};
 use super::stamp::Stamps;
 use crate::metrics::{ConnectionUse, Connections, ErrorClass};
-use conn::{Conn as Wire2, Request, Response, StreamError};
+use conn::{Conn as Connection, Request, Response, StreamError};
 use frame::{RequestFrame, code};
 use hpack::Encoder;
 
@@ -56,7 +56,7 @@ use hpack::Encoder;
 #[derive(Clone)]
 struct Conn {
     id: u64,
-    wire: Wire2,
+    link: Connection,
 }
 
 /// One slot's connection, made by the first user that needs it.
@@ -174,21 +174,21 @@ impl H2Transport {
         let mut kept = cell.lock().await;
         if let Some(conn) = kept
             .as_ref()
-            .filter(|c| c.wire.is_open() && Some(c.id) != stale)
+            .filter(|c| c.link.is_open() && Some(c.id) != stale)
         {
             return Ok((conn.clone(), ConnectionUse::Reused));
         }
         let reconnect = kept.take().is_some();
         let dialed = self.dialer.dial(at).await?;
         let graceful = Arc::clone(&self.graceful);
-        let wire = Wire2::start(dialed.io, move |gracefully| {
+        let link = Connection::start(dialed.io, move |gracefully| {
             if gracefully {
                 graceful.fetch_add(1, Ordering::Relaxed);
             }
         });
         let conn = Conn {
             id: self.made.fetch_add(1, Ordering::Relaxed),
-            wire,
+            link,
         };
         *kept = Some(conn.clone());
         let how = ConnectionUse::New {
@@ -274,7 +274,7 @@ impl H2Transport {
             .number
             / self.streams;
         let kept = session.conn.take().filter(|(at, conn)| {
-            at.serves(&req.url) && conn.wire.is_open() && Some(conn.id) != stale
+            at.serves(&req.url) && conn.link.is_open() && Some(conn.id) != stale
         });
         match kept {
             Some((at, conn)) => Ok((at, conn, ConnectionUse::Reused)),
@@ -313,7 +313,7 @@ impl H2Transport {
                 keep: req.keep,
                 fields: req.keep.headers || req.clock.is_on(),
             };
-            let (handed, answer) = conn.wire.exchange(request).await;
+            let (handed, answer) = conn.link.exchange(request).await;
             match answer {
                 Ok(response) => {
                     session.conn = Some((at, conn));
