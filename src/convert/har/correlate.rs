@@ -141,7 +141,7 @@ impl Correlator {
                 if v.starts_with("{{") {
                     v
                 } else {
-                    clean::segment(&decoded)
+                    clean::encoded(&decoded)
                 }
             })
             .collect();

@@ -57,6 +57,12 @@ pub fn segment(text: &str) -> String {
     if text.starts_with("{{") && text.ends_with("}}") {
         return text.to_string();
     }
+    encoded(text)
+}
+
+/// Text as a path segment, every byte but the unreserved ones percent-encoded (`/` and
+/// template braces too): a recorded segment is never read as a template.
+pub fn encoded(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
