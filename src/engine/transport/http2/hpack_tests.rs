@@ -2,14 +2,7 @@
 //! the encoder read back by the decoder, and blocks that must be refused.
 
 use super::*;
-
-fn hex(text: &str) -> Vec<u8> {
-    let digits: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    (0..digits.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).expect("hex"))
-        .collect()
-}
+use crate::engine::transport::http2::huffman::hex;
 
 fn fields(d: &mut Decoder, block: &[u8]) -> Result<Vec<(String, String)>, HpackError> {
     let mut out = Vec::new();

@@ -134,17 +134,19 @@ pub fn encode(input: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Bytes written as hex, spaces and line breaks ignored (the RFC's examples), for tests.
+#[cfg(test)]
+pub fn hex(text: &str) -> Vec<u8> {
+    let digits: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(text: &str) -> Vec<u8> {
-        let digits: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-        (0..digits.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).expect("hex"))
-            .collect()
-    }
 
     /// The lengths make a complete prefix code, and the codes derived from them are the
     /// RFC's (a sample of its table, across every length class).
