@@ -158,6 +158,31 @@ fn a_graceful_goaway_is_no_error_and_what_it_refused_is_sent_again() {
 }
 
 #[test]
+fn a_server_that_refuses_every_request_gracefully_is_answered_by_a_goaway_error() {
+    // GOAWAY(NO_ERROR, last stream 0) on every connection: the server serves nothing, so the
+    // request is sent on 4 connections (3 resends) and then counted once, as an error.
+    // (A server that serves others while it refuses this one is making progress: the
+    // graceful test above has requests refused 3 times in a row and sent a 4th.)
+    let server = GoawayServer::start(0, 0x0);
+    let (_dir, path) = scenario(&format!(
+        "target: {}\nhttp2: true\nload: {{ vus: 1, iterations: 1 }}\n\
+         flows:\n  - steps: [ {{ get: /x }} ]\n",
+        server.url
+    ));
+    let (code, doc, _, stderr) = run_json(&path, &[], Duration::from_secs(60));
+    assert_eq!(code, 0, "{stderr}");
+    let total = &doc["total"];
+    assert_eq!(total["requests"], 1, "{doc:#}");
+    assert_eq!(common::error_count(total, "goaway"), 1, "{doc:#}");
+    assert_eq!(server.answered.load(Ordering::Relaxed), 0);
+    assert_eq!(server.goaways.load(Ordering::Relaxed), 4);
+    let sample = total["errors_by_class"][0]["sample"]
+        .as_str()
+        .expect("a sample");
+    assert!(sample.contains("on each of the 4 connections"), "{sample}");
+}
+
+#[test]
 fn a_goaway_with_an_error_code_is_a_goaway_error_with_its_code() {
     let server = GoawayServer::start(10, 0xb);
     let (_dir, path) = scenario(&format!(
@@ -259,6 +284,9 @@ async fn goaway_connection(
     code: u32,
     counts: Counts,
 ) -> std::io::Result<()> {
+    // Each frame its own write: without this, Nagle's algorithm held some for the
+    // client's delayed ACK (40 ms).
+    tcp.set_nodelay(true)?;
     let mut preface = [0u8; 24];
     tcp.read_exact(&mut preface).await?;
     tcp.write_all(&frame(0x4, 0, 0, &[])).await?;

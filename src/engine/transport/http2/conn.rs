@@ -98,6 +98,12 @@ impl Conn {
         state.ended.is_none() && state.goaway.is_none()
     }
 
+    /// Whether the server's GOAWAY says it processed streams of this connection: a server
+    /// that refuses some requests while it serves others is making progress.
+    pub fn served_before_goaway(&self) -> bool {
+        lock(&self.shared).goaway.is_some_and(|(last, _)| last > 0)
+    }
+
     /// Sends `req` on a new stream and waits for its whole response. Returns, with it or
     /// its error, the instant the request was handed to the connection. Dropped before the
     /// end (the deadline), the stream is reset.

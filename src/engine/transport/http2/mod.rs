@@ -10,8 +10,8 @@
 //! that fails because its connection failed is counted, never resent, with one exception:
 //! a request the server never processed (refused, above the last stream id of a graceful
 //! GOAWAY, RFC 9113 §6.8, or never sent on a connection that had just closed) is sent
-//! again on a new connection (at most `UNPROCESSED_RESENDS` times) and counted once, its
-//! latency from the first send. A server that ends connections this way (nginx after
+//! again on a new connection and counted once, its latency from the first send (at most
+//! `IDLE_RESENDS` times after connections that processed nothing, `MOST_RESENDS` in all). A server that ends connections this way (nginx after
 //! `keepalive_requests`) is counted in `graceful_closes`, not as errors; a GOAWAY with an
 //! error code is the `goaway` class.
 //!
@@ -287,10 +287,13 @@ impl H2Transport {
     }
 
     /// Sends `req` and reads its whole response. A request the server did not process is
-    /// sent again, on a new connection, up to `UNPROCESSED_RESENDS` times: the server never
-    /// saw it, so it is still one request, counted once. (A busy shared connection may
-    /// reach the server's limit again before the resent stream is taken, so one resend is
-    /// not always enough.) Returns the response with the instant the request was handed to
+    /// sent again, on a new connection: the server never saw it, so it is still one
+    /// request, counted once. A shared connection may reach the server's limit again
+    /// before the resent stream is taken (4 users on connections that nginx closes after
+    /// 10 requests refused a request 3 times in a row in about one run of 10), so refusals
+    /// by connections that served other requests (the server is making progress) are
+    /// bounded only against starvation (`MOST_RESENDS`); those by connections that served
+    /// nothing, `IDLE_RESENDS`. Returns the response with the instant the request was handed to
     /// its connection; `progress` takes how the connection was had.
     async fn exchange(
         &self,
@@ -300,7 +303,7 @@ impl H2Transport {
     ) -> Result<(Response, Option<Instant>), Failure> {
         let frames = self.frames(req)?;
         let mut stale = None;
-        let mut resent = 0;
+        let (mut resent, mut idle) = (0, 0);
         // Connections found ending before the request went (not a resend: the server never
         // saw it), bounded all the same.
         let mut redials = 0;
@@ -323,12 +326,16 @@ impl H2Transport {
                     redials += 1;
                     stale = Some(conn.id);
                 }
-                Err((StreamError::Unprocessed, _)) if resent < UNPROCESSED_RESENDS => {
+                Err((StreamError::Unprocessed, _))
+                    if resent < MOST_RESENDS
+                        && (idle < IDLE_RESENDS || conn.link.served_before_goaway()) =>
+                {
                     resent += 1;
+                    idle += u32::from(!conn.link.served_before_goaway());
                     stale = Some(conn.id);
                 }
                 // Refused (the server's stream limit): again, on the same connection.
-                Err((StreamError::Refused, _)) if resent < UNPROCESSED_RESENDS => {
+                Err((StreamError::Refused, _)) if resent < IDLE_RESENDS => {
                     resent += 1;
                     session.conn = Some((at, conn));
                 }
@@ -469,8 +476,13 @@ fn reason(c: u32) -> String {
 }
 
 /// How many times a request the server did not process is sent again (each on a new
-/// connection) before it counts as a `goaway` error.
-const UNPROCESSED_RESENDS: u32 = 3;
+/// connection) after refusals by connections that processed nothing (or, REFUSED_STREAM,
+/// on the same one) before it counts as a `goaway` error.
+const IDLE_RESENDS: u32 = 3;
+
+/// How many times in all: refusals by connections that served others are the server's
+/// normal ending of connections, and this bound is only against starvation.
+const MOST_RESENDS: u32 = 32;
 
 /// `the server sent GOAWAY ENHANCE_YOUR_CALM (0xb)`; a graceful one met here had refused
 /// the request on every connection it was sent on.
