@@ -4,7 +4,8 @@
 //! `streams_per_connection` at a time, every request is HTTP/2, and the result says so.
 //! A TLS server that does not offer h2 is refused before the load. A hand-written server
 //! ends connections with GOAWAY after a number of requests, as nginx does: a graceful one
-//! costs no error and no request, one with an error code is a `goaway` error.
+//! costs no error and no request, one with an error code is a `goaway` error; another
+//! sends each stream's status and stalls, and the timeout keeps the status.
 
 mod common;
 
@@ -183,6 +184,53 @@ fn a_server_that_refuses_every_request_gracefully_is_answered_by_a_goaway_error(
 }
 
 #[test]
+fn a_stream_that_times_out_after_its_status_keeps_its_status_and_bytes() {
+    // The server sends each stream's status and 3 bytes of a body that never ends.
+    let heads = Arc::new(AtomicU64::new(0));
+    let seen = Arc::clone(&heads);
+    let (url, _runtime) = hand_written(move |tcp| {
+        let seen = Arc::clone(&seen);
+        async move {
+            let _ = stalled_connection(tcp, seen).await;
+        }
+    });
+    let (_dir, path) = scenario(&format!(
+        "target: {url}\nhttp2: true\nload: {{ vus: 2, iterations: 4 }}\n\
+         defaults: {{ timeout: 300ms }}\nflows:\n  - steps: [ {{ get: /x }} ]\n"
+    ));
+    let (code, doc, _, stderr) = run_json(&path, &[], Duration::from_secs(60));
+    assert_eq!(code, 0, "{stderr}");
+    let total = &doc["total"];
+    assert_eq!(total["requests"], 4, "{doc:#}");
+    assert_eq!(common::error_count(total, "timeout"), 4, "{doc:#}");
+    assert_eq!(total["status_codes"]["200"], 4, "{doc:#}");
+    assert_eq!(total["bytes_received"], 12, "{doc:#}");
+    assert_eq!(heads.load(Ordering::Relaxed), 4);
+}
+
+/// Answers every stream with `:status 200` and 3 bytes of a body it never ends.
+async fn stalled_connection(mut tcp: TcpStream, heads: Arc<AtomicU64>) -> std::io::Result<()> {
+    tcp.set_nodelay(true)?;
+    let mut preface = [0u8; 24];
+    tcp.read_exact(&mut preface).await?;
+    tcp.write_all(&frame(0x4, 0, 0, &[])).await?;
+    loop {
+        let (kind, flags, stream, _) = read_frame(&mut tcp).await?;
+        match kind {
+            0x4 if flags & 0x1 == 0 => tcp.write_all(&frame(0x4, 0x1, 0, &[])).await?,
+            0x1 => {
+                heads.fetch_add(1, Ordering::Relaxed);
+                // END_HEADERS only, then DATA without END_STREAM.
+                let mut out = frame(0x1, 0x4, stream, &[0x88]);
+                out.extend_from_slice(&frame(0x0, 0, stream, b"abc"));
+                tcp.write_all(&out).await?;
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
 fn a_goaway_with_an_error_code_is_a_goaway_error_with_its_code() {
     let server = GoawayServer::start(10, 0xb);
     let (_dir, path) = scenario(&format!(
@@ -227,29 +275,42 @@ struct GoawayServer {
 
 impl GoawayServer {
     fn start(limit: u64, code: u32) -> Self {
-        let (runtime, listener, addr) = common::server::listening();
         let (answered, refused, goaways) = (Arc::default(), Arc::default(), Arc::default());
         let counts = Counts {
             answered: Arc::clone(&answered),
             refused: Arc::clone(&refused),
             goaways: Arc::clone(&goaways),
         };
-        runtime.spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                let counts = counts.clone();
-                tokio::spawn(async move {
-                    let _ = goaway_connection(tcp, limit, code, counts).await;
-                });
+        let (url, runtime) = hand_written(move |tcp| {
+            let counts = counts.clone();
+            async move {
+                let _ = goaway_connection(tcp, limit, code, counts).await;
             }
         });
         Self {
-            url: format!("http://{addr}"),
+            url,
             answered,
             refused,
             goaways,
             _runtime: runtime,
         }
     }
+}
+
+/// Listens on 127.0.0.1 port 0 and runs `connection` for each connection it accepts;
+/// returns the URL and the runtime that serves it (the server ends with it).
+fn hand_written<F, Fut>(connection: F) -> (String, tokio::runtime::Runtime)
+where
+    F: Fn(TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (runtime, listener, addr) = common::server::listening();
+    runtime.spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            tokio::spawn(connection(tcp));
+        }
+    });
+    (format!("http://{addr}"), runtime)
 }
 
 #[derive(Clone)]

@@ -27,7 +27,7 @@ use tokio::sync::Notify;
 use super::frame::{self, code, setting};
 use super::read::Reader;
 use super::state::{CONN_WINDOW, STREAM_WINDOW, State};
-pub use super::state::{Request, Response, StreamError};
+pub use super::state::{Partial, Request, Response, StreamError};
 use crate::engine::clock::now;
 
 /// A silence after which a connection with open streams is pinged, and the time the ping
@@ -106,10 +106,12 @@ impl Conn {
 
     /// Sends `req` on a new stream and waits for its whole response. Returns, with it or
     /// its error, the instant the request was handed to the connection. Dropped before the
-    /// end (the deadline), the stream is reset.
+    /// end (the deadline), the stream is reset and `partial` says what of the response had
+    /// come (the user's deadline is outside, so the status read before it is not lost).
     pub async fn exchange(
         &self,
         req: Request<'_>,
+        partial: &mut Partial,
     ) -> (Option<Instant>, Result<Response, (StreamError, Response)>) {
         let opened = std::future::poll_fn(|cx| {
             let mut state = lock(&self.shared);
@@ -134,6 +136,7 @@ impl Conn {
             shared: &self.shared,
             id,
             done: false,
+            partial,
         };
         let end = std::future::poll_fn(|cx| {
             let mut state = lock(&self.shared);
@@ -166,14 +169,15 @@ impl Conn {
     }
 }
 
-/// Resets a stream its user gave up on.
-struct Guard<'a> {
+/// Resets a stream its user gave up on, and keeps what of its response had come.
+struct Guard<'a, 'p> {
     shared: &'a Shared,
     id: u32,
     done: bool,
+    partial: &'p mut Partial,
 }
 
-impl Drop for Guard<'_> {
+impl Drop for Guard<'_, '_> {
     fn drop(&mut self) {
         if self.done {
             return;
@@ -181,6 +185,14 @@ impl Drop for Guard<'_> {
         let mut wakers = Vec::new();
         {
             let mut state = lock(self.shared);
+            if let Some(s) = state.streams.get(&self.id)
+                && s.response.first_byte.is_some()
+            {
+                *self.partial = Partial {
+                    status: Some(s.response.status),
+                    bytes: s.response.bytes,
+                };
+            }
             let open = (state.streams.get(&self.id)).is_some_and(|s| s.end.is_none());
             if open && state.ended.is_none() {
                 frame::put_rst_stream(&mut state.out, self.id, code::CANCEL);

@@ -1,7 +1,8 @@
 //! The connection against a scripted server on an in-memory pipe: streams never exceed the
 //! server's SETTINGS_MAX_CONCURRENT_STREAMS, a reset stream ends with its code (a refused
 //! one as unprocessed, so the transport sends it again) and its user goes on with a new
-//! stream, a stream given up on is reset (RST_STREAM CANCEL), padded, split and Huffman-
+//! stream, a stream given up on keeps the status read before and is reset (RST_STREAM
+//! CANCEL), padded, split and Huffman-
 //! coded responses read whole, and a body larger than the server's window waits for its
 //! WINDOW_UPDATE.
 
@@ -130,7 +131,7 @@ async fn streams_never_exceed_the_servers_limit_and_all_are_answered() {
                 keep: keep_all(),
                 fields: false,
             };
-            conn.exchange(req).await.1
+            conn.exchange(req, &mut Partial::default()).await.1
         })
     });
     for user in users.collect::<Vec<_>>() {
@@ -167,15 +168,15 @@ async fn a_reset_stream_ends_with_its_code_and_the_user_goes_on_on_a_new_one() {
     };
     let end = |r: Result<Response, (StreamError, Response)>| r.err().map(|e| e.0);
     assert_eq!(
-        end(conn.exchange(send()).await.1),
+        end(conn.exchange(send(), &mut Partial::default()).await.1),
         Some(StreamError::Refused)
     );
     assert_eq!(
-        end(conn.exchange(send()).await.1),
+        end(conn.exchange(send(), &mut Partial::default()).await.1),
         Some(StreamError::Reset(0x2))
     );
     let third = conn
-        .exchange(send())
+        .exchange(send(), &mut Partial::default())
         .await
         .1
         .expect("a new stream is answered");
@@ -184,7 +185,8 @@ async fn a_reset_stream_ends_with_its_code_and_the_user_goes_on_on_a_new_one() {
 }
 
 #[tokio::test]
-async fn a_stream_given_up_on_is_reset_and_padded_huffman_responses_read_whole() {
+async fn a_stream_given_up_on_keeps_its_status_and_is_reset_and_padded_huffman_responses_read_whole()
+ {
     let (client, server) = tokio::io::duplex(1 << 16);
     let resets = Arc::new(StdMutex::new(Vec::new()));
     let r = Arc::clone(&resets);
@@ -195,7 +197,19 @@ async fn a_stream_given_up_on_is_reset_and_padded_huffman_responses_read_whole()
             let mut out = Vec::new();
             match (kind, stream) {
                 (kind::RST_STREAM, s) => r.lock().expect("resets").push((s, payload)),
-                // Stream 1 is never answered; stream 3 gets a padded HEADERS with priority
+                // Stream 1 gets its status and 3 bytes, and never the rest;
+                (kind::HEADERS, 1) => {
+                    let head = Head {
+                        length: 1,
+                        kind: kind::HEADERS,
+                        flags: frame::END_HEADERS,
+                        stream: 1,
+                    };
+                    put_head(&mut out, head);
+                    out.push(0x88);
+                    frame::put_data(&mut out, 1, b"abc", false, frame::DEFAULT_MAX_FRAME);
+                }
+                // stream 3 gets a padded HEADERS with priority
                 // (RFC 7541 C.6.1's block, Huffman and the dynamic table), a CONTINUATION-free
                 // block, and its body in two DATA frames, the first padded.
                 (kind::HEADERS, 3) => {
@@ -238,9 +252,21 @@ async fn a_stream_given_up_on_is_reset_and_padded_huffman_responses_read_whole()
         keep: keep_all(),
         fields: true,
     };
-    let gave_up = tokio::time::timeout(Duration::from_millis(50), conn.exchange(send())).await;
-    assert!(gave_up.is_err(), "stream 1 is never answered");
-    let answer = conn.exchange(send()).await.1.expect("stream 3");
+    let mut partial = Partial::default();
+    let exchange = conn.exchange(send(), &mut partial);
+    let gave_up = tokio::time::timeout(Duration::from_millis(50), exchange).await;
+    assert!(gave_up.is_err(), "stream 1 is never answered in full");
+    assert_eq!(
+        partial.status,
+        Some(200),
+        "the status read before the deadline"
+    );
+    assert_eq!(partial.bytes, 3);
+    let answer = conn
+        .exchange(send(), &mut Partial::default())
+        .await
+        .1
+        .expect("stream 3");
     assert_eq!(answer.status, 302);
     assert_eq!(&answer.body[..], b"abcde");
     assert_eq!(answer.bytes, 5);
@@ -287,7 +313,11 @@ async fn a_body_past_the_servers_window_waits_for_its_window_update() {
         keep: Keep::default(),
         fields: false,
     };
-    let answer = conn.exchange(req).await.1.expect("answered");
+    let answer = conn
+        .exchange(req, &mut Partial::default())
+        .await
+        .1
+        .expect("answered");
     assert_eq!(answer.status, 200);
     assert_eq!(*got.lock().expect("got"), body.to_vec());
 }
@@ -314,7 +344,7 @@ async fn a_silent_server_is_pinged_and_then_given_up_on() {
         fields: false,
     };
     let began = tokio::time::Instant::now();
-    let end = conn.exchange(req).await.1;
+    let end = conn.exchange(req, &mut Partial::default()).await.1;
     assert_eq!(end.err().map(|e| e.0), Some(StreamError::Stalled));
     let waited = began.elapsed();
     assert!(

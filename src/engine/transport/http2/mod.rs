@@ -48,7 +48,7 @@ use super::dial::{Dialer, Endpoint};
 use super::failure::{Failure, Progress, Signs, fail};
 use super::stamp::Stamps;
 use crate::metrics::{ConnectionUse, Connections, ErrorClass};
-use conn::{Conn as Connection, Request, Response, StreamError};
+use conn::{Conn as Connection, Partial, Request, Response, StreamError};
 use frame::{RequestFrame, code};
 use hpack::Encoder;
 
@@ -300,6 +300,7 @@ impl H2Transport {
         session: &mut Session,
         req: &Prepared,
         progress: &mut Progress,
+        partial: &mut Partial,
     ) -> Result<(Response, Option<Instant>), Failure> {
         let frames = self.frames(req)?;
         let mut stale = None;
@@ -316,7 +317,7 @@ impl H2Transport {
                 keep: req.keep,
                 fields: req.keep.headers || req.clock.is_on(),
             };
-            let (handed, answer) = conn.link.exchange(request).await;
+            let (handed, answer) = conn.link.exchange(request, partial).await;
             match answer {
                 Ok(response) => {
                     session.conn = Some((at, conn));
@@ -503,16 +504,23 @@ impl Transport for H2Transport {
 
     async fn send(&self, session: &mut Session, req: &Prepared) -> Result<Reply, Failure> {
         let mut progress = Progress::default();
+        let mut partial = Partial::default();
         // Dropping the exchange at the deadline resets its stream (RST_STREAM CANCEL); the
         // connection and the other users' streams on it go on.
-        let exchange = self.exchange(session, req, &mut progress);
+        let exchange = self.exchange(session, req, &mut progress, &mut partial);
         match tokio::time::timeout(req.timeout, exchange).await {
             Ok(Ok((response, handed))) => Ok(Self::reply(req, response, &mut progress, handed)),
             Ok(Err(mut failure)) => {
                 failure.connection = progress.connection;
                 Err(failure)
             }
-            Err(_) => Err(progress.timed_out(req.timeout)),
+            Err(_) => {
+                // A status read before the deadline is still the answer's status (as on
+                // HTTP/1.1, where the head is read before the body).
+                progress.status = partial.status;
+                progress.bytes = partial.bytes;
+                Err(progress.timed_out(req.timeout))
+            }
         }
     }
 

@@ -54,6 +54,14 @@ pub struct Response {
     pub first_byte: Option<Instant>,
 }
 
+/// What had come of a response when its user gave up on it (the deadline): the status,
+/// once its header block was read, and the body bytes so far.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Partial {
+    pub status: Option<u16>,
+    pub bytes: u64,
+}
+
 /// A request for `Conn::exchange`.
 pub struct Request<'a> {
     /// Its HEADERS frame (and CONTINUATIONs), stream id 0, written in here.
