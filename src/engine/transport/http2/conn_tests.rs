@@ -184,9 +184,52 @@ async fn a_reset_stream_ends_with_its_code_and_the_user_goes_on_on_a_new_one() {
     assert!(conn.is_open());
 }
 
+/// `:status` 200 and 3 bytes of a body that never ends.
+fn status_then_stall(out: &mut Vec<u8>, stream: u32) {
+    let head = Head {
+        length: 1,
+        kind: kind::HEADERS,
+        flags: frame::END_HEADERS,
+        stream,
+    };
+    put_head(out, head);
+    out.push(0x88);
+    frame::put_data(out, stream, b"abc", false, frame::DEFAULT_MAX_FRAME);
+}
+
+/// A padded HEADERS with priority (RFC 7541 C.6.1's block: Huffman and the dynamic table,
+/// a 302 with `cache-control: private`), then the body `abcde` in two DATA frames, the
+/// first padded.
+fn padded_huffman_answer(out: &mut Vec<u8>, stream: u32) {
+    let block: Vec<u8> = [
+        0x48, 0x82, 0x64, 0x02, 0x58, 0x85, 0xae, 0xc3, 0x77, 0x1a, 0x4b,
+    ]
+    .to_vec();
+    let mut payload = vec![2, 0, 0, 0, 0, 16];
+    payload.extend_from_slice(&block);
+    payload.extend_from_slice(&[0, 0]);
+    let flags = frame::END_HEADERS | frame::PADDED | frame::PRIORITY_FLAG;
+    let head = Head {
+        length: payload.len(),
+        kind: kind::HEADERS,
+        flags,
+        stream,
+    };
+    put_head(out, head);
+    out.extend_from_slice(&payload);
+    let head = Head {
+        length: 5,
+        kind: kind::DATA,
+        flags: frame::PADDED,
+        stream,
+    };
+    put_head(out, head);
+    out.extend_from_slice(&[1, b'a', b'b', b'c', 0]);
+    frame::put_data(out, stream, b"de", true, frame::DEFAULT_MAX_FRAME);
+}
+
 #[tokio::test]
-async fn a_stream_given_up_on_keeps_its_status_and_is_reset_and_padded_huffman_responses_read_whole()
- {
+async fn given_up_streams_are_reset_and_keep_their_status_padded_huffman_ones_read_whole() {
     let (client, server) = tokio::io::duplex(1 << 16);
     let resets = Arc::new(StdMutex::new(Vec::new()));
     let r = Arc::clone(&resets);
@@ -197,48 +240,8 @@ async fn a_stream_given_up_on_keeps_its_status_and_is_reset_and_padded_huffman_r
             let mut out = Vec::new();
             match (kind, stream) {
                 (kind::RST_STREAM, s) => r.lock().expect("resets").push((s, payload)),
-                // Stream 1 gets its status and 3 bytes, and never the rest;
-                (kind::HEADERS, 1) => {
-                    let head = Head {
-                        length: 1,
-                        kind: kind::HEADERS,
-                        flags: frame::END_HEADERS,
-                        stream: 1,
-                    };
-                    put_head(&mut out, head);
-                    out.push(0x88);
-                    frame::put_data(&mut out, 1, b"abc", false, frame::DEFAULT_MAX_FRAME);
-                }
-                // stream 3 gets a padded HEADERS with priority
-                // (RFC 7541 C.6.1's block, Huffman and the dynamic table), a CONTINUATION-free
-                // block, and its body in two DATA frames, the first padded.
-                (kind::HEADERS, 3) => {
-                    let block: Vec<u8> = [
-                        0x48, 0x82, 0x64, 0x02, 0x58, 0x85, 0xae, 0xc3, 0x77, 0x1a, 0x4b,
-                    ]
-                    .to_vec();
-                    let mut payload = vec![2, 0, 0, 0, 0, 16];
-                    payload.extend_from_slice(&block);
-                    payload.extend_from_slice(&[0, 0]);
-                    let flags = frame::END_HEADERS | frame::PADDED | frame::PRIORITY_FLAG;
-                    let head = Head {
-                        length: payload.len(),
-                        kind: kind::HEADERS,
-                        flags,
-                        stream: 3,
-                    };
-                    put_head(&mut out, head);
-                    out.extend_from_slice(&payload);
-                    let head = Head {
-                        length: 5,
-                        kind: kind::DATA,
-                        flags: frame::PADDED,
-                        stream: 3,
-                    };
-                    put_head(&mut out, head);
-                    out.extend_from_slice(&[1, b'a', b'b', b'c', 0]);
-                    frame::put_data(&mut out, 3, b"de", true, frame::DEFAULT_MAX_FRAME);
-                }
+                (kind::HEADERS, 1) => status_then_stall(&mut out, 1),
+                (kind::HEADERS, 3) => padded_huffman_answer(&mut out, 3),
                 _ => {}
             }
             out
