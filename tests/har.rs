@@ -16,10 +16,7 @@ use std::time::Duration;
 use common::{Demo, binary, read_json, stampede, wait_with_limit};
 
 fn fixture(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/har")
-        .join(name);
-    path.to_str().expect("utf-8").to_string()
+    common::fixture("har", name)
 }
 
 fn session() -> String {
@@ -46,12 +43,11 @@ fn demo_session(addr: &str) -> String {
         .to_string()
 }
 
-fn text(out: &std::process::Output) -> String {
-    format!(
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+/// `init --from-har FILE --target URL` into `out`: the scenario's text (validated), and
+/// init's output.
+fn from_har(file: &str, target: &str, out: &Path) -> (String, std::process::Output) {
+    let args = ["--from-har", file, "--target", target];
+    common::init_scenario(&args, out)
 }
 
 #[test]
@@ -59,20 +55,7 @@ fn a_recorded_session_replays_against_the_demo_with_its_ids_and_tokens_correlate
     let demo = Demo::start();
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("session.yaml");
-    let out = stampede(
-        &[
-            "init",
-            "--from-har",
-            &session(),
-            "--target",
-            &demo.url,
-            "-o",
-            file.to_str().expect("utf-8"),
-        ],
-        Duration::from_secs(20),
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let yaml = std::fs::read_to_string(&file).expect("scenario");
+    let (yaml, out) = from_har(&session(), &demo.url, &file);
     // Static assets and the other origin left out: 6 of the 9 requests.
     assert_eq!(yaml.matches("      - name: ").count(), 6, "{yaml}");
     assert!(
@@ -138,7 +121,7 @@ fn a_recorded_session_replays_against_the_demo_with_its_ids_and_tokens_correlate
         ],
         Duration::from_secs(30),
     );
-    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert_eq!(run.status.code(), Some(0), "{}", common::output_text(&run));
     let doc = read_json(&json);
     for step in doc["steps"].as_array().expect("steps") {
         let name = step["name"].as_str().unwrap_or("?");
@@ -165,7 +148,7 @@ fn think_and_static_options_and_bad_recordings() {
     };
     let out = run(&[&session(), "--think", "none", "--keep-static"]);
     let yaml = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
     assert!(
         !yaml.contains("think:") && yaml.contains("/static/app.js"),
         "{yaml}"
@@ -174,10 +157,10 @@ fn think_and_static_options_and_bad_recordings() {
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("think: 1s..2s"),
         "{}",
-        text(&out)
+        common::output_text(&out)
     );
     let out = run(&[&session(), "--think", "soon"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", common::output_text(&out));
     let write = |name: &str, text: &str| {
         let path = dir.path().join(name);
         std::fs::write(&path, text).expect("write");
@@ -190,7 +173,7 @@ fn think_and_static_options_and_bad_recordings() {
         r#"{"log": {"entries": [{"request": {"method": "GET", "url": "http://127.0.0.1:8000/%7B%7B%20x%20%7D%7D", "headers": []}, "response": {"status": 200, "headers": [], "content": {"mimeType": "text/plain"}}}]}}"#,
     );
     let out = run(&[&braces]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
     let yaml = String::from_utf8_lossy(&out.stdout);
     assert!(yaml.contains("get: \"/%7B%7B%20x%20%7D%7D\""), "{yaml}");
     let cases = [
@@ -214,20 +197,7 @@ fn a_firefox_recording_of_a_logged_in_session_reads_its_cookie_from_the_environm
     let demo = Demo::start();
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("firefox.yaml");
-    let out = stampede(
-        &[
-            "init",
-            "--from-har",
-            &fixture("firefox.har"),
-            "--target",
-            &demo.url,
-            "-o",
-            file.to_str().expect("utf-8"),
-        ],
-        Duration::from_secs(20),
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let yaml = std::fs::read_to_string(&file).expect("scenario");
+    let (yaml, _) = from_har(&fixture("firefox.har"), &demo.url, &file);
     // No resource types in Firefox's file: the stylesheet and the icon go by MIME type.
     assert_eq!(yaml.matches("      - name: ").count(), 5, "{yaml}");
     assert!(
@@ -280,13 +250,13 @@ fn a_firefox_recording_of_a_logged_in_session_reads_its_cookie_from_the_environm
     let addr = demo.url.trim_start_matches("http://").to_string();
     let session = demo_session(&addr);
     let (out, doc) = run(Some(&session));
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
     assert_eq!(me(&doc, "200"), 2, "{doc:#}");
     for step in doc["steps"].as_array().expect("steps") {
         assert_eq!(step["errors"].as_u64(), Some(0), "{step:#}");
     }
     // ...and without it, the recorded session is not replayed: /me is refused.
     let (out, doc) = run(None);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
     assert_eq!(me(&doc, "401"), 2, "{doc:#}");
 }

@@ -12,10 +12,7 @@ use std::time::Duration;
 use common::{Demo, read_json, stampede};
 
 fn fixture(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/openapi")
-        .join(name);
-    path.to_str().expect("utf-8").to_string()
+    common::fixture("openapi", name)
 }
 
 /// How many flows a written scenario has.
@@ -23,27 +20,9 @@ fn flows(yaml: &str) -> usize {
     yaml.lines().filter(|l| l.starts_with("  - name: ")).count()
 }
 
-fn text(out: &std::process::Output) -> String {
-    format!(
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// `init` with `args`, writing to `out`; returns the scenario's text.
+/// `init` with `args`, writing to `out`; returns the scenario's text (validated).
 fn init(args: &[&str], out: &Path) -> String {
-    let mut all = vec!["init", "-o", out.to_str().expect("utf-8")];
-    all.extend_from_slice(args);
-    let run = stampede(&all, Duration::from_secs(30));
-    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
-    let yaml = std::fs::read_to_string(out).expect("the scenario");
-    let check = stampede(
-        &["validate", out.to_str().expect("utf-8")],
-        Duration::from_secs(20),
-    );
-    assert_eq!(check.status.code(), Some(0), "{}\n{yaml}", text(&check));
-    yaml
+    common::init_scenario(args, out).0
 }
 
 #[test]
@@ -104,7 +83,12 @@ fn the_demos_own_document_makes_a_scenario_that_exercises_every_operation_cleanl
         ],
         Duration::from_secs(20),
     );
-    assert_eq!(printed.status.code(), Some(0), "{}", text(&printed));
+    assert_eq!(
+        printed.status.code(),
+        Some(0),
+        "{}",
+        common::output_text(&printed)
+    );
     let tuned = String::from_utf8_lossy(&printed.stdout).to_string();
     assert!(tuned.contains("  vus: 3\n  duration: \"2s\"\n"), "{tuned}");
     let file = dir.path().join("tuned.yaml");
@@ -120,7 +104,7 @@ fn the_demos_own_document_makes_a_scenario_that_exercises_every_operation_cleanl
         ],
         Duration::from_secs(30),
     );
-    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    assert_eq!(run.status.code(), Some(0), "{}", common::output_text(&run));
     let doc = read_json(&json);
     let steps = doc["steps"].as_array().expect("steps");
     assert_eq!(steps.len(), 11, "every operation a step, and the login");

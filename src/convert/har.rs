@@ -107,12 +107,14 @@ pub fn convert(text: &str, source: &str, opts: &Options) -> Result<Converted, St
     }
     let origin = match &opts.origin {
         Some(o) => o.trim_end_matches('/').to_string(),
-        None => (entries
-            .iter()
-            .find(|e| !is_static(e))
-            .unwrap_or(&entries[0])
-            .url)[..url::Position::BeforePath]
-            .to_string(),
+        // The first page's origin (not a CDN's script before it).
+        None => {
+            let first = entries
+                .iter()
+                .find(|e| !is_static(e))
+                .unwrap_or(&entries[0]);
+            first.url[..url::Position::BeforePath].to_string()
+        }
     };
     let kept: Vec<&Entry> = (entries.iter())
         .filter(|e| e.url[..url::Position::BeforePath] == origin)
@@ -127,15 +129,7 @@ pub fn convert(text: &str, source: &str, opts: &Options) -> Result<Converted, St
     let mut steps: Vec<Step> = Vec::new();
     for (i, e) in kept.iter().enumerate() {
         let mut step = c.step(e, i, &steps);
-        step.think = match &opts.think {
-            Think::None => None,
-            Think::Fixed(t) => Some(t.clone()),
-            Think::Recorded => kept.get(i + 1).and_then(|next| {
-                // A gap over a minute (a pause in the recording, a clock jump) is a minute.
-                let gap = (next.started_ms - (e.started_ms + e.time_ms.max(0.0))).min(60_000.0);
-                (gap >= 1.0).then(|| format!("{}ms", gap.round() as u64))
-            }),
-        };
+        step.think = think(&opts.think, e, kept.get(i + 1).copied());
         steps.push(step);
         c.learn(e, i);
         for (at, var, from) in c.extractions.drain(..) {
@@ -149,17 +143,15 @@ pub fn convert(text: &str, source: &str, opts: &Options) -> Result<Converted, St
         target: opts.target.clone().unwrap_or_else(|| origin.clone()),
         ..Scenario::default()
     };
-    scenario.header.push(format!(
-        "Made by `stampede init --from-har {source}`: {} of its {} requests,",
-        kept.len(),
-        raw.len()
-    ));
-    scenario
-        .header
-        .push("in the recorded order (static assets and other origins left out).".into());
-    for note in &c.notes {
-        scenario.header.push(note.clone());
-    }
+    scenario.header = vec![
+        format!(
+            "Made by `stampede init --from-har {source}`: {} of its {} requests,",
+            kept.len(),
+            raw.len()
+        ),
+        "in the recorded order (static assets and other origins left out).".into(),
+    ];
+    scenario.header.extend(c.notes.iter().cloned());
     scenario.cookies = true;
     shared_headers(&mut scenario, &mut steps);
     scenario.flows.push(Flow {
@@ -172,6 +164,19 @@ pub fn convert(text: &str, source: &str, opts: &Options) -> Result<Converted, St
         yaml: scenario.to_yaml(),
         warnings: c.warnings,
     })
+}
+
+/// The think time after entry `e`, `next` the entry sent after it.
+fn think(how: &Think, e: &Entry, next: Option<&Entry>) -> Option<String> {
+    match how {
+        Think::None => None,
+        Think::Fixed(t) => Some(t.clone()),
+        Think::Recorded => next.and_then(|next| {
+            // A gap over a minute (a pause in the recording, a clock jump) is a minute.
+            let gap = (next.started_ms - (e.started_ms + e.time_ms.max(0.0))).min(60_000.0);
+            (gap >= 1.0).then(|| format!("{}ms", gap.round() as u64))
+        }),
+    }
 }
 
 /// A header every step sends with the same value (the recorded session's cookies, an API
@@ -199,57 +204,19 @@ fn entry(v: &Value) -> Option<Entry> {
     if !matches!(url.scheme(), "http" | "https") {
         return None;
     }
-    let pairs = |list: Option<&Value>| -> Vec<(String, String)> {
-        (list.and_then(Value::as_array).into_iter().flatten())
-            .filter_map(|h| {
-                Some((
-                    h.get("name")?.as_str()?.to_string(),
-                    h.get("value")?.as_str().unwrap_or("").to_string(),
-                ))
-            })
-            .collect()
-    };
     let post = req.get("postData").map(|p| {
-        let mime = p
-            .get("mimeType")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        let text = p
-            .get("text")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        (mime, text, pairs(p.get("params")))
+        let mime = text(p.get("mimeType")).to_ascii_lowercase();
+        (
+            mime,
+            text(p.get("text")).to_string(),
+            pairs(p.get("params")),
+        )
     });
     let resp = v.get("response");
     let content = resp.and_then(|r| r.get("content"));
-    let mime = (content
-        .and_then(|c| c.get("mimeType"))
-        .and_then(Value::as_str))
-    .unwrap_or("")
-    .to_ascii_lowercase();
-    let body = content
-        .and_then(|c| c.get("text"))
-        .and_then(Value::as_str)
-        .map(|t| {
-            match content
-                .and_then(|c| c.get("encoding"))
-                .and_then(Value::as_str)
-            {
-                Some("base64") => base64::engine::general_purpose::STANDARD
-                    .decode(t)
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .unwrap_or_default(),
-                _ => t.to_string(),
-            }
-        });
-    let started = v
-        .get("startedDateTime")
-        .and_then(Value::as_str)
-        .and_then(|t| humantime::parse_rfc3339_weak(t).ok());
-    let started_ms = started
+    let mime = text(content.and_then(|c| c.get("mimeType"))).to_ascii_lowercase();
+    let started_ms = (v.get("startedDateTime").and_then(Value::as_str))
+        .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
     Some(Entry {
@@ -266,16 +233,42 @@ fn entry(v: &Value) -> Option<Entry> {
             .and_then(|s| u16::try_from(s).ok())
             .unwrap_or(0),
         response_headers: pairs(resp.and_then(|r| r.get("headers"))),
-        response_json: body
+        response_json: content
+            .and_then(content_text)
             .filter(|_| mime.contains("json"))
             .and_then(|b| serde_json::from_str(&b).ok()),
-        resource_type: v
-            .get("_resourceType")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_ascii_lowercase(),
+        resource_type: text(v.get("_resourceType")).to_ascii_lowercase(),
         response_mime: mime,
         url,
+    })
+}
+
+/// A string field's text, or "" when it is missing or not a string.
+fn text(v: Option<&Value>) -> &str {
+    v.and_then(Value::as_str).unwrap_or("")
+}
+
+/// A HAR list of `{ name, value }` (headers, form params) as pairs; an entry without a
+/// name or a value is left out, one whose value is not a string has "".
+fn pairs(list: Option<&Value>) -> Vec<(String, String)> {
+    (list.and_then(Value::as_array).into_iter().flatten())
+        .filter_map(|h| {
+            let name = h.get("name")?.as_str()?;
+            let value = h.get("value")?;
+            Some((name.to_string(), text(Some(value)).to_string()))
+        })
+        .collect()
+}
+
+/// A response's recorded content as text (base64 decoded when the HAR says so; a body
+/// that is not UTF-8 is "").
+fn content_text(content: &Value) -> Option<String> {
+    let t = content.get("text")?.as_str()?;
+    Some(match text(content.get("encoding")) {
+        "base64" => (base64::engine::general_purpose::STANDARD.decode(t).ok())
+            .and_then(|b| String::from_utf8(b).ok())
+            .unwrap_or_default(),
+        _ => t.to_string(),
     })
 }
 

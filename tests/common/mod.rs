@@ -101,6 +101,46 @@ pub fn skip_without(what: &str, fix: &str) {
     let _ = writeln!(std::io::stderr(), "skipped: {what} ({fix})");
 }
 
+/// A file under `tests/fixtures/FOLDER/`, as a path string for the command line.
+pub fn fixture(folder: &str, name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(folder)
+        .join(name);
+    path.to_str().expect("utf-8").to_string()
+}
+
+/// A finished command's stdout and stderr, for an assertion's message.
+pub fn output_text(out: &Output) -> String {
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// `stampede init` with `args`, writing to `out`: it succeeds, and the scenario written
+/// passes `stampede validate`. Returns the scenario's text and init's output (its
+/// warnings are on stderr).
+pub fn init_scenario(args: &[&str], out: &Path) -> (String, Output) {
+    let mut all = vec!["init", "-o", out.to_str().expect("utf-8")];
+    all.extend_from_slice(args);
+    let run = stampede(&all, Duration::from_secs(30));
+    assert_eq!(run.status.code(), Some(0), "{}", output_text(&run));
+    let yaml = std::fs::read_to_string(out).expect("the scenario");
+    let check = stampede(
+        &["validate", out.to_str().expect("utf-8")],
+        Duration::from_secs(20),
+    );
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}\n{yaml}",
+        output_text(&check)
+    );
+    (yaml, run)
+}
+
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_stampede")
 }

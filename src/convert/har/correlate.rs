@@ -84,15 +84,7 @@ impl Correlator {
             return Some(var.clone());
         }
         let (_, key, at, source) = self.seen.iter().find(|(v, ..)| v == value)?.clone();
-        let base: String = (key.chars())
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let base = clean::identifier(&key, false);
         let base = match base.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
             true => base,
             false => format!("v_{base}"),
@@ -242,13 +234,7 @@ impl Correlator {
             {
                 continue;
             }
-            let var: String = (name.chars())
-                .map(|c| match c.is_ascii_alphanumeric() {
-                    true => c.to_ascii_uppercase(),
-                    false => '_',
-                })
-                .collect();
-            let var = format!("HAR_COOKIE_{var}");
+            let var = format!("HAR_COOKIE_{}", clean::identifier(name, true));
             self.note_env(&var, &format!("the recorded session's cookie {name}"));
             let pair = format!("{name}={{{{ env.{var} | default('') }}}}");
             if !pairs.contains(&pair) {

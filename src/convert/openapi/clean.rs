@@ -1,7 +1,8 @@
 //! What a document gives that goes into a scenario as it is (paths, header names, names,
 //! examples) is checked here, so the scenario written always loads: a path is
 //! percent-encoded where a URL needs it, a header name that is not one is left out, text
-//! that would read as a template (`{{`) is not copied, names lose control characters.
+//! that would read as a template (`{{`) is not copied, names lose control characters, and
+//! variables' names keep only what a name may hold (`identifier`).
 //! Depends on nothing in the crate.
 
 use serde_json::Value;
@@ -95,6 +96,18 @@ pub fn name(text: &str, fallback: &str) -> String {
     }
 }
 
+/// `text` as the letters of a variable's name: ASCII letters and digits kept, upper- or
+/// lowercased, and every other character `_` (`X-CSRF token` → `x_csrf_token`).
+pub fn identifier(text: &str, upper: bool) -> String {
+    (text.chars())
+        .map(|c| match (c.is_ascii_alphanumeric(), upper) {
+            (true, true) => c.to_ascii_uppercase(),
+            (true, false) => c.to_ascii_lowercase(),
+            (false, _) => '_',
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +127,8 @@ mod tests {
         assert_eq!(name("get\\u{0}user", "s"), "get\\u{0}user");
         assert_eq!(name("a\nb", "s"), "a b");
         assert_eq!(name("  ", "step"), "step");
+        assert_eq!(identifier("X-CSRF token", false), "x_csrf_token");
+        assert_eq!(identifier("sessionId", true), "SESSIONID");
+        assert_eq!(identifier("é1", false), "_1");
     }
 }

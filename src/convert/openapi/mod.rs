@@ -307,19 +307,8 @@ fn variable(collection: &str, taken: &[(String, Created, String)]) -> String {
         .rsplit('/')
         .find(|s| !s.is_empty() && !s.starts_with('{'))
         .unwrap_or("item");
-    let mut base: String = (last
-        .strip_suffix('s')
-        .filter(|s| !s.is_empty())
-        .unwrap_or(last)
-        .chars())
-    .map(|c| {
-        if c.is_ascii_alphanumeric() {
-            c.to_ascii_lowercase()
-        } else {
-            '_'
-        }
-    })
-    .collect();
+    let singular = last.strip_suffix('s').filter(|s| !s.is_empty());
+    let mut base = clean::identifier(singular.unwrap_or(last), false);
     if base.starts_with(|c: char| c.is_ascii_digit()) {
         base.insert(0, '_');
     }

@@ -159,20 +159,7 @@ impl Operation {
                 _ => {}
             }
         }
-        // A `{param}` the document does not declare still gets a value.
-        let mut from = 0;
-        while let Some(open) = url[from..].find('{').map(|i| i + from) {
-            let Some(close) = url[open..].find('}').map(|i| i + open) else {
-                break;
-            };
-            if url[open..].starts_with("{{") {
-                from = url[open..].find("}}").map_or(url.len(), |i| open + i + 2);
-                continue;
-            }
-            let value = "{{ random_int(1, 1000) }}";
-            url.replace_range(open..=close, value);
-            from = open + value.len();
-        }
+        fill_undeclared(&mut url);
         let fallback = format!("{} {}", self.method.to_uppercase(), self.path);
         let mut step = Step::new(clean::name(&self.name(), &fallback), &self.method, url);
         let id = self
@@ -182,22 +169,46 @@ impl Operation {
         step.comment = clean::name(&format!("{id}{fallback}"), &fallback);
         step.query = query;
         step.headers = headers;
-        if let Some(body) = self.spec.get("requestBody").map(|b| resolve(doc, b)) {
-            let content = body.get("content");
-            if let Some(schema) = content.and_then(|c| c.pointer("/application~1json/schema")) {
-                step.json = Some(sample(doc, schema, 0));
-            } else if let Some(schema) =
-                content.and_then(|c| c.pointer("/application~1x-www-form-urlencoded/schema"))
-                && let Value::Object(fields) = sample(doc, schema, 0)
-            {
-                step.form = (fields.into_iter())
-                    .filter(|(k, _)| clean::literal(&Value::String(k.clone())))
-                    .map(|(k, v)| (k, text_of(&v)))
-                    .collect();
-            }
-        }
+        self.body(doc, &mut step);
         step.status = self.expected();
         step
+    }
+
+    /// The request body from the document's `requestBody`: JSON, or a form.
+    fn body(&self, doc: &Value, step: &mut Step) {
+        let Some(body) = self.spec.get("requestBody").map(|b| resolve(doc, b)) else {
+            return;
+        };
+        let content = body.get("content");
+        if let Some(schema) = content.and_then(|c| c.pointer("/application~1json/schema")) {
+            step.json = Some(sample(doc, schema, 0));
+        } else if let Some(schema) =
+            content.and_then(|c| c.pointer("/application~1x-www-form-urlencoded/schema"))
+            && let Value::Object(fields) = sample(doc, schema, 0)
+        {
+            step.form = (fields.into_iter())
+                .filter(|(k, _)| clean::literal(&Value::String(k.clone())))
+                .map(|(k, v)| (k, text_of(&v)))
+                .collect();
+        }
+    }
+}
+
+/// A `{param}` the document does not declare still gets a value (a template's own `{{ }}`
+/// are left alone).
+fn fill_undeclared(url: &mut String) {
+    let mut from = 0;
+    while let Some(open) = url[from..].find('{').map(|i| i + from) {
+        let Some(close) = url[open..].find('}').map(|i| i + open) else {
+            break;
+        };
+        if url[open..].starts_with("{{") {
+            from = url[open..].find("}}").map_or(url.len(), |i| open + i + 2);
+            continue;
+        }
+        let value = "{{ random_int(1, 1000) }}";
+        url.replace_range(open..=close, value);
+        from = open + value.len();
     }
 }
 
