@@ -69,7 +69,7 @@ pub(super) struct Tries {
 }
 
 /// Whether `retry` retries an attempt that ended as `ending`: `Some` with the wait the
-/// server asked for (`Retry-After`, in seconds), `None` when it is not retried.
+/// server asked for (`Retry-After`), `None` when it is not retried.
 pub(super) fn retried(retry: &Retry, ending: &Ending) -> Option<Option<Duration>> {
     match ending {
         // A status the step accepts is its answer, whatever `on` lists.
@@ -80,7 +80,7 @@ pub(super) fn retried(retry: &Retry, ending: &Ending) -> Option<Option<Duration>
                 reply
                     .headers
                     .get(RETRY_AFTER)
-                    .and_then(|v| retry_after(v.as_bytes())),
+                    .and_then(|v| retry_after(v.as_bytes(), std::time::SystemTime::now())),
             )
         }
         Ending::Failed(failure) if retry.retries_class(failure.class) => Some(None),

@@ -4,7 +4,7 @@
 //!
 //! Depends on `metrics::ErrorClass` (the endings a retry names) only.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::metrics::ErrorClass;
 
@@ -92,10 +92,15 @@ impl Retry {
     }
 }
 
-/// A `Retry-After` header's delay in seconds (its HTTP-date form is not read: `None`).
-pub fn retry_after(value: &[u8]) -> Option<Duration> {
+/// A `Retry-After` header's delay (RFC 9110 §10.2.3): a number of seconds, or an HTTP date,
+/// the wait until it from `now` (none when it has passed); `None` for anything else.
+pub fn retry_after(value: &[u8], now: SystemTime) -> Option<Duration> {
     let text = std::str::from_utf8(value).ok()?.trim();
-    text.parse::<u64>().ok().map(Duration::from_secs)
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = httpdate::parse_http_date(text).ok()?;
+    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]
@@ -140,8 +145,25 @@ mod tests {
         let s = Duration::from_secs;
         assert_eq!(p.delay(1, 0.0, Some(s(1))), s(1));
         assert_eq!(p.delay(1, 0.0, Some(s(30))), s(2));
-        assert_eq!(retry_after(b" 1 "), Some(s(1)));
-        assert_eq!(retry_after(b"Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        let now = std::time::UNIX_EPOCH + s(1_445_412_470); // Wed, 21 Oct 2015 07:27:50 GMT
+        assert_eq!(retry_after(b" 1 ", now), Some(s(1)));
+        assert_eq!(
+            retry_after(b"Wed, 21 Oct 2015 07:28:00 GMT", now),
+            Some(s(10))
+        );
+        // RFC 850's and asctime's forms, which HTTP still accepts.
+        assert_eq!(
+            retry_after(b"Wednesday, 21-Oct-15 07:28:00 GMT", now),
+            Some(s(10))
+        );
+        assert_eq!(retry_after(b"Wed Oct 21 07:28:00 2015", now), Some(s(10)));
+        // A date that has passed: no wait of its own (the backoff's applies).
+        assert_eq!(
+            retry_after(b"Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(s(0))
+        );
+        assert_eq!(retry_after(b"soon", now), None);
+        assert_eq!(retry_after(b"-1", now), None);
     }
 
     #[test]
