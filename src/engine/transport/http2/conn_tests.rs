@@ -2,9 +2,9 @@
 //! server's SETTINGS_MAX_CONCURRENT_STREAMS, a reset stream ends with its code (a refused
 //! one as unprocessed, so the transport sends it again) and its user goes on with a new
 //! stream, a stream given up on keeps the status read before and is reset (RST_STREAM
-//! CANCEL), padded, split and Huffman-
-//! coded responses read whole, and a body larger than the server's window waits for its
-//! WINDOW_UPDATE.
+//! CANCEL), padded, split and Huffman-coded responses read whole, a body larger than the
+//! server's window waits for its WINDOW_UPDATE, and header blocks and lists past 64 KiB
+//! are refused.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
@@ -42,6 +42,21 @@ fn keep_all() -> Keep {
         max_body: 1 << 20,
         ..Keep::default()
     }
+}
+
+/// A GET on `frames` that keeps its answer (its header fields too when `fields`).
+fn get(frames: &frame::RequestFrame, fields: bool) -> Request<'_> {
+    Request {
+        frames,
+        body: None,
+        keep: keep_all(),
+        fields,
+    }
+}
+
+/// The error a stream ended with, if it did.
+fn ended(r: Result<Response, (StreamError, Response)>) -> Option<StreamError> {
+    r.err().map(|e| e.0)
 }
 
 /// `:status` 200 (static index 8), END_HEADERS, then `body` in one DATA frame that ends
@@ -125,13 +140,9 @@ async fn streams_never_exceed_the_servers_limit_and_all_are_answered() {
         let conn = conn.clone();
         let frames = frames.clone();
         tokio::spawn(async move {
-            let req = Request {
-                frames: &frames,
-                body: None,
-                keep: keep_all(),
-                fields: false,
-            };
-            conn.exchange(req, &mut Partial::default()).await.1
+            conn.exchange(get(&frames, false), &mut Partial::default())
+                .await
+                .1
         })
     });
     for user in users.collect::<Vec<_>>() {
@@ -160,19 +171,13 @@ async fn a_reset_stream_ends_with_its_code_and_the_user_goes_on_on_a_new_one() {
     }));
     let conn = Conn::start(client, |_| {});
     let frames = get_frame();
-    let send = || Request {
-        frames: &frames,
-        body: None,
-        keep: keep_all(),
-        fields: false,
-    };
-    let end = |r: Result<Response, (StreamError, Response)>| r.err().map(|e| e.0);
+    let send = || get(&frames, false);
     assert_eq!(
-        end(conn.exchange(send(), &mut Partial::default()).await.1),
+        ended(conn.exchange(send(), &mut Partial::default()).await.1),
         Some(StreamError::Refused)
     );
     assert_eq!(
-        end(conn.exchange(send(), &mut Partial::default()).await.1),
+        ended(conn.exchange(send(), &mut Partial::default()).await.1),
         Some(StreamError::Reset(0x2))
     );
     let third = conn
@@ -249,12 +254,7 @@ async fn given_up_streams_are_reset_and_keep_their_status_padded_huffman_ones_re
     ));
     let conn = Conn::start(client, |_| {});
     let frames = get_frame();
-    let send = || Request {
-        frames: &frames,
-        body: None,
-        keep: keep_all(),
-        fields: true,
-    };
+    let send = || get(&frames, true);
     let mut partial = Partial::default();
     let exchange = conn.exchange(send(), &mut partial);
     let gave_up = tokio::time::timeout(Duration::from_millis(50), exchange).await;
@@ -356,4 +356,65 @@ async fn a_silent_server_is_pinged_and_then_given_up_on() {
     );
     assert_eq!(pings.load(Ordering::SeqCst), 1);
     assert!(!conn.is_open());
+}
+
+#[tokio::test]
+async fn header_blocks_and_lists_past_64_kib_are_refused() {
+    // Stream 1: a 4 KB block that decodes to 21 fields of 4,000 bytes (one literal put in
+    // the dynamic table, then referenced 20 times): that stream is malformed, the
+    // connection goes on. Stream 3: HEADERS and CONTINUATIONs past 64 KiB: the connection
+    // ends (COMPRESSION_ERROR), its block never held whole.
+    let (client, server) = tokio::io::duplex(1 << 20);
+    tokio::spawn(serve(server, Vec::new(), |(kind, _, stream, _)| {
+        let mut out = Vec::new();
+        let mut put = |kind, flags, stream, payload: &[u8]| {
+            let length = payload.len();
+            put_head(
+                &mut out,
+                Head {
+                    length,
+                    kind,
+                    flags,
+                    stream,
+                },
+            );
+            out.extend_from_slice(payload);
+        };
+        match (kind, stream) {
+            (kind::HEADERS, 1) => {
+                // :status 200; `x` with incremental indexing, its value 4,000 bytes long
+                // (127 + 0x21 + 0x1e·128); then the dynamic entry (62) 20 times.
+                let mut block = vec![0x88, 0x40, 0x01, b'x', 0x7f, 0xa1, 0x1e];
+                block.extend(std::iter::repeat_n(b'v', 4000));
+                block.extend(std::iter::repeat_n(0xbe, 20));
+                put(
+                    kind::HEADERS,
+                    frame::END_HEADERS | frame::END_STREAM,
+                    1,
+                    &block,
+                );
+            }
+            (kind::HEADERS, 3) => {
+                put(kind::HEADERS, 0, 3, &[0x88]);
+                for _ in 0..5 {
+                    put(kind::CONTINUATION, 0, 3, &[0x88; 16_384]);
+                }
+            }
+            _ => {}
+        }
+        out
+    }));
+    let conn = Conn::start(client, |_| {});
+    let frames = get_frame();
+    let send = || get(&frames, true);
+    assert_eq!(
+        ended(conn.exchange(send(), &mut Partial::default()).await.1),
+        Some(StreamError::Malformed("a header list over 64 KiB"))
+    );
+    assert!(conn.is_open());
+    let third = ended(conn.exchange(send(), &mut Partial::default()).await.1);
+    let Some(StreamError::Closed(why)) = third else {
+        panic!("the connection ends: {third:?}");
+    };
+    assert!(why.contains("a header block over 64 KiB"), "{why}");
 }

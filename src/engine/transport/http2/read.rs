@@ -12,6 +12,16 @@ use super::frame::{self, Head, code, kind};
 use super::hpack::Decoder;
 use super::state::{CONN_WINDOW, STREAM_WINDOW, State, StreamError};
 
+/// The largest header block (HEADERS and its CONTINUATIONs) read, as HTTP/1.1's largest
+/// head: a server that sends more ends the connection (COMPRESSION_ERROR, as RFC 9113
+/// §10.5.1 says of a block not processed), so memory stays bounded.
+const MAX_BLOCK: usize = 64 << 10;
+
+/// The largest header list a response may decode to (each field's name and value and 32,
+/// RFC 9113 §6.5.2): a small block can reference the dynamic table over and over, so the
+/// list is bounded apart from the block; a response over it is malformed.
+const MAX_LIST: usize = 64 << 10;
+
 /// What the task keeps between reads: the header decoder, and a header block that goes on
 /// in CONTINUATION frames.
 #[derive(Default)]
@@ -88,6 +98,12 @@ impl Reader {
                 if *stream != head.stream {
                     return Err(bad("a CONTINUATION of another stream"));
                 }
+                if block.len() + payload.len() > MAX_BLOCK {
+                    return Err(frame::FrameError {
+                        code: code::COMPRESSION_ERROR,
+                        why: "a header block over 64 KiB",
+                    });
+                }
                 block.extend_from_slice(&payload);
                 if head.flags & frame::END_HEADERS != 0 {
                     self.headers(state, at, wakers)?;
@@ -162,8 +178,10 @@ impl Reader {
         let mut fields = Vec::new();
         let want = stream.as_ref().is_some_and(|s| !s.headed);
         let keep_fields = stream.as_ref().map(|s| (s.fields_wanted, s.keep));
+        let mut listed = 0;
         let decoded = self.hpack.decode(&block, |name, value| {
-            if !want {
+            listed += name.len() + value.len() + 32;
+            if !want || listed > MAX_LIST {
                 return;
             }
             if name == b":status" {
@@ -184,6 +202,11 @@ impl Reader {
             code: code::COMPRESSION_ERROR,
             why: e.0,
         })?;
+        if want && listed > MAX_LIST {
+            let malformed = StreamError::Malformed("a header list over 64 KiB");
+            state.end_stream(id, Err(malformed), wakers);
+            return Ok(());
+        }
         if let Some(s) = stream.as_mut() {
             match status {
                 // 1xx: informational, the final status is still to come.
