@@ -25,7 +25,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 
 use super::frame::{self, code, setting};
-use super::read::Reader;
+use super::read::{MAX_LIST, Reader};
 use super::state::{CONN_WINDOW, STREAM_WINDOW, State};
 pub use super::state::{Partial, Request, Response, StreamError};
 use crate::engine::clock::now;
@@ -65,6 +65,7 @@ impl Conn {
         let settings = [
             (setting::ENABLE_PUSH, 0),
             (setting::INITIAL_WINDOW_SIZE, STREAM_WINDOW),
+            (setting::MAX_HEADER_LIST_SIZE, MAX_LIST as u32),
         ];
         frame::put_settings(&mut out, &settings, false);
         frame::put_window_update(&mut out, 0, CONN_WINDOW - 65_535);

@@ -257,7 +257,7 @@ async fn given_up_streams_are_reset_and_keep_their_status_padded_huffman_ones_re
     let send = || get(&frames, true);
     let mut partial = Partial::default();
     let exchange = conn.exchange(send(), &mut partial);
-    let gave_up = tokio::time::timeout(Duration::from_millis(50), exchange).await;
+    let gave_up = tokio::time::timeout(Duration::from_secs(1), exchange).await;
     assert!(gave_up.is_err(), "stream 1 is never answered in full");
     assert_eq!(
         partial.status,
@@ -358,51 +358,74 @@ async fn a_silent_server_is_pinged_and_then_given_up_on() {
     assert!(!conn.is_open());
 }
 
+/// A frame: its head, then `payload`.
+fn put_frame(out: &mut Vec<u8>, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
+    let length = payload.len();
+    put_head(
+        out,
+        Head {
+            length,
+            kind,
+            flags,
+            stream,
+        },
+    );
+    out.extend_from_slice(payload);
+}
+
+/// A 4 KB header block that decodes to 21 fields of 4,000 bytes: `:status` 200; `x` with
+/// incremental indexing, its value 4,000 bytes long (127 + 0x21 + 0x1e·128); then the
+/// dynamic entry (62) 20 times.
+fn list_past_64_kib() -> Vec<u8> {
+    let mut block = vec![0x88, 0x40, 0x01, b'x', 0x7f, 0xa1, 0x1e];
+    block.extend(std::iter::repeat_n(b'v', 4000));
+    block.extend(std::iter::repeat_n(0xbe, 20));
+    block
+}
+
+/// Stream 1: a block that decodes past 64 KiB, the stream left open. Stream 3: `:status`
+/// 200 and the dynamic entry `x`. Stream 5: HEADERS and CONTINUATIONs past 64 KiB.
+fn oversized((kind, _, stream, _): Seen) -> Vec<u8> {
+    let mut out = Vec::new();
+    match (kind, stream) {
+        (kind::HEADERS, 1) => {
+            put_frame(
+                &mut out,
+                kind::HEADERS,
+                frame::END_HEADERS,
+                1,
+                &list_past_64_kib(),
+            );
+        }
+        (kind::HEADERS, 3) => {
+            let flags = frame::END_HEADERS | frame::END_STREAM;
+            put_frame(&mut out, kind::HEADERS, flags, 3, &[0x88, 0xbe]);
+        }
+        (kind::HEADERS, 5) => {
+            put_frame(&mut out, kind::HEADERS, 0, 5, &[0x88]);
+            for last in [false, false, false, false, true] {
+                let flags = if last { frame::END_HEADERS } else { 0 };
+                put_frame(&mut out, kind::CONTINUATION, flags, 5, &[0x88; 16_384]);
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
 #[tokio::test]
 async fn header_blocks_and_lists_past_64_kib_are_refused() {
-    // Stream 1: a 4 KB block that decodes to 21 fields of 4,000 bytes (one literal put in
-    // the dynamic table, then referenced 20 times): that stream is malformed, the
-    // connection goes on. Stream 3: HEADERS and CONTINUATIONs past 64 KiB: the connection
-    // ends (COMPRESSION_ERROR), its block never held whole.
+    // Stream 1's list is malformed and its stream reset (PROTOCOL_ERROR); the connection
+    // goes on, its HPACK table whole (stream 3 reads the entry). Stream 5's block ends the
+    // connection (COMPRESSION_ERROR), never held whole.
     let (client, server) = tokio::io::duplex(1 << 20);
-    tokio::spawn(serve(server, Vec::new(), |(kind, _, stream, _)| {
-        let mut out = Vec::new();
-        let mut put = |kind, flags, stream, payload: &[u8]| {
-            let length = payload.len();
-            put_head(
-                &mut out,
-                Head {
-                    length,
-                    kind,
-                    flags,
-                    stream,
-                },
-            );
-            out.extend_from_slice(payload);
-        };
-        match (kind, stream) {
-            (kind::HEADERS, 1) => {
-                // :status 200; `x` with incremental indexing, its value 4,000 bytes long
-                // (127 + 0x21 + 0x1e·128); then the dynamic entry (62) 20 times.
-                let mut block = vec![0x88, 0x40, 0x01, b'x', 0x7f, 0xa1, 0x1e];
-                block.extend(std::iter::repeat_n(b'v', 4000));
-                block.extend(std::iter::repeat_n(0xbe, 20));
-                put(
-                    kind::HEADERS,
-                    frame::END_HEADERS | frame::END_STREAM,
-                    1,
-                    &block,
-                );
-            }
-            (kind::HEADERS, 3) => {
-                put(kind::HEADERS, 0, 3, &[0x88]);
-                for _ in 0..5 {
-                    put(kind::CONTINUATION, 0, 3, &[0x88; 16_384]);
-                }
-            }
-            _ => {}
+    let resets = Arc::new(StdMutex::new(Vec::new()));
+    let r = Arc::clone(&resets);
+    tokio::spawn(serve(server, Vec::new(), move |seen: Seen| {
+        if seen.0 == kind::RST_STREAM {
+            r.lock().expect("resets").push((seen.2, seen.3.clone()));
         }
-        out
+        oversized(seen)
     }));
     let conn = Conn::start(client, |_| {});
     let frames = get_frame();
@@ -412,9 +435,21 @@ async fn header_blocks_and_lists_past_64_kib_are_refused() {
         Some(StreamError::Malformed("a header list over 64 KiB"))
     );
     assert!(conn.is_open());
-    let third = ended(conn.exchange(send(), &mut Partial::default()).await.1);
-    let Some(StreamError::Closed(why)) = third else {
-        panic!("the connection ends: {third:?}");
+    let third = conn
+        .exchange(send(), &mut Partial::default())
+        .await
+        .1
+        .expect("stream 3, on the same table");
+    let x: Vec<usize> = (third.fields.iter())
+        .filter(|(n, _)| &n[..] == b"x")
+        .map(|(_, v)| v.len())
+        .collect();
+    assert_eq!(x, [4000]);
+    let fifth = ended(conn.exchange(send(), &mut Partial::default()).await.1);
+    let Some(StreamError::Closed(why)) = fifth else {
+        panic!("the connection ends: {fifth:?}");
     };
     assert!(why.contains("a header block over 64 KiB"), "{why}");
+    let protocol = code::PROTOCOL_ERROR.to_be_bytes().to_vec();
+    assert_eq!(*resets.lock().expect("resets"), [(1, protocol)]);
 }

@@ -8,12 +8,12 @@
 //! when that connection closes, the first of them to notice makes a new one for the slot
 //! (under the slot's lock) and the others take it. Every request is one attempt: a request
 //! that fails because its connection failed is counted, never resent, with one exception:
-//! a request the server never processed (refused, above the last stream id of a graceful
-//! GOAWAY, RFC 9113 §6.8, or never sent on a connection that had just closed) is sent
-//! again on a new connection and counted once, its latency from the first send (at most
-//! `IDLE_RESENDS` times after connections that processed nothing, `MOST_RESENDS` in all). A server that ends connections this way (nginx after
-//! `keepalive_requests`) is counted in `graceful_closes`, not as errors; a GOAWAY with an
-//! error code is the `goaway` class.
+//! a request the server never processed (above the last stream id of a graceful GOAWAY,
+//! RFC 9113 §6.8, or never sent on a connection that had just closed) is sent again on a
+//! new connection, and one refused with REFUSED_STREAM on the same one, counted once, its
+//! latency from the first send (`Resends` has the bounds). A server that ends connections
+//! this way (nginx after `keepalive_requests`) is counted in `graceful_closes`, not as
+//! errors; a GOAWAY with an error code is the `goaway` class.
 //!
 //! A literal step's header block is encoded once (kept in the request's `Wire`) and sent
 //! with each stream's id written in. Phases: the connection's task writes, so there is no
@@ -287,14 +287,16 @@ impl H2Transport {
     }
 
     /// Sends `req` and reads its whole response. A request the server did not process is
-    /// sent again, on a new connection: the server never saw it, so it is still one
-    /// request, counted once. A shared connection may reach the server's limit again
-    /// before the resent stream is taken (4 users on connections that nginx closes after
-    /// 10 requests refused a request 3 times in a row in about one run of 10), so refusals
-    /// by connections that served other requests (the server is making progress) are
-    /// bounded only against starvation (`MOST_RESENDS`); those by connections that served
-    /// nothing, `IDLE_RESENDS`. Returns the response with the instant the request was handed to
-    /// its connection; `progress` takes how the connection was had.
+    /// sent again: the server never saw it, so it is still one request, counted once. Above
+    /// a graceful GOAWAY's last stream it goes on a new connection. A shared connection may
+    /// reach the server's limit again before the resent stream is taken (4 users on
+    /// connections closed after 10 requests had a request refused 4 times in a row, about
+    /// one run in 10), so refusals by connections that served other requests (the server is
+    /// making progress) are bounded only against starvation (`MOST_RESENDS`), those by
+    /// connections that served nothing at `IDLE_RESENDS`. A stream refused with
+    /// REFUSED_STREAM goes again on the same connection, at most `IDLE_RESENDS` times.
+    /// Returns the response with the instant the request was handed to its connection;
+    /// `progress` takes how the connection was had.
     async fn exchange(
         &self,
         session: &mut Session,
@@ -304,7 +306,7 @@ impl H2Transport {
     ) -> Result<(Response, Option<Instant>), Failure> {
         let frames = self.frames(req)?;
         let mut stale = None;
-        let (mut resent, mut idle) = (0, 0);
+        let mut resends = Resends::default();
         // Connections found ending before the request went (not a resend: the server never
         // saw it), bounded all the same.
         let mut redials = 0;
@@ -327,26 +329,22 @@ impl H2Transport {
                     redials += 1;
                     stale = Some(conn.id);
                 }
-                Err((StreamError::Unprocessed, _))
-                    if resent < MOST_RESENDS
-                        && (idle < IDLE_RESENDS || conn.link.served_before_goaway()) =>
-                {
-                    resent += 1;
-                    idle += u32::from(!conn.link.served_before_goaway());
+                Err((StreamError::Unprocessed, _)) if resends.goaway(&conn.link) => {
                     stale = Some(conn.id);
                 }
                 // Refused (the server's stream limit): again, on the same connection.
-                Err((StreamError::Refused, _)) if resent < IDLE_RESENDS => {
-                    resent += 1;
+                Err((StreamError::Refused, _)) if resends.refused < IDLE_RESENDS => {
+                    resends.refused += 1;
                     session.conn = Some((at, conn));
                 }
-                Err((e, partial)) => {
-                    if partial.first_byte.is_some() {
-                        progress.status = Some(partial.status);
+                Err((e, read)) => {
+                    if read.first_byte.is_some() {
+                        progress.status = Some(read.status);
                     }
-                    progress.bytes = partial.bytes;
-                    let mut f = failure(&e, progress, resent);
-                    if !at.tls && f.class == ErrorClass::Request {
+                    progress.bytes = read.bytes;
+                    let mut f = failure(&e, progress, &resends);
+                    let closed = matches!(e, StreamError::Closed(_));
+                    if !at.tls && closed && f.class == ErrorClass::Request {
                         // What an HTTP/1.1-only server's answer to the HTTP/2 preface looks like.
                         f.message.push_str(
                             " (over http://, HTTP/2 is h2c by prior knowledge: does the server \
@@ -408,7 +406,7 @@ impl H2Transport {
 /// A stream's end as a failure: a GOAWAY from the server is `goaway`, with its code; a
 /// closed connection or a reset stream (RST_STREAM) is `reset` (`body` once the status was
 /// read); a silent server `timeout`; the rest `request`.
-fn failure(e: &StreamError, progress: &Progress, resent: u32) -> Failure {
+fn failure(e: &StreamError, progress: &Progress, resends: &Resends) -> Failure {
     let mut signs = Signs::default();
     let message = match e {
         StreamError::NotSent => {
@@ -417,18 +415,18 @@ fn failure(e: &StreamError, progress: &Progress, resent: u32) -> Failure {
         }
         StreamError::Unprocessed => {
             signs.goaway = true;
-            goaway_message(code::NO_ERROR, resent)
+            goaway_message(code::NO_ERROR, resends.connections)
         }
         StreamError::GoAway(c) => {
             signs.goaway = true;
-            goaway_message(*c, resent)
+            goaway_message(*c, resends.connections)
         }
         StreamError::Refused => {
             signs.closed = true;
             format!(
                 "the server refused the stream (RST_STREAM REFUSED_STREAM (0x7)) each of the {} \
                  times it was sent",
-                resent + 1
+                resends.refused + 1
             )
         }
         StreamError::Malformed(why) => format!("the server broke HTTP/2: {why}"),
@@ -476,14 +474,40 @@ fn reason(c: u32) -> String {
     }
 }
 
-/// How many times a request the server did not process is sent again (each on a new
-/// connection) after refusals by connections that processed nothing (or, REFUSED_STREAM,
-/// on the same one) before it counts as a `goaway` error.
+/// How many times a request is sent again after graceful GOAWAYs from connections that
+/// processed nothing (each time on a new connection) before it counts as a `goaway`
+/// error; and after REFUSED_STREAM (on the same connection), before it is a `reset` one.
 const IDLE_RESENDS: u32 = 3;
 
 /// How many times in all: refusals by connections that served others are the server's
 /// normal ending of connections, and this bound is only against starvation.
 const MOST_RESENDS: u32 = 32;
+
+/// A request's resends so far, by why.
+#[derive(Default)]
+struct Resends {
+    /// New connections it was sent on after graceful GOAWAYs.
+    connections: u32,
+    /// Of those, after connections that had processed nothing.
+    idle: u32,
+    /// Times it was sent again after REFUSED_STREAM.
+    refused: u32,
+}
+
+impl Resends {
+    /// Whether a request that `link`'s graceful GOAWAY left unprocessed goes again (and
+    /// counts it): while the refusing connections served others, up to `MOST_RESENDS`;
+    /// after ones that served nothing, up to `IDLE_RESENDS`.
+    fn goaway(&mut self, link: &Connection) -> bool {
+        let served = link.served_before_goaway();
+        if self.connections >= MOST_RESENDS || (!served && self.idle >= IDLE_RESENDS) {
+            return false;
+        }
+        self.connections += 1;
+        self.idle += u32::from(!served);
+        true
+    }
+}
 
 /// `the server sent GOAWAY ENHANCE_YOUR_CALM (0xb)`; a graceful one met here had refused
 /// the request on every connection it was sent on.

@@ -19,8 +19,9 @@ const MAX_BLOCK: usize = 64 << 10;
 
 /// The largest header list a response may decode to (each field's name and value and 32,
 /// RFC 9113 §6.5.2): a small block can reference the dynamic table over and over, so the
-/// list is bounded apart from the block; a response over it is malformed.
-const MAX_LIST: usize = 64 << 10;
+/// list is bounded apart from the block; a response over it is malformed. The client's
+/// SETTINGS say so (SETTINGS_MAX_HEADER_LIST_SIZE), so a server that reads them keeps under.
+pub(super) const MAX_LIST: usize = 64 << 10;
 
 /// What the task keeps between reads: the header decoder, and a header block that goes on
 /// in CONTINUATION frames.
@@ -203,8 +204,7 @@ impl Reader {
             why: e.0,
         })?;
         if want && listed > MAX_LIST {
-            let malformed = StreamError::Malformed("a header list over 64 KiB");
-            state.end_stream(id, Err(malformed), wakers);
+            malformed(state, id, end, "a header list over 64 KiB", wakers);
             return Ok(());
         }
         if let Some(s) = stream.as_mut() {
@@ -218,8 +218,7 @@ impl Reader {
                     s.response.first_byte = Some(at);
                 }
                 None if !s.headed => {
-                    let malformed = StreamError::Malformed("a response without :status");
-                    state.end_stream(id, Err(malformed), wakers);
+                    malformed(state, id, end, "a response without :status", wakers);
                     return Ok(());
                 }
                 None => {}
@@ -230,6 +229,16 @@ impl Reader {
         }
         Ok(())
     }
+}
+
+/// Ends stream `id` as a malformed response, a stream error (RFC 9113 §8.1.1): unless the
+/// server ended the stream itself (`end`), it is told (RST_STREAM PROTOCOL_ERROR), so that
+/// its side of the stream, and the stream's place under its limit, is freed too.
+fn malformed(state: &mut State, id: u32, end: bool, why: &'static str, wakers: &mut Vec<Waker>) {
+    if !end && state.ended.is_none() {
+        frame::put_rst_stream(&mut state.out, id, code::PROTOCOL_ERROR);
+    }
+    state.end_stream(id, Err(StreamError::Malformed(why)), wakers);
 }
 
 /// A frame about the connection or a stream's course rather than a response: a reset,
