@@ -18,6 +18,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::{Demo, run_json, scenario, skip_without};
@@ -52,10 +53,19 @@ impl Drop for Process {
     }
 }
 
+/// The tests run one at a time, so that one test's servers never pick a port another's
+/// picked and have not bound yet (stampede's metrics port is bound seconds after it is
+/// picked).
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Process {
-    /// Starts `program` with `args`, its output into `log`, and waits until `port` accepts
-    /// a connection; panics with the log if it ends first or 20 s pass.
-    fn start(program: &Path, args: &[String], log: &Path, port: u16) -> Self {
+    /// Starts `program` with `args`, its output into `log`, and waits until each of `ports`
+    /// accepts a connection; panics with the log if it ends first or 20 s pass.
+    fn start(program: &Path, args: &[String], log: &Path, ports: &[u16]) -> Self {
         let out = std::fs::File::create(log).expect("a log file");
         let child = Command::new(program)
             .args(args)
@@ -66,10 +76,14 @@ impl Process {
             .expect("the server starts");
         let mut process = Process(child);
         let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        let text = || std::fs::read_to_string(log).unwrap_or_default();
+        let listening = || (ports.iter()).all(|&p| TcpStream::connect(("127.0.0.1", p)).is_ok());
+        loop {
             let ended = process.0.try_wait().expect("wait");
-            let text = || std::fs::read_to_string(log).unwrap_or_default();
             assert!(ended.is_none(), "{} ended: {}", program.display(), text());
+            if listening() {
+                break;
+            }
             assert!(
                 Instant::now() < deadline,
                 "{} not listening: {}",
@@ -148,7 +162,7 @@ impl Nginx {
             format!("{d}/error.log"),
         ];
         let log = dir.path().join("nginx.out");
-        let process = Process::start(&nginx, &args, &log, http1);
+        let process = Process::start(&nginx, &args, &log, &[http1, h2c]);
         Some(Self {
             dir,
             http1,
@@ -207,6 +221,7 @@ fn check_against_the_log(doc: &serde_json::Value, nginx: &Nginx, protocol: &str)
 
 #[test]
 fn nginx_over_http1_agrees_with_its_access_log_across_its_connection_closes() {
+    let _alone = one_at_a_time();
     let Some(nginx) = Nginx::start() else {
         return;
     };
@@ -220,6 +235,7 @@ fn nginx_over_http1_agrees_with_its_access_log_across_its_connection_closes() {
 
 #[test]
 fn nginx_over_h2c_agrees_with_its_access_log_across_its_goaways() {
+    let _alone = one_at_a_time();
     let Some(nginx) = Nginx::start() else {
         return;
     };
@@ -234,6 +250,7 @@ fn nginx_over_h2c_agrees_with_its_access_log_across_its_goaways() {
 
 #[test]
 fn prometheus_scrapes_the_live_metrics_and_answers_the_runs_count() {
+    let _alone = one_at_a_time();
     let Some(prometheus) = program("prometheus") else {
         skip_without("Prometheus not installed", "apt-get install prometheus");
         return;
@@ -256,7 +273,7 @@ fn prometheus_scrapes_the_live_metrics_and_answers_the_runs_count() {
         format!("--storage.tsdb.path={}", dir.path().join("data").display()),
         format!("--web.listen-address=127.0.0.1:{web}"),
     ];
-    let _prometheus = Process::start(&prometheus, &args, &dir.path().join("out.log"), web);
+    let _prometheus = Process::start(&prometheus, &args, &dir.path().join("out.log"), &[web]);
     let deadline = Instant::now() + Duration::from_secs(30);
     // Ready, and scraping: its discovery hands targets over up to 5 s after the start.
     let target = format!("127.0.0.1:{metrics}");
