@@ -3,8 +3,8 @@
 //! one as unprocessed, so the transport sends it again) and its user goes on with a new
 //! stream, a stream given up on keeps the status read before and is reset (RST_STREAM
 //! CANCEL), padded, split and Huffman-coded responses read whole, a body larger than the
-//! server's window waits for its WINDOW_UPDATE, and header blocks and lists past 64 KiB
-//! are refused.
+//! server's window waits for its WINDOW_UPDATE, header blocks and lists past 64 KiB are
+//! refused, and so are bad flow-control credit and frames on the wrong stream.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
@@ -358,6 +358,22 @@ async fn a_silent_server_is_pinged_and_then_given_up_on() {
     assert!(!conn.is_open());
 }
 
+/// The RST_STREAM frames a client sent: (stream, error code's bytes).
+type Resets = Arc<StdMutex<Vec<(u32, Vec<u8>)>>>;
+
+/// Serves `answer` on `server`, noting the RST_STREAM frames the client sends.
+fn serve_noting_resets(server: DuplexStream, answer: fn(Seen) -> Vec<u8>) -> Resets {
+    let resets = Resets::default();
+    let r = Arc::clone(&resets);
+    tokio::spawn(serve(server, Vec::new(), move |seen: Seen| {
+        if seen.0 == kind::RST_STREAM {
+            r.lock().expect("resets").push((seen.2, seen.3.clone()));
+        }
+        answer(seen)
+    }));
+    resets
+}
+
 /// A frame: its head, then `payload`.
 fn put_frame(out: &mut Vec<u8>, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
     let length = payload.len();
@@ -419,14 +435,7 @@ async fn header_blocks_and_lists_past_64_kib_are_refused() {
     // goes on, its HPACK table whole (stream 3 reads the entry). Stream 5's block ends the
     // connection (COMPRESSION_ERROR), never held whole.
     let (client, server) = tokio::io::duplex(1 << 20);
-    let resets = Arc::new(StdMutex::new(Vec::new()));
-    let r = Arc::clone(&resets);
-    tokio::spawn(serve(server, Vec::new(), move |seen: Seen| {
-        if seen.0 == kind::RST_STREAM {
-            r.lock().expect("resets").push((seen.2, seen.3.clone()));
-        }
-        oversized(seen)
-    }));
+    let resets = serve_noting_resets(server, oversized);
     let conn = Conn::start(client, |_| {});
     let frames = get_frame();
     let send = || get(&frames, true);
@@ -452,4 +461,47 @@ async fn header_blocks_and_lists_past_64_kib_are_refused() {
     assert!(why.contains("a header block over 64 KiB"), "{why}");
     let protocol = code::PROTOCOL_ERROR.to_be_bytes().to_vec();
     assert_eq!(*resets.lock().expect("resets"), [(1, protocol)]);
+}
+
+/// Stream 1: a WINDOW_UPDATE of 0. Stream 3: one that takes its window past 2^31-1.
+/// Stream 5: a PING on a stream.
+fn bad_credit((kind, _, stream, _): Seen) -> Vec<u8> {
+    let mut out = Vec::new();
+    match (kind, stream) {
+        (kind::HEADERS, 1) => frame::put_window_update(&mut out, 1, 0),
+        (kind::HEADERS, 3) => frame::put_window_update(&mut out, 3, 0x7fff_ffff),
+        (kind::HEADERS, 5) => put_frame(&mut out, kind::PING, 0, 5, &[0; 8]),
+        _ => {}
+    }
+    out
+}
+
+#[tokio::test]
+async fn bad_flow_control_is_a_stream_error_and_a_frame_on_the_wrong_stream_a_connection_one() {
+    let (client, server) = tokio::io::duplex(1 << 16);
+    let resets = serve_noting_resets(server, bad_credit);
+    let conn = Conn::start(client, |_| {});
+    let frames = get_frame();
+    let send = || get(&frames, false);
+    assert_eq!(
+        ended(conn.exchange(send(), &mut Partial::default()).await.1),
+        Some(StreamError::Malformed("a WINDOW_UPDATE of 0"))
+    );
+    assert_eq!(
+        ended(conn.exchange(send(), &mut Partial::default()).await.1),
+        Some(StreamError::Malformed("a stream's window past 2^31-1"))
+    );
+    assert!(conn.is_open());
+    let fifth = ended(conn.exchange(send(), &mut Partial::default()).await.1);
+    let Some(StreamError::Closed(why)) = fifth else {
+        panic!("the connection ends: {fifth:?}");
+    };
+    assert!(why.contains("a frame on the wrong stream"), "{why}");
+    let codes = [code::PROTOCOL_ERROR, code::FLOW_CONTROL_ERROR];
+    let expected: Vec<(u32, Vec<u8>)> = [1, 3]
+        .into_iter()
+        .zip(codes)
+        .map(|(s, c)| (s, c.to_be_bytes().to_vec()))
+        .collect();
+    assert_eq!(*resets.lock().expect("resets"), expected);
 }

@@ -8,6 +8,7 @@
 pub mod kind {
     pub const DATA: u8 = 0x0;
     pub const HEADERS: u8 = 0x1;
+    pub const PRIORITY: u8 = 0x2;
     pub const RST_STREAM: u8 = 0x3;
     pub const SETTINGS: u8 = 0x4;
     pub const PUSH_PROMISE: u8 = 0x5;
@@ -26,6 +27,9 @@ pub const PRIORITY_FLAG: u8 = 0x20;
 
 /// The client's connection preface (§3.4).
 pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// The largest flow-control window (§6.9.1).
+pub const MAX_WINDOW: i64 = 0x7fff_ffff;
 
 /// The frame size every peer accepts (§4.2), the largest this client sends.
 pub const DEFAULT_MAX_FRAME: usize = 16_384;

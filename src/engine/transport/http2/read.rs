@@ -81,6 +81,15 @@ impl Reader {
         if self.block.is_some() && head.kind != kind::CONTINUATION {
             return Err(bad("a header block interrupted"));
         }
+        // Frames of the connection come on stream 0, a stream's never (§6).
+        let of_connection = matches!(head.kind, kind::SETTINGS | kind::PING | kind::GOAWAY);
+        let of_stream = matches!(
+            head.kind,
+            kind::DATA | kind::HEADERS | kind::CONTINUATION | kind::RST_STREAM | kind::PRIORITY
+        );
+        if (of_connection && head.stream != 0) || (of_stream && head.stream == 0) {
+            return Err(bad("a frame on the wrong stream"));
+        }
         match head.kind {
             kind::DATA => self.data(head, &payload, state, wakers)?,
             kind::HEADERS => {
@@ -235,8 +244,23 @@ impl Reader {
 /// server ended the stream itself (`end`), it is told (RST_STREAM PROTOCOL_ERROR), so that
 /// its side of the stream, and the stream's place under its limit, is freed too.
 fn malformed(state: &mut State, id: u32, end: bool, why: &'static str, wakers: &mut Vec<Waker>) {
-    if !end && state.ended.is_none() {
-        frame::put_rst_stream(&mut state.out, id, code::PROTOCOL_ERROR);
+    let reset = (!end).then_some(code::PROTOCOL_ERROR);
+    stream_error(state, id, reset, why, wakers);
+}
+
+/// A stream error (§5.4.2): the stream ends as malformed, and the server is told with
+/// RST_STREAM `reset` (when given, and the connection still runs).
+fn stream_error(
+    state: &mut State,
+    id: u32,
+    reset: Option<u32>,
+    why: &'static str,
+    wakers: &mut Vec<Waker>,
+) {
+    if let Some(c) = reset
+        && state.ended.is_none()
+    {
+        frame::put_rst_stream(&mut state.out, id, c);
     }
     state.end_stream(id, Err(StreamError::Malformed(why)), wakers);
 }
@@ -290,23 +314,67 @@ fn control(
             }
             wakers.append(&mut state.waiting);
         }
-        kind::WINDOW_UPDATE => {
-            let increment = i64::from(frame::word(payload, 0)? & 0x7fff_ffff);
-            if head.stream == 0 {
-                state.send_window += increment;
-                let ids: Vec<u32> = (state.streams.iter())
-                    .filter(|(_, s)| s.pending.is_some())
-                    .map(|(id, _)| *id)
-                    .collect();
-                for id in ids {
-                    state.resume_body(id);
-                }
-            } else if let Some(s) = state.streams.get_mut(&head.stream) {
-                s.send_window += increment;
-                state.resume_body(head.stream);
-            }
-        }
+        kind::WINDOW_UPDATE => window_update(head, payload, state, wakers)?,
         _ => {}
+    }
+    Ok(())
+}
+
+/// Flow-control credit from the server (§6.9): for the connection (stream 0) or a stream.
+/// An increment of 0 is a protocol error, and a window past 2^31-1 a flow-control one: of
+/// the connection on stream 0, of the stream otherwise.
+fn window_update(
+    head: Head,
+    payload: &Bytes,
+    state: &mut State,
+    wakers: &mut Vec<Waker>,
+) -> Result<(), frame::FrameError> {
+    let increment = i64::from(frame::word(payload, 0)? & 0x7fff_ffff);
+    if head.stream == 0 {
+        if increment == 0 {
+            return Err(frame::FrameError {
+                code: code::PROTOCOL_ERROR,
+                why: "a WINDOW_UPDATE of 0",
+            });
+        }
+        if state.send_window + increment > frame::MAX_WINDOW {
+            return Err(frame::FrameError {
+                code: code::FLOW_CONTROL_ERROR,
+                why: "the connection's window past 2^31-1",
+            });
+        }
+        state.send_window += increment;
+        let ids: Vec<u32> = (state.streams.iter())
+            .filter(|(_, s)| s.pending.is_some())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            state.resume_body(id);
+        }
+        return Ok(());
+    }
+    let Some(s) = state
+        .streams
+        .get_mut(&head.stream)
+        .filter(|s| s.end.is_none())
+    else {
+        return Ok(());
+    };
+    if increment == 0 {
+        let reset = Some(code::PROTOCOL_ERROR);
+        stream_error(state, head.stream, reset, "a WINDOW_UPDATE of 0", wakers);
+    } else if s.send_window + increment > frame::MAX_WINDOW {
+        let reset = Some(code::FLOW_CONTROL_ERROR);
+        stream_error(
+            state,
+            head.stream,
+            reset,
+            "a stream's window past 2^31-1",
+            wakers,
+        );
+    } else {
+        s.send_window += increment;
+        state.resume_body(head.stream);
     }
     Ok(())
 }

@@ -219,6 +219,13 @@ impl State {
                 for id in ids {
                     if let Some(s) = self.streams.get_mut(&id) {
                         s.send_window += delta;
+                        // §6.9.2: a change that takes a window past 2^31-1.
+                        if s.send_window > frame::MAX_WINDOW {
+                            return Err(frame::FrameError {
+                                code: code::FLOW_CONTROL_ERROR,
+                                why: "a stream's window past 2^31-1",
+                            });
+                        }
                     }
                     self.resume_body(id);
                 }
