@@ -5,28 +5,20 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Demo, binary, scenario, wait_with_limit};
 
 fn scrape(addr: &str) -> String {
-    let mut stream = TcpStream::connect(addr).expect("connect to the metrics endpoint");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    write!(stream, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("send");
-    let mut text = String::new();
-    stream.read_to_string(&mut text).expect("read");
-    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
+    let (head, body) = common::http_get(addr, "/metrics", Duration::from_secs(5));
     assert!(
         head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
         "{head}"
     );
     assert!(head.to_lowercase().contains("openmetrics-text"), "{head}");
-    body.to_string()
+    body
 }
 
 /// The value of the sample `name{labels}` (labels as written, in order).

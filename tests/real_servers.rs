@@ -14,7 +14,6 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -98,16 +97,10 @@ impl Process {
 
 /// An HTTP/1.0 GET of `path` on 127.0.0.1:`port`: (status, body).
 fn get(port: u16, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("a timeout");
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").expect("send");
-    let mut text = String::new();
-    stream.read_to_string(&mut text).expect("read");
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let addr = format!("127.0.0.1:{port}");
+    let (head, body) = common::http_get(&addr, path, Duration::from_secs(10));
     let status = head.split(' ').nth(1).and_then(|s| s.parse().ok());
-    (status.unwrap_or(0), body.to_string())
+    (status.unwrap_or(0), body)
 }
 
 /// nginx with one worker, its files in a folder of its own: `/ok` answers `ok`, `/4k` is a

@@ -5,23 +5,16 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::time::Duration;
 
 use common::{Demo, error_count, run_json, scenario, stampede, step};
 use stampede::demo::Route;
 
-/// GET over a plain socket (the tests' only client besides stampede itself).
+/// A GET of the demo's JSON (`common::http_get`).
 fn get_json(base: &str, path: &str) -> serde_json::Value {
     let addr = base.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(addr).expect("connect to the demo");
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("send");
-    let mut text = String::new();
-    s.read_to_string(&mut text).expect("read");
-    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"))
+    let (head, body) = common::http_get(addr, path, Duration::from_secs(10));
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {head}\n\n{body}"))
 }
 
 /// Users created by a run (the demo seeds 100 before them), read page by page.

@@ -101,6 +101,22 @@ pub fn skip_without(what: &str, fix: &str) {
     let _ = writeln!(std::io::stderr(), "skipped: {what} ({fix})");
 }
 
+/// A GET of `path` from `addr` (`host:port`) over a plain socket, HTTP/1.0 so the server
+/// closes when done, reading for at most `limit`: the response's head and body (the whole
+/// text as the head when it has no blank line).
+pub fn http_get(addr: &str, path: &str, limit: Duration) -> (String, String) {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(limit)).expect("a timeout");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("send");
+    let mut text = String::new();
+    stream.read_to_string(&mut text).expect("read");
+    match text.split_once("\r\n\r\n") {
+        Some((head, body)) => (head.to_string(), body.to_string()),
+        None => (text, String::new()),
+    }
+}
+
 /// A file under `tests/fixtures/FOLDER/`, as a path string for the command line.
 pub fn fixture(folder: &str, name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))

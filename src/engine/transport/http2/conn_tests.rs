@@ -59,6 +59,19 @@ fn ended(r: Result<Response, (StreamError, Response)>) -> Option<StreamError> {
     r.err().map(|e| e.0)
 }
 
+/// `req`'s answer on `conn`, or its error (what came of a partial answer not kept).
+async fn answer(conn: &Conn, req: Request<'_>) -> Result<Response, (StreamError, Response)> {
+    conn.exchange(req, &mut Partial::default()).await.1
+}
+
+/// That the connection ended, saying `why`.
+fn assert_closed(end: Option<StreamError>, why: &str) {
+    let Some(StreamError::Closed(said)) = end else {
+        panic!("the connection ends: {end:?}");
+    };
+    assert!(said.contains(why), "{said}");
+}
+
 /// `:status` 200 (static index 8), END_HEADERS, then `body` in one DATA frame that ends
 /// the stream.
 fn ok(out: &mut Vec<u8>, stream: u32, body: &[u8]) {
@@ -139,11 +152,7 @@ async fn streams_never_exceed_the_servers_limit_and_all_are_answered() {
     let users = (0..10).map(|_| {
         let conn = conn.clone();
         let frames = frames.clone();
-        tokio::spawn(async move {
-            conn.exchange(get(&frames, false), &mut Partial::default())
-                .await
-                .1
-        })
+        tokio::spawn(async move { answer(&conn, get(&frames, false)).await })
     });
     for user in users.collect::<Vec<_>>() {
         let response = user.await.expect("the user").expect("a response");
@@ -173,17 +182,15 @@ async fn a_reset_stream_ends_with_its_code_and_the_user_goes_on_on_a_new_one() {
     let frames = get_frame();
     let send = || get(&frames, false);
     assert_eq!(
-        ended(conn.exchange(send(), &mut Partial::default()).await.1),
+        ended(answer(&conn, send()).await),
         Some(StreamError::Refused)
     );
     assert_eq!(
-        ended(conn.exchange(send(), &mut Partial::default()).await.1),
+        ended(answer(&conn, send()).await),
         Some(StreamError::Reset(0x2))
     );
-    let third = conn
-        .exchange(send(), &mut Partial::default())
+    let third = answer(&conn, send())
         .await
-        .1
         .expect("a new stream is answered");
     assert_eq!(&third.body[..], b"again");
     assert!(conn.is_open());
@@ -265,15 +272,11 @@ async fn given_up_streams_are_reset_and_keep_their_status_padded_huffman_ones_re
         "the status read before the deadline"
     );
     assert_eq!(partial.bytes, 3);
-    let answer = conn
-        .exchange(send(), &mut Partial::default())
-        .await
-        .1
-        .expect("stream 3");
-    assert_eq!(answer.status, 302);
-    assert_eq!(&answer.body[..], b"abcde");
-    assert_eq!(answer.bytes, 5);
-    let fields: Vec<(&[u8], &[u8])> = (answer.fields.iter())
+    let third = answer(&conn, send()).await.expect("stream 3");
+    assert_eq!(third.status, 302);
+    assert_eq!(&third.body[..], b"abcde");
+    assert_eq!(third.bytes, 5);
+    let fields: Vec<(&[u8], &[u8])> = (third.fields.iter())
         .map(|(n, v)| (&n[..], &v[..]))
         .collect();
     assert_eq!(fields, [(&b"cache-control"[..], &b"private"[..])]);
@@ -316,12 +319,8 @@ async fn a_body_past_the_servers_window_waits_for_its_window_update() {
         keep: Keep::default(),
         fields: false,
     };
-    let answer = conn
-        .exchange(req, &mut Partial::default())
-        .await
-        .1
-        .expect("answered");
-    assert_eq!(answer.status, 200);
+    let answered = answer(&conn, req).await.expect("answered");
+    assert_eq!(answered.status, 200);
     assert_eq!(*got.lock().expect("got"), body.to_vec());
 }
 
@@ -347,7 +346,7 @@ async fn a_silent_server_is_pinged_and_then_given_up_on() {
         fields: false,
     };
     let began = tokio::time::Instant::now();
-    let end = conn.exchange(req, &mut Partial::default()).await.1;
+    let end = answer(&conn, req).await;
     assert_eq!(end.err().map(|e| e.0), Some(StreamError::Stalled));
     let waited = began.elapsed();
     assert!(
@@ -440,25 +439,22 @@ async fn header_blocks_and_lists_past_64_kib_are_refused() {
     let frames = get_frame();
     let send = || get(&frames, true);
     assert_eq!(
-        ended(conn.exchange(send(), &mut Partial::default()).await.1),
+        ended(answer(&conn, send()).await),
         Some(StreamError::Malformed("a header list over 64 KiB"))
     );
     assert!(conn.is_open());
-    let third = conn
-        .exchange(send(), &mut Partial::default())
+    let third = answer(&conn, send())
         .await
-        .1
         .expect("stream 3, on the same table");
     let x: Vec<usize> = (third.fields.iter())
         .filter(|(n, _)| &n[..] == b"x")
         .map(|(_, v)| v.len())
         .collect();
     assert_eq!(x, [4000]);
-    let fifth = ended(conn.exchange(send(), &mut Partial::default()).await.1);
-    let Some(StreamError::Closed(why)) = fifth else {
-        panic!("the connection ends: {fifth:?}");
-    };
-    assert!(why.contains("a header block over 64 KiB"), "{why}");
+    assert_closed(
+        ended(answer(&conn, send()).await),
+        "a header block over 64 KiB",
+    );
     let protocol = code::PROTOCOL_ERROR.to_be_bytes().to_vec();
     assert_eq!(*resets.lock().expect("resets"), [(1, protocol)]);
 }
@@ -484,19 +480,18 @@ async fn bad_flow_control_is_a_stream_error_and_a_frame_on_the_wrong_stream_a_co
     let frames = get_frame();
     let send = || get(&frames, false);
     assert_eq!(
-        ended(conn.exchange(send(), &mut Partial::default()).await.1),
+        ended(answer(&conn, send()).await),
         Some(StreamError::Malformed("a WINDOW_UPDATE of 0"))
     );
     assert_eq!(
-        ended(conn.exchange(send(), &mut Partial::default()).await.1),
+        ended(answer(&conn, send()).await),
         Some(StreamError::Malformed("a stream's window past 2^31-1"))
     );
     assert!(conn.is_open());
-    let fifth = ended(conn.exchange(send(), &mut Partial::default()).await.1);
-    let Some(StreamError::Closed(why)) = fifth else {
-        panic!("the connection ends: {fifth:?}");
-    };
-    assert!(why.contains("a frame on the wrong stream"), "{why}");
+    assert_closed(
+        ended(answer(&conn, send()).await),
+        "a frame on the wrong stream",
+    );
     let codes = [code::PROTOCOL_ERROR, code::FLOW_CONTROL_ERROR];
     let expected: Vec<(u32, Vec<u8>)> = [1, 3]
         .into_iter()
